@@ -1,0 +1,1 @@
+//! NATS semantics on top of `protocol`, `subjects` and `runtime`.

@@ -1,0 +1,1 @@
+//! Command line flags, compatible with nats-server's.

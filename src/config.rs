@@ -1,0 +1,174 @@
+//! The validated server configuration. Every bound the server enforces lives in [`Limits`],
+//! with nats-server 2.9.10's default and the policy applied when it is exceeded.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every limit of the server, one place. Defaults match nats-server 2.9.10 where it has the
+/// same limit; the rest are ours and say so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest PUB/HPUB payload (headers included). Over it: `-ERR 'Maximum Payload
+    /// Violation'` and close, on the control line, before the payload is read.
+    pub max_payload: usize,
+    /// Longest control-line argument (bytes after the op and its separator). Over it:
+    /// `-ERR 'maximum control line exceeded'` and close; also checked on a partial line.
+    pub max_control_line: usize,
+    /// Outbound bytes queued for one connection. Over it: the connection is closed as a slow
+    /// consumer (no -ERR), counted and logged.
+    pub max_pending: usize,
+    /// Client connections at once across all cores. Over it: INFO, then `-ERR 'maximum
+    /// connections exceeded'` and close.
+    pub max_connections: usize,
+    /// Subscriptions per connection, 0 = unlimited. Over it: `-ERR 'maximum subscriptions
+    /// exceeded'`, the connection stays open.
+    pub max_subscriptions: usize,
+    /// Interval of the server's keep-alive PING.
+    pub ping_interval: Duration,
+    /// PINGs left unanswered before `-ERR 'Stale Connection'` and close.
+    pub ping_max: u32,
+    /// A send that makes no progress for this long closes the connection as a slow consumer.
+    pub write_deadline: Duration,
+    /// Ours: provided receive buffers per core (power of two). When all are in use, receives
+    /// pause until buffers return (ENOBUFS recovery); no data is lost.
+    pub recv_buffers_per_core: u16,
+    /// Ours: size of one provided receive buffer.
+    pub recv_buffer_size: u32,
+    /// Ours: bytes of cross-core records one core may have queued for one other core before it
+    /// stops reading from its own connections until the peer has drained them.
+    pub mailbox_bytes: usize,
+    /// Ours: connections one core can own (fixed-file table and slab bound). Over it, a
+    /// new connection is handed to another core, or refused and logged if all are full.
+    pub connections_per_core: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_payload: 1024 * 1024,
+            max_control_line: 4096,
+            max_pending: 64 * 1024 * 1024,
+            max_connections: 65_536,
+            max_subscriptions: 0,
+            ping_interval: Duration::from_secs(120),
+            ping_max: 2,
+            write_deadline: Duration::from_secs(10),
+            recv_buffers_per_core: 1024,
+            recv_buffer_size: 16 * 1024,
+            mailbox_bytes: 16 * 1024 * 1024,
+            connections_per_core: 65_536,
+        }
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Host the client listener binds (`-a`), as given (shown in INFO `host`).
+    pub host: String,
+    /// Client port (`-p`); 0 picks a free port (`-p -1` on the command line).
+    pub port: u16,
+    /// `server_name` in INFO; defaults to the server id.
+    pub server_name: Option<String>,
+    /// Worker cores (`--cores`); default: available CPUs.
+    pub cores: usize,
+    pub limits: Limits,
+    pub debug: bool,
+    pub trace: bool,
+    pub log_file: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "0.0.0.0".to_string(),
+            port: 4222,
+            server_name: None,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            limits: Limits::default(),
+            debug: false,
+            trace: false,
+            log_file: None,
+            pid_file: None,
+        }
+    }
+}
+
+/// A configuration that cannot run, with the reason in nats-server's words where it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Checks the cross-field rules nats-server checks at start-up.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        if l.max_payload > l.max_pending {
+            return Err(ConfigError(format!(
+                "max_payload ({}) cannot be higher than max_pending ({})",
+                l.max_payload, l.max_pending
+            )));
+        }
+        if self.cores == 0 {
+            return Err(ConfigError("--cores must be at least 1".into()));
+        }
+        if !l.recv_buffers_per_core.is_power_of_two() {
+            return Err(ConfigError("receive buffers per core must be a power of two".into()));
+        }
+        if (l.recv_buffer_size as usize) < 1024 {
+            return Err(ConfigError("receive buffer size must be at least 1024 bytes".into()));
+        }
+        Ok(())
+    }
+
+    /// The address to bind: `host:port`, IPv6 hosts bracketed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let text = format!("{}:{}", host, self.port);
+        use std::net::ToSocketAddrs;
+        text.to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .ok_or_else(|| ConfigError(format!("cannot resolve listen address {text}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_above_pending_is_refused_with_nats_text() {
+        let mut c = Config::default();
+        c.limits.max_payload = 128 * 1024 * 1024;
+        assert_eq!(
+            c.validate().unwrap_err().0,
+            "max_payload (134217728) cannot be higher than max_pending (67108864)"
+        );
+    }
+
+    #[test]
+    fn defaults_validate_and_match_nats() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.limits.max_payload, 1_048_576);
+        assert_eq!(c.limits.max_control_line, 4096);
+        assert_eq!(c.limits.max_pending, 67_108_864);
+        assert_eq!(c.limits.ping_max, 2);
+        assert_eq!(c.port, 4222);
+        assert_eq!(c.host, "0.0.0.0");
+    }
+}

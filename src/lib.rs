@@ -1,0 +1,31 @@
+//! ringmq: a NATS-protocol message broker on a thread-per-core io_uring runtime.
+//!
+//! # Layout
+//!
+//! - [`cli`]: command line flags, compatible with nats-server's; produces a [`config::Config`].
+//! - [`config`]: the validated configuration, including [`config::Limits`], every bound.
+//! - [`log`]: nats-server style log lines (`[pid] date time [INF] text`).
+//! - [`protocol`]: bytes ↔ client operations; no IO, no per-message allocation.
+//! - [`subjects`]: subject validation, the subscription trie and its match cache.
+//! - [`runtime`]: per-core io_uring event loops, buffers, mailboxes, timers; knows nothing
+//!   about NATS and holds every `unsafe` block of the crate.
+//! - [`broker`]: NATS semantics on top of the three above: connections, routing, interest.
+//!
+//! Dependencies point down only: `broker` uses `protocol`, `subjects` and `runtime`;
+//! `protocol` and `subjects` use nothing of ours; `runtime` uses only [`log`].
+#![deny(unsafe_code)]
+
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod log;
+pub mod protocol;
+pub mod runtime;
+pub mod subjects;
+
+/// The nats-server version whose wire behaviour ringmq matches; sent in INFO so clients
+/// enable the right features.
+pub const COMPAT_VERSION: &str = "2.9.10";
+
+/// ringmq's own version, printed in the start-up log.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

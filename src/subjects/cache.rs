@@ -1,0 +1,1 @@
+//! Bounded literal-subject → match-result cache, invalidated by the trie's generation.
