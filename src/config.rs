@@ -122,10 +122,14 @@ impl Config {
             return Err(ConfigError("--cores must be at least 1".into()));
         }
         if !l.recv_buffers_per_core.is_power_of_two() {
-            return Err(ConfigError("receive buffers per core must be a power of two".into()));
+            return Err(ConfigError(
+                "receive buffers per core must be a power of two".into(),
+            ));
         }
         if (l.recv_buffer_size as usize) < 1024 {
-            return Err(ConfigError("receive buffer size must be at least 1024 bytes".into()));
+            return Err(ConfigError(
+                "receive buffer size must be at least 1024 bytes".into(),
+            ));
         }
         Ok(())
     }

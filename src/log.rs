@@ -46,7 +46,10 @@ pub fn set_levels(debug: bool, trace: bool) {
 
 /// Sends log lines to `file` (appending) instead of stderr (`-l FILE`).
 pub fn set_file(path: &std::path::Path) -> std::io::Result<()> {
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
     Ok(())
 }
@@ -86,7 +89,9 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
 /// Local wall-clock time is not available without a time zone database; like a container's
 /// nats-server we print UTC.
 fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs();
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;

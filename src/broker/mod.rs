@@ -1,1 +1,211 @@
 //! NATS semantics on top of `protocol`, `subjects` and `runtime`.
+//!
+//! - [`Server`]: binds the listener, starts one [`shard::Shard`] per core, stops them.
+//! - `shard`: one per core; connections, local subscriptions, other cores' interest.
+//! - `connection`: per-connection state and subscriptions.
+//! - `routing`: the publish path (local delivery, cross-core forwarding, queue choice).
+//! - `interest`: the records cores exchange, and the visibility barrier's epochs.
+
+mod connection;
+mod interest;
+mod routing;
+mod shard;
+
+use crate::config::Config;
+use crate::protocol::ServerInfo;
+use crate::runtime::{self, RuntimeConfig, RuntimeHandle};
+use crate::{info, warn};
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use shard::Shard;
+
+/// How long shutdown waits for queued output to reach clients.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// Payloads above this are discouraged by nats-server, which warns at start-up.
+const LARGE_PAYLOAD_WARNING: usize = 8 * 1024 * 1024;
+
+/// Message counters of one core, written by that core once per loop turn.
+#[derive(Debug, Default)]
+pub struct CoreCounters {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+}
+
+/// State shared by all cores: read-mostly configuration and a few counters.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    /// INFO template; each connection fills in its client id and address.
+    pub info: ServerInfo,
+    pub next_client_id: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub core_counters: Vec<CoreCounters>,
+    /// Seeds the per-core random generators (queue member choice, ping jitter).
+    pub seed: u64,
+}
+
+/// A running broker.
+pub struct Server {
+    runtime: RuntimeHandle,
+    shared: Arc<Shared>,
+    port: u16,
+}
+
+impl Server {
+    /// Binds `config.host:config.port` (port 0: any free port) and starts the cores.
+    pub fn start(config: Config) -> std::io::Result<Server> {
+        config.validate().map_err(std::io::Error::other)?;
+        if config.limits.max_payload > LARGE_PAYLOAD_WARNING {
+            warn!("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance");
+        }
+        let listener = TcpListener::bind(config.listen_addr().map_err(std::io::Error::other)?)?;
+        let port = listener.local_addr()?.port();
+        let server_id = new_server_id();
+        let info = ServerInfo {
+            server_id: server_id.clone(),
+            server_name: config
+                .server_name
+                .clone()
+                .unwrap_or_else(|| server_id.clone()),
+            version: crate::COMPAT_VERSION.to_string(),
+            proto: 1,
+            go: format!("ringmq{}", crate::VERSION),
+            host: config.host.clone(),
+            port,
+            headers: true,
+            max_payload: config.limits.max_payload,
+            ..ServerInfo::default()
+        };
+        let runtime_config = RuntimeConfig {
+            cores: config.cores,
+            recv_buffers: config.limits.recv_buffers_per_core,
+            recv_buffer_size: config.limits.recv_buffer_size,
+            connections_per_core: config.limits.connections_per_core,
+            mailbox_bytes: config.limits.mailbox_bytes,
+            write_deadline: config.limits.write_deadline,
+            shutdown_flush: SHUTDOWN_FLUSH,
+        };
+        info!("Starting ringmq");
+        info!(
+            "  Version:  {} (nats-server {} protocol)",
+            crate::VERSION,
+            crate::COMPAT_VERSION
+        );
+        info!("  ID:       {}", server_id);
+        info!("  Cores:    {}", config.cores);
+        let shared = Arc::new(Shared {
+            core_counters: (0..config.cores).map(|_| CoreCounters::default()).collect(),
+            info,
+            next_client_id: AtomicU64::new(1),
+            slow_consumers: AtomicU64::new(0),
+            seed: random_u64(),
+            config,
+        });
+        let factory_shared = Arc::clone(&shared);
+        let runtime = runtime::start(runtime_config, listener, move |core| {
+            Shard::new(core, Arc::clone(&factory_shared))
+        })?;
+        info!(
+            "Listening for client connections on {}",
+            join_host_port(&shared.config.host, port)
+        );
+        info!("Server is ready");
+        Ok(Server {
+            runtime,
+            shared,
+            port,
+        })
+    }
+
+    /// The client port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state: configuration and counters.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Stops accepting, flushes and closes every connection, joins the cores.
+    pub fn shutdown(self) {
+        self.runtime.shutdown();
+        self.runtime.join();
+    }
+}
+
+/// `host:port`, with IPv6 hosts bracketed as Go's `net.JoinHostPort` does.
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if filled.is_err() {
+        // Without /dev/urandom, fall back to the process's hash seed and the clock: ids
+        // only need to differ between servers, not to be secret.
+        let state = std::collections::hash_map::RandomState::new();
+        let mut seed = std::hash::BuildHasher::hash_one(&state, std::time::SystemTime::now());
+        for byte in bytes.iter_mut() {
+            *byte = routing::next_random(&mut seed) as u8;
+            seed |= 1;
+        }
+    }
+    bytes
+}
+
+fn random_u64() -> u64 {
+    u64::from_le_bytes(random_bytes::<8>()) | 1
+}
+
+/// A server id shaped like nats-server's: `N` and 55 base32 characters (an nkey public key).
+fn new_server_id() -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let bytes = random_bytes::<55>();
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    id.extend(bytes.iter().map(|&b| ALPHABET[usize::from(b) % 32] as char));
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn server_id_shape() {
+        let a = new_server_id();
+        let b = new_server_id();
+        assert_eq!(a.len(), 56);
+        assert!(a.starts_with('N'));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c)));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn host_port_joining() {
+        assert_eq!(join_host_port("0.0.0.0", 4222), "0.0.0.0:4222");
+        assert_eq!(join_host_port("::1", 4222), "[::1]:4222");
+    }
+
+    #[test]
+    fn counters_start_at_zero() {
+        let c = CoreCounters::default();
+        assert_eq!(c.in_msgs.load(Ordering::Relaxed), 0);
+    }
+}

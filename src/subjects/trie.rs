@@ -29,7 +29,10 @@ pub struct Matches<V> {
 
 impl<V> Default for Matches<V> {
     fn default() -> Self {
-        Matches { plain: Vec::new(), queues: Vec::new() }
+        Matches {
+            plain: Vec::new(),
+            queues: Vec::new(),
+        }
     }
 }
 

@@ -1,0 +1,145 @@
+//! Per-connection state: protocol options, the parser, subscriptions, keep-alive.
+//!
+//! Lifecycle: `Open` (INFO sent; CONNECT optional since no auth is configured) → `Closing`
+//! (a close was requested; output may still flush; input is ignored) → gone (`on_close`).
+//! Auth (issue 5) adds a step between INFO and the first accepted operation.
+
+use crate::protocol::{ConnectOptions, Parser};
+use crate::runtime::{ConnId, TimerId};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// One subscription of a connection.
+#[derive(Debug)]
+pub struct Subscription {
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    pub sid: Box<[u8]>,
+    /// Messages delivered so far (for `UNSUB sid max`).
+    pub delivered: u64,
+    /// Auto-unsubscribe after this many deliveries in total.
+    pub max: Option<u64>,
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Open,
+    /// Close requested; nothing more is read or delivered.
+    Closing,
+}
+
+/// A client connection owned by one core.
+#[derive(Debug)]
+pub struct Client {
+    pub id: ConnId,
+    /// Server-wide client id (INFO `client_id`, logs).
+    pub cid: u64,
+    pub peer: SocketAddr,
+    pub state: State,
+    pub options: ConnectOptions,
+    /// Whether a CONNECT has been accepted (the first one re-arms the ping timer).
+    pub connected: bool,
+    /// Taken out while parsing so that handlers can borrow the shard mutably.
+    pub parser: Option<Parser>,
+    /// Subscriptions by slot; the slot is half of the key stored in the tries.
+    pub subscriptions: slab::Slab<Subscription>,
+    /// sid → slot.
+    pub sids: HashMap<Box<[u8]>, usize>,
+    /// This core's interest epoch after this connection's last SUB/UNSUB.
+    pub interest_epoch: u64,
+    /// PONGs waiting for the visibility barrier.
+    pub pongs_held: u32,
+    /// Server PINGs not yet answered.
+    pub pings_out: u32,
+    /// Whether a PONG answered one of our PINGs (nats-server's "RTT measured").
+    pub rtt_measured: bool,
+    /// Last time the client sent anything.
+    pub last_input: Instant,
+    pub ping_timer: Option<TimerId>,
+}
+
+impl Client {
+    pub fn new(id: ConnId, cid: u64, peer: SocketAddr, parser: Parser, now: Instant) -> Client {
+        Client {
+            id,
+            cid,
+            peer,
+            state: State::Open,
+            options: ConnectOptions::default(),
+            connected: false,
+            parser: Some(parser),
+            subscriptions: slab::Slab::new(),
+            sids: HashMap::new(),
+            interest_epoch: 0,
+            pongs_held: 0,
+            pings_out: 0,
+            rtt_measured: false,
+            last_input: now,
+            ping_timer: None,
+        }
+    }
+
+    /// Whether a message to this connection's subscription may be written.
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+}
+
+/// A subscription's key in a core's own trie: connection slot and subscription slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubKey(u64);
+
+impl SubKey {
+    pub fn new(conn_slot: u32, sub_slot: usize) -> SubKey {
+        SubKey((u64::from(conn_slot) << 32) | sub_slot as u64)
+    }
+
+    pub fn conn_slot(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    pub fn sub_slot(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+}
+
+/// Whether the literal `subject` matches `pattern` (for the no-responders check against the
+/// publisher's own subscriptions; the trie does the matching on the hot path).
+pub fn pattern_matches(pattern: &[u8], subject: &[u8]) -> bool {
+    let mut pattern_tokens = pattern.split(|&b| b == b'.');
+    let mut subject_tokens = subject.split(|&b| b == b'.');
+    loop {
+        match (pattern_tokens.next(), subject_tokens.next()) {
+            (Some(b">"), Some(_)) => return true,
+            (Some(p), Some(s)) if p == b"*" || p == s => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_key_round_trip() {
+        let key = SubKey::new(0xdead_beef, 0x1234_5678);
+        assert_eq!(key.conn_slot(), 0xdead_beef);
+        assert_eq!(key.sub_slot(), 0x1234_5678);
+    }
+
+    #[test]
+    fn pattern_matching() {
+        assert!(pattern_matches(b"_INBOX.abc", b"_INBOX.abc"));
+        assert!(pattern_matches(b"_INBOX.*", b"_INBOX.abc"));
+        assert!(pattern_matches(b"_INBOX.>", b"_INBOX.abc.def"));
+        assert!(pattern_matches(b">", b"a"));
+        assert!(!pattern_matches(b"_INBOX.>", b"_INBOX"));
+        assert!(!pattern_matches(b"_INBOX.*", b"_INBOX.a.b"));
+        assert!(!pattern_matches(b"a.b", b"a.c"));
+        assert!(!pattern_matches(b"a", b"a.b"));
+    }
+}

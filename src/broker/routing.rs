@@ -1,0 +1,329 @@
+//! The publish path: match this core's subscriptions and the other cores' interest, write
+//! to local subscribers, forward one record per interested core, choose queue members.
+
+use super::connection::{pattern_matches, SubKey};
+use super::interest::{self, ForwardedMessage};
+use super::shard::Shard;
+use crate::info;
+use crate::protocol::encoder::{self, err};
+use crate::runtime::{ConnId, Io};
+use crate::subjects::Matches;
+use std::sync::atomic::Ordering;
+
+/// A published message. Byte fields are as the publisher sent them.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    /// HPUB's header size field; `None` for PUB.
+    pub header_size: Option<&'a [u8]>,
+    /// PUB's size field or HPUB's total size field, echoed verbatim in MSG/HMSG.
+    pub total_size: &'a [u8],
+    /// Length of the header block (0 for PUB).
+    pub header_len: usize,
+    /// Header block then payload.
+    pub message: &'a [u8],
+}
+
+/// Reply subjects reserved for the server's own use (spec §1.3).
+const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
+
+impl Shard {
+    /// A PUB or HPUB from a local connection.
+    pub(super) fn on_publish(&mut self, io: &mut Io<'_>, conn: ConnId, message: &Message<'_>) {
+        let Some(client) = self.client(conn) else {
+            return;
+        };
+        let options = &client.options;
+        let (verbose, echo, no_responders) = (options.verbose, options.echo, options.no_responders);
+        if options.pedantic && !crate::subjects::is_valid_literal(message.subject) {
+            io.write(conn, err::INVALID_PUBLISH_SUBJECT);
+        }
+        self.counters.in_msgs += 1;
+        self.counters.in_bytes += message.message.len() as u64;
+        if let Some(reply) = message.reply {
+            if RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p)) {
+                self.line.clear();
+                let text = format!(
+                    "Permissions Violation for Publish with Reply of {:?}",
+                    String::from_utf8_lossy(reply)
+                );
+                encoder::err_line(&mut self.line, &text);
+                io.write(conn, &self.line);
+                return;
+            }
+        }
+        if verbose {
+            io.write(conn, encoder::OK);
+        }
+        let delivered = self.route(io, conn, echo, message);
+        if !delivered && no_responders {
+            if let Some(reply) = message.reply {
+                self.answer_no_responders(io, conn, reply);
+            }
+        }
+    }
+
+    /// Delivers to local subscribers and forwards to interested cores; returns whether the
+    /// message went anywhere (for no-responders).
+    fn route(
+        &mut self,
+        io: &mut Io<'_>,
+        publisher: ConnId,
+        echo: bool,
+        message: &Message<'_>,
+    ) -> bool {
+        self.collect_targets(publisher, echo, message.subject);
+        let mut delivered = false;
+        for index in 0..self.targets.len() {
+            let key = self.targets[index];
+            delivered |= self.deliver(io, key, message);
+        }
+        if self.cores > 1 {
+            delivered |= self.forward(io, message);
+        }
+        delivered
+    }
+
+    /// Fills `targets` with local subscriptions, and `remote_targets`/`remote_queues` with
+    /// the cores to forward to, choosing one member per queue group across all cores.
+    fn collect_targets(&mut self, publisher: ConnId, echo: bool, subject: &[u8]) {
+        self.targets.clear();
+        self.remote_targets.iter_mut().for_each(|t| *t = false);
+        self.remote_queues.iter_mut().for_each(Vec::clear);
+        let skip_slot = (!echo).then_some(publisher.slot);
+        let local = self.local.match_subject(subject);
+        for &(key, _) in &local.plain {
+            if Some(key.conn_slot()) != skip_slot {
+                self.targets.push(key);
+            }
+        }
+        let remote = if self.cores > 1 {
+            Some(self.remote.match_subject(subject))
+        } else {
+            None
+        };
+        if let Some(remote) = remote {
+            for &(core, _) in &remote.plain {
+                self.remote_targets[core as usize] = true;
+            }
+        }
+        // Queue groups: weights are local members (one each) plus remote members (counts).
+        let mut rng = self.rng;
+        for group in &local.queues {
+            let remote_members = remote
+                .and_then(|r| r.queues.iter().find(|q| q.name == group.name))
+                .map_or(&[][..], |q| &q.members[..]);
+            let eligible = group
+                .members
+                .iter()
+                .filter(|(k, _)| Some(k.conn_slot()) != skip_slot);
+            let local_count = eligible.clone().count() as u64;
+            let remote_count: u64 = remote_members.iter().map(|&(_, n)| u64::from(n)).sum();
+            let total = local_count + remote_count;
+            if total == 0 {
+                continue;
+            }
+            let mut pick = next_random(&mut rng) % total;
+            if pick < local_count {
+                let (key, _) = eligible.clone().nth(pick as usize).expect("pick < count");
+                self.targets.push(*key);
+                continue;
+            }
+            pick -= local_count;
+            for &(core, n) in remote_members {
+                if pick < u64::from(n) {
+                    self.remote_targets[core as usize] = true;
+                    interest::push_queue_name(&mut self.remote_queues[core as usize], &group.name);
+                    break;
+                }
+                pick -= u64::from(n);
+            }
+        }
+        if let Some(remote) = remote {
+            for group in &remote.queues {
+                if local.queues.iter().any(|q| q.name == group.name) {
+                    continue;
+                }
+                let total: u64 = group.members.iter().map(|&(_, n)| u64::from(n)).sum();
+                if total == 0 {
+                    continue;
+                }
+                let mut pick = next_random(&mut rng) % total;
+                for &(core, n) in &group.members {
+                    if pick < u64::from(n) {
+                        self.remote_targets[core as usize] = true;
+                        interest::push_queue_name(
+                            &mut self.remote_queues[core as usize],
+                            &group.name,
+                        );
+                        break;
+                    }
+                    pick -= u64::from(n);
+                }
+            }
+        }
+        self.rng = rng;
+    }
+
+    /// Sends one record to every core chosen by `collect_targets`.
+    fn forward(&mut self, io: &mut Io<'_>, message: &Message<'_>) -> bool {
+        let mut forwarded = false;
+        for core in 0..self.cores {
+            if !self.remote_targets[core] {
+                continue;
+            }
+            interest::encode_message_head(
+                &mut self.record,
+                message.subject,
+                message.reply,
+                message.header_size,
+                message.total_size,
+                message.header_len,
+                &self.remote_queues[core],
+            );
+            io.send_mail(core, &[&self.record, message.message]);
+            forwarded = true;
+        }
+        forwarded
+    }
+
+    /// A message forwarded by another core: every local plain subscriber, plus one member of
+    /// each queue group that core chose us for.
+    pub(super) fn deliver_forwarded(&mut self, io: &mut Io<'_>, forwarded: &ForwardedMessage<'_>) {
+        let message = Message {
+            subject: forwarded.subject,
+            reply: forwarded.reply,
+            header_size: forwarded.header_size,
+            total_size: forwarded.total_size,
+            header_len: forwarded.header_len,
+            message: forwarded.message,
+        };
+        self.targets.clear();
+        let local: &Matches<SubKey> = self.local.match_subject(message.subject);
+        self.targets.extend(local.plain.iter().map(|&(key, _)| key));
+        let mut rng = self.rng;
+        for name in forwarded.queues() {
+            if let Some(group) = local.queues.iter().find(|q| &q.name[..] == name) {
+                if !group.members.is_empty() {
+                    let pick = next_random(&mut rng) % group.members.len() as u64;
+                    self.targets.push(group.members[pick as usize].0);
+                }
+            }
+        }
+        self.rng = rng;
+        for index in 0..self.targets.len() {
+            let key = self.targets[index];
+            self.deliver(io, key, &message);
+        }
+    }
+
+    /// Writes one MSG/HMSG to a local subscription; enforces max_pending and UNSUB max.
+    fn deliver(&mut self, io: &mut Io<'_>, key: SubKey, message: &Message<'_>) -> bool {
+        let max_pending = self.shared.config.limits.max_pending;
+        let Some(Some(client)) = self.clients.get_mut(key.conn_slot() as usize) else {
+            return false;
+        };
+        if !client.is_open() {
+            return false;
+        }
+        let conn = client.id;
+        let wants_headers = client.options.headers;
+        let Some(sub) = client.subscriptions.get_mut(key.sub_slot()) else {
+            return false;
+        };
+        sub.delivered += 1;
+        let done = sub.max.is_some_and(|max| sub.delivered >= max);
+        let line = &mut self.line;
+        line.clear();
+        let body = match message.header_size {
+            Some(header_size) if message.header_len > 0 && wants_headers => {
+                encoder::hmsg_line(
+                    line,
+                    message.subject,
+                    &sub.sid,
+                    message.reply,
+                    header_size,
+                    message.total_size,
+                );
+                message.message
+            }
+            Some(_) if message.header_len > 0 => {
+                let payload = &message.message[message.header_len..];
+                encoder::msg_line_len(
+                    line,
+                    message.subject,
+                    &sub.sid,
+                    message.reply,
+                    payload.len(),
+                );
+                payload
+            }
+            _ => {
+                encoder::msg_line(
+                    line,
+                    message.subject,
+                    &sub.sid,
+                    message.reply,
+                    message.total_size,
+                );
+                message.message
+            }
+        };
+        io.write_parts(conn, &[line, body, encoder::CRLF]);
+        self.counters.out_msgs += 1;
+        self.counters.out_bytes += body.len() as u64;
+        if io.pending_bytes(conn) > max_pending {
+            self.slow_consumer(io, conn, max_pending);
+        } else if done {
+            self.remove_subscription(io, conn, key.sub_slot());
+        }
+        true
+    }
+
+    fn slow_consumer(&mut self, io: &mut Io<'_>, conn: ConnId, max_pending: usize) {
+        if let Some(client) = self.client(conn) {
+            info!(
+                "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                client.peer, client.cid, max_pending
+            );
+        }
+        self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        // nats-server drops pending data and sends no -ERR to a slow consumer.
+        self.close_client(io, conn, false);
+    }
+
+    /// The 503 status a requester with `no_responders` gets when its request reached no one:
+    /// to its own first plain subscription matching the reply subject (spec §6).
+    fn answer_no_responders(&mut self, io: &mut Io<'_>, conn: ConnId, reply: &[u8]) {
+        // Field access, not `self.client()`, so that `self.line` stays borrowable.
+        let Some(Some(client)) = self.clients.get(conn.slot as usize) else {
+            return;
+        };
+        let Some(sub) = client
+            .subscriptions
+            .iter()
+            .map(|(_, sub)| sub)
+            .find(|sub| sub.queue.is_none() && pattern_matches(&sub.subject, reply))
+        else {
+            return;
+        };
+        // The status block is both the header and the whole message: `16 16`.
+        const SIZE: &[u8] = b"16";
+        debug_assert_eq!(encoder::NO_RESPONDERS_HEADER.len(), 16);
+        self.line.clear();
+        encoder::hmsg_line(&mut self.line, reply, &sub.sid, None, SIZE, SIZE);
+        io.write_parts(
+            conn,
+            &[&self.line, encoder::NO_RESPONDERS_HEADER, encoder::CRLF],
+        );
+    }
+}
+
+/// xorshift64* step; a free function so it can run while shard fields are borrowed.
+pub(super) fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}

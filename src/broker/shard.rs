@@ -1,0 +1,604 @@
+//! One shard per core: owns that core's connections, its subscription trie, its view of the
+//! other cores' interest, and the visibility barrier state. Implements `runtime::Handler`.
+
+use super::connection::{Client, State, SubKey, Subscription};
+use super::interest::{self, Record};
+use super::routing::Message;
+use super::Shared;
+use crate::protocol::encoder::{self, err};
+use crate::protocol::{ClientOp, ConnectError, ParseError, Parser, ParserLimits};
+use crate::runtime::{CloseReason, ConnId, Handler, Io};
+use crate::subjects::SubjectTrie;
+use crate::{debug, error, info};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Upper bound of the first keep-alive PING after CONNECT (nats-server measures RTT with it).
+const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
+
+/// Per-core message counters, published to [`Shared`] once per loop turn.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Counters {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+pub struct Shard {
+    pub(super) core: usize,
+    pub(super) cores: usize,
+    pub(super) shared: Arc<Shared>,
+    /// Connections by runtime slot.
+    pub(super) clients: Vec<Option<Box<Client>>>,
+    /// This core's subscriptions.
+    pub(super) local: SubjectTrie<SubKey>,
+    /// Other cores' interest: value = core index, count = subscriptions there.
+    pub(super) remote: SubjectTrie<u16>,
+    /// This core's interest epoch: bumped by every interest record it sends.
+    pub(super) epoch: u64,
+    /// `acked[j]`: the highest of our epochs core j has applied.
+    pub(super) acked: Vec<u64>,
+    /// `applied[j]`: the highest of core j's epochs we have applied.
+    pub(super) applied: Vec<u64>,
+    /// `ack_sent[j]`: the value of `applied[j]` we last acknowledged.
+    pub(super) ack_sent: Vec<u64>,
+    /// PONGs held for the visibility barrier, in arrival order, with the epoch they wait for.
+    pub(super) held_pongs: VecDeque<(ConnId, u64)>,
+    /// Scratch buffers, reused so that the steady state allocates nothing.
+    pub(super) line: Vec<u8>,
+    pub(super) record: Vec<u8>,
+    pub(super) targets: Vec<SubKey>,
+    /// Per other core: whether this message goes there, and the queue groups it must serve.
+    pub(super) remote_targets: Vec<bool>,
+    pub(super) remote_queues: Vec<Vec<u8>>,
+    pub(super) rng: u64,
+    pub(super) counters: Counters,
+}
+
+impl Shard {
+    pub fn new(core: usize, shared: Arc<Shared>) -> Shard {
+        let cores = shared.config.cores;
+        let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        Shard {
+            core,
+            cores,
+            shared,
+            clients: Vec::new(),
+            local: SubjectTrie::new(),
+            remote: SubjectTrie::new(),
+            epoch: 0,
+            acked: vec![0; cores],
+            applied: vec![0; cores],
+            ack_sent: vec![0; cores],
+            held_pongs: VecDeque::new(),
+            line: Vec::with_capacity(512),
+            record: Vec::with_capacity(512),
+            targets: Vec::with_capacity(64),
+            remote_targets: vec![false; cores],
+            remote_queues: vec![Vec::new(); cores],
+            rng: seed | 1,
+            counters: Counters::default(),
+        }
+    }
+
+    /// A uniformly random number below `bound` (xorshift64*; queue member choice).
+    pub(super) fn random_below(&mut self, bound: u64) -> u64 {
+        debug_assert!(bound > 0);
+        super::routing::next_random(&mut self.rng) % bound
+    }
+
+    pub(super) fn client(&self, conn: ConnId) -> Option<&Client> {
+        match self.clients.get(conn.slot as usize) {
+            Some(Some(c)) if c.id == conn => Some(c),
+            _ => None,
+        }
+    }
+
+    pub(super) fn client_mut(&mut self, conn: ConnId) -> Option<&mut Client> {
+        match self.clients.get_mut(conn.slot as usize) {
+            Some(Some(c)) if c.id == conn => Some(c),
+            _ => None,
+        }
+    }
+
+    fn timer_token(conn: ConnId) -> u64 {
+        (u64::from(conn.generation) << 32) | u64::from(conn.slot)
+    }
+
+    fn arm_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId, delay: Duration) {
+        let at = io.now() + delay;
+        let timer = io.set_timer(at, Self::timer_token(conn));
+        if let Some(client) = self.client_mut(conn) {
+            if let Some(old) = client.ping_timer.replace(timer) {
+                io.cancel_timer(old);
+            }
+        }
+    }
+
+    /// Closes a connection: its subscriptions go at once (no delivery to a closing
+    /// connection), then the runtime closes the socket, flushing queued output if asked.
+    pub(super) fn close_client(&mut self, io: &mut Io<'_>, conn: ConnId, flush: bool) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        if client.state == State::Closing {
+            return;
+        }
+        client.state = State::Closing;
+        if let Some(timer) = client.ping_timer.take() {
+            io.cancel_timer(timer);
+        }
+        self.remove_all_subscriptions(io, conn);
+        io.close(conn, flush);
+    }
+
+    fn remove_all_subscriptions(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        client.sids.clear();
+        let subscriptions = std::mem::take(&mut client.subscriptions);
+        for (slot, sub) in subscriptions {
+            let key = SubKey::new(conn.slot, slot);
+            self.local.remove(&sub.subject, sub.queue.as_deref(), key);
+            self.broadcast_interest(io, false, &sub.subject, sub.queue.as_deref());
+        }
+    }
+
+    /// Tells every other core about one interest change; returns the new epoch (0 when there
+    /// are no other cores: nothing to wait for).
+    pub(super) fn broadcast_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        add: bool,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+    ) -> u64 {
+        if self.cores == 1 {
+            return 0;
+        }
+        self.epoch += 1;
+        interest::encode_interest(&mut self.record, add, self.epoch, pattern, queue);
+        for peer in 0..self.cores {
+            if peer != self.core {
+                io.send_mail(peer, &[&self.record]);
+            }
+        }
+        self.epoch
+    }
+
+    /// Whether every other core has applied our interest changes up to `epoch`.
+    fn barrier_passed(&self, epoch: u64) -> bool {
+        self.acked
+            .iter()
+            .enumerate()
+            .all(|(peer, &acked)| peer == self.core || acked >= epoch)
+    }
+
+    fn release_held_pongs(&mut self, io: &mut Io<'_>) {
+        while let Some(&(conn, epoch)) = self.held_pongs.front() {
+            if !self.barrier_passed(epoch) {
+                break;
+            }
+            self.held_pongs.pop_front();
+            if let Some(client) = self.client_mut(conn) {
+                client.pongs_held -= 1;
+                if client.is_open() {
+                    io.write(conn, encoder::PONG);
+                }
+            }
+        }
+    }
+
+    fn on_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(client) = self.client(conn) else {
+            return;
+        };
+        let epoch = client.interest_epoch;
+        let must_wait = client.pongs_held > 0 || !self.barrier_passed(epoch);
+        if must_wait {
+            self.held_pongs.push_back((conn, epoch));
+            if let Some(client) = self.client_mut(conn) {
+                client.pongs_held += 1;
+            }
+        } else {
+            io.write(conn, encoder::PONG);
+        }
+    }
+
+    fn on_connect(&mut self, io: &mut Io<'_>, conn: ConnId, json: &[u8]) -> ControlFlow<()> {
+        let Some(client) = self.client_mut(conn) else {
+            return ControlFlow::Break(());
+        };
+        let refusal = match client.options.apply(json) {
+            Ok(options) => {
+                let first = !client.connected;
+                client.connected = true;
+                let verbose = options.verbose;
+                client.options = options;
+                if verbose {
+                    io.write(conn, encoder::OK);
+                }
+                if first {
+                    self.arm_first_ping(io, conn);
+                }
+                return ControlFlow::Continue(());
+            }
+            Err(ConnectError::ProtocolViolation) => None,
+            Err(ConnectError::InvalidProtocol) => Some(err::INVALID_PROTOCOL),
+            Err(ConnectError::NoRespondersRequiresHeaders) => {
+                Some(err::NO_RESPONDERS_NEEDS_HEADERS)
+            }
+            Err(ConnectError::AuthorizationViolation) => Some(err::AUTHORIZATION_VIOLATION),
+        };
+        if let Some(text) = refusal {
+            io.write(conn, text);
+        }
+        self.close_client(io, conn, true);
+        ControlFlow::Break(())
+    }
+
+    /// nats-server probes the round-trip time with a PING soon after CONNECT: at the smaller
+    /// of the ping interval and 2 s, plus up to 20 % jitter.
+    fn arm_first_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let base = self
+            .shared
+            .config
+            .limits
+            .ping_interval
+            .min(FIRST_PING_DELAY);
+        let jitter_ms = self.random_below(base.as_millis() as u64 / 5 + 1);
+        self.arm_ping_timer(io, conn, base + Duration::from_millis(jitter_ms));
+    }
+
+    fn on_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let limits = &self.shared.config.limits;
+        let (interval, ping_max) = (limits.ping_interval, limits.ping_max);
+        let now = io.now();
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        client.ping_timer = None;
+        if !client.is_open() {
+            return;
+        }
+        let recently_active = now.duration_since(client.last_input) < interval;
+        if !recently_active || !client.rtt_measured {
+            if client.pings_out + 1 > ping_max {
+                debug!(
+                    "{} - cid:{} - Stale Client Connection - Closing",
+                    client.peer, client.cid
+                );
+                io.write(conn, err::STALE_CONNECTION);
+                self.close_client(io, conn, true);
+                return;
+            }
+            client.pings_out += 1;
+            io.write(conn, encoder::PING);
+        }
+        self.arm_ping_timer(io, conn, interval);
+    }
+
+    fn on_subscribe(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) {
+        let max_subscriptions = self.shared.config.limits.max_subscriptions;
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        let verbose = client.options.verbose;
+        if max_subscriptions > 0 && client.subscriptions.len() >= max_subscriptions {
+            io.write(conn, err::MAX_SUBSCRIPTIONS);
+            return;
+        }
+        if client.sids.contains_key(sid) {
+            // nats-server keeps the first subscription and ignores the new subject.
+            if verbose {
+                io.write(conn, encoder::OK);
+            }
+            return;
+        }
+        if !crate::subjects::is_valid_pattern(subject) {
+            io.write(conn, err::INVALID_SUBJECT);
+            return;
+        }
+        let slot = client.subscriptions.insert(Subscription {
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            sid: sid.into(),
+            delivered: 0,
+            max: None,
+        });
+        client.sids.insert(sid.into(), slot);
+        let key = SubKey::new(conn.slot, slot);
+        let inserted = self.local.insert(subject, queue, key);
+        debug_assert!(inserted.is_ok(), "pattern was validated");
+        let epoch = self.broadcast_interest(io, true, subject, queue);
+        if let Some(client) = self.client_mut(conn) {
+            client.interest_epoch = client.interest_epoch.max(epoch);
+        }
+        if verbose {
+            io.write(conn, encoder::OK);
+        }
+    }
+
+    fn on_unsubscribe(&mut self, io: &mut Io<'_>, conn: ConnId, sid: &[u8], max: Option<&[u8]>) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        let verbose = client.options.verbose;
+        if let Some(&slot) = client.sids.get(sid) {
+            let delivered = client.subscriptions[slot].delivered;
+            match max.and_then(crate::protocol::parse_size) {
+                Some(max) if max > 0 && max as u64 > delivered => {
+                    client.subscriptions[slot].max = Some(max as u64);
+                }
+                _ => self.remove_subscription(io, conn, slot),
+            }
+        }
+        if verbose {
+            io.write(conn, encoder::OK);
+        }
+    }
+
+    /// Removes one subscription (UNSUB, or its max reached).
+    pub(super) fn remove_subscription(&mut self, io: &mut Io<'_>, conn: ConnId, slot: usize) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        let Some(sub) = client.subscriptions.try_remove(slot) else {
+            return;
+        };
+        client.sids.remove(&sub.sid);
+        self.local.remove(
+            &sub.subject,
+            sub.queue.as_deref(),
+            SubKey::new(conn.slot, slot),
+        );
+        let epoch = self.broadcast_interest(io, false, &sub.subject, sub.queue.as_deref());
+        if let Some(client) = self.client_mut(conn) {
+            client.interest_epoch = client.interest_epoch.max(epoch);
+        }
+    }
+
+    fn handle_op(&mut self, io: &mut Io<'_>, conn: ConnId, op: ClientOp<'_>) -> ControlFlow<()> {
+        match op {
+            ClientOp::Connect(json) => return self.on_connect(io, conn, json),
+            ClientOp::Pub {
+                subject,
+                reply,
+                size,
+                payload,
+            } => {
+                let message = Message {
+                    subject,
+                    reply,
+                    header_size: None,
+                    total_size: size,
+                    header_len: 0,
+                    message: payload,
+                };
+                self.on_publish(io, conn, &message);
+            }
+            ClientOp::Hpub {
+                subject,
+                reply,
+                header_size,
+                total_size,
+                header_len,
+                message,
+            } => {
+                let headers = self.client(conn).is_some_and(|c| c.options.headers);
+                if !headers {
+                    // nats-server: "message headers not supported", closed without -ERR.
+                    self.close_client(io, conn, true);
+                    return ControlFlow::Break(());
+                }
+                let message = Message {
+                    subject,
+                    reply,
+                    header_size: Some(header_size),
+                    total_size,
+                    header_len,
+                    message,
+                };
+                self.on_publish(io, conn, &message);
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.on_subscribe(io, conn, subject, queue, sid),
+            ClientOp::Unsub { sid, max } => self.on_unsubscribe(io, conn, sid, max),
+            ClientOp::Ping => self.on_ping(io, conn),
+            ClientOp::Pong => {
+                if let Some(client) = self.client_mut(conn) {
+                    client.pings_out = 0;
+                    client.rtt_measured = true;
+                }
+            }
+            ClientOp::Info(_) | ClientOp::Ok => {}
+        }
+        match self.client(conn) {
+            Some(client) if client.is_open() => ControlFlow::Continue(()),
+            _ => ControlFlow::Break(()),
+        }
+    }
+
+    fn on_parse_error(&mut self, io: &mut Io<'_>, conn: ConnId, error: ParseError) {
+        let reply = match error {
+            ParseError::UnknownOperation => Some(err::UNKNOWN_OPERATION),
+            ParseError::MaxControlLine => Some(err::MAX_CONTROL_LINE),
+            ParseError::MaxPayload => Some(err::MAX_PAYLOAD),
+            ParseError::ProtocolViolation | ParseError::ClientError => None,
+        };
+        if let Some(client) = self.client(conn) {
+            debug!(
+                "{} - cid:{} - Client parser error: {:?}",
+                client.peer, client.cid, error
+            );
+        }
+        if let Some(text) = reply {
+            io.write(conn, text);
+        }
+        self.close_client(io, conn, true);
+    }
+
+    fn on_record(&mut self, io: &mut Io<'_>, from: usize, record: Record<'_>) {
+        match record {
+            Record::InterestAdd {
+                epoch,
+                pattern,
+                queue,
+            } => {
+                let inserted = self.remote.insert(pattern, queue, from as u16);
+                debug_assert!(inserted.is_ok(), "peers only send valid patterns");
+                self.applied[from] = epoch;
+            }
+            Record::InterestDel {
+                epoch,
+                pattern,
+                queue,
+            } => {
+                self.remote.remove(pattern, queue, from as u16);
+                self.applied[from] = epoch;
+            }
+            Record::Ack { epoch } => {
+                self.acked[from] = self.acked[from].max(epoch);
+                self.release_held_pongs(io);
+            }
+            Record::Message(message) => self.deliver_forwarded(io, &message),
+        }
+    }
+
+    fn publish_counters(&self) {
+        let slot = &self.shared.core_counters[self.core];
+        slot.in_msgs.store(self.counters.in_msgs, Ordering::Relaxed);
+        slot.in_bytes
+            .store(self.counters.in_bytes, Ordering::Relaxed);
+        slot.out_msgs
+            .store(self.counters.out_msgs, Ordering::Relaxed);
+        slot.out_bytes
+            .store(self.counters.out_bytes, Ordering::Relaxed);
+    }
+}
+
+impl Handler for Shard {
+    fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let shared = Arc::clone(&self.shared);
+        let cid = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        self.line.clear();
+        let mut info = shared.info.clone();
+        info.client_id = cid;
+        info.client_ip = peer.ip().to_string();
+        info.encode(&mut self.line);
+        io.write(conn, &self.line);
+        let limits = &shared.config.limits;
+        let parser = Parser::new(ParserLimits {
+            max_control_line: limits.max_control_line,
+            max_payload: limits.max_payload,
+        });
+        let slot = conn.slot as usize;
+        if self.clients.len() <= slot {
+            self.clients.resize_with(slot + 1, || None);
+        }
+        self.clients[slot] = Some(Box::new(Client::new(conn, cid, peer, parser, io.now())));
+        if io.total_connections() > limits.max_connections {
+            error!("{peer} - cid:{cid} - maximum connections exceeded");
+            io.write(conn, err::MAX_CONNECTIONS);
+            self.close_client(io, conn, true);
+            return;
+        }
+        debug!("{peer} - cid:{cid} - Client connection created");
+        self.arm_ping_timer(io, conn, limits.ping_interval);
+    }
+
+    fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        let now = io.now();
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        if !client.is_open() {
+            return;
+        }
+        client.last_input = now;
+        let Some(mut parser) = client.parser.take() else {
+            return;
+        };
+        let result = parser.parse(data, |op| self.handle_op(io, conn, op));
+        if let Some(client) = self.client_mut(conn) {
+            client.parser = Some(parser);
+        }
+        if let Err(error) = result {
+            self.on_parse_error(io, conn, error);
+        }
+    }
+
+    fn on_close(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
+        if let Some(client) = self.client(conn) {
+            if reason == CloseReason::WriteDeadline {
+                self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                info!(
+                    "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                    client.peer, client.cid, self.shared.config.limits.write_deadline
+                );
+            }
+            debug!(
+                "{} - cid:{} - Client connection closed: {:?}",
+                client.peer, client.cid, reason
+            );
+        }
+        if let Some(client) = self.client_mut(conn) {
+            client.state = State::Closing;
+            if let Some(timer) = client.ping_timer.take() {
+                io.cancel_timer(timer);
+            }
+        }
+        self.remove_all_subscriptions(io, conn);
+        if let Some(entry) = self.clients.get_mut(conn.slot as usize) {
+            if entry.as_ref().is_some_and(|c| c.id == conn) {
+                *entry = None;
+            }
+        }
+    }
+
+    fn on_mail(&mut self, io: &mut Io<'_>, from: usize, record: &[u8]) {
+        match interest::decode(record) {
+            Some(record) => self.on_record(io, from, record),
+            None => error!("malformed record from core {from} ({} bytes)", record.len()),
+        }
+    }
+
+    fn on_timer(&mut self, io: &mut Io<'_>, token: u64) {
+        let conn = ConnId {
+            slot: token as u32,
+            generation: (token >> 32) as u32,
+        };
+        self.on_ping_timer(io, conn);
+    }
+
+    fn on_turn_end(&mut self, io: &mut Io<'_>) {
+        for peer in 0..self.cores {
+            if peer != self.core && self.applied[peer] > self.ack_sent[peer] {
+                self.ack_sent[peer] = self.applied[peer];
+                interest::encode_ack(&mut self.record, self.applied[peer]);
+                io.send_mail(peer, &[&self.record]);
+            }
+        }
+        self.publish_counters();
+    }
+
+    fn on_shutdown(&mut self, _io: &mut Io<'_>) {
+        self.publish_counters();
+    }
+}
