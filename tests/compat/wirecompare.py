@@ -18,6 +18,7 @@ import os
 import queue
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ import scenarios as sc
 # loopback server to answer, short enough to keep ~100 scenarios fast.
 QUIET_WINDOW = 0.25
 # Upper bound for any single collect step (1 MiB payload rows included).
-STEP_DEADLINE = 10.0
+STEP_DEADLINE = 5.0
 SERVER_START_DEADLINE = 15.0
 
 # INFO fields whose values clients act on: compared by value.
@@ -262,7 +263,7 @@ def sort_msg_runs(frames):
     return out
 
 
-def render(data, limit=160):
+def render(data, limit=400):
     """Readable escaped form of a byte string; long ones are abbreviated."""
     if len(data) > limit:
         digest = hashlib.sha1(data).hexdigest()[:12]
@@ -348,8 +349,12 @@ class Server:
         self.port = port
         self.log_path = os.path.join(logdir, "%s-%d.log" % (name, port))
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                         stderr=subprocess.STDOUT)
+        except OSError as e:
+            self.log.close()
+            raise SystemExit("cannot start %s: %s: %s" % (name, shlex.join(argv), e))
 
     def wait_ready(self):
         """Poll until the server accepts a connection and sends INFO."""
@@ -404,7 +409,11 @@ def candidate_argv(args, port, config=None):
 def start_pair(args, logdir, config=None):
     rp, cp = free_port(), free_port()
     ref = Server("nats-server", reference_argv(args, rp, config), rp, logdir)
-    cand = Server("candidate", candidate_argv(args, cp, config), cp, logdir)
+    try:
+        cand = Server("candidate", candidate_argv(args, cp, config), cp, logdir)
+    except SystemExit:
+        ref.stop()
+        raise
     try:
         ref.wait_ready()
         cand.wait_ready()
@@ -549,5 +558,12 @@ def skip_reason(s, args):
     return None
 
 
+def _terminate(signum, frame):
+    # Turn SIGTERM (e.g. from `timeout` in CI) into SystemExit so the
+    # `finally` blocks stop the servers we started instead of orphaning them.
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())
