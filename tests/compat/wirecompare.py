@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import scenarios as sc
@@ -100,7 +99,9 @@ class Conn:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=STEP_DEADLINE)
         self.buf = b""
         self.eof = False
-        self.lock = threading.Lock()
+        # Without NODELAY, Nagle would merge the one-byte-per-write steps
+        # into larger segments and the server would never see the splits.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, data, one_byte=False):
         if self.eof:
