@@ -516,7 +516,8 @@ def main():
 
         passed = failed = skipped = 0
         runnable = [s for s in all_scn if not skip_reason(s, args)]
-        with concurrent.futures.ThreadPoolExecutor(jobs) as ex:
+        ex = concurrent.futures.ThreadPoolExecutor(jobs)
+        try:
             futs = {s.name: ex.submit(job, s) for s in runnable}
             for s in all_scn:  # report in definition order
                 if s.name in futs:
@@ -531,6 +532,10 @@ def main():
                     skipped += 1
                     print("SKIP %s (%s)" % (s.name, skip_reason(s, args)))
                 sys.stdout.flush()
+        finally:
+            # On SIGTERM/^C don't start the queued scenarios; let the running
+            # ones (bounded by their deadlines) finish so servers stop cleanly.
+            ex.shutdown(wait=True, cancel_futures=True)
         for srv in all_servers:
             if srv.proc.poll() is not None:
                 print("FAIL %s on port %d exited during the run (code %s), log %s" % (
