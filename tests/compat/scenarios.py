@@ -494,6 +494,26 @@ def multi():
              expect=msg(b"h", b"1", b"hello") + msg(b"h", b"1", b"hello", b"r.1") + msg(b"h", b"1", b"hello")
              + msg(SYNC, b"2", b"")),
     ], conns=3))
+    # Large payloads fanned out across connections (ringmq shares big
+    # payloads between subscribers instead of copying them).
+    big, mid = bytes(range(256)) * 4096, b"m" * 65536
+    s.append(Scenario("mc-large-payload-fan-out", M, [
+        send(0, C0 + b"SUB big 1\r\nSUB _sync 2\r\n", expect=PONG),
+        send(1, C0 + b"SUB big 3\r\nSUB _sync 4\r\n", expect=PONG),
+        send(2, C0 + pub(b"big", big) + pub(b"big", mid) + sync_pub(), expect=PONG),
+        send(0, b"", collect="until", until=SYNC,
+             expect=msg(b"big", b"1", big) + msg(b"big", b"1", mid) + msg(SYNC, b"2", b"")),
+        send(1, b"", collect="until", until=SYNC,
+             expect=msg(b"big", b"3", big) + msg(b"big", b"3", mid) + msg(SYNC, b"4", b"")),
+    ], conns=3))
+    # Per publisher->subscriber order must survive batching and core hops.
+    many = b"".join(pub(b"seq", b"%d" % i) for i in range(2000))
+    s.append(Scenario("mc-order-preserved-2000", M, [
+        send(0, C0 + b"SUB seq 1\r\nSUB _sync 2\r\n", expect=PONG),
+        send(1, C0 + many + sync_pub(), expect=PONG),
+        send(0, b"", collect="until", until=SYNC,
+             expect=b"".join(msg(b"seq", b"1", b"%d" % i) for i in range(2000)) + msg(SYNC, b"2", b"")),
+    ], conns=2))
     nr503 = b"HMSG _INBOX.r 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
     s.append(Scenario("mc-request-reply-no-responders", M, [
         send(0, CNR + b"SUB _INBOX.r 1\r\n", expect=PONG),          # requester
