@@ -498,10 +498,19 @@ def main():
     pairs = queue.Queue()
     all_servers = []
     try:
-        for _ in range(jobs):
-            pair = start_pair(args, logdir)
-            all_servers += pair
-            pairs.put(pair)
+        try:
+            for _ in range(jobs):
+                pair = start_pair(args, logdir)
+                all_servers += pair
+                pairs.put(pair)
+        except SystemExit as e:
+            # A candidate that cannot start fails every scenario; say so in
+            # the usual summary format so CI logs read the same either way.
+            print("FAIL server start\n    %s" % e)
+            n_skip = sum(1 for s in all_scn if skip_reason(s, args))
+            print("0 passed, %d failed%s" % (len(all_scn) - n_skip,
+                                             ", %d skipped" % n_skip if n_skip else ""))
+            return 1
         print("reference: %s" % shlex.join(all_servers[0].argv))
         print("candidate: %s" % shlex.join(all_servers[1].argv))
         print("%d server pairs" % jobs)
