@@ -1,0 +1,584 @@
+#!/usr/bin/env python3
+"""Wire-comparison harness: ringmq vs nats-server, byte for byte.
+
+Starts a reference nats-server and a candidate server (ringmq, or any command
+given with --candidate-cmd), runs every scenario from scenarios.py against both
+over raw TCP, and compares what each connection received.
+
+Python 3 standard library only. See README.md in this directory.
+"""
+
+import argparse
+import concurrent.futures
+import difflib
+import fnmatch
+import hashlib
+import json
+import os
+import queue
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import scenarios as sc
+
+# How long a "nothing arrives" read waits for silence. Long enough for a
+# loopback server to answer, short enough to keep ~100 scenarios fast.
+QUIET_WINDOW = 0.25
+# Upper bound for any single collect step (1 MiB payload rows included).
+STEP_DEADLINE = 5.0
+SERVER_START_DEADLINE = 15.0
+
+# INFO fields whose values clients act on: compared by value.
+INFO_VALUE_KEYS = ("version", "proto", "headers", "max_payload", "auth_required", "tls_required")
+# INFO fields whose values differ per instance/connection: compared by type only.
+INFO_TYPE_KEYS = ("server_id", "server_name", "client_id", "client_ip", "host", "port")
+
+
+# --------------------------------------------------------------------------
+# Server -> client stream parsing and normalisation
+# --------------------------------------------------------------------------
+
+def normalise_info(line):
+    """Reduce an INFO line to what must match across servers.
+
+    Key order and the set of keys are kept (both are visible on the wire);
+    values are kept only for INFO_VALUE_KEYS, types for INFO_TYPE_KEYS, and
+    other keys (e.g. "go") keep only their presence.
+    """
+    if not (line.startswith(b"INFO {") and line.endswith(b"} \r\n")):
+        return line  # malformed framing: compare raw so the diff shows it
+    try:
+        info = json.loads(line[5:-3])
+    except ValueError:
+        return line
+    out = {}
+    for key, value in info.items():
+        if key in INFO_VALUE_KEYS:
+            out[key] = value
+        elif key in INFO_TYPE_KEYS:
+            out[key] = "<%s>" % type(value).__name__
+        else:
+            out[key] = "<present>"
+    return b"INFO " + json.dumps(out, separators=(",", ":")).encode() + b" \r\n"
+
+
+def next_frame(buf):
+    """Split one server->client frame off the front of buf.
+
+    Returns (frame, rest) or (None, buf) if buf holds no complete frame yet.
+    MSG/HMSG frames include their payload and its trailing two bytes, so a
+    PONG or PING inside a payload is never mistaken for a control line.
+    """
+    nl = buf.find(b"\n")
+    if nl < 0:
+        return None, buf
+    line = buf[: nl + 1]
+    if line.startswith(b"MSG ") or line.startswith(b"HMSG "):
+        fields = line.split()
+        try:
+            size = int(fields[-1])
+        except (ValueError, IndexError):
+            return line, buf[nl + 1:]
+        end = nl + 1 + size + 2
+        if len(buf) < end:
+            return None, buf
+        return buf[:end], buf[end:]
+    return line, buf[nl + 1:]
+
+
+class Conn:
+    """One raw TCP client connection with an incremental frame parser."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=STEP_DEADLINE)
+        self.buf = b""
+        self.eof = False
+        # Without NODELAY, Nagle would merge the one-byte-per-write steps
+        # into larger segments and the server would never see the splits.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, data, one_byte=False):
+        if self.eof:
+            return
+        try:
+            if one_byte:
+                for i in range(len(data)):
+                    self.sock.sendall(data[i:i + 1])
+            else:
+                self.sock.sendall(data)
+        except OSError:
+            # The server closed on us; the following collect records <EOF>.
+            pass
+
+    def _recv(self, timeout):
+        """Read once; returns False on timeout. Sets eof on close/reset."""
+        if self.eof:
+            return True
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(1 << 20)
+        except socket.timeout:
+            return False
+        except OSError:
+            data = b""  # ECONNRESET after the server closed: same as EOF
+        if not data:
+            self.eof = True
+        self.buf += data
+        return True
+
+    def _frames(self, frames, stop):
+        """Move complete frames from buf to frames; True once stop(frame) hit."""
+        while True:
+            frame, rest = next_frame(self.buf)
+            if frame is None:
+                return False
+            self.buf = rest
+            if frame == b"PING\r\n":
+                continue  # unsolicited server RTT probe (~2 s after CONNECT)
+            if frame.startswith(b"INFO "):
+                frame = normalise_info(frame)
+            frames.append(frame)
+            if stop(frame):
+                return True
+
+    def collect(self, mode, arg=None):
+        """Read until the mode's condition holds; returns a Segment."""
+        frames = []
+        deadline = time.monotonic() + STEP_DEADLINE
+        timed_out = False
+        if mode == "quiet":
+            stop = lambda f: False
+        elif mode == "pong":
+            stop = lambda f: f == b"PONG\r\n"
+        elif mode == "info":
+            stop = lambda f: f.startswith(b"INFO ")
+        elif mode == "until":
+            # arg = subject; stop at the first MSG/HMSG frame for it.
+            stop = lambda f: f.split(b" ", 2)[1:2] == [arg] and (
+                f.startswith(b"MSG ") or f.startswith(b"HMSG "))
+        elif mode == "eof":
+            stop = lambda f: False
+        else:
+            raise ValueError(mode)
+        while True:
+            if self._frames(frames, stop):
+                break
+            if self.eof:
+                break
+            now = time.monotonic()
+            if now >= deadline:
+                timed_out = mode not in ("quiet",)
+                break
+            if mode == "quiet":
+                if not self._recv(min(QUIET_WINDOW, deadline - now)):
+                    break  # quiet for the whole window: nothing more is coming
+            elif not self._recv(deadline - now):
+                timed_out = True
+                break
+        if self.eof and self.buf:
+            frames.append(b"<PARTIAL>" + self.buf)
+            self.buf = b""
+        return Segment(frames, self.eof, timed_out)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Segment:
+    def __init__(self, frames, eof, timed_out):
+        self.frames = frames
+        self.eof = eof
+        self.timed_out = timed_out
+
+    def data(self):
+        """Bytes form used for exact comparison and for `expect`."""
+        out = b"".join(self.frames)
+        if self.timed_out:
+            out += b"<TIMEOUT>"
+        if self.eof:
+            out += b"<EOF>"
+        return out
+
+
+# --------------------------------------------------------------------------
+# Running a scenario against one server
+# --------------------------------------------------------------------------
+
+def run_scenario(scn, port):
+    """Returns a transcript: list of (conn index, step label, Segment)."""
+    conns = {}
+    transcript = []
+    try:
+        for i in range(scn.conns):
+            conns[i] = Conn(port)
+            # Every connection starts with the server's INFO.
+            transcript.append((i, "connect", conns[i].collect("info")))
+        for n, step in enumerate(scn.steps):
+            c = conns[step.conn]
+            data = step.data
+            if step.collect == "pong" and step.ping:
+                data += b"PING\r\n"
+            if data:
+                c.send(data, one_byte=step.one_byte)
+            if step.collect:
+                seg = c.collect(step.collect, step.until)
+                if scn.unordered:
+                    seg.frames = sort_msg_runs(seg.frames)
+                transcript.append((step.conn, "step %d %s" % (n, step.label()), seg))
+        # Catch anything unexpected still in flight on every connection.
+        for i, c in conns.items():
+            if not c.eof:
+                transcript.append((i, "end quiet", c.collect("quiet")))
+            elif c.buf:
+                transcript.append((i, "end", c.collect("quiet")))
+    finally:
+        for c in conns.values():
+            c.close()
+    return transcript
+
+
+def sort_msg_runs(frames):
+    """Sort each run of consecutive MSG/HMSG frames, keep everything else in place.
+
+    For scenarios marked unordered: nats-server delivers one message's copies
+    to a connection's several subscriptions in Go map order (spec §5).
+    """
+    out, run = [], []
+    for f in frames + [None]:
+        if f is not None and (f.startswith(b"MSG ") or f.startswith(b"HMSG ")):
+            run.append(f)
+            continue
+        out += sorted(run)
+        run = []
+        if f is not None:
+            out.append(f)
+    return out
+
+
+def render(data, limit=400):
+    """Readable escaped form of a byte string; long ones are abbreviated."""
+    if len(data) > limit:
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        return "%s...<%d bytes sha1:%s>...%s" % (
+            render(data[:100], limit), len(data), digest, render(data[-30:], limit))
+    s = repr(data)
+    return s[2:-1]
+
+
+def render_transcript(transcript):
+    lines = []
+    for conn, label, seg in transcript:
+        lines.append("c%d %s:" % (conn, label))
+        for f in seg.frames:
+            lines.append("    " + render(f))
+        if seg.timed_out:
+            lines.append("    <TIMEOUT>")
+        if seg.eof:
+            lines.append("    <EOF>")
+    return lines
+
+
+def check_expectations(scn, transcript):
+    """Exact bytes the spec promises for a step (checked on both servers)."""
+    errors = []
+    step_segments = [t for t in transcript if t[1].startswith("step ")]
+    by_step = {int(label.split()[1]): seg for _, label, seg in step_segments}
+    for n, step in enumerate(scn.steps):
+        if step.expect is None:
+            continue
+        got = by_step.get(n)
+        got = got.data() if got else b"<no segment>"
+        if got != step.expect:
+            errors.append("step %d expected %s, got %s" % (n, render(step.expect, 400), render(got, 400)))
+    return errors
+
+
+def compare(scn, ref_tr, cand_tr):
+    """Returns None if equivalent, else a readable explanation."""
+    problems = []
+    for who, tr in (("reference", ref_tr), ("candidate", cand_tr)):
+        for e in check_expectations(scn, tr):
+            problems.append("%s: %s" % (who, e))
+    if scn.invariant is not None:
+        ref_sum, ref_err = scn.invariant(ref_tr)
+        cand_sum, cand_err = scn.invariant(cand_tr)
+        problems += ["reference: " + e for e in ref_err]
+        problems += ["candidate: " + e for e in cand_err]
+        if ref_sum != cand_sum:
+            problems.append("invariant summaries differ")
+            problems += ["  " + l for l in difflib.unified_diff(
+                ref_sum, cand_sum, "reference", "candidate", lineterm="")]
+    else:
+        ref_lines = render_transcript(ref_tr)
+        cand_lines = render_transcript(cand_tr)
+        # Compare real bytes, not the abbreviated rendering.
+        ref_key = [(c, l, s.data()) for c, l, s in ref_tr]
+        cand_key = [(c, l, s.data()) for c, l, s in cand_tr]
+        if ref_key != cand_key:
+            diff = list(difflib.unified_diff(ref_lines, cand_lines, "nats-server", "candidate", lineterm=""))
+            if not diff:  # differ only beyond the abbreviation
+                diff = ["(streams differ inside an abbreviated frame)"] + ref_lines + ["---"] + cand_lines
+            problems += ["  " + l for l in diff]
+    if problems:
+        return "\n".join("    " + p for p in problems)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Server processes
+# --------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name, argv, port, logdir):
+        self.name = name
+        self.argv = argv
+        self.port = port
+        self.log_path = os.path.join(logdir, "%s-%d.log" % (name, port))
+        self.log = open(self.log_path, "wb")
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                         stderr=subprocess.STDOUT)
+        except OSError as e:
+            self.log.close()
+            raise SystemExit("cannot start %s: %s: %s" % (name, shlex.join(argv), e))
+
+    def wait_ready(self):
+        """Poll until the server accepts a connection and sends INFO."""
+        deadline = time.monotonic() + SERVER_START_DEADLINE
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as s:
+                    if s.recv(5) == b"INFO ":
+                        return
+            except OSError as e:
+                last = e
+            time.sleep(0.05)  # retry interval of the readiness poll, not synchronisation
+        self.stop()
+        with open(self.log_path, "rb") as f:
+            tail = f.read()[-2000:].decode(errors="replace")
+        raise SystemExit("%s did not become ready on port %d (%s; exit=%s)\n%s\nlog:\n%s" % (
+            self.name, self.port, last, self.proc.returncode, shlex.join(self.argv), tail))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def reference_argv(args, port, config=None):
+    argv = [args.nats_server, "-a", "127.0.0.1", "-p", str(port)]
+    if config:
+        argv += ["-c", config]
+    return argv
+
+
+def candidate_argv(args, port, config=None):
+    if args.ringmq:
+        argv = [args.ringmq, "-a", "127.0.0.1", "-p", str(port), "--cores", "2"]
+        if config:
+            argv += ["-c", config]
+        return argv
+    cmd = args.candidate_cmd
+    if config and "{config}" not in cmd:
+        cmd += " -c {config}"
+    return shlex.split(cmd.replace("{port}", str(port)).replace("{config}", config or ""))
+
+
+def start_pair(args, logdir, config=None):
+    rp, cp = free_port(), free_port()
+    ref = Server("nats-server", reference_argv(args, rp, config), rp, logdir)
+    try:
+        cand = Server("candidate", candidate_argv(args, cp, config), cp, logdir)
+    except SystemExit:
+        ref.stop()
+        raise
+    try:
+        ref.wait_ready()
+        cand.wait_ready()
+    except SystemExit:
+        ref.stop()
+        cand.stop()
+        raise
+    return ref, cand
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+def run_one(args, scn, ref_port, cand_port, logdir):
+    """Run scn on both servers concurrently; returns (name, failure or None)."""
+    servers = None
+    try:
+        if scn.config is not None:
+            # Config rows get a private server pair started with that config.
+            path = os.path.join(logdir, "%s.conf" % scn.name)
+            with open(path, "w") as f:
+                f.write(scn.config)
+            servers = start_pair(args, logdir, path)
+            ref_port, cand_port = servers[0].port, servers[1].port
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            ref_f = ex.submit(run_scenario, scn, ref_port)
+            cand_f = ex.submit(run_scenario, scn, cand_port)
+            ref_tr, cand_tr = ref_f.result(), cand_f.result()
+        return scn.name, compare(scn, ref_tr, cand_tr)
+    except SystemExit as e:
+        return scn.name, "    " + str(e)
+    except Exception as e:  # a harness/connection error is a failure, not a crash
+        return scn.name, "    error: %r" % (e,)
+    finally:
+        if servers:
+            for s in servers:
+                s.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nats-server", default=shutil.which("nats-server") or "/usr/sbin/nats-server",
+                    help="reference nats-server binary")
+    cand = ap.add_mutually_exclusive_group()
+    cand.add_argument("--ringmq", metavar="BIN", help="ringmq binary (started with -a -p --cores 2)")
+    cand.add_argument("--candidate-cmd", metavar="CMD",
+                      help='candidate command line with {port} (and optionally {config}), '
+                           'e.g. "nats-server -a 127.0.0.1 -p {port}"')
+    ap.add_argument("-k", metavar="PATTERN", action="append",
+                    help="only scenarios whose name contains PATTERN (or matches it as a glob); repeatable")
+    ap.add_argument("--list", action="store_true", help="list scenarios and exit")
+    ap.add_argument("--with-config", action="store_true",
+                    help="also run the config-file scenarios (skipped by default: ringmq has no config file yet)")
+    ap.add_argument("--include-deviations", action="store_true",
+                    help="also run rows where ringmq deliberately differs from nats-server quirks")
+    ap.add_argument("-j", "--jobs", type=int, default=3,
+                    help="server pairs, i.e. scenarios run concurrently (default 3)")
+    args = ap.parse_args()
+
+    all_scn = sc.all_scenarios()
+    names = [s.name for s in all_scn]
+    assert len(names) == len(set(names)), "duplicate scenario names"
+    if args.k:
+        all_scn = [s for s in all_scn
+                   if any(p in s.name or fnmatch.fnmatch(s.name, p) for p in args.k)]
+    if args.list:
+        for s in all_scn:
+            skip = skip_reason(s, args)
+            print("%-45s %s%s" % (s.name, s.group, "  [skipped: %s]" % skip if skip else ""))
+        return 0
+    if not args.ringmq and not args.candidate_cmd:
+        ap.error("one of --ringmq or --candidate-cmd is required")
+
+    started = time.monotonic()
+    logdir = tempfile.mkdtemp(prefix="wirecompare-")
+    # Scenarios share subjects (and some subscribe to `>`), so two scenarios
+    # must never run on the same server at once. Each worker gets its own
+    # server pair; concurrency comes from several pairs.
+    jobs = max(1, args.jobs)
+    pairs = queue.Queue()
+    all_servers = []
+    try:
+        try:
+            for _ in range(jobs):
+                pair = start_pair(args, logdir)
+                all_servers += pair
+                pairs.put(pair)
+        except SystemExit as e:
+            # A candidate that cannot start fails every scenario; say so in
+            # the usual summary format so CI logs read the same either way.
+            print("FAIL server start\n    %s" % e)
+            n_skip = sum(1 for s in all_scn if skip_reason(s, args))
+            print("0 passed, %d failed%s" % (len(all_scn) - n_skip,
+                                             ", %d skipped" % n_skip if n_skip else ""))
+            return 1
+        print("reference: %s" % shlex.join(all_servers[0].argv))
+        print("candidate: %s" % shlex.join(all_servers[1].argv))
+        print("%d server pairs" % jobs)
+        sys.stdout.flush()
+
+        def job(s):
+            pair = pairs.get()
+            try:
+                return run_one(args, s, pair[0].port, pair[1].port, logdir)
+            finally:
+                pairs.put(pair)
+
+        passed = failed = skipped = 0
+        runnable = [s for s in all_scn if not skip_reason(s, args)]
+        ex = concurrent.futures.ThreadPoolExecutor(jobs)
+        try:
+            futs = {s.name: ex.submit(job, s) for s in runnable}
+            for s in all_scn:  # report in definition order
+                if s.name in futs:
+                    name, failure = futs[s.name].result()
+                    if failure is None:
+                        passed += 1
+                        print("PASS %s" % name)
+                    else:
+                        failed += 1
+                        print("FAIL %s\n%s" % (name, failure))
+                else:
+                    skipped += 1
+                    print("SKIP %s (%s)" % (s.name, skip_reason(s, args)))
+                sys.stdout.flush()
+        finally:
+            # On SIGTERM/^C don't start the queued scenarios; let the running
+            # ones (bounded by their deadlines) finish so servers stop cleanly.
+            ex.shutdown(wait=True, cancel_futures=True)
+        for srv in all_servers:
+            if srv.proc.poll() is not None:
+                print("FAIL %s on port %d exited during the run (code %s), log %s" % (
+                    srv.name, srv.port, srv.proc.returncode, srv.log_path))
+                failed += 1
+    finally:
+        for srv in all_servers:
+            srv.stop()
+    if failed == 0:
+        shutil.rmtree(logdir, ignore_errors=True)
+    else:
+        print("server logs kept in %s" % logdir)
+    print("run time %.1f s" % (time.monotonic() - started))
+    summary = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        summary += ", %d skipped" % skipped
+    print(summary)
+    return 1 if failed else 0
+
+
+def skip_reason(s, args):
+    if s.config is not None and not args.with_config:
+        return "needs config file (run with --with-config)"
+    if s.deviation and not args.include_deviations:
+        return "deliberate deviation: " + s.deviation
+    return None
+
+
+def _terminate(signum, frame):
+    # Turn SIGTERM (e.g. from `timeout` in CI) into SystemExit so the
+    # `finally` blocks stop the servers we started instead of orphaning them.
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
+    sys.exit(main())
