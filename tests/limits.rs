@@ -72,9 +72,8 @@ async fn async_nats_refuses_payload_over_announced_max() {
     assert_eq!(message.payload, Bytes::from(vec![7u8; MAX_PAYLOAD]));
 }
 
-/// Size of each message in the slow-consumer test; large, so few messages exceed
-/// max_pending and the producer stalls (nats-server delays a producer feeding a consumer
-/// more than half-way to max_pending) are few.
+/// Size of each message in the slow-consumer test: large, so that few messages fill
+/// max_pending and the test spends its time in the server, not in per-message overhead.
 const SLOW_TEST_PAYLOAD: usize = 512 * 1024;
 
 /// Enough to overflow max_pending plus the kernel socket buffers (small by construction).
@@ -125,38 +124,53 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream, timeout: Duration
     }
 }
 
-/// A fast raw subscriber on its own thread: checks that the `count` messages arrive in
-/// order (the sequence number is in the first 8 payload bytes) and returns how many did.
-fn spawn_fast_subscriber(server: &Server, count: usize) -> std::thread::JoinHandle<usize> {
-    let mut fast = RawClient::subscriber(server.port(), "SUB flood 2\r\n");
-    std::thread::spawn(move || {
-        let header = format!("MSG flood 2 {SLOW_TEST_PAYLOAD}\r\n");
-        let deadline = Instant::now() + Duration::from_secs(40);
-        for sequence in 0..count as u64 {
-            let frame = fast
-                .next_frame(deadline)
-                .expect("fast subscriber stays connected");
-            assert!(
-                frame.starts_with(header.as_bytes()),
-                "{:?}",
-                text(&frame[..64])
-            );
-            let body = &frame[header.len()..];
-            assert_eq!(body.len(), SLOW_TEST_PAYLOAD + 2);
-            let got = u64::from_be_bytes(body[..8].try_into().unwrap());
-            assert_eq!(got, sequence, "fast subscriber: order or loss");
+/// Makes sure `subscriber`'s interest is visible to `publisher`. async-nats 0.51 has no
+/// PING/PONG barrier (`flush()` only drains its write buffer), so probe: publish empty
+/// messages until one arrives. Receivers must skip empty payloads.
+async fn await_interest(
+    publisher: &async_nats::Client,
+    subscriber: &mut async_nats::Subscriber,
+    subject: &'static str,
+) {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    loop {
+        publisher.publish(subject, Bytes::new()).await.unwrap();
+        let poll_interval = Duration::from_millis(50);
+        match tokio::time::timeout(poll_interval, subscriber.next()).await {
+            Ok(Some(message)) if message.payload.is_empty() => return,
+            Ok(other) => panic!("expected a probe, got {other:?}"),
+            Err(_) => assert!(Instant::now() < deadline, "interest never became visible"),
         }
-        count
-    })
+    }
+}
+
+/// Reads `count` flood messages (skipping probes) and checks their order: the sequence
+/// number is in the first 8 payload bytes.
+async fn read_flood(mut subscriber: async_nats::Subscriber, count: usize) -> usize {
+    let mut sequence = 0;
+    while sequence < count {
+        let message = subscriber.next().await.expect("fast subscription open");
+        if message.payload.is_empty() {
+            continue;
+        }
+        assert_eq!(message.payload.len(), SLOW_TEST_PAYLOAD);
+        let got = u64::from_be_bytes(message.payload[..8].try_into().unwrap());
+        assert_eq!(got, sequence as u64, "fast subscriber: order or loss");
+        sequence += 1;
+    }
+    sequence
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_is_cut_while_fast_subscriber_gets_everything() {
     let server = Server::start(Opts::default());
     let mut slow = slow_subscriber(&server, "flood").await;
-    let fast = spawn_fast_subscriber(&server, SLOW_TEST_MESSAGES);
-
+    let fast_client = server.client().await;
+    let mut fast = fast_client.subscribe("flood").await.unwrap();
     let publisher = server.client().await;
+    await_interest(&publisher, &mut fast, "flood").await;
+    let fast_reader = tokio::spawn(read_flood(fast, SLOW_TEST_MESSAGES));
+
     for sequence in 0..SLOW_TEST_MESSAGES as u64 {
         let mut payload = vec![0u8; SLOW_TEST_PAYLOAD];
         payload[..8].copy_from_slice(&sequence.to_be_bytes());
@@ -164,11 +178,11 @@ async fn slow_consumer_is_cut_while_fast_subscriber_gets_everything() {
     }
     publisher.flush().await.unwrap();
 
-    let fast_count = tokio::task::spawn_blocking(move || fast.join())
-        .await
-        .unwrap();
+    // nats-server stalls the publisher while the slow consumer is over half its
+    // max_pending, and here cuts it at the 10 s write deadline; hence the margin.
+    let fast_count = tokio::time::timeout(Duration::from_secs(40), fast_reader).await;
     assert_eq!(
-        fast_count.expect("fast subscriber got every message"),
+        fast_count.expect("fast subscriber done in time").unwrap(),
         SLOW_TEST_MESSAGES
     );
 
