@@ -206,7 +206,7 @@ fn client_vanishing_mid_payload_does_not_disturb_others() {
         text(&half_closed.read_to_eof(Instant::now() + REPLY_TIMEOUT)),
         ""
     );
-    // And one that disappears without a FIN handshake of its own: dropped socket.
+    // And one that just drops its socket without waiting for the server to notice.
     drop(RawClient::connect_quiet(
         server.port(),
         b"PUB foo 11\r\nhello",

@@ -201,16 +201,16 @@ fn server_command(flavor: Flavor, opts: &Opts) -> Command {
 fn spawn_log_drain(stderr: std::process::ChildStderr, log: Arc<Log>) {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stderr);
-        let mut line = String::new();
+        let mut raw = Vec::new();
         loop {
-            line.clear();
-            // Lossy: a log line is for humans and substring matches, never for bytes.
-            let mut raw = Vec::new();
+            raw.clear();
             match reader.read_until(b'\n', &mut raw) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => line.push_str(String::from_utf8_lossy(&raw).trim_end()),
+                Ok(_) => {}
             }
-            log.state.lock().unwrap().lines.push(line.clone());
+            // Lossy: a log line is for humans and substring matches, never for bytes.
+            let line = String::from_utf8_lossy(&raw).trim_end().to_string();
+            log.state.lock().unwrap().lines.push(line);
             log.changed.notify_all();
         }
         log.state.lock().unwrap().closed = true;
