@@ -2,7 +2,9 @@
 //! nats-server (`RINGMQ_TEST_SERVER=nats-server`) as a child process on a free port, and
 //! speaks raw NATS over TCP for exact-byte assertions.
 //!
-//! Every wait has a deadline; nothing here sleeps to synchronise.
+//! Every wait has a deadline; nothing here sleeps to synchronise. Validate the suite
+//! against the reference with
+//! `RINGMQ_TEST_SERVER=nats-server cargo test --test pubsub --test limits --test cross_core`.
 
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
@@ -37,7 +39,8 @@ pub enum Flavor {
 }
 
 impl Flavor {
-    /// `RINGMQ_TEST_SERVER=nats-server` selects the reference server; anything else ringmq.
+    /// `RINGMQ_TEST_SERVER=nats-server` selects the reference server; unset or `ringmq`
+    /// selects ringmq; any other value is a typo and fails loudly rather than test ringmq.
     pub fn from_env() -> Flavor {
         match std::env::var("RINGMQ_TEST_SERVER").as_deref() {
             Ok("nats-server") => Flavor::NatsServer,
