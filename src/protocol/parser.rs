@@ -766,3 +766,638 @@ impl<'a> Publish<'a> {
 fn parse_size_field(field: &[u8]) -> Result<usize, ParseError> {
     super::parse_size(field).ok_or(ParseError::ProtocolViolation)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LIMITS: ParserLimits = ParserLimits {
+        max_control_line: 4096,
+        max_payload: 1_048_576,
+    };
+
+    fn text(bytes: &[u8]) -> String {
+        bytes.escape_ascii().to_string()
+    }
+
+    fn optional(bytes: Option<&[u8]>) -> String {
+        bytes.map_or_else(|| "-".to_string(), text)
+    }
+
+    /// One line per operation, every field escaped, so expectations are exact and readable.
+    fn render(op: ClientOp<'_>) -> String {
+        match op {
+            ClientOp::Connect(json) => format!("CONNECT [{}]", text(json)),
+            ClientOp::Pub {
+                subject,
+                reply,
+                size,
+                payload,
+            } => format!(
+                "PUB {} {} {} [{}]",
+                text(subject),
+                optional(reply),
+                text(size),
+                text(payload)
+            ),
+            ClientOp::Hpub {
+                subject,
+                reply,
+                header_size,
+                total_size,
+                header_len,
+                message,
+            } => format!(
+                "HPUB {} {} {} {} {header_len} [{}]",
+                text(subject),
+                optional(reply),
+                text(header_size),
+                text(total_size),
+                text(message)
+            ),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => format!("SUB {} {} {}", text(subject), optional(queue), text(sid)),
+            ClientOp::Unsub { sid, max } => format!("UNSUB {} {}", text(sid), optional(max)),
+            ClientOp::Ping => "PING".to_string(),
+            ClientOp::Pong => "PONG".to_string(),
+            ClientOp::Info(json) => format!("INFO [{}]", text(json)),
+            ClientOp::Ok => "+OK".to_string(),
+        }
+    }
+
+    /// What a parser yields for `chunks` fed in order: the operations, then the first error.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Outcome {
+        ops: Vec<String>,
+        result: Result<(), ParseError>,
+    }
+
+    fn parse_chunks(limits: ParserLimits, chunks: &[&[u8]]) -> Outcome {
+        let mut parser = Parser::new(limits);
+        let mut ops = Vec::new();
+        for chunk in chunks {
+            let result = parser.parse(chunk, |op| {
+                ops.push(render(op));
+                ControlFlow::Continue(())
+            });
+            if result.is_err() {
+                return Outcome { ops, result };
+            }
+        }
+        Outcome {
+            ops,
+            result: Ok(()),
+        }
+    }
+
+    /// Checks that `input` gives the same outcome unsplit, split at every offset, split at
+    /// every pair of offsets (short inputs) and fed one byte at a time; returns it.
+    fn check_splits(limits: ParserLimits, input: &[u8]) -> Outcome {
+        let whole = parse_chunks(limits, &[input]);
+        for cut in 0..=input.len() {
+            let (head, tail) = input.split_at(cut);
+            assert_eq!(parse_chunks(limits, &[head, tail]), whole, "cut at {cut}");
+        }
+        if input.len() <= 160 {
+            for first in 0..=input.len() {
+                for second in first..=input.len() {
+                    let chunks = [&input[..first], &input[first..second], &input[second..]];
+                    assert_eq!(
+                        parse_chunks(limits, &chunks),
+                        whole,
+                        "cuts {first} {second}"
+                    );
+                }
+            }
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(parse_chunks(limits, &bytes), whole, "one byte at a time");
+        whole
+    }
+
+    fn check(input: &[u8], expected_ops: &[&str], expected_result: Result<(), ParseError>) {
+        let outcome = check_splits(LIMITS, input);
+        assert_eq!(outcome.ops, expected_ops, "input {:?}", text(input));
+        assert_eq!(outcome.result, expected_result, "input {:?}", text(input));
+    }
+
+    fn check_valid(input: &[u8], expected_ops: &[&str]) {
+        check(input, expected_ops, Ok(()));
+    }
+
+    #[test]
+    fn every_operation() {
+        check_valid(
+            b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n",
+            &[r#"CONNECT [{\"verbose\":false,\"pedantic\":false}]"#],
+        );
+        check_valid(b"PUB foo 5\r\nhello\r\n", &["PUB foo - 5 [hello]"]);
+        check_valid(
+            b"PUB foo reply.x 5\r\nhello\r\n",
+            &["PUB foo reply.x 5 [hello]"],
+        );
+        check_valid(
+            b"HPUB h 22 27\r\nNATS/1.0\r\nFoo: Bar\r\n\r\nhello\r\n",
+            &[r"HPUB h - 22 27 22 [NATS/1.0\r\nFoo: Bar\r\n\r\nhello]"],
+        );
+        check_valid(
+            b"HPUB h r.1 12 12\r\nNATS/1.0\r\n\r\n\r\n",
+            &[r"HPUB h r.1 12 12 12 [NATS/1.0\r\n\r\n]"],
+        );
+        check_valid(
+            b"SUB foo 1\r\nSUB foo q 2\r\nUNSUB 1\r\nUNSUB 2 10\r\n",
+            &["SUB foo - 1", "SUB foo q 2", "UNSUB 1 -", "UNSUB 2 10"],
+        );
+        check_valid(
+            b"PING\r\nPONG\r\n+OK\r\nINFO {}\r\n",
+            &["PING", "PONG", "+OK", "INFO [{}]"],
+        );
+    }
+
+    #[test]
+    fn payloads() {
+        check_valid(b"PUB foo 0\r\n\r\nPING\r\n", &["PUB foo - 0 []", "PING"]);
+        check_valid(
+            b"PUB foo 3\r\na\r\n\r\nPING\r\n",
+            &[r"PUB foo - 3 [a\r\n]", "PING"],
+        );
+        check_valid(b"PUB foo 005\r\nhello\r\n", &["PUB foo - 005 [hello]"]);
+        check_valid(b"HPUB foo 0 5\r\nhello\r\n", &["HPUB foo - 0 5 0 [hello]"]);
+        check_valid(
+            b"HPUB h 3 8\r\nabc12345\r\n",
+            &["HPUB h - 3 8 3 [abc12345]"],
+        );
+        check_valid(b"PUB foo 4\r\nPUB \r\n", &[r"PUB foo - 4 [PUB ]"]);
+    }
+
+    #[test]
+    fn blanks_and_letter_case() {
+        check_valid(b"PUB\tfoo\t\t5\r\nhello\r\n", &["PUB foo - 5 [hello]"]);
+        check_valid(b"PUB  foo   5  \r\nhello\r\n", &["PUB foo - 5 [hello]"]);
+        check_valid(
+            b"pub foo 5\r\nhello\r\nPuB foo 5\nhello\r\n",
+            &["PUB foo - 5 [hello]", "PUB foo - 5 [hello]"],
+        );
+        check_valid(
+            b"PING\nping\r\nPINGXYZ\r\nPING foo\r\nPiNg\r\r\n",
+            &["PING", "PING", "PING", "PING", "PING"],
+        );
+        check_valid(
+            b"CONNECT{\"verbose\":true}\r\n",
+            &[r#"CONNECT [{\"verbose\":true}]"#],
+        );
+        check_valid(b"CONNECT \t {}\t\r\n", &["CONNECT [{}]"]);
+        check_valid(
+            b"SUB foo 1 \r\nUNSUB\t1\t 5\r\n",
+            &["SUB foo - 1", "UNSUB 1 5"],
+        );
+        check_valid(
+            b"connect {}\r\nsub foo 1\r\nunsub 1\r\nhpub h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+              info {}\r\n+ok\r\npong\r\n",
+            &[
+                "CONNECT [{}]",
+                "SUB foo - 1",
+                "UNSUB 1 -",
+                r"HPUB h - 12 14 12 [NATS/1.0\r\n\r\nhi]",
+                "INFO [{}]",
+                "+OK",
+                "PONG",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_carriage_return_quirk() {
+        check_valid(
+            b"SUB fo\ro 1\nSUB x 2\r\nPUB fo 1\r\na\r\nPING\r\n",
+            &["SUB fo - o", "SUB x - 2", "PUB fo - 1 [a]", "PING"],
+        );
+        check_valid(b"SUB foo 1\r\r\n", &["SUB foo - 1"]);
+        check(
+            b"PUB foo 1\r\r\na\r\n",
+            &[],
+            Err(ParseError::ProtocolViolation),
+        );
+        // The argument's first byte is taken as is, so an LF there does not end the line.
+        check_valid(b"PUB \nfoo 5\r\nhello\r\n", &[r"PUB \nfoo - 5 [hello]"]);
+        check_valid(b"CONNECT\n{}\n", &["CONNECT [{}]"]);
+        check_valid(b"CONNECT\r\n", &["CONNECT []"]);
+        check_valid(b"CONNECT \r\n", &["CONNECT []"]);
+        // Like nats-server, no blank is needed: the broker refuses the JSON `X {}`.
+        check_valid(b"CONNECTX {}\r\n", &["CONNECT [X {}]"]);
+    }
+
+    #[test]
+    fn the_observed_pipelined_session() {
+        let input = b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB a.b 1\r\n\
+            PUB a.b r 5\r\nhello\r\nHPUB a.b 18 23\r\nNATS/1.0\r\nX: 1\r\n\r\nworld\r\nPING\r\n";
+        check_valid(
+            input,
+            &[
+                r#"CONNECT [{\"verbose\":false,\"headers\":true}]"#,
+                "SUB a.b - 1",
+                "PUB a.b r 5 [hello]",
+                r"HPUB a.b - 18 23 18 [NATS/1.0\r\nX: 1\r\n\r\nworld]",
+                "PING",
+            ],
+        );
+    }
+
+    /// Valid streams from the tests above, concatenated, split every way.
+    #[test]
+    fn the_whole_corpus_in_one_stream() {
+        let corpus: [&[u8]; 8] = [
+            b"CONNECT {\"verbose\":false}\r\n",
+            b"SUB foo 1\r\nSUB foo q 2\r\n",
+            b"PUB foo 3\r\na\r\n\r\n",
+            b"HPUB h r.1 22 27\r\nNATS/1.0\r\nFoo: Bar\r\n\r\nhello\r\n",
+            b"SUB fo\ro 1\nPUB\tfo\t 0\r\n\r\n",
+            b"ping\r\nPONGxyz\n+OK\r\nINFO {}\r\n",
+            b"UNSUB 1 10\r\nunsub 2\r\n",
+            b"PUB foo 005\r\nhello\r\n",
+        ];
+        let input = corpus.concat();
+        let outcome = check_splits(LIMITS, &input);
+        assert_eq!(outcome.result, Ok(()));
+        assert_eq!(outcome.ops.len(), 14);
+    }
+
+    #[test]
+    fn frames_inside_the_input_are_borrowed_not_copied() {
+        let input = b"PUB foo 5\r\nhello\r\n";
+        let mut parser = Parser::new(LIMITS);
+        let mut payload_address = 0;
+        let parsed = parser.parse(input, |op| {
+            if let ClientOp::Pub { payload, .. } = op {
+                payload_address = payload.as_ptr() as usize;
+            }
+            ControlFlow::Continue(())
+        });
+        assert_eq!(parsed, Ok(()));
+        assert_eq!(payload_address, input[11..].as_ptr() as usize);
+        assert_eq!(parser.buffered(), 0);
+    }
+
+    #[test]
+    fn break_discards_the_rest_of_the_input() {
+        let mut parser = Parser::new(LIMITS);
+        let mut seen = Vec::new();
+        let parsed = parser.parse(b"PING\r\nPUB foo 1\r\nx\r\nPONG\r\n", |op| {
+            seen.push(render(op));
+            ControlFlow::Break(())
+        });
+        assert_eq!(parsed, Ok(()));
+        assert_eq!(seen, ["PING"]);
+        assert_eq!(parser.buffered(), 0);
+    }
+
+    #[test]
+    fn a_partial_frame_waits_for_more_bytes() {
+        let mut parser = Parser::new(LIMITS);
+        let mut count = 0;
+        let parsed = parser.parse(b"PUB foo 5\r\nhel\r\n", |_| {
+            count += 1;
+            ControlFlow::Continue(())
+        });
+        assert_eq!(parsed, Ok(()));
+        assert_eq!(count, 0);
+        // The argument `foo 5` and the five message bytes received so far.
+        assert_eq!(parser.buffered(), 10);
+    }
+
+    /// Malformed inputs: the operations before the error, then the error.
+    #[test]
+    fn malformed_inputs() {
+        use ParseError::*;
+        let table: &[(&[u8], &[&str], ParseError)] = &[
+            (b"FOO bar\r\n", &[], UnknownOperation),
+            (b"MSG foo 1 5\r\nhello\r\n", &[], UnknownOperation),
+            (b"PUBX foo 5\r\n", &[], UnknownOperation),
+            (b"UNSUB\r\n", &[], UnknownOperation),
+            (b"\r\nPING\r\n", &[], UnknownOperation),
+            (b" PING\r\n", &[], UnknownOperation),
+            (b"PING\r\n\r\n", &["PING"], UnknownOperation),
+            (b"PUB foo 5\r\nhelloXX\r\n", &[], UnknownOperation),
+            (b"PUB foo 5\r\nhello\n", &[], UnknownOperation),
+            (b"PUB foo 5\r\nhello\r\r\n", &[], UnknownOperation),
+            (b"PUB foo 1\r\naXY", &[], UnknownOperation),
+            (b"HMSG foo 1 0 0\r\n\r\nPING\r\n", &[], UnknownOperation),
+            (b"RS+ foo\r\n", &[], UnknownOperation),
+            (b"LS+ foo\r\n", &[], UnknownOperation),
+            (b"A+ foo\r\n", &[], UnknownOperation),
+            (b"PIN\r\n", &[], UnknownOperation),
+            (b"+X\r\n", &[], UnknownOperation),
+            (b"-ERR\r\n", &[], UnknownOperation),
+            (b"SUBfoo 1\r\n", &[], UnknownOperation),
+            (b"HPUB\r\n", &[], UnknownOperation),
+            (b"INF {}\r\n", &[], UnknownOperation),
+            (
+                b"CONNECT {}\r\nPING\r\nMSG\r\n",
+                &["CONNECT [{}]", "PING"],
+                UnknownOperation,
+            ),
+            (b"PUB foo\r\n", &[], ProtocolViolation),
+            (b"PUB foo bar baz 5\r\n", &[], ProtocolViolation),
+            (b"PUB foo abc\r\n", &[], ProtocolViolation),
+            (b"PUB foo -1\r\n", &[], ProtocolViolation),
+            (b"PUB foo +1\r\n", &[], ProtocolViolation),
+            (b"PUB foo 1234567890\r\n", &[], ProtocolViolation),
+            (b"PUB foo 1\r\r\na\r\n", &[], ProtocolViolation),
+            (b"SUB foo\r\n", &[], ProtocolViolation),
+            (b"SUB foo q 1 extra\r\n", &[], ProtocolViolation),
+            (b"SUB \r\n", &[], ProtocolViolation),
+            (b"UNSUB \r\n", &[], ProtocolViolation),
+            (b"UNSUB 1 2 3\r\n", &[], ProtocolViolation),
+            (b"HPUB h 9 8\r\n", &[], ProtocolViolation),
+            (b"HPUB h 3\r\n", &[], ProtocolViolation),
+            (b"HPUB h a 8\r\n", &[], ProtocolViolation),
+            (b"HPUB h 3 b\r\n", &[], ProtocolViolation),
+            (b"HPUB h r s 3 8\r\n", &[], ProtocolViolation),
+            (b"-ERR 'foo'\r\nPING\r\n", &[], ClientError),
+            (b"-err\t'foo'\n", &[], ClientError),
+        ];
+        for &(input, ops, error) in table {
+            check(input, ops, Err(error));
+        }
+    }
+
+    /// A SUB line whose argument (subject, blank, sid `1`) is `len` bytes long.
+    fn sub_line(len: usize, ending: &str) -> Vec<u8> {
+        format!("SUB {} 1{ending}", "a".repeat(len - 2)).into_bytes()
+    }
+
+    #[test]
+    fn control_line_limit_at_n_minus_one_n_and_n_plus_one() {
+        let limits = ParserLimits {
+            max_control_line: 64,
+            max_payload: 100,
+        };
+        // With CR CR LF only the second CR is dropped: the first counts towards the limit.
+        for (ending, extra) in [("\r\n", 0), ("\n", 0), ("\r\r\n", 1)] {
+            for (len, passes) in [(63 - extra, true), (64 - extra, true), (65 - extra, false)] {
+                let outcome = check_splits(limits, &sub_line(len, ending));
+                let expected = if passes {
+                    Ok(())
+                } else {
+                    Err(ParseError::MaxControlLine)
+                };
+                assert_eq!(outcome.result, expected, "len {len} ending {ending:?}");
+                assert_eq!(outcome.ops.len(), usize::from(passes));
+            }
+        }
+        let connect = |len: usize| format!("CONNECT {{\"name\":\"{}\"}}\r\n", "x".repeat(len - 11));
+        assert_eq!(check_splits(limits, connect(64).as_bytes()).result, Ok(()));
+        let too_long = check_splits(limits, connect(65).as_bytes()).result;
+        assert_eq!(too_long, Err(ParseError::MaxControlLine));
+    }
+
+    #[test]
+    fn control_line_limit_of_the_default_server() {
+        let outcome = parse_chunks(LIMITS, &[&sub_line(4096, "\r\n"), b"PING\r\n"]);
+        assert_eq!(outcome.result, Ok(()));
+        assert_eq!(outcome.ops[1], "PING");
+        for len in [4097, 4100] {
+            let outcome = parse_chunks(LIMITS, &[&sub_line(len, "\r\n")]);
+            assert_eq!(outcome.result, Err(ParseError::MaxControlLine));
+        }
+    }
+
+    #[test]
+    fn a_long_line_without_line_feed_is_refused_at_the_end_of_the_read() {
+        let limits = ParserLimits {
+            max_control_line: 64,
+            max_payload: 100,
+        };
+        let line = |len: usize, tail: &str| format!("PUB {}{tail}", "a".repeat(len));
+        let partial = |input: String| parse_chunks(limits, &[input.as_bytes()]).result;
+        assert_eq!(partial(line(64, "")), Ok(()));
+        // The CR may be the byte the LF drops, so it does not count yet.
+        assert_eq!(partial(line(64, "\r")), Ok(()));
+        assert_eq!(partial(line(65, "")), Err(ParseError::MaxControlLine));
+        assert_eq!(partial(line(64, "\rx")), Err(ParseError::MaxControlLine));
+        let spec_row = format!("PUB {}", "a".repeat(5000));
+        let outcome = parse_chunks(LIMITS, &[spec_row.as_bytes()]);
+        assert_eq!(outcome.result, Err(ParseError::MaxControlLine));
+        // Split in two reads of 40 bytes: refused after the second, with no LF ever seen.
+        let mut parser = Parser::new(limits);
+        let first = parser.parse(&[b'a'; 40], |_| ControlFlow::Continue(()));
+        assert_eq!(first, Err(ParseError::UnknownOperation));
+        let mut parser = Parser::new(limits);
+        let head = line(36, "");
+        assert_eq!(
+            parser.parse(head.as_bytes(), |_| ControlFlow::Continue(())),
+            Ok(())
+        );
+        assert_eq!(parser.buffered(), 36);
+        let refused = parser.parse(&[b'a'; 40], |_| ControlFlow::Continue(()));
+        assert_eq!(refused, Err(ParseError::MaxControlLine));
+        assert_eq!(parser.buffered(), 36);
+    }
+
+    #[test]
+    fn payload_limit_at_n_minus_one_n_and_n_plus_one() {
+        let limits = ParserLimits {
+            max_control_line: 64,
+            max_payload: 100,
+        };
+        for (size, passes) in [(99, true), (100, true), (101, false)] {
+            let mut input = format!("PUB foo {size}\r\n").into_bytes();
+            input.extend(std::iter::repeat_n(b'x', size));
+            input.extend_from_slice(b"\r\n");
+            let outcome = check_splits(limits, &input);
+            let expected = if passes {
+                Ok(())
+            } else {
+                Err(ParseError::MaxPayload)
+            };
+            assert_eq!(outcome.result, expected, "size {size}");
+            assert_eq!(outcome.ops.len(), usize::from(passes));
+            // HPUB counts headers and payload together.
+            let header = format!("HPUB foo 12 {size}\r\nNATS/1.0\r\n\r\n");
+            let mut input = header.into_bytes();
+            input.extend(std::iter::repeat_n(b'x', size - 12));
+            input.extend_from_slice(b"\r\n");
+            assert_eq!(
+                check_splits(limits, &input).result,
+                expected,
+                "HPUB size {size}"
+            );
+        }
+        // Refused on the control line, before any payload byte arrives.
+        let refused = parse_chunks(limits, &[b"PUB foo 101\r\n"]).result;
+        assert_eq!(refused, Err(ParseError::MaxPayload));
+        let refused = parse_chunks(limits, &[b"HPUB foo 1 101\r\n"]).result;
+        assert_eq!(refused, Err(ParseError::MaxPayload));
+        // hdr_len > total_len is checked before max_payload, as nats-server does.
+        let violation = parse_chunks(limits, &[b"HPUB foo 500 101\r\n"]).result;
+        assert_eq!(violation, Err(ParseError::ProtocolViolation));
+    }
+
+    #[test]
+    fn a_maximum_payload_split_into_many_reads_is_assembled_once() {
+        let mut input = b"PUB foo 1048576\r\n".to_vec();
+        input.extend((0..1_048_576u32).map(|i| i as u8));
+        input.extend_from_slice(b"\r\nPING\r\n");
+        let mut parser = Parser::new(LIMITS);
+        let mut payloads = Vec::new();
+        let mut pings = 0;
+        for chunk in input.chunks(16 * 1024 + 7) {
+            let parsed = parser.parse(chunk, |op| {
+                match op {
+                    ClientOp::Pub { payload, .. } => payloads.push(payload.to_vec()),
+                    ClientOp::Ping => pings += 1,
+                    _ => panic!("unexpected {}", render(op)),
+                }
+                ControlFlow::Continue(())
+            });
+            assert_eq!(parsed, Ok(()));
+            // The argument `foo 1048576` and the message, nothing more.
+            assert!(parser.buffered() <= 11 + 1_048_576);
+            assert!(parser.carry_capacity() <= 11 + 1_048_576);
+        }
+        assert_eq!(payloads.len(), 1);
+        assert_eq!(payloads[0], input[17..17 + 1_048_576]);
+        assert_eq!(pings, 1);
+        // A buffer this large is released once the frame is done.
+        assert_eq!(parser.carry_capacity(), 0);
+    }
+
+    #[test]
+    fn headers_can_be_refused_before_the_payload_limit() {
+        let mut parser = Parser::new(LIMITS);
+        parser.set_headers_enabled(false);
+        let refused = parser.parse(b"HPUB foo 12 2000000\r\n", |_| ControlFlow::Continue(()));
+        assert_eq!(refused, Err(ParseError::ProtocolViolation));
+        let mut parser = Parser::new(LIMITS);
+        parser.set_headers_enabled(false);
+        let plain = parser.parse(b"PUB foo 0\r\n\r\n", |_| ControlFlow::Continue(()));
+        assert_eq!(plain, Ok(()));
+    }
+
+    #[test]
+    fn split_frames_do_not_grow_the_carry_buffer_after_warm_up() {
+        let frame = b"PUB some.subject reply.inbox 32\r\n0123456789abcdef0123456789abcdef\r\n\
+                      SUB some.subject queue 12\r\n";
+        let mut parser = Parser::new(LIMITS);
+        let mut count = 0;
+        let mut feed = |parser: &mut Parser, cut: usize| {
+            for piece in [&frame[..cut], &frame[cut..]] {
+                let parsed = parser.parse(piece, |_| {
+                    count += 1;
+                    ControlFlow::Continue(())
+                });
+                assert_eq!(parsed, Ok(()));
+            }
+            assert_eq!(parser.buffered(), 0);
+        };
+        for cut in 0..=frame.len() {
+            feed(&mut parser, cut);
+        }
+        let capacity = parser.carry_capacity();
+        assert!(capacity > 0);
+        for _ in 0..100 {
+            for cut in 0..=frame.len() {
+                feed(&mut parser, cut);
+            }
+        }
+        assert_eq!(parser.carry_capacity(), capacity);
+        assert_eq!(count, 101 * (frame.len() + 1) * 2);
+    }
+
+    /// A valid operation and how the parser renders it.
+    fn valid_op() -> impl Strategy<Value = (Vec<u8>, String)> {
+        let token = "[a-zA-Z0-9_.>*-]{1,12}";
+        let blanks = "[ \t]{1,3}";
+        let reply = proptest::option::of(token);
+        let payload = proptest::collection::vec(any::<u8>(), 0..48);
+        prop_oneof![
+            (token, reply.clone(), payload.clone(), blanks).prop_map(
+                |(subject, reply, payload, blank)| {
+                    let reply_field = reply
+                        .as_ref()
+                        .map_or(String::new(), |r| format!("{r}{blank}"));
+                    let mut bytes = format!(
+                        "PUB{blank}{subject}{blank}{reply_field}{}\r\n",
+                        payload.len()
+                    )
+                    .into_bytes();
+                    bytes.extend_from_slice(&payload);
+                    bytes.extend_from_slice(b"\r\n");
+                    let rendered = format!(
+                        "PUB {subject} {} {} [{}]",
+                        reply.as_deref().unwrap_or("-"),
+                        payload.len(),
+                        text(&payload)
+                    );
+                    (bytes, rendered)
+                }
+            ),
+            (token, reply, payload, 0..48usize).prop_map(
+                |(subject, reply, payload, header_len)| {
+                    let header_len = header_len.min(payload.len());
+                    let reply_field = reply.as_ref().map_or(String::new(), |r| format!("{r} "));
+                    let total = payload.len();
+                    let mut bytes = format!("HPUB {subject} {reply_field}{header_len} {total}\r\n")
+                        .into_bytes();
+                    bytes.extend_from_slice(&payload);
+                    bytes.extend_from_slice(b"\r\n");
+                    let rendered = format!(
+                        "HPUB {subject} {} {header_len} {total} {header_len} [{}]",
+                        reply.as_deref().unwrap_or("-"),
+                        text(&payload)
+                    );
+                    (bytes, rendered)
+                }
+            ),
+            (token, proptest::option::of(token), token).prop_map(|(subject, queue, sid)| {
+                let queue_field = queue.as_ref().map_or(String::new(), |q| format!("{q} "));
+                let bytes = format!("sub {subject} {queue_field}{sid}\r\n").into_bytes();
+                let rendered = format!("SUB {subject} {} {sid}", queue.as_deref().unwrap_or("-"));
+                (bytes, rendered)
+            }),
+            (token, proptest::option::of("[0-9]{1,9}")).prop_map(|(sid, max)| {
+                let max_field = max.as_ref().map_or(String::new(), |m| format!(" {m}"));
+                let bytes = format!("UNSUB {sid}{max_field}\n").into_bytes();
+                (
+                    bytes,
+                    format!("UNSUB {sid} {}", max.as_deref().unwrap_or("-")),
+                )
+            }),
+            Just((b"PING\r\n".to_vec(), "PING".to_string())),
+            Just((b"pong\r\n".to_vec(), "PONG".to_string())),
+            Just((b"+OK\r\n".to_vec(), "+OK".to_string())),
+            Just((
+                b"CONNECT {\"echo\":true}\r\n".to_vec(),
+                r#"CONNECT [{\"echo\":true}]"#.to_string()
+            )),
+            Just((b"INFO{}\n".to_vec(), "INFO [{}]".to_string())),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn random_splits_of_random_streams(
+            ops in proptest::collection::vec(valid_op(), 1..12),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let input: Vec<u8> = ops.iter().flat_map(|(bytes, _)| bytes.clone()).collect();
+            let expected: Vec<String> = ops.into_iter().map(|(_, rendered)| rendered).collect();
+            let mut offsets: Vec<usize> = cuts.iter().map(|cut| cut.index(input.len() + 1)).collect();
+            offsets.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut start = 0;
+            for offset in offsets {
+                chunks.push(&input[start..offset]);
+                start = offset;
+            }
+            chunks.push(&input[start..]);
+            let outcome = parse_chunks(LIMITS, &chunks);
+            prop_assert_eq!(outcome.result, Ok(()));
+            prop_assert_eq!(outcome.ops, expected);
+        }
+    }
+}
