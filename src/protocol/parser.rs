@@ -8,6 +8,19 @@
 //! - `on_op` returns `ControlFlow::Break(())` to stop (the connection is closing); the rest of
 //!   `input` is then discarded and `parse` returns `Ok(())`.
 //! - On a protocol error `parse` returns the error; the parser must not be used again.
+//!
+//! Byte rules are nats-server 2.9.10's (spec §1.2), with these deliberate choices:
+//! - The CR quirk (a CR inside an argument makes the LF drop the byte before it) applies
+//!   however the line is split. nats-server applies it only to lines inside one read.
+//! - HMSG from a client is UnknownOperation (nats-server consumes it and ignores it).
+//! - CONNECT and INFO arguments lose surrounding JSON whitespace, which changes no JSON value
+//!   and makes `CONNECT\r\n` an empty argument (nats-server sees `\r`; both are refused).
+//! - The argument's first byte is taken as is, as nats-server does: `PUB \nfoo 1` is a PUB to
+//!   the subject `\nfoo`, and `CONNECT\n{}\n` is a CONNECT with `{}`.
+//!
+//! Frames inside one `input` are emitted from `input` without copying. Only a frame cut by
+//! the end of `input` goes to the carry buffer: a partial argument, or a PUB/HPUB argument
+//! followed by its message, which is assembled in one allocation of its announced size.
 
 use std::ops::ControlFlow;
 
