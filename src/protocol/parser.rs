@@ -1412,5 +1412,28 @@ mod tests {
             prop_assert_eq!(outcome.result, Ok(()));
             prop_assert_eq!(outcome.ops, expected);
         }
+
+        /// Arbitrary bytes drawn from the protocol's alphabet (so most states are reached):
+        /// no panic, the carry stays within the limits, and splits change nothing.
+        #[test]
+        fn random_bytes_split_anywhere(
+            input in proptest::collection::vec(
+                prop::sample::select(b"PUBHSINGOCTEFKR+-0123 \t\r\n{}.a".to_vec()),
+                0..200,
+            ),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let limits = ParserLimits { max_control_line: 16, max_payload: 32 };
+            let whole = parse_chunks(limits, &[&input]);
+            let (head, tail) = input.split_at(cut.index(input.len() + 1));
+            prop_assert_eq!(parse_chunks(limits, &[head, tail]), whole);
+            let mut parser = Parser::new(limits);
+            for byte in input.chunks(1) {
+                if parser.parse(byte, |_| ControlFlow::Continue(())).is_err() {
+                    break;
+                }
+                prop_assert!(parser.buffered() <= 16 + 32 + 1);
+            }
+        }
     }
 }
