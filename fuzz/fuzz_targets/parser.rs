@@ -30,7 +30,11 @@ fn parse_chunks<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Outcome {
             ops.push(format!("{op:?}"));
             ControlFlow::Continue(())
         });
-        assert!(parser.buffered() <= CARRY_BYTES_MAX, "carry {}", parser.buffered());
+        assert!(
+            parser.buffered() <= CARRY_BYTES_MAX,
+            "carry {}",
+            parser.buffered()
+        );
         if result.is_err() {
             return Outcome { ops, result };
         }

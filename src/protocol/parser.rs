@@ -640,7 +640,7 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn split(argument: &'a [u8], is_separator: fn(u8) -> bool) -> Fields<'a> {
+    fn split(argument: &'a [u8], is_separator: impl Fn(u8) -> bool) -> Fields<'a> {
         let mut fields = Fields {
             items: [&[]; 4],
             count: 0,
