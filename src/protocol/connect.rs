@@ -1,6 +1,9 @@
 //! CONNECT options (client → server) and INFO (server → client) JSON. Cold path: serde.
 
-use serde::Serialize;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 /// Options a client sends in CONNECT, after nats-server's defaults and checks (spec §3):
 /// absent keys keep `verbose`, `pedantic`, `echo` = true; keys match case-insensitively;
@@ -64,10 +67,151 @@ pub enum ConnectError {
 impl ConnectOptions {
     /// Parses a CONNECT argument on top of `self` (a second CONNECT re-applies options to the
     /// current ones, as nats-server does).
+    ///
+    /// Checks run in nats-server's order (processConnect): the JSON decode (any syntax or type
+    /// error), then `account`/`new_account` (the broker's credential check sits just before
+    /// it, with the same reply), then `protocol`, then `no_responders` against `headers`. As in
+    /// Go, `"account":""` and `"new_account":false` are allowed, JSON `null` keeps a value, and
+    /// a top-level `null` changes nothing. The server is assumed to support headers.
+    ///
+    /// Known difference: strings with invalid UTF-8 or lone surrogate escapes are refused
+    /// (ProtocolViolation), where Go substitutes U+FFFD; no real client sends them.
     pub fn apply(&self, json: &[u8]) -> Result<ConnectOptions, ConnectError> {
-        let _ = json;
-        todo!("protocol helper")
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let seed = ConnectSeed {
+            options: self.clone(),
+        };
+        let decoded = seed
+            .deserialize(&mut deserializer)
+            .and_then(|decoded| deserializer.end().map(|()| decoded))
+            .map_err(|_| ConnectError::ProtocolViolation)?;
+        if decoded.new_account || decoded.account.is_some_and(|account| !account.is_empty()) {
+            return Err(ConnectError::AuthorizationViolation);
+        }
+        let options = decoded.options;
+        if !(0..=1).contains(&options.protocol) {
+            return Err(ConnectError::InvalidProtocol);
+        }
+        if options.no_responders && !options.headers {
+            return Err(ConnectError::NoRespondersRequiresHeaders);
+        }
+        Ok(options)
     }
+}
+
+/// What the JSON decode yields: the new options plus the account designation, which is not an
+/// option at all but a reason to refuse the connection.
+struct Decoded {
+    options: ConnectOptions,
+    account: Option<String>,
+    new_account: bool,
+}
+
+/// Decodes a CONNECT object onto existing options, key by key in document order, so that
+/// duplicate keys (in any letter case) resolve as in Go: the last one wins.
+struct ConnectSeed {
+    options: ConnectOptions,
+}
+
+impl<'de> DeserializeSeed<'de> for ConnectSeed {
+    type Value = Decoded;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Decoded, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ConnectSeed {
+    type Value = Decoded;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a CONNECT object")
+    }
+
+    /// Go's decoder leaves a struct untouched for a JSON `null`.
+    fn visit_unit<E: de::Error>(self) -> Result<Decoded, E> {
+        Ok(Decoded {
+            options: self.options,
+            account: None,
+            new_account: false,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded, A::Error> {
+        let mut decoded = self.visit_unit()?;
+        while let Some(key) = map.next_key::<String>()? {
+            decoded.apply_field(&key.to_ascii_lowercase(), &mut map)?;
+        }
+        Ok(decoded)
+    }
+}
+
+impl Decoded {
+    /// Applies one key. A `null` value keeps the current value, as Go does for non-pointer
+    /// fields; a value of the wrong type is an error.
+    fn apply_field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let options = &mut self.options;
+        let flag = match key {
+            "verbose" => &mut options.verbose,
+            "pedantic" => &mut options.pedantic,
+            "echo" => &mut options.echo,
+            "headers" => &mut options.headers,
+            "no_responders" => &mut options.no_responders,
+            "new_account" => &mut self.new_account,
+            _ => return self.apply_other_field(key, map),
+        };
+        if let Some(value) = map.next_value::<Option<bool>>()? {
+            *flag = value;
+        }
+        Ok(())
+    }
+
+    fn apply_other_field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let options = &mut self.options;
+        let text = match key {
+            "name" => &mut options.name,
+            "lang" => &mut options.lang,
+            "version" => &mut options.version,
+            "user" => &mut options.user,
+            "pass" => &mut options.pass,
+            "auth_token" => &mut options.auth_token,
+            "nkey" => &mut options.nkey,
+            "sig" => &mut options.sig,
+            "jwt" => &mut options.jwt,
+            "account" => &mut self.account,
+            "protocol" => {
+                if let Some(protocol) = map.next_value::<Option<i64>>()? {
+                    options.protocol = protocol;
+                }
+                return Ok(());
+            }
+            // Known to nats-server, unused by us, but still type-checked by its decoder.
+            "tls_required" => return map.next_value::<Option<bool>>().map(drop),
+            "import" | "export" => return map.next_value::<Option<SubjectPermission>>().map(drop),
+            _ => return map.next_value::<IgnoredAny>().map(drop),
+        };
+        if let Some(value) = map.next_value::<Option<String>>()? {
+            *text = Some(value);
+        }
+        Ok(())
+    }
+}
+
+/// The shape of nats-server's `import`/`export` CONNECT fields (route and leaf permissions),
+/// decoded only so that a wrongly typed value is refused as it is there.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SubjectPermission {
+    allow: Option<Vec<Option<String>>>,
+    deny: Option<Vec<Option<String>>>,
 }
 
 /// The INFO object, fields in nats-server's order (spec §2.2); optional fields are omitted
@@ -107,5 +251,235 @@ impl ServerInfo {
         out.extend_from_slice(b"INFO ");
         serde_json::to_writer(&mut *out, self).expect("INFO serializes");
         out.extend_from_slice(b" \r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(json: &str) -> Result<ConnectOptions, ConnectError> {
+        ConnectOptions::default().apply(json.as_bytes())
+    }
+
+    #[test]
+    fn absent_keys_keep_the_defaults() {
+        assert_eq!(apply("{}"), Ok(ConnectOptions::default()));
+        assert_eq!(apply(" {} \r\n"), Ok(ConnectOptions::default()));
+        let options = apply(r#"{"verbose":false}"#).unwrap();
+        assert!(!options.verbose);
+        assert!(options.pedantic);
+        assert!(options.echo);
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let json = r#"{"verbose":false,"pedantic":false,"echo":false,"headers":true,
+            "no_responders":true,"protocol":1,"name":"n","lang":"rust","version":"0.1",
+            "user":"alice","pass":"secret","auth_token":"t","nkey":"UABC","sig":"s",
+            "jwt":"j","tls_required":false,"unknown":{"nested":[1,2]}}"#;
+        let expected = ConnectOptions {
+            verbose: false,
+            pedantic: false,
+            echo: false,
+            headers: true,
+            no_responders: true,
+            protocol: 1,
+            name: Some("n".into()),
+            lang: Some("rust".into()),
+            version: Some("0.1".into()),
+            user: Some("alice".into()),
+            pass: Some("secret".into()),
+            auth_token: Some("t".into()),
+            nkey: Some("UABC".into()),
+            sig: Some("s".into()),
+            jwt: Some("j".into()),
+        };
+        assert_eq!(apply(json), Ok(expected));
+    }
+
+    #[test]
+    fn keys_match_case_insensitively_and_the_last_duplicate_wins() {
+        assert!(!apply(r#"{"VERBOSE":false}"#).unwrap().verbose);
+        assert!(!apply(r#"{"Echo":false}"#).unwrap().echo);
+        assert!(
+            apply(r#"{"verbose":false,"VERBOSE":true}"#)
+                .unwrap()
+                .verbose
+        );
+        assert_eq!(
+            apply(r#"{"Name":"a","NAME":"b"}"#).unwrap().name.as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn null_keeps_the_current_value() {
+        assert_eq!(apply("null"), Ok(ConnectOptions::default()));
+        assert!(apply(r#"{"verbose":null}"#).unwrap().verbose);
+        let named = apply(r#"{"name":"a"}"#).unwrap();
+        assert_eq!(
+            named.apply(br#"{"name":null}"#).unwrap().name.as_deref(),
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn a_second_connect_applies_on_top_of_the_first() {
+        let first = apply(r#"{"verbose":false,"headers":true}"#).unwrap();
+        let second = first.apply(br#"{"pedantic":false}"#).unwrap();
+        assert!(!second.verbose);
+        assert!(!second.pedantic);
+        assert!(second.headers);
+    }
+
+    #[test]
+    fn invalid_utf8_in_strings_is_refused() {
+        // Go would substitute U+FFFD; see `apply`.
+        let refused = ConnectOptions::default().apply(b"{\"name\":\"a\xffb\"}");
+        assert_eq!(refused, Err(ConnectError::ProtocolViolation));
+    }
+
+    #[test]
+    fn malformed_or_wrongly_typed_json_is_a_protocol_violation() {
+        for json in [
+            "",
+            " ",
+            "{bad json",
+            "{",
+            "[]",
+            "5",
+            "\"text\"",
+            "{} x",
+            "{}{}",
+            r#"{"verbose":"yes"}"#,
+            r#"{"verbose":1}"#,
+            r#"{"protocol":1.0}"#,
+            r#"{"protocol":"1"}"#,
+            r#"{"protocol":99999999999999999999}"#,
+            r#"{"name":5}"#,
+            r#"{"user":["a"]}"#,
+            r#"{"tls_required":"no"}"#,
+            r#"{"account":5}"#,
+            r#"{"new_account":"yes"}"#,
+            r#"{"import":"x"}"#,
+            r#"{"export":{"allow":5}}"#,
+            "{\"name\":\"a\nb\"}",
+        ] {
+            assert_eq!(
+                apply(json),
+                Err(ConnectError::ProtocolViolation),
+                "{json:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn protocol_must_be_zero_or_one() {
+        assert_eq!(apply(r#"{"protocol":0}"#).unwrap().protocol, 0);
+        assert_eq!(apply(r#"{"protocol":1}"#).unwrap().protocol, 1);
+        assert_eq!(
+            apply(r#"{"protocol":2}"#),
+            Err(ConnectError::InvalidProtocol)
+        );
+        assert_eq!(
+            apply(r#"{"protocol":-1}"#),
+            Err(ConnectError::InvalidProtocol)
+        );
+    }
+
+    #[test]
+    fn no_responders_requires_headers() {
+        assert_eq!(
+            apply(r#"{"no_responders":true}"#),
+            Err(ConnectError::NoRespondersRequiresHeaders)
+        );
+        assert_eq!(
+            apply(r#"{"no_responders":true,"headers":false}"#),
+            Err(ConnectError::NoRespondersRequiresHeaders)
+        );
+        assert!(
+            apply(r#"{"no_responders":true,"headers":true}"#)
+                .unwrap()
+                .no_responders
+        );
+    }
+
+    #[test]
+    fn an_account_designation_is_an_authorization_violation() {
+        assert_eq!(
+            apply(r#"{"verbose":false,"account":"x"}"#),
+            Err(ConnectError::AuthorizationViolation)
+        );
+        assert_eq!(
+            apply(r#"{"new_account":true}"#),
+            Err(ConnectError::AuthorizationViolation)
+        );
+        // Go compares with the zero values, so these designate nothing.
+        assert!(apply(r#"{"account":"","new_account":false}"#).is_ok());
+        assert!(apply(r#"{"account":null}"#).is_ok());
+    }
+
+    #[test]
+    fn checks_run_in_nats_server_order() {
+        // Decode errors first, even when a later key would fail another check.
+        assert_eq!(
+            apply(r#"{"account":"x","protocol":2,"verbose":"yes"}"#),
+            Err(ConnectError::ProtocolViolation)
+        );
+        assert_eq!(
+            apply(r#"{"protocol":2,"no_responders":true,"account":"x"}"#),
+            Err(ConnectError::AuthorizationViolation)
+        );
+        assert_eq!(
+            apply(r#"{"no_responders":true,"protocol":2}"#),
+            Err(ConnectError::InvalidProtocol)
+        );
+    }
+
+    #[test]
+    fn info_matches_the_observed_line_byte_for_byte() {
+        let info = ServerInfo {
+            server_id: "NCQIT24".into(),
+            server_name: "NCQIT24".into(),
+            version: "2.9.10".into(),
+            proto: 1,
+            go: "go1.19.8".into(),
+            host: "127.0.0.1".into(),
+            port: 24222,
+            headers: true,
+            max_payload: 1_048_576,
+            client_id: 4,
+            client_ip: "127.0.0.1".into(),
+            ..ServerInfo::default()
+        };
+        let mut out = Vec::new();
+        info.encode(&mut out);
+        let expected = concat!(
+            r#"INFO {"server_id":"NCQIT24","server_name":"NCQIT24","version":"2.9.10","#,
+            r#""proto":1,"go":"go1.19.8","host":"127.0.0.1","port":24222,"headers":true,"#,
+            r#""max_payload":1048576,"client_id":4,"client_ip":"127.0.0.1"} "#,
+            "\r\n"
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn info_optional_fields_appear_in_go_struct_order() {
+        let info = ServerInfo {
+            auth_required: true,
+            nonce: Some("abc".into()),
+            ldm: true,
+            ..ServerInfo::default()
+        };
+        let mut out = Vec::new();
+        info.encode(&mut out);
+        let expected = concat!(
+            r#"INFO {"server_id":"","server_name":"","version":"","proto":0,"go":"","#,
+            r#""host":"","port":0,"headers":false,"auth_required":true,"max_payload":0,"#,
+            r#""nonce":"abc","ldm":true} "#,
+            "\r\n"
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 }
