@@ -468,3 +468,383 @@ impl<'trie, V: Copy + Eq + Hash> Collector<'trie, V> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cache::{ENTRIES_MAX, RESULT_ENTRIES_MAX};
+    use super::*;
+
+    type Members = Vec<(u32, u32)>;
+
+    /// A result in comparable form: plain entries and each group's members sorted, groups
+    /// sorted by name.
+    fn normalized(matches: &Matches<u32>) -> (Members, Vec<(Vec<u8>, Members)>) {
+        let mut plain = matches.plain.clone();
+        plain.sort_unstable();
+        let mut queues: Vec<(Vec<u8>, Members)> = matches
+            .queues
+            .iter()
+            .map(|group| {
+                let mut members = group.members.clone();
+                members.sort_unstable();
+                (group.name.to_vec(), members)
+            })
+            .collect();
+        queues.sort();
+        (plain, queues)
+    }
+
+    fn check(trie: &mut SubjectTrie<u32>, subject: &str, plain: &[u32], queues: &[(&str, &[u32])]) {
+        let expected_plain: Members = plain.iter().map(|&value| (value, 1)).collect();
+        let expected_queues: Vec<(&str, Members)> = queues
+            .iter()
+            .map(|&(name, members)| (name, members.iter().map(|&value| (value, 1)).collect()))
+            .collect();
+        check_counted(trie, subject, &expected_plain, &expected_queues);
+    }
+
+    /// Checks the result twice: the first call may build it, the second is a cache hit.
+    fn check_counted(
+        trie: &mut SubjectTrie<u32>,
+        subject: &str,
+        plain: &[(u32, u32)],
+        queues: &[(&str, Members)],
+    ) {
+        let mut expected_plain = plain.to_vec();
+        expected_plain.sort_unstable();
+        let mut expected_queues: Vec<(Vec<u8>, Members)> = queues
+            .iter()
+            .map(|(name, members)| {
+                let mut members = members.clone();
+                members.sort_unstable();
+                (name.as_bytes().to_vec(), members)
+            })
+            .collect();
+        expected_queues.sort();
+        for _ in 0..2 {
+            let actual = normalized(trie.match_subject(subject.as_bytes()));
+            assert_eq!(
+                actual,
+                (expected_plain.clone(), expected_queues.clone()),
+                "{subject:?}"
+            );
+        }
+    }
+
+    fn insert(trie: &mut SubjectTrie<u32>, pattern: &str, queue: Option<&str>, value: u32) -> u32 {
+        trie.insert(pattern.as_bytes(), queue.map(str::as_bytes), value)
+            .expect("valid pattern")
+    }
+
+    /// Spec §14: subs `>`(1) `foo.*`(2) `foo.bar`(3).
+    fn spec_wildcard_trie() -> SubjectTrie<u32> {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, ">", None, 1);
+        insert(&mut trie, "foo.*", None, 2);
+        insert(&mut trie, "foo.bar", None, 3);
+        trie
+    }
+
+    #[test]
+    fn published_star_reaches_only_wildcard_patterns() {
+        let mut trie = spec_wildcard_trie();
+        check(&mut trie, "foo.*", &[1, 2], &[]);
+        check(&mut trie, "foo.bar", &[1, 2, 3], &[]);
+    }
+
+    #[test]
+    fn published_full_wildcard_reaches_only_wildcard_patterns() {
+        let mut trie = spec_wildcard_trie();
+        check(&mut trie, "foo.>", &[1, 2], &[]);
+        check(&mut trie, ">", &[1], &[]);
+        check(&mut trie, "*", &[1], &[]);
+    }
+
+    #[test]
+    fn subject_with_empty_token_matches_nothing() {
+        let mut trie = spec_wildcard_trie();
+        for subject in ["foo..bar", ".foo", "foo.", "", ".", ".."] {
+            check(&mut trie, subject, &[], &[]);
+        }
+        assert_eq!(trie.cache_len(), 0, "invalid subjects are not cached");
+    }
+
+    #[test]
+    fn full_wildcard_needs_at_least_one_token() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo.>", None, 1);
+        check(&mut trie, "foo", &[], &[]);
+        check(&mut trie, "foo.bar", &[1], &[]);
+        check(&mut trie, "foo.bar.baz", &[1], &[]);
+        check(&mut trie, "bar.foo", &[], &[]);
+    }
+
+    #[test]
+    fn single_wildcard_matches_exactly_one_token() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo.*.bar", None, 1);
+        insert(&mut trie, "*", None, 2);
+        check(&mut trie, "foo.x.bar", &[1], &[]);
+        check(&mut trie, "foo.bar", &[], &[]);
+        check(&mut trie, "foo.x.y.bar", &[], &[]);
+        check(&mut trie, "foo", &[2], &[]);
+    }
+
+    #[test]
+    fn subjects_are_case_sensitive() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "Foo", None, 1);
+        check(&mut trie, "foo", &[], &[]);
+        check(&mut trie, "Foo", &[1], &[]);
+    }
+
+    #[test]
+    fn partial_wildcard_tokens_are_literal() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo*", None, 1);
+        insert(&mut trie, "*bar", None, 2);
+        check(&mut trie, "foox", &[], &[]);
+        check(&mut trie, "foo*", &[1], &[]);
+        check(&mut trie, "xbar", &[], &[]);
+        check(&mut trie, "*bar", &[2], &[]);
+    }
+
+    #[test]
+    fn utf8_and_long_subjects_match() {
+        let mut trie = SubjectTrie::new();
+        let long = vec!["t"; 300].join(".");
+        insert(&mut trie, "été", None, 1);
+        insert(&mut trie, &long, None, 2);
+        check(&mut trie, "été", &[1], &[]);
+        check(&mut trie, &long, &[2], &[]);
+    }
+
+    #[test]
+    fn invalid_patterns_are_rejected_without_change() {
+        let mut trie = SubjectTrie::<u32>::new();
+        for pattern in ["foo..bar", ".foo", "foo.", "foo.>.bar", ""] {
+            assert_eq!(
+                trie.insert(pattern.as_bytes(), None, 1),
+                Err(InvalidSubject)
+            );
+            assert_eq!(trie.remove(pattern.as_bytes(), None, 1), None);
+        }
+        assert_eq!((trie.len(), trie.generation()), (0, 0));
+    }
+
+    /// Spec §14: `SUB foo g` and `SUB * g` are one group for `foo`.
+    #[test]
+    fn queue_group_spans_patterns() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo", Some("g"), 1);
+        insert(&mut trie, "*", Some("g"), 2);
+        check(&mut trie, "foo", &[], &[("g", &[1, 2])]);
+        check(&mut trie, "bar", &[], &[("g", &[2])]);
+    }
+
+    /// Spec §14: one conn with `SUB foo 1`, `SUB foo g 2`, `SUB * 3`, `SUB > 4` gets four.
+    #[test]
+    fn plain_and_queue_subscriptions_together() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo", None, 1);
+        insert(&mut trie, "foo", Some("g"), 2);
+        insert(&mut trie, "*", None, 3);
+        insert(&mut trie, ">", None, 4);
+        check(&mut trie, "foo", &[1, 3, 4], &[("g", &[2])]);
+    }
+
+    /// Spec §14: 3 members of `grp`, a plain sub and a `grp2` member on `work`.
+    #[test]
+    fn distinct_queue_names_are_separate_groups() {
+        let mut trie = SubjectTrie::new();
+        for member in [1, 2, 3] {
+            insert(&mut trie, "work", Some("grp"), member);
+        }
+        insert(&mut trie, "work", None, 9);
+        insert(&mut trie, "work", Some("grp2"), 10);
+        check(
+            &mut trie,
+            "work",
+            &[9],
+            &[("grp", &[1, 2, 3]), ("grp2", &[10])],
+        );
+    }
+
+    #[test]
+    fn queue_names_are_arbitrary_tokens() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo", Some("*"), 1);
+        insert(&mut trie, "foo", Some(">"), 2);
+        check(&mut trie, "foo", &[], &[("*", &[1]), (">", &[2])]);
+    }
+
+    #[test]
+    fn counts_go_up_and_down_per_entry() {
+        let mut trie = SubjectTrie::new();
+        assert_eq!(insert(&mut trie, "foo", None, 7), 1);
+        assert_eq!(insert(&mut trie, "foo", None, 7), 2);
+        assert_eq!(insert(&mut trie, "foo", Some("g"), 7), 1);
+        assert_eq!(trie.len(), 2);
+        check_counted(&mut trie, "foo", &[(7, 2)], &[("g", vec![(7, 1)])]);
+        assert_eq!(trie.remove(b"foo", None, 7), Some(1));
+        check_counted(&mut trie, "foo", &[(7, 1)], &[("g", vec![(7, 1)])]);
+        assert_eq!(trie.remove(b"foo", None, 7), Some(0));
+        assert_eq!(trie.remove(b"foo", None, 7), None);
+        assert_eq!(trie.len(), 1);
+        check_counted(&mut trie, "foo", &[], &[("g", vec![(7, 1)])]);
+        assert_eq!(trie.remove(b"foo", Some(b"g"), 7), Some(0));
+        assert!(trie.is_empty());
+        check(&mut trie, "foo", &[], &[]);
+    }
+
+    /// Remote interest: core 7 counted under two patterns appears once per pattern.
+    #[test]
+    fn value_appears_once_per_matching_pattern() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo", None, 7);
+        insert(&mut trie, "foo", None, 7);
+        insert(&mut trie, "*", None, 7);
+        insert(&mut trie, "foo", Some("g"), 7);
+        insert(&mut trie, ">", Some("g"), 7);
+        insert(&mut trie, ">", Some("g"), 7);
+        check_counted(
+            &mut trie,
+            "foo",
+            &[(7, 2), (7, 1)],
+            &[("g", vec![(7, 1), (7, 2)])],
+        );
+    }
+
+    #[test]
+    fn remove_of_missing_entries_changes_nothing() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo.bar", Some("g"), 1);
+        let generation = trie.generation();
+        assert_eq!(trie.remove(b"foo.bar", Some(b"g"), 2), None);
+        assert_eq!(trie.remove(b"foo.bar", Some(b"h"), 1), None);
+        assert_eq!(trie.remove(b"foo.bar", None, 1), None);
+        assert_eq!(trie.remove(b"foo", Some(b"g"), 1), None);
+        assert_eq!(trie.remove(b"foo.bar.baz", Some(b"g"), 1), None);
+        assert_eq!(trie.remove(b"foo.*", Some(b"g"), 1), None);
+        assert_eq!((trie.len(), trie.generation()), (1, generation));
+        check(&mut trie, "foo.bar", &[], &[("g", &[1])]);
+    }
+
+    #[test]
+    fn remove_prunes_every_empty_node() {
+        let mut trie = SubjectTrie::new();
+        let patterns = ["a.b.c", "a.b", "a.*.c", "a.>", ">", "*.*", "a.b.c.d.e"];
+        for (value, pattern) in patterns.iter().enumerate() {
+            insert(&mut trie, pattern, None, value as u32);
+            insert(&mut trie, pattern, Some("q"), value as u32);
+        }
+        insert(&mut trie, "a.b", Some("q"), 99);
+        assert_eq!(trie.remove(b"a.b", Some(b"q"), 99), Some(0));
+        assert_eq!(trie.remove(b"a.b.c.d.e", None, 6), Some(0));
+        assert!(trie.root.literal[&b"a"[..]]
+            .next
+            .as_ref()
+            .unwrap()
+            .literal
+            .contains_key(&b"b"[..]));
+        for (value, pattern) in patterns.iter().enumerate() {
+            trie.remove(pattern.as_bytes(), None, value as u32);
+            assert_eq!(
+                trie.remove(pattern.as_bytes(), Some(b"q"), value as u32),
+                Some(0)
+            );
+        }
+        assert!(trie.is_empty());
+        assert!(trie.root.is_empty(), "left behind: {:?}", trie.root);
+    }
+
+    #[test]
+    fn generation_counts_changes() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo", None, 1);
+        insert(&mut trie, "foo", None, 1);
+        trie.remove(b"foo", None, 1);
+        assert_eq!(trie.generation(), 3);
+        trie.match_subject(b"foo");
+        assert_eq!(trie.generation(), 3);
+    }
+
+    /// A counting global allocator cannot be installed for one unit test without counting
+    /// every other test of the crate, so "a hit allocates nothing" is checked by identity:
+    /// the hit returns the very same result (same address, same vector buffers), which can
+    /// only be the stored one, not a rebuilt copy.
+    #[test]
+    fn cache_hit_returns_the_stored_result() {
+        let mut trie = spec_wildcard_trie();
+        insert(&mut trie, "foo.bar", Some("g"), 4);
+        let first = trie.match_subject(b"foo.bar");
+        let (first_result, first_plain) = (first as *const _, first.plain.as_ptr());
+        let first_queues = first.queues.as_ptr();
+        let second = trie.match_subject(b"foo.bar");
+        assert_eq!(first_result, second as *const _);
+        assert_eq!(first_plain, second.plain.as_ptr());
+        assert_eq!(first_queues, second.queues.as_ptr());
+        let stats = trie.stats();
+        assert_eq!(
+            (stats.matches, stats.cache_hits, trie.cache_len()),
+            (2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn cache_stays_bounded_under_unique_subjects() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "unique.*", None, 1);
+        for number in 0..3 * ENTRIES_MAX {
+            let subject = format!("unique.{number}");
+            assert_eq!(trie.match_subject(subject.as_bytes()).plain, [(1, 1)]);
+            assert!(trie.cache_len() <= ENTRIES_MAX);
+        }
+        assert!(trie.cache_len() > ENTRIES_MAX / 2);
+        check(&mut trie, "unique.0", &[1], &[]);
+        assert_eq!(trie.remove(b"unique.*", None, 1), Some(0));
+        check(&mut trie, "unique.1", &[], &[]);
+    }
+
+    #[test]
+    fn cache_is_patched_by_literal_and_wildcard_changes() {
+        let mut trie = SubjectTrie::new();
+        insert(&mut trie, "foo", None, 1);
+        check(&mut trie, "foo", &[1], &[]);
+        check(&mut trie, "bar", &[], &[]);
+        insert(&mut trie, "*", Some("g"), 2);
+        insert(&mut trie, "foo", Some("g"), 3);
+        insert(&mut trie, "bar", None, 4);
+        assert_eq!(trie.cache_len(), 2);
+        check(&mut trie, "foo", &[1], &[("g", &[2, 3])]);
+        check(&mut trie, "bar", &[4], &[("g", &[2])]);
+        trie.remove(b"*", Some(b"g"), 2);
+        trie.remove(b"foo", None, 1);
+        check(&mut trie, "foo", &[], &[("g", &[3])]);
+        check(&mut trie, "bar", &[4], &[]);
+        let stats = trie.stats();
+        assert_eq!((stats.matches, stats.cache_hits), (12, 10), "patched entries stay cached");
+    }
+
+    #[test]
+    fn results_over_the_size_bound_are_not_cached() {
+        let mut trie = SubjectTrie::new();
+        for value in 0..RESULT_ENTRIES_MAX as u32 {
+            insert(&mut trie, ">", None, value);
+        }
+        assert_eq!(trie.match_subject(b"a").entry_count(), RESULT_ENTRIES_MAX);
+        assert_eq!(trie.cache_len(), 1);
+        insert(&mut trie, "a", Some("g"), 0);
+        assert_eq!(
+            trie.cache_len(),
+            0,
+            "the patch that grew it past the bound evicted it"
+        );
+        assert_eq!(
+            trie.match_subject(b"a").entry_count(),
+            RESULT_ENTRIES_MAX + 1
+        );
+        assert_eq!(trie.match_subject(b"a").queues.len(), 1);
+        assert_eq!(trie.cache_len(), 0);
+    }
+}
