@@ -823,7 +823,11 @@ mod tests {
         check(&mut trie, "foo", &[], &[("g", &[3])]);
         check(&mut trie, "bar", &[4], &[]);
         let stats = trie.stats();
-        assert_eq!((stats.matches, stats.cache_hits), (12, 10), "patched entries stay cached");
+        assert_eq!(
+            (stats.matches, stats.cache_hits),
+            (12, 10),
+            "patched entries stay cached"
+        );
     }
 
     #[test]
@@ -846,5 +850,196 @@ mod tests {
         );
         assert_eq!(trie.match_subject(b"a").queues.len(), 1);
         assert_eq!(trie.cache_len(), 0);
+    }
+}
+
+/// The trie and its cache against a naive model: a list of counted entries, matched one by
+/// one with a token-vector matcher that shares no code with the trie.
+#[cfg(test)]
+mod property_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    type Entry = (Vec<u8>, Option<Vec<u8>>, u32);
+    type Normalized = (Vec<(u32, u32)>, Vec<(Vec<u8>, Vec<(u32, u32)>)>);
+
+    #[derive(Debug, Clone)]
+    enum Operation {
+        Insert(usize, Option<usize>, u32),
+        Remove(usize, Option<usize>, u32),
+    }
+
+    const QUEUES: [&[u8]; 2] = [b"q1", b"q2"];
+
+    fn naive_matches(pattern: &[u8], subject: &[u8]) -> bool {
+        let pattern: Vec<&[u8]> = pattern.split(|&byte| byte == b'.').collect();
+        let subject: Vec<&[u8]> = subject.split(|&byte| byte == b'.').collect();
+        if subject.iter().any(|token| token.is_empty()) {
+            return false;
+        }
+        for (index, token) in pattern.iter().enumerate() {
+            if *token == b">" {
+                return subject.len() > index;
+            }
+            let Some(subject_token) = subject.get(index) else {
+                return false;
+            };
+            if *token != b"*" && token != subject_token {
+                return false;
+            }
+        }
+        pattern.len() == subject.len()
+    }
+
+    fn naive_match(model: &HashMap<Entry, u32>, subject: &[u8]) -> Normalized {
+        let mut plain = Vec::new();
+        let mut queues: HashMap<Vec<u8>, Vec<(u32, u32)>> = HashMap::new();
+        for ((pattern, queue, value), &count) in model {
+            if !naive_matches(pattern, subject) {
+                continue;
+            }
+            match queue {
+                None => plain.push((*value, count)),
+                Some(name) => queues
+                    .entry(name.clone())
+                    .or_default()
+                    .push((*value, count)),
+            }
+        }
+        plain.sort_unstable();
+        let mut queues: Vec<_> = queues.into_iter().collect();
+        queues
+            .iter_mut()
+            .for_each(|(_, members)| members.sort_unstable());
+        queues.sort();
+        (plain, queues)
+    }
+
+    fn normalized(matches: &Matches<u32>) -> Normalized {
+        let mut plain = matches.plain.clone();
+        plain.sort_unstable();
+        let mut queues: Vec<_> = matches
+            .queues
+            .iter()
+            .map(|group| {
+                let mut members = group.members.clone();
+                members.sort_unstable();
+                (group.name.to_vec(), members)
+            })
+            .collect();
+        queues.sort();
+        (plain, queues)
+    }
+
+    fn subject_strategy(tokens: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(tokens), 1..5)
+            .prop_map(|tokens| tokens.join(".").into_bytes())
+    }
+
+    /// Valid patterns from a small alphabet, sometimes ending in `>`.
+    fn pattern_strategy() -> impl Strategy<Value = Vec<u8>> {
+        (subject_strategy(&["a", "b", "c", "*"]), any::<bool>()).prop_map(|(mut pattern, full)| {
+            if full {
+                pattern.extend_from_slice(b".>");
+            }
+            pattern
+        })
+    }
+
+    /// Published subjects: literal tokens, `*` and `>` as literal strings, empty tokens.
+    fn published_strategy() -> impl Strategy<Value = Vec<u8>> {
+        subject_strategy(&["a", "b", "c", "*", ">", ""])
+    }
+
+    fn operation_strategy() -> impl Strategy<Value = Operation> {
+        let queue = prop::option::of(0..QUEUES.len());
+        (any::<bool>(), 0..8usize, queue, 0..3u32).prop_map(|(insert, pattern, queue, value)| {
+            match insert {
+                true => Operation::Insert(pattern, queue, value),
+                false => Operation::Remove(pattern, queue, value),
+            }
+        })
+    }
+
+    fn apply(
+        trie: &mut SubjectTrie<u32>,
+        model: &mut HashMap<Entry, u32>,
+        patterns: &[Vec<u8>],
+        operation: &Operation,
+    ) -> Result<(), TestCaseError> {
+        match *operation {
+            Operation::Insert(pattern, queue, value) => {
+                let key = (
+                    patterns[pattern].clone(),
+                    queue.map(|q| QUEUES[q].to_vec()),
+                    value,
+                );
+                let count = model.entry(key).or_insert(0);
+                *count += 1;
+                let inserted = trie.insert(&patterns[pattern], queue.map(|q| QUEUES[q]), value);
+                prop_assert_eq!(inserted, Ok(*count));
+            }
+            Operation::Remove(pattern, queue, value) => {
+                let key = (
+                    patterns[pattern].clone(),
+                    queue.map(|q| QUEUES[q].to_vec()),
+                    value,
+                );
+                let expected = model.get_mut(&key).map(|count| {
+                    *count -= 1;
+                    *count
+                });
+                if expected == Some(0) {
+                    model.remove(&key);
+                }
+                let removed = trie.remove(&patterns[pattern], queue.map(|q| QUEUES[q]), value);
+                prop_assert_eq!(removed, expected);
+            }
+        }
+        prop_assert_eq!(trie.len(), model.len());
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn trie_agrees_with_naive_matcher(
+            patterns in prop::collection::vec(pattern_strategy(), 8),
+            subjects in prop::collection::vec(published_strategy(), 1..8),
+            operations in prop::collection::vec(operation_strategy(), 1..60),
+        ) {
+            let mut trie = SubjectTrie::new();
+            let mut model = HashMap::new();
+            for operation in &operations {
+                apply(&mut trie, &mut model, &patterns, operation)?;
+                // Twice per subject: a miss or a patched hit, then certainly a hit.
+                for subject in subjects.iter().chain(&subjects) {
+                    let expected = naive_match(&model, subject);
+                    prop_assert_eq!(normalized(trie.match_subject(subject)), expected, "{:?}",
+                        String::from_utf8_lossy(subject));
+                }
+            }
+            let entries: Vec<Entry> = model.keys().cloned().collect();
+            for (pattern, queue, value) in entries {
+                let count = model.remove(&(pattern.clone(), queue.clone(), value)).unwrap();
+                for remaining in (0..count).rev() {
+                    prop_assert_eq!(trie.remove(&pattern, queue.as_deref(), value), Some(remaining));
+                }
+            }
+            prop_assert!(trie.is_empty());
+            prop_assert!(trie.root.is_empty(), "empty nodes left behind");
+        }
+
+        #[test]
+        fn validation_agrees_with_token_rules(subject in published_strategy()) {
+            let tokens: Vec<&[u8]> = subject.split(|&byte| byte == b'.').collect();
+            let no_empty = tokens.iter().all(|token| !token.is_empty());
+            let full_last = tokens.iter().rev().skip(1).all(|token| *token != b">");
+            let no_wildcard = tokens.iter().all(|token| *token != b"*" && *token != b">");
+            prop_assert_eq!(is_valid_pattern(&subject), no_empty && full_last);
+            prop_assert_eq!(super::super::is_valid_literal(&subject), no_empty && no_wildcard);
+        }
     }
 }
