@@ -421,9 +421,12 @@ fn collect_level<'trie, V: Copy + Eq + Hash>(
 /// the trie's own keys, so merging costs a hash lookup rather than a scan of the groups.
 struct Collector<'trie, V> {
     plain: Vec<(V, u32)>,
-    queues: Vec<(&'trie [u8], Vec<(V, u32)>)>,
+    queues: Vec<CollectedGroup<'trie, V>>,
     queue_index_by_name: FastMap<&'trie [u8], usize>,
 }
+
+/// A queue group being collected: its name, borrowed from the trie, and its members.
+type CollectedGroup<'trie, V> = (&'trie [u8], Vec<(V, u32)>);
 
 impl<V> Default for Collector<'_, V> {
     fn default() -> Self {
