@@ -16,7 +16,9 @@ const WAIT_MAX: Duration = Duration::from_secs(30);
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn config(cores: usize) -> RuntimeConfig {
@@ -50,7 +52,10 @@ struct Stats {
 
 impl Stats {
     fn opens(&self) -> usize {
-        self.opens_per_core.iter().map(|count| count.load(Ordering::SeqCst)).sum()
+        self.opens_per_core
+            .iter()
+            .map(|count| count.load(Ordering::SeqCst))
+            .sum()
     }
 }
 
@@ -68,7 +73,11 @@ impl Handler for Echo {
         io.write(conn, data);
     }
     fn on_close(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
-        assert_eq!(io.pending_bytes(conn), 0, "a dead connection has nothing pending");
+        assert_eq!(
+            io.pending_bytes(conn),
+            0,
+            "a dead connection has nothing pending"
+        );
         self.stats.reasons.lock().expect("reasons").push(reason);
         self.stats.closes.fetch_add(1, Ordering::SeqCst);
     }
@@ -89,8 +98,10 @@ fn start_echo(config: RuntimeConfig) -> (RuntimeHandle, SocketAddr, Arc<Stats>) 
     let (listener, address) = listener();
     let stats = Arc::new(Stats::default());
     let for_cores = stats.clone();
-    let handle = runtime::start(config, listener, move |_core| Echo { stats: for_cores.clone() })
-        .expect("start");
+    let handle = runtime::start(config, listener, move |_core| Echo {
+        stats: for_cores.clone(),
+    })
+    .expect("start");
     (handle, address, stats)
 }
 
@@ -106,7 +117,9 @@ fn connect(address: SocketAddr) -> TcpStream {
 }
 
 fn pattern(length: usize, seed: usize) -> Vec<u8> {
-    (0..length).map(|index| ((index * 31 + seed * 7) % 251) as u8).collect()
+    (0..length)
+        .map(|index| ((index * 31 + seed * 7) % 251) as u8)
+        .collect()
 }
 
 /// Writes `data` from a second thread while reading the echo here; returns what came back.
@@ -122,11 +135,16 @@ fn echo_through(stream: TcpStream, data: Vec<u8>) -> Vec<u8> {
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 fn raise_fd_limit() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: a live rlimit out-parameter.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
     limit.rlim_cur = limit.rlim_max.min(65536);
@@ -152,7 +170,12 @@ fn echo_counts_opens_data_and_closes() {
     assert_eq!(stats.opens(), 10);
     assert_eq!(stats.bytes_in.load(Ordering::SeqCst), sent);
     let reasons = stats.reasons.lock().expect("reasons").clone();
-    assert!(reasons.iter().all(|reason| *reason == CloseReason::PeerClosed), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|reason| *reason == CloseReason::PeerClosed),
+        "{reasons:?}"
+    );
     stop(handle);
 }
 
@@ -174,7 +197,9 @@ fn thousand_connections_spread_across_both_cores() {
     let (handle, address, stats) = start_echo(config(2));
     let mut streams: Vec<TcpStream> = (0..1000).map(|_| connect(address)).collect();
     for (index, stream) in streams.iter_mut().enumerate() {
-        stream.write_all(&(index as u32).to_le_bytes()).expect("write");
+        stream
+            .write_all(&(index as u32).to_le_bytes())
+            .expect("write");
     }
     for (index, stream) in streams.iter_mut().enumerate() {
         let mut echoed = [0u8; 4];
@@ -184,10 +209,18 @@ fn thousand_connections_spread_across_both_cores() {
     assert_eq!(stats.opens(), 1000);
     let core_0 = stats.opens_per_core[0].load(Ordering::SeqCst);
     let core_1 = stats.opens_per_core[1].load(Ordering::SeqCst);
-    assert!(core_0 > 0 && core_1 > 0, "core 0: {core_0}, core 1: {core_1}");
-    assert!(core_0.abs_diff(core_1) <= 100, "unbalanced: {core_0} vs {core_1}");
+    assert!(
+        core_0 > 0 && core_1 > 0,
+        "core 0: {core_0}, core 1: {core_1}"
+    );
+    assert!(
+        core_0.abs_diff(core_1) <= 100,
+        "unbalanced: {core_0} vs {core_1}"
+    );
     drop(streams);
-    wait_until("1000 closes", || stats.closes.load(Ordering::SeqCst) == 1000);
+    wait_until("1000 closes", || {
+        stats.closes.load(Ordering::SeqCst) == 1000
+    });
     stop(handle);
 }
 
@@ -214,7 +247,9 @@ fn tiny_buffer_ring_recovers_from_enobufs_without_losing_bytes() {
         client.join().expect("client");
     }
     assert_eq!(stats.bytes_in.load(Ordering::SeqCst), CONNECTIONS * BYTES);
-    wait_until("closes", || stats.closes.load(Ordering::SeqCst) == CONNECTIONS);
+    wait_until("closes", || {
+        stats.closes.load(Ordering::SeqCst) == CONNECTIONS
+    });
     stop(handle);
 }
 
@@ -231,7 +266,12 @@ fn shutdown_closes_every_connection_and_join_returns() {
     stop(handle);
     assert_eq!(stats.closes.load(Ordering::SeqCst), 20);
     let reasons = stats.reasons.lock().expect("reasons").clone();
-    assert!(reasons.iter().all(|reason| *reason == CloseReason::Shutdown), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|reason| *reason == CloseReason::Shutdown),
+        "{reasons:?}"
+    );
     for stream in &mut streams {
         let mut rest = Vec::new();
         stream.read_to_end(&mut rest).expect("EOF after shutdown");
@@ -306,11 +346,15 @@ fn peer_vanishing_mid_stream_costs_nothing_else() {
     vanishing.read_exact(&mut first).expect("stream started");
     // Reset instead of FIN: unread data makes close() send RST.
     drop(vanishing);
-    wait_until("the vanished peer is closed", || stats.closes.load(Ordering::SeqCst) == 1);
+    wait_until("the vanished peer is closed", || {
+        stats.closes.load(Ordering::SeqCst) == 1
+    });
     steady.write_all(&[1u8; 4]).expect("ask for 256 KiB");
     let mut received = vec![0u8; 4 * 64 * 1024];
     steady.read_exact(&mut received).expect("steady stream");
-    assert!(received.chunks(64 * 1024).all(|chunk| chunk == pattern(64 * 1024, 3)));
+    assert!(received
+        .chunks(64 * 1024)
+        .all(|chunk| chunk == pattern(64 * 1024, 3)));
     let reasons = stats.reasons.lock().expect("reasons").clone();
     assert_eq!(reasons, vec![CloseReason::PeerClosed]);
     stop(handle);
@@ -326,9 +370,14 @@ fn stalled_reader_is_cut_at_the_write_deadline() {
     // 64 MiB requested, never read: the socket buffers fill and the send stops progressing.
     stalled.write_all(&[1u8; 1024]).expect("ask");
     let started = Instant::now();
-    wait_until("write deadline close", || stats.closes.load(Ordering::SeqCst) == 1);
+    wait_until("write deadline close", || {
+        stats.closes.load(Ordering::SeqCst) == 1
+    });
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(200), "cut early: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(200),
+        "cut early: {elapsed:?}"
+    );
     let reasons = stats.reasons.lock().expect("reasons").clone();
     assert_eq!(reasons, vec![CloseReason::WriteDeadline]);
     stop(handle);
@@ -365,7 +414,10 @@ impl Handler for Mail {
         self.sent = true;
         let padding = [0x5au8; 100];
         for number in 0..RECORDS {
-            io.send_mail(1, &[&(number as u64).to_le_bytes(), &padding[..number % 100]]);
+            io.send_mail(
+                1,
+                &[&(number as u64).to_le_bytes(), &padding[..number % 100]],
+            );
         }
     }
     fn on_shutdown(&mut self, _io: &mut Io<'_>) {}
@@ -387,7 +439,10 @@ fn mail_between_cores_arrives_in_exact_order() {
     })
     .expect("start");
     wait_until("all records", || received.load(Ordering::SeqCst) == RECORDS);
-    assert!(!out_of_order.load(Ordering::SeqCst), "records out of order or resized");
+    assert!(
+        !out_of_order.load(Ordering::SeqCst),
+        "records out of order or resized"
+    );
     stop(handle);
     assert_eq!(received.load(Ordering::SeqCst), RECORDS);
 }
@@ -437,7 +492,9 @@ fn timers_fire_in_order_and_cancelled_ones_never_fire() {
         fired: for_cores.clone(),
     })
     .expect("start");
-    wait_until("the last timer", || fired.lock().expect("fired").last() == Some(&60));
+    wait_until("the last timer", || {
+        fired.lock().expect("fired").last() == Some(&60)
+    });
     assert!(started.elapsed() >= Duration::from_millis(60));
     assert_eq!(*fired.lock().expect("fired"), vec![10, 20, 30, 60]);
     stop(handle);

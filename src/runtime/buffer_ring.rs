@@ -124,7 +124,8 @@ impl BufferRing {
     pub fn recycle(&mut self, buffer_id: u16) {
         assert!(buffer_id < self.entries);
         let index = usize::from(self.tail_local & (self.entries - 1));
-        let address = self.data.as_ptr() as u64 + u64::from(buffer_id) * u64::from(self.buffer_size);
+        let address =
+            self.data.as_ptr() as u64 + u64::from(buffer_id) * u64::from(self.buffer_size);
         // SAFETY: `index` < entries, so the entry is inside the ring mapping. The kernel only
         // reads entries between its head and the published tail; this one is at or beyond
         // the published tail, so the kernel is not reading it now.

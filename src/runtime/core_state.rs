@@ -81,7 +81,10 @@ impl Shared {
     }
 
     pub fn total_connections(&self) -> usize {
-        self.live_connections.iter().map(|count| count.load(Ordering::Relaxed)).sum()
+        self.live_connections
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -89,9 +92,14 @@ impl Shared {
 pub enum ConnectionState {
     Open,
     /// Closing after queued output is sent (bounded by the write deadline / shutdown flush).
-    Draining { reason: CloseReason, since: Instant },
+    Draining {
+        reason: CloseReason,
+        since: Instant,
+    },
     /// Cancelling operations; freed when the last one completes.
-    Closing { reason: CloseReason },
+    Closing {
+        reason: CloseReason,
+    },
 }
 
 pub struct Connection {
@@ -125,7 +133,10 @@ pub struct Connection {
 
 impl Connection {
     pub fn id(&self, slot: usize) -> ConnId {
-        ConnId { slot: slot as u32, generation: self.generation }
+        ConnId {
+            slot: slot as u32,
+            generation: self.generation,
+        }
     }
 
     pub fn token(&self, kind: OpKind, slot: usize) -> Token {
@@ -208,7 +219,10 @@ impl CoreState {
             outbound: Outbound::default(),
             vectors: SendVectors::new(),
         });
-        Some(ConnId { slot: slot as u32, generation })
+        Some(ConnId {
+            slot: slot as u32,
+            generation,
+        })
     }
 
     pub fn reading_allowed(&self, connection: &Connection) -> bool {
@@ -220,7 +234,9 @@ impl CoreState {
     /// Puts the slot on the arm list if it should have a recv and has none; while mail
     /// backpressure holds, remembers it for when the peers have drained.
     pub fn queue_arm(&mut self, slot: usize) {
-        let Some(connection) = self.connections.get_mut(slot) else { return };
+        let Some(connection) = self.connections.get_mut(slot) else {
+            return;
+        };
         let wants_recv = connection.state == ConnectionState::Open
             && !connection.paused_by_handler
             && !connection.recv_armed;
@@ -240,18 +256,23 @@ impl CoreState {
 
     /// Cancels the slot's multishot recv (pause, drain, mail backpressure).
     pub fn stop_reading(&mut self, slot: usize) {
-        let Some(connection) = self.connections.get_mut(slot) else { return };
+        let Some(connection) = self.connections.get_mut(slot) else {
+            return;
+        };
         if connection.recv_armed && !connection.recv_cancel_in_flight {
             let target = connection.token(OpKind::Recv, slot).encode();
             let token = connection.token(OpKind::RecvCancel, slot);
             connection.recv_cancel_in_flight = true;
             connection.in_flight += 1;
-            self.pending_entries.push(ring::cancel_user_data_entry(target, token));
+            self.pending_entries
+                .push(ring::cancel_user_data_entry(target, token));
         }
     }
 
     pub fn mark_dirty(&mut self, slot: usize) {
-        let Some(connection) = self.connections.get_mut(slot) else { return };
+        let Some(connection) = self.connections.get_mut(slot) else {
+            return;
+        };
         if !connection.dirty {
             connection.dirty = true;
             self.dirty.push(slot);
@@ -261,7 +282,9 @@ impl CoreState {
     /// Begins closing: with `flush` and queued output, drain first; otherwise tear down.
     pub fn close(&mut self, slot: usize, reason: CloseReason, flush: bool) {
         let now = self.now;
-        let Some(connection) = self.connections.get_mut(slot) else { return };
+        let Some(connection) = self.connections.get_mut(slot) else {
+            return;
+        };
         match connection.state {
             ConnectionState::Closing { .. } => return,
             ConnectionState::Draining { .. } if flush => return,
@@ -279,7 +302,9 @@ impl CoreState {
 
     /// Marks the connection closing; the event loop cancels its operations and frees it.
     pub fn teardown(&mut self, slot: usize, reason: CloseReason) {
-        let Some(connection) = self.connections.get_mut(slot) else { return };
+        let Some(connection) = self.connections.get_mut(slot) else {
+            return;
+        };
         if matches!(connection.state, ConnectionState::Closing { .. }) {
             return;
         }
@@ -299,8 +324,13 @@ impl CoreState {
 
     /// Appends handler mail for `to`; pauses reading when the peer is too far behind.
     pub fn send_mail(&mut self, to: usize, kind: RecordKind, parts: &[&[u8]]) {
-        assert!(to < self.shared.cores && to != self.core, "mail to core {to} from itself");
-        let outbox = self.outboxes[to].as_mut().expect("an outbox for every peer");
+        assert!(
+            to < self.shared.cores && to != self.core,
+            "mail to core {to} from itself"
+        );
+        let outbox = self.outboxes[to]
+            .as_mut()
+            .expect("an outbox for every peer");
         outbox.append(kind, parts);
         if outbox.backlog_bytes() > self.config.mailbox_bytes && !self.mail_blocked {
             self.mail_blocked = true;
@@ -330,7 +360,11 @@ pub fn peer_address(fd: RawFd) -> SocketAddr {
     let mut length = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: pointers to live locals with the right sizes.
     let result = unsafe {
-        libc::getpeername(fd, (&mut storage as *mut libc::sockaddr_storage).cast(), &mut length)
+        libc::getpeername(
+            fd,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut length,
+        )
     };
     if result != 0 {
         return unknown;

@@ -18,7 +18,7 @@ use io_uring::cqueue;
 use super::buffer_ring::BufferRing;
 use super::core_state::{self, ConnectionState, CoreState};
 use super::mailbox::{self, RecordKind};
-use super::outbound::SendPlan;
+use super::outbound::{self, SendPlan};
 use super::ring::{self, OpKind, Ring, Token};
 use super::timer::TimerTarget;
 use super::{CloseReason, Handler, Io};
@@ -93,7 +93,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             self.fire_timers();
             self.process_resumes();
             self.process_closing();
-            self.handler.on_turn_end(&mut Io { state: &mut self.state });
+            self.handler.on_turn_end(&mut Io {
+                state: &mut self.state,
+            });
             self.process_closing();
             self.flush();
             if self.state.shutting_down && self.is_finished() {
@@ -107,7 +109,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     // ---- accept (core 0) ----
 
     fn arm_accept(&mut self) {
-        let Some(acceptor) = self.acceptor.as_mut() else { return };
+        let Some(acceptor) = self.acceptor.as_mut() else {
+            return;
+        };
         if acceptor.armed || acceptor.backoff_pending || self.state.shutting_down {
             return;
         }
@@ -140,19 +144,28 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// a back-off (logged once per burst).
     fn on_accept_exhausted(&mut self, result: i32, flags: u32) {
         let now = self.state.now;
-        let Some(acceptor) = self.acceptor.as_mut() else { return };
+        let Some(acceptor) = self.acceptor.as_mut() else {
+            return;
+        };
         if !acceptor.exhaustion_logged {
             acceptor.exhaustion_logged = true;
-            crate::error!("runtime: accept failed (errno {}): out of file descriptors", -result);
+            crate::error!(
+                "runtime: accept failed (errno {}): out of file descriptors",
+                -result
+            );
         }
         if ring::more(flags) {
             let target = Token::new(OpKind::Accept, 0, 0).encode();
             let token = Token::new(OpKind::AcceptCancel, 0, 0);
-            self.state.pending_entries.push(ring::cancel_user_data_entry(target, token));
+            self.state
+                .pending_entries
+                .push(ring::cancel_user_data_entry(target, token));
         }
         if !acceptor.backoff_pending {
             acceptor.backoff_pending = true;
-            self.state.timers.set(now + ACCEPT_BACKOFF, TimerTarget::AcceptBackoff);
+            self.state
+                .timers
+                .set(now + ACCEPT_BACKOFF, TimerTarget::AcceptBackoff);
         }
     }
 
@@ -177,14 +190,23 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             self.open_connection(fd);
         } else {
             let fd_bytes = fd.to_le_bytes();
-            self.state.send_mail(target, RecordKind::NewConnection, &[&fd_bytes]);
+            self.state
+                .send_mail(target, RecordKind::NewConnection, &[&fd_bytes]);
         }
     }
 
     fn open_connection(&mut self, fd: i32) {
-        let Some(id) = self.state.insert_connection(fd) else { return };
+        let Some(id) = self.state.insert_connection(fd) else {
+            return;
+        };
         let peer = self.state.connections[id.slot as usize].peer;
-        self.handler.on_open(&mut Io { state: &mut self.state }, id, peer);
+        self.handler.on_open(
+            &mut Io {
+                state: &mut self.state,
+            },
+            id,
+            peer,
+        );
         self.state.queue_arm(id.slot as usize);
     }
 
@@ -218,9 +240,13 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     fn deliver_block(&mut self, peer: usize, block: &[u8]) {
         for (kind, body) in mailbox::records(block) {
             match kind {
-                RecordKind::Mail => {
-                    self.handler.on_mail(&mut Io { state: &mut self.state }, peer, body)
-                }
+                RecordKind::Mail => self.handler.on_mail(
+                    &mut Io {
+                        state: &mut self.state,
+                    },
+                    peer,
+                    body,
+                ),
                 RecordKind::NewConnection => {
                     let fd = i32::from_le_bytes(body.try_into().expect("fd record is 4 bytes"));
                     self.open_connection(fd);
@@ -251,7 +277,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let mut over_half = false;
         let half = self.state.config.mailbox_bytes / 2;
         for peer in 0..self.state.shared.cores {
-            let Some(outbox) = self.state.outboxes[peer].as_mut() else { continue };
+            let Some(outbox) = self.state.outboxes[peer].as_mut() else {
+                continue;
+            };
             let published = outbox.publish();
             awaiting |= outbox.has_pending() || outbox.backlog_bytes() > 0;
             over_half |= outbox.backlog_bytes() > half;
@@ -283,7 +311,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             self.ring.reap(&mut completions);
             let count = completions.len();
             for completion in &completions {
-                self.dispatch(completion.user_data(), completion.result(), completion.flags());
+                self.dispatch(
+                    completion.user_data(),
+                    completion.result(),
+                    completion.flags(),
+                );
             }
             self.completions = completions;
             if count < ring::COMPLETION_BATCH_MAX {
@@ -321,12 +353,19 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     }
 
     /// One operation of the connection finished for good.
-    fn on_connection_op_done(&mut self, token: Token, update: impl FnOnce(&mut core_state::Connection)) {
-        let Some(slot) = self.token_slot(token) else { return };
+    fn on_connection_op_done(
+        &mut self,
+        token: Token,
+        update: impl FnOnce(&mut core_state::Connection),
+    ) {
+        let Some(slot) = self.token_slot(token) else {
+            return;
+        };
         let connection = &mut self.state.connections[slot];
         update(connection);
         connection.in_flight -= 1;
-        if connection.in_flight == 0 && matches!(connection.state, ConnectionState::Closing { .. }) {
+        if connection.in_flight == 0 && matches!(connection.state, ConnectionState::Closing { .. })
+        {
             self.state.closing.push(slot);
         }
     }
@@ -342,7 +381,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         if ring::more(flags) {
             return;
         }
-        let Some(slot) = self.token_slot(token) else { return };
+        let Some(slot) = self.token_slot(token) else {
+            return;
+        };
         self.state.connections[slot].recv_armed = false;
         let open = self.state.connections[slot].state == ConnectionState::Open;
         if open {
@@ -359,7 +400,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
 
     /// Hands received bytes to the handler, or holds them if reading is paused.
     fn deliver_input(&mut self, token: Token, buffer_id: u16, length: usize) {
-        let Some(slot) = self.token_slot(token) else { return };
+        let Some(slot) = self.token_slot(token) else {
+            return;
+        };
         let connection = &self.state.connections[slot];
         if connection.state != ConnectionState::Open {
             return;
@@ -367,7 +410,13 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let data = self.buffers.filled(buffer_id, length);
         if self.state.reading_allowed(connection) {
             let id = connection.id(slot);
-            self.handler.on_data(&mut Io { state: &mut self.state }, id, data);
+            self.handler.on_data(
+                &mut Io {
+                    state: &mut self.state,
+                },
+                id,
+                data,
+            );
             return;
         }
         let mail_blocked = self.state.mail_blocked;
@@ -381,7 +430,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     }
 
     fn on_send_complete(&mut self, token: Token, result: i32) {
-        let Some(slot) = self.token_slot(token) else { return };
+        let Some(slot) = self.token_slot(token) else {
+            return;
+        };
         let now = self.state.now;
         let state = &mut self.state;
         let connection = &mut state.connections[slot];
@@ -391,7 +442,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 state.teardown(slot, reason_for_errno(-result));
             }
         } else {
-            connection.outbound.advance(&mut state.pool, result as usize);
+            connection
+                .outbound
+                .advance(&mut state.pool, result as usize);
             if result > 0 {
                 connection.send_progress_at = now;
             }
@@ -414,9 +467,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         self.state.timers.expire(self.state.now, &mut fired);
         for target in fired.drain(..) {
             match target {
-                TimerTarget::Handler(token) => {
-                    self.handler.on_timer(&mut Io { state: &mut self.state }, token)
-                }
+                TimerTarget::Handler(token) => self.handler.on_timer(
+                    &mut Io {
+                        state: &mut self.state,
+                    },
+                    token,
+                ),
                 TimerTarget::AcceptBackoff => {
                     if let Some(acceptor) = self.acceptor.as_mut() {
                         acceptor.backoff_pending = false;
@@ -466,14 +522,22 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     fn process_resumes(&mut self) {
         let resumes = std::mem::take(&mut self.state.to_resume);
         for &slot in &resumes {
-            let Some(connection) = self.state.connections.get(slot) else { continue };
+            let Some(connection) = self.state.connections.get(slot) else {
+                continue;
+            };
             if !self.state.reading_allowed(connection) {
                 continue;
             }
             let id = connection.id(slot);
             let held = std::mem::take(&mut self.state.connections[slot].held_input);
             if !held.is_empty() {
-                self.handler.on_data(&mut Io { state: &mut self.state }, id, &held);
+                self.handler.on_data(
+                    &mut Io {
+                        state: &mut self.state,
+                    },
+                    id,
+                    &held,
+                );
             }
             self.state.queue_arm(slot);
         }
@@ -487,8 +551,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// Starts teardown of closing connections and frees those with nothing in flight.
     fn process_closing(&mut self) {
         while let Some(slot) = self.state.closing.pop() {
-            let Some(connection) = self.state.connections.get_mut(slot) else { continue };
-            let ConnectionState::Closing { reason } = connection.state else { continue };
+            let Some(connection) = self.state.connections.get_mut(slot) else {
+                continue;
+            };
+            let ConnectionState::Closing { reason } = connection.state else {
+                continue;
+            };
             if !connection.teardown_started {
                 connection.teardown_started = true;
                 core_state::shutdown_socket(connection.fd);
@@ -514,7 +582,13 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let core = self.state.core;
         self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
         let id = connection.id(slot);
-        self.handler.on_close(&mut Io { state: &mut self.state }, id, reason);
+        self.handler.on_close(
+            &mut Io {
+                state: &mut self.state,
+            },
+            id,
+            reason,
+        );
     }
 
     // ---- end of turn ----
@@ -539,13 +613,16 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let group = self.buffers.group();
         let to_arm = std::mem::take(&mut self.state.to_arm);
         for &slot in &to_arm {
-            let Some(connection) = self.state.connections.get_mut(slot) else { continue };
+            let Some(connection) = self.state.connections.get_mut(slot) else {
+                continue;
+            };
             connection.arm_queued = false;
             if self.state.mail_blocked {
                 self.state.queue_arm(slot);
                 continue;
             }
-            let allowed = connection.state == ConnectionState::Open && !connection.paused_by_handler;
+            let allowed =
+                connection.state == ConnectionState::Open && !connection.paused_by_handler;
             if !allowed || connection.recv_armed {
                 continue;
             }
@@ -570,16 +647,27 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let dirty = std::mem::take(&mut self.state.dirty);
         let mut any_sent = false;
         for &slot in &dirty {
-            let Some(connection) = self.state.connections.get_mut(slot) else { continue };
+            let Some(connection) = self.state.connections.get_mut(slot) else {
+                continue;
+            };
             connection.dirty = false;
-            if connection.send_in_flight || matches!(connection.state, ConnectionState::Closing { .. }) {
+            if connection.send_in_flight
+                || matches!(connection.state, ConnectionState::Closing { .. })
+            {
                 continue;
             }
             let token = connection.token(OpKind::Send, slot);
-            let Some(plan) = connection.outbound.plan_send(&mut connection.vectors) else { continue };
+            let Some(plan) = connection.outbound.plan_send(&mut connection.vectors) else {
+                continue;
+            };
             let entry = match plan {
-                SendPlan::Single { bytes, length } => ring::send_entry(connection.fd, bytes, length, token),
-                SendPlan::Vectored { message, .. } => ring::send_message_entry(connection.fd, message, token),
+                SendPlan::Single { bytes, length } => {
+                    ring::send_entry(connection.fd, bytes, length, token)
+                }
+                SendPlan::Vectored { message, length } => {
+                    debug_assert!(length <= outbound::SEND_BYTES_MAX);
+                    ring::send_message_entry(connection.fd, message, token)
+                }
             };
             connection.send_in_flight = true;
             connection.send_progress_at = now;
@@ -628,9 +716,18 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     }
 
     fn has_input_without_waiting(&mut self) -> bool {
-        let inbox_ready = self.state.inboxes.iter().flatten().any(|inbox| !inbox.is_empty());
-        let returns_ready =
-            self.state.outboxes.iter().flatten().any(|outbox| outbox.has_returns());
+        let inbox_ready = self
+            .state
+            .inboxes
+            .iter()
+            .flatten()
+            .any(|inbox| !inbox.is_empty());
+        let returns_ready = self
+            .state
+            .outboxes
+            .iter()
+            .flatten()
+            .any(|outbox| outbox.has_returns());
         inbox_ready || returns_ready || self.ring.has_completions()
     }
 
@@ -642,11 +739,20 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             if acceptor.armed {
                 let target = Token::new(OpKind::Accept, 0, 0).encode();
                 let token = Token::new(OpKind::AcceptCancel, 0, 0);
-                self.state.pending_entries.push(ring::cancel_user_data_entry(target, token));
+                self.state
+                    .pending_entries
+                    .push(ring::cancel_user_data_entry(target, token));
             }
         }
-        self.handler.on_shutdown(&mut Io { state: &mut self.state });
-        let slots: Vec<usize> = self.state.connections.iter().map(|(slot, _)| slot).collect();
+        self.handler.on_shutdown(&mut Io {
+            state: &mut self.state,
+        });
+        let slots: Vec<usize> = self
+            .state
+            .connections
+            .iter()
+            .map(|(slot, _)| slot)
+            .collect();
         for slot in slots {
             self.state.close(slot, CloseReason::Shutdown, true);
         }
@@ -655,14 +761,22 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     }
 
     fn end_shutdown_flush(&mut self) {
-        let slots: Vec<usize> = self.state.connections.iter().map(|(slot, _)| slot).collect();
+        let slots: Vec<usize> = self
+            .state
+            .connections
+            .iter()
+            .map(|(slot, _)| slot)
+            .collect();
         for slot in slots {
             self.state.teardown(slot, CloseReason::Shutdown);
         }
     }
 
     fn is_finished(&self) -> bool {
-        let accepting = self.acceptor.as_ref().is_some_and(|acceptor| acceptor.armed);
+        let accepting = self
+            .acceptor
+            .as_ref()
+            .is_some_and(|acceptor| acceptor.armed);
         self.state.connections.is_empty() && !accepting
     }
 
@@ -673,7 +787,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         self.state.shared.note_exited();
         self.state.shared.wait_all_exited();
         for peer in 0..self.state.shared.cores {
-            let Some(inbox) = self.state.inboxes[peer].as_mut() else { continue };
+            let Some(inbox) = self.state.inboxes[peer].as_mut() else {
+                continue;
+            };
             while let Some(block) = inbox.pop() {
                 for (kind, body) in mailbox::records(&block) {
                     if kind == RecordKind::NewConnection {

@@ -53,7 +53,9 @@ unsafe impl<T: Send> Send for Queue<T> {}
 impl<T> Queue<T> {
     fn with_capacity(capacity: usize) -> Queue<T> {
         assert!(capacity.is_power_of_two());
-        let slots = (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+        let slots = (0..capacity)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect();
         Queue {
             slots,
             mask: capacity - 1,
@@ -88,7 +90,12 @@ pub struct Consumer<T> {
 /// A connected producer/consumer pair with room for `capacity` (a power of two) items.
 pub fn queue<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let queue = Arc::new(Queue::with_capacity(capacity));
-    (Producer { queue: queue.clone() }, Consumer { queue })
+    (
+        Producer {
+            queue: queue.clone(),
+        },
+        Consumer { queue },
+    )
 }
 
 impl<T> Producer<T> {
@@ -165,7 +172,9 @@ pub struct Inbox {
 
 /// How many blocks a pair's queues hold for a given backpressure bound.
 pub fn queue_blocks_for(mailbox_bytes: usize) -> usize {
-    (2 * mailbox_bytes.div_ceil(BLOCK_BYTES)).max(QUEUE_BLOCKS_MIN).next_power_of_two()
+    (2 * mailbox_bytes.div_ceil(BLOCK_BYTES))
+        .max(QUEUE_BLOCKS_MIN)
+        .next_power_of_two()
 }
 
 /// Creates the two ends of the mailbox for one ordered core pair.
@@ -184,7 +193,13 @@ pub fn channel(mailbox_bytes: usize) -> (Outbox, Inbox) {
         outstanding_bytes: 0,
         queue_blocks,
     };
-    (outbox, Inbox { forward: forward_consumer, returns: returns_producer })
+    (
+        outbox,
+        Inbox {
+            forward: forward_consumer,
+            returns: returns_producer,
+        },
+    )
 }
 
 impl Outbox {
@@ -192,18 +207,25 @@ impl Outbox {
     pub fn append(&mut self, kind: RecordKind, parts: &[&[u8]]) {
         let body_bytes: usize = parts.iter().map(|part| part.len()).sum();
         let record_bytes = RECORD_HEADER_BYTES + body_bytes;
-        assert!(body_bytes <= u32::MAX as usize, "mail record larger than 4 GiB");
+        assert!(
+            body_bytes <= u32::MAX as usize,
+            "mail record larger than 4 GiB"
+        );
         if self.current.len() + record_bytes > self.current.capacity() {
             self.seal_current();
             if record_bytes > BLOCK_BYTES {
                 // A dedicated block; it is freed (not reused) when it comes back.
                 self.current = Vec::with_capacity(record_bytes);
             } else {
-                self.current = self.free.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK_BYTES));
+                self.current = self
+                    .free
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(BLOCK_BYTES));
             }
         }
         self.current.push(kind as u8);
-        self.current.extend_from_slice(&(body_bytes as u32).to_le_bytes());
+        self.current
+            .extend_from_slice(&(body_bytes as u32).to_le_bytes());
         for part in parts {
             self.current.extend_from_slice(part);
         }
@@ -229,7 +251,9 @@ impl Outbox {
         self.seal_current();
         let mut published = false;
         while self.outstanding_blocks < self.queue_blocks {
-            let Some(block) = self.pending.pop_front() else { break };
+            let Some(block) = self.pending.pop_front() else {
+                break;
+            };
             let bytes = block.len();
             match self.forward.push(block) {
                 Ok(()) => {
@@ -285,7 +309,10 @@ impl Inbox {
     /// the queue capacity, so the return queue always has room.
     pub fn give_back(&mut self, block: Vec<u8>) {
         let result = self.returns.push(block);
-        debug_assert!(result.is_ok(), "return queue overflow: the sender's bound is broken");
+        debug_assert!(
+            result.is_ok(),
+            "return queue overflow: the sender's bound is broken"
+        );
     }
 
     pub fn is_empty(&self) -> bool {
@@ -309,7 +336,10 @@ impl<'block> Iterator for Records<'block> {
         if self.block.is_empty() {
             return None;
         }
-        assert!(self.block.len() >= RECORD_HEADER_BYTES, "truncated mail record header");
+        assert!(
+            self.block.len() >= RECORD_HEADER_BYTES,
+            "truncated mail record header"
+        );
         let kind = match self.block[0] {
             0 => RecordKind::Mail,
             1 => RecordKind::NewConnection,
@@ -426,7 +456,10 @@ mod tests {
         receiver.join().expect("receiver");
         outbox.take_returns();
         assert_eq!(outbox.backlog_bytes(), 0);
-        assert!(!outbox.free.is_empty(), "returned blocks are kept for reuse");
+        assert!(
+            !outbox.free.is_empty(),
+            "returned blocks are kept for reuse"
+        );
     }
 
     #[test]

@@ -160,7 +160,9 @@ impl Io<'_> {
     /// Appends several slices as one unit (e.g. MSG line, payload, CRLF).
     pub fn write_parts(&mut self, conn: ConnId, parts: &[&[u8]]) {
         let state = &mut *self.state;
-        let Some(connection) = state.connections.get_mut(conn.slot as usize) else { return };
+        let Some(connection) = state.connections.get_mut(conn.slot as usize) else {
+            return;
+        };
         if connection.generation != conn.generation
             || connection.state != core_state::ConnectionState::Open
         {
@@ -174,27 +176,34 @@ impl Io<'_> {
 
     /// Bytes queued for `conn` and not yet acknowledged by the kernel (0 if dead).
     pub fn pending_bytes(&self, conn: ConnId) -> usize {
-        self.state.connection(conn).map_or(0, |connection| connection.outbound.queued_bytes())
+        self.state
+            .connection(conn)
+            .map_or(0, |connection| connection.outbound.queued_bytes())
     }
 
     /// Closes `conn`; with `flush`, queued output is sent first. `on_close` follows with
     /// [`CloseReason::Requested`]. Idempotent.
     pub fn close(&mut self, conn: ConnId, flush: bool) {
         if self.state.connection(conn).is_some() {
-            self.state.close(conn.slot as usize, CloseReason::Requested, flush);
+            self.state
+                .close(conn.slot as usize, CloseReason::Requested, flush);
         }
     }
 
     /// Stops delivering `on_data` for `conn` until [`Io::resume_reading`] (bytes stay in the
     /// socket; TCP pushes back on the peer).
     pub fn pause_reading(&mut self, conn: ConnId) {
-        let Some(connection) = self.state.connection_mut(conn) else { return };
+        let Some(connection) = self.state.connection_mut(conn) else {
+            return;
+        };
         connection.paused_by_handler = true;
         self.state.stop_reading(conn.slot as usize);
     }
 
     pub fn resume_reading(&mut self, conn: ConnId) {
-        let Some(connection) = self.state.connection_mut(conn) else { return };
+        let Some(connection) = self.state.connection_mut(conn) else {
+            return;
+        };
         if connection.paused_by_handler {
             connection.paused_by_handler = false;
             self.state.to_resume.push(conn.slot as usize);
@@ -312,9 +321,9 @@ where
     }
     let handle = RuntimeHandle { shared, threads };
     for _ in 0..cores {
-        let result = ready_receiver.recv().unwrap_or_else(|_| {
-            Err(std::io::Error::other("a core thread ended during start-up"))
-        });
+        let result = ready_receiver
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("a core thread ended during start-up")));
         if let Err(error) = result {
             handle.shutdown();
             let RuntimeHandle { threads, .. } = handle;
@@ -345,13 +354,18 @@ fn validate(config: &RuntimeConfig) -> std::io::Result<()> {
 }
 
 /// Per core: its outboxes (indexed by receiver) and inboxes (indexed by sender).
-type MailboxEnds = (Vec<Vec<Option<mailbox::Outbox>>>, Vec<Vec<Option<mailbox::Inbox>>>);
+type MailboxEnds = (
+    Vec<Vec<Option<mailbox::Outbox>>>,
+    Vec<Vec<Option<mailbox::Inbox>>>,
+);
 
 fn mailboxes(cores: usize, mailbox_bytes: usize) -> MailboxEnds {
-    let mut outboxes: Vec<Vec<Option<mailbox::Outbox>>> =
-        (0..cores).map(|_| (0..cores).map(|_| None).collect()).collect();
-    let mut inboxes: Vec<Vec<Option<mailbox::Inbox>>> =
-        (0..cores).map(|_| (0..cores).map(|_| None).collect()).collect();
+    let mut outboxes: Vec<Vec<Option<mailbox::Outbox>>> = (0..cores)
+        .map(|_| (0..cores).map(|_| None).collect())
+        .collect();
+    let mut inboxes: Vec<Vec<Option<mailbox::Inbox>>> = (0..cores)
+        .map(|_| (0..cores).map(|_| None).collect())
+        .collect();
     for sender in 0..cores {
         for receiver in 0..cores {
             if sender != receiver {

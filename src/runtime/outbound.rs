@@ -61,6 +61,7 @@ impl ChunkPool {
         }
     }
 
+    #[cfg(test)]
     pub fn free_chunks(&self) -> usize {
         self.free.len()
     }
@@ -83,10 +84,16 @@ pub struct SendVectors {
 
 impl SendVectors {
     pub fn new() -> Box<SendVectors> {
-        let empty = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
+        let empty = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
         // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
         let message: libc::msghdr = unsafe { std::mem::zeroed() };
-        Box::new(SendVectors { iovecs: [empty; SEND_VECTORS_MAX], message })
+        Box::new(SendVectors {
+            iovecs: [empty; SEND_VECTORS_MAX],
+            message,
+        })
     }
 }
 
@@ -95,7 +102,10 @@ pub enum SendPlan {
     /// One contiguous region.
     Single { bytes: *const u8, length: u32 },
     /// Several chunks: the msghdr inside the connection's `SendVectors`.
-    Vectored { message: *const libc::msghdr, length: usize },
+    Vectored {
+        message: *const libc::msghdr,
+        length: usize,
+    },
 }
 
 #[derive(Default)]
@@ -122,7 +132,11 @@ impl Outbound {
                 None => 0,
             };
             if room == 0 {
-                self.chunks.push_back(Chunk { buffer: pool.take(), start: 0, end: 0 });
+                self.chunks.push_back(Chunk {
+                    buffer: pool.take(),
+                    start: 0,
+                    end: 0,
+                });
                 continue;
             }
             let chunk = self.chunks.back_mut().expect("a chunk was just ensured");
@@ -152,7 +166,10 @@ impl Outbound {
             let length = first.end - first.start;
             // SAFETY: `start` < CHUNK_BYTES, inside the chunk allocation.
             let bytes = unsafe { first.buffer.bytes.as_ptr().add(first.start) };
-            return Some(SendPlan::Single { bytes, length: length as u32 });
+            return Some(SendPlan::Single {
+                bytes,
+                length: length as u32,
+            });
         }
         let mut count = 0;
         let mut length = 0;
@@ -163,21 +180,33 @@ impl Outbound {
             let chunk_length = chunk.end - chunk.start;
             // SAFETY: `start` < CHUNK_BYTES, inside the chunk allocation.
             let base = unsafe { chunk.buffer.bytes.as_ptr().add(chunk.start) };
-            vectors.iovecs[count] = libc::iovec { iov_base: base.cast(), iov_len: chunk_length };
+            vectors.iovecs[count] = libc::iovec {
+                iov_base: base.cast(),
+                iov_len: chunk_length,
+            };
             count += 1;
             length += chunk_length;
         }
         vectors.message.msg_iov = vectors.iovecs.as_mut_ptr();
         vectors.message.msg_iovlen = count as _;
-        Some(SendPlan::Vectored { message: &vectors.message, length })
+        Some(SendPlan::Vectored {
+            message: &vectors.message,
+            length,
+        })
     }
 
     /// The kernel accepted `sent` bytes from the front: drop them, returning emptied chunks.
     pub fn advance(&mut self, pool: &mut ChunkPool, mut sent: usize) {
-        assert!(sent <= self.queued_bytes, "kernel acknowledged more than was queued");
+        assert!(
+            sent <= self.queued_bytes,
+            "kernel acknowledged more than was queued"
+        );
         self.queued_bytes -= sent;
         while sent > 0 {
-            let chunk = self.chunks.front_mut().expect("bytes remain, so chunks remain");
+            let chunk = self
+                .chunks
+                .front_mut()
+                .expect("bytes remain, so chunks remain");
             let in_chunk = chunk.end - chunk.start;
             if sent < in_chunk {
                 chunk.start += sent;
@@ -210,7 +239,7 @@ mod tests {
             }
             SendPlan::Vectored { length, .. } => {
                 let mut out = Vec::new();
-                for iovec in &vectors.iovecs[..vectors.message.msg_iovlen as usize] {
+                for iovec in &vectors.iovecs[..vectors.message.msg_iovlen] {
                     // SAFETY: the iovecs point into live chunks of `outbound`.
                     let part = unsafe {
                         std::slice::from_raw_parts(iovec.iov_base as *const u8, iovec.iov_len)

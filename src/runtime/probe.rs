@@ -24,7 +24,9 @@ pub fn probe() -> Result<(), ProbeError> {
 }
 
 fn explain_setup_error(error: &io::Error, kernel: Option<(u32, u32)>) -> ProbeError {
-    let release = kernel.map_or("unknown".to_string(), |(major, minor)| format!("{major}.{minor}"));
+    let release = kernel.map_or("unknown".to_string(), |(major, minor)| {
+        format!("{major}.{minor}")
+    });
     let text = match error.raw_os_error() {
         Some(libc::ENOSYS) if kernel.is_some_and(|version| version >= (5, 1)) => format!(
             "io_uring_setup is blocked (ENOSYS) although kernel {release} has io_uring: a \
@@ -90,7 +92,9 @@ fn check_opcodes(ring: &IoUring, kernel: Option<(u32, u32)>) -> Result<(), Probe
     if missing.is_empty() {
         return Ok(());
     }
-    let release = kernel.map_or("unknown".to_string(), |(major, minor)| format!("{major}.{minor}"));
+    let release = kernel.map_or("unknown".to_string(), |(major, minor)| {
+        format!("{major}.{minor}")
+    });
     Err(ProbeError(format!(
         "kernel {release} lacks io_uring operations {}; ringmq needs Linux {}.{} or newer",
         missing.join(", "),
@@ -152,10 +156,16 @@ mod tests {
     #[test]
     fn setup_errors_name_cause_and_fix() {
         let enosys = io::Error::from_raw_os_error(libc::ENOSYS);
-        assert!(explain_setup_error(&enosys, Some((6, 8))).0.contains("seccomp"));
-        assert!(explain_setup_error(&enosys, Some((4, 19))).0.contains("no io_uring"));
+        assert!(explain_setup_error(&enosys, Some((6, 8)))
+            .0
+            .contains("seccomp"));
+        assert!(explain_setup_error(&enosys, Some((4, 19)))
+            .0
+            .contains("no io_uring"));
         let einval = io::Error::from_raw_os_error(libc::EINVAL);
-        assert!(explain_setup_error(&einval, Some((5, 15))).0.contains("older than 6.1"));
+        assert!(explain_setup_error(&einval, Some((5, 15)))
+            .0
+            .contains("older than 6.1"));
     }
 
     #[test]

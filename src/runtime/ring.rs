@@ -5,7 +5,9 @@
 use std::io;
 use std::time::Duration;
 
-use io_uring::{cqueue, opcode, squeue, types, CompletionQueue, IoUring, SubmissionQueue, Submitter};
+use io_uring::{
+    cqueue, opcode, squeue, types, CompletionQueue, IoUring, SubmissionQueue, Submitter,
+};
 
 /// Submission queue size: one turn rarely queues more; a full SQ is submitted and retried.
 pub const SUBMISSION_QUEUE_ENTRIES: u32 = 2048;
@@ -77,7 +79,11 @@ impl Token {
     const GENERATION_MASK: u32 = (1 << Self::GENERATION_BITS) - 1;
 
     pub fn new(kind: OpKind, slot: u32, generation: u32) -> Token {
-        Token { kind, slot, generation: generation & Self::GENERATION_MASK }
+        Token {
+            kind,
+            slot,
+            generation: generation & Self::GENERATION_MASK,
+        }
     }
 
     pub fn encode(self) -> u64 {
@@ -89,7 +95,11 @@ impl Token {
     pub fn decode(user_data: u64) -> Option<Token> {
         let kind = OpKind::from_u8((user_data >> 56) as u8)?;
         let generation = ((user_data >> 32) as u32) & Self::GENERATION_MASK;
-        Some(Token { kind, slot: user_data as u32, generation })
+        Some(Token {
+            kind,
+            slot: user_data as u32,
+            generation,
+        })
     }
 
     /// Whether this token belongs to the connection generation `generation`.
@@ -112,7 +122,12 @@ impl<'ring> Ring<'ring> {
     pub fn new(ring: &'ring mut IoUring) -> io::Result<Ring<'ring>> {
         let (mut submitter, submission, completion) = ring.split();
         submitter.register_ring_fd()?;
-        Ok(Ring { submitter, submission, completion, backlog: Vec::new() })
+        Ok(Ring {
+            submitter,
+            submission,
+            completion,
+            backlog: Vec::new(),
+        })
     }
 
     pub fn submitter(&self) -> &Submitter<'ring> {
@@ -225,7 +240,9 @@ pub fn cancel_fd_entry(fd: i32, token: Token) -> squeue::Entry {
 
 /// A multishot recv into the core's provided-buffer group.
 pub fn recv_entry(fd: i32, buffer_group: u16, token: Token) -> squeue::Entry {
-    opcode::RecvMulti::new(types::Fd(fd), buffer_group).build().user_data(token.encode())
+    opcode::RecvMulti::new(types::Fd(fd), buffer_group)
+        .build()
+        .user_data(token.encode())
 }
 
 /// One contiguous send; MSG_NOSIGNAL so a vanished peer is an error, not a signal.
@@ -278,7 +295,10 @@ mod tests {
         assert_eq!(decoded, token);
         assert_eq!(decoded.slot, 0xdead_beef);
         assert!(decoded.is_generation(0x0123_4567));
-        assert!(decoded.is_generation(0x5523_4567), "only 24 bits are compared");
+        assert!(
+            decoded.is_generation(0x5523_4567),
+            "only 24 bits are compared"
+        );
         assert!(!decoded.is_generation(0x0123_4568));
         assert_eq!(Token::decode(0), None);
     }

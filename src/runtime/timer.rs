@@ -44,7 +44,12 @@ pub struct Timers {
 
 impl Timers {
     pub fn new(epoch: Instant) -> Timers {
-        Timers { epoch, heap: BinaryHeap::new(), live: Slab::new(), sequence_next: 0 }
+        Timers {
+            epoch,
+            heap: BinaryHeap::new(),
+            live: Slab::new(),
+            sequence_next: 0,
+        }
     }
 
     /// Schedules `target` at `at` (rounded up to the next millisecond, never early).
@@ -53,7 +58,10 @@ impl Timers {
         let deadline_ms = self.deadline_ms(at);
         let sequence = self.sequence_next;
         self.sequence_next += 1;
-        let slot = self.live.insert(Timer { sequence: sequence as u32, target });
+        let slot = self.live.insert(Timer {
+            sequence: sequence as u32,
+            target,
+        });
         assert!(slot <= u32::MAX as usize, "timer slab beyond 2^32 entries");
         self.heap.push(Reverse((deadline_ms, sequence, slot)));
         ((sequence as u32 as u64) << 32) | slot as u64
@@ -63,7 +71,11 @@ impl Timers {
     pub fn cancel(&mut self, id: u64) {
         let slot = (id as u32) as usize;
         let sequence = (id >> 32) as u32;
-        if self.live.get(slot).is_some_and(|timer| timer.sequence == sequence) {
+        if self
+            .live
+            .get(slot)
+            .is_some_and(|timer| timer.sequence == sequence)
+        {
             self.live.remove(slot);
         }
     }
@@ -76,8 +88,10 @@ impl Timers {
                 break;
             }
             self.heap.pop();
-            let is_live =
-                self.live.get(slot).is_some_and(|timer| timer.sequence == sequence as u32);
+            let is_live = self
+                .live
+                .get(slot)
+                .is_some_and(|timer| timer.sequence == sequence as u32);
             if is_live {
                 fired.push(self.live.remove(slot).target);
             }
@@ -87,8 +101,10 @@ impl Timers {
     /// How long until the earliest live timer is due (zero if overdue), or None.
     pub fn next_wait(&mut self, now: Instant) -> Option<Duration> {
         while let Some(&Reverse((deadline_ms, sequence, slot))) = self.heap.peek() {
-            let is_live =
-                self.live.get(slot).is_some_and(|timer| timer.sequence == sequence as u32);
+            let is_live = self
+                .live
+                .get(slot)
+                .is_some_and(|timer| timer.sequence == sequence as u32);
             if !is_live {
                 self.heap.pop();
                 continue;
@@ -99,6 +115,7 @@ impl Timers {
         None
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
     }
@@ -176,7 +193,10 @@ mod tests {
         let mut timers = Timers::new(epoch);
         let at = epoch + Duration::from_micros(1500);
         timers.set(at, TimerTarget::Handler(7));
-        assert_eq!(fire(&mut timers, epoch + Duration::from_micros(1999)), Vec::<u64>::new());
+        assert_eq!(
+            fire(&mut timers, epoch + Duration::from_micros(1999)),
+            Vec::<u64>::new()
+        );
         assert_eq!(fire(&mut timers, epoch + Duration::from_millis(2)), vec![7]);
     }
 }
