@@ -499,3 +499,115 @@ fn timers_fire_in_order_and_cancelled_ones_never_fire() {
     assert_eq!(*fired.lock().expect("fired"), vec![10, 20, 30, 60]);
     stop(handle);
 }
+
+/// On "P": pauses reading, acknowledges, resumes 100 ms later from a timer.
+struct Gate {
+    events: Arc<Mutex<Vec<String>>>,
+    paused: Option<ConnId>,
+}
+
+impl Handler for Gate {
+    fn on_open(&mut self, _io: &mut Io<'_>, _conn: ConnId, _peer: SocketAddr) {}
+    fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        let text = String::from_utf8_lossy(data).to_string();
+        self.events
+            .lock()
+            .expect("events")
+            .push(format!("data:{text}"));
+        if text == "P" {
+            io.pause_reading(conn);
+            self.paused = Some(conn);
+            io.write(conn, b"paused");
+            io.set_timer(io.now() + Duration::from_millis(100), 1);
+        } else {
+            io.write(conn, data);
+        }
+    }
+    fn on_close(&mut self, _io: &mut Io<'_>, _conn: ConnId, _reason: CloseReason) {}
+    fn on_mail(&mut self, _io: &mut Io<'_>, _from: usize, _record: &[u8]) {}
+    fn on_timer(&mut self, io: &mut Io<'_>, _token: u64) {
+        self.events
+            .lock()
+            .expect("events")
+            .push("resume".to_string());
+        if let Some(conn) = self.paused.take() {
+            io.resume_reading(conn);
+        }
+    }
+    fn on_turn_end(&mut self, _io: &mut Io<'_>) {}
+    fn on_shutdown(&mut self, _io: &mut Io<'_>) {}
+}
+
+#[test]
+fn paused_connection_gets_no_data_until_resumed() {
+    let _serial = serial();
+    let (listener, address) = listener();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let for_cores = events.clone();
+    let handle = runtime::start(config(2), listener, move |_| Gate {
+        events: for_cores.clone(),
+        paused: None,
+    })
+    .expect("start");
+    let mut stream = connect(address);
+    stream.write_all(b"P").expect("write");
+    let mut ack = [0u8; 6];
+    stream.read_exact(&mut ack).expect("ack");
+    assert_eq!(&ack, b"paused");
+    stream.write_all(b"hello").expect("write while paused");
+    let mut echoed = [0u8; 5];
+    stream.read_exact(&mut echoed).expect("echo after resume");
+    assert_eq!(&echoed, b"hello");
+    let events = events.lock().expect("events").clone();
+    assert_eq!(events, vec!["data:P", "resume", "data:hello"]);
+    stop(handle);
+}
+
+/// Answers any input with 1 MiB and closes with flush.
+struct Farewell {
+    stats: Arc<Stats>,
+    body: Vec<u8>,
+}
+
+impl Handler for Farewell {
+    fn on_open(&mut self, _io: &mut Io<'_>, _conn: ConnId, _peer: SocketAddr) {}
+    fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, _data: &[u8]) {
+        io.write(conn, &self.body);
+        assert_eq!(io.pending_bytes(conn), self.body.len());
+        io.close(conn, true);
+        io.close(conn, true);
+        io.write(conn, b"ignored after close");
+    }
+    fn on_close(&mut self, _io: &mut Io<'_>, _conn: ConnId, reason: CloseReason) {
+        self.stats.reasons.lock().expect("reasons").push(reason);
+        self.stats.closes.fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_mail(&mut self, _io: &mut Io<'_>, _from: usize, _record: &[u8]) {}
+    fn on_timer(&mut self, _io: &mut Io<'_>, _token: u64) {}
+    fn on_turn_end(&mut self, _io: &mut Io<'_>) {}
+    fn on_shutdown(&mut self, _io: &mut Io<'_>) {}
+}
+
+#[test]
+fn close_with_flush_sends_everything_queued_first() {
+    let _serial = serial();
+    let (listener, address) = listener();
+    let stats = Arc::new(Stats::default());
+    let for_cores = stats.clone();
+    let body = pattern(1 << 20, 9);
+    let expected = body.clone();
+    let handle = runtime::start(config(2), listener, move |_| Farewell {
+        stats: for_cores.clone(),
+        body: body.clone(),
+    })
+    .expect("start");
+    let mut stream = connect(address);
+    stream.write_all(b"bye").expect("write");
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).expect("read to EOF");
+    assert!(received == expected, "got {} bytes", received.len());
+    wait_until("close", || stats.closes.load(Ordering::SeqCst) == 1);
+    let reasons = stats.reasons.lock().expect("reasons").clone();
+    assert_eq!(reasons, vec![CloseReason::Requested]);
+    stop(handle);
+}

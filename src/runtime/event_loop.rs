@@ -272,6 +272,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     }
 
     /// Publishes every outbox, wakes peers that got blocks, updates mail backpressure.
+    /// Receivers wake us for returned blocks only while we need them (blocks waiting for
+    /// room, or reading paused): request/reply traffic costs no extra wake-ups.
     fn publish_mail(&mut self) {
         let mut awaiting = false;
         let mut over_half = false;
@@ -281,15 +283,13 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 continue;
             };
             let published = outbox.publish();
-            awaiting |= outbox.has_pending() || outbox.backlog_bytes() > 0;
+            awaiting |= outbox.has_pending();
             over_half |= outbox.backlog_bytes() > half;
             if published {
                 fence(Ordering::SeqCst);
                 self.wake(peer);
             }
         }
-        let core = self.state.core;
-        self.state.shared.awaiting_returns[core].store(awaiting, Ordering::SeqCst);
         if self.state.mail_blocked && !over_half {
             self.state.mail_blocked = false;
             let stalled = std::mem::take(&mut self.state.stalled);
@@ -300,6 +300,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 self.state.to_resume.push(slot);
             }
         }
+        let core = self.state.core;
+        awaiting |= self.state.mail_blocked;
+        self.state.shared.awaiting_returns[core].store(awaiting, Ordering::SeqCst);
     }
 
     // ---- completions ----
