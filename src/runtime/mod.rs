@@ -30,10 +30,27 @@
 //!   each core, flushes queued output for up to `shutdown_flush`, closes every connection
 //!   (with `on_close`), and ends the threads; [`RuntimeHandle::join`] waits for them.
 
+#![allow(unsafe_code)]
+
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod buffer_ring;
+mod core_state;
+mod event_loop;
+mod mailbox;
+mod outbound;
+mod probe;
+mod ring;
 pub mod signals;
+mod timer;
+
+use core_state::{CoreState, Shared};
+use mailbox::RecordKind;
+use timer::TimerTarget;
 
 /// A connection owned by one core: slab slot + generation (a reused slot has a new
 /// generation, so a stale id is recognised and ignored).
@@ -93,7 +110,7 @@ impl std::error::Error for ProbeError {}
 /// Checks that this kernel and process can run the runtime (io_uring enabled, the opcodes and
 /// setup flags we need). Called once before [`start`].
 pub fn probe() -> Result<(), ProbeError> {
-    todo!("runtime helper")
+    probe::probe()
 }
 
 /// Callbacks from one core's loop. Runs on that core's thread only; need not be `Send`.
@@ -116,100 +133,155 @@ pub trait Handler {
 
 /// What a handler may do during a callback.
 pub struct Io<'a> {
-    _core: std::marker::PhantomData<&'a mut ()>,
+    state: &'a mut CoreState,
 }
 
 impl Io<'_> {
     /// This core's index, 0-based.
     pub fn core(&self) -> usize {
-        todo!("runtime helper")
+        self.state.core
     }
 
     /// Number of cores.
     pub fn cores(&self) -> usize {
-        todo!("runtime helper")
+        self.state.shared.cores
     }
 
     /// Time at the start of this loop turn (cheap).
     pub fn now(&self) -> Instant {
-        todo!("runtime helper")
+        self.state.now
     }
 
     /// Appends bytes to `conn`'s outbound queue. Ignored if `conn` is dead or closing.
     pub fn write(&mut self, conn: ConnId, bytes: &[u8]) {
-        let _ = (conn, bytes);
-        todo!("runtime helper")
+        self.write_parts(conn, &[bytes]);
     }
 
     /// Appends several slices as one unit (e.g. MSG line, payload, CRLF).
     pub fn write_parts(&mut self, conn: ConnId, parts: &[&[u8]]) {
-        let _ = (conn, parts);
-        todo!("runtime helper")
+        let state = &mut *self.state;
+        let Some(connection) = state.connections.get_mut(conn.slot as usize) else {
+            return;
+        };
+        if connection.generation != conn.generation
+            || connection.state != core_state::ConnectionState::Open
+        {
+            return;
+        }
+        for part in parts {
+            connection.outbound.write(&mut state.pool, part);
+        }
+        state.mark_dirty(conn.slot as usize);
     }
 
     /// Bytes queued for `conn` and not yet acknowledged by the kernel (0 if dead).
     pub fn pending_bytes(&self, conn: ConnId) -> usize {
-        let _ = conn;
-        todo!("runtime helper")
+        self.state
+            .connection(conn)
+            .map_or(0, |connection| connection.outbound.queued_bytes())
     }
 
     /// Closes `conn`; with `flush`, queued output is sent first. `on_close` follows with
     /// [`CloseReason::Requested`]. Idempotent.
     pub fn close(&mut self, conn: ConnId, flush: bool) {
-        let _ = (conn, flush);
-        todo!("runtime helper")
+        if self.state.connection(conn).is_some() {
+            self.state
+                .close(conn.slot as usize, CloseReason::Requested, flush);
+        }
     }
 
     /// Stops delivering `on_data` for `conn` until [`Io::resume_reading`] (bytes stay in the
     /// socket; TCP pushes back on the peer).
     pub fn pause_reading(&mut self, conn: ConnId) {
-        let _ = conn;
-        todo!("runtime helper")
+        let Some(connection) = self.state.connection_mut(conn) else {
+            return;
+        };
+        connection.paused_by_handler = true;
+        self.state.stop_reading(conn.slot as usize);
     }
 
     pub fn resume_reading(&mut self, conn: ConnId) {
-        let _ = conn;
-        todo!("runtime helper")
+        let Some(connection) = self.state.connection_mut(conn) else {
+            return;
+        };
+        if connection.paused_by_handler {
+            connection.paused_by_handler = false;
+            self.state.to_resume.push(conn.slot as usize);
+        }
     }
 
     /// Queues one record for core `to` (≠ this core); see the module contract.
     pub fn send_mail(&mut self, to: usize, parts: &[&[u8]]) {
-        let _ = (to, parts);
-        todo!("runtime helper")
+        self.state.send_mail(to, RecordKind::Mail, parts);
     }
 
     /// Schedules `on_timer(token)` at `at` (millisecond resolution).
     pub fn set_timer(&mut self, at: Instant, token: u64) -> TimerId {
-        let _ = (at, token);
-        todo!("runtime helper")
+        TimerId(self.state.timers.set(at, TimerTarget::Handler(token)))
     }
 
     pub fn cancel_timer(&mut self, timer: TimerId) {
-        let _ = timer;
-        todo!("runtime helper")
+        self.state.timers.cancel(timer.0);
     }
 
     /// Live connections on all cores (for max_connections).
     pub fn total_connections(&self) -> usize {
-        todo!("runtime helper")
+        self.state.shared.total_connections()
     }
 }
 
 /// Controls the running cores.
 pub struct RuntimeHandle {
-    _p: (),
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl RuntimeHandle {
     /// Begins the shutdown sequence; returns at once.
     pub fn shutdown(&self) {
-        todo!("runtime helper")
+        if !self.shared.shutdown.swap(true, Ordering::SeqCst) {
+            wake_all(&self.shared);
+        }
     }
 
-    /// Waits for every core thread to finish.
+    /// Waits for every core thread to finish (a core's panic is re-raised here).
     pub fn join(self) {
-        todo!("runtime helper")
+        let mut panic = None;
+        for thread in self.threads {
+            if let Err(payload) = thread.join() {
+                panic.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
     }
+}
+
+/// Wakes every core from outside the cores (their rings accept MSG_RING from any ring): a
+/// short-lived ring of our own posts one message to each.
+fn wake_all(shared: &Shared) {
+    let mut ring = match io_uring::IoUring::new(8) {
+        Ok(ring) => ring,
+        Err(error) => {
+            crate::error!("runtime: cannot create a ring to wake the cores: {error}");
+            return;
+        }
+    };
+    for ring_fd in &shared.ring_fds {
+        let ring_fd = ring_fd.load(Ordering::SeqCst);
+        if ring_fd < 0 {
+            continue;
+        }
+        let entry = ring::wake_entry(ring_fd);
+        // SAFETY: MSG_RING carries no user pointers.
+        while unsafe { ring.submission().push(&entry) }.is_err() {
+            let _ = ring.submit();
+        }
+    }
+    // Not waiting for completions: a woken core may exit and close its ring before the
+    // kernel reports our MSG_RING done, which can take long. Dropping the ring is fine.
+    let _ = ring.submit();
 }
 
 /// Starts the cores; see the module contract.
@@ -222,6 +294,162 @@ where
     H: Handler + 'static,
     F: Fn(usize) -> H + Send + Sync + 'static,
 {
-    let _ = (config, listener, make_handler);
-    todo!("runtime helper")
+    validate(&config)?;
+    signals::ignore_sigpipe();
+    let cores = config.cores;
+    let shared = Arc::new(Shared::new(cores));
+    let make_handler = Arc::new(make_handler);
+    let (outboxes, inboxes) = mailboxes(cores, config.mailbox_bytes);
+    let (ready_sender, ready_receiver) = mpsc::channel();
+    let mut listener = Some(listener);
+    let mut threads = Vec::with_capacity(cores);
+    for ((core, outboxes), inboxes) in outboxes.into_iter().enumerate().zip(inboxes) {
+        let seed = CoreSeed {
+            core,
+            config: config.clone(),
+            shared: shared.clone(),
+            outboxes,
+            inboxes,
+            listener: if core == 0 { listener.take() } else { None },
+        };
+        let make_handler = make_handler.clone();
+        let ready = ready_sender.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("ringmq-core-{core}"))
+            .spawn(move || run_core(seed, ready, move |core| make_handler(core)))?;
+        threads.push(thread);
+    }
+    let handle = RuntimeHandle { shared, threads };
+    for _ in 0..cores {
+        let result = ready_receiver
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("a core thread ended during start-up")));
+        if let Err(error) = result {
+            handle.shutdown();
+            let RuntimeHandle { threads, .. } = handle;
+            for thread in threads {
+                let _ = thread.join();
+            }
+            return Err(error);
+        }
+    }
+    Ok(handle)
+}
+
+fn validate(config: &RuntimeConfig) -> std::io::Result<()> {
+    let invalid = |text: &str| Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, text));
+    if config.cores == 0 {
+        return invalid("runtime: cores must be at least 1");
+    }
+    if !config.recv_buffers.is_power_of_two() || config.recv_buffers > buffer_ring::ENTRIES_MAX {
+        return invalid("runtime: recv_buffers must be a power of two no larger than 32768");
+    }
+    if config.recv_buffer_size == 0 {
+        return invalid("runtime: recv_buffer_size must be positive");
+    }
+    if config.connections_per_core == 0 {
+        return invalid("runtime: connections_per_core must be positive");
+    }
+    Ok(())
+}
+
+/// Per core: its outboxes (indexed by receiver) and inboxes (indexed by sender).
+type MailboxEnds = (
+    Vec<Vec<Option<mailbox::Outbox>>>,
+    Vec<Vec<Option<mailbox::Inbox>>>,
+);
+
+fn mailboxes(cores: usize, mailbox_bytes: usize) -> MailboxEnds {
+    let mut outboxes: Vec<Vec<Option<mailbox::Outbox>>> = (0..cores)
+        .map(|_| (0..cores).map(|_| None).collect())
+        .collect();
+    let mut inboxes: Vec<Vec<Option<mailbox::Inbox>>> = (0..cores)
+        .map(|_| (0..cores).map(|_| None).collect())
+        .collect();
+    for sender in 0..cores {
+        for receiver in 0..cores {
+            if sender != receiver {
+                let (outbox, inbox) = mailbox::channel(mailbox_bytes);
+                outboxes[sender][receiver] = Some(outbox);
+                inboxes[receiver][sender] = Some(inbox);
+            }
+        }
+    }
+    (outboxes, inboxes)
+}
+
+/// Everything a core thread starts with.
+struct CoreSeed {
+    core: usize,
+    config: RuntimeConfig,
+    shared: Arc<Shared>,
+    outboxes: Vec<Option<mailbox::Outbox>>,
+    inboxes: Vec<Option<mailbox::Inbox>>,
+    listener: Option<TcpListener>,
+}
+
+/// A core thread: builds its ring on this thread (SINGLE_ISSUER), reports readiness, runs.
+fn run_core<H: Handler>(
+    seed: CoreSeed,
+    ready: mpsc::Sender<std::io::Result<()>>,
+    make_handler: impl FnOnce(usize) -> H,
+) {
+    let shared = seed.shared.clone();
+    let mut io_ring = match ring::build_ring() {
+        Ok(io_ring) => io_ring,
+        Err(error) => {
+            shared.note_exited();
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    let ring_fd = std::os::fd::AsRawFd::as_raw_fd(&io_ring);
+    let setup = ring::Ring::new(&mut io_ring).and_then(|ring| {
+        let buffers = buffer_ring::BufferRing::new(
+            ring.submitter(),
+            event_loop::BUFFER_GROUP,
+            seed.config.recv_buffers,
+            seed.config.recv_buffer_size,
+        )?;
+        Ok((ring, buffers))
+    });
+    let (ring, buffers) = match setup {
+        Ok(parts) => parts,
+        Err(error) => {
+            shared.note_exited();
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    shared.ring_fds[seed.core].store(ring_fd, Ordering::SeqCst);
+    let now = Instant::now();
+    let state = CoreState {
+        core: seed.core,
+        config: seed.config,
+        shared: seed.shared,
+        now,
+        connections: slab::Slab::new(),
+        slot_generations: Vec::new(),
+        pool: outbound::ChunkPool::default(),
+        dirty: Vec::new(),
+        closing: Vec::new(),
+        to_arm: Vec::new(),
+        to_resume: Vec::new(),
+        stalled: Vec::new(),
+        pending_entries: Vec::new(),
+        outboxes: seed.outboxes,
+        inboxes: seed.inboxes,
+        timers: timer::Timers::new(now),
+        mail_blocked: false,
+        write_scan_armed: false,
+        shutting_down: false,
+    };
+    let handler = make_handler(seed.core);
+    let _ = ready.send(Ok(()));
+    let event_loop = event_loop::EventLoop::new(ring, buffers, state, handler, seed.listener);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event_loop.run()));
+    if let Err(payload) = outcome {
+        shared.note_exited();
+        std::panic::resume_unwind(payload);
+    }
 }

@@ -1,0 +1,296 @@
+//! A connection's outbound queue: bytes copied into pooled 16 KiB chunks taken from a
+//! per-core free list (no allocation in steady state), sent by one send / sendmsg at a time.
+//!
+//! ```text
+//!   chunks: [start..end sent? no][....][.... end | free space]   <- writes append here
+//!            ^ next send covers up to SEND_VECTORS_MAX chunks / SEND_BYTES_MAX bytes
+//! ```
+//!
+//! Invariant: while a send is in flight, the bytes it covers are neither moved, modified nor
+//! freed: chunks are heap blocks that never move, writes only append past `end`, and chunks
+//! go back to the pool only in `advance`, which runs on the send's completion.
+
+use std::collections::VecDeque;
+use std::ptr::NonNull;
+
+/// Bytes per pooled chunk.
+pub const CHUNK_BYTES: usize = 16 * 1024;
+/// iovecs per vectored send (one sendmsg covers at most this many chunks).
+pub const SEND_VECTORS_MAX: usize = 16;
+/// Bytes per send; a longer queue is sent in several rounds.
+pub const SEND_BYTES_MAX: usize = 256 * 1024;
+/// Free chunks a core keeps (64 MiB); chunks returned beyond this are freed.
+pub const POOL_CHUNKS_MAX: usize = 4096;
+
+/// One heap block of `CHUNK_BYTES`, reached only through raw pointers because the kernel may
+/// be reading part of it while we append to another part.
+pub struct ChunkBuffer {
+    bytes: NonNull<u8>,
+}
+
+impl ChunkBuffer {
+    fn new() -> ChunkBuffer {
+        let boxed: Box<[u8]> = vec![0u8; CHUNK_BYTES].into_boxed_slice();
+        let bytes = NonNull::new(Box::into_raw(boxed).cast::<u8>()).expect("Box is non-null");
+        ChunkBuffer { bytes }
+    }
+}
+
+impl Drop for ChunkBuffer {
+    fn drop(&mut self) {
+        let slice = std::ptr::slice_from_raw_parts_mut(self.bytes.as_ptr(), CHUNK_BYTES);
+        // SAFETY: `bytes` came from `Box<[u8]>` of CHUNK_BYTES in `new` and is freed once.
+        drop(unsafe { Box::from_raw(slice) });
+    }
+}
+
+/// The core's free list of chunks.
+#[derive(Default)]
+pub struct ChunkPool {
+    free: Vec<ChunkBuffer>,
+}
+
+impl ChunkPool {
+    fn take(&mut self) -> ChunkBuffer {
+        self.free.pop().unwrap_or_else(ChunkBuffer::new)
+    }
+
+    fn give(&mut self, chunk: ChunkBuffer) {
+        if self.free.len() < POOL_CHUNKS_MAX {
+            self.free.push(chunk);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn free_chunks(&self) -> usize {
+        self.free.len()
+    }
+}
+
+struct Chunk {
+    buffer: ChunkBuffer,
+    /// First unsent byte.
+    start: usize,
+    /// End of the written bytes.
+    end: usize,
+}
+
+/// iovecs and msghdr of a connection's vectored send, boxed so their address is stable for
+/// as long as the kernel may read them.
+pub struct SendVectors {
+    iovecs: [libc::iovec; SEND_VECTORS_MAX],
+    message: libc::msghdr,
+}
+
+impl SendVectors {
+    pub fn new() -> Box<SendVectors> {
+        let empty = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
+        let message: libc::msghdr = unsafe { std::mem::zeroed() };
+        Box::new(SendVectors {
+            iovecs: [empty; SEND_VECTORS_MAX],
+            message,
+        })
+    }
+}
+
+/// What the next send covers.
+pub enum SendPlan {
+    /// One contiguous region.
+    Single { bytes: *const u8, length: u32 },
+    /// Several chunks: the msghdr inside the connection's `SendVectors`.
+    Vectored {
+        message: *const libc::msghdr,
+        length: usize,
+    },
+}
+
+#[derive(Default)]
+pub struct Outbound {
+    chunks: VecDeque<Chunk>,
+    queued_bytes: usize,
+}
+
+impl Outbound {
+    /// Bytes queued and not yet acknowledged by a send completion.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queued_bytes == 0
+    }
+
+    /// Copies `bytes` to the end of the queue.
+    pub fn write(&mut self, pool: &mut ChunkPool, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = match self.chunks.back() {
+                Some(chunk) => CHUNK_BYTES - chunk.end,
+                None => 0,
+            };
+            if room == 0 {
+                self.chunks.push_back(Chunk {
+                    buffer: pool.take(),
+                    start: 0,
+                    end: 0,
+                });
+                continue;
+            }
+            let chunk = self.chunks.back_mut().expect("a chunk was just ensured");
+            let count = room.min(bytes.len());
+            // SAFETY: `end + count <= CHUNK_BYTES`, so the destination is inside the chunk;
+            // bytes at or past `end` are not covered by any in-flight send (see module
+            // invariant), and `bytes` is a different allocation.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    chunk.buffer.bytes.as_ptr().add(chunk.end),
+                    count,
+                )
+            };
+            chunk.end += count;
+            self.queued_bytes += count;
+            bytes = &bytes[count..];
+        }
+    }
+
+    /// Describes the next send (None when nothing is queued), filling `vectors` when it spans
+    /// several chunks.
+    pub fn plan_send(&self, vectors: &mut SendVectors) -> Option<SendPlan> {
+        let first = self.chunks.front()?;
+        debug_assert!(first.end > first.start);
+        if self.chunks.len() == 1 {
+            let length = first.end - first.start;
+            // SAFETY: `start` < CHUNK_BYTES, inside the chunk allocation.
+            let bytes = unsafe { first.buffer.bytes.as_ptr().add(first.start) };
+            return Some(SendPlan::Single {
+                bytes,
+                length: length as u32,
+            });
+        }
+        let mut count = 0;
+        let mut length = 0;
+        for chunk in self.chunks.iter().take(SEND_VECTORS_MAX) {
+            if length >= SEND_BYTES_MAX {
+                break;
+            }
+            let chunk_length = chunk.end - chunk.start;
+            // SAFETY: `start` < CHUNK_BYTES, inside the chunk allocation.
+            let base = unsafe { chunk.buffer.bytes.as_ptr().add(chunk.start) };
+            vectors.iovecs[count] = libc::iovec {
+                iov_base: base.cast(),
+                iov_len: chunk_length,
+            };
+            count += 1;
+            length += chunk_length;
+        }
+        vectors.message.msg_iov = vectors.iovecs.as_mut_ptr();
+        vectors.message.msg_iovlen = count as _;
+        Some(SendPlan::Vectored {
+            message: &vectors.message,
+            length,
+        })
+    }
+
+    /// The kernel accepted `sent` bytes from the front: drop them, returning emptied chunks.
+    pub fn advance(&mut self, pool: &mut ChunkPool, mut sent: usize) {
+        assert!(
+            sent <= self.queued_bytes,
+            "kernel acknowledged more than was queued"
+        );
+        self.queued_bytes -= sent;
+        while sent > 0 {
+            let chunk = self
+                .chunks
+                .front_mut()
+                .expect("bytes remain, so chunks remain");
+            let in_chunk = chunk.end - chunk.start;
+            if sent < in_chunk {
+                chunk.start += sent;
+                return;
+            }
+            sent -= in_chunk;
+            let chunk = self.chunks.pop_front().expect("front exists");
+            pool.give(chunk.buffer);
+        }
+    }
+
+    /// Returns every chunk to the pool (the connection is gone; no send is in flight).
+    pub fn clear(&mut self, pool: &mut ChunkPool) {
+        for chunk in self.chunks.drain(..) {
+            pool.give(chunk.buffer);
+        }
+        self.queued_bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned_bytes(outbound: &Outbound, vectors: &mut SendVectors) -> Vec<u8> {
+        match outbound.plan_send(vectors).expect("queued") {
+            SendPlan::Single { bytes, length } => {
+                // SAFETY: the plan points into live chunks of `outbound`.
+                unsafe { std::slice::from_raw_parts(bytes, length as usize) }.to_vec()
+            }
+            SendPlan::Vectored { length, .. } => {
+                let mut out = Vec::new();
+                for iovec in &vectors.iovecs[..vectors.message.msg_iovlen] {
+                    // SAFETY: the iovecs point into live chunks of `outbound`.
+                    let part = unsafe {
+                        std::slice::from_raw_parts(iovec.iov_base as *const u8, iovec.iov_len)
+                    };
+                    out.extend_from_slice(part);
+                }
+                assert_eq!(out.len(), length);
+                out
+            }
+        }
+    }
+
+    #[test]
+    fn write_plan_advance_keeps_order_and_reuses_chunks() {
+        let mut pool = ChunkPool::default();
+        let mut outbound = Outbound::default();
+        let mut vectors = SendVectors::new();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        outbound.write(&mut pool, &data[..10]);
+        assert_eq!(planned_bytes(&outbound, &mut vectors), &data[..10]);
+        outbound.write(&mut pool, &data[10..]);
+        assert_eq!(outbound.queued_bytes(), data.len());
+        let mut received = Vec::new();
+        while !outbound.is_empty() {
+            let planned = planned_bytes(&outbound, &mut vectors);
+            assert!(planned.len() <= SEND_BYTES_MAX);
+            // A partial send: the kernel takes a bit more than half.
+            let sent = planned.len() / 2 + 1;
+            received.extend_from_slice(&planned[..sent]);
+            outbound.advance(&mut pool, sent);
+        }
+        assert_eq!(received, data);
+        assert_eq!(pool.free_chunks(), data.len().div_ceil(CHUNK_BYTES));
+        outbound.write(&mut pool, b"again");
+        assert_eq!(pool.free_chunks(), data.len().div_ceil(CHUNK_BYTES) - 1);
+        outbound.clear(&mut pool);
+        assert_eq!(outbound.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn vectored_plan_is_bounded() {
+        let mut pool = ChunkPool::default();
+        let mut outbound = Outbound::default();
+        let mut vectors = SendVectors::new();
+        outbound.write(&mut pool, &vec![1u8; 40 * CHUNK_BYTES]);
+        match outbound.plan_send(&mut vectors).expect("queued") {
+            SendPlan::Vectored { length, .. } => {
+                assert_eq!(length, SEND_VECTORS_MAX * CHUNK_BYTES);
+                assert!(length <= SEND_BYTES_MAX);
+            }
+            SendPlan::Single { .. } => panic!("40 chunks need a vectored send"),
+        }
+    }
+}
