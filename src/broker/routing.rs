@@ -25,6 +25,9 @@ pub struct Message<'a> {
     pub message: &'a [u8],
 }
 
+/// Subjects reserved for gateway replies: publishing to them is refused (spec §1.3).
+const RESERVED_SUBJECT_PREFIX: &[u8] = b"_GR_.";
+
 /// Reply subjects reserved for the server's own use (spec §1.3).
 const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
 
@@ -41,15 +44,13 @@ impl Shard {
         }
         self.counters.in_msgs += 1;
         self.counters.in_bytes += message.message.len() as u64;
+        if message.subject.starts_with(RESERVED_SUBJECT_PREFIX) {
+            self.permission_violation(io, conn, "Publish to", message.subject);
+            return;
+        }
         if let Some(reply) = message.reply {
             if RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p)) {
-                self.line.clear();
-                let text = format!(
-                    "Permissions Violation for Publish with Reply of {:?}",
-                    String::from_utf8_lossy(reply)
-                );
-                encoder::err_line(&mut self.line, &text);
-                io.write(conn, &self.line);
+                self.permission_violation(io, conn, "Publish with Reply of", reply);
                 return;
             }
         }
@@ -62,6 +63,18 @@ impl Shard {
                 self.answer_no_responders(io, conn, reply);
             }
         }
+    }
+
+    /// `-ERR 'Permissions Violation for <what> "<subject>"'`; the connection stays open.
+    fn permission_violation(&mut self, io: &mut Io<'_>, conn: ConnId, what: &str, subject: &[u8]) {
+        // nats-server quotes with Go's %q; {:?} of a str gives the same for printable text.
+        let text = format!(
+            "Permissions Violation for {what} {:?}",
+            String::from_utf8_lossy(subject)
+        );
+        self.line.clear();
+        encoder::err_line(&mut self.line, &text);
+        io.write(conn, &self.line);
     }
 
     /// Delivers to local subscribers and forwards to interested cores; returns whether the
