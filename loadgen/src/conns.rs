@@ -27,13 +27,13 @@ pub fn run(args: &ConnsArgs, address: SocketAddr) -> Result<Value, String> {
     let descriptor_limit = raise_descriptor_limit();
     let rss_before = args.server_pid.map(report::resident_bytes).transpose();
     let rss_before = rss_before.map_err(|e| format!("server VmRSS: {e}"))?;
-    let cpu_before = report::process_cpu_sec("self").unwrap_or(0.0);
+    let cpu_before = report::own_cpu_sec();
     let started = Instant::now();
     let held = open_all(args, address)?;
     let elapsed = started.elapsed().as_secs_f64();
     let rss_after = args.server_pid.map(report::resident_bytes).transpose();
     let rss_after = rss_after.map_err(|e| format!("server VmRSS: {e}"))?;
-    let cpu_sec = report::process_cpu_sec("self").unwrap_or(0.0) - cpu_before;
+    let cpu_sec = report::own_cpu_sec() - cpu_before;
     let per_connection = match (rss_before, rss_after) {
         (Some(before), Some(after)) => {
             Some(after.saturating_sub(before) as f64 / held.len() as f64)

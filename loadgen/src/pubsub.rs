@@ -199,7 +199,7 @@ pub fn run(args: &PubsubArgs, address: SocketAddr) -> Result<Summary, String> {
         }));
     }
     let progress = progress::start(Arc::clone(&shared.progress));
-    let cpu_before = report::process_cpu_sec("self").unwrap_or(0.0);
+    let cpu_before = report::own_cpu_sec();
     start.wait();
     let published: Vec<PublisherResult> = publishers.into_iter().map(join).collect();
     let sent_per_publisher: Vec<u64> = published.iter().map(|p| p.sent).collect();
@@ -208,7 +208,7 @@ pub fn run(args: &PubsubArgs, address: SocketAddr) -> Result<Summary, String> {
     let publish_end_ns = published.iter().map(|p| p.end_ns).max().unwrap_or(start_ns);
     shared.publishing_finished(total_sent, Duration::from_nanos(publish_end_ns - start_ns));
     let received: Vec<SubscriberResult> = subscribers.into_iter().map(join).collect();
-    let cpu_sec = report::process_cpu_sec("self").unwrap_or(0.0) - cpu_before;
+    let cpu_sec = report::own_cpu_sec() - cpu_before;
     drop(progress);
 
     let mut summary = summarize(args, &published, &received, &sent_per_publisher);

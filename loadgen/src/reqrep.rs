@@ -129,12 +129,12 @@ pub fn run(args: &ReqrepArgs, address: SocketAddr) -> Result<Summary, String> {
         }));
     }
     let progress = progress::start(Arc::clone(&shared.progress));
-    let cpu_before = report::process_cpu_sec("self").unwrap_or(0.0);
+    let cpu_before = report::own_cpu_sec();
     start.wait();
     let results: Vec<RequesterResult> = requesters.into_iter().map(join).collect();
     stop.store(true, Ordering::Release);
     let served: Vec<ResponderResult> = responders.into_iter().map(join).collect();
-    let cpu_sec = report::process_cpu_sec("self").unwrap_or(0.0) - cpu_before;
+    let cpu_sec = report::own_cpu_sec() - cpu_before;
     drop(progress);
     let mut summary = summarize(args, &results, &served);
     summary.loadgen_cpu_sec = cpu_sec;
