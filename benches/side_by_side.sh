@@ -200,6 +200,8 @@ for case in cases:
         for server in servers:
             values = [m[key] for m in per_server[server] if m.get(key) is not None]
             medians[server] = statistics.median(values) if values else None
+        if all(value is None for value in medians.values()):
+            continue
         cells = [case, key]
         for server in servers:
             mark = f" ({failures[server]} failed)" if failures[server] else ""
