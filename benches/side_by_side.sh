@@ -17,6 +17,7 @@ REQREP_RATE=${REQREP_RATE:-5000}
 REQREP_MSGS=${REQREP_MSGS:-10000}
 CONNS=${CONNS:-10000}
 SERVER_START_TIMEOUT=${SERVER_START_TIMEOUT:-10}
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 ALL_CASES="pub-16 pub-128 pub-1k 1to1-16 1to1-128 1to1-1k 1to4-16 1to4-128 1to4-1k \
 queue3-16 queue3-128 queue3-1k reqrep conns"
 if [[ ${QUICK:-0} == 1 ]]; then
@@ -126,7 +127,7 @@ for case in $CASES; do
             before=$(server_ticks "$SERVER_PID")
             log "$case run $run on $server: loadgen $args"
             # shellcheck disable=SC2086
-            output=$("$LOADGEN" $args --url "nats://127.0.0.1:$PORT" --json) && status=0 || status=$?
+            output=$(timeout "$RUN_TIMEOUT" "$LOADGEN" $args --url "nats://127.0.0.1:$PORT" --json) && status=0 || status=$?
             after=$(server_ticks "$SERVER_PID")
             server_stop
             json=$(tail -n 1 <<<"$output")

@@ -10,6 +10,10 @@ use crate::frame::{Frame, FrameReader};
 /// How long the handshake's PING may take to come back.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest a single write may block: a server that stops reading altogether (a hung broker
+/// under test) turns into an error instead of a hung loadgen.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Non-verbose, so the server sends no +OK per command; headers on, so HPUB/HMSG work.
 const CONNECT_LINE: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":true,\
 \"headers\":true,\"no_responders\":false,\"lang\":\"rust\",\"version\":\"0.1.0\",\
@@ -25,6 +29,7 @@ impl Connection {
     pub fn start(address: SocketAddr, setup: &[u8], read_buffer_bytes: usize) -> io::Result<Self> {
         let mut stream = TcpStream::connect(address)?;
         stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let mut hello = Vec::with_capacity(CONNECT_LINE.len() + setup.len() + 6);
         hello.extend_from_slice(CONNECT_LINE);
         hello.extend_from_slice(setup);
