@@ -1,1 +1,91 @@
-fn main() {}
+//! loadgen: a NATS load generator that speaks the raw protocol over blocking TCP sockets,
+//! one thread per connection, so it costs less CPU per message than the server it measures.
+//!
+//! # Layout
+//! - `cli`: flags per subcommand. `pubsub`, `reqrep`, `conns`: the three workloads.
+//! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
+//! - `stamp`: sequence and send time in each payload; `sequence`: loss/dup accounting.
+//! - `pacer`: open-loop schedule for `--rate`; `report`: JSON and text results, /proc reads.
+//! - `progress`: the stderr progress line (terminals only).
+#![deny(unsafe_code)]
+
+mod cli;
+mod connection;
+mod conns;
+mod frame;
+mod pacer;
+mod progress;
+mod pubsub;
+mod report;
+mod reqrep;
+mod sequence;
+mod stamp;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("loadgen: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: &Command) -> Result<ExitCode, String> {
+    let (summary, json) = match command {
+        Command::Pubsub(args) => {
+            let address = cli::resolve_url(&args.common.url)?;
+            let summary = pubsub::run(args, address)?;
+            write_histogram(&summary, args.hdr_out.as_deref())?;
+            (summary, args.common.json)
+        }
+        Command::Reqrep(args) => {
+            let address = cli::resolve_url(&args.common.url)?;
+            let summary = reqrep::run(args, address)?;
+            write_histogram(&summary, args.hdr_out.as_deref())?;
+            (summary, args.common.json)
+        }
+        Command::Conns(args) => {
+            let address = cli::resolve_url(&args.common.url)?;
+            let result = conns::run(args, address)?;
+            if !args.common.json {
+                println!("{}", serde_json::to_string_pretty(&result).expect("json"));
+            }
+            if args.common.json {
+                println!("{result}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    summary
+        .print_human(&mut stdout)
+        .map_err(|e| e.to_string())?;
+    if json {
+        writeln!(stdout, "{}", summary.to_json()).map_err(|e| e.to_string())?;
+    }
+    Ok(if summary.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_histogram(
+    summary: &report::Summary,
+    path: Option<&std::path::Path>,
+) -> Result<(), String> {
+    match path {
+        Some(path) => report::write_percentiles(&summary.latency, path)
+            .map_err(|e| format!("--hdr-out {}: {e}", path.display())),
+        None => Ok(()),
+    }
+}

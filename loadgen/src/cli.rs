@@ -1,0 +1,285 @@
+//! Command line: one subcommand per workload. Parsing only; validation that needs more than
+//! one flag happens in `validate`, so the workloads get consistent options.
+
+use std::net::SocketAddr;
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "NATS load generator (raw protocol over TCP)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publishers share --msgs messages; every plain subscriber must receive all of them.
+    Pubsub(PubsubArgs),
+    /// Requesters send requests to a queue group of responders and time the round trips.
+    Reqrep(ReqrepArgs),
+    /// Opens many idle connections and reports the server's memory per connection.
+    Conns(ConnsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Server address, nats://HOST:PORT.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    pub url: String,
+    /// Print one JSON object as the last stdout line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PubsubArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value_t = 1)]
+    pub publishers: usize,
+    #[arg(long, default_value_t = 1)]
+    pub subscribers: usize,
+    /// Messages in total, shared by the publishers.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub msgs: u64,
+    /// Payload bytes per message (16 or more carries sequence and send time).
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+    #[arg(long, default_value = "loadgen.bench")]
+    pub subject: String,
+    /// Subscribers join this queue group: the group receives --msgs in total.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Publish with HPUB and a small header block.
+    #[arg(long)]
+    pub headers: bool,
+    /// Total publish rate, messages per second; latency then counts from the intended
+    /// send time of each message (no coordinated omission).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Publish for this long instead of a fixed count (with --rate: msgs = rate × duration).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Write the merged latency distribution (HdrHistogram percentile text) to this file.
+    #[arg(long)]
+    pub hdr_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReqrepArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value_t = 1)]
+    pub requesters: usize,
+    #[arg(long, default_value_t = 1)]
+    pub responders: usize,
+    /// Requests in total, shared by the requesters.
+    #[arg(long, default_value_t = 100_000)]
+    pub msgs: u64,
+    /// Payload bytes per request and reply (at least 16: the stamp).
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+    #[arg(long, default_value = "loadgen.service")]
+    pub subject: String,
+    /// Total request rate; without it each requester waits for each reply (closed loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    #[arg(long)]
+    pub hdr_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    #[arg(long, default_value_t = 1)]
+    pub subs_per_conn: usize,
+    /// Server process whose VmRSS is read before and after.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+/// Resolves `nats://HOST:PORT` (scheme optional, port 4222 by default).
+pub fn resolve_url(url: &str) -> Result<SocketAddr, String> {
+    let rest = url.strip_prefix("nats://").unwrap_or(url);
+    let rest = rest
+        .rsplit('@')
+        .next()
+        .unwrap_or(rest)
+        .trim_end_matches('/');
+    let with_port = if rest
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        rest.to_string()
+    } else {
+        format!("{rest}:4222")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url} resolves to no address"))
+}
+
+impl PubsubArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.publishers == 0 || self.publishers > crate::stamp::PUBLISHERS_MAX {
+            return Err("--publishers must be between 1 and 65536".into());
+        }
+        if self.duration.is_none() && self.msgs == 0 {
+            return Err("--msgs must be positive".into());
+        }
+        if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err("--rate must be positive".into());
+        }
+        if self.duration.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
+            return Err("--duration must be positive".into());
+        }
+        validate_subject(&self.subject)
+    }
+
+    /// Messages to publish in total, when known before the run.
+    pub fn planned_msgs(&self) -> Option<u64> {
+        match (self.duration, self.rate) {
+            (None, _) => Some(self.msgs),
+            (Some(seconds), Some(rate)) => Some((seconds * rate).round().max(1.0) as u64),
+            (Some(_), None) => None,
+        }
+    }
+}
+
+impl ReqrepArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.requesters == 0 || self.responders == 0 || self.msgs == 0 {
+            return Err("--requesters, --responders and --msgs must be positive".into());
+        }
+        if self.size < crate::stamp::STAMP_BYTES {
+            return Err("reqrep needs --size 16 or more (the stamp carries the send time)".into());
+        }
+        if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err("--rate must be positive".into());
+        }
+        validate_subject(&self.subject)
+    }
+}
+
+fn validate_subject(subject: &str) -> Result<(), String> {
+    let bad = subject.is_empty()
+        || subject.bytes().any(|b| b <= b' ' || b == b'*' || b == b'>')
+        || subject.split('.').any(str::is_empty);
+    if bad {
+        return Err(format!("--subject {subject:?} is not a literal subject"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(line.split_whitespace())
+    }
+
+    #[test]
+    fn pubsub_flags_parse() {
+        let cli = parse(
+            "loadgen pubsub --url nats://127.0.0.1:5000 --publishers 3 --subscribers 4 \
+             --msgs 500 --size 128 --subject a.b --queue q --headers --rate 1000 \
+             --duration 2.5 --json --hdr-out /tmp/h.txt",
+        )
+        .unwrap();
+        let Command::Pubsub(args) = cli.command else {
+            panic!("not pubsub")
+        };
+        assert_eq!(args.common.url, "nats://127.0.0.1:5000");
+        assert_eq!((args.publishers, args.subscribers, args.msgs), (3, 4, 500));
+        assert_eq!(args.size, 128);
+        assert_eq!(args.subject, "a.b");
+        assert_eq!(args.queue.as_deref(), Some("q"));
+        assert!(args.headers && args.common.json);
+        assert_eq!(args.rate, Some(1000.0));
+        assert_eq!(args.duration, Some(2.5));
+        assert_eq!(args.hdr_out, Some(PathBuf::from("/tmp/h.txt")));
+        assert_eq!(args.planned_msgs(), Some(2500));
+        assert_eq!(args.validate(), Ok(()));
+    }
+
+    #[test]
+    fn pubsub_defaults() {
+        let Command::Pubsub(args) = parse("loadgen pubsub").unwrap().command else {
+            panic!("not pubsub")
+        };
+        assert_eq!((args.publishers, args.subscribers), (1, 1));
+        assert_eq!((args.msgs, args.size), (1_000_000, 16));
+        assert_eq!(args.queue, None);
+        assert!(!args.headers && !args.common.json);
+        assert_eq!(args.planned_msgs(), Some(1_000_000));
+    }
+
+    #[test]
+    fn reqrep_and_conns_parse() {
+        let Command::Reqrep(args) =
+            parse("loadgen reqrep --requesters 2 --responders 3 --msgs 10 --rate 50")
+                .unwrap()
+                .command
+        else {
+            panic!("not reqrep")
+        };
+        assert_eq!((args.requesters, args.responders, args.msgs), (2, 3, 10));
+        assert_eq!(args.rate, Some(50.0));
+        assert_eq!(args.validate(), Ok(()));
+        let Command::Conns(args) =
+            parse("loadgen conns --count 10000 --subs-per-conn 2 --server-pid 42")
+                .unwrap()
+                .command
+        else {
+            panic!("not conns")
+        };
+        assert_eq!((args.count, args.subs_per_conn), (10_000, 2));
+        assert_eq!(args.server_pid, Some(42));
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(parse("loadgen pubsub --msgs lots").is_err());
+        assert!(parse("loadgen pubsub --bogus").is_err());
+        assert!(parse("loadgen").is_err());
+        let invalid = [
+            "loadgen pubsub --publishers 0",
+            "loadgen pubsub --msgs 0",
+            "loadgen pubsub --rate 0",
+            "loadgen pubsub --subject a.*",
+            "loadgen pubsub --subject a..b",
+        ];
+        for line in invalid {
+            let Command::Pubsub(args) = parse(line).unwrap().command else {
+                panic!("not pubsub")
+            };
+            assert!(args.validate().is_err(), "{line}");
+        }
+        let Command::Reqrep(args) = parse("loadgen reqrep --size 8").unwrap().command else {
+            panic!("not reqrep")
+        };
+        assert!(args.validate().is_err());
+    }
+
+    #[test]
+    fn urls_resolve() {
+        let expected: SocketAddr = "127.0.0.1:4333".parse().unwrap();
+        assert_eq!(resolve_url("nats://127.0.0.1:4333"), Ok(expected));
+        assert_eq!(resolve_url("127.0.0.1:4333"), Ok(expected));
+        assert_eq!(resolve_url("nats://user:pw@127.0.0.1:4333/"), Ok(expected));
+        assert_eq!(resolve_url("nats://127.0.0.1").unwrap().port(), 4222);
+    }
+}
