@@ -401,6 +401,10 @@ impl Shard {
                 let headers = self.client(conn).is_some_and(|c| c.options.headers);
                 if !headers {
                     // nats-server: "message headers not supported", closed without -ERR.
+                    // The parser leaves headers enabled: a CONNECT enabling them may sit in
+                    // the same read as the HPUB, before the broker could tell the parser. So
+                    // an oversized HPUB from a connection without headers gets the payload
+                    // -ERR before the close, where nats-server closes silently.
                     self.close_client(io, conn, true);
                     return ControlFlow::Break(());
                 }

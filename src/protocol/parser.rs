@@ -265,6 +265,11 @@ fn start_step(byte: u8) -> Result<State, ParseError> {
     }
 }
 
+fn starts_with_pub(rest: &[u8]) -> bool {
+    matches!(rest, [p, u, b, blank, ..]
+        if *p | 0x20 == b'p' && *u | 0x20 == b'u' && *b | 0x20 == b'b' && is_blank(*blank))
+}
+
 fn blank_step(byte: u8, next: State) -> Result<State, ParseError> {
     if is_blank(byte) {
         Ok(next)
@@ -356,6 +361,12 @@ impl Parser {
         let mut argument_start = None;
         while index < input.len() {
             let step = match self.state {
+                // Most client traffic is PUB: take its name and blank in one step. The result
+                // is the same as four steps through `name_step`.
+                State::Start if starts_with_pub(&input[index..]) => {
+                    self.state = State::OpPubSpace;
+                    Step::Continue(index + 4)
+                }
                 state if state.is_argument() => {
                     let Some(offset) = memchr(b'\n', &input[index..]) else {
                         self.note_carriage_return(&input[index..]);
