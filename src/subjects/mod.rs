@@ -43,6 +43,26 @@ impl FastHasher {
     }
 }
 
+/// Packs the 1 to 7 bytes after the last whole word into one word with fixed-size reads
+/// (two overlapping 4-byte reads, or first/middle/last byte), avoiding a variable-length
+/// copy. Distinct tails of one length give distinct words, and `Hash for [u8]` writes the
+/// length first, so no collision is added.
+#[inline]
+fn tail_word(tail: &[u8]) -> u64 {
+    debug_assert!((1..8).contains(&tail.len()));
+    let length = tail.len();
+    if length >= 4 {
+        let mut low = [0u8; 4];
+        let mut high = [0u8; 4];
+        low.copy_from_slice(&tail[..4]);
+        high.copy_from_slice(&tail[length - 4..]);
+        u64::from(u32::from_le_bytes(low)) | (u64::from(u32::from_le_bytes(high)) << 32)
+    } else {
+        let (first, middle, last) = (tail[0], tail[length / 2], tail[length - 1]);
+        u64::from(first) | (u64::from(middle) << 8) | (u64::from(last) << 16)
+    }
+}
+
 impl Hasher for FastHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
@@ -54,9 +74,7 @@ impl Hasher for FastHasher {
         }
         let tail = words.remainder();
         if !tail.is_empty() {
-            let mut word_bytes = [0u8; 8];
-            word_bytes[..tail.len()].copy_from_slice(tail);
-            self.add_word(u64::from_le_bytes(word_bytes));
+            self.add_word(tail_word(tail));
         }
     }
 
@@ -111,5 +129,27 @@ mod tests {
             "only {} distinct bucket indexes",
             low_bits.len()
         );
+    }
+
+    /// Every string over a small alphabet of lengths 0 to 10 (each tail length, with and
+    /// without a whole word before it) hashes differently.
+    #[test]
+    fn fast_hasher_has_no_collisions_on_short_strings() {
+        let build = BuildHasherDefault::<FastHasher>::default();
+        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut hashes = HashSet::new();
+        for _ in 0..11 {
+            for string in &strings {
+                assert!(
+                    hashes.insert(build.hash_one(&string[..])),
+                    "collision on {string:?}"
+                );
+            }
+            strings = strings
+                .iter()
+                .flat_map(|string| [b'a', b'b', b'.'].map(|byte| [&string[..], &[byte]].concat()))
+                .collect();
+            strings.retain(|string| string.len() <= 4 || string.starts_with(b"ab.a"));
+        }
     }
 }

@@ -11,7 +11,8 @@
 //!   name across all matching patterns (one `QueueMatch` per distinct name; inside it, too, a
 //!   value appears once per matching pattern). Order is unspecified.
 //! - Matching is cached per literal subject (bounded, see `cache.rs`); any insert or remove
-//!   invalidates. A cache hit allocates nothing.
+//!   invalidates: it bumps `generation` and patches the cached results it affects, so the
+//!   cache never serves a stale result. A cache hit allocates nothing.
 //!
 //! Matching, before the optimised loop in `collect_level`:
 //!
@@ -204,6 +205,8 @@ impl<V: Copy + Eq + Hash> SubjectTrie<V> {
             Some(name) => entries.queues.entry(Box::from(name)).or_default(),
         };
         let count = counts.entry(value).or_insert(0);
+        // Cannot overflow: each count stands for a live subscription or queue member, and
+        // the connection and subscription limits keep those far below 2^32.
         *count += 1;
         let count = *count;
         if count == 1 {
