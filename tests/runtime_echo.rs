@@ -611,3 +611,65 @@ fn close_with_flush_sends_everything_queued_first() {
     assert_eq!(reasons, vec![CloseReason::Requested]);
     stop(handle);
 }
+
+/// The first connection (core 0) is a sink; input on core 1's connection is mailed to core 0
+/// and written to the sink. A 1 KiB mailbox bound keeps core 1 pausing and resuming reads.
+struct Relay {
+    sink: Option<ConnId>,
+    stats: Arc<Stats>,
+}
+
+impl Handler for Relay {
+    fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, _peer: SocketAddr) {
+        if io.core() == 0 {
+            self.sink = Some(conn);
+        }
+        self.stats.opens_per_core[io.core()].fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_data(&mut self, io: &mut Io<'_>, _conn: ConnId, data: &[u8]) {
+        assert_eq!(io.core(), 1, "only the source sends");
+        self.stats.bytes_in.fetch_add(data.len(), Ordering::SeqCst);
+        io.send_mail(0, &[data]);
+    }
+    fn on_close(&mut self, _io: &mut Io<'_>, _conn: ConnId, _reason: CloseReason) {}
+    fn on_mail(&mut self, io: &mut Io<'_>, _from: usize, record: &[u8]) {
+        io.write(self.sink.expect("sink opened first"), record);
+    }
+    fn on_timer(&mut self, _io: &mut Io<'_>, _token: u64) {}
+    fn on_turn_end(&mut self, _io: &mut Io<'_>) {}
+    fn on_shutdown(&mut self, _io: &mut Io<'_>) {}
+}
+
+#[test]
+fn mailbox_backpressure_pauses_reading_and_loses_nothing() {
+    let _serial = serial();
+    let (listener, address) = listener();
+    let stats = Arc::new(Stats::default());
+    let for_cores = stats.clone();
+    let mut tiny_mailbox = config(2);
+    tiny_mailbox.mailbox_bytes = 1024;
+    let handle = runtime::start(tiny_mailbox, listener, move |_| Relay {
+        sink: None,
+        stats: for_cores.clone(),
+    })
+    .expect("start");
+    let mut sink = connect(address);
+    wait_until("sink open", || stats.opens() == 1);
+    let mut source = connect(address);
+    wait_until("source open on core 1", || {
+        stats.opens_per_core[1].load(Ordering::SeqCst) == 1
+    });
+    let data = pattern(8 << 20, 5);
+    let to_send = data.clone();
+    let sender = std::thread::spawn(move || source.write_all(&to_send).expect("source"));
+    let mut received = vec![0u8; data.len()];
+    if let Err(error) = sink.read_exact(&mut received) {
+        panic!(
+            "relay stalled after {} bytes in: {error}",
+            stats.bytes_in.load(Ordering::SeqCst)
+        );
+    }
+    sender.join().expect("sender");
+    assert!(received == data, "relayed bytes differ");
+    stop(handle);
+}
