@@ -673,3 +673,97 @@ fn mailbox_backpressure_pauses_reading_and_loses_nothing() {
     assert!(received == data, "relayed bytes differ");
     stop(handle);
 }
+
+fn set_fd_limit(soft: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a live rlimit out-parameter.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    let previous = limit.rlim_cur;
+    limit.rlim_cur = soft;
+    // SAFETY: a live, initialised rlimit.
+    let result = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert_eq!(result, 0, "setrlimit");
+    previous
+}
+
+fn highest_fd() -> u64 {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .expect("some fd")
+}
+
+fn echo_once(stream: &mut TcpStream, message: &[u8]) {
+    stream.write_all(message).expect("write");
+    let mut echoed = vec![0u8; message.len()];
+    stream.read_exact(&mut echoed).expect("echo");
+    assert_eq!(echoed, message);
+}
+
+#[test]
+fn out_of_fds_keeps_old_connections_and_accepts_again_later() {
+    let _serial = serial();
+    // io_uring reads RLIMIT_NOFILE when the accept is armed, so lower it before starting.
+    let previous = set_fd_limit(highest_fd() + 32);
+    let (handle, address, stats) = start_echo(config(1));
+    let mut first = connect(address);
+    echo_once(&mut first, b"before");
+    let mut fillers = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        fillers.push(file);
+    }
+    fillers.pop();
+    // Our side of `second` takes the last fd; the server's accept gets EMFILE.
+    let mut second = connect(address);
+    second.write_all(b"waiting").expect("write");
+    echo_once(&mut first, b"still served");
+    assert_eq!(stats.opens(), 1);
+    fillers.truncate(fillers.len() - 4);
+    let mut echoed = [0u8; 7];
+    second
+        .read_exact(&mut echoed)
+        .expect("accepted after the back-off");
+    assert_eq!(&echoed, b"waiting");
+    assert_eq!(stats.opens(), 2);
+    drop(fillers);
+    set_fd_limit(previous);
+    stop(handle);
+}
+
+fn core_thread_cpu_ticks() -> u64 {
+    let mut ticks = 0;
+    for task in std::fs::read_dir("/proc/self/task")
+        .expect("tasks")
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("ringmq-core-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let after_name = &stat[stat.rfind(')').map_or(0, |index| index + 2)..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat; 12 and 13 after "pid (comm) ".
+        ticks += fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    }
+    ticks
+}
+
+#[test]
+fn idle_cores_park_instead_of_spinning() {
+    let _serial = serial();
+    let (handle, address, stats) = start_echo(config(2));
+    let mut idle = connect(address);
+    echo_once(&mut idle, b"x");
+    wait_until("open", || stats.opens() == 1);
+    let before = core_thread_cpu_ticks();
+    // Measuring an idle period, not synchronising: nothing happens during it.
+    std::thread::sleep(Duration::from_millis(500));
+    let spent = core_thread_cpu_ticks() - before;
+    assert!(spent <= 2, "idle cores used {spent} clock ticks in 500 ms");
+    stop(handle);
+}
