@@ -438,7 +438,11 @@ fn mail_between_cores_arrives_in_exact_order() {
         out_of_order: flag.clone(),
     })
     .expect("start");
+    let started = Instant::now();
     wait_until("all records", || received.load(Ordering::SeqCst) == RECORDS);
+    let elapsed = started.elapsed();
+    let rate = RECORDS as f64 / elapsed.as_secs_f64() / 1e6;
+    eprintln!("mail: {RECORDS} records core 0 -> 1 in {elapsed:?} = {rate:.2} M records/s");
     assert!(
         !out_of_order.load(Ordering::SeqCst),
         "records out of order or resized"
@@ -765,5 +769,42 @@ fn idle_cores_park_instead_of_spinning() {
     std::thread::sleep(Duration::from_millis(500));
     let spent = core_thread_cpu_ticks() - before;
     assert!(spent <= 2, "idle cores used {spent} clock ticks in 500 ms");
+    stop(handle);
+}
+
+/// Streams a large volume through one echo connection and reports the rate (larger in
+/// release builds); asserts only that every byte came back in order.
+#[test]
+fn echo_stream_throughput_report() {
+    let _serial = serial();
+    let (handle, address, _stats) = start_echo(config(2));
+    let total: usize = if cfg!(debug_assertions) {
+        16 << 20
+    } else {
+        512 << 20
+    };
+    let block = pattern(256 * 1024, 11);
+    let stream = connect(address);
+    let mut writer = stream.try_clone().expect("clone");
+    let to_send = block.clone();
+    let started = Instant::now();
+    let sender = std::thread::spawn(move || {
+        for _ in 0..total / to_send.len() {
+            writer.write_all(&to_send).expect("write");
+        }
+    });
+    let mut reader = stream;
+    let mut received = vec![0u8; block.len()];
+    for _ in 0..total / block.len() {
+        reader.read_exact(&mut received).expect("echo");
+        assert!(received == block, "echoed block differs");
+    }
+    let elapsed = started.elapsed();
+    sender.join().expect("sender");
+    let rate = total as f64 / elapsed.as_secs_f64() / 1e6;
+    eprintln!(
+        "echo: {} MiB each way in {elapsed:?} = {rate:.0} MB/s",
+        total >> 20
+    );
     stop(handle);
 }
