@@ -808,3 +808,32 @@ fn echo_stream_throughput_report() {
     );
     stop(handle);
 }
+
+/// 16-byte request/reply round trips over one connection; reports p50 / p99.
+#[test]
+fn echo_round_trip_latency_report() {
+    let _serial = serial();
+    let (handle, address, _stats) = start_echo(config(2));
+    let mut stream = connect(address);
+    stream.set_nodelay(true).expect("nodelay");
+    let rounds = if cfg!(debug_assertions) {
+        2_000
+    } else {
+        20_000
+    };
+    let mut latencies = Vec::with_capacity(rounds);
+    let request = [7u8; 16];
+    let mut reply = [0u8; 16];
+    for _ in 0..rounds {
+        let started = Instant::now();
+        stream.write_all(&request).expect("write");
+        stream.read_exact(&mut reply).expect("read");
+        latencies.push(started.elapsed());
+        assert_eq!(reply, request);
+    }
+    latencies.sort();
+    let p50 = latencies[rounds / 2];
+    let p99 = latencies[rounds * 99 / 100];
+    eprintln!("round trip 16 B: p50 {p50:?}, p99 {p99:?} over {rounds} rounds");
+    stop(handle);
+}
