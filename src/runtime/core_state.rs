@@ -125,6 +125,8 @@ pub struct Connection {
     pub teardown_started: bool,
     /// Operations whose final completion has not arrived; the slot is freed at zero.
     pub in_flight: u32,
+    /// The peer's FIN arrived while bytes were held; close once they are delivered.
+    pub end_of_stream: bool,
     /// Bytes received while reading was paused (delivered on resume; rare path).
     pub held_input: Vec<u8>,
     pub outbound: Outbound,
@@ -215,6 +217,7 @@ impl CoreState {
             dirty: false,
             teardown_started: false,
             in_flight: 0,
+            end_of_stream: false,
             held_input: Vec::new(),
             outbound: Outbound::default(),
             vectors: SendVectors::new(),
@@ -238,6 +241,7 @@ impl CoreState {
             return;
         };
         let wants_recv = connection.state == ConnectionState::Open
+            && !connection.end_of_stream
             && !connection.paused_by_handler
             && !connection.recv_armed;
         if !wants_recv {
@@ -251,6 +255,21 @@ impl CoreState {
         } else if !connection.arm_queued {
             connection.arm_queued = true;
             self.to_arm.push(slot);
+        }
+    }
+
+    /// Reading is not allowed right now: if mail backpressure is the reason, remember the
+    /// slot so it resumes when the peers have drained (a handler pause is undone by
+    /// `resume_reading` instead).
+    pub fn defer_reading(&mut self, slot: usize) {
+        let mail_blocked = self.mail_blocked;
+        let Some(connection) = self.connections.get_mut(slot) else {
+            return;
+        };
+        let open = connection.state == ConnectionState::Open;
+        if mail_blocked && open && !connection.stalled_by_mail {
+            connection.stalled_by_mail = true;
+            self.stalled.push(slot);
         }
     }
 

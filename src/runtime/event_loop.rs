@@ -391,7 +391,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let open = self.state.connections[slot].state == ConnectionState::Open;
         if open {
             match result {
-                0 => self.state.teardown(slot, CloseReason::PeerClosed),
+                0 => self.on_end_of_stream(slot),
                 error if error < 0 && error != -libc::ENOBUFS && error != -libc::ECANCELED => {
                     self.state.teardown(slot, reason_for_errno(-error))
                 }
@@ -401,7 +401,19 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         self.on_connection_op_done(token, |_| {});
     }
 
-    /// Hands received bytes to the handler, or holds them if reading is paused.
+    /// The peer closed its side. Bytes held while reading was paused were sent before the
+    /// FIN, so they are delivered (on resume) before the connection closes.
+    fn on_end_of_stream(&mut self, slot: usize) {
+        let connection = &mut self.state.connections[slot];
+        if connection.held_input.is_empty() {
+            self.state.teardown(slot, CloseReason::PeerClosed);
+        } else {
+            connection.end_of_stream = true;
+        }
+    }
+
+    /// Hands received bytes to the handler, or holds them while reading is paused. Held
+    /// bytes always go first, so the handler sees the stream in order.
     fn deliver_input(&mut self, token: Token, buffer_id: u16, length: usize) {
         let Some(slot) = self.token_slot(token) else {
             return;
@@ -411,7 +423,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             return;
         }
         let data = self.buffers.filled(buffer_id, length);
-        if self.state.reading_allowed(connection) {
+        let allowed = self.state.reading_allowed(connection);
+        if allowed && connection.held_input.is_empty() {
             let id = connection.id(slot);
             self.handler.on_data(
                 &mut Io {
@@ -422,14 +435,31 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             );
             return;
         }
-        let mail_blocked = self.state.mail_blocked;
-        let connection = &mut self.state.connections[slot];
-        connection.held_input.extend_from_slice(data);
-        if mail_blocked && !connection.stalled_by_mail {
-            connection.stalled_by_mail = true;
-            self.state.stalled.push(slot);
+        self.state.connections[slot]
+            .held_input
+            .extend_from_slice(data);
+        if allowed {
+            self.deliver_held(slot);
+        } else {
+            self.state.defer_reading(slot);
+            self.state.stop_reading(slot);
         }
-        self.state.stop_reading(slot);
+    }
+
+    /// Delivers the bytes held for `slot` in one call.
+    fn deliver_held(&mut self, slot: usize) {
+        let connection = &mut self.state.connections[slot];
+        let id = connection.id(slot);
+        let held = std::mem::take(&mut connection.held_input);
+        if !held.is_empty() {
+            self.handler.on_data(
+                &mut Io {
+                    state: &mut self.state,
+                },
+                id,
+                &held,
+            );
+        }
     }
 
     fn on_send_complete(&mut self, token: Token, result: i32) {
@@ -521,7 +551,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         }
     }
 
-    /// Delivers input held while paused and re-arms recvs of connections allowed to read.
+    /// Delivers input held while paused and re-arms recvs of connections allowed to read;
+    /// a connection still blocked by mail goes back on the stalled list.
     fn process_resumes(&mut self) {
         let resumes = std::mem::take(&mut self.state.to_resume);
         for &slot in &resumes {
@@ -529,20 +560,15 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 continue;
             };
             if !self.state.reading_allowed(connection) {
+                self.state.defer_reading(slot);
                 continue;
             }
-            let id = connection.id(slot);
-            let held = std::mem::take(&mut self.state.connections[slot].held_input);
-            if !held.is_empty() {
-                self.handler.on_data(
-                    &mut Io {
-                        state: &mut self.state,
-                    },
-                    id,
-                    &held,
-                );
+            self.deliver_held(slot);
+            if self.state.connections[slot].end_of_stream {
+                self.state.teardown(slot, CloseReason::PeerClosed);
+            } else {
+                self.state.queue_arm(slot);
             }
-            self.state.queue_arm(slot);
         }
         let mut resumes = resumes;
         resumes.clear();

@@ -29,6 +29,13 @@
 //! - Shutdown: [`RuntimeHandle::shutdown`] stops accepting, calls [`Handler::on_shutdown`] on
 //!   each core, flushes queued output for up to `shutdown_flush`, closes every connection
 //!   (with `on_close`), and ends the threads; [`RuntimeHandle::join`] waits for them.
+//!
+//! Files: `ring.rs` (setup flags, `user_data` tokens, submission that survives a full SQ),
+//! `buffer_ring.rs` (provided receive buffers), `outbound.rs` (pooled send chunks),
+//! `mailbox.rs` (SPSC block queues between cores), `timer.rs` (deadline heap),
+//! `core_state.rs` (what `Io` reaches), `event_loop.rs` (the turn), `probe.rs`,
+//! `signals.rs`. Mail still unpublished when a core exits is dropped (only at shutdown);
+//! an fd handed to a core that has already stopped is closed.
 
 #![allow(unsafe_code)]
 
