@@ -56,7 +56,7 @@ impl Default for Limits {
             write_deadline: Duration::from_secs(10),
             recv_buffers_per_core: 1024,
             recv_buffer_size: 16 * 1024,
-            mailbox_bytes: 16 * 1024 * 1024,
+            mailbox_bytes: 1024 * 1024,
             connections_per_core: 65_536,
         }
     }

@@ -29,7 +29,10 @@ pub const BUFFER_GROUP: u16 = 0;
 pub const INBOX_BLOCKS_PER_TURN: usize = 64;
 /// Completion batches reaped per turn before other work gets a go.
 pub const COMPLETION_BATCHES_PER_TURN: usize = 16;
-/// Pause before accepting again after EMFILE/ENFILE.
+/// Capacity of a paused connection's held-input buffer that is kept for its next pause;
+/// a larger buffer is freed after delivery.
+pub const HELD_INPUT_KEEP_BYTES: usize = 256 * 1024;
+/// How long the acceptor waits after running out of file descriptors.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Core 0's multishot accept.
@@ -292,13 +295,17 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         }
         if self.state.mail_blocked && !over_half {
             self.state.mail_blocked = false;
-            let stalled = std::mem::take(&mut self.state.stalled);
-            for slot in stalled {
+            let mut stalled = std::mem::take(&mut self.state.stalled);
+            for &slot in &stalled {
                 if let Some(connection) = self.state.connections.get_mut(slot) {
                     connection.stalled_by_mail = false;
                 }
                 self.state.to_resume.push(slot);
             }
+            // Hand the capacity back: backpressure comes and goes, its lists must not
+            // allocate each time.
+            stalled.clear();
+            self.state.stalled = stalled;
         }
         let core = self.state.core;
         awaiting |= self.state.mail_blocked;
@@ -412,8 +419,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         }
     }
 
-    /// Hands received bytes to the handler, or holds them while reading is paused. Held
-    /// bytes always go first, so the handler sees the stream in order.
+    /// Hands received bytes to the handler, or holds them while the handler has paused
+    /// reading. Held bytes always go first, so the handler sees the stream in order.
+    ///
+    /// Mail backpressure only stops the recv: bytes it had already received still go to the
+    /// handler. The mail bound is thereby exceeded by at most what the socket had buffered,
+    /// and a publisher paused again and again allocates nothing to hold its input.
     fn deliver_input(&mut self, token: Token, buffer_id: u16, length: usize) {
         let Some(slot) = self.token_slot(token) else {
             return;
@@ -423,8 +434,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             return;
         }
         let data = self.buffers.filled(buffer_id, length);
-        let allowed = self.state.reading_allowed(connection);
-        if allowed && connection.held_input.is_empty() {
+        let paused_by_handler = connection.paused_by_handler;
+        if !paused_by_handler && connection.held_input.is_empty() {
             let id = connection.id(slot);
             self.handler.on_data(
                 &mut Io {
@@ -433,14 +444,15 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 id,
                 data,
             );
-            return;
-        }
-        self.state.connections[slot]
-            .held_input
-            .extend_from_slice(data);
-        if allowed {
-            self.deliver_held(slot);
         } else {
+            self.state.connections[slot]
+                .held_input
+                .extend_from_slice(data);
+            if !paused_by_handler {
+                self.deliver_held(slot);
+            }
+        }
+        if !self.state.reading_allowed(&self.state.connections[slot]) {
             self.state.defer_reading(slot);
             self.state.stop_reading(slot);
         }
@@ -450,7 +462,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     fn deliver_held(&mut self, slot: usize) {
         let connection = &mut self.state.connections[slot];
         let id = connection.id(slot);
-        let held = std::mem::take(&mut connection.held_input);
+        let mut held = std::mem::take(&mut connection.held_input);
         if !held.is_empty() {
             self.handler.on_data(
                 &mut Io {
@@ -459,6 +471,14 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 id,
                 &held,
             );
+        }
+        // A publisher paused by backpressure is paused again soon: keep the buffer so that
+        // the next pause does not allocate, unless it grew past what a pause normally holds
+        // (connections that never pause hold nothing).
+        held.clear();
+        let connection = &mut self.state.connections[slot];
+        if held.capacity() <= HELD_INPUT_KEEP_BYTES && connection.held_input.is_empty() {
+            connection.held_input = held;
         }
     }
 

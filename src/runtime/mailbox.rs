@@ -22,10 +22,10 @@ use std::sync::Arc;
 pub const BLOCK_BYTES: usize = 64 * 1024;
 /// Bytes of a record header: kind + length.
 pub const RECORD_HEADER_BYTES: usize = 5;
+/// Blocks in flight below which a partly filled block is published at the end of a turn.
+pub const EAGER_PUBLISH_BLOCKS: usize = 2;
 /// Blocks a queue holds at least (when `mailbox_bytes` is small).
 pub const QUEUE_BLOCKS_MIN: usize = 16;
-/// Emptied blocks the sender keeps for reuse per peer; more are freed.
-pub const FREE_BLOCKS_MAX: usize = 64;
 
 /// Pads to a cache line so producer and consumer indexes do not false-share.
 #[repr(align(64))]
@@ -248,7 +248,14 @@ impl Outbox {
     /// Returns true when at least one block was published (the peer may need a wake-up).
     pub fn publish(&mut self) -> bool {
         self.take_returns();
-        self.seal_current();
+        // A partly filled block goes out only while the receiver is nearly caught up. When it
+        // still has blocks to work through, the current block keeps filling instead: that
+        // delays nothing the receiver could be doing, and keeps the number of blocks in
+        // flight (and so the block pool) small and steady. `has_pending` stays true, so the
+        // receiver wakes us when it gives blocks back.
+        if self.outstanding_blocks + self.pending.len() < EAGER_PUBLISH_BLOCKS {
+            self.seal_current();
+        }
         let mut published = false;
         while self.outstanding_blocks < self.queue_blocks {
             let Some(block) = self.pending.pop_front() else {
@@ -276,7 +283,10 @@ impl Outbox {
         while let Some(mut block) = self.returns.pop() {
             self.outstanding_blocks -= 1;
             self.outstanding_bytes -= block.len();
-            if block.capacity() == BLOCK_BYTES && self.free.len() < FREE_BLOCKS_MAX {
+            // Every ordinary block is kept: at most `queue_blocks` can ever be in flight, so the
+            // pool is bounded, and freeing blocks only to allocate them again on the next
+            // burst would make the steady state allocate.
+            if block.capacity() == BLOCK_BYTES && self.free.len() < self.queue_blocks {
                 block.clear();
                 self.free.push(block);
             }
@@ -470,10 +480,18 @@ mod tests {
         outbox.append(RecordKind::Mail, &[&big]);
         outbox.append(RecordKind::Mail, &[b"b"]);
         assert!(outbox.publish());
+        // With blocks in flight the last, partly filled block waits for returns
+        // (EAGER_PUBLISH_BLOCKS), so drive the exchange as the loop does.
         let mut bodies = Vec::new();
-        while let Some(block) = inbox.pop() {
-            bodies.extend(records(&block).map(|(_, body)| body.to_vec()));
-            inbox.give_back(block);
+        let mut exchanges = 0;
+        while outbox.has_pending() || !inbox.is_empty() {
+            while let Some(block) = inbox.pop() {
+                bodies.extend(records(&block).map(|(_, body)| body.to_vec()));
+                inbox.give_back(block);
+            }
+            outbox.publish();
+            exchanges += 1;
+            assert!(exchanges <= 3, "every block goes out once earlier ones come back");
         }
         assert_eq!(bodies, vec![b"a".to_vec(), big, b"b".to_vec()]);
         outbox.take_returns();
