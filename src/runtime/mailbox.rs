@@ -491,7 +491,10 @@ mod tests {
             }
             outbox.publish();
             exchanges += 1;
-            assert!(exchanges <= 3, "every block goes out once earlier ones come back");
+            assert!(
+                exchanges <= 3,
+                "every block goes out once earlier ones come back"
+            );
         }
         assert_eq!(bodies, vec![b"a".to_vec(), big, b"b".to_vec()]);
         outbox.take_returns();
