@@ -7,48 +7,15 @@
 //! allocation count must not move while 100,000 messages cross from one core to another.
 //! It is a test binary of its own because the allocator is process-wide.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use ringmq::runtime::sys::CountingAllocator;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Counts every allocation (alloc, alloc_zeroed, realloc) in the process, on any thread.
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// GlobalAlloc contract holds exactly as it does for `System`; the counter has no effect on
-// the memory handed out.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same layout the caller passed, which it guarantees is non-zero-sized.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as in `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by this allocator (i.e. by System) with `layout`, as
-        // the caller guarantees; the new size obeys the caller's contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator (System) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+/// Counts every allocation in the process, on any thread (the runtime's, so that this test
+/// holds no `unsafe`).
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
@@ -310,9 +277,9 @@ fn steady_state_publish_and_delivery_allocate_nothing() {
         run_round(&publish_target, &delivered, WARM_UP_MESSAGES);
     }
     let started = Instant::now();
-    let allocations_before = ALLOCATIONS.load(Ordering::SeqCst);
+    let allocations_before = CountingAllocator::allocations();
     run_round(&publish_target, &delivered, MEASURED_MESSAGES);
-    let allocations_after = ALLOCATIONS.load(Ordering::SeqCst);
+    let allocations_after = CountingAllocator::allocations();
     let elapsed = started.elapsed();
 
     publish_target.set(STOP);

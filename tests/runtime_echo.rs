@@ -141,15 +141,7 @@ fn open_fds() -> usize {
 }
 
 fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a live rlimit out-parameter.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    limit.rlim_cur = limit.rlim_max.min(65536);
-    // SAFETY: a live, initialised rlimit.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    ringmq::runtime::sys::raise_open_files_limit(65_536).expect("raise RLIMIT_NOFILE");
 }
 
 #[test]

@@ -92,25 +92,7 @@ fn setup_lines(index: usize, subs_per_conn: usize) -> Vec<u8> {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the limit now in force.
 fn raise_descriptor_limit() -> io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit for the duration of the call; std has no
-    // wrapper for getrlimit/setrlimit, so this is the only way to raise the limit.
-    #[allow(unsafe_code)]
-    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    if got != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: `limit` is a valid rlimit read just above; setrlimit only reads it.
-    #[allow(unsafe_code)]
-    let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    if set != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(limit.rlim_cur)
+    ringmq::runtime::sys::raise_open_files_limit(u64::MAX)
 }
 
 #[cfg(test)]

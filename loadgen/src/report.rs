@@ -232,17 +232,10 @@ fn parse_cpu_sec(stat: &str) -> Option<f64> {
 /// getrusage: microsecond resolution, where /proc/self/stat has 10 ms ticks, which is too
 /// coarse for a client that uses a few tens of milliseconds per run.
 pub fn own_cpu_sec() -> f64 {
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    #[allow(unsafe_code)]
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable rusage for the duration of the call.
-    #[allow(unsafe_code)]
-    let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    if status != 0 {
-        return process_cpu_sec("self").unwrap_or(0.0);
+    match ringmq::runtime::sys::process_cpu_time() {
+        Ok(cpu) => cpu.as_secs_f64(),
+        Err(_) => process_cpu_sec("self").unwrap_or(0.0),
     }
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Resident memory of `pid` in bytes (VmRSS from /proc/PID/status).

@@ -53,6 +53,7 @@ mod outbound;
 mod probe;
 mod ring;
 pub mod signals;
+pub mod sys;
 mod timer;
 
 use core_state::{CoreState, Shared};

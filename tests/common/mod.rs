@@ -425,31 +425,12 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The soft RLIMIT_NOFILE of this process, from /proc (no unsafe needed).
-pub fn open_files_limit() -> u64 {
-    let limits = std::fs::read_to_string("/proc/self/limits").expect("read /proc/self/limits");
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .expect("nofile row");
-    let soft = line.split_whitespace().nth(3).expect("soft limit column");
-    soft.parse().unwrap_or(u64::MAX) // "unlimited"
-}
-
-/// Raises the soft RLIMIT_NOFILE to at least `wanted` with util-linux `prlimit` (plain std,
-/// no unsafe); panics with the reason if the hard limit does not allow it.
+/// Raises the soft RLIMIT_NOFILE to at least `wanted`; panics with the reason if the hard
+/// limit does not allow it.
 pub fn ensure_open_files(wanted: u64) {
-    if open_files_limit() >= wanted {
-        return;
-    }
-    let pid = std::process::id().to_string();
-    let soft = format!("--nofile={wanted}:");
-    let status = Command::new("prlimit")
-        .args(["--pid", &pid, &soft])
-        .status();
+    let now = ringmq::runtime::sys::raise_open_files_limit(wanted).expect("getrlimit/setrlimit");
     assert!(
-        matches!(status, Ok(s) if s.success()) && open_files_limit() >= wanted,
-        "need RLIMIT_NOFILE >= {wanted} (have {}): raise it with ulimit -n",
-        open_files_limit()
+        now >= wanted,
+        "need RLIMIT_NOFILE >= {wanted} (have {now}): raise the hard limit with ulimit -Hn"
     );
 }

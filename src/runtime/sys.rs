@@ -1,0 +1,108 @@
+//! Small process-level facilities that need `unsafe` (syscalls std does not wrap, a
+//! counting allocator), kept here so that the rest of the workspace stays safe code:
+//! the load generator and the tests use them through this safe API.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Raises the soft RLIMIT_NOFILE to `wanted`, or to the hard limit if that is lower (and
+/// never lowers it); returns the soft limit now in force.
+pub fn raise_open_files_limit(wanted: u64) -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let target = wanted.min(limit.rlim_max);
+    if target <= limit.rlim_cur {
+        return Ok(limit.rlim_cur);
+    }
+    limit.rlim_cur = target;
+    // SAFETY: `limit` is an initialised rlimit; setrlimit only reads it.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(limit.rlim_cur)
+}
+
+/// User plus system CPU time of this process (all threads, including exited ones), at
+/// microsecond resolution (/proc's ticks are 10 ms).
+pub fn process_cpu_time() -> io::Result<Duration> {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage for the duration of the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Ok(Duration::from_micros(
+        micros(usage.ru_utime) + micros(usage.ru_stime),
+    ))
+}
+
+/// A global allocator that counts allocations (alloc, alloc_zeroed, realloc) and otherwise
+/// is the system allocator. Tests install it with `#[global_allocator]` to check that a
+/// path allocates nothing.
+pub struct CountingAllocator;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+impl CountingAllocator {
+    /// Allocations so far in this process, on any thread.
+    pub fn allocations() -> u64 {
+        ALLOCATIONS.load(Ordering::SeqCst)
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// GlobalAlloc contract holds exactly as it does for `System`; counting touches no memory
+// handed out.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's layout, which it guarantees is valid and non-zero-sized.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as in `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `ptr` came from this allocator (that is, from System) with `layout`, and
+        // the new size obeys the caller's contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator (System) with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_monotonic_and_limit_never_drops() {
+        let first = process_cpu_time().unwrap();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(process_cpu_time().unwrap() >= first);
+        let now = raise_open_files_limit(0).unwrap();
+        assert_eq!(raise_open_files_limit(0).unwrap(), now);
+        assert!(raise_open_files_limit(now + 1).unwrap() >= now);
+    }
+}
