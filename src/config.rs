@@ -38,6 +38,9 @@ pub struct Limits {
     /// Ours: bytes of cross-core records one core may have queued for one other core before it
     /// stops reading from its own connections until the peer has drained them.
     pub mailbox_bytes: usize,
+    /// Pending, not yet accepted connections the kernel queues for the listener (capped by
+    /// `net.core.somaxconn`). Over it the kernel drops SYNs and clients retry.
+    pub listen_backlog: u32,
     /// Ours: connections one core can own (fixed-file table and slab bound). Over it, a
     /// new connection is handed to another core, or refused and logged if all are full.
     pub connections_per_core: u32,
@@ -58,6 +61,7 @@ impl Default for Limits {
             recv_buffer_size: 16 * 1024,
             mailbox_bytes: 1024 * 1024,
             connections_per_core: 65_536,
+            listen_backlog: 4096,
         }
     }
 }

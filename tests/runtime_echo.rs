@@ -671,18 +671,7 @@ fn mailbox_backpressure_pauses_reading_and_loses_nothing() {
 }
 
 fn set_fd_limit(soft: u64) -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a live rlimit out-parameter.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    let previous = limit.rlim_cur;
-    limit.rlim_cur = soft;
-    // SAFETY: a live, initialised rlimit.
-    let result = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    assert_eq!(result, 0, "setrlimit");
-    previous
+    ringmq::runtime::sys::set_open_files_limit(soft).expect("setrlimit")
 }
 
 fn highest_fd() -> u64 {

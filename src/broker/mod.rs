@@ -66,6 +66,7 @@ impl Server {
             warn!("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance");
         }
         let listener = TcpListener::bind(config.listen_addr().map_err(std::io::Error::other)?)?;
+        runtime::sys::set_listen_backlog(&listener, config.limits.listen_backlog)?;
         let port = listener.local_addr()?.port();
         let server_id = new_server_id();
         let info = ServerInfo {

@@ -10,6 +10,32 @@ use std::time::Duration;
 /// Raises the soft RLIMIT_NOFILE to `wanted`, or to the hard limit if that is lower (and
 /// never lowers it); returns the soft limit now in force.
 pub fn raise_open_files_limit(wanted: u64) -> io::Result<u64> {
+    let (soft, hard) = open_files_limits()?;
+    let target = wanted.min(hard);
+    if target <= soft {
+        return Ok(soft);
+    }
+    set_open_files_limit(target)?;
+    Ok(target)
+}
+
+/// Sets the soft RLIMIT_NOFILE (e.g. lowered to test descriptor exhaustion); returns the
+/// previous soft limit.
+pub fn set_open_files_limit(soft: u64) -> io::Result<u64> {
+    let (previous, hard) = open_files_limits()?;
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `limit` is an initialised rlimit; setrlimit only reads it.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(previous)
+}
+
+/// The soft and hard RLIMIT_NOFILE.
+pub fn open_files_limits() -> io::Result<(u64, u64)> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -18,16 +44,21 @@ pub fn raise_open_files_limit(wanted: u64) -> io::Result<u64> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let target = wanted.min(limit.rlim_max);
-    if target <= limit.rlim_cur {
-        return Ok(limit.rlim_cur);
-    }
-    limit.rlim_cur = target;
-    // SAFETY: `limit` is an initialised rlimit; setrlimit only reads it.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+    Ok((limit.rlim_cur, limit.rlim_max))
+}
+
+/// Sets the accept backlog of a listening socket (std's `bind` uses 128, which a burst of
+/// thousands of connects overflows into SYN retransmits a second apart). The kernel caps it
+/// at `net.core.somaxconn`.
+pub fn set_listen_backlog(listener: &std::net::TcpListener, backlog: u32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+    // SAFETY: the fd belongs to `listener`, which is alive and already listening; calling
+    // listen(2) again only updates the backlog.
+    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(limit.rlim_cur)
+    Ok(())
 }
 
 /// User plus system CPU time of this process (all threads, including exited ones), at
