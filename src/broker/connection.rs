@@ -58,6 +58,11 @@ pub struct Client {
     /// Last time the client sent anything.
     pub last_input: Instant,
     pub ping_timer: Option<TimerId>,
+    /// Stall gate: the local consumer whose backlog paused this publisher's reading, since
+    /// when, and the timer that checks whether it has drained.
+    pub stalled_by: Option<ConnId>,
+    pub stalled_since: Instant,
+    pub stall_timer: Option<TimerId>,
 }
 
 impl Client {
@@ -78,6 +83,9 @@ impl Client {
             rtt_measured: false,
             last_input: now,
             ping_timer: None,
+            stalled_by: None,
+            stalled_since: now,
+            stall_timer: None,
         }
     }
 

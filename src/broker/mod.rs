@@ -77,7 +77,7 @@ impl Server {
                 .unwrap_or_else(|| server_id.clone()),
             version: crate::COMPAT_VERSION.to_string(),
             proto: 1,
-            go: format!("ringmq{}", crate::VERSION),
+            go: format!("ringmq-{}", crate::VERSION),
             host: config.host.clone(),
             port,
             headers: true,

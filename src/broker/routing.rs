@@ -58,6 +58,11 @@ impl Shard {
             io.write(conn, encoder::OK);
         }
         let delivered = self.route(io, conn, echo, message);
+        if let Some(consumer) = self.congested.take() {
+            if consumer != conn {
+                self.stall_publisher(io, conn, consumer);
+            }
+        }
         if !delivered && no_responders {
             if let Some(reply) = message.reply {
                 self.answer_no_responders(io, conn, reply);
@@ -229,6 +234,8 @@ impl Shard {
             let key = self.targets[index];
             self.deliver(io, key, &message);
         }
+        // The publisher is on another core: its mail backpressure is what slows it.
+        self.congested = None;
     }
 
     /// Writes one MSG/HMSG to a local subscription; enforces max_pending and UNSUB max.
@@ -286,9 +293,15 @@ impl Shard {
         io.write_parts(conn, &[line, body, encoder::CRLF]);
         self.counters.out_msgs += 1;
         self.counters.out_bytes += body.len() as u64;
-        if io.pending_bytes(conn) > max_pending {
+        let pending = io.pending_bytes(conn);
+        if pending > max_pending {
             self.slow_consumer(io, conn, max_pending);
-        } else if done {
+            return true;
+        }
+        if pending > max_pending / 2 {
+            self.congested = Some(conn);
+        }
+        if done {
             self.remove_subscription(io, conn, key.sub_slot());
         }
         true

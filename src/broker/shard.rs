@@ -17,6 +17,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Stall gate (DESIGN.md §4): how often a stalled publisher checks its consumer, and the
+/// longest it stays stalled (nats-server stalls a producer at most 1 s per message).
+const STALL_CHECK_INTERVAL: Duration = Duration::from_millis(1);
+const STALL_MAX: Duration = Duration::from_secs(1);
+
+/// Timer tokens: the low 32 bits are the connection slot, the next 31 its generation (the
+/// runtime's generations are 24 bits), the top bit says which timer.
+const STALL_TIMER_BIT: u64 = 1 << 63;
+
 /// Upper bound of the first keep-alive PING after CONNECT (nats-server measures RTT with it).
 const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
 
@@ -58,6 +67,9 @@ pub struct Shard {
     pub(super) remote_queues: Vec<Vec<u8>>,
     pub(super) rng: u64,
     pub(super) counters: Counters,
+    /// A local consumer that a delivery left more than half-way to max_pending; the
+    /// publisher of that message is stalled once the message is routed.
+    pub(super) congested: Option<ConnId>,
 }
 
 impl Shard {
@@ -83,6 +95,7 @@ impl Shard {
             remote_queues: vec![Vec::new(); cores],
             rng: seed | 1,
             counters: Counters::default(),
+            congested: None,
         }
     }
 
@@ -107,7 +120,53 @@ impl Shard {
     }
 
     fn timer_token(conn: ConnId) -> u64 {
+        debug_assert!(conn.generation < 1 << 31);
         (u64::from(conn.generation) << 32) | u64::from(conn.slot)
+    }
+
+    /// Stops reading from `publisher` until `consumer` has drained (stall gate): TCP then
+    /// pushes back on the publishing client instead of the consumer being cut.
+    pub(super) fn stall_publisher(&mut self, io: &mut Io<'_>, publisher: ConnId, consumer: ConnId) {
+        let now = io.now();
+        let Some(client) = self.client_mut(publisher) else {
+            return;
+        };
+        if client.stalled_by.is_some() || !client.is_open() {
+            return;
+        }
+        client.stalled_by = Some(consumer);
+        client.stalled_since = now;
+        io.pause_reading(publisher);
+        let timer = io.set_timer(
+            now + STALL_CHECK_INTERVAL,
+            Self::timer_token(publisher) | STALL_TIMER_BIT,
+        );
+        if let Some(client) = self.client_mut(publisher) {
+            client.stall_timer = Some(timer);
+        }
+    }
+
+    fn on_stall_timer(&mut self, io: &mut Io<'_>, publisher: ConnId) {
+        let resume_below = self.shared.config.limits.max_pending / 4;
+        let now = io.now();
+        let Some(client) = self.client_mut(publisher) else {
+            return;
+        };
+        client.stall_timer = None;
+        let Some(consumer) = client.stalled_by else {
+            return;
+        };
+        let drained = io.pending_bytes(consumer) <= resume_below;
+        if drained || now.duration_since(client.stalled_since) >= STALL_MAX {
+            client.stalled_by = None;
+            io.resume_reading(publisher);
+            return;
+        }
+        let timer = io.set_timer(
+            now + STALL_CHECK_INTERVAL,
+            Self::timer_token(publisher) | STALL_TIMER_BIT,
+        );
+        client.stall_timer = Some(timer);
     }
 
     fn arm_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId, delay: Duration) {
@@ -130,7 +189,10 @@ impl Shard {
             return;
         }
         client.state = State::Closing;
-        if let Some(timer) = client.ping_timer.take() {
+        for timer in [client.ping_timer.take(), client.stall_timer.take()]
+            .into_iter()
+            .flatten()
+        {
             io.cancel_timer(timer);
         }
         self.remove_all_subscriptions(io, conn);
@@ -564,7 +626,10 @@ impl Handler for Shard {
         }
         if let Some(client) = self.client_mut(conn) {
             client.state = State::Closing;
-            if let Some(timer) = client.ping_timer.take() {
+            for timer in [client.ping_timer.take(), client.stall_timer.take()]
+                .into_iter()
+                .flatten()
+            {
                 io.cancel_timer(timer);
             }
         }
@@ -586,9 +651,13 @@ impl Handler for Shard {
     fn on_timer(&mut self, io: &mut Io<'_>, token: u64) {
         let conn = ConnId {
             slot: token as u32,
-            generation: (token >> 32) as u32,
+            generation: ((token & !STALL_TIMER_BIT) >> 32) as u32,
         };
-        self.on_ping_timer(io, conn);
+        if token & STALL_TIMER_BIT != 0 {
+            self.on_stall_timer(io, conn);
+        } else {
+            self.on_ping_timer(io, conn);
+        }
     }
 
     fn on_turn_end(&mut self, io: &mut Io<'_>) {
