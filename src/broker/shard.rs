@@ -188,13 +188,7 @@ impl Shard {
         if client.state == State::Closing {
             return;
         }
-        client.state = State::Closing;
-        for timer in [client.ping_timer.take(), client.stall_timer.take()]
-            .into_iter()
-            .flatten()
-        {
-            io.cancel_timer(timer);
-        }
+        mark_closing(client, io);
         self.remove_all_subscriptions(io, conn);
         io.close(conn, flush);
     }
@@ -625,13 +619,7 @@ impl Handler for Shard {
             );
         }
         if let Some(client) = self.client_mut(conn) {
-            client.state = State::Closing;
-            for timer in [client.ping_timer.take(), client.stall_timer.take()]
-                .into_iter()
-                .flatten()
-            {
-                io.cancel_timer(timer);
-            }
+            mark_closing(client, io);
         }
         self.remove_all_subscriptions(io, conn);
         if let Some(entry) = self.clients.get_mut(conn.slot as usize) {
@@ -673,5 +661,16 @@ impl Handler for Shard {
 
     fn on_shutdown(&mut self, _io: &mut Io<'_>) {
         self.publish_counters();
+    }
+}
+
+/// A closing connection reads and receives nothing more and needs none of its timers.
+fn mark_closing(client: &mut Client, io: &mut Io<'_>) {
+    client.state = State::Closing;
+    for timer in [client.ping_timer.take(), client.stall_timer.take()]
+        .into_iter()
+        .flatten()
+    {
+        io.cancel_timer(timer);
     }
 }
