@@ -8,7 +8,7 @@
 //! - [`protocol`]: bytes ↔ client operations; no IO, no per-message allocation.
 //! - [`subjects`]: subject validation, the subscription trie and its match cache.
 //! - [`runtime`]: per-core io_uring event loops, buffers, mailboxes, timers; knows nothing
-//!   about NATS and holds every `unsafe` block of the crate.
+//!   about NATS; the only module allowed to opt out of `deny(unsafe_code)`.
 //! - [`broker`]: NATS semantics on top of the three above: connections, routing, interest.
 //!
 //! Dependencies point down only: `broker` uses `protocol`, `subjects` and `runtime`;

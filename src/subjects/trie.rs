@@ -484,7 +484,7 @@ mod tests {
 
     /// A result in comparable form: plain entries and each group's members sorted, groups
     /// sorted by name.
-    fn normalized(matches: &Matches<u32>) -> (Members, Vec<(Vec<u8>, Members)>) {
+    pub(super) fn normalized(matches: &Matches<u32>) -> (Members, Vec<(Vec<u8>, Members)>) {
         let mut plain = matches.plain.clone();
         plain.sort_unstable();
         let mut queues: Vec<(Vec<u8>, Members)> = matches
@@ -922,21 +922,7 @@ mod property_tests {
         (plain, queues)
     }
 
-    fn normalized(matches: &Matches<u32>) -> Normalized {
-        let mut plain = matches.plain.clone();
-        plain.sort_unstable();
-        let mut queues: Vec<_> = matches
-            .queues
-            .iter()
-            .map(|group| {
-                let mut members = group.members.clone();
-                members.sort_unstable();
-                (group.name.to_vec(), members)
-            })
-            .collect();
-        queues.sort();
-        (plain, queues)
-    }
+    use super::tests::normalized;
 
     fn subject_strategy(tokens: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(prop::sample::select(tokens), 1..5)
