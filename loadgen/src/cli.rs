@@ -70,6 +70,9 @@ pub struct PubsubArgs {
     /// Write the merged latency distribution (HdrHistogram percentile text) to this file.
     #[arg(long)]
     pub hdr_out: Option<PathBuf>,
+    /// Draw the latency percentile spectrum (HdrHistogram style) as SVG to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +96,9 @@ pub struct ReqrepArgs {
     pub rate: Option<f64>,
     #[arg(long)]
     pub hdr_out: Option<PathBuf>,
+    /// Draw the round-trip percentile spectrum (HdrHistogram style) as SVG to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -196,7 +202,7 @@ mod tests {
         let cli = parse(
             "loadgen pubsub --url nats://127.0.0.1:5000 --publishers 3 --subscribers 4 \
              --msgs 500 --size 128 --subject a.b --queue q --headers --rate 1000 \
-             --duration 2.5 --json --hdr-out /tmp/h.txt",
+             --duration 2.5 --json --hdr-out /tmp/h.txt --plot /tmp/p.svg",
         )
         .unwrap();
         let Command::Pubsub(args) = cli.command else {
@@ -211,6 +217,7 @@ mod tests {
         assert_eq!(args.rate, Some(1000.0));
         assert_eq!(args.duration, Some(2.5));
         assert_eq!(args.hdr_out, Some(PathBuf::from("/tmp/h.txt")));
+        assert_eq!(args.plot, Some(PathBuf::from("/tmp/p.svg")));
         assert_eq!(args.planned_msgs(), Some(2500));
         assert_eq!(args.validate(), Ok(()));
     }
@@ -223,6 +230,7 @@ mod tests {
         assert_eq!((args.publishers, args.subscribers), (1, 1));
         assert_eq!((args.msgs, args.size), (1_000_000, 16));
         assert_eq!(args.queue, None);
+        assert_eq!((&args.hdr_out, &args.plot), (&None, &None));
         assert!(!args.headers && !args.common.json);
         assert_eq!(args.planned_msgs(), Some(1_000_000));
     }
@@ -230,7 +238,7 @@ mod tests {
     #[test]
     fn reqrep_and_conns_parse() {
         let Command::Reqrep(args) =
-            parse("loadgen reqrep --requesters 2 --responders 3 --msgs 10 --rate 50")
+            parse("loadgen reqrep --requesters 2 --responders 3 --msgs 10 --rate 50 --plot r.svg")
                 .unwrap()
                 .command
         else {
@@ -238,6 +246,7 @@ mod tests {
         };
         assert_eq!((args.requesters, args.responders, args.msgs), (2, 3, 10));
         assert_eq!(args.rate, Some(50.0));
+        assert_eq!(args.plot, Some(PathBuf::from("r.svg")));
         assert_eq!(args.validate(), Ok(()));
         let Command::Conns(args) =
             parse("loadgen conns --count 10000 --subs-per-conn 2 --server-pid 42")

@@ -6,7 +6,7 @@
 //! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
 //! - `stamp`: sequence and send time in each payload; `sequence`: loss/dup accounting.
 //! - `pacer`: open-loop schedule for `--rate`; `report`: JSON and text results, /proc reads.
-//! - `progress`: the stderr progress line (terminals only).
+//! - `progress`: the stderr progress line (terminals only); `plot`: the `--plot` SVG.
 #![deny(unsafe_code)]
 
 mod cli;
@@ -14,6 +14,7 @@ mod connection;
 mod conns;
 mod frame;
 mod pacer;
+mod plot;
 mod progress;
 mod pubsub;
 mod report;
@@ -45,12 +46,18 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             let address = cli::resolve_url(&args.common.url)?;
             let summary = pubsub::run(args, address)?;
             write_histogram(&summary, args.hdr_out.as_deref())?;
+            if let Some(path) = &args.plot {
+                write_plot(&summary, &plot::pubsub_title(args, &summary), path)?;
+            }
             (summary, args.common.json)
         }
         Command::Reqrep(args) => {
             let address = cli::resolve_url(&args.common.url)?;
             let summary = reqrep::run(args, address)?;
             write_histogram(&summary, args.hdr_out.as_deref())?;
+            if let Some(path) = &args.plot {
+                write_plot(&summary, &plot::reqrep_title(args, &summary), path)?;
+            }
             (summary, args.common.json)
         }
         Command::Conns(args) => {
@@ -88,4 +95,13 @@ fn write_histogram(
             .map_err(|e| format!("--hdr-out {}: {e}", path.display())),
         None => Ok(()),
     }
+}
+
+fn write_plot(
+    summary: &report::Summary,
+    title: &plot::Title,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    plot::write_svg(&summary.latency, title, path)
+        .map_err(|e| format!("--plot {}: {e}", path.display()))
 }
