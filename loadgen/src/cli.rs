@@ -69,10 +69,10 @@ pub struct PubsubArgs {
     #[arg(long)]
     pub rate: Option<f64>,
     /// Publish for this many seconds instead of a fixed count (with --rate: msgs = rate × duration).
-    #[arg(long)]
+    #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// Write the merged latency distribution (HdrHistogram percentile text) to this file.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub hdr_out: Option<PathBuf>,
     /// Draw the latency percentile spectrum (HdrHistogram style) as SVG to this file.
     #[arg(long, value_name = "FILE.svg")]
@@ -98,11 +98,11 @@ pub struct ReqrepArgs {
     /// Service subject the requests go to.
     #[arg(long, default_value = "loadgen.service")]
     pub subject: String,
-    /// Total request rate; without it each requester waits for each reply (closed loop).
+    /// Total requests per second; without it each requester waits for each reply (closed loop).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Write the merged round-trip distribution (HdrHistogram percentile text) to this file.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub hdr_out: Option<PathBuf>,
     /// Draw the round-trip percentile spectrum (HdrHistogram style) as SVG to this file.
     #[arg(long, value_name = "FILE.svg")]
