@@ -7,7 +7,8 @@
 //! one polyline point per step of HdrHistogram's quantile iteration (the `--hdr-out` rows)
 //! ```
 //! The last step is the maximum (100 %), which has no finite position on the log scale; it
-//! is drawn at the right edge, one decade past the highest finite step.
+//! is drawn at the right edge. The axis ends at 99.999 %, or at the first decade beyond the
+//! highest finite step when the run has enough samples to go further.
 
 use std::fmt::Write as _;
 use std::fs;
