@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "loadgen",
     version,
-    about = "NATS load generator (raw protocol over TCP)"
+    about = "NATS load generator (raw protocol over TCP)",
+    flatten_help = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -42,8 +43,10 @@ pub struct Common {
 pub struct PubsubArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Publishing connections, one thread each.
     #[arg(long, default_value_t = 1)]
     pub publishers: usize,
+    /// Subscribing connections, one thread each (0: publish only).
     #[arg(long, default_value_t = 1)]
     pub subscribers: usize,
     /// Messages in total, shared by the publishers.
@@ -52,6 +55,7 @@ pub struct PubsubArgs {
     /// Payload bytes per message (16 or more carries sequence and send time).
     #[arg(long, default_value_t = 16)]
     pub size: usize,
+    /// Subject published to and subscribed on.
     #[arg(long, default_value = "loadgen.bench")]
     pub subject: String,
     /// Subscribers join this queue group: the group receives --msgs in total.
@@ -64,20 +68,25 @@ pub struct PubsubArgs {
     /// send time of each message (no coordinated omission).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Publish for this long instead of a fixed count (with --rate: msgs = rate × duration).
-    #[arg(long)]
+    /// Publish for this many seconds instead of a fixed count (with --rate: msgs = rate × duration).
+    #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// Write the merged latency distribution (HdrHistogram percentile text) to this file.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub hdr_out: Option<PathBuf>,
+    /// Draw the latency percentile spectrum (HdrHistogram style) as SVG to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ReqrepArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Requesting connections, each with its own reply inbox.
     #[arg(long, default_value_t = 1)]
     pub requesters: usize,
+    /// Responding connections, one queue group that echoes each request.
     #[arg(long, default_value_t = 1)]
     pub responders: usize,
     /// Requests in total, shared by the requesters.
@@ -86,21 +95,28 @@ pub struct ReqrepArgs {
     /// Payload bytes per request and reply (at least 16: the stamp).
     #[arg(long, default_value_t = 16)]
     pub size: usize,
+    /// Service subject the requests go to.
     #[arg(long, default_value = "loadgen.service")]
     pub subject: String,
-    /// Total request rate; without it each requester waits for each reply (closed loop).
+    /// Total requests per second; without it each requester waits for each reply (closed loop).
     #[arg(long)]
     pub rate: Option<f64>,
-    #[arg(long)]
+    /// Write the merged round-trip distribution (HdrHistogram percentile text) to this file.
+    #[arg(long, value_name = "FILE")]
     pub hdr_out: Option<PathBuf>,
+    /// Draw the round-trip percentile spectrum (HdrHistogram style) as SVG to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ConnsArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Idle connections to open and hold.
     #[arg(long, default_value_t = 1000)]
     pub count: usize,
+    /// Subscriptions per connection, each on its own subject.
     #[arg(long, default_value_t = 1)]
     pub subs_per_conn: usize,
     /// Server process whose VmRSS is read before and after.
@@ -196,7 +212,7 @@ mod tests {
         let cli = parse(
             "loadgen pubsub --url nats://127.0.0.1:5000 --publishers 3 --subscribers 4 \
              --msgs 500 --size 128 --subject a.b --queue q --headers --rate 1000 \
-             --duration 2.5 --json --hdr-out /tmp/h.txt",
+             --duration 2.5 --json --hdr-out /tmp/h.txt --plot /tmp/p.svg",
         )
         .unwrap();
         let Command::Pubsub(args) = cli.command else {
@@ -211,6 +227,7 @@ mod tests {
         assert_eq!(args.rate, Some(1000.0));
         assert_eq!(args.duration, Some(2.5));
         assert_eq!(args.hdr_out, Some(PathBuf::from("/tmp/h.txt")));
+        assert_eq!(args.plot, Some(PathBuf::from("/tmp/p.svg")));
         assert_eq!(args.planned_msgs(), Some(2500));
         assert_eq!(args.validate(), Ok(()));
     }
@@ -223,6 +240,7 @@ mod tests {
         assert_eq!((args.publishers, args.subscribers), (1, 1));
         assert_eq!((args.msgs, args.size), (1_000_000, 16));
         assert_eq!(args.queue, None);
+        assert_eq!((&args.hdr_out, &args.plot), (&None, &None));
         assert!(!args.headers && !args.common.json);
         assert_eq!(args.planned_msgs(), Some(1_000_000));
     }
@@ -230,7 +248,7 @@ mod tests {
     #[test]
     fn reqrep_and_conns_parse() {
         let Command::Reqrep(args) =
-            parse("loadgen reqrep --requesters 2 --responders 3 --msgs 10 --rate 50")
+            parse("loadgen reqrep --requesters 2 --responders 3 --msgs 10 --rate 50 --plot r.svg")
                 .unwrap()
                 .command
         else {
@@ -238,6 +256,7 @@ mod tests {
         };
         assert_eq!((args.requesters, args.responders, args.msgs), (2, 3, 10));
         assert_eq!(args.rate, Some(50.0));
+        assert_eq!(args.plot, Some(PathBuf::from("r.svg")));
         assert_eq!(args.validate(), Ok(()));
         let Command::Conns(args) =
             parse("loadgen conns --count 10000 --subs-per-conn 2 --server-pid 42")
@@ -281,5 +300,41 @@ mod tests {
         assert_eq!(resolve_url("127.0.0.1:4333"), Ok(expected));
         assert_eq!(resolve_url("nats://user:pw@127.0.0.1:4333/"), Ok(expected));
         assert_eq!(resolve_url("nats://127.0.0.1").unwrap().port(), 4222);
+    }
+
+    /// `loadgen --help` alone documents the whole tool: every subcommand and every flag,
+    /// each with a one-line description.
+    #[test]
+    fn top_level_help_lists_every_subcommand_and_flag() {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        let help = command.render_help().to_string();
+        let mut flags = 0;
+        for subcommand in command.get_subcommands() {
+            let name = subcommand.get_name();
+            let about = subcommand
+                .get_about()
+                .expect("subcommand about")
+                .to_string();
+            assert!(!about.contains('\n'), "{name}: {about}");
+            assert!(
+                help.contains(&format!("loadgen {name}")),
+                "{name} in\n{help}"
+            );
+            for arg in subcommand.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" {
+                    continue;
+                }
+                let text = arg.get_help().map(ToString::to_string);
+                let text = text.unwrap_or_else(|| panic!("{name} --{long} has no help"));
+                assert!(!text.contains('\n'), "{name} --{long}: {text}");
+                assert!(help.contains(&format!("--{long}")), "--{long} in\n{help}");
+                assert!(help.contains(&text), "{name} --{long} help in\n{help}");
+                flags += 1;
+            }
+        }
+        // pubsub 13, reqrep 10, conns 5 (--url and --json in each).
+        assert_eq!(flags, 13 + 10 + 5);
     }
 }

@@ -6,7 +6,7 @@
 //! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
 //! - `stamp`: sequence and send time in each payload; `sequence`: loss/dup accounting.
 //! - `pacer`: open-loop schedule for `--rate`; `report`: JSON and text results, /proc reads.
-//! - `progress`: the stderr progress line (terminals only).
+//! - `progress`: the stderr progress line (terminals only); `plot`: the `--plot` SVG.
 #![deny(unsafe_code)]
 
 mod cli;
@@ -14,6 +14,7 @@ mod connection;
 mod conns;
 mod frame;
 mod pacer;
+mod plot;
 mod progress;
 mod pubsub;
 mod report;
@@ -40,18 +41,24 @@ fn main() -> ExitCode {
 }
 
 fn run(command: &Command) -> Result<ExitCode, String> {
-    let (summary, json) = match command {
+    let (summary, json, hdr_out, plot) = match command {
         Command::Pubsub(args) => {
             let address = cli::resolve_url(&args.common.url)?;
             let summary = pubsub::run(args, address)?;
-            write_histogram(&summary, args.hdr_out.as_deref())?;
-            (summary, args.common.json)
+            let plot = args.plot.as_deref().map(|path| {
+                let title = plot::pubsub_title(args, &summary);
+                (path, title)
+            });
+            (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
         Command::Reqrep(args) => {
             let address = cli::resolve_url(&args.common.url)?;
             let summary = reqrep::run(args, address)?;
-            write_histogram(&summary, args.hdr_out.as_deref())?;
-            (summary, args.common.json)
+            let plot = args.plot.as_deref().map(|path| {
+                let title = plot::reqrep_title(args, &summary);
+                (path, title)
+            });
+            (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
         Command::Conns(args) => {
             let address = cli::resolve_url(&args.common.url)?;
@@ -72,20 +79,18 @@ fn run(command: &Command) -> Result<ExitCode, String> {
     if json {
         writeln!(stdout, "{}", summary.to_json()).map_err(|e| e.to_string())?;
     }
+    // Files last: a bad path costs the file, not the results already printed.
+    if let Some(path) = hdr_out {
+        report::write_percentiles(&summary.latency, path)
+            .map_err(|e| format!("--hdr-out {}: {e}", path.display()))?;
+    }
+    if let Some((path, title)) = plot {
+        plot::write_svg(&summary.latency, &title, path)
+            .map_err(|e| format!("--plot {}: {e}", path.display()))?;
+    }
     Ok(if summary.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn write_histogram(
-    summary: &report::Summary,
-    path: Option<&std::path::Path>,
-) -> Result<(), String> {
-    match path {
-        Some(path) => report::write_percentiles(&summary.latency, path)
-            .map_err(|e| format!("--hdr-out {}: {e}", path.display())),
-        None => Ok(()),
-    }
 }

@@ -1,23 +1,32 @@
-//! End to end against a real nats-server: exact counts for small runs of every workload.
+//! End to end against a real nats-server: exact counts for small runs of every workload,
+//! checked against loadgen's own report and against the server's /varz counters.
 //! Skipped, with a note on stderr, when `nats-server` is not on PATH (or in /usr/sbin).
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 /// How long nats-server may take to print "Server is ready".
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Longest wait for one /varz answer, and for the server to see loadgen's connections go.
+const VARZ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pause between two /varz reads while waiting for a condition.
+const VARZ_POLL_INTERVAL: Duration = Duration::from_millis(5);
+
 /// Kills the server when the test ends, pass or fail.
 struct Server {
     child: Child,
     url: String,
+    /// HTTP monitoring port (`-m`), when started with one.
+    monitor_port: Option<u16>,
 }
 
 impl Drop for Server {
@@ -35,17 +44,28 @@ fn find_nats_server() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn start_server() -> Option<Server> {
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Starts nats-server on a free port (and a free monitoring port with `monitor`) and waits
+/// until it says it is ready; `None`, with a note, when there is no nats-server.
+fn start_server(monitor: bool) -> Option<Server> {
     let Some(binary) = find_nats_server() else {
         eprintln!("note: nats-server not found on PATH; skipping the end-to-end test");
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let mut child = Command::new(binary)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+    let port = free_port();
+    let monitor_port = monitor.then(free_port);
+    let mut command = Command::new(binary);
+    command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(monitor_port) = monitor_port {
+        command.args(["-m", &monitor_port.to_string()]);
+    }
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -62,6 +82,7 @@ fn start_server() -> Option<Server> {
     let server = Server {
         child,
         url: format!("nats://127.0.0.1:{port}"),
+        monitor_port,
     };
     is_ready
         .recv_timeout(START_TIMEOUT)
@@ -70,6 +91,8 @@ fn start_server() -> Option<Server> {
 }
 
 /// Runs loadgen with `--json` and returns its exit success and the last stdout line parsed.
+/// stderr is a pipe here, not a terminal, so loadgen must write nothing to it (the progress
+/// line is for terminals only).
 fn loadgen(server: &Server, arguments: &str) -> (bool, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(arguments.split_whitespace())
@@ -77,12 +100,122 @@ fn loadgen(server: &Server, arguments: &str) -> (bool, Value) {
         .output()
         .expect("loadgen runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stdout.lines().last().unwrap_or_default();
-    let json = serde_json::from_str(last).unwrap_or_else(|e| {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        panic!("last line is not JSON ({e}): {stdout}\n{stderr}")
-    });
+    let json = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {stdout}\n{stderr}"));
+    assert_eq!(stderr, "", "stderr of loadgen {arguments}");
     (output.status.success(), json)
+}
+
+/// `GET /varz` from the server's monitoring port over a plain socket (HTTP/1.0, so the
+/// server closes the connection after the body).
+fn varz(server: &Server) -> Value {
+    let port = server.monitor_port.expect("server started with -m");
+    let address = ([127, 0, 0, 1], port).into();
+    let mut stream = TcpStream::connect_timeout(&address, VARZ_TIMEOUT).expect("connect /varz");
+    stream.set_read_timeout(Some(VARZ_TIMEOUT)).unwrap();
+    stream
+        .write_all(b"GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("send GET /varz");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read /varz");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP head and body");
+    let status = head.lines().next().unwrap_or_default();
+    assert!(
+        status.starts_with("HTTP/1.") && status.contains(" 200 "),
+        "{status}"
+    );
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("/varz is not JSON ({e}): {body}"))
+}
+
+/// Server-wide message counters: (in_msgs, out_msgs).
+fn message_counters(varz: &Value) -> (u64, u64) {
+    let counter = |key: &str| {
+        varz[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in {varz}"))
+    };
+    (counter("in_msgs"), counter("out_msgs"))
+}
+
+/// /varz once the server has no client connections left. A connection is removed only
+/// after its read loop has ended, and the read loop adds a buffer's messages to in_msgs
+/// after parsing it (so possibly after the PONG that ended loadgen's flush went out): once
+/// every connection is gone, every message loadgen sent is in the counters.
+fn varz_when_idle(server: &Server) -> Value {
+    let deadline = Instant::now() + VARZ_TIMEOUT;
+    loop {
+        let varz = varz(server);
+        if varz["connections"] == 0 {
+            return varz;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connections still open: {}",
+            varz["connections"]
+        );
+        thread::sleep(VARZ_POLL_INTERVAL);
+    }
+}
+
+/// A path in Cargo's scratch directory for integration tests, not left from an earlier run.
+fn scratch_file(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("loadgen-e2e-{}-{name}", std::process::id()));
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+    path
+}
+
+/// The `--plot` file is a complete SVG with the run's heading, the axis labels and one
+/// polyline point per row of the `--hdr-out` percentile text written by the same run.
+fn assert_plot(plot: &Path, hdr: &Path, setup: &str, counts: &str) {
+    let svg = std::fs::read_to_string(plot).expect("--plot wrote its file");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.ends_with("</svg>\n"), "{svg}");
+    assert_eq!(svg.matches("<svg").count(), 1);
+    assert_eq!(svg.matches("<polyline").count(), 1);
+    assert!(
+        svg.contains(&format!(">{setup}</text>")),
+        "{setup} in {svg}"
+    );
+    assert!(
+        svg.contains(&format!(">{counts}</text>")),
+        "{counts} in {svg}"
+    );
+    for label in [
+        "0%",
+        "90%",
+        "99%",
+        "99.9%",
+        "99.99%",
+        "99.999%",
+        "Percentile",
+    ] {
+        assert!(
+            svg.contains(&format!(">{label}</text>")),
+            "{label} in {svg}"
+        );
+    }
+    assert!(svg.contains(">Latency (µs)</text>"));
+    let start = svg.find("points=\"").expect("a polyline") + "points=\"".len();
+    let end = start + svg[start..].find('"').expect("end of points");
+    let points = svg[start..end].split(' ').count();
+    let text = std::fs::read_to_string(hdr).expect("--hdr-out wrote its file");
+    let rows = text
+        .lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .count();
+    assert!(rows > 10, "{text}");
+    assert_eq!(points, rows, "{text}");
 }
 
 fn assert_counts(json: &Value, sent: u64, received: u64) {
@@ -95,13 +228,19 @@ fn assert_counts(json: &Value, sent: u64, received: u64) {
 
 #[test]
 fn workloads_against_nats_server() {
-    let Some(server) = start_server() else {
+    let Some(server) = start_server(false) else {
         return;
     };
 
+    let plot = scratch_file("pubsub.svg");
+    let hdr = scratch_file("pubsub.hdr");
     let (ok, json) = loadgen(
         &server,
-        "pubsub --publishers 1 --subscribers 2 --msgs 10000",
+        &format!(
+            "pubsub --publishers 1 --subscribers 2 --msgs 10000 --plot {} --hdr-out {}",
+            plot.display(),
+            hdr.display()
+        ),
     );
     assert!(ok);
     assert_counts(&json, 10_000, 20_000);
@@ -110,6 +249,12 @@ fn workloads_against_nats_server() {
     assert_eq!(
         json["received_per_subscriber"],
         serde_json::json!([10_000, 10_000])
+    );
+    assert_plot(
+        &plot,
+        &hdr,
+        "loadgen pubsub: 1 pub → 2 sub, 16 B",
+        "10,000 sent, 20,000 received",
     );
 
     let queue = "pubsub --publishers 2 --subscribers 3 --queue workers --msgs 9001 --size 128";
@@ -125,14 +270,32 @@ fn workloads_against_nats_server() {
     assert_counts(&json, 3_000, 3_000);
     assert_eq!(json["latency_us"]["count"], 0);
 
-    let (ok, json) = loadgen(&server, "pubsub --msgs 2000 --rate 20000");
+    // Over a second long, so a progress line would be due; stderr is not a terminal here,
+    // so there must be none (`loadgen` asserts stderr is empty).
+    let (ok, json) = loadgen(&server, "pubsub --msgs 2500 --rate 2000");
     assert!(ok);
-    assert_counts(&json, 2_000, 2_000);
+    assert_counts(&json, 2_500, 2_500);
+    assert!(json["elapsed_sec"].as_f64().unwrap() > 1.0, "{json}");
 
-    let (ok, json) = loadgen(&server, "reqrep --requesters 2 --responders 2 --msgs 1000");
+    let plot = scratch_file("reqrep.svg");
+    let hdr = scratch_file("reqrep.hdr");
+    let (ok, json) = loadgen(
+        &server,
+        &format!(
+            "reqrep --requesters 2 --responders 2 --msgs 1000 --plot {} --hdr-out {}",
+            plot.display(),
+            hdr.display()
+        ),
+    );
     assert!(ok);
     assert_counts(&json, 1_000, 1_000);
     assert_eq!(json["latency_us"]["count"], 1_000);
+    assert_plot(
+        &plot,
+        &hdr,
+        "loadgen reqrep: 2 req → 2 resp, 16 B, closed loop",
+        "1,000 requests, 1,000 replies",
+    );
 
     let (ok, json) = loadgen(&server, "reqrep --msgs 500 --rate 5000 --size 64");
     assert!(ok);
@@ -141,4 +304,58 @@ fn workloads_against_nats_server() {
     let (ok, json) = loadgen(&server, "conns --count 300 --subs-per-conn 2");
     assert!(ok);
     assert_eq!(json["connections"], 300);
+}
+
+/// loadgen's counts agree exactly with the server's own: /varz in_msgs grows by every
+/// PUB/HPUB loadgen sent (requests and replies for reqrep), out_msgs by every MSG/HMSG it
+/// was delivered. CONNECT, SUB, PING and PONG are not messages and must not show up.
+#[test]
+fn counts_match_server_varz() {
+    let Some(server) = start_server(true) else {
+        return;
+    };
+    // (arguments, in_msgs delta, out_msgs delta)
+    let cases = [
+        (
+            "pubsub --publishers 1 --subscribers 2 --msgs 5000",
+            5_000,
+            10_000,
+        ),
+        (
+            "pubsub --publishers 2 --subscribers 3 --queue q --headers --msgs 3001 --size 64",
+            3_001,
+            3_001,
+        ),
+        // Each request is one message in and one delivery to a responder; each echo is
+        // one message in and one delivery to its requester.
+        (
+            "reqrep --requesters 2 --responders 2 --msgs 1000",
+            2_000,
+            2_000,
+        ),
+    ];
+    for (arguments, in_delta, out_delta) in cases {
+        let (in_before, out_before) = message_counters(&varz_when_idle(&server));
+        let (ok, json) = loadgen(&server, arguments);
+        assert!(ok, "{arguments}: {json}");
+        let (in_after, out_after) = message_counters(&varz_when_idle(&server));
+        let (in_msgs, out_msgs) = (in_after - in_before, out_after - out_before);
+        let sent = json["msgs_sent"].as_u64().unwrap();
+        let received = json["msgs_received"].as_u64().unwrap();
+        if json["mode"] == "reqrep" {
+            let served: u64 = json["served_per_responder"]
+                .as_array()
+                .expect("served_per_responder")
+                .iter()
+                .map(|n| n.as_u64().unwrap())
+                .sum();
+            assert_eq!((sent, served, received), (1_000, 1_000, 1_000), "{json}");
+            assert_eq!(in_msgs, sent + served, "{arguments}: in_msgs");
+            assert_eq!(out_msgs, served + received, "{arguments}: out_msgs");
+        } else {
+            assert_eq!(in_msgs, sent, "{arguments}: in_msgs");
+            assert_eq!(out_msgs, received, "{arguments}: out_msgs");
+        }
+        assert_eq!((in_msgs, out_msgs), (in_delta, out_delta), "{arguments}");
+    }
 }
