@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 mod buffer_ring;
 mod core_state;
 mod event_loop;
-/// Public only for `benches/mailbox.rs` (a standalone core pair); see the module docs.
+// Public only for `benches/mailbox.rs` (a standalone core pair); see its module docs.
 pub mod mailbox;
 mod outbound;
 mod probe;
