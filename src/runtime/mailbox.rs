@@ -11,6 +11,12 @@
 //! Record layout inside a block: `[kind u8][length u32 LE][bytes]`. A record larger than a
 //! block gets a dedicated block of its own size. Records are never dropped: a block that
 //! does not fit the forward queue waits in the sender's local pending list.
+//!
+//! Public (as `ringmq::runtime::mailbox`) only so that `benches/mailbox.rs` can measure a
+//! core pair: [`channel`], [`Outbox::append_mail`]/[`Outbox::publish`], [`Inbox::pop`]/
+//! [`Inbox::give_back`] and [`mail_records`], all safe. A channel made here is standalone:
+//! the runtime's own mailboxes stay private to its cores, and runtime-internal records
+//! (new connections) can be neither written nor read through this surface.
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
@@ -21,11 +27,11 @@ use std::sync::Arc;
 /// Bytes of one ordinary block.
 pub const BLOCK_BYTES: usize = 64 * 1024;
 /// Bytes of a record header: kind + length.
-pub const RECORD_HEADER_BYTES: usize = 5;
+pub(crate) const RECORD_HEADER_BYTES: usize = 5;
 /// Blocks in flight below which a partly filled block is published at the end of a turn.
-pub const EAGER_PUBLISH_BLOCKS: usize = 2;
+pub(crate) const EAGER_PUBLISH_BLOCKS: usize = 2;
 /// Blocks a queue holds at least (when `mailbox_bytes` is small).
-pub const QUEUE_BLOCKS_MIN: usize = 16;
+pub(crate) const QUEUE_BLOCKS_MIN: usize = 16;
 
 /// Pads to a cache line so producer and consumer indexes do not false-share.
 #[repr(align(64))]
@@ -78,17 +84,17 @@ impl<T> Drop for Queue<T> {
 }
 
 /// The pushing end of a queue.
-pub struct Producer<T> {
+pub(crate) struct Producer<T> {
     queue: Arc<Queue<T>>,
 }
 
 /// The popping end of a queue.
-pub struct Consumer<T> {
+pub(crate) struct Consumer<T> {
     queue: Arc<Queue<T>>,
 }
 
 /// A connected producer/consumer pair with room for `capacity` (a power of two) items.
-pub fn queue<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+pub(crate) fn queue<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let queue = Arc::new(Queue::with_capacity(capacity));
     (
         Producer {
@@ -100,7 +106,7 @@ pub fn queue<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 
 impl<T> Producer<T> {
     /// Appends `value`, or gives it back when the queue is full.
-    pub fn push(&mut self, value: T) -> Result<(), T> {
+    pub(crate) fn push(&mut self, value: T) -> Result<(), T> {
         let queue = &*self.queue;
         let tail = queue.tail.0.load(Ordering::Relaxed);
         let head = queue.head.0.load(Ordering::Acquire);
@@ -118,7 +124,7 @@ impl<T> Producer<T> {
 
 impl<T> Consumer<T> {
     /// Removes the oldest item, if any.
-    pub fn pop(&mut self) -> Option<T> {
+    pub(crate) fn pop(&mut self) -> Option<T> {
         let queue = &*self.queue;
         let head = queue.head.0.load(Ordering::Relaxed);
         let tail = queue.tail.0.load(Ordering::Acquire);
@@ -132,7 +138,7 @@ impl<T> Consumer<T> {
         Some(value)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         let queue = &*self.queue;
         queue.head.0.load(Ordering::Relaxed) == queue.tail.0.load(Ordering::Acquire)
     }
@@ -141,7 +147,7 @@ impl<T> Consumer<T> {
 /// What a record is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum RecordKind {
+pub(crate) enum RecordKind {
     /// Handler mail, delivered to `on_mail`.
     Mail = 0,
     /// Runtime-internal: an accepted fd (i32 LE) for the receiving core to own.
@@ -171,7 +177,7 @@ pub struct Inbox {
 }
 
 /// How many blocks a pair's queues hold for a given backpressure bound.
-pub fn queue_blocks_for(mailbox_bytes: usize) -> usize {
+pub(crate) fn queue_blocks_for(mailbox_bytes: usize) -> usize {
     (2 * mailbox_bytes.div_ceil(BLOCK_BYTES))
         .max(QUEUE_BLOCKS_MIN)
         .next_power_of_two()
@@ -203,8 +209,15 @@ pub fn channel(mailbox_bytes: usize) -> (Outbox, Inbox) {
 }
 
 impl Outbox {
+    /// Appends one handler-mail record made of `parts` (what `Io::send_mail` does); never
+    /// drops it.
+    #[inline]
+    pub fn append_mail(&mut self, parts: &[&[u8]]) {
+        self.append(RecordKind::Mail, parts);
+    }
+
     /// Appends one record made of `parts`; never drops it.
-    pub fn append(&mut self, kind: RecordKind, parts: &[&[u8]]) {
+    pub(crate) fn append(&mut self, kind: RecordKind, parts: &[&[u8]]) {
         let body_bytes: usize = parts.iter().map(|part| part.len()).sum();
         let record_bytes = RECORD_HEADER_BYTES + body_bytes;
         assert!(
@@ -299,7 +312,7 @@ impl Outbox {
     }
 
     /// Whether the receiver has given blocks back that we have not taken yet.
-    pub fn has_returns(&self) -> bool {
+    pub(crate) fn has_returns(&self) -> bool {
         !self.returns.is_empty()
     }
 
@@ -325,17 +338,23 @@ impl Inbox {
         );
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.forward.is_empty()
     }
 }
 
 /// Iterates the records of one block.
-pub fn records(block: &[u8]) -> Records<'_> {
+pub(crate) fn records(block: &[u8]) -> Records<'_> {
     Records { block }
 }
 
-pub struct Records<'block> {
+/// The bodies of the handler-mail records of one block from [`Inbox::pop`], in send order
+/// (runtime-internal records are skipped). Panics on bytes that are not such a block.
+pub fn mail_records(block: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    records(block).filter_map(|(kind, body)| (kind == RecordKind::Mail).then_some(body))
+}
+
+pub(crate) struct Records<'block> {
     block: &'block [u8],
 }
 

@@ -32,9 +32,9 @@
 //!
 //! Files: `ring.rs` (setup flags, `user_data` tokens, submission that survives a full SQ),
 //! `buffer_ring.rs` (provided receive buffers), `outbound.rs` (pooled send chunks),
-//! `mailbox.rs` (SPSC block queues between cores), `timer.rs` (deadline heap),
-//! `core_state.rs` (what `Io` reaches), `event_loop.rs` (the turn), `probe.rs`,
-//! `signals.rs`. Mail still unpublished when a core exits is dropped (only at shutdown);
+//! `mailbox.rs` (SPSC block queues between cores; its safe channel API is public for
+//! `benches/mailbox.rs`), `timer.rs` (deadline heap), `core_state.rs` (what `Io` reaches),
+//! `event_loop.rs` (the turn), `probe.rs`, `signals.rs`. Mail still unpublished when a core exits is dropped (only at shutdown);
 //! an fd handed to a core that has already stopped is closed.
 
 #![allow(unsafe_code)]
@@ -48,7 +48,8 @@ use std::time::{Duration, Instant};
 mod buffer_ring;
 mod core_state;
 mod event_loop;
-mod mailbox;
+// Public only for `benches/mailbox.rs` (a standalone core pair); see its module docs.
+pub mod mailbox;
 mod outbound;
 mod probe;
 mod ring;
