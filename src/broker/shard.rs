@@ -9,7 +9,7 @@ use crate::protocol::encoder::{self, err};
 use crate::protocol::{ClientOp, ConnectError, ParseError, Parser, ParserLimits};
 use crate::runtime::{CloseReason, ConnId, Handler, Io};
 use crate::subjects::SubjectTrie;
-use crate::{debug, error, info};
+use crate::{debug, error, info, trace};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -428,6 +428,16 @@ impl Shard {
     }
 
     fn handle_op(&mut self, io: &mut Io<'_>, conn: ConnId, op: ClientOp<'_>) -> ControlFlow<()> {
+        if crate::log::enabled(crate::log::Level::Trace) {
+            if let Some(client) = self.client(conn) {
+                trace!(
+                    "{} - cid:{} - <<- [{}]",
+                    client.peer,
+                    client.cid,
+                    TracedOp(&op)
+                );
+            }
+        }
         match op {
             ClientOp::Connect(json) => return self.on_connect(io, conn, json),
             ClientOp::Pub {
@@ -672,5 +682,93 @@ fn mark_closing(client: &mut Client, io: &mut Io<'_>) {
         .flatten()
     {
         io.cancel_timer(timer);
+    }
+}
+
+/// A client operation as nats-server's `-V` trace shows it: the control line, no payload.
+struct TracedOp<'a, 'b>(&'a ClientOp<'b>);
+
+impl std::fmt::Display for TracedOp<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let optional =
+            |bytes: Option<&[u8]>| bytes.map(|b| format!("{} ", text(b))).unwrap_or_default();
+        match *self.0 {
+            ClientOp::Connect(json) => write!(f, "CONNECT {}", text(json)),
+            ClientOp::Pub {
+                subject,
+                reply,
+                size,
+                ..
+            } => {
+                write!(f, "PUB {} {}{}", text(subject), optional(reply), text(size))
+            }
+            ClientOp::Hpub {
+                subject,
+                reply,
+                header_size,
+                total_size,
+                ..
+            } => write!(
+                f,
+                "HPUB {} {}{} {}",
+                text(subject),
+                optional(reply),
+                text(header_size),
+                text(total_size)
+            ),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                write!(f, "SUB {} {}{}", text(subject), optional(queue), text(sid))
+            }
+            ClientOp::Unsub { sid, max } => match max {
+                Some(max) => write!(f, "UNSUB {} {}", text(sid), text(max)),
+                None => write!(f, "UNSUB {}", text(sid)),
+            },
+            ClientOp::Ping => f.write_str("PING"),
+            ClientOp::Pong => f.write_str("PONG"),
+            ClientOp::Info(json) => write!(f, "INFO {}", text(json)),
+            ClientOp::Ok => f.write_str("+OK"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traced_ops_read_like_the_control_line() {
+        let op = ClientOp::Pub {
+            subject: b"foo",
+            reply: Some(b"r.1"),
+            size: b"005",
+            payload: b"hello",
+        };
+        assert_eq!(TracedOp(&op).to_string(), "PUB foo r.1 005");
+        let op = ClientOp::Sub {
+            subject: b"a.*",
+            queue: None,
+            sid: b"7",
+        };
+        assert_eq!(TracedOp(&op).to_string(), "SUB a.* 7");
+        let op = ClientOp::Hpub {
+            subject: b"h",
+            reply: None,
+            header_size: b"12",
+            total_size: b"17",
+            header_len: 12,
+            message: b"NATS/1.0\r\n\r\nhello",
+        };
+        assert_eq!(TracedOp(&op).to_string(), "HPUB h 12 17");
+        let op = ClientOp::Unsub {
+            sid: b"7",
+            max: Some(b"2"),
+        };
+        assert_eq!(TracedOp(&op).to_string(), "UNSUB 7 2");
+        assert_eq!(TracedOp(&ClientOp::Ping).to_string(), "PING");
     }
 }
