@@ -142,20 +142,15 @@ impl Shard {
             if total == 0 {
                 continue;
             }
-            let mut pick = next_random(&mut rng) % total;
+            let pick = next_random(&mut rng) % total;
             if pick < local_count {
                 let (key, _) = eligible.clone().nth(pick as usize).expect("pick < count");
                 self.targets.push(*key);
                 continue;
             }
-            pick -= local_count;
-            for &(core, n) in remote_members {
-                if pick < u64::from(n) {
-                    self.remote_targets[core as usize] = true;
-                    interest::push_queue_name(&mut self.remote_queues[core as usize], &group.name);
-                    break;
-                }
-                pick -= u64::from(n);
+            if let Some(core) = weighted_member(remote_members, pick - local_count) {
+                self.remote_targets[core as usize] = true;
+                interest::push_queue_name(&mut self.remote_queues[core as usize], &group.name);
             }
         }
         if let Some(remote) = remote {
@@ -167,17 +162,10 @@ impl Shard {
                 if total == 0 {
                     continue;
                 }
-                let mut pick = next_random(&mut rng) % total;
-                for &(core, n) in &group.members {
-                    if pick < u64::from(n) {
-                        self.remote_targets[core as usize] = true;
-                        interest::push_queue_name(
-                            &mut self.remote_queues[core as usize],
-                            &group.name,
-                        );
-                        break;
-                    }
-                    pick -= u64::from(n);
+                let pick = next_random(&mut rng) % total;
+                if let Some(core) = weighted_member(&group.members, pick) {
+                    self.remote_targets[core as usize] = true;
+                    interest::push_queue_name(&mut self.remote_queues[core as usize], &group.name);
                 }
             }
         }
@@ -346,10 +334,34 @@ impl Shard {
     }
 }
 
+/// The remote core at position `pick` when each core counts as many times as it has members
+/// (`pick` < the sum of the counts).
+fn weighted_member(members: &[(u16, u32)], mut pick: u64) -> Option<u16> {
+    for &(core, count) in members {
+        if pick < u64::from(count) {
+            return Some(core);
+        }
+        pick -= u64::from(count);
+    }
+    None
+}
+
 /// xorshift64* step; a free function so it can run while shard fields are borrowed.
 pub(super) fn next_random(state: &mut u64) -> u64 {
     *state ^= *state >> 12;
     *state ^= *state << 25;
     *state ^= *state >> 27;
     state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weighted_member;
+
+    #[test]
+    fn weighted_member_counts_each_core_by_its_members() {
+        let members = [(1, 2), (3, 1), (1, 1)];
+        let picks: Vec<_> = (0..5).map(|pick| weighted_member(&members, pick)).collect();
+        assert_eq!(picks, [Some(1), Some(1), Some(3), Some(1), None]);
+    }
 }

@@ -228,6 +228,22 @@ impl Shard {
         self.epoch
     }
 
+    /// Broadcasts one SUB/UNSUB of `conn` and remembers its epoch, which that connection's
+    /// next PONG waits for (the visibility barrier).
+    fn change_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        add: bool,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+    ) {
+        let epoch = self.broadcast_interest(io, add, pattern, queue);
+        if let Some(client) = self.client_mut(conn) {
+            client.interest_epoch = client.interest_epoch.max(epoch);
+        }
+    }
+
     /// Whether every other core has applied our interest changes up to `epoch`.
     fn barrier_passed(&self, epoch: u64) -> bool {
         self.acked
@@ -379,10 +395,7 @@ impl Shard {
         let key = SubKey::new(conn.slot, slot);
         let inserted = self.local.insert(subject, queue, key);
         debug_assert!(inserted.is_ok(), "pattern was validated");
-        let epoch = self.broadcast_interest(io, true, subject, queue);
-        if let Some(client) = self.client_mut(conn) {
-            client.interest_epoch = client.interest_epoch.max(epoch);
-        }
+        self.change_interest(io, conn, true, subject, queue);
         if verbose {
             io.write(conn, encoder::OK);
         }
@@ -421,10 +434,7 @@ impl Shard {
             sub.queue.as_deref(),
             SubKey::new(conn.slot, slot),
         );
-        let epoch = self.broadcast_interest(io, false, &sub.subject, sub.queue.as_deref());
-        if let Some(client) = self.client_mut(conn) {
-            client.interest_epoch = client.interest_epoch.max(epoch);
-        }
+        self.change_interest(io, conn, false, &sub.subject, sub.queue.as_deref());
     }
 
     fn handle_op(&mut self, io: &mut Io<'_>, conn: ConnId, op: ClientOp<'_>) -> ControlFlow<()> {
