@@ -91,7 +91,7 @@ msgs_for_size() {
     case $1 in
         16) echo "${MSGS_16:-2000000}" ;;
         128) echo "${MSGS_128:-1000000}" ;;
-        1k) echo "${MSGS_1K:-300000}" ;;
+        1k) echo "${MSGS_1K:-1500000}" ;;
     esac
 }
 

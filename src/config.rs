@@ -30,8 +30,10 @@ pub struct Limits {
     pub ping_max: u32,
     /// A send that makes no progress for this long closes the connection as a slow consumer.
     pub write_deadline: Duration,
-    /// Ours: provided receive buffers per core (power of two). When all are in use, receives
-    /// pause until buffers return (ENOBUFS recovery); no data is lost.
+    /// Ours: provided receive buffers per core (power of two), the most that circulate. 64
+    /// circulate at first (cache-warm); the set doubles when receives on several connections
+    /// find none free in one turn. When all are in use, receives pause until buffers return
+    /// (ENOBUFS recovery); no data is lost.
     pub recv_buffers_per_core: u16,
     /// Ours: size of one provided receive buffer.
     pub recv_buffer_size: u32,

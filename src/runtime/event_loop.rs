@@ -50,6 +50,10 @@ pub struct EventLoop<'ring, H: Handler> {
     ring: Ring<'ring>,
     /// Leaked instead of dropped if the loop unwinds with recvs in flight (see `Drop`).
     buffers: ManuallyDrop<BufferRing>,
+    /// Recvs that ended with ENOBUFS this turn. One alone is a deep socket drained until the
+    /// ring ran dry (its bytes wait in the socket until the re-arm); two or more mean the
+    /// circulating set is too small for the connections with input, so it grows.
+    buffers_starved: u32,
     state: CoreState,
     handler: H,
     acceptor: Option<Acceptor>,
@@ -75,6 +79,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         EventLoop {
             ring,
             buffers: ManuallyDrop::new(buffers),
+            buffers_starved: 0,
             state,
             handler,
             acceptor,
@@ -402,7 +407,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 error if error < 0 && error != -libc::ENOBUFS && error != -libc::ECANCELED => {
                     self.state.teardown(slot, reason_for_errno(-error))
                 }
-                _ => self.state.queue_arm(slot),
+                error => {
+                    if error == -libc::ENOBUFS {
+                        self.buffers_starved += 1;
+                    }
+                    self.state.queue_arm(slot)
+                }
             }
         }
         self.on_connection_op_done(token, |_| {});
@@ -643,6 +653,16 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     // ---- end of turn ----
 
     fn flush(&mut self) {
+        let starved = std::mem::take(&mut self.buffers_starved);
+        if starved >= 2 && self.buffers.posted() < self.buffers.entries() {
+            self.buffers.grow();
+            crate::debug!(
+                "runtime: core {}: receives ran out of buffers; {} of {} now circulate",
+                self.state.core,
+                self.buffers.posted(),
+                self.buffers.entries()
+            );
+        }
         self.buffers.publish();
         self.arm_recvs();
         self.submit_sends();
@@ -656,7 +676,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// Arms a multishot recv for every queued connection, never on a ring below half full
     /// (a multishot armed on an empty ring fails at once with ENOBUFS).
     fn arm_recvs(&mut self) {
-        if self.buffers.available() < self.buffers.entries() / 2 {
+        if self.buffers.available() < self.buffers.posted() / 2 {
             return;
         }
         let group = self.buffers.group();

@@ -240,6 +240,11 @@ impl<V: Copy + Eq + Hash> SubjectTrie<V> {
     /// and `>` but not by `foo.bar` (spec §1.3). A subject with an empty token matches nothing.
     pub fn match_subject(&mut self, subject: &[u8]) -> &Matches<V> {
         self.stats.matches += 1;
+        if self.entry_count == 0 {
+            // Nothing can match: skip hashing the subject (publishers with no interest at
+            // all, and the peer-interest trie of a core whose peers have no subscribers).
+            return &self.empty;
+        }
         if let Some(slot) = self.cache.lookup(subject) {
             self.stats.cache_hits += 1;
             return self.cache.result(slot);
