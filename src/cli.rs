@@ -55,6 +55,11 @@ pub struct Args {
     #[arg(long = "cores", value_name = "N")]
     pub cores: Option<usize>,
 
+    /// Send a signal to a running ringmq and exit: ldm, stop, quit, term, reopen or reload,
+    /// optionally `=PID` or `=PIDFILE` (`-sl` works too).
+    #[arg(long = "signal", value_name = "SIGNAL[=PID|PIDFILE]")]
+    pub signal: Option<String>,
+
     /// Show version.
     #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
     pub version: bool,
@@ -72,6 +77,7 @@ const LONG_NAMES: &[&str] = &[
     "debug",
     "trace",
     "cores",
+    "signal",
     "version",
     "help",
 ];
@@ -87,6 +93,10 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
                 return arg;
             }
             let name = text[1..].split('=').next().unwrap_or("");
+            if name == "sl" {
+                // nats-server's two-letter short form of --signal.
+                return OsString::from(format!("--signal{}", &text[3..]));
+            }
             if LONG_NAMES.contains(&name) {
                 OsString::from(format!("-{text}"))
             } else {
@@ -101,6 +111,11 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 pub enum Command {
     Run(Box<Config>),
     Version,
+    /// `--signal NAME[=PID|PIDFILE]`: signal a running ringmq.
+    Signal {
+        name: String,
+        target: Option<String>,
+    },
 }
 
 /// Parses the command line into a configuration (flags override defaults).
@@ -108,6 +123,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::
     let args = Args::try_parse_from(normalize(args))?;
     if args.version {
         return Ok(Command::Version);
+    }
+    if let Some(signal) = args.signal {
+        let (name, target) = match signal.split_once('=') {
+            Some((name, target)) => (name.to_string(), Some(target.to_string())),
+            None => (signal, None),
+        };
+        return Ok(Command::Signal { name, target });
     }
     let mut config = Config::default();
     if let Some(addr) = args.addr {
@@ -147,8 +169,35 @@ mod tests {
             .map(OsString::from);
         match parse(argv).unwrap() {
             Command::Run(c) => *c,
-            Command::Version => panic!("version"),
+            other => panic!("not a run: {other:?}"),
         }
+    }
+
+    fn signal(args: &[&str]) -> (String, Option<String>) {
+        let argv = std::iter::once("ringmq")
+            .chain(args.iter().copied())
+            .map(OsString::from);
+        match parse(argv).unwrap() {
+            Command::Signal { name, target } => (name, target),
+            other => panic!("not a signal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn signal_flag_in_nats_spellings() {
+        let ldm = ("ldm".to_string(), Some("42".to_string()));
+        assert_eq!(signal(&["--signal", "ldm=42"]), ldm);
+        assert_eq!(signal(&["-sl", "ldm=42"]), ldm);
+        assert_eq!(signal(&["-sl=ldm=42"]), ldm);
+        assert_eq!(signal(&["-signal", "ldm=42"]), ldm);
+        assert_eq!(
+            signal(&["--signal", "reload"]),
+            ("reload".to_string(), None)
+        );
+        assert_eq!(
+            signal(&["--signal", "stop=/run/ringmq.pid"]),
+            ("stop".to_string(), Some("/run/ringmq.pid".to_string()))
+        );
     }
 
     #[test]

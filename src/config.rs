@@ -84,7 +84,17 @@ pub struct Config {
     pub trace: bool,
     pub log_file: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
+    /// Lame duck mode (SIGUSR2): clients are closed spread over this long (at least 30 s).
+    pub lame_duck_duration: Duration,
+    /// Lame duck mode: the wait before the first client is closed, so that several servers
+    /// put in lame duck together do not trade clients (less than the duration).
+    pub lame_duck_grace_period: Duration,
 }
+
+/// nats-server's defaults and floor for lame duck mode.
+pub const LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+pub const LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
+pub const LAME_DUCK_DURATION_MIN: Duration = Duration::from_secs(30);
 
 impl Default for Config {
     fn default() -> Self {
@@ -98,6 +108,8 @@ impl Default for Config {
             trace: false,
             log_file: None,
             pid_file: None,
+            lame_duck_duration: LAME_DUCK_DURATION,
+            lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,
         }
     }
 }
@@ -117,6 +129,19 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Checks the cross-field rules nats-server checks at start-up.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.lame_duck_duration < LAME_DUCK_DURATION_MIN {
+            return Err(ConfigError(format!(
+                "invalid lame_duck_duration of {}, minimum is 30 seconds",
+                go_duration(self.lame_duck_duration)
+            )));
+        }
+        if self.lame_duck_grace_period >= self.lame_duck_duration {
+            return Err(ConfigError(format!(
+                "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+                go_duration(self.lame_duck_grace_period),
+                go_duration(self.lame_duck_duration)
+            )));
+        }
         let l = &self.limits;
         if l.max_payload > l.max_pending {
             return Err(ConfigError(format!(
@@ -156,9 +181,82 @@ impl Config {
     }
 }
 
+/// A duration as Go's `time.Duration.String` prints it (`2m0s`, `10s`, `1.5s`, `250ms`),
+/// for messages worded as nats-server's.
+pub fn go_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000_000_000 {
+        let (unit, scale) = match nanos {
+            n if n < 1_000 => return format!("{n}ns"),
+            n if n < 1_000_000 => ("\u{b5}s", 1_000),
+            _ => ("ms", 1_000_000),
+        };
+        return format!("{}{unit}", decimal(nanos, scale));
+    }
+    let total_seconds = nanos / 1_000_000_000;
+    let (hours, minutes) = (total_seconds / 3600, (total_seconds / 60) % 60);
+    let seconds = decimal(nanos % 60_000_000_000, 1_000_000_000);
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m{seconds}s"),
+        (h, m) => format!("{h}h{m}m{seconds}s"),
+    }
+}
+
+/// `value / scale` with the fraction's trailing zeros dropped (`1500, 1000` → `1.5`).
+fn decimal(value: u128, scale: u128) -> String {
+    let (whole, fraction) = (value / scale, value % scale);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let width = scale.ilog10() as usize;
+    let digits = format!("{fraction:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_as_go_does() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(7), "7ns"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_secs(3725), "1h2m5s"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(go_duration(duration), text);
+        }
+    }
+
+    #[test]
+    fn lame_duck_durations_are_checked_as_nats_server_does() {
+        let mut c = Config {
+            lame_duck_duration: Duration::from_secs(5),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.validate().unwrap_err().0,
+            "invalid lame_duck_duration of 5s, minimum is 30 seconds"
+        );
+        c.lame_duck_duration = Duration::from_secs(30);
+        c.lame_duck_grace_period = Duration::from_secs(30);
+        assert_eq!(
+            c.validate().unwrap_err().0,
+            "lame duck grace period (30s) should be strictly lower than lame duck duration (30s)"
+        );
+        c.lame_duck_grace_period = Duration::from_secs(29);
+        assert_eq!(c.validate(), Ok(()));
+    }
 
     #[test]
     fn payload_above_pending_is_refused_with_nats_text() {

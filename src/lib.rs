@@ -18,6 +18,7 @@
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod log;
 pub mod protocol;
 pub mod runtime;

@@ -2,7 +2,7 @@
 
 use ringmq::cli::{self, Command};
 use ringmq::runtime::signals::{self, Signal};
-use ringmq::{broker, fatal, info, log};
+use ringmq::{broker, error, fatal, info, log};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -15,6 +15,15 @@ fn main() -> ExitCode {
                 ringmq::COMPAT_VERSION
             );
             return ExitCode::SUCCESS;
+        }
+        Ok(Command::Signal { name, target }) => {
+            return match ringmq::control::send(&name, target.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("ringmq: {error}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Err(error) => error.exit(),
     };
@@ -49,10 +58,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let log_file = server.shared().config.log_file.clone();
     loop {
         match signals::wait() {
             Signal::Interrupt | Signal::Terminate => break,
-            other => info!("Ignoring signal {other:?}"),
+            Signal::User2 => {
+                // Lame duck: waits (still answering SIGINT/SIGTERM) until every client is
+                // gone, then shuts down.
+                server.lame_duck(|pause| {
+                    !matches!(
+                        signals::wait_timeout(pause),
+                        Some(Signal::Interrupt | Signal::Terminate)
+                    )
+                });
+                break;
+            }
+            Signal::User1 => match &log_file {
+                None => info!("File log re-open ignored, not a file logger"),
+                Some(path) => match log::set_file(path) {
+                    Ok(()) => info!("File log re-opened"),
+                    Err(e) => error!("Failed to re-open log file {}: {e}", path.display()),
+                },
+            },
+            Signal::Hangup => error!(
+                "Failed to reload server configuration: can only reload config when a file is \
+                 provided using -c or --config"
+            ),
         }
     }
     info!("Initiating Shutdown...");

@@ -55,6 +55,9 @@ pub struct Client {
     pub pings_out: u32,
     /// Whether a PONG answered one of our PINGs (nats-server's "RTT measured").
     pub rtt_measured: bool,
+    /// Whether we have answered a PING of the client's (then it takes asynchronous INFO,
+    /// such as lame duck mode's, if it speaks protocol 1).
+    pub first_pong_sent: bool,
     /// Last time the client sent anything.
     pub last_input: Instant,
     pub ping_timer: Option<TimerId>,
@@ -81,6 +84,7 @@ impl Client {
             pongs_held: 0,
             pings_out: 0,
             rtt_measured: false,
+            first_pong_sent: false,
             last_input: now,
             ping_timer: None,
             stalled_by: None,

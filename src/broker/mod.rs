@@ -8,6 +8,7 @@
 
 mod connection;
 mod interest;
+mod lame_duck;
 mod routing;
 mod shard;
 
@@ -15,6 +16,7 @@ use crate::config::Config;
 use crate::protocol::ServerInfo;
 use crate::runtime::{self, RuntimeConfig, RuntimeHandle};
 use crate::{info, warn};
+pub use lame_duck::LameDuckSignal;
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
@@ -49,6 +51,8 @@ pub struct Shared {
     pub core_counters: Vec<CoreCounters>,
     /// Seeds the per-core random generators (queue member choice, ping jitter).
     pub seed: u64,
+    /// Lame duck mode's phase, advanced by [`Server::lame_duck`].
+    pub lame_duck: LameDuckSignal,
 }
 
 /// A running broker.
@@ -57,6 +61,11 @@ pub struct Server {
     shared: Arc<Shared>,
     port: u16,
 }
+
+/// How often lame duck mode checks whether every client is gone.
+const LAME_DUCK_POLL: Duration = Duration::from_millis(50);
+/// Lame duck mode waits this long past the close period for the last closes to finish.
+const LAME_DUCK_SLACK: Duration = Duration::from_secs(1);
 
 impl Server {
     /// Binds `config.host:config.port` (port 0: any free port) and starts the cores.
@@ -107,6 +116,7 @@ impl Server {
             next_client_id: AtomicU64::new(1),
             slow_consumers: AtomicU64::new(0),
             seed: random_u64(),
+            lame_duck: LameDuckSignal::default(),
             config,
         });
         let factory_shared = Arc::clone(&shared);
@@ -133,6 +143,47 @@ impl Server {
     /// Shared state: configuration and counters.
     pub fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// Lame duck mode: stops accepting, sends `"ldm":true` INFO to clients that take
+    /// asynchronous INFO, waits the grace period, then closes the clients spread over the
+    /// rest of the lame duck duration (at least 1 s). Returns when every client is gone or
+    /// that time (plus a second) has passed, or as soon as `pause` returns false; the
+    /// caller then shuts down. `pause(d)` waits `d` and says whether to go on (the binary
+    /// stops early on SIGINT/SIGTERM).
+    pub fn lame_duck(&self, mut pause: impl FnMut(Duration) -> bool) {
+        if self.shared.lame_duck.active() {
+            return;
+        }
+        info!("Entering lame duck mode, stop accepting new clients");
+        self.runtime.stop_accepting();
+        self.shared.lame_duck.notify();
+        self.runtime.wake();
+        if self.runtime.total_connections() == 0 {
+            return;
+        }
+        let config = &self.shared.config;
+        if !pause(config.lame_duck_grace_period) {
+            return;
+        }
+        info!("Closing existing clients");
+        let close_over = config
+            .lame_duck_duration
+            .saturating_sub(config.lame_duck_grace_period)
+            .max(Duration::from_secs(1));
+        self.shared.lame_duck.close_over(close_over);
+        self.runtime.wake();
+        let deadline = std::time::Instant::now() + close_over + LAME_DUCK_SLACK;
+        while self.runtime.total_connections() > 0 && std::time::Instant::now() < deadline {
+            if !pause(LAME_DUCK_POLL) {
+                return;
+            }
+        }
+    }
+
+    /// Live client connections on all cores.
+    pub fn connections(&self) -> usize {
+        self.runtime.total_connections()
     }
 
     /// Stops accepting, flushes and closes every connection, joins the cores.

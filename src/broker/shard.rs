@@ -3,6 +3,7 @@
 
 use super::connection::{Client, State, SubKey, Subscription};
 use super::interest::{self, Record};
+use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};
 use super::routing::Message;
 use super::Shared;
 use crate::protocol::encoder::{self, err};
@@ -70,6 +71,7 @@ pub struct Shard {
     /// A local consumer that a delivery left more than half-way to max_pending; the
     /// publisher of that message is stalled once the message is routed.
     pub(super) congested: Option<ConnId>,
+    pub(super) lame_duck: CoreLameDuck,
 }
 
 impl Shard {
@@ -96,6 +98,7 @@ impl Shard {
             rng: seed | 1,
             counters: Counters::default(),
             congested: None,
+            lame_duck: CoreLameDuck::default(),
         }
     }
 
@@ -261,6 +264,7 @@ impl Shard {
             if let Some(client) = self.client_mut(conn) {
                 client.pongs_held -= 1;
                 if client.is_open() {
+                    client.first_pong_sent = true;
                     io.write(conn, encoder::PONG);
                 }
             }
@@ -279,6 +283,9 @@ impl Shard {
                 client.pongs_held += 1;
             }
         } else {
+            if let Some(client) = self.client_mut(conn) {
+                client.first_pong_sent = true;
+            }
             io.write(conn, encoder::PONG);
         }
     }
@@ -657,6 +664,10 @@ impl Handler for Shard {
     }
 
     fn on_timer(&mut self, io: &mut Io<'_>, token: u64) {
+        if token == LAME_DUCK_TIMER {
+            self.close_next_lame_duck_batch(io);
+            return;
+        }
         let conn = ConnId {
             slot: token as u32,
             generation: ((token & !STALL_TIMER_BIT) >> 32) as u32,
@@ -676,6 +687,7 @@ impl Handler for Shard {
                 io.send_mail(peer, &[&self.record]);
             }
         }
+        self.check_lame_duck(io);
         self.publish_counters();
     }
 

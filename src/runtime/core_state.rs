@@ -23,6 +23,8 @@ use super::{CloseReason, ConnId, RuntimeConfig};
 pub struct Shared {
     pub cores: usize,
     pub shutdown: AtomicBool,
+    /// Core 0 stops accepting and closes the listener (lame duck mode); connections stay.
+    pub stop_accepting: AtomicBool,
     /// Each core's ring fd, for MSG_RING wake-ups (stored before the core first parks).
     pub ring_fds: Vec<AtomicI32>,
     /// The core is (about to be) blocked in the kernel waiting for completions.
@@ -47,6 +49,7 @@ impl Shared {
         Shared {
             cores,
             shutdown: AtomicBool::new(false),
+            stop_accepting: AtomicBool::new(false),
             ring_fds: (0..cores).map(|_| AtomicI32::new(-1)).collect(),
             parked: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             awaiting_returns: (0..cores).map(|_| AtomicBool::new(false)).collect(),

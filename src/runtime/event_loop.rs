@@ -44,6 +44,8 @@ struct Acceptor {
     exhaustion_logged: bool,
     /// Round-robin start for ties in the least-loaded choice.
     next_core: usize,
+    /// Lame duck: the accept is being cancelled; the listener closes once it has ended.
+    stopping: bool,
 }
 
 pub struct EventLoop<'ring, H: Handler> {
@@ -75,6 +77,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             backoff_pending: false,
             exhaustion_logged: false,
             next_core: 0,
+            stopping: false,
         });
         EventLoop {
             ring,
@@ -95,6 +98,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             self.state.now = Instant::now();
             if !self.state.shutting_down && self.state.shared.shutdown.load(Ordering::Acquire) {
                 self.begin_shutdown();
+            }
+            if self.acceptor.as_ref().is_some_and(|a| !a.stopping)
+                && self.state.shared.stop_accepting.load(Ordering::Acquire)
+            {
+                self.stop_accepting();
             }
             let mut busy = self.drain_inboxes();
             busy |= self.process_completions();
@@ -120,13 +128,35 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let Some(acceptor) = self.acceptor.as_mut() else {
             return;
         };
-        if acceptor.armed || acceptor.backoff_pending || self.state.shutting_down {
+        if acceptor.armed
+            || acceptor.backoff_pending
+            || acceptor.stopping
+            || self.state.shutting_down
+        {
             return;
         }
         acceptor.armed = true;
         let entry = ring::accept_entry(acceptor.listener.as_raw_fd());
         // SAFETY: a multishot accept carries no user pointers.
         unsafe { self.ring.push(&entry) };
+    }
+
+    /// Lame duck: cancels the multishot accept; the listener is closed when it has ended
+    /// (at once if none is armed), so new connections are refused by the kernel.
+    fn stop_accepting(&mut self) {
+        let Some(acceptor) = self.acceptor.as_mut() else {
+            return;
+        };
+        acceptor.stopping = true;
+        if acceptor.armed {
+            let target = Token::new(OpKind::Accept, 0, 0).encode();
+            let token = Token::new(OpKind::AcceptCancel, 0, 0);
+            self.state
+                .pending_entries
+                .push(ring::cancel_user_data_entry(target, token));
+        } else {
+            self.acceptor = None;
+        }
     }
 
     fn on_accept_complete(&mut self, result: i32, flags: u32) {
@@ -144,6 +174,15 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             self.on_accept_exhausted(result, flags);
         } else if result != -libc::ECANCELED {
             crate::debug!("runtime: accept failed: errno {}", -result);
+        }
+        if self
+            .acceptor
+            .as_ref()
+            .is_some_and(|acceptor| acceptor.stopping && !acceptor.armed)
+        {
+            // Dropping the listener closes it: the kernel refuses new connections.
+            self.acceptor = None;
+            return;
         }
         self.arm_accept();
     }

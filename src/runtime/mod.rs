@@ -253,6 +253,25 @@ impl RuntimeHandle {
         }
     }
 
+    /// Closes the listener (core 0 cancels its accept first); live connections are not
+    /// touched. Returns at once; connections already accepted may still arrive.
+    pub fn stop_accepting(&self) {
+        if !self.shared.stop_accepting.swap(true, Ordering::SeqCst) {
+            wake_all(&self.shared);
+        }
+    }
+
+    /// Wakes every core for one loop turn, so that handlers see state changed from outside
+    /// (their `on_turn_end` runs).
+    pub fn wake(&self) {
+        wake_all(&self.shared);
+    }
+
+    /// Live connections on all cores.
+    pub fn total_connections(&self) -> usize {
+        self.shared.total_connections()
+    }
+
     /// Waits for every core thread to finish (a core's panic is re-raised here).
     pub fn join(self) {
         let mut panic = None;

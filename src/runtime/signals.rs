@@ -1,5 +1,5 @@
-//! Process signals: SIGPIPE ignored, SIGINT/SIGTERM (and later SIGHUP/SIGUSR2) delivered to
-//! one waiting thread instead of interrupting the cores.
+//! Process signals: SIGPIPE ignored; SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 delivered
+//! to one waiting thread instead of interrupting the cores; sending signals for `--signal`.
 
 /// A signal the main thread acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,41 @@ pub fn wait() -> Signal {
         if let Some(&(_, signal)) = HANDLED.iter().find(|(handled, _)| *handled == number) {
             return signal;
         }
+    }
+}
+
+/// Like [`wait`], but gives up after `timeout` (then `None`).
+pub fn wait_timeout(timeout: std::time::Duration) -> Option<Signal> {
+    let set = handled_set();
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let spec = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: `set` and `spec` are initialised; a null siginfo pointer is allowed.
+        let number = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &spec) };
+        if number < 0 {
+            // EAGAIN: timed out; EINTR: interrupted by an unhandled signal, wait on.
+            continue;
+        }
+        if let Some(&(_, signal)) = HANDLED.iter().find(|(handled, _)| *handled == number) {
+            return Some(signal);
+        }
+    }
+}
+
+/// Sends `signal` (a libc signal number) to process `pid`.
+pub fn send(pid: i32, signal: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, signal) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -155,6 +155,27 @@ impl Server {
         }
     }
 
+    /// The child's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the child to exit on its own, up to `timeout`; `None` if it is still
+    /// running then.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // Polling a child's exit: there is no blocking wait with a timeout in std.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// A copy of the stderr lines so far.
     pub fn log_lines(&self) -> Vec<String> {
         self.log.state.lock().unwrap().lines.clone()
