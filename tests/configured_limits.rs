@@ -170,3 +170,77 @@ fn answered_pings_keep_a_silent_client_alive() {
     assert_eq!(text(&client.send_and_sync(b"")), "PONG\r\n");
     server.shutdown();
 }
+
+/// A consumer that reads, but slower than its publisher on the other core publishes, is not
+/// cut: the consumer's core stops taking the publisher core's mail while the consumer is
+/// over half of max_pending, the publisher's core then stops reading, and TCP slows the
+/// publisher (nats-server stalls the publisher the same way). Every message arrives in
+/// order; nobody is counted as a slow consumer.
+#[test]
+fn slow_reader_on_another_core_slows_the_publisher_instead_of_being_cut() {
+    use std::io::Write;
+    const MESSAGES: usize = 4000;
+    const PAYLOAD: usize = 1024;
+    let server = start(Limits {
+        max_pending: 256 * 1024,
+        max_payload: 64 * 1024,
+        ..Limits::default()
+    });
+    // Consecutive connections go to the least-loaded core: these two to different cores.
+    let subscriber = RawClient::subscriber(server.port(), "SUB slow 1\r\n");
+    let mut stream = subscriber.into_stream();
+    let mut publisher = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    let writer = std::thread::spawn(move || {
+        publisher
+            .write_all(b"CONNECT {\"verbose\":false}\r\n")
+            .unwrap();
+        let mut batch = Vec::new();
+        for sequence in 0..MESSAGES {
+            let payload = format!("{sequence:0PAYLOAD$}");
+            batch.extend_from_slice(format!("PUB slow {PAYLOAD}\r\n{payload}\r\n").as_bytes());
+        }
+        publisher.write_all(&batch).unwrap();
+        publisher
+    });
+
+    let expected_frame =
+        |sequence: usize| format!("MSG slow 1 {PAYLOAD}\r\n{sequence:0PAYLOAD$}\r\n").into_bytes();
+    let frame_len = expected_frame(0).len();
+    let mut received = Vec::with_capacity(MESSAGES * frame_len);
+    let mut chunk = [0u8; 8192];
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let until = deadline() + DEADLINE;
+    while received.len() < MESSAGES * frame_len {
+        assert!(Instant::now() < until, "{} bytes so far", received.len());
+        let read = stream.read(&mut chunk).expect("subscriber stays connected");
+        assert!(read > 0, "subscriber closed after {} bytes", received.len());
+        received.extend_from_slice(&chunk[..read]);
+        // A slow reader (about 8 MB/s): pacing the client under test, not synchronisation.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let publisher = writer.join().expect("publisher wrote everything");
+    for sequence in 0..MESSAGES {
+        let frame = &received[sequence * frame_len..(sequence + 1) * frame_len];
+        assert_eq!(
+            text(frame),
+            text(&expected_frame(sequence)),
+            "message {sequence}"
+        );
+    }
+    assert_eq!(
+        received.len(),
+        MESSAGES * frame_len,
+        "nothing after the last message"
+    );
+    assert_eq!(
+        server
+            .shared()
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    drop(publisher);
+    server.shutdown();
+}

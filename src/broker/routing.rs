@@ -196,7 +196,12 @@ impl Shard {
 
     /// A message forwarded by another core: every local plain subscriber, plus one member of
     /// each queue group that core chose us for.
-    pub(super) fn deliver_forwarded(&mut self, io: &mut Io<'_>, forwarded: &ForwardedMessage<'_>) {
+    pub(super) fn deliver_forwarded(
+        &mut self,
+        io: &mut Io<'_>,
+        from: usize,
+        forwarded: &ForwardedMessage<'_>,
+    ) {
         let message = Message {
             subject: forwarded.subject,
             reply: forwarded.reply,
@@ -222,8 +227,11 @@ impl Shard {
             let key = self.targets[index];
             self.deliver(io, key, &message);
         }
-        // The publisher is on another core: its mail backpressure is what slows it.
-        self.congested = None;
+        // The publisher is on another core: stop taking that core's mail until the consumer
+        // drains; its mail backpressure then slows its publishers (the cross-core stall).
+        if let Some(consumer) = self.congested.take() {
+            self.stall_peer(io, from, consumer);
+        }
     }
 
     /// Writes one MSG/HMSG to a local subscription; enforces max_pending and UNSUB max.

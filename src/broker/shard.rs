@@ -8,7 +8,7 @@ use super::routing::Message;
 use super::Shared;
 use crate::protocol::encoder::{self, err};
 use crate::protocol::{ClientOp, ConnectError, ParseError, Parser, ParserLimits};
-use crate::runtime::{CloseReason, ConnId, Handler, Io};
+use crate::runtime::{CloseReason, ConnId, Handler, Io, TimerId};
 use crate::subjects::SubjectTrie;
 use crate::{debug, error, info, trace};
 use std::collections::VecDeque;
@@ -16,12 +16,27 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Stall gate (DESIGN.md §4): how often a stalled publisher checks its consumer, and the
 /// longest it stays stalled (nats-server stalls a producer at most 1 s per message).
 const STALL_CHECK_INTERVAL: Duration = Duration::from_millis(1);
 const STALL_MAX: Duration = Duration::from_secs(1);
+
+/// Timer tokens of the cross-core stall gate: this plus the peer core's index. Connection
+/// tokens stay far below (slots and generations are small), and the lame duck token is
+/// `u64::MAX`.
+const PEER_STALL_TIMER: u64 = u64::MAX - 1 - MAX_CORES;
+/// More cores than any machine has; bounds the peer-stall token range.
+const MAX_CORES: u64 = 4096;
+
+/// The cross-core stall of one peer core's mail (see [`Shard::stall_peer`]).
+#[derive(Debug)]
+pub(super) struct PeerStall {
+    consumer: ConnId,
+    since: Instant,
+    timer: TimerId,
+}
 
 /// Timer tokens: the low 32 bits are the connection slot, the next 31 its generation (the
 /// runtime's generations are 24 bits), the top bit says which timer.
@@ -72,6 +87,8 @@ pub struct Shard {
     /// publisher of that message is stalled once the message is routed.
     pub(super) congested: Option<ConnId>,
     pub(super) lame_duck: CoreLameDuck,
+    /// Per peer core: its mail is paused while a consumer here drains.
+    pub(super) peer_stalls: Vec<Option<PeerStall>>,
 }
 
 impl Shard {
@@ -99,6 +116,7 @@ impl Shard {
             counters: Counters::default(),
             congested: None,
             lame_duck: CoreLameDuck::default(),
+            peer_stalls: (0..cores).map(|_| None).collect(),
         }
     }
 
@@ -147,6 +165,41 @@ impl Shard {
         if let Some(client) = self.client_mut(publisher) {
             client.stall_timer = Some(timer);
         }
+    }
+
+    /// The cross-core stall gate: a message forwarded from core `peer` left `consumer` more
+    /// than half-way to max_pending. This core takes no more mail from `peer` until the
+    /// consumer is below a quarter (or STALL_MAX passes, as the local gate); `peer` then
+    /// fills its mailbox to us and stops reading its connections, which slows the
+    /// publishers there the way the local gate slows a local one.
+    pub(super) fn stall_peer(&mut self, io: &mut Io<'_>, peer: usize, consumer: ConnId) {
+        if self.peer_stalls[peer].is_some() {
+            return;
+        }
+        let now = io.now();
+        io.pause_mail_from(peer);
+        let timer = io.set_timer(now + STALL_CHECK_INTERVAL, PEER_STALL_TIMER + peer as u64);
+        self.peer_stalls[peer] = Some(PeerStall {
+            consumer,
+            since: now,
+            timer,
+        });
+    }
+
+    fn on_peer_stall_timer(&mut self, io: &mut Io<'_>, peer: usize) {
+        let resume_below = self.shared.config.limits.max_pending / 4;
+        let now = io.now();
+        let Some(stall) = self.peer_stalls.get_mut(peer).and_then(Option::as_mut) else {
+            return;
+        };
+        // A consumer that is gone reports 0 pending bytes: resume.
+        let drained = io.pending_bytes(stall.consumer) <= resume_below;
+        if drained || now.duration_since(stall.since) >= STALL_MAX {
+            self.peer_stalls[peer] = None;
+            io.resume_mail_from(peer);
+            return;
+        }
+        stall.timer = io.set_timer(now + STALL_CHECK_INTERVAL, PEER_STALL_TIMER + peer as u64);
     }
 
     fn on_stall_timer(&mut self, io: &mut Io<'_>, publisher: ConnId) {
@@ -564,7 +617,7 @@ impl Shard {
                 self.acked[from] = self.acked[from].max(epoch);
                 self.release_held_pongs(io);
             }
-            Record::Message(message) => self.deliver_forwarded(io, &message),
+            Record::Message(message) => self.deliver_forwarded(io, from, &message),
         }
     }
 
@@ -666,6 +719,10 @@ impl Handler for Shard {
     fn on_timer(&mut self, io: &mut Io<'_>, token: u64) {
         if token == LAME_DUCK_TIMER {
             self.close_next_lame_duck_batch(io);
+            return;
+        }
+        if (PEER_STALL_TIMER..PEER_STALL_TIMER + MAX_CORES).contains(&token) {
+            self.on_peer_stall_timer(io, (token - PEER_STALL_TIMER) as usize);
             return;
         }
         let conn = ConnId {

@@ -168,6 +168,9 @@ pub struct CoreState {
     /// Indexed by peer core; None at our own index.
     pub outboxes: Vec<Option<Outbox>>,
     pub inboxes: Vec<Option<Inbox>>,
+    /// Per peer core: the handler asked not to be given that peer's mail for now (its
+    /// blocks stay queued, so the peer's mail backpressure slows its publishers).
+    pub mail_paused: Vec<bool>,
     pub timers: Timers,
     /// Too many mail bytes outstanding to some peer: reading is paused on this core.
     pub mail_blocked: bool,

@@ -268,6 +268,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             }
             let mut returned = false;
             for _ in 0..INBOX_BLOCKS_PER_TURN {
+                // The handler may pause this peer's mail while a block is delivered: the
+                // rest waits (a pause overshoots by at most one block).
+                if self.mail_paused(peer) {
+                    break;
+                }
                 let inbox = self.state.inboxes[peer].as_mut().expect("inbox per peer");
                 let Some(block) = inbox.pop() else { break };
                 self.deliver_block(peer, &block);
@@ -276,12 +281,18 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 returned = true;
             }
             let inbox = self.state.inboxes[peer].as_ref().expect("inbox per peer");
-            work_left |= !inbox.is_empty();
+            work_left |= !inbox.is_empty() && !self.mail_paused(peer);
             if returned {
                 self.wake_if_awaiting_returns(peer);
             }
         }
         work_left
+    }
+
+    /// Whether the handler paused `peer`'s mail (never while shutting down: the last mail
+    /// must be drained).
+    fn mail_paused(&self, peer: usize) -> bool {
+        self.state.mail_paused[peer] && !self.state.shutting_down
     }
 
     fn deliver_block(&mut self, peer: usize, block: &[u8]) {
@@ -824,12 +835,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     }
 
     fn has_input_without_waiting(&mut self) -> bool {
-        let inbox_ready = self
-            .state
-            .inboxes
-            .iter()
-            .flatten()
-            .any(|inbox| !inbox.is_empty());
+        let inbox_ready = (0..self.state.inboxes.len()).any(|peer| {
+            !self.mail_paused(peer)
+                && self.state.inboxes[peer]
+                    .as_ref()
+                    .is_some_and(|inbox| !inbox.is_empty())
+        });
         let returns_ready = self
             .state
             .outboxes

@@ -219,6 +219,22 @@ impl Io<'_> {
         }
     }
 
+    /// Stops handing this core mail from core `from` (records, hand-offs and all) until
+    /// [`Io::resume_mail_from`]. Its blocks stay queued; once `mailbox_bytes` are queued,
+    /// `from` stops reading its connections, so its publishers are slowed by TCP. Ignored
+    /// during shutdown. The handler must resume within a bounded time.
+    pub fn pause_mail_from(&mut self, from: usize) {
+        if let Some(paused) = self.state.mail_paused.get_mut(from) {
+            *paused = from != self.state.core;
+        }
+    }
+
+    pub fn resume_mail_from(&mut self, from: usize) {
+        if let Some(paused) = self.state.mail_paused.get_mut(from) {
+            *paused = false;
+        }
+    }
+
     /// Queues one record for core `to` (≠ this core); see the module contract.
     pub fn send_mail(&mut self, to: usize, parts: &[&[u8]]) {
         self.state.send_mail(to, RecordKind::Mail, parts);
@@ -466,6 +482,7 @@ fn run_core<H: Handler>(
         stalled: Vec::new(),
         pending_entries: Vec::new(),
         outboxes: seed.outboxes,
+        mail_paused: vec![false; seed.inboxes.len()],
         inboxes: seed.inboxes,
         timers: timer::Timers::new(now),
         mail_blocked: false,

@@ -341,6 +341,17 @@ impl RawClient {
         self.stream.write_all(bytes).expect("raw send");
     }
 
+    /// The socket, for tests that read it their own way; nothing may be left unread.
+    pub fn into_stream(self) -> TcpStream {
+        assert_eq!(
+            self.consumed,
+            self.pending.len(),
+            "unread bytes: {:?}",
+            String::from_utf8_lossy(&self.pending[self.consumed..])
+        );
+        self.stream
+    }
+
     /// Sends `bytes` and then `PING`, and returns everything up to and including `PONG`.
     pub fn send_and_sync(&mut self, bytes: &[u8]) -> Vec<u8> {
         self.send(bytes);
