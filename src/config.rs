@@ -82,6 +82,13 @@ pub struct Config {
     pub trace: bool,
     pub log_file: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
+    /// Timestamps in log lines (`-T`, `logtime`); on by default, as in nats-server.
+    pub logtime: bool,
+    /// Monitoring port (`http_port`); `None` = off, `Some(0)` = a free port (`-1` in the
+    /// file). Stored for the monitoring server.
+    pub http_port: Option<u16>,
+    /// The config file this came from (`-c`), if any.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -96,6 +103,9 @@ impl Default for Config {
             trace: false,
             log_file: None,
             pid_file: None,
+            logtime: true,
+            http_port: None,
+            config_file: None,
         }
     }
 }
