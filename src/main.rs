@@ -81,8 +81,12 @@ fn main() -> ExitCode {
 /// there; unlike nats-server, the cross-field rules start-up applies (`max_payload` within
 /// `max_pending`, ...) are checked as well, so a file that passes also starts.
 fn check(startup: &Startup) -> ExitCode {
-    let invalid = startup.config.validate().err();
     let report = &startup.report;
+    // Cross-field rules only on a file without errors: on a half-read one they mislead.
+    let invalid = report
+        .is_ok()
+        .then(|| startup.config.validate().err())
+        .flatten();
     let clean = report.is_ok() && report.warnings.is_empty() && invalid.is_none();
     // Without -c the report holds an error, so a clean check always has a file.
     if let (true, Some(file)) = (clean, &startup.config.config_file) {
