@@ -4,6 +4,7 @@
 //! (`-port 4222`); clap wants two. [`normalize`] rewrites known single-dash long names before
 //! clap sees them, leaving clusters of short flags (`-DV`) alone.
 
+use crate::conf::{self, Diagnostic, Report};
 use crate::config::Config;
 use clap::{ArgAction, Parser};
 use std::ffi::OsString;
@@ -11,7 +12,11 @@ use std::path::PathBuf;
 
 /// ringmq: a NATS-protocol message broker on a thread-per-core io_uring runtime.
 #[derive(Debug, Parser)]
-#[command(name = "ringmq", disable_version_flag = true)]
+#[command(
+    name = "ringmq",
+    disable_version_flag = true,
+    args_override_self = true
+)]
 pub struct Args {
     /// Bind to host address.
     #[arg(short = 'a', long = "addr", visible_alias = "net", value_name = "HOST")]
@@ -51,6 +56,25 @@ pub struct Args {
     #[arg(short = 'V', long = "trace", action = ArgAction::Count)]
     pub trace: u8,
 
+    /// Timestamp log lines (default true; -T=false turns them off).
+    #[arg(
+        short = 'T',
+        long = "logtime",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub logtime: Option<bool>,
+
+    /// Configuration file (nats-server's format). Flags given as well override it.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration file and exit: 0 if valid, 1 with the problems if not.
+    #[arg(short = 't', action = ArgAction::SetTrue)]
+    pub check: bool,
+
     /// Worker cores, one thread and one io_uring each (default: available CPUs).
     #[arg(long = "cores", value_name = "N")]
     pub cores: Option<usize>,
@@ -76,6 +100,8 @@ const LONG_NAMES: &[&str] = &[
     "pid",
     "debug",
     "trace",
+    "logtime",
+    "config",
     "cores",
     "signal",
     "version",
@@ -109,7 +135,11 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Run(Box<Config>),
+    /// Start the server. The report holds what the config file (if any) had to say: with
+    /// errors in it, the server must not start.
+    Run(Box<Startup>),
+    /// `-t`: check the config file and exit.
+    Check(Box<Startup>),
     Version,
     /// `--signal NAME[=PID|PIDFILE]`: signal a running ringmq.
     Signal {
@@ -118,7 +148,16 @@ pub enum Command {
     },
 }
 
-/// Parses the command line into a configuration (flags override defaults).
+/// The configuration (defaults, then the file, then explicit flags) and the config file's
+/// report.
+#[derive(Debug)]
+pub struct Startup {
+    pub config: Config,
+    pub report: Report,
+}
+
+/// Parses the command line and reads the config file it names. As in nats-server, flags
+/// given on the command line override the file; flags left out do not reset it.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
     let args = Args::try_parse_from(normalize(args))?;
     if args.version {
@@ -132,8 +171,28 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::
         return Ok(Command::Signal { name, target });
     }
     let mut config = Config::default();
-    if let Some(addr) = args.addr {
-        config.host = addr;
+    let mut report = Report::default();
+    match &args.config {
+        Some(path) => report = conf::load(path, &mut config),
+        None if args.check => report.errors.push(Diagnostic {
+            pos: None,
+            message: "must specify [-c, --config] option to check configuration file syntax".into(),
+        }),
+        None => {}
+    }
+    apply_flags(&args, &mut config)?;
+    let startup = Box::new(Startup { config, report });
+    Ok(if args.check {
+        Command::Check(startup)
+    } else {
+        Command::Run(startup)
+    })
+}
+
+/// Overrides `config` with the flags that were given.
+fn apply_flags(args: &Args, config: &mut Config) -> Result<(), clap::Error> {
+    if let Some(addr) = &args.addr {
+        config.host = addr.clone();
     }
     if let Some(port) = args.port {
         config.port = match port {
@@ -148,15 +207,29 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::
             }
         };
     }
-    config.server_name = args.name;
-    config.log_file = args.log;
-    config.pid_file = args.pid;
-    config.debug = args.debug;
-    config.trace = args.trace > 0;
+    if let Some(name) = &args.name {
+        config.server_name = Some(name.clone());
+    }
+    if let Some(log) = &args.log {
+        config.log_file = Some(log.clone());
+    }
+    if let Some(pid) = &args.pid {
+        config.pid_file = Some(pid.clone());
+    }
+    // -D and -V can only turn on what the file turned off, as in nats-server.
+    if args.debug {
+        config.debug = true;
+    }
+    if args.trace > 0 {
+        config.trace = true;
+    }
+    if let Some(logtime) = args.logtime {
+        config.logtime = logtime;
+    }
     if let Some(cores) = args.cores {
         config.cores = cores;
     }
-    Ok(Command::Run(Box::new(config)))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -168,7 +241,10 @@ mod tests {
             .chain(args.iter().copied())
             .map(OsString::from);
         match parse(argv).unwrap() {
-            Command::Run(c) => *c,
+            Command::Run(startup) => {
+                assert_eq!(startup.report, Report::default());
+                startup.config
+            }
             other => panic!("not a run: {other:?}"),
         }
     }
@@ -259,5 +335,83 @@ mod tests {
         assert!(matches!(parse(argv).unwrap(), Command::Version));
         let argv = ["ringmq", "-p", "70000"].map(OsString::from);
         assert!(parse(argv).is_err());
+    }
+
+    /// Writes `text` to a file of this test's own and returns its path.
+    fn conf_file(name: &str, text: &str) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("ringmq-cli-{name}-{}.conf", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn startup(args: &[&str]) -> Command {
+        let argv = std::iter::once("ringmq")
+            .chain(args.iter().copied())
+            .map(OsString::from);
+        parse(argv).unwrap()
+    }
+
+    #[test]
+    fn config_file_then_explicit_flags() {
+        let path = conf_file(
+            "override",
+            "host: 10.1.1.1\nport: 4333\nserver_name: file\ndebug: false\ntrace: true\n\
+             logtime: false\nmax_payload: 100\n",
+        );
+        let file = path.to_str().unwrap();
+        let c = run(&["-c", file]);
+        assert_eq!((c.host.as_str(), c.port), ("10.1.1.1", 4333));
+        assert_eq!(c.server_name.as_deref(), Some("file"));
+        assert!(!c.debug && c.trace && !c.logtime);
+        assert_eq!(c.limits.max_payload, 100);
+        assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
+        // Given flags win; flags left out (trace here) keep the file's value.
+        let c = run(&[
+            "-config",
+            file,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "-n",
+            "flag",
+            "-D",
+            "-T",
+        ]);
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 0));
+        assert_eq!(c.server_name.as_deref(), Some("flag"));
+        assert!(c.debug && c.trace && c.logtime);
+        assert_eq!(c.limits.max_payload, 100);
+        let c = run(&["--config", file, "-T=false", "--logtime=false"]);
+        assert!(!c.logtime);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn check_flag_and_config_problems() {
+        let Command::Check(s) = startup(&["-t"]) else {
+            panic!("not a check")
+        };
+        assert_eq!(
+            s.report.errors[0].to_string(),
+            "must specify [-c, --config] option to check configuration file syntax"
+        );
+        let path = conf_file("problems", "bogus: 1\nmax_payload: x\n");
+        let file = path.to_str().unwrap();
+        let Command::Check(s) = startup(&["-t", "-c", file]) else {
+            panic!("not a check")
+        };
+        assert_eq!(s.report.warnings.len(), 1);
+        assert_eq!(s.report.errors.len(), 1);
+        assert!(s.report.errors[0]
+            .to_string()
+            .starts_with(&format!("{file}:2:14: max_payload: ")));
+        // Without -t the problems come back for main to report and refuse to start.
+        let Command::Run(s) = startup(&["-c", file]) else {
+            panic!("not a run")
+        };
+        assert!(!s.report.is_ok());
+        std::fs::remove_file(path).unwrap();
     }
 }

@@ -89,6 +89,13 @@ pub struct Config {
     /// Lame duck mode: the wait before the first client is closed, so that several servers
     /// put in lame duck together do not trade clients (less than the duration).
     pub lame_duck_grace_period: Duration,
+    /// Timestamps in log lines (`-T`, `logtime`); on by default, as in nats-server.
+    pub logtime: bool,
+    /// Monitoring port (`http_port`); `None` = off, `Some(0)` = a free port (`-1` in the
+    /// file). Stored for the monitoring server.
+    pub http_port: Option<u16>,
+    /// The config file this came from (`-c`), if any.
+    pub config_file: Option<PathBuf>,
 }
 
 /// nats-server's defaults and floor for lame duck mode.
@@ -110,6 +117,9 @@ impl Default for Config {
             pid_file: None,
             lame_duck_duration: LAME_DUCK_DURATION,
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,
+            logtime: true,
+            http_port: None,
+            config_file: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! # Layout
 //!
 //! - [`cli`]: command line flags, compatible with nats-server's; produces a [`config::Config`].
+//! - [`conf`]: nats-server's config file format (`-c FILE`), read into a [`config::Config`].
 //! - [`config`]: the validated configuration, including [`config::Limits`], every bound.
 //! - [`log`]: nats-server style log lines (`[pid] date time [INF] text`).
 //! - [`protocol`]: bytes ↔ client operations; no IO, no per-message allocation.
@@ -17,6 +18,7 @@
 
 pub mod broker;
 pub mod cli;
+pub mod conf;
 pub mod config;
 pub mod control;
 pub mod log;

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static TRACE: AtomicBool = AtomicBool::new(false);
+static LOGTIME: AtomicBool = AtomicBool::new(true);
 static SINK: Mutex<Option<File>> = Mutex::new(None);
 
 /// Severity of a log line; the tag is what nats-server prints.
@@ -44,6 +45,12 @@ pub fn set_levels(debug: bool, trace: bool) {
     TRACE.store(trace, Ordering::Relaxed);
 }
 
+/// Turns the date and time in log lines on or off (`-T`, `logtime`), as nats-server:
+/// `[pid] [INF] text` without them.
+pub fn set_logtime(on: bool) {
+    LOGTIME.store(on, Ordering::Relaxed);
+}
+
 /// Sends log lines to `file` (appending) instead of stderr (`-l FILE`).
 pub fn set_file(path: &std::path::Path) -> std::io::Result<()> {
     let file = std::fs::OpenOptions::new()
@@ -68,13 +75,17 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let line = format!(
-        "[{}] {} [{}] {}\n",
-        std::process::id(),
-        timestamp(),
-        level.tag(),
-        args
-    );
+    let line = if LOGTIME.load(Ordering::Relaxed) {
+        format!(
+            "[{}] {} [{}] {}\n",
+            std::process::id(),
+            timestamp(),
+            level.tag(),
+            args
+        )
+    } else {
+        format!("[{}] [{}] {}\n", std::process::id(), level.tag(), args)
+    };
     let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
     match sink.as_mut() {
         Some(file) => {

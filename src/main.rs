@@ -1,13 +1,16 @@
 //! ringmq binary: command line → configuration → start the cores → wait for a signal → stop.
 
-use ringmq::cli::{self, Command};
+use ringmq::cli::{self, Command, Startup};
+use ringmq::conf::Report;
+use ringmq::config::ConfigError;
 use ringmq::runtime::signals::{self, Signal};
-use ringmq::{broker, error, fatal, info, log};
+use ringmq::{broker, error, fatal, info, log, warn};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let config = match cli::parse(std::env::args_os()) {
-        Ok(Command::Run(config)) => config,
+    let startup = match cli::parse(std::env::args_os()) {
+        Ok(Command::Run(startup)) => startup,
+        Ok(Command::Check(startup)) => return check(&startup),
         Ok(Command::Version) => {
             println!(
                 "ringmq: v{} (nats-server v{} protocol)",
@@ -27,12 +30,25 @@ fn main() -> ExitCode {
         }
         Err(error) => error.exit(),
     };
+    let Startup { config, report } = *startup;
+    if !report.is_ok() {
+        // Before the logger is set up, as nats-server: the file may name the log file.
+        print_problems(&report, None);
+        return ExitCode::FAILURE;
+    }
     log::set_levels(config.debug, config.trace);
+    log::set_logtime(config.logtime);
     if let Some(path) = &config.log_file {
         if let Err(error) = log::set_file(path) {
             eprintln!("ringmq: cannot open log file {}: {error}", path.display());
             return ExitCode::FAILURE;
         }
+    }
+    for warning in &report.warnings {
+        warn!("{warning}");
+    }
+    if let Some(path) = &config.config_file {
+        info!("Using configuration file: {}", path.display());
     }
     if let Err(error) = config.validate() {
         fatal!("{error}");
@@ -51,7 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let server = match broker::Server::start(*config) {
+    let server = match broker::Server::start(config) {
         Ok(server) => server,
         Err(error) => {
             fatal!("Error listening on port: {error}");
@@ -90,4 +106,37 @@ fn main() -> ExitCode {
     server.shutdown();
     info!("Server Exiting..");
     ExitCode::SUCCESS
+}
+
+/// `-t`: nats-server's messages and exit status. Warnings fail the check too, as they do
+/// there; unlike nats-server, the cross-field rules start-up applies (`max_payload` within
+/// `max_pending`, ...) are checked as well, so a file that passes also starts.
+fn check(startup: &Startup) -> ExitCode {
+    let report = &startup.report;
+    // Cross-field rules only on a file without errors: on a half-read one they mislead.
+    let invalid = report
+        .is_ok()
+        .then(|| startup.config.validate().err())
+        .flatten();
+    let clean = report.is_ok() && report.warnings.is_empty() && invalid.is_none();
+    // Without -c the report holds an error, so a clean check always has a file.
+    if let (true, Some(file)) = (clean, &startup.config.config_file) {
+        eprintln!("ringmq: configuration file {} is valid", file.display());
+        return ExitCode::SUCCESS;
+    }
+    print_problems(report, invalid.as_ref());
+    ExitCode::FAILURE
+}
+
+/// Warnings, then errors, one per line after a `ringmq: ` prefix, on stderr (nats-server's
+/// layout).
+fn print_problems(report: &Report, invalid: Option<&ConfigError>) {
+    let lines: Vec<String> = report
+        .warnings
+        .iter()
+        .chain(&report.errors)
+        .map(ToString::to_string)
+        .chain(invalid.map(ToString::to_string))
+        .collect();
+    eprintln!("ringmq: {}", lines.join("\n"));
 }

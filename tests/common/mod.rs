@@ -56,11 +56,16 @@ pub struct Opts {
     /// `--cores` for ringmq (ignored by nats-server). Two, so that consecutive connections
     /// land on different cores and cross-core paths are exercised.
     pub cores: usize,
+    /// More arguments for either server, after `-a 127.0.0.1 -p -1` (e.g. `-c FILE`).
+    pub args: Vec<String>,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { cores: 2 }
+        Opts {
+            cores: 2,
+            args: Vec::new(),
+        }
     }
 }
 
@@ -219,6 +224,7 @@ fn server_command(flavor: Flavor, opts: &Opts) -> Command {
         }
     };
     command.args(["-a", "127.0.0.1", "-p", "-1"]);
+    command.args(&opts.args);
     command
 }
 

@@ -95,17 +95,27 @@ def next_frame(buf):
 class Conn:
     """One raw TCP client connection with an incremental frame parser."""
 
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=STEP_DEADLINE)
+    def __init__(self, port, rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=STEP_DEADLINE)
+        else:
+            # A small receive buffer must be set before connect to bound the TCP window:
+            # it makes a client that stops reading a slow consumer quickly.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(STEP_DEADLINE)
+            self.sock.connect(("127.0.0.1", port))
         self.buf = b""
         self.eof = False
         # Without NODELAY, Nagle would merge the one-byte-per-write steps
         # into larger segments and the server would never see the splits.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def send(self, data, one_byte=False):
+    def send(self, data, one_byte=False, deadline=STEP_DEADLINE):
         if self.eof:
             return
+        # A server that stalls a publisher (spec §8.2) stops reading it for a while.
+        self.sock.settimeout(deadline)
         try:
             if one_byte:
                 for i in range(len(data)):
@@ -147,10 +157,10 @@ class Conn:
             if stop(frame):
                 return True
 
-    def collect(self, mode, arg=None):
+    def collect(self, mode, arg=None, step_deadline=STEP_DEADLINE):
         """Read until the mode's condition holds; returns a Segment."""
         frames = []
-        deadline = time.monotonic() + STEP_DEADLINE
+        deadline = time.monotonic() + step_deadline
         timed_out = False
         if mode == "quiet":
             stop = lambda f: False
@@ -217,20 +227,32 @@ def run_scenario(scn, port):
     """Returns a transcript: list of (conn index, step label, Segment)."""
     conns = {}
     transcript = []
+
+    def open_conn(i):
+        conns[i] = Conn(port, scn.rcvbuf.get(i))
+        # Every connection starts with the server's INFO.
+        transcript.append((i, "connect", conns[i].collect("info")))
+
     try:
-        for i in range(scn.conns):
-            conns[i] = Conn(port)
-            # Every connection starts with the server's INFO.
-            transcript.append((i, "connect", conns[i].collect("info")))
+        if not scn.lazy_connect:
+            for i in range(scn.conns):
+                open_conn(i)
         for n, step in enumerate(scn.steps):
+            if step.conn not in conns:
+                open_conn(step.conn)
             c = conns[step.conn]
             data = step.data
             if step.collect == "pong" and step.ping:
                 data += b"PING\r\n"
             if data:
-                c.send(data, one_byte=step.one_byte)
+                c.send(data, one_byte=step.one_byte, deadline=step.deadline or STEP_DEADLINE)
+            if step.collect == "idle":
+                # The stimulus itself, not a synchronisation: this client does not read
+                # for this long (a consumer that stopped reading, spec §14 write_deadline).
+                time.sleep(step.idle)
+                continue
             if step.collect:
-                seg = c.collect(step.collect, step.until)
+                seg = c.collect(step.collect, step.until, step.deadline or STEP_DEADLINE)
                 if scn.unordered:
                     seg.frames = sort_msg_runs(seg.frames)
                 transcript.append((step.conn, "step %d %s" % (n, step.label()), seg))
@@ -344,7 +366,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, name, argv, port, logdir):
+    def __init__(self, name, argv, port, logdir, env=None):
         self.name = name
         self.argv = argv
         self.port = port
@@ -352,7 +374,7 @@ class Server:
         self.log = open(self.log_path, "wb")
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT, env=server_env(env))
         except OSError as e:
             self.log.close()
             raise SystemExit("cannot start %s: %s: %s" % (name, shlex.join(argv), e))
@@ -407,11 +429,20 @@ def candidate_argv(args, port, config=None):
     return shlex.split(cmd.replace("{port}", str(port)).replace("{config}", config or ""))
 
 
-def start_pair(args, logdir, config=None):
+def server_env(extra):
+    """The environment for a server process: ours plus a scenario's variables."""
+    if not extra:
+        return None
+    env = dict(os.environ)
+    env.update(extra)
+    return env
+
+
+def start_pair(args, logdir, config=None, env=None):
     rp, cp = free_port(), free_port()
-    ref = Server("nats-server", reference_argv(args, rp, config), rp, logdir)
+    ref = Server("nats-server", reference_argv(args, rp, config), rp, logdir, env)
     try:
-        cand = Server("candidate", candidate_argv(args, cp, config), cp, logdir)
+        cand = Server("candidate", candidate_argv(args, cp, config), cp, logdir, env)
     except SystemExit:
         ref.stop()
         raise
@@ -429,16 +460,53 @@ def start_pair(args, logdir, config=None):
 # Main
 # --------------------------------------------------------------------------
 
+def write_config(scn, logdir):
+    """Writes the scenario's config (and the files it includes) into a directory of its
+    own; returns the config's path."""
+    directory = os.path.join(logdir, scn.name)
+    for name, text in [("main.conf", scn.config)] + sorted(scn.files.items()):
+        path = os.path.join(directory, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    return os.path.join(directory, "main.conf")
+
+
+def run_startup(args, scn, path):
+    """A start-up row: both servers run with the config plus scn.startup (e.g. ["-t"]) and
+    must exit with scn.exit_code. Their messages differ in wording ("nats-server:" vs
+    "ringmq:"), so only exit codes are compared; the output is shown on failure."""
+    outcomes = []
+    for name, argv in (("nats-server", reference_argv(args, free_port(), path)),
+                       ("candidate", candidate_argv(args, free_port(), path))):
+        argv = argv + scn.startup
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=SERVER_START_DEADLINE,
+                                  env=server_env(scn.env))
+            outcomes.append((name, done.returncode, done.stdout.decode(errors="replace")))
+        except subprocess.TimeoutExpired as e:
+            output = (e.output or b"").decode(errors="replace")
+            outcomes.append((name, "still running after %ds" % SERVER_START_DEADLINE, output))
+    if all(code == scn.exit_code for _, code, _ in outcomes):
+        return None
+    lines = ["want exit code %s from both" % scn.exit_code]
+    for name, code, output in outcomes:
+        lines.append("%s: exit %s" % (name, code))
+        lines += ["  | " + l for l in output.strip().splitlines()[-5:]]
+    return "\n".join("    " + l for l in lines)
+
+
 def run_one(args, scn, ref_port, cand_port, logdir):
     """Run scn on both servers concurrently; returns (name, failure or None)."""
     servers = None
     try:
         if scn.config is not None:
+            path = write_config(scn, logdir)
+            if scn.startup is not None:
+                return scn.name, run_startup(args, scn, path)
             # Config rows get a private server pair started with that config.
-            path = os.path.join(logdir, "%s.conf" % scn.name)
-            with open(path, "w") as f:
-                f.write(scn.config)
-            servers = start_pair(args, logdir, path)
+            servers = start_pair(args, logdir, path, scn.env)
             ref_port, cand_port = servers[0].port, servers[1].port
         with concurrent.futures.ThreadPoolExecutor(2) as ex:
             ref_f = ex.submit(run_scenario, scn, ref_port)
@@ -467,10 +535,13 @@ def main():
     ap.add_argument("-k", metavar="PATTERN", action="append",
                     help="only scenarios whose name contains PATTERN (or matches it as a glob); repeatable")
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
-    ap.add_argument("--with-config", action="store_true",
-                    help="also run the config-file scenarios (skipped by default: ringmq has no config file yet)")
+    ap.add_argument("--with-auth", action="store_true",
+                    help="also run the authorization scenarios (skipped by default: ringmq "
+                         "refuses authorization blocks until it implements them)")
     ap.add_argument("--include-deviations", action="store_true",
                     help="also run rows where ringmq deliberately differs from nats-server quirks")
+    ap.add_argument("--include-known-bugs", action="store_true",
+                    help="also run rows that show a ringmq bug not fixed yet (they fail)")
     ap.add_argument("-j", "--jobs", type=int, default=3,
                     help="server pairs, i.e. scenarios run concurrently (default 3)")
     args = ap.parse_args()
@@ -566,10 +637,12 @@ def main():
 
 
 def skip_reason(s, args):
-    if s.config is not None and not args.with_config:
-        return "needs config file (run with --with-config)"
+    if s.group == sc.G_AUTH_CFG and not args.with_auth:
+        return "needs authorization, which ringmq refuses until it implements it (--with-auth)"
     if s.deviation and not args.include_deviations:
         return "deliberate deviation: " + s.deviation
+    if s.known_bug and not args.include_known_bugs:
+        return "known ringmq bug (--include-known-bugs): " + s.known_bug
     return None
 
 
