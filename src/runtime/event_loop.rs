@@ -21,7 +21,7 @@ use super::mailbox::{self, RecordKind};
 use super::outbound::{self, SendPlan};
 use super::ring::{self, OpKind, Ring, Token};
 use super::timer::TimerTarget;
-use super::{CloseReason, Handler, Io};
+use super::{CloseReason, Handler, Io, Listeners};
 
 /// Buffer group id of the core's provided-buffer ring.
 pub const BUFFER_GROUP: u16 = 0;
@@ -35,15 +35,25 @@ pub const HELD_INPUT_KEEP_BYTES: usize = 256 * 1024;
 /// How long the acceptor waits after running out of file descriptors.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Core 0's multishot accept.
+/// Core 0's multishot accepts, one per listener.
 struct Acceptor {
-    listener: TcpListener,
-    armed: bool,
+    /// Indexed by the slot of the listener's accept token: the client listener is slot 0,
+    /// the local listener, if any, slot 1.
+    listeners: Vec<AcceptListener>,
     backoff_pending: bool,
     /// EMFILE/ENFILE was logged for the current burst.
     exhaustion_logged: bool,
     /// Round-robin start for ties in the least-loaded choice.
     next_core: usize,
+}
+
+/// One listening socket and its multishot accept.
+struct AcceptListener {
+    socket: TcpListener,
+    /// Connections stay on this core and are not counted as live connections (see
+    /// `Listeners::local`).
+    local: bool,
+    armed: bool,
 }
 
 pub struct EventLoop<'ring, H: Handler> {
@@ -63,14 +73,25 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         buffers: BufferRing,
         state: CoreState,
         handler: H,
-        listener: Option<TcpListener>,
+        listeners: Option<Listeners>,
     ) -> Self {
-        let acceptor = listener.map(|listener| Acceptor {
-            listener,
-            armed: false,
-            backoff_pending: false,
-            exhaustion_logged: false,
-            next_core: 0,
+        let acceptor = listeners.map(|listeners| {
+            let client = AcceptListener {
+                socket: listeners.clients,
+                local: false,
+                armed: false,
+            };
+            let local = listeners.local.map(|socket| AcceptListener {
+                socket,
+                local: true,
+                armed: false,
+            });
+            Acceptor {
+                listeners: std::iter::once(client).chain(local).collect(),
+                backoff_pending: false,
+                exhaustion_logged: false,
+                next_core: 0,
+            }
         });
         EventLoop {
             ring,
@@ -115,28 +136,40 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let Some(acceptor) = self.acceptor.as_mut() else {
             return;
         };
-        if acceptor.armed || acceptor.backoff_pending || self.state.shutting_down {
+        if acceptor.backoff_pending || self.state.shutting_down {
             return;
         }
-        acceptor.armed = true;
-        let entry = ring::accept_entry(acceptor.listener.as_raw_fd());
-        // SAFETY: a multishot accept carries no user pointers.
-        unsafe { self.ring.push(&entry) };
+        for (index, listener) in acceptor.listeners.iter_mut().enumerate() {
+            if listener.armed {
+                continue;
+            }
+            listener.armed = true;
+            let entry = ring::accept_entry(listener.socket.as_raw_fd(), index as u32);
+            // SAFETY: a multishot accept carries no user pointers.
+            unsafe { self.ring.push(&entry) };
+        }
     }
 
-    fn on_accept_complete(&mut self, result: i32, flags: u32) {
+    fn on_accept_complete(&mut self, index: u32, result: i32, flags: u32) {
+        let Some(acceptor) = self.acceptor.as_mut() else {
+            return;
+        };
+        let Some(listener) = acceptor.listeners.get_mut(index as usize) else {
+            return;
+        };
         if !ring::more(flags) {
-            if let Some(acceptor) = self.acceptor.as_mut() {
-                acceptor.armed = false;
-            }
+            listener.armed = false;
         }
+        let local = listener.local;
         if result >= 0 {
-            if let Some(acceptor) = self.acceptor.as_mut() {
-                acceptor.exhaustion_logged = false;
+            acceptor.exhaustion_logged = false;
+            if local {
+                self.open_connection(result, true);
+            } else {
+                self.hand_off(result);
             }
-            self.hand_off(result);
         } else if result == -libc::EMFILE || result == -libc::ENFILE {
-            self.on_accept_exhausted(result, flags);
+            self.on_accept_exhausted(index, result, flags);
         } else if result != -libc::ECANCELED {
             crate::debug!("runtime: accept failed: errno {}", -result);
         }
@@ -145,7 +178,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
 
     /// Out of file descriptors: existing connections keep working; accepting resumes after
     /// a back-off (logged once per burst).
-    fn on_accept_exhausted(&mut self, result: i32, flags: u32) {
+    fn on_accept_exhausted(&mut self, index: u32, result: i32, flags: u32) {
         let now = self.state.now;
         let Some(acceptor) = self.acceptor.as_mut() else {
             return;
@@ -158,8 +191,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             );
         }
         if ring::more(flags) {
-            let target = Token::new(OpKind::Accept, 0, 0).encode();
-            let token = Token::new(OpKind::AcceptCancel, 0, 0);
+            let target = Token::new(OpKind::Accept, index, 0).encode();
+            let token = Token::new(OpKind::AcceptCancel, index, 0);
             self.state
                 .pending_entries
                 .push(ring::cancel_user_data_entry(target, token));
@@ -190,7 +223,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         acceptor.next_core = (target + 1) % shared.cores;
         shared.live_connections[target].fetch_add(1, Ordering::Relaxed);
         if target == self.state.core {
-            self.open_connection(fd);
+            self.open_connection(fd, false);
         } else {
             let fd_bytes = fd.to_le_bytes();
             self.state
@@ -198,18 +231,20 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         }
     }
 
-    fn open_connection(&mut self, fd: i32) {
-        let Some(id) = self.state.insert_connection(fd) else {
+    /// Takes a connection into this core; `local` ones come from the local listener.
+    fn open_connection(&mut self, fd: i32, local: bool) {
+        let Some(id) = self.state.insert_connection(fd, local) else {
             return;
         };
         let peer = self.state.connections[id.slot as usize].peer;
-        self.handler.on_open(
-            &mut Io {
-                state: &mut self.state,
-            },
-            id,
-            peer,
-        );
+        let mut io = Io {
+            state: &mut self.state,
+        };
+        if local {
+            self.handler.on_open_local(&mut io, id, peer);
+        } else {
+            self.handler.on_open(&mut io, id, peer);
+        }
         self.state.queue_arm(id.slot as usize);
     }
 
@@ -252,7 +287,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 ),
                 RecordKind::NewConnection => {
                     let fd = i32::from_le_bytes(body.try_into().expect("fd record is 4 bytes"));
-                    self.open_connection(fd);
+                    self.open_connection(fd, false);
                 }
             }
         }
@@ -340,7 +375,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             panic!("completion with unknown user_data {user_data:#x}");
         };
         match token.kind {
-            OpKind::Accept => self.on_accept_complete(result, flags),
+            OpKind::Accept => self.on_accept_complete(token.slot, result, flags),
             OpKind::AcceptCancel | OpKind::Wake => {}
             OpKind::WakeSent => {
                 crate::debug!("runtime: MSG_RING wake failed: errno {}", -result);
@@ -628,8 +663,10 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         core_state::close_fd(connection.fd);
         connection.outbound.clear(&mut self.state.pool);
         self.state.slot_generations[slot] = connection.generation.wrapping_add(1);
-        let core = self.state.core;
-        self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
+        if !connection.local {
+            let core = self.state.core;
+            self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
+        }
         let id = connection.id(slot);
         self.handler.on_close(
             &mut Io {
@@ -785,12 +822,15 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     fn begin_shutdown(&mut self) {
         self.state.shutting_down = true;
         if let Some(acceptor) = self.acceptor.as_ref() {
-            if acceptor.armed {
-                let target = Token::new(OpKind::Accept, 0, 0).encode();
-                let token = Token::new(OpKind::AcceptCancel, 0, 0);
-                self.state
-                    .pending_entries
-                    .push(ring::cancel_user_data_entry(target, token));
+            for (index, listener) in acceptor.listeners.iter().enumerate() {
+                if listener.armed {
+                    let index = index as u32;
+                    let target = Token::new(OpKind::Accept, index, 0).encode();
+                    let token = Token::new(OpKind::AcceptCancel, index, 0);
+                    self.state
+                        .pending_entries
+                        .push(ring::cancel_user_data_entry(target, token));
+                }
             }
         }
         self.handler.on_shutdown(&mut Io {
@@ -825,7 +865,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let accepting = self
             .acceptor
             .as_ref()
-            .is_some_and(|acceptor| acceptor.armed);
+            .is_some_and(|acceptor| acceptor.listeners.iter().any(|l| l.armed));
         self.state.connections.is_empty() && !accepting
     }
 
