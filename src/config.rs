@@ -44,6 +44,9 @@ pub struct Limits {
     /// Ours: connections one core can own (fixed-file table and slab bound). Over it, a
     /// new connection is handed to another core, or refused and logged if all are full.
     pub connections_per_core: u32,
+    /// Closed connections remembered for `/connz?state=closed` (with monitoring on). Over
+    /// it, the oldest is forgotten.
+    pub max_closed_clients: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +65,7 @@ impl Default for Limits {
             mailbox_bytes: 1024 * 1024,
             connections_per_core: 65_536,
             listen_backlog: 4096,
+            max_closed_clients: 10_000,
         }
     }
 }
@@ -77,6 +81,9 @@ pub struct Config {
     pub server_name: Option<String>,
     /// Worker cores (`--cores`); default: available CPUs.
     pub cores: usize,
+    /// HTTP monitoring port (`-m`), on the client listener's host; `None`: off; `Some(0)`:
+    /// any free port (`-m -1`).
+    pub http_port: Option<u16>,
     pub limits: Limits,
     pub debug: bool,
     pub trace: bool,
@@ -91,6 +98,7 @@ impl Default for Config {
             port: 4222,
             server_name: None,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            http_port: None,
             limits: Limits::default(),
             debug: false,
             trace: false,
@@ -178,5 +186,7 @@ mod tests {
         assert_eq!(c.limits.ping_max, 2);
         assert_eq!(c.port, 4222);
         assert_eq!(c.host, "0.0.0.0");
+        assert_eq!(c.http_port, None);
+        assert_eq!(c.limits.max_closed_clients, 10_000);
     }
 }
