@@ -165,7 +165,11 @@ impl Host {
             ping_interval: limits.ping_interval,
             ping_max: limits.ping_max,
             http_host: config.host.clone(),
-            http_port: shared.http_port.unwrap_or(0),
+            // nats-server shows the configured value: -1 for "any free port".
+            http_port: match config.http_port {
+                Some(0) => -1,
+                configured => i32::from(configured.unwrap_or(0)),
+            },
             auth_timeout: AUTH_TIMEOUT_SECONDS,
             tls_timeout: TLS_TIMEOUT_SECONDS,
             max_control_line: limits.max_control_line as u64,

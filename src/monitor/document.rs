@@ -157,7 +157,8 @@ pub struct ServerFacts {
     pub ping_interval: Duration,
     pub ping_max: u32,
     pub http_host: String,
-    pub http_port: u16,
+    /// As configured (nats-server shows `-1` for "any free port", not the port bound).
+    pub http_port: i32,
     /// Seconds; nats-server's defaults (2) where ringmq has no such setting yet.
     pub auth_timeout: f64,
     pub tls_timeout: f64,
@@ -205,7 +206,7 @@ struct Varz<'a> {
     ping_interval: u64,
     ping_max: u32,
     http_host: &'a str,
-    http_port: u16,
+    http_port: i32,
     http_base_path: &'a str,
     https_port: u16,
     auth_timeout: GoFloat,

@@ -37,6 +37,8 @@ pub enum RequestError {
     HeadTooLarge,
     /// Not an HTTP/1.x request line or header.
     Malformed,
+    /// HTTP/1.1 requires a `Host` header (RFC 7230 §5.4).
+    MissingHost,
 }
 
 /// The result of looking for the next request in the bytes received so far.
@@ -78,8 +80,8 @@ impl RequestReader {
         let parsed = parse_head(&self.buffer[..head_len]);
         self.buffer.drain(..consumed);
         match parsed {
-            Some(request) => Next::Request(request),
-            None => Next::Invalid(RequestError::Malformed),
+            Ok(request) => Next::Request(request),
+            Err(error) => Next::Invalid(error),
         }
     }
 }
@@ -104,7 +106,16 @@ fn find_head_end(buffer: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-fn parse_head(head: &[u8]) -> Option<Request> {
+fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
+    let request = parse_head_fields(head).ok_or(RequestError::Malformed)?;
+    if request.1 && !request.2 {
+        return Err(RequestError::MissingHost);
+    }
+    Ok(request.0)
+}
+
+/// (the request, whether it is HTTP/1.1, whether it has a `Host` header).
+fn parse_head_fields(head: &[u8]) -> Option<(Request, bool, bool)> {
     let text = std::str::from_utf8(head).ok()?;
     let mut lines = text
         .split('\n')
@@ -123,12 +134,14 @@ fn parse_head(head: &[u8]) -> Option<Request> {
     };
     let mut connection_close = !http_1_1;
     let mut has_body = false;
+    let mut has_host = false;
     for line in lines.filter(|line| !line.is_empty()) {
         let (name, value) = line.split_once(':')?;
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return None;
         }
         let value = value.trim_matches([' ', '\t']);
+        has_host |= name.eq_ignore_ascii_case("host");
         if name.eq_ignore_ascii_case("connection") {
             for option in value.split(',').map(str::trim) {
                 if option.eq_ignore_ascii_case("close") {
@@ -144,12 +157,13 @@ fn parse_head(head: &[u8]) -> Option<Request> {
         }
     }
     let (path, query) = split_target(target)?;
-    Some(Request {
+    let request = Request {
         method: method.to_string(),
         path,
         query: query.to_string(),
         keep_alive: !connection_close && !has_body,
-    })
+    };
+    Some((request, http_1_1, has_host))
 }
 
 /// RFC 7230 token characters (method and header names).
@@ -296,6 +310,9 @@ impl Response {
                 Response::server_error(431, "431 Request Header Fields Too Large")
             }
             RequestError::Malformed => Response::server_error(400, "400 Bad Request"),
+            RequestError::MissingHost => {
+                Response::server_error(400, "400 Bad Request: missing required Host header")
+            }
         }
     }
 
@@ -387,7 +404,7 @@ mod tests {
     #[test]
     fn heads_split_at_every_byte_give_the_same_requests() {
         let wire = b"GET /connz?subs=1&sort=cid HTTP/1.1\r\nHost: x\r\n\r\n\
-                     HEAD /varz HTTP/1.1\r\nConnection: close\r\n\r\n";
+                     HEAD /varz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         let expected = vec![
             request("GET", "/connz", "subs=1&sort=cid", true),
             request("HEAD", "/varz", "", false),
@@ -412,12 +429,14 @@ mod tests {
         assert_eq!(got, [request("GET", "/healthz", "", false)]);
         let (got, _) = read_all(b"GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
         assert_eq!(got, [request("GET", "/healthz", "", true)]);
-        let (got, _) = read_all(b"POST /varz HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+        let (got, _) = read_all(b"POST /varz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
         assert_eq!(got, [request("POST", "/varz", "", false)]);
-        let (got, _) = read_all(b"GET /varz HTTP/1.1\nTransfer-Encoding: chunked\n\n");
+        let (got, _) = read_all(b"GET /varz HTTP/1.1\nhost:x\nTransfer-Encoding: chunked\n\n");
         assert_eq!(got, [request("GET", "/varz", "", false)]);
-        let (got, _) = read_all(b"\r\nGET http://h:8222/var%7a?x#frag HTTP/1.1\r\n\r\n");
+        let (got, _) = read_all(b"\r\nGET http://h:8222/var%7a?x#frag HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(got, [request("GET", "/varz", "x", true)]);
+        let (got, _) = read_all(b"GET /varz HTTP/1.1\r\n\r\n");
+        assert_eq!(got, [Next::Invalid(RequestError::MissingHost)]);
     }
 
     #[test]
@@ -426,7 +445,7 @@ mod tests {
             &b"GET /varz\r\n\r\n"[..],
             b"GET /varz HTTP/2.0\r\n\r\n",
             b"GET varz HTTP/1.1\r\n\r\n",
-            b"GET /varz HTTP/1.1\r\nno colon\r\n\r\n",
+            b"GET /varz HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n",
             b"G(T /varz HTTP/1.1\r\n\r\n",
             b"GET /%zz HTTP/1.1\r\n\r\n",
         ] {

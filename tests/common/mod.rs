@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 /// The line both servers print once the client listener is bound; the port follows it.
 pub const READY_LINE: &str = "Listening for client connections on ";
 
+/// The line both servers print, before [`READY_LINE`], once the HTTP monitoring listener
+/// is bound; the port follows it.
+pub const MONITOR_LINE: &str = "Starting http monitor on ";
+
 /// How long a server may take to print [`READY_LINE`] (generous: the machine is shared).
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -56,11 +60,16 @@ pub struct Opts {
     /// `--cores` for ringmq (ignored by nats-server). Two, so that consecutive connections
     /// land on different cores and cross-core paths are exercised.
     pub cores: usize,
+    /// Serve HTTP monitoring on a free port (`-m -1`); see [`Server::monitor_port`].
+    pub monitor: bool,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { cores: 2 }
+        Opts {
+            cores: 2,
+            monitor: false,
+        }
     }
 }
 
@@ -83,6 +92,7 @@ struct Log {
 pub struct Server {
     child: Child,
     port: u16,
+    monitor_port: Option<u16>,
     log: Arc<Log>,
     pub flavor: Flavor,
 }
@@ -108,12 +118,23 @@ impl Server {
         let mut server = Server {
             child,
             port: 0,
+            monitor_port: None,
             log,
             flavor,
         };
         let line = server.wait_for_log(READY_LINE, START_TIMEOUT);
-        server.port = parse_ready_port(&line);
+        server.port = parse_port_after(&line, READY_LINE);
+        if opts.monitor {
+            let line = server.wait_for_log(MONITOR_LINE, START_TIMEOUT);
+            server.monitor_port = Some(parse_port_after(&line, MONITOR_LINE));
+        }
         server
+    }
+
+    /// The HTTP monitoring port (started with [`Opts::monitor`]).
+    pub fn monitor_port(&self) -> u16 {
+        self.monitor_port
+            .expect("server started with Opts { monitor: true }")
     }
 
     pub fn port(&self) -> u16 {
@@ -198,6 +219,9 @@ fn server_command(flavor: Flavor, opts: &Opts) -> Command {
         }
     };
     command.args(["-a", "127.0.0.1", "-p", "-1"]);
+    if opts.monitor {
+        command.args(["-m", "-1"]);
+    }
     command
 }
 
@@ -221,12 +245,13 @@ fn spawn_log_drain(stderr: std::process::ChildStderr, log: Arc<Log>) {
     });
 }
 
-/// `... Listening for client connections on 127.0.0.1:38879` → 38879.
-fn parse_ready_port(line: &str) -> u16 {
+/// `... Listening for client connections on 127.0.0.1:38879` → 38879 (with `marker` =
+/// [`READY_LINE`]; likewise for [`MONITOR_LINE`]).
+fn parse_port_after(line: &str, marker: &str) -> u16 {
     let address = line
-        .split(READY_LINE)
+        .split(marker)
         .nth(1)
-        .expect("line holds the ready text");
+        .expect("line holds the marker text");
     let port = address
         .trim()
         .rsplit(':')
@@ -318,6 +343,18 @@ impl RawClient {
 
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("raw send");
+    }
+
+    /// The client's own port (the server sees the connection coming from it).
+    pub fn local_port(&self) -> u16 {
+        self.stream.local_addr().expect("local address").port()
+    }
+
+    /// The `client_id` the server gave this connection in its INFO.
+    pub fn client_id(&self) -> u64 {
+        let json = self.info.trim_end().trim_start_matches("INFO ");
+        let info: serde_json::Value = serde_json::from_str(json).expect("INFO is JSON");
+        info["client_id"].as_u64().expect("INFO has client_id")
     }
 
     /// Sends `bytes` and then `PING`, and returns everything up to and including `PONG`.
