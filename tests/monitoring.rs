@@ -386,7 +386,16 @@ fn connz_reports_each_connection_field_by_field() {
 
     let (sub_cid, pub_cid) = (subscriber.client_id(), publisher.client_id());
     let path = format!("/connz?cid={sub_cid}&subs=detail");
-    let connz = wait_json(port, &path, |c| c["connections"][0]["out_msgs"] == 3);
+    // Settled: all three deliveries counted, the silent connection registered (nats-server
+    // registers a connection after sending INFO), and ringmq's send completions reaped
+    // (the subscriber may read its bytes before the core has seen the send complete).
+    let flavor = server.flavor;
+    let connz = wait_json(port, &path, |c| {
+        let entry = &c["connections"][0];
+        entry["out_msgs"] == 3
+            && c["total"] == 3
+            && (flavor == Flavor::NatsServer || entry["pending_bytes"] == 0)
+    });
     let (_, raw) = get_json(port, &path);
     assert_eq!(
         keys(&connz),
@@ -434,7 +443,10 @@ fn connz_reports_each_connection_field_by_field() {
     );
     assert_uptime_text(&entry["uptime"]);
     assert_uptime_text(&entry["idle"]);
-    assert_eq!(number(entry, "pending_bytes"), 0);
+    if flavor == Flavor::Ringmq {
+        // nats-server lowers its figure only at its writer's next flush.
+        assert_eq!(number(entry, "pending_bytes"), 0);
+    }
     assert_eq!(
         (number(entry, "in_msgs"), number(entry, "in_bytes")),
         (0, 0)
@@ -682,11 +694,12 @@ fn closed_connections_are_kept_with_their_reason() {
         .collect();
     subjects.sort();
     assert_eq!(subjects, ["also", "keep.me"]);
-    // The -ERR was queued when the connection was closed.
-    assert_eq!(
-        number(violator_entry, "pending_bytes"),
-        "-ERR 'Unknown Protocol Operation'\r\n".len() as u64
-    );
+    // ringmq: the -ERR was queued when the connection was closed. nats-server's writer
+    // races the close (0, 35 or 41 bytes, with a PING, were seen), so only ringmq's exact.
+    let queued = number(violator_entry, "pending_bytes");
+    if server.flavor == Flavor::Ringmq {
+        assert_eq!(queued, "-ERR 'Unknown Protocol Operation'\r\n".len() as u64);
+    }
     assert_eq!(
         (
             number(&entries[1], "in_msgs"),

@@ -510,28 +510,28 @@ impl Shard {
         let Some(mut host) = self.monitor.take() else {
             return;
         };
-        let live = host.connections.contains_key(&gather.conn);
-        let response = live.then(|| self.render(io, &mut host, &gather));
+        let (conn, head_only, keep_alive) = (gather.conn, gather.head_only, gather.keep_alive);
+        let live = host.connections.contains_key(&conn);
+        let response = live.then(|| self.render(io, &mut host, gather.endpoint, gather.merged));
         self.monitor = Some(host);
         let Some(response) = response else {
             return; // The HTTP connection went away meanwhile.
         };
-        self.set_idle(gather.conn);
-        self.respond(
-            io,
-            gather.conn,
-            &response,
-            gather.head_only,
-            gather.keep_alive,
-        );
-        self.serve_requests(io, gather.conn);
+        self.set_idle(conn);
+        self.respond(io, conn, &response, head_only, keep_alive);
+        self.serve_requests(io, conn);
     }
 
-    fn render(&self, io: &Io<'_>, host: &mut Host, gather: &Gather) -> Response {
+    fn render(
+        &self,
+        io: &Io<'_>,
+        host: &mut Host,
+        endpoint: Endpoint,
+        merged: CoreSnapshot,
+    ) -> Response {
         let now_instant = io.now();
         let now = self.shared.clock.unix_nanos(now_instant);
-        let merged = &gather.merged;
-        match &gather.endpoint {
+        match &endpoint {
             Endpoint::Varz | Endpoint::Metrics => {
                 let counters = VarzCounters {
                     now,
@@ -541,7 +541,7 @@ impl Shard {
                     slow_consumers: self.shared.slow_consumers.load(Ordering::Relaxed),
                     http_req_stats: host.request_counts.clone(),
                 };
-                if gather.endpoint == Endpoint::Varz {
+                if endpoint == Endpoint::Varz {
                     Response::json(document::varz(&host.facts, &counters, &merged.stats))
                 } else {
                     Response::prometheus(metrics::render(&host.facts, &counters, &merged.stats))
@@ -638,43 +638,88 @@ impl Shard {
             out_msgs: self.counters.out_msgs,
             out_bytes: self.counters.out_bytes,
         };
-        let open = || self.clients.iter().flatten().filter(|c| !c.retired);
-        let mut connections = Vec::new();
-        if let Some(select) = &request.connections {
-            connections = open()
-                .filter(|client| select.cid == 0 || client.cid == select.cid)
-                .map(|client| self.conn_record(io, client, select.with_subscriptions))
-                .collect();
-            snapshot::keep_top(&mut connections, select.sort, select.now, select.top);
-        }
-        let mut subscriptions = Vec::new();
-        if let Some(select) = &request.subscriptions {
-            for client in open() {
-                for (_, sub) in &client.subscriptions {
-                    let reaches = select
-                        .test
-                        .as_ref()
-                        .is_none_or(|test| pattern_matches(&sub.subject, test.as_bytes()));
-                    if reaches {
-                        subscriptions.push(sub_record(client, sub));
-                    }
-                }
-            }
-            snapshot::keep_top_subscriptions(&mut subscriptions, select.top);
-        }
         CoreSnapshot {
             stats,
-            connections,
-            subscriptions,
+            connections: request
+                .connections
+                .as_ref()
+                .map_or_else(Vec::new, |select| self.select_connections(io, select)),
+            subscriptions: request
+                .subscriptions
+                .as_ref()
+                .map_or_else(Vec::new, |select| self.select_subscriptions(select)),
         }
     }
 
-    fn conn_record(&self, io: &Io<'_>, client: &Client, with_subscriptions: bool) -> ConnRecord {
+    /// The first `select.top` open connections in `select.sort` order. Only their numbers
+    /// are read while choosing, and at most twice `top` of those are held, so a core with
+    /// a million connections builds a thousand records for the default page.
+    fn select_connections(&self, io: &Io<'_>, select: &ConnSelect) -> Vec<ConnRecord> {
+        let by_order = |a: &(ConnRecord, usize), b: &(ConnRecord, usize)| {
+            snapshot::compare(&a.0, &b.0, select.sort, select.now)
+        };
+        let mut chosen: Vec<(ConnRecord, usize)> = Vec::new();
+        for (slot, client) in self.clients.iter().enumerate() {
+            let Some(client) = client.as_ref().filter(|c| !c.retired) else {
+                continue;
+            };
+            if select.cid != 0 && client.cid != select.cid {
+                continue;
+            }
+            chosen.push((self.conn_numbers(io, client), slot));
+            if chosen.len() >= select.top.saturating_mul(2).max(64) {
+                chosen.sort_by(by_order);
+                chosen.truncate(select.top);
+            }
+        }
+        chosen.sort_by(by_order);
+        chosen.truncate(select.top);
+        chosen
+            .into_iter()
+            .filter_map(|(mut record, slot)| {
+                let client = self.clients.get(slot)?.as_ref()?;
+                add_details(&mut record, client, select.with_subscriptions);
+                Some(record)
+            })
+            .collect()
+    }
+
+    /// The first `select.top` subscriptions in (cid, sid) order that `select.test` reaches.
+    fn select_subscriptions(&self, select: &SubSelect) -> Vec<SubRecord> {
+        let by_order = |a: &(u64, &Subscription), b: &(u64, &Subscription)| {
+            (a.0, &a.1.sid).cmp(&(b.0, &b.1.sid))
+        };
+        let mut chosen: Vec<(u64, &Subscription)> = Vec::new();
+        for client in self.clients.iter().flatten().filter(|c| !c.retired) {
+            for (_, sub) in &client.subscriptions {
+                let reaches = select
+                    .test
+                    .as_ref()
+                    .is_none_or(|test| pattern_matches(&sub.subject, test.as_bytes()));
+                if !reaches {
+                    continue;
+                }
+                chosen.push((client.cid, sub));
+                if chosen.len() >= select.top.saturating_mul(2).max(64) {
+                    chosen.sort_by(by_order);
+                    chosen.truncate(select.top);
+                }
+            }
+        }
+        chosen.sort_by(by_order);
+        chosen.truncate(select.top);
+        chosen
+            .into_iter()
+            .map(|(cid, sub)| sub_record(cid, sub))
+            .collect()
+    }
+
+    /// A connection's record with every number filled in and no text (allocates nothing).
+    fn conn_numbers(&self, io: &Io<'_>, client: &Client) -> ConnRecord {
         let clock = &self.shared.clock;
-        let text = |value: &Option<String>| value.clone().unwrap_or_default();
         ConnRecord {
             cid: client.cid,
-            ip: client.peer.ip().to_string(),
+            ip: String::new(),
             port: client.peer.port(),
             start: clock.unix_nanos(client.opened_at),
             last_activity: clock.unix_nanos(client.last_activity),
@@ -687,23 +732,37 @@ impl Shard {
             in_bytes: client.in_bytes,
             out_bytes: client.out_bytes,
             subscription_count: client.subscriptions.len() as u32,
-            name: text(&client.options.name),
-            lang: text(&client.options.lang),
-            version: text(&client.options.version),
-            subscriptions: if with_subscriptions {
-                client
-                    .subscriptions
-                    .iter()
-                    .map(|(_, sub)| sub_record(client, sub))
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            name: String::new(),
+            lang: String::new(),
+            version: String::new(),
+            subscriptions: Vec::new(),
         }
+    }
+
+    fn conn_record(&self, io: &Io<'_>, client: &Client, with_subscriptions: bool) -> ConnRecord {
+        let mut record = self.conn_numbers(io, client);
+        add_details(&mut record, client, with_subscriptions);
+        record
     }
 }
 
-fn sub_record(client: &Client, sub: &Subscription) -> SubRecord {
+/// The texts of a connection's record, and its subscriptions if wanted.
+fn add_details(record: &mut ConnRecord, client: &Client, with_subscriptions: bool) {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    record.ip = client.peer.ip().to_string();
+    record.name = text(&client.options.name);
+    record.lang = text(&client.options.lang);
+    record.version = text(&client.options.version);
+    if with_subscriptions {
+        record.subscriptions = client
+            .subscriptions
+            .iter()
+            .map(|(_, sub)| sub_record(client.cid, sub))
+            .collect();
+    }
+}
+
+fn sub_record(cid: u64, sub: &Subscription) -> SubRecord {
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     SubRecord {
         subject: text(&sub.subject),
@@ -711,7 +770,7 @@ fn sub_record(client: &Client, sub: &Subscription) -> SubRecord {
         sid: text(&sub.sid),
         msgs: sub.delivered,
         max: sub.max,
-        cid: client.cid,
+        cid,
     }
 }
 
@@ -755,7 +814,7 @@ fn open_connections_wanted(options: &ConnzOptions) -> bool {
         && account_matches(&options.account)
 }
 
-fn connz(host: &Host, options: &ConnzOptions, merged: &CoreSnapshot, now: i64) -> Vec<u8> {
+fn connz(host: &Host, options: &ConnzOptions, merged: CoreSnapshot, now: i64) -> Vec<u8> {
     let server_id = &host.facts.server_id;
     let mut page = ConnzPage {
         offset: options.offset,
@@ -774,28 +833,29 @@ fn connz(host: &Host, options: &ConnzOptions, merged: &CoreSnapshot, now: i64) -
         ConnState::Closed => host.closed.len(),
         ConnState::All => open_count + host.closed.len(),
     };
-    let mut records = merged.connections.clone();
+    // References, so the closed ring is sorted and paged without copying it.
+    let mut records: Vec<&ConnRecord> = merged.connections.iter().collect();
     let closed_wanted =
         options.state.wants_closed() && options.user.is_empty() && options.mqtt_client.is_empty();
     if closed_wanted {
         let closed = host.closed.iter();
         if options.cid > 0 {
-            records.extend(closed.filter(|c| c.cid == options.cid).take(1).cloned());
+            records.extend(closed.filter(|c| c.cid == options.cid).take(1));
         } else {
-            records.extend(closed.cloned());
+            records.extend(closed);
         }
     }
-    snapshot::keep_top(&mut records, options.sort, now, usize::MAX);
+    records.sort_by(|a, b| snapshot::compare(a, b, options.sort, now));
     let range = snapshot::page_bounds(records.len(), options.offset, options.limit);
     page.connections = Some(&records[range]);
     document::connz(server_id, now, &page)
 }
 
-fn subsz(server_id: &str, options: &SubszOptions, merged: &CoreSnapshot, now: i64) -> Vec<u8> {
+fn subsz(server_id: &str, options: &SubszOptions, merged: CoreSnapshot, now: i64) -> Vec<u8> {
     if !account_matches(&options.account) {
         return document::subsz(server_id, now, &CoreStats::default(), 0, 0, &[]);
     }
-    let mut records = merged.subscriptions.clone();
+    let mut records = merged.subscriptions;
     snapshot::keep_top_subscriptions(&mut records, usize::MAX);
     let range = snapshot::page_bounds(records.len(), options.offset, options.limit);
     document::subsz(

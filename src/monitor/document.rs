@@ -435,7 +435,7 @@ pub struct ConnzPage<'a> {
     pub offset: usize,
     pub limit: usize,
     pub total: usize,
-    pub connections: Option<&'a [ConnRecord]>,
+    pub connections: Option<&'a [&'a ConnRecord]>,
     pub subs: SubsListing,
 }
 
@@ -715,7 +715,7 @@ mod tests {
             offset: 0,
             limit: 1024,
             total: 1,
-            connections: Some(std::slice::from_ref(&record)),
+            connections: Some(&[&record]),
             subs: SubsListing::Detail,
         };
         let expected = r#"{
