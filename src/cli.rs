@@ -74,6 +74,14 @@ pub struct Args {
     /// Check the configuration file and exit: 0 if valid, 1 with the problems if not.
     #[arg(short = 't', action = ArgAction::SetTrue)]
     pub check: bool,
+    /// HTTP monitoring port (-1 picks a free port; 0 or absent: off).
+    #[arg(
+        short = 'm',
+        long = "http_port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
+    pub http_port: Option<i32>,
 
     /// Worker cores, one thread and one io_uring each (default: available CPUs).
     #[arg(long = "cores", value_name = "N")]
@@ -102,6 +110,7 @@ const LONG_NAMES: &[&str] = &[
     "trace",
     "logtime",
     "config",
+    "http_port",
     "cores",
     "signal",
     "version",
@@ -203,6 +212,20 @@ fn apply_flags(args: &Args, config: &mut Config) -> Result<(), clap::Error> {
                 return Err(clap::Error::raw(
                     clap::error::ErrorKind::ValueValidation,
                     format!("invalid port {p}: use 1-65535, or -1 for a random port\n"),
+                ))
+            }
+        };
+    }
+    if let Some(port) = args.http_port {
+        // As nats-server: 0 leaves monitoring off, -1 picks a free port.
+        config.http_port = match port {
+            -1 => Some(0),
+            0 => None,
+            p if (1..=65_535).contains(&p) => Some(p as u16),
+            p => {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!("invalid http port {p}: use 1-65535, or -1 for a random port\n"),
                 ))
             }
         };
@@ -327,6 +350,17 @@ mod tests {
             (d.host.as_str(), d.port, d.debug, d.trace),
             ("0.0.0.0", 4222, false, false)
         );
+    }
+
+    #[test]
+    fn http_port_flag() {
+        assert_eq!(run(&["-m", "8222"]).http_port, Some(8222));
+        assert_eq!(run(&["--http_port", "-1"]).http_port, Some(0));
+        assert_eq!(run(&["-http_port=8223"]).http_port, Some(8223));
+        assert_eq!(run(&["-m", "0"]).http_port, None);
+        assert_eq!(run(&[]).http_port, None);
+        let argv = ["ringmq", "-m", "65536"].map(OsString::from);
+        assert!(parse(argv).is_err());
     }
 
     #[test]

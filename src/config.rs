@@ -46,6 +46,9 @@ pub struct Limits {
     /// Ours: connections one core can own (fixed-file table and slab bound). Over it, a
     /// new connection is handed to another core, or refused and logged if all are full.
     pub connections_per_core: u32,
+    /// Closed connections remembered for `/connz?state=closed` (with monitoring on). Over
+    /// it, the oldest is forgotten.
+    pub max_closed_clients: usize,
 }
 
 impl Default for Limits {
@@ -64,6 +67,7 @@ impl Default for Limits {
             mailbox_bytes: 1024 * 1024,
             connections_per_core: 65_536,
             listen_backlog: 4096,
+            max_closed_clients: 10_000,
         }
     }
 }
@@ -91,8 +95,8 @@ pub struct Config {
     pub lame_duck_grace_period: Duration,
     /// Timestamps in log lines (`-T`, `logtime`); on by default, as in nats-server.
     pub logtime: bool,
-    /// Monitoring port (`http_port`); `None` = off, `Some(0)` = a free port (`-1` in the
-    /// file). Stored for the monitoring server.
+    /// HTTP monitoring port (`-m`, `http_port`), on the client listener's host; `None`:
+    /// off; `Some(0)`: any free port (`-1`).
     pub http_port: Option<u16>,
     /// The config file this came from (`-c`), if any.
     pub config_file: Option<PathBuf>,
@@ -288,5 +292,7 @@ mod tests {
         assert_eq!(c.limits.ping_max, 2);
         assert_eq!(c.port, 4222);
         assert_eq!(c.host, "0.0.0.0");
+        assert_eq!(c.http_port, None);
+        assert_eq!(c.limits.max_closed_clients, 10_000);
     }
 }

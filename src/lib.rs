@@ -11,9 +11,11 @@
 //! - [`runtime`]: per-core io_uring event loops, buffers, mailboxes, timers; knows nothing
 //!   about NATS; the only module allowed to opt out of `deny(unsafe_code)`.
 //! - [`broker`]: NATS semantics on top of the three above: connections, routing, interest.
+//! - [`monitor`]: the HTTP monitoring endpoints' wire formats (pure; served by `broker`).
 //!
-//! Dependencies point down only: `broker` uses `protocol`, `subjects` and `runtime`;
-//! `protocol` and `subjects` use nothing of ours; `runtime` uses only [`log`].
+//! Dependencies point down only: `broker` uses `protocol`, `subjects`, `runtime` and
+//! `monitor`; `monitor` uses only `subjects`; `protocol` and `subjects` use nothing of ours;
+//! `runtime` uses only [`log`].
 #![deny(unsafe_code)]
 
 pub mod broker;
@@ -22,6 +24,7 @@ pub mod conf;
 pub mod config;
 pub mod control;
 pub mod log;
+pub mod monitor;
 pub mod protocol;
 pub mod runtime;
 pub mod subjects;

@@ -1,6 +1,7 @@
 //! End to end against a real nats-server: exact counts for small runs of every workload,
 //! checked against loadgen's own report and against the server's /varz counters.
 //! Skipped, with a note on stderr, when `nats-server` is not on PATH (or in /usr/sbin).
+//! The /varz agreement also runs against ringmq (in this process, monitoring on).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,18 +22,50 @@ const VARZ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between two /varz reads while waiting for a condition.
 const VARZ_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
-/// Kills the server when the test ends, pass or fail.
+/// Stops the server when the test ends, pass or fail.
 struct Server {
-    child: Child,
+    process: Process,
     url: String,
     /// HTTP monitoring port (`-m`), when started with one.
     monitor_port: Option<u16>,
 }
 
+enum Process {
+    NatsServer(Child),
+    /// Taken out to be shut down on drop.
+    Ringmq(Option<ringmq::broker::Server>),
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.process {
+            Process::NatsServer(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Process::Ringmq(server) => {
+                if let Some(server) = server.take() {
+                    server.shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// ringmq on free ports with monitoring on, two cores (so counters come from both).
+fn start_ringmq() -> Server {
+    let config = ringmq::config::Config {
+        host: "127.0.0.1".to_string(),
+        port: 0,
+        http_port: Some(0),
+        cores: 2,
+        ..ringmq::config::Config::default()
+    };
+    let server = ringmq::broker::Server::start(config).expect("ringmq starts");
+    Server {
+        url: format!("nats://127.0.0.1:{}", server.port()),
+        monitor_port: server.monitor_port(),
+        process: Process::Ringmq(Some(server)),
     }
 }
 
@@ -80,7 +113,7 @@ fn start_server(monitor: bool) -> Option<Server> {
         }
     });
     let server = Server {
-        child,
+        process: Process::NatsServer(child),
         url: format!("nats://127.0.0.1:{port}"),
         monitor_port,
     };
@@ -306,14 +339,25 @@ fn workloads_against_nats_server() {
     assert_eq!(json["connections"], 300);
 }
 
-/// loadgen's counts agree exactly with the server's own: /varz in_msgs grows by every
-/// PUB/HPUB loadgen sent (requests and replies for reqrep), out_msgs by every MSG/HMSG it
-/// was delivered. CONNECT, SUB, PING and PONG are not messages and must not show up.
+/// loadgen's counts agree exactly with nats-server's own /varz.
 #[test]
 fn counts_match_server_varz() {
     let Some(server) = start_server(true) else {
         return;
     };
+    assert_counts_match_varz(&server);
+}
+
+/// The same agreement with ringmq's /varz, so both servers count alike.
+#[test]
+fn counts_match_ringmq_varz() {
+    assert_counts_match_varz(&start_ringmq());
+}
+
+/// /varz in_msgs grows by every PUB/HPUB loadgen sent (requests and replies for reqrep),
+/// out_msgs by every MSG/HMSG it was delivered. CONNECT, SUB, PING and PONG are not
+/// messages and must not show up.
+fn assert_counts_match_varz(server: &Server) {
     // (arguments, in_msgs delta, out_msgs delta)
     let cases = [
         (
@@ -335,10 +379,10 @@ fn counts_match_server_varz() {
         ),
     ];
     for (arguments, in_delta, out_delta) in cases {
-        let (in_before, out_before) = message_counters(&varz_when_idle(&server));
-        let (ok, json) = loadgen(&server, arguments);
+        let (in_before, out_before) = message_counters(&varz_when_idle(server));
+        let (ok, json) = loadgen(server, arguments);
         assert!(ok, "{arguments}: {json}");
-        let (in_after, out_after) = message_counters(&varz_when_idle(&server));
+        let (in_after, out_after) = message_counters(&varz_when_idle(server));
         let (in_msgs, out_msgs) = (in_after - in_before, out_after - out_before);
         let sent = json["msgs_sent"].as_u64().unwrap();
         let received = json["msgs_received"].as_u64().unwrap();

@@ -8,7 +8,7 @@ use crate::protocol::{ConnectOptions, Parser};
 use crate::runtime::{ConnId, TimerId};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One subscription of a connection.
 #[derive(Debug)]
@@ -66,6 +66,20 @@ pub struct Client {
     pub stalled_by: Option<ConnId>,
     pub stalled_since: Instant,
     pub stall_timer: Option<TimerId>,
+    /// Monitoring (/connz): messages and payload bytes from and to this connection.
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    /// When the connection was accepted, and last had traffic (messages either way,
+    /// SUB/UNSUB, CONNECT), as nats-server counts activity.
+    pub opened_at: Instant,
+    pub last_activity: Instant,
+    /// Round trip: accept → CONNECT at first, then each keep-alive PING → PONG.
+    pub rtt: Duration,
+    pub rtt_ping_sent: Option<Instant>,
+    /// Its closed-connection record was taken (it is taken once, at the first close cause).
+    pub retired: bool,
 }
 
 impl Client {
@@ -90,12 +104,61 @@ impl Client {
             stalled_by: None,
             stalled_since: now,
             stall_timer: None,
+            in_msgs: 0,
+            in_bytes: 0,
+            out_msgs: 0,
+            out_bytes: 0,
+            opened_at: now,
+            last_activity: now,
+            rtt: Duration::ZERO,
+            rtt_ping_sent: None,
+            retired: false,
         }
     }
 
     /// Whether a message to this connection's subscription may be written.
     pub fn is_open(&self) -> bool {
         self.state == State::Open
+    }
+}
+
+/// Why a connection closed, as `/connz?state=closed` names it (nats-server's words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClosedReason {
+    ClientClosed,
+    ReadError,
+    ParseError,
+    ProtocolViolation,
+    BadClientProtocolVersion,
+    NoRespondersRequiresHeaders,
+    AuthenticationViolation,
+    MaxConnectionsExceeded,
+    MaxPayloadExceeded,
+    MaxControlLineExceeded,
+    StaleConnection,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    ServerShutdown,
+}
+
+impl ClosedReason {
+    pub fn text(self) -> &'static str {
+        match self {
+            ClosedReason::ClientClosed => "Client Closed",
+            ClosedReason::ReadError => "Read Error",
+            ClosedReason::ParseError => "Parse Error",
+            ClosedReason::ProtocolViolation => "Protocol Violation",
+            ClosedReason::BadClientProtocolVersion => "Bad Client Protocol Version",
+            ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            ClosedReason::AuthenticationViolation => "Authentication Failure",
+            ClosedReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            ClosedReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            ClosedReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            ClosedReason::StaleConnection => "Stale Connection",
+            ClosedReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            ClosedReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            ClosedReason::ServerShutdown => "Server Shutdown",
+        }
     }
 }
 

@@ -13,6 +13,9 @@ const INTEREST_ADD: u8 = 1;
 const INTEREST_DEL: u8 = 2;
 const ACK: u8 = 3;
 const MESSAGE: u8 = 4;
+/// Monitoring's records (snapshot requests and replies, closed connections); their body
+/// is `broker::monitoring`'s business.
+pub const MONITOR: u8 = 5;
 
 /// A message forwarded to another core. Byte fields borrow the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +75,8 @@ pub enum Record<'a> {
         epoch: u64,
     },
     Message(ForwardedMessage<'a>),
+    /// Everything after the kind byte of a [`MONITOR`] record.
+    Monitor(&'a [u8]),
 }
 
 /// Encodes an interest record into `out` (cleared first).
@@ -160,6 +165,7 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
         ACK => Some(Record::Ack {
             epoch: take_u64(rest)?.0,
         }),
+        MONITOR => Some(Record::Monitor(rest)),
         MESSAGE => {
             let (subject, rest) = take_field(rest)?;
             let (reply, rest) = take_optional(rest)?;

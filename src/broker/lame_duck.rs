@@ -7,7 +7,7 @@
 //! phase change at the end of its next turn (one relaxed load per turn) and spreads the
 //! closing of its own clients with a timer.
 
-use super::connection::State;
+use super::connection::{ClosedReason, State};
 use super::routing::next_random;
 use super::shard::Shard;
 use crate::runtime::{ConnId, Io, TimerId};
@@ -124,7 +124,7 @@ impl Shard {
         self.lame_duck.timer = None;
         let batch: Vec<ConnId> = self.open_clients().take(self.lame_duck.per_tick).collect();
         for conn in batch {
-            self.close_client(io, conn, true);
+            self.close_client(io, conn, true, ClosedReason::ServerShutdown);
         }
         if self.open_clients().next().is_none() {
             return;

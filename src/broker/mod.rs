@@ -5,16 +5,20 @@
 //! - `connection`: per-connection state and subscriptions.
 //! - `routing`: the publish path (local delivery, cross-core forwarding, queue choice).
 //! - `interest`: the records cores exchange, and the visibility barrier's epochs.
+//! - `monitoring`: the HTTP monitoring port on core 0, per-core snapshots by mail, the
+//!   closed-connection ring.
 
 mod connection;
 mod interest;
 mod lame_duck;
+mod monitoring;
 mod routing;
 mod shard;
 
 use crate::config::Config;
+use crate::monitor::clock::WallClock;
 use crate::protocol::ServerInfo;
-use crate::runtime::{self, RuntimeConfig, RuntimeHandle};
+use crate::runtime::{self, Listeners, RuntimeConfig, RuntimeHandle};
 use crate::{info, warn};
 pub use lame_duck::LameDuckSignal;
 use std::io::Read;
@@ -53,6 +57,11 @@ pub struct Shared {
     pub seed: u64,
     /// Lame duck mode's phase, advanced by [`Server::lame_duck`].
     pub lame_duck: LameDuckSignal,
+    /// The server's start as Unix time, and the mapping of the cores' instants to it
+    /// (monitoring's times).
+    pub clock: WallClock,
+    /// The HTTP monitoring port bound (`None`: monitoring off).
+    pub http_port: Option<u16>,
 }
 
 /// A running broker.
@@ -66,6 +75,20 @@ pub struct Server {
 const LAME_DUCK_POLL: Duration = Duration::from_millis(50);
 /// Lame duck mode waits this long past the close period for the last closes to finish.
 const LAME_DUCK_SLACK: Duration = Duration::from_secs(1);
+/// Binds the monitoring listener on the client listener's host, as nats-server does.
+fn bind_monitor(config: &Config) -> std::io::Result<Option<TcpListener>> {
+    let Some(http_port) = config.http_port else {
+        return Ok(None);
+    };
+    let mut address = config.listen_addr().map_err(std::io::Error::other)?;
+    address.set_port(http_port);
+    TcpListener::bind(address).map(Some).map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("can't listen to the monitor port: {error}"),
+        )
+    })
+}
 
 impl Server {
     /// Binds `config.host:config.port` (port 0: any free port) and starts the cores.
@@ -77,6 +100,11 @@ impl Server {
         let listener = TcpListener::bind(config.listen_addr().map_err(std::io::Error::other)?)?;
         runtime::sys::set_listen_backlog(&listener, config.limits.listen_backlog)?;
         let port = listener.local_addr()?.port();
+        let monitor_listener = bind_monitor(&config)?;
+        let http_port = match &monitor_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
         let server_id = new_server_id();
         let info = ServerInfo {
             server_id: server_id.clone(),
@@ -117,12 +145,24 @@ impl Server {
             slow_consumers: AtomicU64::new(0),
             seed: random_u64(),
             lame_duck: LameDuckSignal::default(),
+            clock: WallClock::start(),
+            http_port,
             config,
         });
         let factory_shared = Arc::clone(&shared);
-        let runtime = runtime::start(runtime_config, listener, move |core| {
+        let listeners = Listeners {
+            clients: listener,
+            local: monitor_listener,
+        };
+        let runtime = runtime::start_with(runtime_config, listeners, move |core| {
             Shard::new(core, Arc::clone(&factory_shared))
         })?;
+        if let Some(http_port) = http_port {
+            info!(
+                "Starting http monitor on {}",
+                join_host_port(&shared.config.host, http_port)
+            );
+        }
         info!(
             "Listening for client connections on {}",
             join_host_port(&shared.config.host, port)
@@ -138,6 +178,11 @@ impl Server {
     /// The client port actually bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The HTTP monitoring port actually bound, if monitoring is on.
+    pub fn monitor_port(&self) -> Option<u16> {
+        self.shared.http_port
     }
 
     /// Shared state: configuration and counters.

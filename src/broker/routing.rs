@@ -1,7 +1,7 @@
 //! The publish path: match this core's subscriptions and the other cores' interest, write
 //! to local subscribers, forward one record per interested core, choose queue members.
 
-use super::connection::{pattern_matches, SubKey};
+use super::connection::{pattern_matches, ClosedReason, SubKey};
 use super::interest::{self, ForwardedMessage};
 use super::shard::Shard;
 use crate::info;
@@ -34,9 +34,13 @@ const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
 impl Shard {
     /// A PUB or HPUB from a local connection.
     pub(super) fn on_publish(&mut self, io: &mut Io<'_>, conn: ConnId, message: &Message<'_>) {
-        let Some(client) = self.client(conn) else {
+        let now = io.now();
+        let Some(client) = self.client_mut(conn) else {
             return;
         };
+        client.in_msgs += 1;
+        client.in_bytes += message.message.len() as u64;
+        client.last_activity = now;
         let options = &client.options;
         let (verbose, echo, no_responders) = (options.verbose, options.echo, options.no_responders);
         if options.pedantic && !crate::subjects::is_valid_literal(message.subject) {
@@ -237,6 +241,7 @@ impl Shard {
     /// Writes one MSG/HMSG to a local subscription; enforces max_pending and UNSUB max.
     fn deliver(&mut self, io: &mut Io<'_>, key: SubKey, message: &Message<'_>) -> bool {
         let max_pending = self.shared.config.limits.max_pending;
+        let now = io.now();
         let Some(Some(client)) = self.clients.get_mut(key.conn_slot() as usize) else {
             return false;
         };
@@ -287,6 +292,9 @@ impl Shard {
             }
         };
         io.write_parts(conn, &[line, body, encoder::CRLF]);
+        client.out_msgs += 1;
+        client.out_bytes += body.len() as u64;
+        client.last_activity = now;
         self.counters.out_msgs += 1;
         self.counters.out_bytes += body.len() as u64;
         let pending = io.pending_bytes(conn);
@@ -312,7 +320,7 @@ impl Shard {
         }
         self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
         // nats-server drops pending data and sends no -ERR to a slow consumer.
-        self.close_client(io, conn, false);
+        self.close_client(io, conn, false, ClosedReason::SlowConsumerPendingBytes);
     }
 
     /// The 503 status a requester with `no_responders` gets when its request reached no one:

@@ -1,7 +1,7 @@
 //! One shard per core: owns that core's connections, its subscription trie, its view of the
 //! other cores' interest, and the visibility barrier state. Implements `runtime::Handler`.
 
-use super::connection::{Client, State, SubKey, Subscription};
+use super::connection::{Client, ClosedReason, State, SubKey, Subscription};
 use super::interest::{self, Record};
 use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};
 use super::routing::Message;
@@ -39,7 +39,8 @@ pub(super) struct PeerStall {
 }
 
 /// Timer tokens: the low 32 bits are the connection slot, the next 31 its generation (the
-/// runtime's generations are 24 bits), the top bit says which timer.
+/// runtime's generations are 24 bits), the top bit says which timer. Tokens with
+/// `monitoring::TIMER_BIT` (bit 62) belong to the HTTP monitoring port.
 const STALL_TIMER_BIT: u64 = 1 << 63;
 
 /// Upper bound of the first keep-alive PING after CONNECT (nats-server measures RTT with it).
@@ -89,6 +90,12 @@ pub struct Shard {
     pub(super) lame_duck: CoreLameDuck,
     /// Per peer core: its mail is paused while a consumer here drains.
     pub(super) peer_stalls: Vec<Option<PeerStall>>,
+    /// Connections not yet closing (/varz `connections`); see `retire`.
+    pub(super) open_clients: u64,
+    /// Monitoring is on (`-m`): closed connections are recorded for /connz.
+    pub(super) monitoring: bool,
+    /// Core 0 with monitoring on: the HTTP port's connections and requests in progress.
+    pub(super) monitor: Option<Box<super::monitoring::Host>>,
 }
 
 impl Shard {
@@ -98,7 +105,6 @@ impl Shard {
         Shard {
             core,
             cores,
-            shared,
             clients: Vec::new(),
             local: SubjectTrie::new(),
             remote: SubjectTrie::new(),
@@ -117,6 +123,11 @@ impl Shard {
             congested: None,
             lame_duck: CoreLameDuck::default(),
             peer_stalls: (0..cores).map(|_| None).collect(),
+            open_clients: 0,
+            monitoring: shared.http_port.is_some(),
+            monitor: (core == 0 && shared.http_port.is_some())
+                .then(|| Box::new(super::monitoring::Host::new(&shared))),
+            shared,
         }
     }
 
@@ -140,7 +151,7 @@ impl Shard {
         }
     }
 
-    fn timer_token(conn: ConnId) -> u64 {
+    pub(super) fn timer_token(conn: ConnId) -> u64 {
         debug_assert!(conn.generation < 1 << 31);
         (u64::from(conn.generation) << 32) | u64::from(conn.slot)
     }
@@ -237,13 +248,24 @@ impl Shard {
 
     /// Closes a connection: its subscriptions go at once (no delivery to a closing
     /// connection), then the runtime closes the socket, flushing queued output if asked.
-    pub(super) fn close_client(&mut self, io: &mut Io<'_>, conn: ConnId, flush: bool) {
-        let Some(client) = self.client_mut(conn) else {
+    /// `reason` is what /connz?state=closed shows.
+    pub(super) fn close_client(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        flush: bool,
+        reason: ClosedReason,
+    ) {
+        let Some(client) = self.client(conn) else {
             return;
         };
         if client.state == State::Closing {
             return;
         }
+        self.retire(io, conn, reason);
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
         mark_closing(client, io);
         self.remove_all_subscriptions(io, conn);
         io.close(conn, flush);
@@ -347,6 +369,12 @@ impl Shard {
         let Some(client) = self.client_mut(conn) else {
             return ControlFlow::Break(());
         };
+        let now = io.now();
+        client.last_activity = now;
+        // nats-server's first RTT estimate: accept to CONNECT (taken at every CONNECT).
+        client.rtt = now
+            .duration_since(client.opened_at)
+            .max(Duration::from_nanos(1));
         let refusal = match client.options.apply(json) {
             Ok(options) => {
                 let first = !client.connected;
@@ -361,17 +389,25 @@ impl Shard {
                 }
                 return ControlFlow::Continue(());
             }
-            Err(ConnectError::ProtocolViolation) => None,
-            Err(ConnectError::InvalidProtocol) => Some(err::INVALID_PROTOCOL),
-            Err(ConnectError::NoRespondersRequiresHeaders) => {
-                Some(err::NO_RESPONDERS_NEEDS_HEADERS)
-            }
-            Err(ConnectError::AuthorizationViolation) => Some(err::AUTHORIZATION_VIOLATION),
+            Err(ConnectError::ProtocolViolation) => (None, ClosedReason::ProtocolViolation),
+            Err(ConnectError::InvalidProtocol) => (
+                Some(err::INVALID_PROTOCOL),
+                ClosedReason::BadClientProtocolVersion,
+            ),
+            Err(ConnectError::NoRespondersRequiresHeaders) => (
+                Some(err::NO_RESPONDERS_NEEDS_HEADERS),
+                ClosedReason::NoRespondersRequiresHeaders,
+            ),
+            Err(ConnectError::AuthorizationViolation) => (
+                Some(err::AUTHORIZATION_VIOLATION),
+                ClosedReason::AuthenticationViolation,
+            ),
         };
-        if let Some(text) = refusal {
+        let (text, reason) = refusal;
+        if let Some(text) = text {
             io.write(conn, text);
         }
-        self.close_client(io, conn, true);
+        self.close_client(io, conn, true, reason);
         ControlFlow::Break(())
     }
 
@@ -407,10 +443,11 @@ impl Shard {
                     client.peer, client.cid
                 );
                 io.write(conn, err::STALE_CONNECTION);
-                self.close_client(io, conn, true);
+                self.close_client(io, conn, true, ClosedReason::StaleConnection);
                 return;
             }
             client.pings_out += 1;
+            client.rtt_ping_sent = Some(now);
             io.write(conn, encoder::PING);
         }
         self.arm_ping_timer(io, conn, interval);
@@ -425,9 +462,11 @@ impl Shard {
         sid: &[u8],
     ) {
         let max_subscriptions = self.shared.config.limits.max_subscriptions;
+        let now = io.now();
         let Some(client) = self.client_mut(conn) else {
             return;
         };
+        client.last_activity = now;
         let verbose = client.options.verbose;
         if max_subscriptions > 0 && client.subscriptions.len() >= max_subscriptions {
             io.write(conn, err::MAX_SUBSCRIPTIONS);
@@ -462,9 +501,11 @@ impl Shard {
     }
 
     fn on_unsubscribe(&mut self, io: &mut Io<'_>, conn: ConnId, sid: &[u8], max: Option<&[u8]>) {
+        let now = io.now();
         let Some(client) = self.client_mut(conn) else {
             return;
         };
+        client.last_activity = now;
         let verbose = client.options.verbose;
         if let Some(&slot) = client.sids.get(sid) {
             let delivered = client.subscriptions[slot].delivered;
@@ -541,7 +582,7 @@ impl Shard {
                     // the same read as the HPUB, before the broker could tell the parser. So
                     // an oversized HPUB from a connection without headers gets the payload
                     // -ERR before the close, where nats-server closes silently.
-                    self.close_client(io, conn, true);
+                    self.close_client(io, conn, true, ClosedReason::ProtocolViolation);
                     return ControlFlow::Break(());
                 }
                 let message = Message {
@@ -562,9 +603,14 @@ impl Shard {
             ClientOp::Unsub { sid, max } => self.on_unsubscribe(io, conn, sid, max),
             ClientOp::Ping => self.on_ping(io, conn),
             ClientOp::Pong => {
+                let now = io.now();
                 if let Some(client) = self.client_mut(conn) {
                     client.pings_out = 0;
                     client.rtt_measured = true;
+                    // As nats-server: measured from the last PING we sent, if any.
+                    if let Some(sent) = client.rtt_ping_sent {
+                        client.rtt = now.duration_since(sent).max(Duration::from_nanos(1));
+                    }
                 }
             }
             ClientOp::Info(_) | ClientOp::Ok => {}
@@ -576,11 +622,18 @@ impl Shard {
     }
 
     fn on_parse_error(&mut self, io: &mut Io<'_>, conn: ConnId, error: ParseError) {
-        let reply = match error {
-            ParseError::UnknownOperation => Some(err::UNKNOWN_OPERATION),
-            ParseError::MaxControlLine => Some(err::MAX_CONTROL_LINE),
-            ParseError::MaxPayload => Some(err::MAX_PAYLOAD),
-            ParseError::ProtocolViolation | ParseError::ClientError => None,
+        let (reply, reason) = match error {
+            ParseError::UnknownOperation => (
+                Some(err::UNKNOWN_OPERATION),
+                ClosedReason::ProtocolViolation,
+            ),
+            ParseError::MaxControlLine => (
+                Some(err::MAX_CONTROL_LINE),
+                ClosedReason::MaxControlLineExceeded,
+            ),
+            ParseError::MaxPayload => (Some(err::MAX_PAYLOAD), ClosedReason::MaxPayloadExceeded),
+            ParseError::ProtocolViolation => (None, ClosedReason::ProtocolViolation),
+            ParseError::ClientError => (None, ClosedReason::ParseError),
         };
         if let Some(client) = self.client(conn) {
             debug!(
@@ -591,7 +644,7 @@ impl Shard {
         if let Some(text) = reply {
             io.write(conn, text);
         }
-        self.close_client(io, conn, true);
+        self.close_client(io, conn, true, reason);
     }
 
     fn on_record(&mut self, io: &mut Io<'_>, from: usize, record: Record<'_>) {
@@ -618,6 +671,7 @@ impl Shard {
                 self.release_held_pongs(io);
             }
             Record::Message(message) => self.deliver_forwarded(io, from, &message),
+            Record::Monitor(body) => self.on_monitor_record(io, from, body),
         }
     }
 
@@ -653,19 +707,26 @@ impl Handler for Shard {
             self.clients.resize_with(slot + 1, || None);
         }
         self.clients[slot] = Some(Box::new(Client::new(conn, cid, peer, parser, io.now())));
+        self.open_clients += 1;
         if io.total_connections() > limits.max_connections {
             error!("{peer} - cid:{cid} - maximum connections exceeded");
             io.write(conn, err::MAX_CONNECTIONS);
-            self.close_client(io, conn, true);
+            self.close_client(io, conn, true, ClosedReason::MaxConnectionsExceeded);
             return;
         }
         debug!("{peer} - cid:{cid} - Client connection created");
         self.arm_ping_timer(io, conn, limits.ping_interval);
     }
 
+    fn on_open_local(&mut self, io: &mut Io<'_>, conn: ConnId, _peer: SocketAddr) {
+        self.on_monitor_open(io, conn);
+    }
+
     fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
         let now = io.now();
         let Some(client) = self.client_mut(conn) else {
+            // Not a client: on core 0, maybe a request to the monitoring port.
+            self.on_monitor_data(io, conn, data);
             return;
         };
         if !client.is_open() {
@@ -685,6 +746,11 @@ impl Handler for Shard {
     }
 
     fn on_close(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
+        if self.client(conn).is_none() {
+            self.on_monitor_close(io, conn);
+            return;
+        }
+        self.retire(io, conn, closed_reason(reason));
         if let Some(client) = self.client(conn) {
             if reason == CloseReason::WriteDeadline {
                 self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -725,6 +791,10 @@ impl Handler for Shard {
             self.on_peer_stall_timer(io, (token - PEER_STALL_TIMER) as usize);
             return;
         }
+        if token & super::monitoring::TIMER_BIT != 0 {
+            self.on_monitor_timer(io, token);
+            return;
+        }
         let conn = ConnId {
             slot: token as u32,
             generation: ((token & !STALL_TIMER_BIT) >> 32) as u32,
@@ -750,6 +820,16 @@ impl Handler for Shard {
 
     fn on_shutdown(&mut self, _io: &mut Io<'_>) {
         self.publish_counters();
+    }
+}
+
+/// What /connz shows for a close the runtime saw (the handler's own closes say why).
+fn closed_reason(reason: CloseReason) -> ClosedReason {
+    match reason {
+        CloseReason::PeerClosed | CloseReason::Requested => ClosedReason::ClientClosed,
+        CloseReason::IoError(_) => ClosedReason::ReadError,
+        CloseReason::WriteDeadline => ClosedReason::SlowConsumerWriteDeadline,
+        CloseReason::Shutdown => ClosedReason::ServerShutdown,
     }
 }
 

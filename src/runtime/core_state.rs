@@ -107,6 +107,8 @@ pub enum ConnectionState {
 
 pub struct Connection {
     pub fd: RawFd,
+    /// Accepted on the local listener: not counted in `live_connections`.
+    pub local: bool,
     pub generation: u32,
     pub peer: SocketAddr,
     pub state: ConnectionState,
@@ -191,15 +193,18 @@ impl CoreState {
     }
 
     /// Takes ownership of an accepted fd: a new slab slot, or None when this core is full or
-    /// shutting down (the fd is then closed).
-    pub fn insert_connection(&mut self, fd: RawFd) -> Option<ConnId> {
+    /// shutting down (the fd is then closed). A `local` connection (local listener) is not
+    /// counted in `live_connections`; any other was counted by the hand-off.
+    pub fn insert_connection(&mut self, fd: RawFd, local: bool) -> Option<ConnId> {
         let limit = self.config.connections_per_core as usize;
         if self.shutting_down || self.connections.len() >= limit {
             if !self.shutting_down {
                 crate::warn!("runtime: core {} is full ({limit} connections)", self.core);
             }
             close_fd(fd);
-            self.shared.live_connections[self.core].fetch_sub(1, Ordering::Relaxed);
+            if !local {
+                self.shared.live_connections[self.core].fetch_sub(1, Ordering::Relaxed);
+            }
             return None;
         }
         let entry = self.connections.vacant_entry();
@@ -210,6 +215,7 @@ impl CoreState {
         let generation = self.slot_generations[slot];
         entry.insert(Connection {
             fd,
+            local,
             generation,
             peer: peer_address(fd),
             state: ConnectionState::Open,

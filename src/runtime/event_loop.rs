@@ -21,7 +21,7 @@ use super::mailbox::{self, RecordKind};
 use super::outbound::{self, SendPlan};
 use super::ring::{self, OpKind, Ring, Token};
 use super::timer::TimerTarget;
-use super::{CloseReason, Handler, Io};
+use super::{CloseReason, Handler, Io, Listeners};
 
 /// Buffer group id of the core's provided-buffer ring.
 pub const BUFFER_GROUP: u16 = 0;
@@ -35,16 +35,27 @@ pub const HELD_INPUT_KEEP_BYTES: usize = 256 * 1024;
 /// How long the acceptor waits after running out of file descriptors.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Core 0's multishot accept.
+/// Core 0's multishot accepts, one per listener.
 struct Acceptor {
-    listener: TcpListener,
-    armed: bool,
+    /// Indexed by the slot of the listener's accept token: the client listener is slot 0,
+    /// the local listener, if any, slot 1.
+    listeners: Vec<AcceptListener>,
     backoff_pending: bool,
     /// EMFILE/ENFILE was logged for the current burst.
     exhaustion_logged: bool,
     /// Round-robin start for ties in the least-loaded choice.
     next_core: usize,
-    /// Lame duck: the accept is being cancelled; the listener closes once it has ended.
+}
+
+/// One listening socket and its multishot accept.
+struct AcceptListener {
+    /// `None` once lame duck mode has closed it.
+    socket: Option<TcpListener>,
+    /// Connections stay on this core and are not counted as live connections (see
+    /// `Listeners::local`).
+    local: bool,
+    armed: bool,
+    /// Lame duck: its accept is being cancelled; the socket closes once it has ended.
     stopping: bool,
 }
 
@@ -56,6 +67,8 @@ pub struct EventLoop<'ring, H: Handler> {
     /// ring ran dry (its bytes wait in the socket until the re-arm); two or more mean the
     /// circulating set is too small for the connections with input, so it grows.
     buffers_starved: u32,
+    /// Lame duck mode has stopped the client listener (core 0 only acts on it).
+    clients_stopped: bool,
     state: CoreState,
     handler: H,
     acceptor: Option<Acceptor>,
@@ -69,20 +82,33 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         buffers: BufferRing,
         state: CoreState,
         handler: H,
-        listener: Option<TcpListener>,
+        listeners: Option<Listeners>,
     ) -> Self {
-        let acceptor = listener.map(|listener| Acceptor {
-            listener,
-            armed: false,
-            backoff_pending: false,
-            exhaustion_logged: false,
-            next_core: 0,
-            stopping: false,
+        let acceptor = listeners.map(|listeners| {
+            let client = AcceptListener {
+                socket: Some(listeners.clients),
+                local: false,
+                armed: false,
+                stopping: false,
+            };
+            let local = listeners.local.map(|socket| AcceptListener {
+                socket: Some(socket),
+                local: true,
+                armed: false,
+                stopping: false,
+            });
+            Acceptor {
+                listeners: std::iter::once(client).chain(local).collect(),
+                backoff_pending: false,
+                exhaustion_logged: false,
+                next_core: 0,
+            }
         });
         EventLoop {
             ring,
             buffers: ManuallyDrop::new(buffers),
             buffers_starved: 0,
+            clients_stopped: false,
             state,
             handler,
             acceptor,
@@ -99,9 +125,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             if !self.state.shutting_down && self.state.shared.shutdown.load(Ordering::Acquire) {
                 self.begin_shutdown();
             }
-            if self.acceptor.as_ref().is_some_and(|a| !a.stopping)
-                && self.state.shared.stop_accepting.load(Ordering::Acquire)
-            {
+            if !self.clients_stopped && self.state.shared.stop_accepting.load(Ordering::Acquire) {
                 self.stop_accepting();
             }
             let mut busy = self.drain_inboxes();
@@ -128,68 +152,87 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let Some(acceptor) = self.acceptor.as_mut() else {
             return;
         };
-        if acceptor.armed
-            || acceptor.backoff_pending
-            || acceptor.stopping
-            || self.state.shutting_down
-        {
+        if acceptor.backoff_pending || self.state.shutting_down {
             return;
         }
-        acceptor.armed = true;
-        let entry = ring::accept_entry(acceptor.listener.as_raw_fd());
-        // SAFETY: a multishot accept carries no user pointers.
-        unsafe { self.ring.push(&entry) };
+        for (index, listener) in acceptor.listeners.iter_mut().enumerate() {
+            if listener.armed || listener.stopping {
+                continue;
+            }
+            let Some(socket) = listener.socket.as_ref() else {
+                continue;
+            };
+            listener.armed = true;
+            let entry = ring::accept_entry(socket.as_raw_fd(), index as u32);
+            // SAFETY: a multishot accept carries no user pointers.
+            unsafe { self.ring.push(&entry) };
+        }
     }
 
-    /// Lame duck: cancels the multishot accept; the listener is closed when it has ended
-    /// (at once if none is armed), so new connections are refused by the kernel.
+    /// Lame duck: cancels the client listener's multishot accept and closes the socket once
+    /// it has ended (at once if none is armed), so the kernel refuses new clients. The
+    /// local (monitoring) listener stays.
     fn stop_accepting(&mut self) {
+        self.clients_stopped = true;
         let Some(acceptor) = self.acceptor.as_mut() else {
             return;
         };
-        acceptor.stopping = true;
-        if acceptor.armed {
-            let target = Token::new(OpKind::Accept, 0, 0).encode();
-            let token = Token::new(OpKind::AcceptCancel, 0, 0);
-            self.state
-                .pending_entries
-                .push(ring::cancel_user_data_entry(target, token));
-        } else {
-            self.acceptor = None;
+        for (index, listener) in acceptor.listeners.iter_mut().enumerate() {
+            if listener.local {
+                continue;
+            }
+            listener.stopping = true;
+            if listener.armed {
+                let target = Token::new(OpKind::Accept, index as u32, 0).encode();
+                let token = Token::new(OpKind::AcceptCancel, index as u32, 0);
+                self.state
+                    .pending_entries
+                    .push(ring::cancel_user_data_entry(target, token));
+            } else {
+                listener.socket = None;
+            }
         }
     }
 
-    fn on_accept_complete(&mut self, result: i32, flags: u32) {
+    fn on_accept_complete(&mut self, index: u32, result: i32, flags: u32) {
+        let Some(acceptor) = self.acceptor.as_mut() else {
+            return;
+        };
+        let Some(listener) = acceptor.listeners.get_mut(index as usize) else {
+            return;
+        };
         if !ring::more(flags) {
-            if let Some(acceptor) = self.acceptor.as_mut() {
-                acceptor.armed = false;
-            }
+            listener.armed = false;
         }
+        let local = listener.local;
         if result >= 0 {
-            if let Some(acceptor) = self.acceptor.as_mut() {
-                acceptor.exhaustion_logged = false;
+            acceptor.exhaustion_logged = false;
+            if local {
+                self.open_connection(result, true);
+            } else {
+                self.hand_off(result);
             }
-            self.hand_off(result);
         } else if result == -libc::EMFILE || result == -libc::ENFILE {
-            self.on_accept_exhausted(result, flags);
+            self.on_accept_exhausted(index, result, flags);
         } else if result != -libc::ECANCELED {
             crate::debug!("runtime: accept failed: errno {}", -result);
         }
-        if self
+        if let Some(listener) = self
             .acceptor
-            .as_ref()
-            .is_some_and(|acceptor| acceptor.stopping && !acceptor.armed)
+            .as_mut()
+            .and_then(|acceptor| acceptor.listeners.get_mut(index as usize))
         {
-            // Dropping the listener closes it: the kernel refuses new connections.
-            self.acceptor = None;
-            return;
+            if listener.stopping && !listener.armed {
+                // Dropping the socket closes it: the kernel refuses new connections.
+                listener.socket = None;
+            }
         }
         self.arm_accept();
     }
 
     /// Out of file descriptors: existing connections keep working; accepting resumes after
     /// a back-off (logged once per burst).
-    fn on_accept_exhausted(&mut self, result: i32, flags: u32) {
+    fn on_accept_exhausted(&mut self, index: u32, result: i32, flags: u32) {
         let now = self.state.now;
         let Some(acceptor) = self.acceptor.as_mut() else {
             return;
@@ -202,8 +245,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             );
         }
         if ring::more(flags) {
-            let target = Token::new(OpKind::Accept, 0, 0).encode();
-            let token = Token::new(OpKind::AcceptCancel, 0, 0);
+            let target = Token::new(OpKind::Accept, index, 0).encode();
+            let token = Token::new(OpKind::AcceptCancel, index, 0);
             self.state
                 .pending_entries
                 .push(ring::cancel_user_data_entry(target, token));
@@ -234,7 +277,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         acceptor.next_core = (target + 1) % shared.cores;
         shared.live_connections[target].fetch_add(1, Ordering::Relaxed);
         if target == self.state.core {
-            self.open_connection(fd);
+            self.open_connection(fd, false);
         } else {
             let fd_bytes = fd.to_le_bytes();
             self.state
@@ -242,18 +285,20 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         }
     }
 
-    fn open_connection(&mut self, fd: i32) {
-        let Some(id) = self.state.insert_connection(fd) else {
+    /// Takes a connection into this core; `local` ones come from the local listener.
+    fn open_connection(&mut self, fd: i32, local: bool) {
+        let Some(id) = self.state.insert_connection(fd, local) else {
             return;
         };
         let peer = self.state.connections[id.slot as usize].peer;
-        self.handler.on_open(
-            &mut Io {
-                state: &mut self.state,
-            },
-            id,
-            peer,
-        );
+        let mut io = Io {
+            state: &mut self.state,
+        };
+        if local {
+            self.handler.on_open_local(&mut io, id, peer);
+        } else {
+            self.handler.on_open(&mut io, id, peer);
+        }
         self.state.queue_arm(id.slot as usize);
     }
 
@@ -307,7 +352,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 ),
                 RecordKind::NewConnection => {
                     let fd = i32::from_le_bytes(body.try_into().expect("fd record is 4 bytes"));
-                    self.open_connection(fd);
+                    self.open_connection(fd, false);
                 }
             }
         }
@@ -395,7 +440,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             panic!("completion with unknown user_data {user_data:#x}");
         };
         match token.kind {
-            OpKind::Accept => self.on_accept_complete(result, flags),
+            OpKind::Accept => self.on_accept_complete(token.slot, result, flags),
             OpKind::AcceptCancel | OpKind::Wake => {}
             OpKind::WakeSent => {
                 crate::debug!("runtime: MSG_RING wake failed: errno {}", -result);
@@ -688,8 +733,10 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         core_state::close_fd(connection.fd);
         connection.outbound.clear(&mut self.state.pool);
         self.state.slot_generations[slot] = connection.generation.wrapping_add(1);
-        let core = self.state.core;
-        self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
+        if !connection.local {
+            let core = self.state.core;
+            self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
+        }
         let id = connection.id(slot);
         self.handler.on_close(
             &mut Io {
@@ -855,12 +902,15 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     fn begin_shutdown(&mut self) {
         self.state.shutting_down = true;
         if let Some(acceptor) = self.acceptor.as_ref() {
-            if acceptor.armed {
-                let target = Token::new(OpKind::Accept, 0, 0).encode();
-                let token = Token::new(OpKind::AcceptCancel, 0, 0);
-                self.state
-                    .pending_entries
-                    .push(ring::cancel_user_data_entry(target, token));
+            for (index, listener) in acceptor.listeners.iter().enumerate() {
+                if listener.armed {
+                    let index = index as u32;
+                    let target = Token::new(OpKind::Accept, index, 0).encode();
+                    let token = Token::new(OpKind::AcceptCancel, index, 0);
+                    self.state
+                        .pending_entries
+                        .push(ring::cancel_user_data_entry(target, token));
+                }
             }
         }
         self.handler.on_shutdown(&mut Io {
@@ -895,7 +945,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let accepting = self
             .acceptor
             .as_ref()
-            .is_some_and(|acceptor| acceptor.armed);
+            .is_some_and(|acceptor| acceptor.listeners.iter().any(|l| l.armed));
         self.state.connections.is_empty() && !accepting
     }
 

@@ -7,6 +7,10 @@
 //!   wheel and mailboxes, and calls `make_handler(core)` on that thread.
 //! - Core 0 runs a multishot accept and hands each connection to the core with the fewest
 //!   live connections (ties round-robin). That core calls [`Handler::on_open`].
+//! - [`start_with`] may add a *local* listener (the monitoring port): core 0 accepts on it
+//!   too, but keeps those connections itself, does not count them as live connections
+//!   ([`Io::total_connections`]), and opens them with [`Handler::on_open_local`]. Otherwise
+//!   they are connections like any other.
 //! - Received bytes arrive in [`Handler::on_data`] as a slice of a provided buffer, valid only
 //!   during the call (the buffer goes back to the ring in the same loop turn).
 //! - Output: [`Io::write`] appends to the connection's outbound queue (pooled chunks; no
@@ -126,6 +130,12 @@ pub fn probe() -> Result<(), ProbeError> {
 pub trait Handler {
     /// A new connection now owned by this core.
     fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr);
+    /// A new connection from the local listener (core 0 only; see [`Listeners::local`]).
+    /// Handlers that start without one never see this; the default closes the connection.
+    fn on_open_local(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let _ = peer;
+        io.close(conn, false);
+    }
     /// Bytes received on `conn` (never empty).
     fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]);
     /// `conn` is gone; called exactly once per opened connection.
@@ -328,10 +338,39 @@ fn wake_all(shared: &Shared) {
     let _ = ring.submit();
 }
 
-/// Starts the cores; see the module contract.
+/// The listening sockets core 0 accepts on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Client connections: each goes to the least-loaded core and counts as live.
+    pub clients: TcpListener,
+    /// Connections that stay on core 0, uncounted, opened with [`Handler::on_open_local`]
+    /// (the HTTP monitoring port: a handful of short requests that must not skew the
+    /// least-loaded choice or `max_connections`).
+    pub local: Option<TcpListener>,
+}
+
+/// Starts the cores with one client listener; see the module contract.
 pub fn start<H, F>(
     config: RuntimeConfig,
     listener: TcpListener,
+    make_handler: F,
+) -> std::io::Result<RuntimeHandle>
+where
+    H: Handler + 'static,
+    F: Fn(usize) -> H + Send + Sync + 'static,
+{
+    let listeners = Listeners {
+        clients: listener,
+        local: None,
+    };
+    start_with(config, listeners, make_handler)
+}
+
+/// Starts the cores with a client listener and, optionally, a local one; see the module
+/// contract.
+pub fn start_with<H, F>(
+    config: RuntimeConfig,
+    listeners: Listeners,
     make_handler: F,
 ) -> std::io::Result<RuntimeHandle>
 where
@@ -345,7 +384,7 @@ where
     let make_handler = Arc::new(make_handler);
     let (outboxes, inboxes) = mailboxes(cores, config.mailbox_bytes);
     let (ready_sender, ready_receiver) = mpsc::channel();
-    let mut listener = Some(listener);
+    let mut listeners = Some(listeners);
     let mut threads = Vec::with_capacity(cores);
     for ((core, outboxes), inboxes) in outboxes.into_iter().enumerate().zip(inboxes) {
         let seed = CoreSeed {
@@ -354,7 +393,7 @@ where
             shared: shared.clone(),
             outboxes,
             inboxes,
-            listener: if core == 0 { listener.take() } else { None },
+            listeners: if core == 0 { listeners.take() } else { None },
         };
         let make_handler = make_handler.clone();
         let ready = ready_sender.clone();
@@ -429,7 +468,7 @@ struct CoreSeed {
     shared: Arc<Shared>,
     outboxes: Vec<Option<mailbox::Outbox>>,
     inboxes: Vec<Option<mailbox::Inbox>>,
-    listener: Option<TcpListener>,
+    listeners: Option<Listeners>,
 }
 
 /// A core thread: builds its ring on this thread (SINGLE_ISSUER), reports readiness, runs.
@@ -491,7 +530,7 @@ fn run_core<H: Handler>(
     };
     let handler = make_handler(seed.core);
     let _ = ready.send(Ok(()));
-    let event_loop = event_loop::EventLoop::new(ring, buffers, state, handler, seed.listener);
+    let event_loop = event_loop::EventLoop::new(ring, buffers, state, handler, seed.listeners);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event_loop.run()));
     if let Err(payload) = outcome {
         shared.note_exited();

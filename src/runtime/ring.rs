@@ -216,12 +216,13 @@ impl<'ring> Ring<'ring> {
     }
 }
 
-/// A multishot accept of plain fds (they are handed to other cores).
-pub fn accept_entry(listener_fd: i32) -> squeue::Entry {
+/// A multishot accept of plain fds (they are handed to other cores); the token's slot names
+/// the listener.
+pub fn accept_entry(listener_fd: i32, listener_index: u32) -> squeue::Entry {
     opcode::AcceptMulti::new(types::Fd(listener_fd))
         .flags(libc::SOCK_CLOEXEC)
         .build()
-        .user_data(Token::new(OpKind::Accept, 0, 0).encode())
+        .user_data(Token::new(OpKind::Accept, listener_index, 0).encode())
 }
 
 /// Cancels every operation whose user_data is `target` (kind is the cancel's own token).

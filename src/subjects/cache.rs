@@ -45,6 +45,16 @@ impl<V: Copy + Eq> MatchCache<V> {
         self.slot_by_subject.len()
     }
 
+    /// (largest, total) of plain entries plus queue groups over the cached results.
+    pub(crate) fn fanout(&self) -> (usize, usize) {
+        self.slot_by_subject
+            .values()
+            .map(|&slot| self.results[slot].plain.len() + self.results[slot].queues.len())
+            .fold((0, 0), |(largest, total), fanout| {
+                (largest.max(fanout), total + fanout)
+            })
+    }
+
     #[inline]
     pub(crate) fn lookup(&self, subject: &[u8]) -> Option<usize> {
         self.slot_by_subject.get(subject).copied()

@@ -286,6 +286,12 @@ impl<V: Copy + Eq + Hash> SubjectTrie<V> {
         self.stats
     }
 
+    /// Fan-out of the cached results, counted as nats-server's /subsz counts it (plain
+    /// entries plus queue groups per subject): (largest, sum over `cache_len` subjects).
+    pub fn cache_fanout(&self) -> (usize, usize) {
+        self.cache.fanout()
+    }
+
     /// The uncached match: walks the trie and groups queue entries by name.
     fn collect(&self, subject: &[u8]) -> Matches<V> {
         debug_assert!(!has_empty_token(subject));

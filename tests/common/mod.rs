@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 /// The line both servers print once the client listener is bound; the port follows it.
 pub const READY_LINE: &str = "Listening for client connections on ";
 
+/// The line both servers print, before [`READY_LINE`], once the HTTP monitoring listener
+/// is bound; the port follows it.
+pub const MONITOR_LINE: &str = "Starting http monitor on ";
+
 /// How long a server may take to print [`READY_LINE`] (generous: the machine is shared).
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -58,6 +62,8 @@ pub struct Opts {
     pub cores: usize,
     /// More arguments for either server, after `-a 127.0.0.1 -p -1` (e.g. `-c FILE`).
     pub args: Vec<String>,
+    /// Serve HTTP monitoring on a free port (`-m -1`); see [`Server::monitor_port`].
+    pub monitor: bool,
 }
 
 impl Default for Opts {
@@ -65,6 +71,7 @@ impl Default for Opts {
         Opts {
             cores: 2,
             args: Vec::new(),
+            monitor: false,
         }
     }
 }
@@ -88,6 +95,7 @@ struct Log {
 pub struct Server {
     child: Child,
     port: u16,
+    monitor_port: Option<u16>,
     log: Arc<Log>,
     pub flavor: Flavor,
 }
@@ -113,12 +121,23 @@ impl Server {
         let mut server = Server {
             child,
             port: 0,
+            monitor_port: None,
             log,
             flavor,
         };
         let line = server.wait_for_log(READY_LINE, START_TIMEOUT);
-        server.port = parse_ready_port(&line);
+        server.port = parse_port_after(&line, READY_LINE);
+        if opts.monitor {
+            let line = server.wait_for_log(MONITOR_LINE, START_TIMEOUT);
+            server.monitor_port = Some(parse_port_after(&line, MONITOR_LINE));
+        }
         server
+    }
+
+    /// The HTTP monitoring port (started with [`Opts::monitor`]).
+    pub fn monitor_port(&self) -> u16 {
+        self.monitor_port
+            .expect("server started with Opts { monitor: true }")
     }
 
     pub fn port(&self) -> u16 {
@@ -225,6 +244,9 @@ fn server_command(flavor: Flavor, opts: &Opts) -> Command {
     };
     command.args(["-a", "127.0.0.1", "-p", "-1"]);
     command.args(&opts.args);
+    if opts.monitor {
+        command.args(["-m", "-1"]);
+    }
     command
 }
 
@@ -248,12 +270,13 @@ fn spawn_log_drain(stderr: std::process::ChildStderr, log: Arc<Log>) {
     });
 }
 
-/// `... Listening for client connections on 127.0.0.1:38879` → 38879.
-fn parse_ready_port(line: &str) -> u16 {
+/// `... Listening for client connections on 127.0.0.1:38879` → 38879 (with `marker` =
+/// [`READY_LINE`]; likewise for [`MONITOR_LINE`]).
+fn parse_port_after(line: &str, marker: &str) -> u16 {
     let address = line
-        .split(READY_LINE)
+        .split(marker)
         .nth(1)
-        .expect("line holds the ready text");
+        .expect("line holds the marker text");
     let port = address
         .trim()
         .rsplit(':')
@@ -356,6 +379,18 @@ impl RawClient {
             String::from_utf8_lossy(&self.pending[self.consumed..])
         );
         self.stream
+    }
+
+    /// The client's own port (the server sees the connection coming from it).
+    pub fn local_port(&self) -> u16 {
+        self.stream.local_addr().expect("local address").port()
+    }
+
+    /// The `client_id` the server gave this connection in its INFO.
+    pub fn client_id(&self) -> u64 {
+        let json = self.info.trim_end().trim_start_matches("INFO ");
+        let info: serde_json::Value = serde_json::from_str(json).expect("INFO is JSON");
+        info["client_id"].as_u64().expect("INFO has client_id")
     }
 
     /// Sends `bytes` and then `PING`, and returns everything up to and including `PONG`.
