@@ -695,4 +695,40 @@ mod tests {
              the value, but got 'b'"
         );
     }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text made mostly of the format's own characters, so that the lexer's states
+        /// and the parser's frames are all reached.
+        fn config_text() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("a".to_string()),
+                Just("include".to_string()),
+                Just("$a".to_string()),
+                Just("$2a$1".to_string()),
+                Just("1MB".to_string()),
+                Just("-3".to_string()),
+                Just("0.5".to_string()),
+                Just("1.2.3.4:5".to_string()),
+                Just("2024-01-02T03:04:05Z".to_string()),
+                Just("true".to_string()),
+                Just("\\x41".to_string()),
+                r#"[ \t\n\r:=,;{}\[\]"'#/()\\.$0-9a-z-]"#,
+            ];
+            proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn on_any_text(text in config_text()) {
+                let env = |name: &str| (name == "a").then(|| "[1, {b: x}]".to_string());
+                // Includes resolve under a directory that does not exist: nothing real is read.
+                let _ = parse_str(&text, Path::new("/nonexistent-ringmq-conf/p.conf"), &env);
+            }
+        }
+    }
 }
