@@ -15,6 +15,7 @@
 //! `protocol` and `subjects` use nothing of ours; `runtime` uses only [`log`].
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod config;
