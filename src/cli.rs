@@ -51,6 +51,18 @@ pub struct Args {
     #[arg(short = 'V', long = "trace", action = ArgAction::Count)]
     pub trace: u8,
 
+    /// User required for connections.
+    #[arg(long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Password required for connections.
+    #[arg(long = "pass", value_name = "PASSWORD")]
+    pub pass: Option<String>,
+
+    /// Authorization token required for connections.
+    #[arg(long = "auth", value_name = "TOKEN")]
+    pub auth: Option<String>,
+
     /// Worker cores, one thread and one io_uring each (default: available CPUs).
     #[arg(long = "cores", value_name = "N")]
     pub cores: Option<usize>,
@@ -72,6 +84,9 @@ const LONG_NAMES: &[&str] = &[
     "debug",
     "trace",
     "cores",
+    "user",
+    "pass",
+    "auth",
     "version",
     "help",
 ];
@@ -133,6 +148,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::
     config.trace = args.trace > 0;
     if let Some(cores) = args.cores {
         config.cores = cores;
+    }
+    // As nats-server: the flags fill the single user and the token (flags override a file).
+    if let Some(user) = args.user {
+        config.auth.user = Some(user);
+    }
+    if let Some(pass) = args.pass {
+        config.auth.password = Some(crate::auth::Secret(pass));
+    }
+    if let Some(token) = args.auth {
+        config.auth.token = Some(crate::auth::Secret(token));
     }
     Ok(Command::Run(Box::new(config)))
 }
@@ -202,6 +227,18 @@ mod tests {
             (d.host.as_str(), d.port, d.debug, d.trace),
             ("0.0.0.0", 4222, false, false)
         );
+    }
+
+    #[test]
+    fn auth_flags_fill_the_auth_config() {
+        let c = run(&["--user", "alice", "--pass", "secret"]);
+        assert_eq!(c.auth.user.as_deref(), Some("alice"));
+        assert_eq!(c.auth.password, Some("secret".into()));
+        assert!(c.auth.token.is_none());
+        let t = run(&["-auth", "s3cr3t"]);
+        assert_eq!(t.auth.token, Some("s3cr3t".into()));
+        assert!(t.auth.is_enabled());
+        assert!(!run(&[]).auth.is_enabled());
     }
 
     #[test]

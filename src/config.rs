@@ -84,6 +84,9 @@ pub struct Config {
     pub trace: bool,
     pub log_file: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
+    /// Authentication, accounts and permissions (`--user/--pass/--auth`, `authorization`,
+    /// `accounts`, `no_auth_user`); the default is no auth.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for Config {
@@ -98,6 +101,7 @@ impl Default for Config {
             trace: false,
             log_file: None,
             pid_file: None,
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -137,6 +141,7 @@ impl Config {
                 "receive buffer size must be at least 1024 bytes".into(),
             ));
         }
+        crate::auth::Authenticator::new(&self.auth).map_err(ConfigError)?;
         Ok(())
     }
 
