@@ -104,6 +104,8 @@ pub struct Authenticator {
     account_names: Vec<String>,
     timeout: Duration,
     plaintext_passwords: bool,
+    /// bcrypt successes, so reconnects do not stall a core (see `VerifiedSecrets`).
+    verified: password::VerifiedSecrets,
 }
 
 impl Authenticator {
@@ -189,6 +191,7 @@ impl Authenticator {
             account_names,
             timeout: config.timeout(),
             plaintext_passwords,
+            verified: password::VerifiedSecrets::new(),
         })
     }
 
@@ -277,7 +280,10 @@ impl Authenticator {
                     return refused;
                 };
                 let pass = credentials.pass.unwrap_or("");
-                return if password::matches(&login.password.0, pass) {
+                return if self
+                    .verified
+                    .matches(&format!("user {name}"), &login.password.0, pass)
+                {
                     Ok(identity(login, None))
                 } else {
                     refused
@@ -286,7 +292,7 @@ impl Authenticator {
         }
         if let Some(token) = &self.token {
             let offered_token = credentials.token.unwrap_or("");
-            return if password::matches(&token.0, offered_token) {
+            return if self.verified.matches("token", &token.0, offered_token) {
                 Ok(Identity::global())
             } else {
                 refused
@@ -295,7 +301,7 @@ impl Authenticator {
         if let Some((user, pass)) = &self.single_user {
             let same_user = credentials.user == Some(user.as_str());
             let offered_pass = credentials.pass.unwrap_or("");
-            if same_user && password::matches(&pass.0, offered_pass) {
+            if same_user && self.verified.matches("single user", &pass.0, offered_pass) {
                 return Ok(Identity::global());
             }
         }
