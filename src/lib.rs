@@ -9,10 +9,12 @@
 //! - [`subjects`]: subject validation, the subscription trie and its match cache.
 //! - [`runtime`]: per-core io_uring event loops, buffers, mailboxes, timers; knows nothing
 //!   about NATS; the only module allowed to opt out of `deny(unsafe_code)`.
-//! - [`broker`]: NATS semantics on top of the three above: connections, routing, interest.
+//! - [`auth`]: users, nkeys, tokens, accounts and permissions, decided at CONNECT.
+//! - [`broker`]: NATS semantics on top of the above: connections, routing, interest.
 //!
-//! Dependencies point down only: `broker` uses `protocol`, `subjects` and `runtime`;
-//! `protocol` and `subjects` use nothing of ours; `runtime` uses only [`log`].
+//! Dependencies point down only: `broker` uses `auth`, `protocol`, `subjects` and `runtime`;
+//! `auth` uses only `subjects`; `protocol` and `subjects` use nothing of ours; `runtime`
+//! uses only [`log`].
 #![deny(unsafe_code)]
 
 pub mod auth;
