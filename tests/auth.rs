@@ -473,6 +473,26 @@ fn publish_subscribe_and_queue_violations() {
     );
 }
 
+/// The queue group `_sys_` is nats-server's own: no client may join it, permissions or not.
+#[test]
+fn the_sys_queue_group_is_reserved() {
+    let broker = Broker::with_flags(&[]);
+    let mut client = RawClient::connect_quiet(broker.port(), b"");
+    assert_eq!(
+        text(&client.send_and_sync(b"SUB foo _sys_ 1\r\nSUB foo sys 2\r\n")),
+        "-ERR 'Permissions Violation for Subscription to \"foo\" using queue \"_sys_\"'\r\nPONG\r\n"
+    );
+    let line = broker
+        .child()
+        .wait_for_log("Subscription Violation", DEADLINE);
+    assert!(
+        line.ends_with(
+            " - Subscription Violation - User \"N/A\", Subject \"foo\", Queue: \"_sys_\", SID 1"
+        ),
+        "{line}"
+    );
+}
+
 /// A wildcard subscription that a subscribe deny entry falls under is allowed, and the denied
 /// subjects are filtered out when delivered (nats-server's deny filter).
 #[test]

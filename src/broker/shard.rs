@@ -33,6 +33,10 @@ const STALL_TIMER_BIT: u64 = 1 << 63;
 /// Marks the auth timer's token (the ping timer has neither bit).
 const AUTH_TIMER_BIT: u64 = 1 << 62;
 
+/// A queue group name nats-server keeps for its own services: refused to every client as a
+/// subscription permissions violation.
+const RESERVED_QUEUE: &[u8] = b"_sys_";
+
 /// Sent when a connection that must authenticate has not done so within the auth timeout.
 const AUTHENTICATION_TIMEOUT: &[u8] = b"-ERR 'Authentication Timeout'\r\n";
 
@@ -498,11 +502,13 @@ impl Shard {
             return;
         };
         let verbose = client.options.verbose;
-        if let Some(permissions) = client.permissions.as_mut() {
-            if !permissions.may_subscribe(subject, queue) {
-                self.subscription_violation(io, conn, subject, queue, sid);
-                return;
-            }
+        let permitted = match client.permissions.as_mut() {
+            Some(permissions) => permissions.may_subscribe(subject, queue),
+            None => true,
+        };
+        if !permitted || queue == Some(RESERVED_QUEUE) {
+            self.subscription_violation(io, conn, subject, queue, sid);
+            return;
         }
         let account = client.account;
         if max_subscriptions > 0 && client.subscriptions.len() >= max_subscriptions {
