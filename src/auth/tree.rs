@@ -98,6 +98,14 @@ fn read_authorization(
     if has_single && config.token.is_some() {
         return error(PATH, "Cannot have a user/pass and token");
     }
+    if users
+        .as_ref()
+        .is_some_and(|(users, nkeys)| users.is_empty() && nkeys.is_empty())
+    {
+        // nats-server then requires auth that no client can pass; say so instead of either
+        // locking everyone out silently or letting everyone in.
+        return error(PATH, "an empty users list would refuse every client");
+    }
     let (mut users, mut nkeys) = users.unwrap_or_default();
     if !users.is_empty() || !nkeys.is_empty() {
         if config.user.is_some() {
@@ -650,6 +658,10 @@ mod tests {
         check_error(
             json!({ "authorization": { "users": [ { "nkey": "UX", "user": "b" } ] } }),
             "authorization.users[0]: Nkey users do not take usernames or passwords",
+        );
+        check_error(
+            json!({ "authorization": { "users": [] } }),
+            "authorization: an empty users list would refuse every client",
         );
         check_error(
             json!({ "authorization": { "bogus": 1 } }),
