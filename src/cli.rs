@@ -83,6 +83,18 @@ pub struct Args {
     )]
     pub http_port: Option<i32>,
 
+    /// User required for connections.
+    #[arg(long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Password required for connections.
+    #[arg(long = "pass", value_name = "PASSWORD")]
+    pub pass: Option<String>,
+
+    /// Authorization token required for connections.
+    #[arg(long = "auth", value_name = "TOKEN")]
+    pub auth: Option<String>,
+
     /// Worker cores, one thread and one io_uring each (default: available CPUs).
     #[arg(long = "cores", value_name = "N")]
     pub cores: Option<usize>,
@@ -113,6 +125,9 @@ const LONG_NAMES: &[&str] = &[
     "http_port",
     "cores",
     "signal",
+    "user",
+    "pass",
+    "auth",
     "version",
     "help",
 ];
@@ -252,6 +267,16 @@ fn apply_flags(args: &Args, config: &mut Config) -> Result<(), clap::Error> {
     if let Some(cores) = args.cores {
         config.cores = cores;
     }
+    // As nats-server: the flags fill the single user and the token (flags override a file).
+    if let Some(user) = args.user.clone() {
+        config.auth.user = Some(user);
+    }
+    if let Some(pass) = args.pass.clone() {
+        config.auth.password = Some(crate::auth::Secret(pass));
+    }
+    if let Some(token) = args.auth.clone() {
+        config.auth.token = Some(crate::auth::Secret(token));
+    }
     Ok(())
 }
 
@@ -361,6 +386,18 @@ mod tests {
         assert_eq!(run(&[]).http_port, None);
         let argv = ["ringmq", "-m", "65536"].map(OsString::from);
         assert!(parse(argv).is_err());
+    }
+
+    #[test]
+    fn auth_flags_fill_the_auth_config() {
+        let c = run(&["--user", "alice", "--pass", "secret"]);
+        assert_eq!(c.auth.user.as_deref(), Some("alice"));
+        assert_eq!(c.auth.password, Some("secret".into()));
+        assert!(c.auth.token.is_none());
+        let t = run(&["-auth", "s3cr3t"]);
+        assert_eq!(t.auth.token, Some("s3cr3t".into()));
+        assert!(t.auth.is_enabled());
+        assert!(!run(&[]).auth.is_enabled());
     }
 
     #[test]

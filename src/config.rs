@@ -100,6 +100,9 @@ pub struct Config {
     pub http_port: Option<u16>,
     /// The config file this came from (`-c`), if any.
     pub config_file: Option<PathBuf>,
+    /// Authentication, accounts and permissions (`--user/--pass/--auth`, `authorization`,
+    /// `accounts`, `no_auth_user`); the default is no auth.
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// nats-server's defaults and floor for lame duck mode.
@@ -124,6 +127,7 @@ impl Default for Config {
             logtime: true,
             http_port: None,
             config_file: None,
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -176,6 +180,7 @@ impl Config {
                 "receive buffer size must be at least 1024 bytes".into(),
             ));
         }
+        crate::auth::Authenticator::new(&self.auth).map_err(ConfigError)?;
         Ok(())
     }
 

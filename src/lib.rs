@@ -10,14 +10,16 @@
 //! - [`subjects`]: subject validation, the subscription trie and its match cache.
 //! - [`runtime`]: per-core io_uring event loops, buffers, mailboxes, timers; knows nothing
 //!   about NATS; the only module allowed to opt out of `deny(unsafe_code)`.
-//! - [`broker`]: NATS semantics on top of the three above: connections, routing, interest.
+//! - [`auth`]: users, nkeys, tokens, accounts and permissions, decided at CONNECT.
+//! - [`broker`]: NATS semantics on top of the above: connections, routing, interest.
 //! - [`monitor`]: the HTTP monitoring endpoints' wire formats (pure; served by `broker`).
 //!
-//! Dependencies point down only: `broker` uses `protocol`, `subjects`, `runtime` and
-//! `monitor`; `monitor` uses only `subjects`; `protocol` and `subjects` use nothing of ours;
-//! `runtime` uses only [`log`].
+//! Dependencies point down only: `broker` uses `auth`, `protocol`, `subjects`, `runtime`
+//! and `monitor`; `auth` and `monitor` use only `subjects`; `protocol` and `subjects` use
+//! nothing of ours; `runtime` uses only [`log`].
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod conf;

@@ -235,35 +235,32 @@ fn unknown_keys_warn_with_file_and_line() {
 }
 
 #[test]
-fn authorization_block_refuses_to_start() {
-    let scratch = Scratch::new("auth");
-    let file = scratch.write(
-        "auth.conf",
-        "port: -1\nauthorization {\n  user: alice\n  password: secret\n}\n",
-    );
+fn unsupported_security_blocks_refuse_to_start() {
+    let scratch = Scratch::new("unsupported");
+    let file = scratch.write("cluster.conf", "port: -1\ncluster {\n  port: 6222\n}\n");
     let file_arg = path_arg(&file);
     let (status, stderr) = run_to_exit(&["-a", "127.0.0.1", "-p", "-1", "-c", &file_arg], &[]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(
         stderr,
         format!(
-            "ringmq: {file_arg}:2:1: authorization is not supported yet: refusing to start \
+            "ringmq: {file_arg}:2:1: cluster is not supported yet: refusing to start \
              rather than run without it\n"
         )
     );
     // In an included file, every such block is named with its own file and line.
-    let tls = scratch.write("tls.conf", "\ntls {\n  cert_file: a.pem\n}\n");
-    let main = scratch.write("main.conf", "include tls.conf\naccounts: {}\n");
+    let leaf = scratch.write("leaf.conf", "\nleafnodes {\n  port: 7422\n}\n");
+    let main = scratch.write("main.conf", "include leaf.conf\ngateway: {}\n");
     let main_arg = path_arg(&main);
     let (status, stderr) = run_to_exit(&["-a", "127.0.0.1", "-p", "-1", "-c", &main_arg], &[]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(
         stderr,
         format!(
-            "ringmq: {}:2:1: tls is not supported yet: refusing to start rather than run \
-             without it\n{main_arg}:2:1: accounts is not supported yet: refusing to start \
+            "ringmq: {}:2:1: leafnodes is not supported yet: refusing to start rather than run \
+             without it\n{main_arg}:2:1: gateway is not supported yet: refusing to start \
              rather than run without it\n",
-            tls.display()
+            leaf.display()
         )
     );
 }

@@ -1,9 +1,14 @@
 //! Per-connection state: protocol options, the parser, subscriptions, keep-alive.
 //!
-//! Lifecycle: `Open` (INFO sent; CONNECT optional since no auth is configured) → `Closing`
-//! (a close was requested; output may still flush; input is ignored) → gone (`on_close`).
-//! Auth (issue 5) adds a step between INFO and the first accepted operation.
+//! Lifecycle: `Open` (INFO sent) → `Closing` (a close was requested; output may still flush;
+//! input is ignored) → gone (`on_close`). With auth configured, an open connection is
+//! `awaiting_auth` until a CONNECT authenticates it (or `no_auth_user` admits it): its first
+//! byte must start a CONNECT, and the auth timer closes it if none does in time.
+//!
+//! Per-account invariant: a connection's `account` is fixed by authentication and read once
+//! per operation; every subscription remembers the account it was made in.
 
+use crate::auth::{AccountIndex, ClientPermissions, GLOBAL_ACCOUNT};
 use crate::protocol::{ConnectOptions, Parser};
 use crate::runtime::{ConnId, TimerId};
 use std::collections::HashMap;
@@ -13,6 +18,8 @@ use std::time::{Duration, Instant};
 /// One subscription of a connection.
 #[derive(Debug)]
 pub struct Subscription {
+    /// The account whose tables hold it (the connection's account when it was made).
+    pub account: AccountIndex,
     pub subject: Box<[u8]>,
     pub queue: Option<Box<[u8]>>,
     pub sid: Box<[u8]>,
@@ -41,6 +48,18 @@ pub struct Client {
     pub options: ConnectOptions,
     /// Whether a CONNECT has been accepted (the first one re-arms the ping timer).
     pub connected: bool,
+    /// The account this connection publishes and subscribes in.
+    pub account: AccountIndex,
+    /// The user's permissions; `None`: everything in the account.
+    pub permissions: Option<Box<ClientPermissions>>,
+    /// Auth is configured and this connection has not authenticated yet.
+    pub awaiting_auth: bool,
+    /// Whether any input arrived (the first byte decides nats-server's auth check).
+    pub input_seen: bool,
+    /// The nonce sent in INFO (nkey users configured), signed by the client in CONNECT.
+    pub nonce: Option<Box<str>>,
+    /// Closes the connection with 'Authentication Timeout' unless it authenticates first.
+    pub auth_timer: Option<TimerId>,
     /// Taken out while parsing so that handlers can borrow the shard mutably.
     pub parser: Option<Parser>,
     /// Subscriptions by slot; the slot is half of the key stored in the tries.
@@ -91,6 +110,12 @@ impl Client {
             state: State::Open,
             options: ConnectOptions::default(),
             connected: false,
+            account: GLOBAL_ACCOUNT,
+            permissions: None,
+            awaiting_auth: false,
+            input_seen: false,
+            nonce: None,
+            auth_timer: None,
             parser: Some(parser),
             subscriptions: slab::Slab::new(),
             sids: HashMap::new(),
@@ -132,6 +157,7 @@ pub enum ClosedReason {
     BadClientProtocolVersion,
     NoRespondersRequiresHeaders,
     AuthenticationViolation,
+    AuthenticationTimeout,
     MaxConnectionsExceeded,
     MaxPayloadExceeded,
     MaxControlLineExceeded,
@@ -151,6 +177,7 @@ impl ClosedReason {
             ClosedReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             ClosedReason::AuthenticationViolation => "Authentication Failure",
+            ClosedReason::AuthenticationTimeout => "Authentication Timeout",
             ClosedReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             ClosedReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             ClosedReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",

@@ -6,7 +6,14 @@
 //! has applied. A connection's PONG is held until every other core has acknowledged the epoch
 //! of that connection's last interest change: that is the visibility barrier of DESIGN.md §3.
 //!
+//! Interest and messages belong to an account: every interest and message record carries the
+//! account index, and the receiver applies it to that account's tables only, so subjects never
+//! cross accounts. Acknowledgements are per core pair, not per account: epochs count every
+//! interest change of the sending core.
+//!
 //! Records are little-endian and length-prefixed per field; the runtime frames whole records.
+
+use crate::auth::AccountIndex;
 
 /// Record kinds.
 const INTEREST_ADD: u8 = 1;
@@ -20,6 +27,7 @@ pub const MONITOR: u8 = 5;
 /// A message forwarded to another core. Byte fields borrow the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ForwardedMessage<'a> {
+    pub account: AccountIndex,
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
     /// HPUB: header size field verbatim; `None` for PUB.
@@ -62,11 +70,13 @@ impl<'a> Iterator for QueueNames<'a> {
 pub enum Record<'a> {
     InterestAdd {
         epoch: u64,
+        account: AccountIndex,
         pattern: &'a [u8],
         queue: Option<&'a [u8]>,
     },
     InterestDel {
         epoch: u64,
+        account: AccountIndex,
         pattern: &'a [u8],
         queue: Option<&'a [u8]>,
     },
@@ -84,12 +94,14 @@ pub fn encode_interest(
     out: &mut Vec<u8>,
     add: bool,
     epoch: u64,
+    account: AccountIndex,
     pattern: &[u8],
     queue: Option<&[u8]>,
 ) {
     out.clear();
     out.push(if add { INTEREST_ADD } else { INTEREST_DEL });
     out.extend_from_slice(&epoch.to_le_bytes());
+    out.extend_from_slice(&account.to_le_bytes());
     put_field(out, pattern);
     match queue {
         Some(q) => {
@@ -112,6 +124,7 @@ pub fn encode_ack(out: &mut Vec<u8>, epoch: u64) {
 #[allow(clippy::too_many_arguments)]
 pub fn encode_message_head(
     out: &mut Vec<u8>,
+    account: AccountIndex,
     subject: &[u8],
     reply: Option<&[u8]>,
     header_size: Option<&[u8]>,
@@ -121,6 +134,7 @@ pub fn encode_message_head(
 ) {
     out.clear();
     out.push(MESSAGE);
+    out.extend_from_slice(&account.to_le_bytes());
     put_field(out, subject);
     put_optional(out, reply);
     put_optional(out, header_size);
@@ -141,6 +155,7 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
     match kind {
         INTEREST_ADD | INTEREST_DEL => {
             let (epoch, rest) = take_u64(rest)?;
+            let (account, rest) = take_u16(rest)?;
             let (pattern, rest) = take_field(rest)?;
             let (&has_queue, rest) = rest.split_first()?;
             let queue = if has_queue == 1 {
@@ -151,12 +166,14 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
             Some(if kind == INTEREST_ADD {
                 Record::InterestAdd {
                     epoch,
+                    account,
                     pattern,
                     queue,
                 }
             } else {
                 Record::InterestDel {
                     epoch,
+                    account,
                     pattern,
                     queue,
                 }
@@ -167,6 +184,7 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
         }),
         MONITOR => Some(Record::Monitor(rest)),
         MESSAGE => {
+            let (account, rest) = take_u16(rest)?;
             let (subject, rest) = take_field(rest)?;
             let (reply, rest) = take_optional(rest)?;
             let (header_size, rest) = take_optional(rest)?;
@@ -175,6 +193,7 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
             let (names_len, rest) = take_u32(rest)?;
             let (queue_names, message) = take(rest, names_len as usize)?;
             Some(Record::Message(ForwardedMessage {
+                account,
                 subject,
                 reply,
                 header_size,
@@ -246,20 +265,22 @@ mod tests {
     #[test]
     fn interest_round_trip() {
         let mut out = Vec::new();
-        encode_interest(&mut out, true, 7, b"foo.*", Some(b"workers"));
+        encode_interest(&mut out, true, 7, 3, b"foo.*", Some(b"workers"));
         assert_eq!(
             decode(&out),
             Some(Record::InterestAdd {
                 epoch: 7,
+                account: 3,
                 pattern: b"foo.*",
                 queue: Some(b"workers")
             })
         );
-        encode_interest(&mut out, false, u64::MAX, b">", None);
+        encode_interest(&mut out, false, u64::MAX, u16::MAX, b">", None);
         assert_eq!(
             decode(&out),
             Some(Record::InterestDel {
                 epoch: u64::MAX,
+                account: u16::MAX,
                 pattern: b">",
                 queue: None
             })
@@ -276,6 +297,7 @@ mod tests {
         let mut head = Vec::new();
         encode_message_head(
             &mut head,
+            2,
             b"a.b",
             Some(b"_INBOX.1"),
             Some(b"12"),
@@ -287,6 +309,7 @@ mod tests {
         let Some(Record::Message(m)) = decode(&head) else {
             panic!("not a message")
         };
+        assert_eq!(m.account, 2);
         assert_eq!(m.subject, b"a.b");
         assert_eq!(m.reply, Some(&b"_INBOX.1"[..]));
         assert_eq!(m.header_size, Some(&b"12"[..]));
@@ -299,7 +322,7 @@ mod tests {
     #[test]
     fn truncated_records_are_rejected() {
         let mut out = Vec::new();
-        encode_interest(&mut out, true, 1, b"foo", Some(b"q"));
+        encode_interest(&mut out, true, 1, 1, b"foo", Some(b"q"));
         for len in 0..out.len() {
             assert_eq!(decode(&out[..len]), None, "prefix of {len} bytes");
         }

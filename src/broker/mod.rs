@@ -15,6 +15,7 @@ mod monitoring;
 mod routing;
 mod shard;
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::monitor::clock::WallClock;
 use crate::protocol::ServerInfo;
@@ -48,8 +49,10 @@ pub struct CoreCounters {
 #[derive(Debug)]
 pub struct Shared {
     pub config: Config,
-    /// INFO template; each connection fills in its client id and address.
+    /// INFO template; each connection fills in its client id and address (and nonce).
     pub info: ServerInfo,
+    /// Users, accounts and permissions, compiled; consulted at CONNECT only.
+    pub auth: Authenticator,
     pub next_client_id: AtomicU64,
     pub slow_consumers: AtomicU64,
     pub core_counters: Vec<CoreCounters>,
@@ -97,6 +100,7 @@ impl Server {
         if config.limits.max_payload > LARGE_PAYLOAD_WARNING {
             warn!("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance");
         }
+        let auth = Authenticator::new(&config.auth).map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(config.listen_addr().map_err(std::io::Error::other)?)?;
         runtime::sys::set_listen_backlog(&listener, config.limits.listen_backlog)?;
         let port = listener.local_addr()?.port();
@@ -118,6 +122,7 @@ impl Server {
             host: config.host.clone(),
             port,
             headers: true,
+            auth_required: auth.advertises_auth_required(),
             max_payload: config.limits.max_payload,
             ..ServerInfo::default()
         };
@@ -138,9 +143,13 @@ impl Server {
         );
         info!("  ID:       {}", server_id);
         info!("  Cores:    {}", config.cores);
+        if auth.has_plaintext_passwords() {
+            warn!("Plaintext passwords detected, use nkeys or bcrypt");
+        }
         let shared = Arc::new(Shared {
             core_counters: (0..config.cores).map(|_| CoreCounters::default()).collect(),
             info,
+            auth,
             next_client_id: AtomicU64::new(1),
             slow_consumers: AtomicU64::new(0),
             seed: random_u64(),

@@ -621,18 +621,32 @@ impl Shard {
 
     /// This core's part of a monitoring request.
     fn snapshot(&mut self, io: &Io<'_>, request: &SnapshotRequest) -> CoreSnapshot {
-        let trie = self.local.stats();
-        let (fanout_max, fanout_total) = self.local.cache_fanout();
+        // One trie per account: /subsz sums them (the fan-out maximum is the largest).
+        let (mut inserts, mut removes, mut matches, mut cache_hits) = (0, 0, 0, 0);
+        let (mut subscriptions, mut cache_entries, mut fanout_max, mut fanout_total) =
+            (0usize, 0usize, 0usize, 0usize);
+        for trie in &self.local {
+            let stats = trie.stats();
+            inserts += stats.inserts;
+            removes += stats.removes;
+            matches += stats.matches;
+            cache_hits += stats.cache_hits;
+            subscriptions += trie.len();
+            cache_entries += trie.cache_len();
+            let (max, total) = trie.cache_fanout();
+            fanout_max = fanout_max.max(max);
+            fanout_total += total;
+        }
         let stats = CoreStats {
             connections: self.open_clients,
-            subscriptions: self.local.len() as u64,
-            cache_entries: self.local.cache_len() as u64,
+            subscriptions: subscriptions as u64,
+            cache_entries: cache_entries as u64,
             fanout_max: fanout_max as u64,
             fanout_total: fanout_total as u64,
-            inserts: trie.inserts,
-            removes: trie.removes,
-            matches: trie.matches,
-            cache_hits: trie.cache_hits,
+            inserts,
+            removes,
+            matches,
+            cache_hits,
             in_msgs: self.counters.in_msgs,
             in_bytes: self.counters.in_bytes,
             out_msgs: self.counters.out_msgs,

@@ -4,10 +4,11 @@
 use super::connection::{pattern_matches, ClosedReason, SubKey};
 use super::interest::{self, ForwardedMessage};
 use super::shard::Shard;
-use crate::info;
+use crate::auth::AccountIndex;
 use crate::protocol::encoder::{self, err};
 use crate::runtime::{ConnId, Io};
 use crate::subjects::Matches;
+use crate::{error, info};
 use std::sync::atomic::Ordering;
 
 /// A published message. Byte fields are as the publisher sent them.
@@ -35,33 +36,47 @@ impl Shard {
     /// A PUB or HPUB from a local connection.
     pub(super) fn on_publish(&mut self, io: &mut Io<'_>, conn: ConnId, message: &Message<'_>) {
         let now = io.now();
-        let Some(client) = self.client_mut(conn) else {
+        let Some(client) = self
+            .clients
+            .get_mut(conn.slot as usize)
+            .and_then(Option::as_mut)
+        else {
             return;
         };
+        debug_assert_eq!(client.id, conn);
         client.in_msgs += 1;
         client.in_bytes += message.message.len() as u64;
         client.last_activity = now;
         let options = &client.options;
         let (verbose, echo, no_responders) = (options.verbose, options.echo, options.no_responders);
-        if options.pedantic && !crate::subjects::is_valid_literal(message.subject) {
+        let pedantic = options.pedantic;
+        let account = client.account;
+        let reserved = message.subject.starts_with(RESERVED_SUBJECT_PREFIX);
+        // Permissions in nats-server's order: the reserved prefix first, then the user's
+        // rules (a response grant is used up only when those are reached).
+        let allowed = match client.permissions.as_mut() {
+            Some(permissions) if !reserved => permissions.may_publish(message.subject, io.now()),
+            _ => true,
+        };
+        if pedantic && !crate::subjects::is_valid_literal(message.subject) {
             io.write(conn, err::INVALID_PUBLISH_SUBJECT);
         }
         self.counters.in_msgs += 1;
         self.counters.in_bytes += message.message.len() as u64;
-        if message.subject.starts_with(RESERVED_SUBJECT_PREFIX) {
-            self.permission_violation(io, conn, "Publish to", message.subject);
+        if reserved || !allowed {
+            self.permission_violation(io, conn, "Publish to", "Subject", message.subject);
             return;
         }
         if let Some(reply) = message.reply {
             if RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p)) {
-                self.permission_violation(io, conn, "Publish with Reply of", reply);
+                self.permission_violation(io, conn, "Publish with Reply of", "Reply", reply);
                 return;
             }
         }
         if verbose {
             io.write(conn, encoder::OK);
         }
-        let delivered = self.route(io, conn, echo, message);
+        let delivered = self.route(io, conn, echo, account, message);
         if let Some(consumer) = self.congested.take() {
             if consumer != conn {
                 self.stall_publisher(io, conn, consumer);
@@ -74,15 +89,67 @@ impl Shard {
         }
     }
 
-    /// `-ERR 'Permissions Violation for <what> "<subject>"'`; the connection stays open.
-    fn permission_violation(&mut self, io: &mut Io<'_>, conn: ConnId, what: &str, subject: &[u8]) {
+    /// `-ERR 'Permissions Violation for <what> "<subject>"'` and nats-server's log line
+    /// (`Publish Violation - User "x", <field> "<subject>"`); the connection stays open.
+    fn permission_violation(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        what: &str,
+        field: &str,
+        subject: &[u8],
+    ) {
         // nats-server quotes with Go's %q; {:?} of a str gives the same for printable text.
-        let text = format!(
-            "Permissions Violation for {what} {:?}",
-            String::from_utf8_lossy(subject)
-        );
+        let subject = String::from_utf8_lossy(subject);
+        let text = format!("Permissions Violation for {what} {subject:?}");
+        self.send_violation(io, conn, &text);
+        if let Some(client) = self.client(conn) {
+            let options = &client.options;
+            let user = crate::auth::user_label(options.nkey.as_deref(), options.user.as_deref());
+            error!(
+                "{} - cid:{} - Publish Violation - {user}, {field} {subject:?}",
+                client.peer, client.cid
+            );
+        }
+    }
+
+    /// `-ERR 'Permissions Violation for Subscription to "<subject>"'` (plus ` using queue
+    /// "<queue>"`) and nats-server's log line; the connection stays open.
+    pub(super) fn subscription_violation(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) {
+        let subject = String::from_utf8_lossy(subject);
+        let queue = queue.map(String::from_utf8_lossy);
+        let text = match &queue {
+            Some(queue) => {
+                format!(
+                    "Permissions Violation for Subscription to {subject:?} using queue {queue:?}"
+                )
+            }
+            None => format!("Permissions Violation for Subscription to {subject:?}"),
+        };
+        self.send_violation(io, conn, &text);
+        if let Some(client) = self.client(conn) {
+            let options = &client.options;
+            let user = crate::auth::user_label(options.nkey.as_deref(), options.user.as_deref());
+            let queue = queue.map(|q| format!(", Queue: {q:?}")).unwrap_or_default();
+            error!(
+                "{} - cid:{} - Subscription Violation - {user}, Subject {subject:?}{queue}, SID {}",
+                client.peer,
+                client.cid,
+                String::from_utf8_lossy(sid)
+            );
+        }
+    }
+
+    fn send_violation(&mut self, io: &mut Io<'_>, conn: ConnId, text: &str) {
         self.line.clear();
-        encoder::err_line(&mut self.line, &text);
+        encoder::err_line(&mut self.line, text);
         io.write(conn, &self.line);
     }
 
@@ -93,35 +160,43 @@ impl Shard {
         io: &mut Io<'_>,
         publisher: ConnId,
         echo: bool,
+        account: AccountIndex,
         message: &Message<'_>,
     ) -> bool {
-        self.collect_targets(publisher, echo, message.subject);
+        self.collect_targets(publisher, echo, account, message.subject);
         let mut delivered = false;
         for index in 0..self.targets.len() {
             let key = self.targets[index];
             delivered |= self.deliver(io, key, message);
         }
         if self.cores > 1 {
-            delivered |= self.forward(io, message);
+            delivered |= self.forward(io, account, message);
         }
         delivered
     }
 
     /// Fills `targets` with local subscriptions, and `remote_targets`/`remote_queues` with
     /// the cores to forward to, choosing one member per queue group across all cores.
-    fn collect_targets(&mut self, publisher: ConnId, echo: bool, subject: &[u8]) {
+    fn collect_targets(
+        &mut self,
+        publisher: ConnId,
+        echo: bool,
+        account: AccountIndex,
+        subject: &[u8],
+    ) {
         self.targets.clear();
         self.remote_targets.iter_mut().for_each(|t| *t = false);
         self.remote_queues.iter_mut().for_each(Vec::clear);
         let skip_slot = (!echo).then_some(publisher.slot);
-        let local = self.local.match_subject(subject);
+        let account = usize::from(account);
+        let local = self.local[account].match_subject(subject);
         for &(key, _) in &local.plain {
             if Some(key.conn_slot()) != skip_slot {
                 self.targets.push(key);
             }
         }
         let remote = if self.cores > 1 {
-            Some(self.remote.match_subject(subject))
+            Some(self.remote[account].match_subject(subject))
         } else {
             None
         };
@@ -177,7 +252,7 @@ impl Shard {
     }
 
     /// Sends one record to every core chosen by `collect_targets`.
-    fn forward(&mut self, io: &mut Io<'_>, message: &Message<'_>) -> bool {
+    fn forward(&mut self, io: &mut Io<'_>, account: AccountIndex, message: &Message<'_>) -> bool {
         let mut forwarded = false;
         for core in 0..self.cores {
             if !self.remote_targets[core] {
@@ -185,6 +260,7 @@ impl Shard {
             }
             interest::encode_message_head(
                 &mut self.record,
+                account,
                 message.subject,
                 message.reply,
                 message.header_size,
@@ -215,7 +291,8 @@ impl Shard {
             message: forwarded.message,
         };
         self.targets.clear();
-        let local: &Matches<SubKey> = self.local.match_subject(message.subject);
+        let account = usize::from(forwarded.account);
+        let local: &Matches<SubKey> = self.local[account].match_subject(message.subject);
         self.targets.extend(local.plain.iter().map(|&(key, _)| key));
         let mut rng = self.rng;
         for name in forwarded.queues() {
@@ -249,6 +326,17 @@ impl Shard {
             return false;
         }
         let conn = client.id;
+        if let Some(permissions) = client.permissions.as_mut() {
+            // A wildcard subscription may reach around a subscribe deny entry (nats-server
+            // filters at delivery), and a reply subject received may be answered
+            // (allow_responses).
+            if !permissions.may_receive(message.subject) {
+                return false;
+            }
+            if let (Some(reply), true) = (message.reply, permissions.grants_responses()) {
+                permissions.grant_response(reply, io.now());
+            }
+        }
         let wants_headers = client.options.headers;
         let Some(sub) = client.subscriptions.get_mut(key.sub_slot()) else {
             return false;

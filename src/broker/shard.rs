@@ -1,11 +1,16 @@
-//! One shard per core: owns that core's connections, its subscription trie, its view of the
+//! One shard per core: owns that core's connections, its subscription tries, its view of the
 //! other cores' interest, and the visibility barrier state. Implements `runtime::Handler`.
+//!
+//! Per-account invariant: the tries are kept per account (`local[account]`,
+//! `remote[account]`); a connection's operations touch only its own account's tries, and a
+//! forwarded record is matched only against the account it names. Nothing crosses accounts.
 
 use super::connection::{Client, ClosedReason, State, SubKey, Subscription};
 use super::interest::{self, Record};
 use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};
 use super::routing::Message;
 use super::Shared;
+use crate::auth::{self, AccountIndex, ClientPermissions, Credentials, Identity};
 use crate::protocol::encoder::{self, err};
 use crate::protocol::{ClientOp, ConnectError, ParseError, Parser, ParserLimits};
 use crate::runtime::{CloseReason, ConnId, Handler, Io, TimerId};
@@ -38,10 +43,21 @@ pub(super) struct PeerStall {
     timer: TimerId,
 }
 
-/// Timer tokens: the low 32 bits are the connection slot, the next 31 its generation (the
-/// runtime's generations are 24 bits), the top bit says which timer. Tokens with
-/// `monitoring::TIMER_BIT` (bit 62) belong to the HTTP monitoring port.
+/// Timer tokens: the low 32 bits are the connection slot, bits 32..56 its generation (the
+/// runtime's generations are 24 bits); the top bits say which timer, one bit each:
+/// 63 stall, 62 monitoring (`monitoring::TIMER_BIT`, with bit 61 for its gathers), 60 auth;
+/// the ping timer has none. `LAME_DUCK_TIMER` and the `PEER_STALL_TIMER` range sit at the
+/// very top and are checked first.
 const STALL_TIMER_BIT: u64 = 1 << 63;
+/// Marks the auth timer's token.
+const AUTH_TIMER_BIT: u64 = 1 << 60;
+
+/// A queue group name nats-server keeps for its own services: refused to every client as a
+/// subscription permissions violation.
+const RESERVED_QUEUE: &[u8] = b"_sys_";
+
+/// Sent when a connection that must authenticate has not done so within the auth timeout.
+const AUTHENTICATION_TIMEOUT: &[u8] = b"-ERR 'Authentication Timeout'\r\n";
 
 /// Upper bound of the first keep-alive PING after CONNECT (nats-server measures RTT with it).
 const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
@@ -61,10 +77,10 @@ pub struct Shard {
     pub(super) shared: Arc<Shared>,
     /// Connections by runtime slot.
     pub(super) clients: Vec<Option<Box<Client>>>,
-    /// This core's subscriptions.
-    pub(super) local: SubjectTrie<SubKey>,
-    /// Other cores' interest: value = core index, count = subscriptions there.
-    pub(super) remote: SubjectTrie<u16>,
+    /// This core's subscriptions, one trie per account (indexed by `AccountIndex`).
+    pub(super) local: Vec<SubjectTrie<SubKey>>,
+    /// Other cores' interest per account: value = core index, count = subscriptions there.
+    pub(super) remote: Vec<SubjectTrie<u16>>,
     /// This core's interest epoch: bumped by every interest record it sends.
     pub(super) epoch: u64,
     /// `acked[j]`: the highest of our epochs core j has applied.
@@ -101,13 +117,14 @@ pub struct Shard {
 impl Shard {
     pub fn new(core: usize, shared: Arc<Shared>) -> Shard {
         let cores = shared.config.cores;
+        let accounts = shared.auth.account_count();
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Shard {
             core,
             cores,
             clients: Vec::new(),
-            local: SubjectTrie::new(),
-            remote: SubjectTrie::new(),
+            local: (0..accounts).map(|_| SubjectTrie::new()).collect(),
+            remote: (0..accounts).map(|_| SubjectTrie::new()).collect(),
             epoch: 0,
             acked: vec![0; cores],
             applied: vec![0; cores],
@@ -152,7 +169,7 @@ impl Shard {
     }
 
     pub(super) fn timer_token(conn: ConnId) -> u64 {
-        debug_assert!(conn.generation < 1 << 31);
+        debug_assert!(conn.generation < 1 << 24);
         (u64::from(conn.generation) << 32) | u64::from(conn.slot)
     }
 
@@ -279,8 +296,8 @@ impl Shard {
         let subscriptions = std::mem::take(&mut client.subscriptions);
         for (slot, sub) in subscriptions {
             let key = SubKey::new(conn.slot, slot);
-            self.local.remove(&sub.subject, sub.queue.as_deref(), key);
-            self.broadcast_interest(io, false, &sub.subject, sub.queue.as_deref());
+            self.local[usize::from(sub.account)].remove(&sub.subject, sub.queue.as_deref(), key);
+            self.broadcast_interest(io, false, sub.account, &sub.subject, sub.queue.as_deref());
         }
     }
 
@@ -290,6 +307,7 @@ impl Shard {
         &mut self,
         io: &mut Io<'_>,
         add: bool,
+        account: AccountIndex,
         pattern: &[u8],
         queue: Option<&[u8]>,
     ) -> u64 {
@@ -297,7 +315,7 @@ impl Shard {
             return 0;
         }
         self.epoch += 1;
-        interest::encode_interest(&mut self.record, add, self.epoch, pattern, queue);
+        interest::encode_interest(&mut self.record, add, self.epoch, account, pattern, queue);
         for peer in 0..self.cores {
             if peer != self.core {
                 io.send_mail(peer, &[&self.record]);
@@ -313,10 +331,11 @@ impl Shard {
         io: &mut Io<'_>,
         conn: ConnId,
         add: bool,
+        account: AccountIndex,
         pattern: &[u8],
         queue: Option<&[u8]>,
     ) {
-        let epoch = self.broadcast_interest(io, add, pattern, queue);
+        let epoch = self.broadcast_interest(io, add, account, pattern, queue);
         if let Some(client) = self.client_mut(conn) {
             client.interest_epoch = client.interest_epoch.max(epoch);
         }
@@ -365,7 +384,10 @@ impl Shard {
         }
     }
 
+    /// CONNECT, in nats-server's order: stop the auth timer, decode the JSON, authenticate
+    /// (when auth is configured), then the remaining option checks.
     fn on_connect(&mut self, io: &mut Io<'_>, conn: ConnId, json: &[u8]) -> ControlFlow<()> {
+        let shared = Arc::clone(&self.shared);
         let Some(client) = self.client_mut(conn) else {
             return ControlFlow::Break(());
         };
@@ -375,33 +397,73 @@ impl Shard {
         client.rtt = now
             .duration_since(client.opened_at)
             .max(Duration::from_nanos(1));
-        let refusal = match client.options.apply(json) {
-            Ok(options) => {
-                let first = !client.connected;
-                client.connected = true;
-                let verbose = options.verbose;
-                client.options = options;
-                if verbose {
-                    io.write(conn, encoder::OK);
+        if let Some(timer) = client.auth_timer.take() {
+            io.cancel_timer(timer);
+        }
+        let decoded = match client.options.decode(json) {
+            Ok(decoded) => decoded,
+            Err(error) => return self.refuse_connect(io, conn, error),
+        };
+        let mut identity = None;
+        if shared.auth.is_required() {
+            let sent = &decoded.options;
+            let credentials = Credentials {
+                user: sent.user.as_deref(),
+                pass: sent.pass.as_deref(),
+                token: sent.auth_token.as_deref(),
+                nkey: sent.nkey.as_deref(),
+                sig: sent.sig.as_deref(),
+            };
+            let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
+            match shared.auth.authenticate(&credentials, nonce) {
+                Ok(found) => identity = Some(found),
+                Err(refusal) => {
+                    client.options = decoded.options;
+                    self.refuse_auth(io, conn, refusal.detail.as_deref());
+                    return ControlFlow::Break(());
                 }
-                if first {
-                    self.arm_first_ping(io, conn);
-                }
-                return ControlFlow::Continue(());
             }
-            Err(ConnectError::ProtocolViolation) => (None, ClosedReason::ProtocolViolation),
-            Err(ConnectError::InvalidProtocol) => (
+        }
+        let options = match decoded.validate() {
+            Ok(options) => options,
+            Err(error) => return self.refuse_connect(io, conn, error),
+        };
+        let first = !client.connected;
+        client.connected = true;
+        let verbose = options.verbose;
+        client.options = options;
+        if let Some(identity) = identity {
+            self.admit(io, conn, identity);
+        }
+        if verbose {
+            io.write(conn, encoder::OK);
+        }
+        if first {
+            self.arm_first_ping(io, conn);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn refuse_connect(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        error: ConnectError,
+    ) -> ControlFlow<()> {
+        let refusal = match error {
+            ConnectError::ProtocolViolation => (None, ClosedReason::ProtocolViolation),
+            ConnectError::InvalidProtocol => (
                 Some(err::INVALID_PROTOCOL),
                 ClosedReason::BadClientProtocolVersion,
             ),
-            Err(ConnectError::NoRespondersRequiresHeaders) => (
+            ConnectError::NoRespondersRequiresHeaders => (
                 Some(err::NO_RESPONDERS_NEEDS_HEADERS),
                 ClosedReason::NoRespondersRequiresHeaders,
             ),
-            Err(ConnectError::AuthorizationViolation) => (
-                Some(err::AUTHORIZATION_VIOLATION),
-                ClosedReason::AuthenticationViolation,
-            ),
+            ConnectError::AuthorizationViolation => {
+                self.refuse_auth(io, conn, None);
+                return ControlFlow::Break(());
+            }
         };
         let (text, reason) = refusal;
         if let Some(text) = text {
@@ -409,6 +471,78 @@ impl Shard {
         }
         self.close_client(io, conn, true, reason);
         ControlFlow::Break(())
+    }
+
+    /// Logs an authentication failure as nats-server does, sends `Authorization Violation`
+    /// and closes.
+    fn refuse_auth(&mut self, io: &mut Io<'_>, conn: ConnId, detail: Option<&str>) {
+        let Some(client) = self.client(conn) else {
+            return;
+        };
+        if let Some(detail) = detail {
+            debug!("{} - cid:{} - {detail}", client.peer, client.cid);
+        }
+        let options = &client.options;
+        let line = self
+            .shared
+            .auth
+            .refusal_log(options.nkey.as_deref(), options.user.as_deref());
+        error!("{} - cid:{} - {line}", client.peer, client.cid);
+        io.write(conn, err::AUTHORIZATION_VIOLATION);
+        self.close_client(io, conn, true, ClosedReason::AuthenticationViolation);
+    }
+
+    /// Applies a successful authentication: account, permissions, and the auth timer off.
+    fn admit(&mut self, io: &mut Io<'_>, conn: ConnId, identity: Identity) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        if let Some(timer) = client.auth_timer.take() {
+            io.cancel_timer(timer);
+        }
+        client.awaiting_auth = false;
+        client.account = identity.account;
+        client.permissions = identity
+            .rules
+            .map(|rules| Box::new(ClientPermissions::new(rules)));
+        if let Some(user) = identity.assumed_user {
+            client.options.user = Some(user);
+        }
+    }
+
+    /// nats-server's auth check at the first byte: a connection that must authenticate may
+    /// start with anything but a CONNECT only when `no_auth_user` admits it. Returns whether
+    /// input may be parsed.
+    fn check_first_byte(&mut self, io: &mut Io<'_>, conn: ConnId, first: u8) -> bool {
+        if matches!(first, b'C' | b'c') {
+            return true;
+        }
+        match self.shared.auth.no_auth_identity() {
+            Some(identity) => {
+                self.admit(io, conn, identity);
+                true
+            }
+            None => {
+                self.refuse_auth(io, conn, None);
+                false
+            }
+        }
+    }
+
+    fn on_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        client.auth_timer = None;
+        if !client.is_open() || !client.awaiting_auth {
+            return;
+        }
+        debug!(
+            "{} - cid:{} - Authentication Timeout",
+            client.peer, client.cid
+        );
+        io.write(conn, AUTHENTICATION_TIMEOUT);
+        self.close_client(io, conn, true, ClosedReason::AuthenticationTimeout);
     }
 
     /// nats-server probes the round-trip time with a PING soon after CONNECT: at the smaller
@@ -468,6 +602,15 @@ impl Shard {
         };
         client.last_activity = now;
         let verbose = client.options.verbose;
+        let permitted = match client.permissions.as_mut() {
+            Some(permissions) => permissions.may_subscribe(subject, queue),
+            None => true,
+        };
+        if !permitted || queue == Some(RESERVED_QUEUE) {
+            self.subscription_violation(io, conn, subject, queue, sid);
+            return;
+        }
+        let account = client.account;
         if max_subscriptions > 0 && client.subscriptions.len() >= max_subscriptions {
             io.write(conn, err::MAX_SUBSCRIPTIONS);
             return;
@@ -484,6 +627,7 @@ impl Shard {
             return;
         }
         let slot = client.subscriptions.insert(Subscription {
+            account,
             subject: subject.into(),
             queue: queue.map(Into::into),
             sid: sid.into(),
@@ -492,9 +636,9 @@ impl Shard {
         });
         client.sids.insert(sid.into(), slot);
         let key = SubKey::new(conn.slot, slot);
-        let inserted = self.local.insert(subject, queue, key);
+        let inserted = self.local[usize::from(account)].insert(subject, queue, key);
         debug_assert!(inserted.is_ok(), "pattern was validated");
-        self.change_interest(io, conn, true, subject, queue);
+        self.change_interest(io, conn, true, account, subject, queue);
         if verbose {
             io.write(conn, encoder::OK);
         }
@@ -530,12 +674,13 @@ impl Shard {
             return;
         };
         client.sids.remove(&sub.sid);
-        self.local.remove(
+        self.local[usize::from(sub.account)].remove(
             &sub.subject,
             sub.queue.as_deref(),
             SubKey::new(conn.slot, slot),
         );
-        self.change_interest(io, conn, false, &sub.subject, sub.queue.as_deref());
+        let queue = sub.queue.as_deref();
+        self.change_interest(io, conn, false, sub.account, &sub.subject, queue);
     }
 
     fn handle_op(&mut self, io: &mut Io<'_>, conn: ConnId, op: ClientOp<'_>) -> ControlFlow<()> {
@@ -651,19 +796,22 @@ impl Shard {
         match record {
             Record::InterestAdd {
                 epoch,
+                account,
                 pattern,
                 queue,
             } => {
-                let inserted = self.remote.insert(pattern, queue, from as u16);
+                let remote = &mut self.remote[usize::from(account)];
+                let inserted = remote.insert(pattern, queue, from as u16);
                 debug_assert!(inserted.is_ok(), "peers only send valid patterns");
                 self.applied[from] = epoch;
             }
             Record::InterestDel {
                 epoch,
+                account,
                 pattern,
                 queue,
             } => {
-                self.remote.remove(pattern, queue, from as u16);
+                self.remote[usize::from(account)].remove(pattern, queue, from as u16);
                 self.applied[from] = epoch;
             }
             Record::Ack { epoch } => {
@@ -695,6 +843,8 @@ impl Handler for Shard {
         let mut info = shared.info.clone();
         info.client_id = cid;
         info.client_ip = peer.ip().to_string();
+        let nonce = shared.auth.needs_nonce().then(auth::new_nonce);
+        info.nonce = nonce.clone();
         info.encode(&mut self.line);
         io.write(conn, &self.line);
         let limits = &shared.config.limits;
@@ -706,7 +856,10 @@ impl Handler for Shard {
         if self.clients.len() <= slot {
             self.clients.resize_with(slot + 1, || None);
         }
-        self.clients[slot] = Some(Box::new(Client::new(conn, cid, peer, parser, io.now())));
+        let mut client = Box::new(Client::new(conn, cid, peer, parser, io.now()));
+        client.awaiting_auth = shared.auth.is_required();
+        client.nonce = nonce.map(String::into_boxed_str);
+        self.clients[slot] = Some(client);
         self.open_clients += 1;
         if io.total_connections() > limits.max_connections {
             error!("{peer} - cid:{cid} - maximum connections exceeded");
@@ -715,6 +868,13 @@ impl Handler for Shard {
             return;
         }
         debug!("{peer} - cid:{cid} - Client connection created");
+        if shared.auth.is_required() {
+            let at = io.now() + shared.auth.timeout();
+            let timer = io.set_timer(at, Self::timer_token(conn) | AUTH_TIMER_BIT);
+            if let Some(client) = self.client_mut(conn) {
+                client.auth_timer = Some(timer);
+            }
+        }
         self.arm_ping_timer(io, conn, limits.ping_interval);
     }
 
@@ -733,6 +893,14 @@ impl Handler for Shard {
             return;
         }
         client.last_input = now;
+        let first_byte = !client.input_seen && client.awaiting_auth;
+        client.input_seen = true;
+        if first_byte && !data.is_empty() && !self.check_first_byte(io, conn, data[0]) {
+            return;
+        }
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
         let Some(mut parser) = client.parser.take() else {
             return;
         };
@@ -797,10 +965,12 @@ impl Handler for Shard {
         }
         let conn = ConnId {
             slot: token as u32,
-            generation: ((token & !STALL_TIMER_BIT) >> 32) as u32,
+            generation: ((token & !(STALL_TIMER_BIT | AUTH_TIMER_BIT)) >> 32) as u32,
         };
         if token & STALL_TIMER_BIT != 0 {
             self.on_stall_timer(io, conn);
+        } else if token & AUTH_TIMER_BIT != 0 {
+            self.on_auth_timer(io, conn);
         } else {
             self.on_ping_timer(io, conn);
         }
@@ -836,10 +1006,12 @@ fn closed_reason(reason: CloseReason) -> ClosedReason {
 /// A closing connection reads and receives nothing more and needs none of its timers.
 fn mark_closing(client: &mut Client, io: &mut Io<'_>) {
     client.state = State::Closing;
-    for timer in [client.ping_timer.take(), client.stall_timer.take()]
-        .into_iter()
-        .flatten()
-    {
+    let timers = [
+        client.ping_timer.take(),
+        client.stall_timer.take(),
+        client.auth_timer.take(),
+    ];
+    for timer in timers.into_iter().flatten() {
         io.cancel_timer(timer);
     }
 }
@@ -853,7 +1025,7 @@ impl std::fmt::Display for TracedOp<'_, '_> {
         let optional =
             |bytes: Option<&[u8]>| bytes.map(|b| format!("{} ", text(b))).unwrap_or_default();
         match *self.0 {
-            ClientOp::Connect(json) => write!(f, "CONNECT {}", text(json)),
+            ClientOp::Connect(json) => write!(f, "CONNECT {}", redact_password(&text(json))),
             ClientOp::Pub {
                 subject,
                 reply,
@@ -895,9 +1067,83 @@ impl std::fmt::Display for TracedOp<'_, '_> {
     }
 }
 
+/// The CONNECT trace without the password: nats-server replaces the value of the first
+/// `pass…` key (`"pass":"[REDACTED]"`); tokens and signatures it leaves, and so do we.
+fn redact_password(json: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = json.as_bytes();
+    let mut from = 0;
+    while let Some(found) = json[from..].find("pass") {
+        let key_end = from + found + 4;
+        // nats-server's pattern: `pass\S*?"?\s*[:=]\s*"?` then the value up to `",\r\n}`.
+        let mut suffix = key_end;
+        while suffix <= bytes.len() {
+            if let Some(value_start) = value_start_after(bytes, suffix) {
+                let value_end = bytes[value_start..]
+                    .iter()
+                    .position(|b| matches!(b, b'"' | b',' | b'\r' | b'\n' | b'}'))
+                    .map_or(bytes.len(), |n| value_start + n);
+                let mut redacted = String::with_capacity(json.len());
+                redacted.push_str(&json[..value_start]);
+                redacted.push_str("[REDACTED]");
+                redacted.push_str(&json[value_end..]);
+                return std::borrow::Cow::Owned(redacted);
+            }
+            if suffix == bytes.len() || bytes[suffix].is_ascii_whitespace() {
+                break;
+            }
+            suffix += 1;
+        }
+        from = key_end;
+    }
+    std::borrow::Cow::Borrowed(json)
+}
+
+/// Where the value starts if `"?\s*[:=]\s*"?` matches at `at`.
+fn value_start_after(bytes: &[u8], mut at: usize) -> Option<usize> {
+    let skip_spaces = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    if bytes.get(at) == Some(&b'"') {
+        at += 1;
+    }
+    at = skip_spaces(at);
+    if !matches!(bytes.get(at), Some(b':' | b'=')) {
+        return None;
+    }
+    at = skip_spaces(at + 1);
+    if bytes.get(at) == Some(&b'"') {
+        at += 1;
+    }
+    Some(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_traces_hide_the_password_as_nats_server_does() {
+        let op = ClientOp::Connect(
+            br#"{"verbose":false,"user":"u","pass":"secretpw","auth_token":"tok"}"#,
+        );
+        assert_eq!(
+            TracedOp(&op).to_string(),
+            r#"CONNECT {"verbose":false,"user":"u","pass":"[REDACTED]","auth_token":"tok"}"#
+        );
+        assert_eq!(
+            redact_password(r#"{"password": "a b","pass":"c"}"#),
+            r#"{"password": "[REDACTED]","pass":"c"}"#
+        );
+        // nats-server's pattern takes any key that starts with "pass".
+        assert_eq!(
+            redact_password(r#"{"passive":true}"#),
+            r#"{"passive":[REDACTED]}"#
+        );
+        assert_eq!(redact_password(r#"{"user":"x"}"#), r#"{"user":"x"}"#);
+    }
 
     #[test]
     fn traced_ops_read_like_the_control_line() {

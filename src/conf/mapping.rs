@@ -17,9 +17,6 @@ use std::time::Duration;
 /// with any of them is refused: starting without them would expose what the file
 /// protects.
 pub const UNSUPPORTED_SECURITY_KEYS: &[&str] = &[
-    "authorization",
-    "accounts",
-    "no_auth_user",
     "tls",
     "cluster",
     "leafnodes",
@@ -90,9 +87,15 @@ const INT32_MAX: i64 = i32::MAX as i64;
 /// Applies every top-level key of `root` to `config`, in file order.
 pub fn apply(root: &Map, config: &mut Config) -> Report {
     let mut report = Report::default();
+    // Auth keys are read together at the end (`no_auth_user` names a user of the others).
+    let mut auth_tree = serde_json::Map::new();
+    let mut auth_pos = None;
     for entry in root.entries() {
         let key = entry.key.to_ascii_lowercase();
-        if UNSUPPORTED_SECURITY_KEYS.contains(&key.as_str()) {
+        if AUTH_KEYS.contains(&key.as_str()) {
+            auth_pos.get_or_insert_with(|| entry.key_pos.clone());
+            auth_tree.insert(key, to_json(&entry.node));
+        } else if UNSUPPORTED_SECURITY_KEYS.contains(&key.as_str()) {
             report.errors.push(Diagnostic {
                 pos: Some(entry.key_pos.clone()),
                 message: format!(
@@ -112,7 +115,37 @@ pub fn apply(root: &Map, config: &mut Config) -> Report {
             });
         }
     }
+    if let Some(pos) = auth_pos {
+        match crate::auth::AuthConfig::from_tree(&serde_json::Value::Object(auth_tree)) {
+            Ok(auth) => config.auth = auth,
+            Err(error) => report.errors.push(Diagnostic {
+                pos: Some(pos),
+                message: error.to_string(),
+            }),
+        }
+    }
     report
+}
+
+/// The keys `auth::AuthConfig::from_tree` reads.
+const AUTH_KEYS: &[&str] = &["authorization", "accounts", "no_auth_user"];
+
+/// A config value as JSON, the shape `auth::AuthConfig::from_tree` reads.
+fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match &node.value {
+        Value::String(text) | Value::DateTime(text) => Json::String(text.clone()),
+        Value::Integer(number) => Json::from(*number),
+        Value::Float(number) => Json::from(*number),
+        Value::Bool(flag) => Json::Bool(*flag),
+        Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Map(map) => Json::Object(
+            map.entries()
+                .iter()
+                .map(|entry| (entry.key.clone(), to_json(&entry.node)))
+                .collect(),
+        ),
+    }
 }
 
 /// One known key, or an unknown-key warning.
@@ -631,12 +664,21 @@ mod tests {
         }
         // Whatever the value's form and the key's case.
         assert_eq!(
-            errors("  Authorization: { user: a, password: b }\nno_auth_user: bob\n"),
+            errors("  TLS: { cert_file: a }\nCluster: 1\n"),
             [
-                "m.conf:1:3: Authorization is not supported yet: refusing to start rather than run without it",
-                "m.conf:2:1: no_auth_user is not supported yet: refusing to start rather than run without it",
+                "m.conf:1:3: TLS is not supported yet: refusing to start rather than run without it",
+                "m.conf:2:1: Cluster is not supported yet: refusing to start rather than run without it",
             ]
         );
+        // Auth blocks are read by auth::AuthConfig::from_tree, errors placed at the first
+        // auth key.
+        let (config, report) = check(
+            "port: 1\nauthorization { users: [ {user: a, password: b} ] }\nno_auth_user: a\n",
+        );
+        assert!(report.errors.is_empty(), "{report:?}");
+        assert_eq!(config.auth.users.len(), 1);
+        assert_eq!(config.auth.no_auth_user.as_deref(), Some("a"));
+        assert_eq!(errors("authorization { users: [] }\n").len(), 1);
     }
 
     #[test]

@@ -66,17 +66,18 @@ pub enum ConnectError {
 
 impl ConnectOptions {
     /// Parses a CONNECT argument on top of `self` (a second CONNECT re-applies options to the
-    /// current ones, as nats-server does).
-    ///
-    /// Checks run in nats-server's order (processConnect): the JSON decode (any syntax or type
-    /// error), then `account`/`new_account` (the broker's credential check sits just before
-    /// it, with the same reply), then `protocol`, then `no_responders` against `headers`. As in
-    /// Go, `"account":""` and `"new_account":false` are allowed, JSON `null` keeps a value, and
-    /// a top-level `null` changes nothing. The server is assumed to support headers.
+    /// current ones, as nats-server does): [`ConnectOptions::decode`] then
+    /// [`DecodedConnect::validate`], with no credential check between them.
+    pub fn apply(&self, json: &[u8]) -> Result<ConnectOptions, ConnectError> {
+        self.decode(json)?.validate()
+    }
+
+    /// The JSON decode alone: any syntax or type error is a `ProtocolViolation`. As in Go,
+    /// JSON `null` keeps a value and a top-level `null` changes nothing.
     ///
     /// Known difference: strings with invalid UTF-8 or lone surrogate escapes are refused
     /// (ProtocolViolation), where Go substitutes U+FFFD; no real client sends them.
-    pub fn apply(&self, json: &[u8]) -> Result<ConnectOptions, ConnectError> {
+    pub fn decode(&self, json: &[u8]) -> Result<DecodedConnect, ConnectError> {
         let mut deserializer = serde_json::Deserializer::from_slice(json);
         let seed = ConnectSeed {
             options: self.clone(),
@@ -85,10 +86,33 @@ impl ConnectOptions {
             .deserialize(&mut deserializer)
             .and_then(|decoded| deserializer.end().map(|()| decoded))
             .map_err(|_| ConnectError::ProtocolViolation)?;
-        if decoded.new_account || decoded.account.is_some_and(|account| !account.is_empty()) {
+        Ok(DecodedConnect {
+            options: decoded.options,
+            designates_account: decoded.new_account
+                || decoded.account.is_some_and(|account| !account.is_empty()),
+        })
+    }
+}
+
+/// A decoded CONNECT, before nats-server's checks that follow the credential check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedConnect {
+    /// The options as sent (credentials included), not yet checked.
+    pub options: ConnectOptions,
+    /// `account` (non-empty) or `new_account: true` was present.
+    designates_account: bool,
+}
+
+impl DecodedConnect {
+    /// The checks after authentication, in nats-server's order (processConnect):
+    /// `account`/`new_account`, then `protocol`, then `no_responders` against `headers`.
+    /// `"account":""` and `"new_account":false` designate nothing, as in Go. The server is
+    /// assumed to support headers.
+    pub fn validate(self) -> Result<ConnectOptions, ConnectError> {
+        if self.designates_account {
             return Err(ConnectError::AuthorizationViolation);
         }
-        let options = decoded.options;
+        let options = self.options;
         if !(0..=1).contains(&options.protocol) {
             return Err(ConnectError::InvalidProtocol);
         }
@@ -434,6 +458,23 @@ mod tests {
         assert_eq!(
             apply(r#"{"no_responders":true,"protocol":2}"#),
             Err(ConnectError::InvalidProtocol)
+        );
+    }
+
+    #[test]
+    fn decode_keeps_credentials_for_the_check_before_validation() {
+        let decoded = ConnectOptions::default()
+            .decode(br#"{"user":"bob","pass":"pw","protocol":2,"account":"x"}"#)
+            .unwrap();
+        assert_eq!(decoded.options.user.as_deref(), Some("bob"));
+        assert_eq!(decoded.options.pass.as_deref(), Some("pw"));
+        assert_eq!(
+            decoded.validate(),
+            Err(ConnectError::AuthorizationViolation)
+        );
+        assert_eq!(
+            ConnectOptions::default().decode(b"{bad"),
+            Err(ConnectError::ProtocolViolation)
         );
     }
 

@@ -7,7 +7,7 @@ pub mod connect;
 pub mod encoder;
 pub mod parser;
 
-pub use connect::{ConnectError, ConnectOptions, ServerInfo};
+pub use connect::{ConnectError, ConnectOptions, DecodedConnect, ServerInfo};
 pub use parser::{ClientOp, ParseError, Parser, ParserLimits};
 
 /// Parses a size or count field the way nats-server does: 1 to 9 ASCII digits, leading zeros

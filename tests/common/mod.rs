@@ -104,8 +104,15 @@ impl Server {
     /// Spawns the selected server on 127.0.0.1 with an OS-chosen port and waits until it
     /// reports that it listens.
     pub fn start(opts: Opts) -> Server {
+        Server::start_with_args(opts, &[])
+    }
+
+    /// Like [`Server::start`], with more command-line arguments that both servers take
+    /// (`--user`/`--pass`, `--auth`, `-D`, ...; `-c FILE` for nats-server).
+    pub fn start_with_args(opts: Opts, args: &[&str]) -> Server {
         let flavor = Flavor::from_env();
         let mut command = server_command(flavor, &opts);
+        command.args(args);
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
