@@ -324,6 +324,17 @@ impl RawClient {
         client
     }
 
+    /// The socket, for a test that reads it at its own pace; only whole frames have been
+    /// read from it so far.
+    pub fn into_stream(self) -> TcpStream {
+        assert_eq!(
+            self.consumed,
+            self.pending.len(),
+            "unread bytes would be lost"
+        );
+        self.stream
+    }
+
     /// Connects and sends [`CONNECT_QUIET`] plus `extra` (SUBs, usually).
     pub fn connect_quiet(port: u16, extra: &[u8]) -> RawClient {
         let mut client = RawClient::connect(port);
@@ -575,6 +586,27 @@ impl Server {
             .nth(1)
             .and_then(|kib| kib.parse().ok())
             .unwrap_or_else(|| panic!("bad VmRSS line {line:?}"))
+    }
+
+    /// Asks the server to stop as an operator would (SIGTERM) and waits until it exits.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}: {status}", self.pid());
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// How many stderr lines so far contain `needle`.
