@@ -5,7 +5,9 @@
 //! `/proc/<pid>/fd`, its resident memory in `/proc/<pid>/status`, its log.
 //!
 //! Random choices come from one seed per test, printed at the start; rerun a failure with
-//! `FAULTS_SEED=<seed> cargo test --test faults <name>`.
+//! `FAULTS_SEED=<seed> cargo test --test faults <name>`. The garbage and descriptor tests
+//! also pass against the reference (`RINGMQ_TEST_SERVER=nats-server`); the others rely on
+//! ringmq's own rings, `-D` reports or placement of connections on cores.
 
 mod common;
 
@@ -943,13 +945,14 @@ fn out_of_descriptors_refuses_new_connections_keeps_old_ones_and_recovers() {
     let mut idle_clients: Vec<RawClient> = (3..room)
         .map(|_| RawClient::connect_quiet(port, b""))
         .collect();
-    server.wait_for_sockets(1 + room, CLOSE_TIMEOUT);
-    let full = server.open_fd_numbers();
-    assert_eq!(
-        full.iter().filter(|&&n| n < LOW_OPEN_FILES).count(),
-        LOW_OPEN_FILES as usize,
-        "{full:?}"
-    );
+    // (nats-server's idle descriptors vary by one or so; top up until none is left.)
+    let below_limit = || {
+        let numbers = server.open_fd_numbers();
+        numbers.iter().filter(|&&n| n < LOW_OPEN_FILES).count()
+    };
+    while below_limit() < LOW_OPEN_FILES as usize {
+        idle_clients.push(RawClient::connect_quiet(port, b""));
+    }
 
     // Beyond the limit: the handshake completes in the kernel, the server cannot accept.
     let mut waiting: Vec<TcpStream> = (0..3).map(|_| connect_unserved(port)).collect();
