@@ -590,12 +590,8 @@ impl Server {
 
     /// Asks the server to stop as an operator would (SIGTERM) and waits until it exits.
     pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM {}: {status}", self.pid());
+        ringmq::runtime::sys::terminate(self.pid())
+            .unwrap_or_else(|e| panic!("SIGTERM to {}: {e}", self.pid()));
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
