@@ -58,9 +58,9 @@ pub struct Client {
     /// Last time the client sent anything.
     pub last_input: Instant,
     pub ping_timer: Option<TimerId>,
-    /// Stall gate: what paused this publisher's reading, since when, and the timer that
-    /// checks whether it has drained.
-    pub stalled_by: Option<StallCause>,
+    /// Stall gate: the local consumer whose backlog paused this publisher's reading, since
+    /// when, and the timer that checks whether it has drained.
+    pub stalled_by: Option<ConnId>,
     pub stalled_since: Instant,
     pub stall_timer: Option<TimerId>,
 }
@@ -93,15 +93,6 @@ impl Client {
     pub fn is_open(&self) -> bool {
         self.state == State::Open
     }
-}
-
-/// What a publisher stalled by the stall gate waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StallCause {
-    /// A consumer on this core, to drain below a quarter of max_pending.
-    Consumer(ConnId),
-    /// Another core, to report that its consumer fed by our messages has drained.
-    Core(usize),
 }
 
 /// A subscription's key in a core's own trie: connection slot and subscription slot.

@@ -6,10 +6,6 @@
 //! has applied. A connection's PONG is held until every other core has acknowledged the epoch
 //! of that connection's last interest change: that is the visibility barrier of DESIGN.md §3.
 //!
-//! `Congested`/`Relieved` carry the stall gate across cores: a core whose local consumer
-//! went over half of max_pending with messages forwarded by a peer tells that peer, which
-//! then stalls the publishers feeding it, until the consumer has drained.
-//!
 //! Records are little-endian and length-prefixed per field; the runtime frames whole records.
 
 /// Record kinds.
@@ -17,8 +13,6 @@ const INTEREST_ADD: u8 = 1;
 const INTEREST_DEL: u8 = 2;
 const ACK: u8 = 3;
 const MESSAGE: u8 = 4;
-const CONGESTED: u8 = 5;
-const RELIEVED: u8 = 6;
 
 /// A message forwarded to another core. Byte fields borrow the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +72,6 @@ pub enum Record<'a> {
         epoch: u64,
     },
     Message(ForwardedMessage<'a>),
-    /// A consumer on the sender is over half of max_pending with messages we forwarded:
-    /// stall the publishers whose messages go there.
-    Congested,
-    /// That consumer has drained (or is gone): publishers may go on.
-    Relieved,
 }
 
 /// Encodes an interest record into `out` (cleared first).
@@ -111,12 +100,6 @@ pub fn encode_ack(out: &mut Vec<u8>, epoch: u64) {
     out.clear();
     out.push(ACK);
     out.extend_from_slice(&epoch.to_le_bytes());
-}
-
-/// Encodes a `Congested` (or, with `false`, a `Relieved`) record into `out` (cleared first).
-pub fn encode_congestion(out: &mut Vec<u8>, congested: bool) {
-    out.clear();
-    out.push(if congested { CONGESTED } else { RELIEVED });
 }
 
 /// Encodes everything of a forwarded message except the message bytes, which the caller
@@ -195,8 +178,6 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
                 message,
             }))
         }
-        CONGESTED if rest.is_empty() => Some(Record::Congested),
-        RELIEVED if rest.is_empty() => Some(Record::Relieved),
         _ => None,
     }
 }
@@ -279,12 +260,6 @@ mod tests {
         );
         encode_ack(&mut out, 42);
         assert_eq!(decode(&out), Some(Record::Ack { epoch: 42 }));
-        encode_congestion(&mut out, true);
-        assert_eq!(decode(&out), Some(Record::Congested));
-        encode_congestion(&mut out, false);
-        assert_eq!(decode(&out), Some(Record::Relieved));
-        out.push(0);
-        assert_eq!(decode(&out), None, "a signal has no body");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The publish path: match this core's subscriptions and the other cores' interest, write
 //! to local subscribers, forward one record per interested core, choose queue members.
 
-use super::connection::{pattern_matches, StallCause, SubKey};
+use super::connection::{pattern_matches, SubKey};
 use super::interest::{self, ForwardedMessage};
 use super::shard::Shard;
 use crate::info;
@@ -60,11 +60,8 @@ impl Shard {
         let delivered = self.route(io, conn, echo, message);
         if let Some(consumer) = self.congested.take() {
             if consumer != conn {
-                self.stall_publisher(io, conn, StallCause::Consumer(consumer));
+                self.stall_publisher(io, conn, consumer);
             }
-        }
-        if let Some(core) = self.congested_peer.take() {
-            self.stall_publisher(io, conn, StallCause::Core(core));
         }
         if !delivered && no_responders {
             if let Some(reply) = message.reply {
@@ -193,21 +190,13 @@ impl Shard {
             );
             io.send_mail(core, &[&self.record, message.message]);
             forwarded = true;
-            if self.peer_congested[core] {
-                self.congested_peer = Some(core);
-            }
         }
         forwarded
     }
 
-    /// A message forwarded by core `from`: every local plain subscriber, plus one member of
+    /// A message forwarded by another core: every local plain subscriber, plus one member of
     /// each queue group that core chose us for.
-    pub(super) fn deliver_forwarded(
-        &mut self,
-        io: &mut Io<'_>,
-        from: usize,
-        forwarded: &ForwardedMessage<'_>,
-    ) {
+    pub(super) fn deliver_forwarded(&mut self, io: &mut Io<'_>, forwarded: &ForwardedMessage<'_>) {
         let message = Message {
             subject: forwarded.subject,
             reply: forwarded.reply,
@@ -233,16 +222,8 @@ impl Shard {
             let key = self.targets[index];
             self.deliver(io, key, &message);
         }
-        // The publisher is on another core: that core stalls it once it hears (the stall gate
-        // across cores). Reported once until relieved; more messages already on their way
-        // are bounded by the mailbox.
-        if let Some(consumer) = self.congested.take() {
-            if self.relief_owed[from].is_none() {
-                self.relief_owed[from] = Some(consumer);
-                interest::encode_congestion(&mut self.record, true);
-                io.send_mail(from, &[&self.record]);
-            }
-        }
+        // The publisher is on another core: its mail backpressure is what slows it.
+        self.congested = None;
     }
 
     /// Writes one MSG/HMSG to a local subscription; enforces max_pending and UNSUB max.

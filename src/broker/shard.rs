@@ -1,7 +1,7 @@
 //! One shard per core: owns that core's connections, its subscription trie, its view of the
 //! other cores' interest, and the visibility barrier state. Implements `runtime::Handler`.
 
-use super::connection::{Client, StallCause, State, SubKey, Subscription};
+use super::connection::{Client, State, SubKey, Subscription};
 use super::interest::{self, Record};
 use super::routing::Message;
 use super::Shared;
@@ -73,15 +73,6 @@ pub struct Shard {
     /// A local consumer that a delivery left more than half-way to max_pending; the
     /// publisher of that message is stalled once the message is routed.
     pub(super) congested: Option<ConnId>,
-    /// The stall gate across cores. `peer_congested[j]`: core j reported a consumer
-    /// congested by messages we forwarded, and has not reported it relieved.
-    pub(super) peer_congested: Vec<bool>,
-    /// A core this message was forwarded to that is congested; the publisher of that
-    /// message is stalled once the message is routed.
-    pub(super) congested_peer: Option<usize>,
-    /// `relief_owed[j]`: the local consumer whose congestion by core j's messages we
-    /// reported to core j; core j hears `Relieved` once it has drained.
-    pub(super) relief_owed: Vec<Option<ConnId>>,
 }
 
 impl Shard {
@@ -108,9 +99,6 @@ impl Shard {
             rng: seed | 1,
             counters: Counters::default(),
             congested: None,
-            peer_congested: vec![false; cores],
-            congested_peer: None,
-            relief_owed: vec![None; cores],
         }
     }
 
@@ -139,14 +127,9 @@ impl Shard {
         (u64::from(conn.generation) << 32) | u64::from(conn.slot)
     }
 
-    /// Stops reading from `publisher` until what it feeds has drained (stall gate): TCP then
+    /// Stops reading from `publisher` until `consumer` has drained (stall gate): TCP then
     /// pushes back on the publishing client instead of the consumer being cut.
-    pub(super) fn stall_publisher(
-        &mut self,
-        io: &mut Io<'_>,
-        publisher: ConnId,
-        cause: StallCause,
-    ) {
+    pub(super) fn stall_publisher(&mut self, io: &mut Io<'_>, publisher: ConnId, consumer: ConnId) {
         let now = io.now();
         let Some(client) = self.client_mut(publisher) else {
             return;
@@ -154,7 +137,7 @@ impl Shard {
         if client.stalled_by.is_some() || !client.is_open() {
             return;
         }
-        client.stalled_by = Some(cause);
+        client.stalled_by = Some(consumer);
         client.stalled_since = now;
         io.pause_reading(publisher);
         let timer = io.set_timer(
@@ -173,16 +156,10 @@ impl Shard {
             return;
         };
         client.stall_timer = None;
-        let Some(cause) = client.stalled_by else {
+        let Some(consumer) = client.stalled_by else {
             return;
         };
-        let drained = match cause {
-            StallCause::Consumer(consumer) => io.pending_bytes(consumer) <= resume_below,
-            StallCause::Core(core) => !self.peer_congested[core],
-        };
-        let Some(client) = self.client_mut(publisher) else {
-            return;
-        };
+        let drained = io.pending_bytes(consumer) <= resume_below;
         if drained || now.duration_since(client.stalled_since) >= STALL_MAX {
             client.stalled_by = None;
             io.resume_reading(publisher);
@@ -608,25 +585,7 @@ impl Shard {
                 self.acked[from] = self.acked[from].max(epoch);
                 self.release_held_pongs(io);
             }
-            Record::Message(message) => self.deliver_forwarded(io, from, &message),
-            Record::Congested => self.peer_congested[from] = true,
-            Record::Relieved => self.peer_congested[from] = false,
-        }
-    }
-
-    /// Tells each core whose messages congested a local consumer once that consumer has
-    /// drained to a quarter of max_pending, or is gone (then it has nothing pending).
-    fn report_relief(&mut self, io: &mut Io<'_>) {
-        let resume_below = self.shared.config.limits.max_pending / 4;
-        for peer in 0..self.cores {
-            let Some(consumer) = self.relief_owed[peer] else {
-                continue;
-            };
-            if io.pending_bytes(consumer) <= resume_below {
-                self.relief_owed[peer] = None;
-                interest::encode_congestion(&mut self.record, false);
-                io.send_mail(peer, &[&self.record]);
-            }
+            Record::Message(message) => self.deliver_forwarded(io, &message),
         }
     }
 
@@ -738,7 +697,6 @@ impl Handler for Shard {
     }
 
     fn on_turn_end(&mut self, io: &mut Io<'_>) {
-        self.report_relief(io);
         for peer in 0..self.cores {
             if peer != self.core && self.applied[peer] > self.ack_sent[peer] {
                 self.ack_sent[peer] = self.applied[peer];
