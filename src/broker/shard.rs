@@ -59,6 +59,9 @@ const RESERVED_QUEUE: &[u8] = b"_sys_";
 /// Sent when a connection that must authenticate has not done so within the auth timeout.
 const AUTHENTICATION_TIMEOUT: &[u8] = b"-ERR 'Authentication Timeout'\r\n";
 
+/// Bytes of client input quoted in a parser error's log line (nats-server quotes 32).
+const LOG_SNIPPET_BYTES: usize = 32;
+
 /// Upper bound of the first keep-alive PING after CONNECT (nats-server measures RTT with it).
 const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
 
@@ -766,24 +769,47 @@ impl Shard {
         }
     }
 
-    fn on_parse_error(&mut self, io: &mut Io<'_>, conn: ConnId, error: ParseError) {
-        let (reply, reason) = match error {
+    /// Answers and closes. Logged once, at error level as nats-server does, so that a TLS or
+    /// HTTP client at the NATS port shows up in the log. `read` is the input in which the
+    /// error was found; the parser does not say at which byte, so the line quotes how that
+    /// read began.
+    fn on_parse_error(&mut self, io: &mut Io<'_>, conn: ConnId, error: ParseError, read: &[u8]) {
+        let limits = &self.shared.config.limits;
+        let (reply, what, reason) = match error {
             ParseError::UnknownOperation => (
                 Some(err::UNKNOWN_OPERATION),
+                "Client parser ERROR: Unknown Protocol Operation".to_string(),
                 ClosedReason::ProtocolViolation,
             ),
             ParseError::MaxControlLine => (
                 Some(err::MAX_CONTROL_LINE),
+                format!(
+                    "maximum control line exceeded: max_control_line {}",
+                    limits.max_control_line
+                ),
                 ClosedReason::MaxControlLineExceeded,
             ),
-            ParseError::MaxPayload => (Some(err::MAX_PAYLOAD), ClosedReason::MaxPayloadExceeded),
-            ParseError::ProtocolViolation => (None, ClosedReason::ProtocolViolation),
-            ParseError::ClientError => (None, ClosedReason::ParseError),
+            ParseError::MaxPayload => (
+                Some(err::MAX_PAYLOAD),
+                format!(
+                    "maximum payload exceeded: max_payload {}",
+                    limits.max_payload
+                ),
+                ClosedReason::MaxPayloadExceeded,
+            ),
+            ParseError::ProtocolViolation => (
+                None,
+                "Client parser ERROR: protocol violation".to_string(),
+                ClosedReason::ProtocolViolation,
+            ),
+            ParseError::ClientError => (None, "Client Error".to_string(), ClosedReason::ParseError),
         };
         if let Some(client) = self.client(conn) {
-            debug!(
-                "{} - cid:{} - Client parser error: {:?}",
-                client.peer, client.cid, error
+            error!(
+                "{} - cid:{} - {what}; read began {}",
+                client.peer,
+                client.cid,
+                quote_snippet(read)
             );
         }
         if let Some(text) = reply {
@@ -909,7 +935,7 @@ impl Handler for Shard {
             client.parser = Some(parser);
         }
         if let Err(error) = result {
-            self.on_parse_error(io, conn, error);
+            self.on_parse_error(io, conn, error, data);
         }
     }
 
@@ -1014,6 +1040,30 @@ fn mark_closing(client: &mut Client, io: &mut Io<'_>) {
     for timer in timers.into_iter().flatten() {
         io.cancel_timer(timer);
     }
+}
+
+/// Bytes shown in a log line: at most [`LOG_SNIPPET_BYTES`], quoted and escaped like Go's
+/// `%q` for ASCII (`"\x16\x03\x01..."`), with `...` when cut.
+fn quote_snippet(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(LOG_SNIPPET_BYTES)];
+    let mut quoted = String::with_capacity(shown.len() * 2 + 5);
+    quoted.push('"');
+    for &byte in shown {
+        match byte {
+            b'"' => quoted.push_str("\\\""),
+            b'\\' => quoted.push_str("\\\\"),
+            b'\n' => quoted.push_str("\\n"),
+            b'\r' => quoted.push_str("\\r"),
+            b'\t' => quoted.push_str("\\t"),
+            0x20..=0x7e => quoted.push(byte as char),
+            _ => quoted.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    quoted.push('"');
+    if shown.len() < bytes.len() {
+        quoted.push_str("...");
+    }
+    quoted
 }
 
 /// A client operation as nats-server's `-V` trace shows it: the control line, no payload.

@@ -69,6 +69,9 @@ pub struct EventLoop<'ring, H: Handler> {
     buffers_starved: u32,
     /// Lame duck mode has stopped the client listener (core 0 only acts on it).
     clients_stopped: bool,
+    /// Recvs that ended with ENOBUFS since start: logged (-D) when the core stops, so that
+    /// a test can tell that the ring ran dry and was recovered from.
+    buffers_starved_total: u64,
     state: CoreState,
     handler: H,
     acceptor: Option<Acceptor>,
@@ -109,6 +112,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             buffers: ManuallyDrop::new(buffers),
             buffers_starved: 0,
             clients_stopped: false,
+            buffers_starved_total: 0,
             state,
             handler,
             acceptor,
@@ -505,6 +509,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 error => {
                     if error == -libc::ENOBUFS {
                         self.buffers_starved += 1;
+                        self.buffers_starved_total += 1;
                     }
                     self.state.queue_arm(slot)
                 }
@@ -952,6 +957,13 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// After the loop: wait for every core to leave its loop, close fds handed to us that
     /// were never opened, withdraw the buffer ring.
     fn finish(mut self) {
+        crate::debug!(
+            "runtime: core {}: {} receives found no free buffer (ENOBUFS); {} of {} circulate",
+            self.state.core,
+            self.buffers_starved_total,
+            self.buffers.posted(),
+            self.buffers.entries()
+        );
         self.ring.submit();
         self.state.shared.note_exited();
         self.state.shared.wait_all_exited();

@@ -61,6 +61,17 @@ pub fn set_listen_backlog(listener: &std::net::TcpListener, backlog: u32) -> io:
     Ok(())
 }
 
+/// Sends SIGTERM to process `pid` (tests stop a server child as an operator would).
+pub fn terminate(pid: u32) -> io::Result<()> {
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// User plus system CPU time of this process (all threads, including exited ones), at
 /// microsecond resolution (/proc's ticks are 10 ms).
 pub fn process_cpu_time() -> io::Result<Duration> {

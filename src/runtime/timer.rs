@@ -1,6 +1,6 @@
 //! Per-core timers at millisecond resolution: a binary min-heap of deadlines with lazy
 //! cancellation (a cancelled timer's slab entry is removed; its heap entry is skipped when
-//! it surfaces).
+//! it surfaces, or dropped when cancelled entries come to outnumber live ones).
 //!
 //! Why a heap and not a hashed wheel: the loop needs "time of the next deadline" for its
 //! timed wait on every turn; the heap answers in O(1) while a wheel must scan empty slots or
@@ -34,6 +34,13 @@ struct Timer {
 
 /// Heap entry: (deadline in ms since `epoch`, sequence for FIFO among equal deadlines, slot).
 type HeapEntry = Reverse<(u64, u64, usize)>;
+
+/// Below this many heap entries cancelled ones are left to surface on their own; above it
+/// the heap is rebuilt without them once they outnumber the live timers. A connection's
+/// keep-alive timer is cancelled long before it is due, so under connection churn cancelled
+/// entries would otherwise pile up for a whole ping interval (2 min), and the heap's
+/// capacity with them. Rebuilding at twice the live count costs O(1) per cancel, amortized.
+const COMPACT_ENTRIES_MIN: usize = 1024;
 
 pub struct Timers {
     epoch: Instant,
@@ -77,7 +84,20 @@ impl Timers {
             .is_some_and(|timer| timer.sequence == sequence)
         {
             self.live.remove(slot);
+            self.compact_if_mostly_cancelled();
         }
+    }
+
+    fn compact_if_mostly_cancelled(&mut self) {
+        if self.heap.len() <= COMPACT_ENTRIES_MIN || self.heap.len() <= 2 * self.live.len() {
+            return;
+        }
+        let live = &self.live;
+        self.heap.retain(|&Reverse((_, sequence, slot))| {
+            live.get(slot)
+                .is_some_and(|timer| timer.sequence == sequence as u32)
+        });
+        debug_assert_eq!(self.heap.len(), self.live.len());
     }
 
     /// Moves every timer due at `now` into `fired`, earliest first.
@@ -118,6 +138,11 @@ impl Timers {
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
+    }
+
+    #[cfg(test)]
+    fn heap_entries(&self) -> usize {
+        self.heap.len()
     }
 
     fn deadline_ms(&self, at: Instant) -> u64 {
@@ -185,6 +210,27 @@ mod tests {
         timers.cancel(second);
         assert_eq!(fire(&mut timers, epoch + ms(20)), vec![3]);
         assert_ne!(second, third);
+    }
+
+    #[test]
+    fn cancelled_entries_do_not_pile_up_under_churn() {
+        let epoch = Instant::now();
+        let mut timers = Timers::new(epoch);
+        let minutes = Duration::from_secs(120);
+        let kept: Vec<u64> = (0..100)
+            .map(|token| timers.set(epoch + minutes, TimerTarget::Handler(token)))
+            .collect();
+        // Connection churn: a far keep-alive timer set and cancelled, 100,000 times.
+        for token in 0..100_000 {
+            let id = timers.set(epoch + minutes, TimerTarget::Handler(1000 + token));
+            timers.cancel(id);
+            assert!(timers.heap_entries() <= COMPACT_ENTRIES_MIN + 1);
+        }
+        timers.cancel(kept[0]);
+        let mut fired = fire(&mut timers, epoch + minutes);
+        fired.sort_unstable();
+        assert_eq!(fired, (1..100).collect::<Vec<u64>>());
+        assert!(timers.is_empty());
     }
 
     #[test]

@@ -104,15 +104,23 @@ impl Server {
     /// Spawns the selected server on 127.0.0.1 with an OS-chosen port and waits until it
     /// reports that it listens.
     pub fn start(opts: Opts) -> Server {
-        Server::start_with_args(opts, &[])
+        Server::start_launch(opts, &Launch::default())
     }
 
     /// Like [`Server::start`], with more command-line arguments that both servers take
     /// (`--user`/`--pass`, `--auth`, `-D`, ...; `-c FILE` for nats-server).
     pub fn start_with_args(opts: Opts, args: &[&str]) -> Server {
+        let launch = Launch {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ..Launch::default()
+        };
+        Server::start_launch(opts, &launch)
+    }
+
+    /// [`Server::start`] with extra arguments and process limits (see [`Launch`]).
+    pub fn start_launch(opts: Opts, launch: &Launch) -> Server {
         let flavor = Flavor::from_env();
-        let mut command = server_command(flavor, &opts);
-        command.args(args);
+        let mut command = launch.wrap(server_command(flavor, &opts));
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -184,11 +192,6 @@ impl Server {
                 .unwrap()
                 .0;
         }
-    }
-
-    /// The child's process id (to signal it).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Waits for the child to exit on its own, up to `timeout`; `None` if it is still
@@ -269,10 +272,14 @@ fn spawn_log_drain(stderr: std::process::ChildStderr, log: Arc<Log>) {
             }
             // Lossy: a log line is for humans and substring matches, never for bytes.
             let line = String::from_utf8_lossy(&raw).trim_end().to_string();
-            log.state.lock().unwrap().lines.push(line);
+            // A test that panicked while holding the lock poisons it; keep draining anyway so
+            // the child never blocks and the failure is reported once, by that test.
+            let mut state = log.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.lines.push(line);
+            drop(state);
             log.changed.notify_all();
         }
-        log.state.lock().unwrap().closed = true;
+        log.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
         log.changed.notify_all();
     });
 }
@@ -352,6 +359,37 @@ impl RawClient {
         client
     }
 
+    /// Wraps an already connected stream and reads the INFO line the server greets it with.
+    pub fn from_stream(stream: TcpStream) -> RawClient {
+        stream.set_nodelay(true).expect("nodelay");
+        let mut client = RawClient {
+            stream,
+            pending: Vec::new(),
+            consumed: 0,
+            info: String::new(),
+        };
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let info = client.next_frame(deadline).expect("INFO before EOF");
+        assert!(
+            info.starts_with(b"INFO {"),
+            "greeting: {:?}",
+            String::from_utf8_lossy(&info)
+        );
+        client.info = String::from_utf8(info).expect("INFO is UTF-8");
+        client
+    }
+
+    /// The socket, for a test that reads it at its own pace; only whole frames have been
+    /// read from it so far.
+    pub fn into_stream(self) -> TcpStream {
+        assert_eq!(
+            self.consumed,
+            self.pending.len(),
+            "unread bytes would be lost"
+        );
+        self.stream
+    }
+
     /// Connects and sends [`CONNECT_QUIET`] plus `extra` (SUBs, usually).
     pub fn connect_quiet(port: u16, extra: &[u8]) -> RawClient {
         let mut client = RawClient::connect(port);
@@ -375,17 +413,6 @@ impl RawClient {
 
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("raw send");
-    }
-
-    /// The socket, for tests that read it their own way; nothing may be left unread.
-    pub fn into_stream(self) -> TcpStream {
-        assert_eq!(
-            self.consumed,
-            self.pending.len(),
-            "unread bytes: {:?}",
-            String::from_utf8_lossy(&self.pending[self.consumed..])
-        );
-        self.stream
     }
 
     /// The client's own port (the server sees the connection coming from it).
@@ -513,4 +540,141 @@ pub fn ensure_open_files(wanted: u64) {
         now >= wanted,
         "need RLIMIT_NOFILE >= {wanted} (have {now}): raise the hard limit with ulimit -Hn"
     );
+}
+
+/// Extra start-up settings (fault tests): arguments both servers understand and process
+/// limits applied before the server runs.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// Appended to the command line, e.g. `-D`.
+    pub args: Vec<String>,
+    /// Soft and hard RLIMIT_NOFILE of the server process. Applied by util-linux `prlimit`,
+    /// which sets it on itself and then execs the server, so the child's pid is the server's.
+    pub open_files: Option<u64>,
+}
+
+const PRLIMIT_PATH: &str = "/usr/bin/prlimit";
+
+impl Launch {
+    fn wrap(&self, server: Command) -> Command {
+        let mut command = match self.open_files {
+            None => Command::new(server.get_program()),
+            Some(limit) => {
+                let mut command = Command::new(PRLIMIT_PATH);
+                command
+                    .arg(format!("--nofile={limit}:{limit}"))
+                    .arg("--")
+                    .arg(server.get_program());
+                command
+            }
+        };
+        command.args(server.get_args()).args(&self.args);
+        command
+    }
+}
+
+/// What the server process holds open, from `/proc/<pid>/fd`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenFiles {
+    /// Sockets: the listener plus one per connection the server still holds.
+    pub sockets: usize,
+    /// io_uring instances (ringmq: one per core).
+    pub rings: usize,
+    /// Every descriptor, including stdio and anything inherited.
+    pub total: usize,
+}
+
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's open descriptors, classified.
+    pub fn open_files(&self) -> OpenFiles {
+        let directory = format!("/proc/{}/fd", self.pid());
+        let mut files = OpenFiles::default();
+        let entries = std::fs::read_dir(&directory).unwrap_or_else(|e| panic!("{directory}: {e}"));
+        for entry in entries.flatten() {
+            // A descriptor closed between readdir and readlink is simply not counted.
+            let Ok(target) = std::fs::read_link(entry.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy();
+            files.total += 1;
+            if target.starts_with("socket:") {
+                files.sockets += 1;
+            } else if target == "anon_inode:[io_uring]" {
+                files.rings += 1;
+            }
+        }
+        files
+    }
+
+    /// The numbers of the server's open descriptors (RLIMIT_NOFILE bounds the number a new
+    /// one gets, so descriptors inherited with high numbers do not count against it).
+    pub fn open_fd_numbers(&self) -> Vec<u64> {
+        let directory = format!("/proc/{}/fd", self.pid());
+        let entries = std::fs::read_dir(&directory).unwrap_or_else(|e| panic!("{directory}: {e}"));
+        let mut numbers: Vec<u64> = entries
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        numbers
+    }
+
+    /// Waits until the server holds exactly `sockets` sockets; returns what it holds then.
+    /// Panics at the deadline with the last count.
+    pub fn wait_for_sockets(&self, sockets: usize, timeout: Duration) -> OpenFiles {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let files = self.open_files();
+            if files.sockets == sockets {
+                return files;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server holds {files:?}, expected {sockets} sockets"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The server's resident set size (VmRSS) in KiB.
+    pub fn resident_kib(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .unwrap_or_else(|| panic!("no VmRSS in {path}"));
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or_else(|| panic!("bad VmRSS line {line:?}"))
+    }
+
+    /// Asks the server to stop as an operator would (SIGTERM) and waits until it exits.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        ringmq::runtime::sys::terminate(self.pid())
+            .unwrap_or_else(|e| panic!("SIGTERM to {}: {e}", self.pid()));
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// How many stderr lines so far contain `needle`.
+    pub fn count_log(&self, needle: &str) -> usize {
+        let state = self.log.state.lock().unwrap();
+        state.lines.iter().filter(|l| l.contains(needle)).count()
+    }
 }
