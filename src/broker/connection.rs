@@ -2,7 +2,8 @@
 //!
 //! Lifecycle: `Open` (INFO sent; CONNECT optional since no auth is configured) → `Closing`
 //! (a close was requested; output may still flush; input is ignored) → gone (`on_close`).
-//! Auth (issue 5) adds a step between INFO and the first accepted operation.
+//! With TLS, `Open` starts with the handshake (`tls_handshaking`): nothing is read until it
+//! completes. Auth (issue 5) adds a step between INFO and the first accepted operation.
 
 use crate::protocol::{ConnectOptions, Parser};
 use crate::runtime::{ConnId, TimerId};
@@ -63,6 +64,8 @@ pub struct Client {
     pub stalled_by: Option<ConnId>,
     pub stalled_since: Instant,
     pub stall_timer: Option<TimerId>,
+    /// The TLS handshake is under way: the ping timer is the handshake deadline meanwhile.
+    pub tls_handshaking: bool,
 }
 
 impl Client {
@@ -86,6 +89,7 @@ impl Client {
             stalled_by: None,
             stalled_since: now,
             stall_timer: None,
+            tls_handshaking: false,
         }
     }
 

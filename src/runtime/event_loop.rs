@@ -21,6 +21,7 @@ use super::mailbox::{self, RecordKind};
 use super::outbound::{self, SendPlan};
 use super::ring::{self, OpKind, Ring, Token};
 use super::timer::TimerTarget;
+use super::tls;
 use super::{CloseReason, Handler, Io};
 
 /// Buffer group id of the core's provided-buffer ring.
@@ -447,13 +448,17 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let paused_by_handler = connection.paused_by_handler;
         if !paused_by_handler && connection.held_input.is_empty() {
             let id = connection.id(slot);
-            self.handler.on_data(
-                &mut Io {
-                    state: &mut self.state,
-                },
-                id,
-                data,
-            );
+            if connection.tls.is_some() {
+                tls::receive(&mut self.state, &mut self.handler, slot, data);
+            } else {
+                self.handler.on_data(
+                    &mut Io {
+                        state: &mut self.state,
+                    },
+                    id,
+                    data,
+                );
+            }
         } else {
             self.state.connections[slot]
                 .held_input
@@ -473,7 +478,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let connection = &mut self.state.connections[slot];
         let id = connection.id(slot);
         let mut held = std::mem::take(&mut connection.held_input);
-        if !held.is_empty() {
+        if connection.tls.is_some() {
+            // Held bytes are ciphertext; they go through the session like fresh input.
+            if !held.is_empty() {
+                tls::receive(&mut self.state, &mut self.handler, slot, &held);
+            }
+        } else if !held.is_empty() {
             self.handler.on_data(
                 &mut Io {
                     state: &mut self.state,
@@ -637,6 +647,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         debug_assert_eq!(connection.in_flight, 0);
         core_state::close_fd(connection.fd);
         connection.outbound.clear(&mut self.state.pool);
+        if let Some(mut tls) = connection.tls.take() {
+            tls.clear(&mut self.state.pool);
+        }
         self.state.slot_generations[slot] = connection.generation.wrapping_add(1);
         let core = self.state.core;
         self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
@@ -720,6 +733,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 continue;
             };
             connection.dirty = false;
+            if let Some(tls) = connection.tls.as_mut() {
+                // Even with a send in flight: its completion looks only at `outbound`.
+                if connection.state == ConnectionState::Open {
+                    tls.encrypt(&mut connection.outbound, &mut self.state.pool);
+                }
+            }
             if connection.send_in_flight
                 || matches!(connection.state, ConnectionState::Closing { .. })
             {

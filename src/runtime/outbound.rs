@@ -195,6 +195,24 @@ impl Outbound {
         })
     }
 
+    /// The queued bytes, front to back, one slice per chunk (for a queue that is read by
+    /// the program rather than sent: a TLS connection's staged plaintext).
+    pub fn slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.chunks.iter().map(|chunk| {
+            debug_assert!(chunk.start <= chunk.end && chunk.end <= CHUNK_BYTES);
+            // SAFETY: `start..end` lies inside the chunk's CHUNK_BYTES allocation and was
+            // initialised by `write`; it is only appended to past `end` or released by
+            // `advance`/`clear`, which need `&mut self` and so cannot run while the returned
+            // borrow of `self` lives. A send in flight may read the same bytes, which is fine.
+            unsafe {
+                std::slice::from_raw_parts(
+                    chunk.buffer.bytes.as_ptr().add(chunk.start),
+                    chunk.end - chunk.start,
+                )
+            }
+        })
+    }
+
     /// The kernel accepted `sent` bytes from the front: drop them, returning emptied chunks.
     pub fn advance(&mut self, pool: &mut ChunkPool, mut sent: usize) {
         assert!(
@@ -277,6 +295,18 @@ mod tests {
         assert_eq!(pool.free_chunks(), data.len().div_ceil(CHUNK_BYTES) - 1);
         outbound.clear(&mut pool);
         assert_eq!(outbound.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn slices_cover_the_queue_in_order() {
+        let mut pool = ChunkPool::default();
+        let mut outbound = Outbound::default();
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
+        outbound.write(&mut pool, &data);
+        outbound.advance(&mut pool, 100);
+        let joined: Vec<u8> = outbound.slices().flatten().copied().collect();
+        assert_eq!(joined, &data[100..]);
+        assert_eq!(outbound.slices().count(), data.len().div_ceil(CHUNK_BYTES));
     }
 
     #[test]
