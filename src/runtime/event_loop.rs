@@ -423,7 +423,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// FIN, so they are delivered (on resume) before the connection closes.
     fn on_end_of_stream(&mut self, slot: usize) {
         let connection = &mut self.state.connections[slot];
-        if connection.held_input.is_empty() {
+        let undelivered_tls = connection
+            .tls
+            .as_mut()
+            .is_some_and(|tls| tls.has_undelivered_input());
+        if connection.held_input.is_empty() && !undelivered_tls {
             self.state.teardown(slot, CloseReason::PeerClosed);
         } else {
             connection.end_of_stream = true;
@@ -479,10 +483,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let id = connection.id(slot);
         let mut held = std::mem::take(&mut connection.held_input);
         if connection.tls.is_some() {
-            // Held bytes are ciphertext; they go through the session like fresh input.
-            if !held.is_empty() {
-                tls::receive(&mut self.state, &mut self.handler, slot, &held);
-            }
+            // Held bytes are ciphertext; they go through the session like fresh input,
+            // after any plaintext a pause left in the session (hence even when empty).
+            tls::receive(&mut self.state, &mut self.handler, slot, &held);
         } else if !held.is_empty() {
             self.handler.on_data(
                 &mut Io {
@@ -604,8 +607,18 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 continue;
             }
             self.deliver_held(slot);
-            if self.state.connections[slot].end_of_stream {
-                self.state.teardown(slot, CloseReason::PeerClosed);
+            let connection = &mut self.state.connections[slot];
+            if connection.end_of_stream {
+                // Unless a new pause left input for the next resume (TLS only: plain held
+                // input goes in one call).
+                let undelivered = !connection.held_input.is_empty()
+                    || connection
+                        .tls
+                        .as_mut()
+                        .is_some_and(|tls| tls.has_undelivered_input());
+                if !undelivered {
+                    self.state.teardown(slot, CloseReason::PeerClosed);
+                }
             } else {
                 self.state.queue_arm(slot);
             }

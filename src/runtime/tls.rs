@@ -12,10 +12,10 @@
 //! the length of one `on_data` call. rustls keeps its own record buffers (a 4 KiB receive
 //! buffer at rest, grown while a record is split across reads).
 //!
-//! Must not: call into the handler with a connection that is no longer open, or emit
-//! anything after a fatal alert.
+//! Must not: call `on_data` for a connection that is closing or paused (decrypted bytes
+//! wait in the session until `resume_reading`), or emit anything after a fatal alert.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, BufRead, IoSlice, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -330,6 +330,9 @@ pub(super) struct TlsState {
     established: bool,
     /// A fatal error or alert ended the session: nothing more goes through rustls.
     failed: bool,
+    /// The peer sent close_notify; the connection closes once the plaintext before it is
+    /// delivered.
+    peer_closed: bool,
 }
 
 impl TlsState {
@@ -345,6 +348,7 @@ impl TlsState {
             header_bytes_checked: 0,
             established: false,
             failed: false,
+            peer_closed: false,
         })
     }
 
@@ -367,6 +371,12 @@ impl TlsState {
             self.header_bytes_checked += 1;
         }
         Ok(())
+    }
+
+    /// Whether decrypted input or a close_notify still waits for the handler (it paused).
+    pub fn has_undelivered_input(&mut self) -> bool {
+        let pending = matches!(self.session.reader().fill_buf(), Ok(bytes) if !bytes.is_empty());
+        pending || self.peer_closed
     }
 
     /// Plaintext bytes accepted from the handler and not yet encrypted.
@@ -511,6 +521,10 @@ pub(super) fn start(state: &mut CoreState, conn: ConnId) -> bool {
 /// Feeds ciphertext received on `slot` through its session: handshake messages are
 /// answered, a completed handshake is announced, plaintext goes to `on_data`, close_notify
 /// and errors close the connection. `input` may hold any part of any record.
+///
+/// A handler that pauses reading gets no more `on_data`: decrypted bytes stay in the
+/// session and the rest of `input` is held in the connection, both delivered (in order) by
+/// the next call, which `resume_reading` brings about (with empty `input` if need be).
 pub(super) fn receive<H: Handler>(
     state: &mut CoreState,
     handler: &mut H,
@@ -518,92 +532,137 @@ pub(super) fn receive<H: Handler>(
     input: &[u8],
 ) {
     let mut input = input;
-    let connection = &mut state.connections[slot];
-    let id = connection.id(slot);
-    let tls = connection
-        .tls
-        .as_mut()
-        .expect("receive is for TLS connections");
-    if let Err(failure) = tls.check_first_record(input) {
-        // Go does not answer a plain-text client at all (no alert): close, after whatever
-        // plain output (INFO) is still queued.
-        tls.failed = true;
-        state.close(slot, CloseReason::Tls(failure), true);
-        return;
-    }
-    while !input.is_empty() {
-        let CoreState {
-            connections, pool, ..
-        } = &mut *state;
-        let connection = &mut connections[slot];
-        if connection.state != ConnectionState::Open {
-            return;
-        }
-        let tls = connection.tls.as_mut().expect("still a TLS connection");
-        let read = tls.session.read_tls(&mut input);
-        if !matches!(read, Ok(count) if count > 0) {
-            // rustls refuses input only when its buffers are full, which draining after
-            // every read prevents; treat it as the peer's protocol error.
-            crate::debug!("runtime: {}: TLS input refused: {read:?}", connection.peer);
-            tls.failed = true;
-            state.close(slot, CloseReason::Tls(TlsFailure::Protocol), true);
-            return;
-        }
-        let processed = tls.session.process_new_packets();
-        let wrote = tls.drain(&mut connection.outbound, pool);
-        let io_state = match processed {
-            Ok(io_state) => io_state,
-            Err(error) => {
-                // rustls has queued the fatal alert (drained above); send it, then close.
-                crate::debug!("runtime: {}: TLS error: {error}", connection.peer);
-                tls.failed = true;
-                let failure = TlsFailure::from_rustls(&error);
-                state.close(slot, CloseReason::Tls(failure), true);
+    let id = state.connections[slot].id(slot);
+    loop {
+        match deliver_plaintext(state, handler, slot, id) {
+            Delivery::Closed => return,
+            Delivery::Paused => {
+                state.connections[slot].held_input.extend_from_slice(input);
                 return;
             }
-        };
-        let newly_established = !tls.established && !tls.session.is_handshaking();
-        let handshake = newly_established.then(|| tls.handshake());
-        tls.established |= newly_established;
-        if wrote || newly_established {
-            state.mark_dirty(slot);
+            Delivery::Done => {}
         }
-        if let Some(handshake) = handshake {
-            handler.on_tls_established(&mut Io { state }, id, handshake);
-        }
-        if io_state.plaintext_bytes_to_read() > 0 {
-            deliver_plaintext(state, handler, slot, id);
-        }
-        if io_state.peer_has_closed() {
-            // close_notify: answer it (Go's Close does) and close.
+        let tls = tls_of(state, slot);
+        if tls.peer_closed {
+            // close_notify, and every byte before it delivered: answer it (Go's Close
+            // does) and close.
             state.close(slot, CloseReason::PeerClosed, true);
+            return;
+        }
+        if input.is_empty() || !feed(state, handler, slot, &mut input) {
             return;
         }
     }
 }
 
-/// Hands every decrypted byte to the handler, one scratch buffer at a time, while the
-/// connection stays open.
-fn deliver_plaintext<H: Handler>(state: &mut CoreState, handler: &mut H, slot: usize, id: ConnId) {
+/// The session of a TLS connection that is known to exist.
+fn tls_of(state: &mut CoreState, slot: usize) -> &mut TlsState {
+    state.connections[slot]
+        .tls
+        .as_deref_mut()
+        .expect("a TLS connection")
+}
+
+/// Gives rustls the next part of `input` and processes it: queues its answers, announces a
+/// completed handshake. Returns false if the connection was closed (after sending any
+/// alert rustls queued).
+fn feed<H: Handler>(
+    state: &mut CoreState,
+    handler: &mut H,
+    slot: usize,
+    input: &mut &[u8],
+) -> bool {
+    let CoreState {
+        connections, pool, ..
+    } = &mut *state;
+    let connection = &mut connections[slot];
+    let peer = connection.peer;
+    let tls = connection.tls.as_deref_mut().expect("a TLS connection");
+    let failure = if let Err(failure) = tls.check_first_record(input) {
+        // Go does not answer a plain-text client at all (no alert): close, after whatever
+        // plain output (INFO) is still queued.
+        Some(failure)
+    } else {
+        match tls.session.read_tls(input) {
+            Ok(count) if count > 0 => None,
+            // rustls refuses input only when its buffers are full, which delivering after
+            // every read prevents; treat it as the peer's protocol error.
+            read => {
+                crate::debug!("runtime: {peer}: TLS input refused: {read:?}");
+                Some(TlsFailure::Protocol)
+            }
+        }
+    };
+    let processed = match failure {
+        Some(failure) => Err(failure),
+        None => tls.session.process_new_packets().map_err(|error| {
+            crate::debug!("runtime: {peer}: TLS error: {error}");
+            TlsFailure::from_rustls(&error)
+        }),
+    };
+    // rustls's answers: handshake flights, key updates, or the fatal alert of an error.
+    let wrote = tls.drain(&mut connection.outbound, pool);
+    let io_state = match processed {
+        Ok(io_state) => io_state,
+        Err(failure) => {
+            tls.failed = true;
+            state.close(slot, CloseReason::Tls(failure), true);
+            return false;
+        }
+    };
+    tls.peer_closed |= io_state.peer_has_closed();
+    let newly_established = !tls.established && !tls.session.is_handshaking();
+    let handshake = newly_established.then(|| tls.handshake());
+    tls.established |= newly_established;
+    if wrote || newly_established {
+        state.mark_dirty(slot);
+    }
+    if let Some(handshake) = handshake {
+        let id = state.connections[slot].id(slot);
+        handler.on_tls_established(&mut Io { state }, id, handshake);
+    }
+    true
+}
+
+/// How a round of plaintext delivery ended.
+enum Delivery {
+    /// Everything decrypted so far was delivered.
+    Done,
+    /// The handler paused reading; the rest waits in the session.
+    Paused,
+    /// The connection is closing; nothing more is delivered.
+    Closed,
+}
+
+/// Hands decrypted bytes to the handler, one scratch buffer at a time, while the
+/// connection stays open and reading.
+fn deliver_plaintext<H: Handler>(
+    state: &mut CoreState,
+    handler: &mut H,
+    slot: usize,
+    id: ConnId,
+) -> Delivery {
     let mut scratch = std::mem::take(&mut state.tls_plaintext);
     if scratch.len() < PLAINTEXT_SCRATCH_BYTES {
         scratch.resize(PLAINTEXT_SCRATCH_BYTES, 0);
     }
-    loop {
+    let outcome = loop {
         let connection = &mut state.connections[slot];
         if connection.state != ConnectionState::Open {
-            break;
+            break Delivery::Closed;
         }
-        let Some(tls) = connection.tls.as_mut() else {
-            break;
-        };
+        if connection.paused_by_handler {
+            break Delivery::Paused;
+        }
+        let tls = connection.tls.as_deref_mut().expect("a TLS connection");
         let count = tls.session.reader().read(&mut scratch).unwrap_or(0);
         if count == 0 {
-            break;
+            break Delivery::Done;
         }
         handler.on_data(&mut Io { state }, id, &scratch[..count]);
-    }
+    };
     state.tls_plaintext = scratch;
+    outcome
 }
 
 #[cfg(test)]
