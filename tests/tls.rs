@@ -12,11 +12,15 @@
 mod common;
 
 use common::{frame_len, text, Flavor, READY_LINE};
+use ringmq::runtime::{
+    self, CloseReason, ConnId, Handler, Io, RuntimeConfig, TlsHandshake, TlsServerConfig,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -263,6 +267,13 @@ fn nats_server_installed() -> bool {
 /// Connects over plain TCP and reads the INFO line byte by byte, so that nothing after it
 /// is consumed.
 fn connect_and_read_info(port: u16) -> (TcpStream, String) {
+    let (stream, info) = connect_and_read_info_line(port);
+    assert!(info.starts_with("INFO {"), "{info}");
+    (stream, info)
+}
+
+/// Connects over plain TCP and reads one CRLF-terminated line byte by byte.
+fn connect_and_read_info_line(port: u16) -> (TcpStream, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_nodelay(true).unwrap();
     stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
@@ -274,7 +285,6 @@ fn connect_and_read_info(port: u16) -> (TcpStream, String) {
         info.push(byte[0]);
     }
     let info = String::from_utf8(info).expect("INFO is UTF-8");
-    assert!(info.starts_with("INFO {"), "{info}");
     (stream, info)
 }
 
@@ -589,6 +599,20 @@ fn handshake_deadline_closes_silent_and_half_finished_handshakes() {
 }
 
 #[test]
+fn client_leaving_before_the_handshake_is_logged_as_eof() {
+    let certificates = Certificates::generate("eof");
+    let server = Server::start(&certificates.server_args());
+    let (mut stream, _) = connect_and_read_info(server.port);
+    let local = stream.local_addr().unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut after_info = Vec::new();
+    let _ = stream.read_to_end(&mut after_info);
+    assert_eq!(text(&after_info), "");
+    let line = server.wait_for_log("TLS handshake error: EOF");
+    assert!(line.contains(&local.to_string()), "{line}");
+}
+
+#[test]
 fn client_certificate_from_the_ca_is_accepted() {
     let certificates = Certificates::generate("verify-ok");
     let server = Server::start(&certificates.verifying_server_args());
@@ -763,4 +787,127 @@ fn unreadable_tls_files_stop_start_up_naming_the_file() {
         stderr.contains("TLS Server private key must be present and valid"),
         "{stderr}"
     );
+}
+
+// ---- the runtime alone ----
+
+/// Greets in plain text, starts TLS, echoes every input and pauses reading after each
+/// `on_data`, resuming from a timer a millisecond later: decrypted bytes and records wait
+/// in the session and the connection while paused.
+struct PausingEcho {
+    events: Arc<Mutex<Vec<String>>>,
+    paused: Vec<ConnId>,
+}
+
+impl Handler for PausingEcho {
+    fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, _peer: SocketAddr) {
+        io.write(conn, b"HELLO\r\n");
+        assert!(io.start_tls(conn));
+        assert!(!io.start_tls(conn), "already TLS");
+    }
+    fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        if self.paused.contains(&conn) {
+            self.events.lock().unwrap().push("data while paused".into());
+        }
+        io.write(conn, data);
+        io.pause_reading(conn);
+        self.paused.push(conn);
+        io.set_timer(io.now() + Duration::from_millis(1), 0);
+    }
+    fn on_close(&mut self, _io: &mut Io<'_>, _conn: ConnId, reason: CloseReason) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("close {reason:?}"));
+    }
+    fn on_mail(&mut self, _io: &mut Io<'_>, _from: usize, _record: &[u8]) {}
+    fn on_timer(&mut self, io: &mut Io<'_>, _token: u64) {
+        for conn in self.paused.drain(..) {
+            io.resume_reading(conn);
+        }
+    }
+    fn on_turn_end(&mut self, _io: &mut Io<'_>) {}
+    fn on_shutdown(&mut self, _io: &mut Io<'_>) {}
+    fn on_tls_established(&mut self, _io: &mut Io<'_>, _conn: ConnId, handshake: TlsHandshake) {
+        self.events.lock().unwrap().push(format!(
+            "established {} {}",
+            handshake.protocol_version, handshake.cipher_suite
+        ));
+    }
+}
+
+#[test]
+fn runtime_echo_over_tls_survives_pausing_after_every_read() {
+    let certificates = Certificates::generate("runtime-echo");
+    let tls = TlsServerConfig::load(
+        &certificates.path("server-cert.pem"),
+        &certificates.path("server-key.pem"),
+        None,
+        false,
+    )
+    .expect("certificates load");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = RuntimeConfig {
+        cores: 1,
+        recv_buffers: 64,
+        recv_buffer_size: 4 * 1024,
+        connections_per_core: 16,
+        mailbox_bytes: 1 << 20,
+        write_deadline: Duration::from_secs(5),
+        shutdown_flush: Duration::from_secs(1),
+        tls: Some(tls),
+    };
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let for_core = Arc::clone(&events);
+    let handle = runtime::start(config, listener, move |_| PausingEcho {
+        events: Arc::clone(&for_core),
+        paused: Vec::new(),
+    })
+    .expect("runtime starts");
+
+    let (mut tcp, greeting) = connect_and_read_info_line(port);
+    assert_eq!(greeting, "HELLO\r\n");
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut session = ClientConnection::new(certificates.client_config(None), name).unwrap();
+    while session.is_handshaking() {
+        session.complete_io(&mut tcp).expect("handshake");
+    }
+    let mut stream = StreamOwned::new(session, tcp);
+    // Far more than the 4 KiB receive buffers and the 16 KiB records, in one go.
+    let body = payload(1 << 20);
+    stream.write_all(&body).unwrap();
+    stream.flush().unwrap();
+    stream.conn.send_close_notify();
+    stream.flush().unwrap();
+    stream.sock.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    let mut echoed = Vec::new();
+    stream
+        .read_to_end(&mut echoed)
+        .expect("echo, then close_notify");
+    assert!(
+        echoed == body,
+        "echoed {} of {} bytes",
+        echoed.len(),
+        body.len()
+    );
+
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    while events.lock().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no close: {:?}",
+            events.lock().unwrap()
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec![
+            "established 1.3 TLS_AES_128_GCM_SHA256".to_string(),
+            "close PeerClosed".to_string()
+        ]
+    );
+    handle.shutdown();
+    handle.join();
 }
