@@ -791,9 +791,9 @@ fn unreadable_tls_files_stop_start_up_naming_the_file() {
 
 // ---- the runtime alone ----
 
-/// Greets in plain text, starts TLS, echoes every input and pauses reading after each
-/// `on_data`, resuming from a timer a millisecond later: decrypted bytes and records wait
-/// in the session and the connection while paused.
+/// Greets in plain text, starts TLS, writes before the handshake is done, echoes every
+/// input and pauses reading after each `on_data`, resuming from a timer a millisecond
+/// later: decrypted bytes and records wait in the session and the connection while paused.
 struct PausingEcho {
     events: Arc<Mutex<Vec<String>>>,
     paused: Vec<ConnId>,
@@ -804,6 +804,8 @@ impl Handler for PausingEcho {
         io.write(conn, b"HELLO\r\n");
         assert!(io.start_tls(conn));
         assert!(!io.start_tls(conn), "already TLS");
+        // Written before the handshake: held back, then sent as the first TLS data.
+        io.write(conn, b"early ");
     }
     fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
         if self.paused.contains(&conn) {
@@ -885,10 +887,11 @@ fn runtime_echo_over_tls_survives_pausing_after_every_read() {
     stream
         .read_to_end(&mut echoed)
         .expect("echo, then close_notify");
+    assert_eq!(text(&echoed[..6.min(echoed.len())]), "early ");
     assert!(
-        echoed == body,
+        echoed[6..] == body[..],
         "echoed {} of {} bytes",
-        echoed.len(),
+        echoed.len() - 6,
         body.len()
     );
 

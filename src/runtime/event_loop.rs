@@ -660,9 +660,6 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         debug_assert_eq!(connection.in_flight, 0);
         core_state::close_fd(connection.fd);
         connection.outbound.clear(&mut self.state.pool);
-        if let Some(mut tls) = connection.tls.take() {
-            tls.clear(&mut self.state.pool);
-        }
         self.state.slot_generations[slot] = connection.generation.wrapping_add(1);
         let core = self.state.core;
         self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
@@ -747,10 +744,9 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             };
             connection.dirty = false;
             if let Some(tls) = connection.tls.as_mut() {
-                // Even with a send in flight: its completion looks only at `outbound`.
-                if connection.state == ConnectionState::Open {
-                    tls.encrypt(&mut connection.outbound, &mut self.state.pool);
-                }
+                // The plaintext tail becomes records before any send is planned (even with a
+                // send in flight: the next one is planned from its completion).
+                tls.encrypt(&mut connection.outbound, &mut self.state.pool);
             }
             if connection.send_in_flight
                 || matches!(connection.state, ConnectionState::Closing { .. })

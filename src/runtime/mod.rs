@@ -28,7 +28,8 @@
 //!   resolution; `cancel_timer` is idempotent.
 //! - TLS: [`Io::start_tls`] makes a connection a TLS server connection (rustls, driven by
 //!   this loop over the same buffers): output queued before it stays plain, later output is
-//!   encrypted once per loop turn, input is decrypted before [`Handler::on_data`].
+//!   encrypted at the flush (once per loop turn), input is decrypted before
+//!   [`Handler::on_data`].
 //!   [`Handler::on_tls_established`] reports the completed handshake; a TLS failure closes
 //!   the connection with [`CloseReason::Tls`], a peer's close_notify with
 //!   [`CloseReason::PeerClosed`]. A flushing close sends close_notify.
@@ -195,13 +196,9 @@ impl Io<'_> {
         {
             return;
         }
-        // TLS output is staged as plaintext and encrypted once per turn, at the flush.
-        let queue = match connection.tls.as_mut() {
-            Some(tls) => &mut tls.staged,
-            None => &mut connection.outbound,
-        };
+        // On a TLS connection these bytes are plaintext until the flush encrypts them.
         for part in parts {
-            queue.write(&mut state.pool, part);
+            connection.outbound.write(&mut state.pool, part);
         }
         state.mark_dirty(conn.slot as usize);
     }
@@ -209,10 +206,9 @@ impl Io<'_> {
     /// Bytes queued for `conn` and not yet acknowledged by the kernel (0 if dead); for TLS,
     /// plaintext not yet encrypted plus records not yet sent.
     pub fn pending_bytes(&self, conn: ConnId) -> usize {
-        self.state.connection(conn).map_or(0, |connection| {
-            let staged = connection.tls.as_ref().map_or(0, |tls| tls.staged_bytes());
-            connection.outbound.queued_bytes() + staged
-        })
+        self.state
+            .connection(conn)
+            .map_or(0, |connection| connection.outbound.queued_bytes())
     }
 
     /// Makes `conn` the server side of a TLS session, typically right after queuing a

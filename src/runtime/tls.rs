@@ -2,15 +2,17 @@
 //! loop does all IO. No second runtime, no extra thread, no socket of rustls's own.
 //!
 //! ```text
-//!   recv (provided buffer) ──► read_tls ─► process_new_packets ─► reader ─► scratch ─► on_data
-//!   Io::write ─► staged (pooled chunks) ══ once per turn ══► writer ─► write_tls ─► outbound ─► send
+//!   recv (provided buffer) ─► read_tls ─► process_new_packets ─► reader ─► scratch ─► on_data
+//!   Io::write ─► outbound tail (plaintext) ═ flush ═► writer ─► write_tls ─► outbound ─► send
 //! ```
 //!
-//! Plaintext lives in three places only: the handler's own buffers, a connection's staged
-//! output (pooled 16 KiB chunks, encrypted at the end of the loop turn so that many small
-//! writes share records), and the core's one scratch buffer, which holds decrypted input for
-//! the length of one `on_data` call. rustls keeps its own record buffers (a 4 KiB receive
-//! buffer at rest, grown while a record is split across reads).
+//! Plaintext lives in three places only: the handler's own buffers, the tail of a
+//! connection's outbound queue (what it wrote this loop turn; swapped for records at the
+//! flush, before any send is planned, so that many small writes share records and
+//! `Io::write` stays the same for plain and TLS connections), and the core's one scratch
+//! buffer, which holds decrypted input for the length of one `on_data` call. rustls keeps
+//! its own record buffers (a 4 KiB receive buffer at rest, grown while a record is split
+//! across reads).
 //!
 //! Must not: call `on_data` for a connection that is closing or paused (decrypted bytes
 //! wait in the session until `resume_reading`), or emit anything after a fatal alert.
@@ -32,8 +34,8 @@ use super::{CloseReason, ConnId, Handler, Io};
 /// `on_data` call per record at most.
 pub const PLAINTEXT_SCRATCH_BYTES: usize = 16 * 1024;
 
-/// Staged plaintext chunks handed to rustls in one vectored write.
-const STAGED_SLICES_PER_WRITE: usize = 16;
+/// Plaintext chunks handed to rustls in one vectored write.
+const TAIL_SLICES_PER_WRITE: usize = 16;
 
 /// Where the system's CA bundle lives on Debian and its derivatives (the first file Go's
 /// crypto/x509 tries); `verify` without a CA file trusts it, as nats-server does.
@@ -319,16 +321,22 @@ pub struct TlsHandshake {
 
 /// One connection's TLS session. Boxed in the connection, so plain connections pay one
 /// pointer.
+///
+/// Output: the handler writes plaintext into the connection's outbound queue as on any
+/// connection (`Io::write` does not look at TLS). Everything appended since the last
+/// encryption is the queue's plaintext tail; `encrypt` swaps it for records before any
+/// send is planned, at the flush, so the kernel only ever sees records.
 pub(super) struct TlsState {
     session: ServerConnection,
-    /// Plaintext written since the last flush, not yet encrypted (pooled chunks; nothing is
-    /// sent from here). Held back until the handshake completes.
-    pub staged: Outbound,
+    /// `outbound.written_total()` right after the last encryption: bytes appended since are
+    /// the plaintext tail.
+    encrypted_up_to: usize,
     /// How many of the stream's first two bytes passed the plain-text client check.
     header_bytes_checked: u8,
     /// The handshake completed and the handler was told.
     established: bool,
-    /// A fatal error or alert ended the session: nothing more goes through rustls.
+    /// A fatal error or alert ended the session (or close_notify was sent): plaintext is
+    /// dropped, nothing more goes through rustls.
     failed: bool,
     /// The peer sent close_notify; the connection closes once the plaintext before it is
     /// delivered.
@@ -336,15 +344,16 @@ pub(super) struct TlsState {
 }
 
 impl TlsState {
-    pub fn new(config: &TlsServerConfig) -> Result<TlsState, rustls::Error> {
+    /// A session whose plaintext starts after what `outbound` holds now (a plain greeting
+    /// queued before stays plain).
+    pub fn new(config: &TlsServerConfig, outbound: &Outbound) -> Result<TlsState, rustls::Error> {
         let mut session = ServerConnection::new(Arc::clone(&config.config))?;
-        // Unlimited: everything rustls buffers is drained into the outbound queue right
-        // away, which the handler bounds (its max_pending), so a limit here would only make
-        // writes short.
+        // Unlimited: rustls's buffers are drained into the outbound queue right away, which
+        // the handler bounds (its max_pending); a limit here would only make writes short.
         session.set_buffer_limit(None);
         Ok(TlsState {
             session,
-            staged: Outbound::default(),
+            encrypted_up_to: outbound.written_total(),
             header_bytes_checked: 0,
             established: false,
             failed: false,
@@ -379,62 +388,62 @@ impl TlsState {
         pending || self.peer_closed
     }
 
-    /// Plaintext bytes accepted from the handler and not yet encrypted.
-    pub fn staged_bytes(&self) -> usize {
-        self.staged.queued_bytes()
-    }
-
-    /// Encrypts the staged plaintext (once the handshake is done) and moves every record
-    /// rustls has queued into `outbound`. Returns whether anything was queued.
+    /// Replaces the plaintext tail of `outbound` by records, followed by any other records
+    /// rustls has queued (handshake flights, alerts). Before the handshake completes,
+    /// rustls keeps the plaintext and sends it right after. Returns whether records were
+    /// queued.
     pub fn encrypt(&mut self, outbound: &mut Outbound, pool: &mut ChunkPool) -> bool {
-        if self.established && !self.failed {
-            while !self.staged.is_empty() {
-                let written = {
-                    let mut slices = [IoSlice::new(&[]); STAGED_SLICES_PER_WRITE];
-                    let mut count = 0;
-                    for (slot, bytes) in slices.iter_mut().zip(self.staged.slices()) {
-                        *slot = IoSlice::new(bytes);
-                        count += 1;
-                    }
-                    self.session.writer().write_vectored(&slices[..count])
-                };
-                match written {
-                    Ok(count) if count > 0 => self.staged.advance(pool, count),
-                    _ => break,
-                }
+        let tail = outbound.written_total().wrapping_sub(self.encrypted_up_to);
+        if tail > 0 {
+            if !self.failed {
+                self.absorb(outbound, tail);
+            }
+            outbound.truncate_tail(pool, tail);
+        }
+        let mut wrote = false;
+        while self.session.wants_write() {
+            let mut sink = OutboundSink { outbound, pool };
+            match self.session.write_tls(&mut sink) {
+                Ok(count) if count > 0 => wrote = true,
+                _ => break,
             }
         }
-        self.drain(outbound, pool)
+        self.encrypted_up_to = outbound.written_total();
+        wrote
     }
 
-    /// Before a close that flushes: encrypt what is staged and, after a completed
-    /// handshake, say close_notify (as Go's `tls.Conn.Close` does).
+    /// Hands the last `tail` bytes of `outbound` to rustls as plaintext to send.
+    fn absorb(&mut self, outbound: &Outbound, tail: usize) {
+        let mut slices = [IoSlice::new(&[]); TAIL_SLICES_PER_WRITE];
+        let mut pending = outbound.tail_slices(tail).peekable();
+        while pending.peek().is_some() {
+            let mut count = 0;
+            for (slot, bytes) in slices.iter_mut().zip(pending.by_ref()) {
+                *slot = IoSlice::new(bytes);
+                count += 1;
+            }
+            // Takes everything (no buffer limit); fails only after a fatal error.
+            if self
+                .session
+                .writer()
+                .write_vectored(&slices[..count])
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+
+    /// Before a close that flushes: encrypt what was written and, after a completed
+    /// handshake, say close_notify (as Go's `tls.Conn.Close` does). Plaintext written
+    /// before the handshake completed is dropped.
     pub fn finish(&mut self, outbound: &mut Outbound, pool: &mut ChunkPool) {
         if self.established && !self.failed {
             self.encrypt(outbound, pool);
             self.session.send_close_notify();
         }
-        self.drain(outbound, pool);
         self.failed = true;
-    }
-
-    /// Returns the staged chunks to the pool (the connection is gone).
-    pub fn clear(&mut self, pool: &mut ChunkPool) {
-        self.staged.clear(pool);
-    }
-
-    /// Moves the records rustls has queued (handshake flights, alerts, application data)
-    /// into `outbound`. Returns whether any were.
-    fn drain(&mut self, outbound: &mut Outbound, pool: &mut ChunkPool) -> bool {
-        let mut any = false;
-        while self.session.wants_write() {
-            let mut sink = OutboundSink { outbound, pool };
-            match self.session.write_tls(&mut sink) {
-                Ok(count) if count > 0 => any = true,
-                _ => break,
-            }
-        }
-        any
+        self.encrypt(outbound, pool);
     }
 
     fn handshake(&self) -> TlsHandshake {
@@ -505,7 +514,7 @@ pub(super) fn start(state: &mut CoreState, conn: ConnId) -> bool {
     if connection.state != ConnectionState::Open || connection.tls.is_some() {
         return false;
     }
-    match TlsState::new(&config) {
+    match TlsState::new(&config, &connection.outbound) {
         Ok(tls) => {
             connection.tls = Some(Box::new(tls));
             true
@@ -600,8 +609,10 @@ fn feed<H: Handler>(
             TlsFailure::from_rustls(&error)
         }),
     };
-    // rustls's answers: handshake flights, key updates, or the fatal alert of an error.
-    let wrote = tls.drain(&mut connection.outbound, pool);
+    // rustls's answers (handshake flights, key updates, the fatal alert of an error), after
+    // the plaintext the handler wrote so far (so only when there are answers: otherwise the
+    // plaintext waits for the flush and shares records with what follows).
+    let wrote = tls.session.wants_write() && tls.encrypt(&mut connection.outbound, pool);
     let io_state = match processed {
         Ok(io_state) => io_state,
         Err(failure) => {
@@ -673,7 +684,7 @@ mod tests {
     fn plain_text_clients_are_recognised_from_the_first_two_bytes() {
         let check = |chunks: &[&[u8]]| {
             let config = test_config();
-            let mut tls = TlsState::new(&config).unwrap();
+            let mut tls = TlsState::new(&config, &Outbound::default()).unwrap();
             chunks
                 .iter()
                 .try_for_each(|chunk| tls.check_first_record(chunk))
