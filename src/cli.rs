@@ -5,7 +5,7 @@
 //! clap sees them, leaving clusters of short flags (`-DV`) alone.
 
 use crate::conf::{self, Diagnostic, Report};
-use crate::config::Config;
+use crate::config::{Config, TlsConfig};
 use clap::{ArgAction, Parser};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -107,6 +107,37 @@ pub struct Args {
     /// Show version.
     #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
     pub version: bool,
+
+    /// Enable TLS (`--tls=false` turns TLS off whatever the other --tls* flags say).
+    #[arg(long = "tls", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", value_parser = parse_go_bool)]
+    pub tls: Option<bool>,
+
+    /// Server certificate file (PEM).
+    #[arg(long = "tlscert", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key for the server certificate (PEM).
+    #[arg(long = "tlskey", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Enable TLS with client verification.
+    #[arg(long = "tlsverify", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", value_parser = parse_go_bool)]
+    pub tls_verify: Option<bool>,
+
+    /// Client certificate CA for verification (PEM).
+    #[arg(long = "tlscacert", value_name = "FILE")]
+    pub tls_ca_cert: Option<PathBuf>,
+}
+
+/// A boolean flag value as Go's `strconv.ParseBool` reads it (`-tls=false`, `-tls=1`, ...).
+fn parse_go_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean value {text:?}")),
+    }
 }
 
 /// Long option names that Go-style single-dash use may spell `-name`.
@@ -130,6 +161,11 @@ const LONG_NAMES: &[&str] = &[
     "auth",
     "version",
     "help",
+    "tls",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "tlscacert",
 ];
 
 /// Rewrites `-port 4222` / `-port=4222` into `--port …` for known long names.
@@ -218,6 +254,9 @@ fn apply_flags(args: &Args, config: &mut Config) -> Result<(), clap::Error> {
     if let Some(addr) = &args.addr {
         config.host = addr.clone();
     }
+    if let Some(tls) = tls_from_flags(args)? {
+        config.tls = Some(tls);
+    }
     if let Some(port) = args.port {
         config.port = match port {
             -1 => 0,
@@ -278,6 +317,33 @@ fn apply_flags(args: &Args, config: &mut Config) -> Result<(), clap::Error> {
         config.auth.token = Some(crate::auth::Secret(token));
     }
     Ok(())
+}
+
+/// nats-server's rule: any `--tls*` flag turns TLS on, unless `--tls=false` is given; then a
+/// certificate and a key are required, with its messages when one is missing.
+fn tls_from_flags(args: &Args) -> Result<Option<TlsConfig>, clap::Error> {
+    let any_flag = args.tls.is_some()
+        || args.tls_cert.is_some()
+        || args.tls_key.is_some()
+        || args.tls_verify.is_some()
+        || args.tls_ca_cert.is_some();
+    if !any_flag || args.tls == Some(false) {
+        return Ok(None);
+    }
+    let invalid =
+        |text: &str| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{text}\n"));
+    let cert_file = args
+        .tls_cert
+        .clone()
+        .ok_or_else(|| invalid("TLS Server certificate must be present and valid"))?;
+    let key_file = args
+        .tls_key
+        .clone()
+        .ok_or_else(|| invalid("TLS Server private key must be present and valid"))?;
+    let mut tls = TlsConfig::new(cert_file, key_file);
+    tls.ca_file = args.tls_ca_cert.clone();
+    tls.verify = args.tls_verify == Some(true);
+    Ok(Some(tls))
 }
 
 #[cfg(test)]
@@ -375,6 +441,54 @@ mod tests {
             (d.host.as_str(), d.port, d.debug, d.trace),
             ("0.0.0.0", 4222, false, false)
         );
+    }
+
+    fn refused(args: &[&str]) -> String {
+        let argv = std::iter::once("ringmq")
+            .chain(args.iter().copied())
+            .map(OsString::from);
+        parse(argv).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn tls_flags() {
+        assert_eq!(run(&[]).tls, None);
+        let c = run(&["--tls", "--tlscert", "c.pem", "--tlskey", "k.pem"]);
+        assert_eq!(c.tls, Some(TlsConfig::new("c.pem", "k.pem")));
+        // Go-style spellings; --tlsverify alone turns TLS on.
+        let c = run(&[
+            "-tlsverify",
+            "-tlscert=c.pem",
+            "-tlskey",
+            "k.pem",
+            "-tlscacert",
+            "ca.pem",
+        ]);
+        let tls = c.tls.expect("TLS on");
+        assert!(tls.verify);
+        assert_eq!(tls.ca_file.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert_eq!(tls.timeout, TlsConfig::DEFAULT_TIMEOUT);
+        let c = run(&[
+            "--tlscert",
+            "c.pem",
+            "--tlskey",
+            "k.pem",
+            "--tlsverify=false",
+        ]);
+        assert!(!c.tls.expect("TLS on").verify);
+        // -tls=false wins over every other --tls* flag.
+        assert_eq!(run(&["-tls=false", "--tlscert", "c.pem"]).tls, None);
+        assert_eq!(run(&["--tls=0", "--tlsverify"]).tls, None);
+    }
+
+    #[test]
+    fn tls_flags_without_certificate_or_key_are_refused_in_nats_words() {
+        assert!(refused(&["--tls"]).contains("TLS Server certificate must be present and valid"));
+        assert!(refused(&["--tlscacert", "ca.pem"])
+            .contains("TLS Server certificate must be present and valid"));
+        assert!(refused(&["--tls", "--tlscert", "c.pem"])
+            .contains("TLS Server private key must be present and valid"));
+        assert!(refused(&["--tls=maybe"]).contains("invalid boolean value"));
     }
 
     #[test]

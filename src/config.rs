@@ -72,6 +72,42 @@ impl Default for Limits {
     }
 }
 
+/// TLS for client connections: the `--tls*` flags, or a config file's `tls {}` block (whose
+/// keys these fields are named after). The files are read at start-up; a file that cannot be
+/// read or parsed stops the server with a message naming it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The server's certificate chain, PEM (`cert_file`, `--tlscert`).
+    pub cert_file: PathBuf,
+    /// The certificate's private key, PEM: PKCS#8, PKCS#1 or SEC1 (`key_file`, `--tlskey`).
+    pub key_file: PathBuf,
+    /// CAs that sign client certificates, PEM (`ca_file`, `--tlscacert`). Used only with
+    /// `verify`; without it, `verify` trusts the system's CA bundle, as nats-server does.
+    pub ca_file: Option<PathBuf>,
+    /// Require a client certificate signed by a trusted CA (`verify`, `--tlsverify`); INFO
+    /// then carries `"tls_verify":true`.
+    pub verify: bool,
+    /// Handshake deadline (`timeout`, in seconds in the config file). Over it the connection
+    /// is closed without a reply, as nats-server closes it.
+    pub timeout: Duration,
+}
+
+impl TlsConfig {
+    /// nats-server's default handshake deadline (`TLS_TIMEOUT`).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// TLS with this certificate and key, no client verification, the default timeout.
+    pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> TlsConfig {
+        TlsConfig {
+            cert_file: cert_file.into(),
+            key_file: key_file.into(),
+            ca_file: None,
+            verify: false,
+            timeout: TlsConfig::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -103,6 +139,8 @@ pub struct Config {
     /// Authentication, accounts and permissions (`--user/--pass/--auth`, `authorization`,
     /// `accounts`, `no_auth_user`); the default is no auth.
     pub auth: crate::auth::AuthConfig,
+    /// TLS required on the client port (`--tls`); None: plain text.
+    pub tls: Option<TlsConfig>,
 }
 
 /// nats-server's defaults and floor for lame duck mode.
@@ -128,6 +166,7 @@ impl Default for Config {
             http_port: None,
             config_file: None,
             auth: crate::auth::AuthConfig::default(),
+            tls: None,
         }
     }
 }
@@ -181,6 +220,9 @@ impl Config {
             ));
         }
         crate::auth::Authenticator::new(&self.auth).map_err(ConfigError)?;
+        if self.tls.as_ref().is_some_and(|tls| tls.timeout.is_zero()) {
+            return Err(ConfigError("TLS timeout must be positive".into()));
+        }
         Ok(())
     }
 

@@ -69,6 +69,11 @@ fn main() -> ExitCode {
     }
     let server = match broker::Server::start(config) {
         Ok(server) => server,
+        // Unusable settings (TLS files among them) say so themselves.
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
+            fatal!("{error}");
+            return ExitCode::FAILURE;
+        }
         Err(error) => {
             fatal!("Error listening on port: {error}");
             return ExitCode::FAILURE;

@@ -30,6 +30,7 @@ fn config(cores: usize) -> RuntimeConfig {
         mailbox_bytes: 1 << 20,
         write_deadline: Duration::from_secs(5),
         shutdown_flush: Duration::from_secs(1),
+        tls: None,
     }
 }
 

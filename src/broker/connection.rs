@@ -7,6 +7,9 @@
 //!
 //! Per-account invariant: a connection's `account` is fixed by authentication and read once
 //! per operation; every subscription remembers the account it was made in.
+//!
+//! With TLS, `Open` starts with the handshake (`tls_handshaking`): nothing is read until it
+//! completes.
 
 use crate::auth::{AccountIndex, ClientPermissions, GLOBAL_ACCOUNT};
 use crate::protocol::{ConnectOptions, Parser};
@@ -99,6 +102,8 @@ pub struct Client {
     pub rtt_ping_sent: Option<Instant>,
     /// Its closed-connection record was taken (it is taken once, at the first close cause).
     pub retired: bool,
+    /// The TLS handshake is under way: the ping timer is the handshake deadline meanwhile.
+    pub tls_handshaking: bool,
 }
 
 impl Client {
@@ -138,6 +143,7 @@ impl Client {
             rtt: Duration::ZERO,
             rtt_ping_sent: None,
             retired: false,
+            tls_handshaking: false,
         }
     }
 
@@ -158,6 +164,7 @@ pub enum ClosedReason {
     NoRespondersRequiresHeaders,
     AuthenticationViolation,
     AuthenticationTimeout,
+    TlsHandshakeError,
     MaxConnectionsExceeded,
     MaxPayloadExceeded,
     MaxControlLineExceeded,
@@ -178,6 +185,7 @@ impl ClosedReason {
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             ClosedReason::AuthenticationViolation => "Authentication Failure",
             ClosedReason::AuthenticationTimeout => "Authentication Timeout",
+            ClosedReason::TlsHandshakeError => "TLS Handshake Error",
             ClosedReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             ClosedReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             ClosedReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",

@@ -104,6 +104,18 @@ impl Server {
         let listener = TcpListener::bind(config.listen_addr().map_err(std::io::Error::other)?)?;
         runtime::sys::set_listen_backlog(&listener, config.limits.listen_backlog)?;
         let port = listener.local_addr()?.port();
+        let tls = match &config.tls {
+            Some(tls) => Some(
+                runtime::TlsServerConfig::load(
+                    &tls.cert_file,
+                    &tls.key_file,
+                    tls.ca_file.as_deref(),
+                    tls.verify,
+                )
+                .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?,
+            ),
+            None => None,
+        };
         let monitor_listener = bind_monitor(&config)?;
         let http_port = match &monitor_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
@@ -123,6 +135,8 @@ impl Server {
             port,
             headers: true,
             auth_required: auth.advertises_auth_required(),
+            tls_required: config.tls.is_some(),
+            tls_verify: config.tls.as_ref().is_some_and(|tls| tls.verify),
             max_payload: config.limits.max_payload,
             ..ServerInfo::default()
         };
@@ -134,6 +148,7 @@ impl Server {
             mailbox_bytes: config.limits.mailbox_bytes,
             write_deadline: config.limits.write_deadline,
             shutdown_flush: SHUTDOWN_FLUSH,
+            tls,
         };
         info!("Starting ringmq");
         info!(
@@ -176,6 +191,9 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(&shared.config.host, port)
         );
+        if shared.config.tls.is_some() {
+            info!("TLS required for client connections");
+        }
         info!("Server is ready");
         Ok(Server {
             runtime,

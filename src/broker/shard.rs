@@ -13,7 +13,7 @@ use super::Shared;
 use crate::auth::{self, AccountIndex, ClientPermissions, Credentials, Identity};
 use crate::protocol::encoder::{self, err};
 use crate::protocol::{ClientOp, ConnectError, ParseError, Parser, ParserLimits};
-use crate::runtime::{CloseReason, ConnId, Handler, Io, TimerId};
+use crate::runtime::{CloseReason, ConnId, Handler, Io, TimerId, TlsHandshake};
 use crate::subjects::SubjectTrie;
 use crate::{debug, error, info, trace};
 use std::collections::VecDeque;
@@ -572,6 +572,19 @@ impl Shard {
         if !client.is_open() {
             return;
         }
+        if client.tls_handshaking {
+            // Go's read deadline fires first and logs the read's timeout error.
+            let local = io
+                .local_address(conn)
+                .map_or_else(|| "?".to_string(), |address| address.to_string());
+            error!(
+                "{} - cid:{} - TLS handshake error: read tcp {local}->{}: i/o timeout",
+                client.peer, client.cid, client.peer
+            );
+            client.tls_handshaking = false;
+            self.close_client(io, conn, true, ClosedReason::TlsHandshakeError);
+            return;
+        }
         let recently_active = now.duration_since(client.last_input) < interval;
         if !recently_active || !client.rtt_measured {
             if client.pings_out + 1 > ping_max {
@@ -901,7 +914,35 @@ impl Handler for Shard {
                 client.auth_timer = Some(timer);
             }
         }
-        self.arm_ping_timer(io, conn, limits.ping_interval);
+        match &shared.config.tls {
+            // As nats-server: the ping timer starts once the handshake is done; until then
+            // the handshake deadline runs in its place.
+            Some(tls) if io.start_tls(conn) => {
+                debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
+                if let Some(client) = self.client_mut(conn) {
+                    client.tls_handshaking = true;
+                }
+                self.arm_ping_timer(io, conn, tls.timeout);
+            }
+            _ => self.arm_ping_timer(io, conn, limits.ping_interval),
+        }
+    }
+
+    fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
+        let interval = self.shared.config.limits.ping_interval;
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        client.tls_handshaking = false;
+        debug!(
+            "{} - cid:{} - TLS handshake complete",
+            client.peer, client.cid
+        );
+        debug!(
+            "{} - cid:{} - TLS version {}, cipher suite {}",
+            client.peer, client.cid, handshake.protocol_version, handshake.cipher_suite
+        );
+        self.arm_ping_timer(io, conn, interval);
     }
 
     fn on_open_local(&mut self, io: &mut Io<'_>, conn: ConnId, _peer: SocketAddr) {
@@ -946,6 +987,7 @@ impl Handler for Shard {
         }
         self.retire(io, conn, closed_reason(reason));
         if let Some(client) = self.client(conn) {
+            log_tls_failure(client, reason);
             if reason == CloseReason::WriteDeadline {
                 self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 info!(
@@ -1026,6 +1068,27 @@ fn closed_reason(reason: CloseReason) -> ClosedReason {
         CloseReason::IoError(_) => ClosedReason::ReadError,
         CloseReason::WriteDeadline => ClosedReason::SlowConsumerWriteDeadline,
         CloseReason::Shutdown => ClosedReason::ServerShutdown,
+        CloseReason::Tls(_) => ClosedReason::TlsHandshakeError,
+    }
+}
+
+/// nats-server's line for a connection that ended in TLS trouble: an error during the
+/// handshake (EOF included), a debug line after it.
+fn log_tls_failure(client: &Client, reason: CloseReason) {
+    match reason {
+        CloseReason::Tls(failure) if client.tls_handshaking => error!(
+            "{} - cid:{} - TLS handshake error: {failure}",
+            client.peer, client.cid
+        ),
+        CloseReason::PeerClosed if client.tls_handshaking => error!(
+            "{} - cid:{} - TLS handshake error: EOF",
+            client.peer, client.cid
+        ),
+        CloseReason::Tls(failure) => debug!(
+            "{} - cid:{} - TLS error: {failure}",
+            client.peer, client.cid
+        ),
+        _ => {}
     }
 }
 

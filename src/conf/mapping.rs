@@ -17,7 +17,6 @@ use std::time::Duration;
 /// with any of them is refused: starting without them would expose what the file
 /// protects.
 pub const UNSUPPORTED_SECURITY_KEYS: &[&str] = &[
-    "tls",
     "cluster",
     "leafnodes",
     "leaf",
@@ -127,6 +126,54 @@ pub fn apply(root: &Map, config: &mut Config) -> Report {
     report
 }
 
+/// `tls { cert_file, key_file, ca_file, verify, timeout }`. Other nats-server TLS keys
+/// (cipher_suites, curve_preferences, pinned_certs, ...) are warned about and ignored.
+fn tls_block(node: &Node, report: &mut Report) -> Result<crate::config::TlsConfig, String> {
+    let Value::Map(map) = &node.value else {
+        return Err(format!("expected a block, got {}", node.value.describe()));
+    };
+    let (mut cert_file, mut key_file) = (None, None);
+    let mut tls = crate::config::TlsConfig::new("", "");
+    for entry in map.entries() {
+        let key = entry.key.to_ascii_lowercase();
+        let value = &entry.node;
+        let applied = match key.as_str() {
+            "cert_file" => string(value).map(|text| cert_file = Some(PathBuf::from(text))),
+            "key_file" => string(value).map(|text| key_file = Some(PathBuf::from(text))),
+            "ca_file" => string(value).map(|text| tls.ca_file = Some(PathBuf::from(text))),
+            "verify" => boolean(value).map(|flag| tls.verify = flag),
+            // Seconds (fractions allowed) or a duration string, as nats-server.
+            "timeout" => match &value.value {
+                Value::Integer(seconds) if *seconds > 0 => {
+                    tls.timeout = Duration::from_secs(*seconds as u64);
+                    Ok(())
+                }
+                Value::Float(seconds) if *seconds > 0.0 => {
+                    tls.timeout = Duration::from_secs_f64(*seconds);
+                    Ok(())
+                }
+                _ => duration(entry, report).map(|d| tls.timeout = d),
+            },
+            _ => {
+                report.warnings.push(Diagnostic {
+                    pos: Some(entry.key_pos.clone()),
+                    message: format!("tls: {} is not supported yet, ignored", entry.key),
+                });
+                Ok(())
+            }
+        };
+        applied.map_err(|message| format!("{}: {message}", entry.key))?;
+    }
+    match (cert_file, key_file) {
+        (Some(cert), Some(key)) => {
+            tls.cert_file = cert;
+            tls.key_file = key;
+            Ok(tls)
+        }
+        _ => Err("a tls block needs cert_file and key_file".to_string()),
+    }
+}
+
 /// The keys `auth::AuthConfig::from_tree` reads.
 const AUTH_KEYS: &[&str] = &["authorization", "accounts", "no_auth_user"];
 
@@ -221,6 +268,7 @@ fn apply_key(
             config.lame_duck_duration = value;
         }
         "lame_duck_grace_period" => config.lame_duck_grace_period = duration(entry, report)?,
+        "tls" => config.tls = Some(tls_block(node, report)?),
         _ if entry.used_as_variable => {}
         _ => report.warnings.push(Diagnostic {
             pos: Some(entry.key_pos.clone()),
@@ -664,9 +712,9 @@ mod tests {
         }
         // Whatever the value's form and the key's case.
         assert_eq!(
-            errors("  TLS: { cert_file: a }\nCluster: 1\n"),
+            errors("  Gateway: { port: 1 }\nCluster: 1\n"),
             [
-                "m.conf:1:3: TLS is not supported yet: refusing to start rather than run without it",
+                "m.conf:1:3: Gateway is not supported yet: refusing to start rather than run without it",
                 "m.conf:2:1: Cluster is not supported yet: refusing to start rather than run without it",
             ]
         );
@@ -679,6 +727,24 @@ mod tests {
         assert_eq!(config.auth.users.len(), 1);
         assert_eq!(config.auth.no_auth_user.as_deref(), Some("a"));
         assert_eq!(errors("authorization { users: [] }\n").len(), 1);
+        let (config, report) = check(
+            "tls {\n  cert_file: \"c.pem\"\n  key_file: k.pem\n  verify: true\n  timeout: 0.5\n}\n",
+        );
+        assert!(report.errors.is_empty(), "{report:?}");
+        let tls = config.tls.expect("tls block read");
+        assert_eq!(
+            (tls.cert_file, tls.key_file, tls.verify, tls.timeout),
+            (
+                PathBuf::from("c.pem"),
+                PathBuf::from("k.pem"),
+                true,
+                Duration::from_millis(500)
+            )
+        );
+        assert_eq!(
+            errors("tls { cert_file: c.pem }\n"),
+            ["m.conf:1:5: tls: a tls block needs cert_file and key_file"]
+        );
     }
 
     #[test]

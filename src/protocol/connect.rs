@@ -254,6 +254,9 @@ pub struct ServerInfo {
     pub auth_required: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_required: bool,
+    /// Client certificates are required (`--tlsverify`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub client_id: u64,
@@ -509,6 +512,8 @@ mod tests {
     fn info_optional_fields_appear_in_go_struct_order() {
         let info = ServerInfo {
             auth_required: true,
+            tls_required: true,
+            tls_verify: true,
             nonce: Some("abc".into()),
             ldm: true,
             ..ServerInfo::default()
@@ -517,8 +522,8 @@ mod tests {
         info.encode(&mut out);
         let expected = concat!(
             r#"INFO {"server_id":"","server_name":"","version":"","proto":0,"go":"","#,
-            r#""host":"","port":0,"headers":false,"auth_required":true,"max_payload":0,"#,
-            r#""nonce":"abc","ldm":true} "#,
+            r#""host":"","port":0,"headers":false,"auth_required":true,"tls_required":true,"#,
+            r#""tls_verify":true,"max_payload":0,"nonce":"abc","ldm":true} "#,
             "\r\n"
         );
         assert_eq!(String::from_utf8(out).unwrap(), expected);

@@ -16,6 +16,7 @@ use super::mailbox::{Inbox, Outbox, RecordKind};
 use super::outbound::{ChunkPool, Outbound, SendVectors};
 use super::ring::{self, OpKind, Token};
 use super::timer::{TimerTarget, Timers};
+use super::tls::TlsState;
 use super::{CloseReason, ConnId, RuntimeConfig};
 
 /// State shared by all cores (and the `RuntimeHandle`): atomics only, no locks on the data
@@ -136,6 +137,8 @@ pub struct Connection {
     pub held_input: Vec<u8>,
     pub outbound: Outbound,
     pub vectors: Box<SendVectors>,
+    /// The TLS session once the handler called `start_tls`; `outbound` then holds records.
+    pub tls: Option<Box<TlsState>>,
 }
 
 impl Connection {
@@ -178,6 +181,9 @@ pub struct CoreState {
     pub mail_blocked: bool,
     pub write_scan_armed: bool,
     pub shutting_down: bool,
+    /// Decrypted input of one TLS record, lent to `on_data` (empty until the first TLS
+    /// connection; see `tls::PLAINTEXT_SCRATCH_BYTES`).
+    pub tls_plaintext: Vec<u8>,
 }
 
 impl CoreState {
@@ -233,6 +239,7 @@ impl CoreState {
             held_input: Vec::new(),
             outbound: Outbound::default(),
             vectors: SendVectors::new(),
+            tls: None,
         });
         Some(ConnId {
             slot: slot as u32,
@@ -321,6 +328,11 @@ impl CoreState {
             ConnectionState::Draining { .. } if flush => return,
             _ => {}
         }
+        if let Some(tls) = connection.tls.as_mut() {
+            if flush && connection.state == ConnectionState::Open {
+                tls.finish(&mut connection.outbound, &mut self.pool);
+            }
+        }
         if flush && !connection.outbound.is_empty() {
             connection.state = ConnectionState::Draining { reason, since: now };
             self.stop_reading(slot);
@@ -400,21 +412,46 @@ pub fn peer_address(fd: RawFd) -> SocketAddr {
     if result != 0 {
         return unknown;
     }
+    socket_address(&storage).unwrap_or(unknown)
+}
+
+/// The IPv4 or IPv6 address a getpeername/getsockname call filled in.
+fn socket_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(storage.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.
-            let address: &libc::sockaddr_in = unsafe { &*(&storage as *const _ as *const _) };
+            let address: &libc::sockaddr_in = unsafe { &*(storage as *const _ as *const _) };
             let ip = std::net::Ipv4Addr::from(u32::from_be(address.sin_addr.s_addr));
-            SocketAddr::from((ip, u16::from_be(address.sin_port)))
+            Some(SocketAddr::from((ip, u16::from_be(address.sin_port))))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says the storage holds a sockaddr_in6.
-            let address: &libc::sockaddr_in6 = unsafe { &*(&storage as *const _ as *const _) };
+            let address: &libc::sockaddr_in6 = unsafe { &*(storage as *const _ as *const _) };
             let ip = std::net::Ipv6Addr::from(address.sin6_addr.s6_addr);
-            SocketAddr::from((ip, u16::from_be(address.sin6_port)))
+            Some(SocketAddr::from((ip, u16::from_be(address.sin6_port))))
         }
-        _ => unknown,
+        _ => None,
     }
+}
+
+/// The local address of a connected socket (None if it cannot be had).
+pub fn local_address(fd: RawFd) -> Option<SocketAddr> {
+    // SAFETY: zeroed sockaddr_storage is a valid out-buffer; getsockname writes at most
+    // `length` bytes into it.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut length = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: pointers to live locals with the right sizes.
+    let result = unsafe {
+        libc::getsockname(
+            fd,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut length,
+        )
+    };
+    if result != 0 {
+        return None;
+    }
+    socket_address(&storage)
 }
 
 /// Turns off Nagle: the runtime already batches writes per loop turn.

@@ -21,6 +21,7 @@ use super::mailbox::{self, RecordKind};
 use super::outbound::{self, SendPlan};
 use super::ring::{self, OpKind, Ring, Token};
 use super::timer::TimerTarget;
+use super::tls;
 use super::{CloseReason, Handler, Io, Listeners};
 
 /// Buffer group id of the core's provided-buffer ring.
@@ -522,7 +523,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// FIN, so they are delivered (on resume) before the connection closes.
     fn on_end_of_stream(&mut self, slot: usize) {
         let connection = &mut self.state.connections[slot];
-        if connection.held_input.is_empty() {
+        let undelivered_tls = connection
+            .tls
+            .as_mut()
+            .is_some_and(|tls| tls.has_undelivered_input());
+        if connection.held_input.is_empty() && !undelivered_tls {
             self.state.teardown(slot, CloseReason::PeerClosed);
         } else {
             connection.end_of_stream = true;
@@ -547,13 +552,17 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let paused_by_handler = connection.paused_by_handler;
         if !paused_by_handler && connection.held_input.is_empty() {
             let id = connection.id(slot);
-            self.handler.on_data(
-                &mut Io {
-                    state: &mut self.state,
-                },
-                id,
-                data,
-            );
+            if connection.tls.is_some() {
+                tls::receive(&mut self.state, &mut self.handler, slot, data);
+            } else {
+                self.handler.on_data(
+                    &mut Io {
+                        state: &mut self.state,
+                    },
+                    id,
+                    data,
+                );
+            }
         } else {
             self.state.connections[slot]
                 .held_input
@@ -573,7 +582,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let connection = &mut self.state.connections[slot];
         let id = connection.id(slot);
         let mut held = std::mem::take(&mut connection.held_input);
-        if !held.is_empty() {
+        if connection.tls.is_some() {
+            // Held bytes are ciphertext; they go through the session like fresh input,
+            // after any plaintext a pause left in the session (hence even when empty).
+            tls::receive(&mut self.state, &mut self.handler, slot, &held);
+        } else if !held.is_empty() {
             self.handler.on_data(
                 &mut Io {
                     state: &mut self.state,
@@ -694,8 +707,18 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 continue;
             }
             self.deliver_held(slot);
-            if self.state.connections[slot].end_of_stream {
-                self.state.teardown(slot, CloseReason::PeerClosed);
+            let connection = &mut self.state.connections[slot];
+            if connection.end_of_stream {
+                // Unless a new pause left input for the next resume (TLS only: plain held
+                // input goes in one call).
+                let undelivered = !connection.held_input.is_empty()
+                    || connection
+                        .tls
+                        .as_mut()
+                        .is_some_and(|tls| tls.has_undelivered_input());
+                if !undelivered {
+                    self.state.teardown(slot, CloseReason::PeerClosed);
+                }
             } else {
                 self.state.queue_arm(slot);
             }
@@ -822,6 +845,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 continue;
             };
             connection.dirty = false;
+            if let Some(tls) = connection.tls.as_mut() {
+                // The plaintext tail becomes records before any send is planned (even with a
+                // send in flight: the next one is planned from its completion).
+                tls.encrypt(&mut connection.outbound, &mut self.state.pool);
+            }
             if connection.send_in_flight
                 || matches!(connection.state, ConnectionState::Closing { .. })
             {

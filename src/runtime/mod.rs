@@ -30,6 +30,13 @@
 //!   connections until the peer has drained (records are never dropped).
 //! - Timers: [`Io::set_timer`] schedules [`Handler::on_timer`] with a token; millisecond
 //!   resolution; `cancel_timer` is idempotent.
+//! - TLS: [`Io::start_tls`] makes a connection a TLS server connection (rustls, driven by
+//!   this loop over the same buffers): output queued before it stays plain, later output is
+//!   encrypted at the flush (once per loop turn), input is decrypted before
+//!   [`Handler::on_data`].
+//!   [`Handler::on_tls_established`] reports the completed handshake; a TLS failure closes
+//!   the connection with [`CloseReason::Tls`], a peer's close_notify with
+//!   [`CloseReason::PeerClosed`]. A flushing close sends close_notify.
 //! - Shutdown: [`RuntimeHandle::shutdown`] stops accepting, calls [`Handler::on_shutdown`] on
 //!   each core, flushes queued output for up to `shutdown_flush`, closes every connection
 //!   (with `on_close`), and ends the threads; [`RuntimeHandle::join`] waits for them.
@@ -38,7 +45,8 @@
 //! `buffer_ring.rs` (provided receive buffers), `outbound.rs` (pooled send chunks),
 //! `mailbox.rs` (SPSC block queues between cores; its safe channel API is public for
 //! `benches/mailbox.rs`), `timer.rs` (deadline heap), `core_state.rs` (what `Io` reaches),
-//! `event_loop.rs` (the turn), `probe.rs`, `signals.rs`. Mail still unpublished when a core exits is dropped (only at shutdown);
+//! `event_loop.rs` (the turn), `tls.rs` (TLS sessions over those buffers), `probe.rs`,
+//! `signals.rs`. Mail still unpublished when a core exits is dropped (only at shutdown);
 //! an fd handed to a core that has already stopped is closed.
 
 #![allow(unsafe_code)]
@@ -60,10 +68,12 @@ mod ring;
 pub mod signals;
 pub mod sys;
 mod timer;
+mod tls;
 
 use core_state::{CoreState, Shared};
 use mailbox::RecordKind;
 use timer::TimerTarget;
+pub use tls::{CertificateProblem, TlsFailure, TlsHandshake, TlsLoadError, TlsServerConfig};
 
 /// A connection owned by one core: slab slot + generation (a reused slot has a new
 /// generation, so a stale id is recognised and ignored).
@@ -90,6 +100,8 @@ pub enum CloseReason {
     Requested,
     /// The server is shutting down.
     Shutdown,
+    /// The TLS session failed (see [`Io::start_tls`]); any alert was sent first.
+    Tls(TlsFailure),
 }
 
 /// Sizes and bounds of the runtime (filled from `config::Limits`).
@@ -106,6 +118,8 @@ pub struct RuntimeConfig {
     pub write_deadline: Duration,
     /// How long shutdown waits for queued output to drain.
     pub shutdown_flush: Duration,
+    /// Server TLS settings for [`Io::start_tls`]; None: the runtime speaks plain TCP only.
+    pub tls: Option<TlsServerConfig>,
 }
 
 /// io_uring is missing or unusable; the text names the cause and the fix.
@@ -148,6 +162,11 @@ pub trait Handler {
     fn on_turn_end(&mut self, io: &mut Io<'_>);
     /// The server is shutting down; connections are still open.
     fn on_shutdown(&mut self, io: &mut Io<'_>);
+    /// `conn`'s TLS handshake completed (see [`Io::start_tls`]); plaintext input follows in
+    /// `on_data`, and output written before now is sent.
+    fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
+        let _ = (io, conn, handshake);
+    }
 }
 
 /// What a handler may do during a callback.
@@ -187,17 +206,34 @@ impl Io<'_> {
         {
             return;
         }
+        // On a TLS connection these bytes are plaintext until the flush encrypts them.
         for part in parts {
             connection.outbound.write(&mut state.pool, part);
         }
         state.mark_dirty(conn.slot as usize);
     }
 
-    /// Bytes queued for `conn` and not yet acknowledged by the kernel (0 if dead).
+    /// Bytes queued for `conn` and not yet acknowledged by the kernel (0 if dead); for TLS,
+    /// plaintext not yet encrypted plus records not yet sent.
     pub fn pending_bytes(&self, conn: ConnId) -> usize {
         self.state
             .connection(conn)
             .map_or(0, |connection| connection.outbound.queued_bytes())
+    }
+
+    /// Makes `conn` the server side of a TLS session, typically right after queuing a
+    /// plain-text greeting (which is still sent in plain text, first). From then on its
+    /// input is decrypted before `on_data` and its output encrypted; the handler's view
+    /// stays plaintext. Returns false if the runtime has no TLS configuration, `conn` is
+    /// not open, or it already speaks TLS. No handshake deadline: the caller sets a timer.
+    pub fn start_tls(&mut self, conn: ConnId) -> bool {
+        tls::start(self.state, conn)
+    }
+
+    /// `conn`'s local address (one syscall; for log lines).
+    pub fn local_address(&self, conn: ConnId) -> Option<SocketAddr> {
+        let connection = self.state.connection(conn)?;
+        core_state::local_address(connection.fd)
     }
 
     /// Closes `conn`; with `flush`, queued output is sent first. `on_close` follows with
@@ -527,6 +563,7 @@ fn run_core<H: Handler>(
         mail_blocked: false,
         write_scan_armed: false,
         shutting_down: false,
+        tls_plaintext: Vec::new(),
     };
     let handler = make_handler(seed.core);
     let _ = ready.send(Ok(()));

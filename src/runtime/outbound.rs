@@ -112,6 +112,8 @@ pub enum SendPlan {
 pub struct Outbound {
     chunks: VecDeque<Chunk>,
     queued_bytes: usize,
+    /// Bytes ever appended, wrapping (see `written_total`).
+    written_total: usize,
 }
 
 impl Outbound {
@@ -126,6 +128,7 @@ impl Outbound {
 
     /// Copies `bytes` to the end of the queue.
     pub fn write(&mut self, pool: &mut ChunkPool, mut bytes: &[u8]) {
+        self.written_total = self.written_total.wrapping_add(bytes.len());
         while !bytes.is_empty() {
             let room = match self.chunks.back() {
                 Some(chunk) => CHUNK_BYTES - chunk.end,
@@ -193,6 +196,62 @@ impl Outbound {
             message: &vectors.message,
             length,
         })
+    }
+
+    /// Bytes ever appended (wrapping): a TLS connection remembers this count after each
+    /// encryption, so that everything written since is known to be its plaintext tail
+    /// without `write` having to ask.
+    pub fn written_total(&self) -> usize {
+        self.written_total
+    }
+
+    /// The last `count` queued bytes, front to back, one slice per chunk.
+    pub fn tail_slices(&self, count: usize) -> impl Iterator<Item = &[u8]> {
+        assert!(count <= self.queued_bytes, "tail longer than the queue");
+        let mut skip = self.queued_bytes - count;
+        self.chunks.iter().filter_map(move |chunk| {
+            debug_assert!(chunk.start <= chunk.end && chunk.end <= CHUNK_BYTES);
+            let length = chunk.end - chunk.start;
+            if skip >= length {
+                skip -= length;
+                return None;
+            }
+            let start = chunk.start + skip;
+            skip = 0;
+            // SAFETY: `start..end` lies inside the chunk's CHUNK_BYTES allocation and was
+            // initialised by `write`; it is only appended to past `end` or released by
+            // `advance`/`truncate_tail`/`clear`, which need `&mut self` and so cannot run
+            // while the returned borrow of `self` lives. A send in flight may read the same
+            // bytes, which is fine.
+            Some(unsafe {
+                std::slice::from_raw_parts(
+                    chunk.buffer.bytes.as_ptr().add(start),
+                    chunk.end - start,
+                )
+            })
+        })
+    }
+
+    /// Drops the last `count` queued bytes (a TLS connection's plaintext tail, replaced by
+    /// its records). The caller guarantees no send in flight covers them: sends are planned
+    /// only after the tail has been encrypted.
+    pub fn truncate_tail(&mut self, pool: &mut ChunkPool, mut count: usize) {
+        assert!(count <= self.queued_bytes, "tail longer than the queue");
+        self.queued_bytes -= count;
+        while count > 0 {
+            let chunk = self
+                .chunks
+                .back_mut()
+                .expect("bytes remain, so chunks remain");
+            let length = chunk.end - chunk.start;
+            if count < length {
+                chunk.end -= count;
+                return;
+            }
+            count -= length;
+            let chunk = self.chunks.pop_back().expect("back exists");
+            pool.give(chunk.buffer);
+        }
     }
 
     /// The kernel accepted `sent` bytes from the front: drop them, returning emptied chunks.
@@ -277,6 +336,45 @@ mod tests {
         assert_eq!(pool.free_chunks(), data.len().div_ceil(CHUNK_BYTES) - 1);
         outbound.clear(&mut pool);
         assert_eq!(outbound.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn a_tail_can_be_read_and_replaced() {
+        let mut pool = ChunkPool::default();
+        let mut outbound = Outbound::default();
+        let head: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
+        let tail: Vec<u8> = (0..40_000u32).map(|i| (i % 241) as u8).collect();
+        outbound.write(&mut pool, &head);
+        outbound.advance(&mut pool, 100);
+        let mark = outbound.written_total();
+        outbound.write(&mut pool, &tail);
+        let count = outbound.written_total().wrapping_sub(mark);
+        assert_eq!(count, tail.len());
+        let read: Vec<u8> = outbound.tail_slices(count).flatten().copied().collect();
+        assert_eq!(read, tail);
+        outbound.truncate_tail(&mut pool, count);
+        assert_eq!(outbound.queued_bytes(), head.len() - 100);
+        outbound.write(&mut pool, b"records");
+        let mut vectors = SendVectors::new();
+        let mut expected = head[100..].to_vec();
+        expected.extend_from_slice(b"records");
+        let mut sent = Vec::new();
+        while !outbound.is_empty() {
+            let planned = planned_bytes(&outbound, &mut vectors);
+            sent.extend_from_slice(&planned);
+            outbound.advance(&mut pool, planned.len());
+        }
+        assert_eq!(sent, expected);
+        // A tail inside one chunk, and the whole queue as the tail.
+        outbound.write(&mut pool, b"abcdef");
+        assert_eq!(
+            outbound.tail_slices(2).collect::<Vec<_>>(),
+            vec![&b"ef"[..]]
+        );
+        outbound.truncate_tail(&mut pool, 2);
+        outbound.truncate_tail(&mut pool, 4);
+        assert!(outbound.is_empty());
+        assert_eq!(outbound.tail_slices(0).count(), 0);
     }
 
     #[test]

@@ -1,0 +1,916 @@
+//! TLS on the client port, over the wire, with certificates generated per test (rcgen): the
+//! plain-text INFO with `tls_required`, the handshake, exact NATS bytes through TLS records
+//! (including payloads larger than a record and than a receive buffer, and records split
+//! into tiny pieces), client certificates, close_notify, the answer a plain-text client
+//! gets, and the handshake deadline.
+//!
+//! Every test runs against ringmq by default and against nats-server 2.9.10 with
+//! `RINGMQ_TEST_SERVER=nats-server cargo test --test tls` (same flags, same certificates);
+//! where the two differ on purpose, the test says so. `info_fields_match_nats_server` runs
+//! both side by side when nats-server is installed.
+
+mod common;
+
+use common::{frame_len, text, Flavor, READY_LINE};
+use ringmq::runtime::{
+    self, CloseReason, ConnId, Handler, Io, RuntimeConfig, TlsHandshake, TlsServerConfig,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Deadline for one expected reply (generous: the machine is shared).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// nats-server's default TLS handshake deadline, which ringmq shares.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+const NATS_SERVER_PATH: &str = "/usr/sbin/nats-server";
+
+// ---- certificates ----
+
+/// A CA, a server certificate for localhost/127.0.0.1, a client certificate from that CA and
+/// one from an unrelated CA, as PEM files in a directory removed on drop.
+struct Certificates {
+    directory: PathBuf,
+}
+
+impl Certificates {
+    fn generate(test: &str) -> Certificates {
+        let directory =
+            std::env::temp_dir().join(format!("ringmq-tls-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).expect("temp dir");
+        let write = |name: &str, pem: String| {
+            std::fs::write(directory.join(name), pem).expect("write PEM");
+        };
+        let (ca, ca_pem) = certificate_authority("ringmq test CA");
+        write("ca.pem", ca_pem);
+        let (server, server_key) = leaf(
+            &ca,
+            &["localhost", "127.0.0.1"],
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        write("server-cert.pem", server);
+        write("server-key.pem", server_key);
+        let (client, client_key) = leaf(&ca, &[], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+        write("client-cert.pem", client);
+        write("client-key.pem", client_key);
+        let (stranger_ca, _) = certificate_authority("someone else's CA");
+        let (stranger, stranger_key) = leaf(
+            &stranger_ca,
+            &[],
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        write("stranger-cert.pem", stranger);
+        write("stranger-key.pem", stranger_key);
+        Certificates { directory }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.directory.join(name)
+    }
+
+    /// `--tls --tlscert … --tlskey …`
+    fn server_args(&self) -> Vec<String> {
+        vec![
+            "--tls".into(),
+            "--tlscert".into(),
+            self.path("server-cert.pem").display().to_string(),
+            "--tlskey".into(),
+            self.path("server-key.pem").display().to_string(),
+        ]
+    }
+
+    /// The server arguments plus `--tlsverify --tlscacert ca.pem`.
+    fn verifying_server_args(&self) -> Vec<String> {
+        let mut args = self.server_args();
+        args.push("--tlsverify".into());
+        args.push("--tlscacert".into());
+        args.push(self.path("ca.pem").display().to_string());
+        args
+    }
+
+    /// A client trusting our CA, presenting `identity` ("client", "stranger") if given.
+    fn client_config(&self, identity: Option<&str>) -> Arc<ClientConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        for certificate in CertificateDer::pem_file_iter(self.path("ca.pem")).unwrap() {
+            roots.add(certificate.unwrap()).unwrap();
+        }
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match identity {
+            Some(name) => {
+                let chain = CertificateDer::pem_file_iter(self.path(&format!("{name}-cert.pem")))
+                    .unwrap()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap();
+                let key =
+                    PrivateKeyDer::from_pem_file(self.path(&format!("{name}-key.pem"))).unwrap();
+                builder.with_client_auth_cert(chain, key).unwrap()
+            }
+            None => builder.with_no_client_auth(),
+        };
+        Arc::new(config)
+    }
+}
+
+impl Drop for Certificates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+fn certificate_authority(name: &str) -> (rcgen::Issuer<'static, rcgen::KeyPair>, String) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = params.self_signed(&key).unwrap();
+    (rcgen::Issuer::new(params, key), certificate.pem())
+}
+
+/// A certificate signed by `issuer` and its key, both PEM.
+fn leaf(
+    issuer: &rcgen::Issuer<'static, rcgen::KeyPair>,
+    names: &[&str],
+    usage: rcgen::ExtendedKeyUsagePurpose,
+) -> (String, String) {
+    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ringmq test");
+    params.extended_key_usages = vec![usage];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = params.signed_by(&key, issuer).unwrap();
+    (certificate.pem(), key.serialize_pem())
+}
+
+// ---- servers ----
+
+/// The server's stderr lines and whether stderr has closed, with a condvar for waiters.
+type Log = Arc<(Mutex<(Vec<String>, bool)>, Condvar)>;
+
+/// A server child process with TLS flags; its stderr is collected for log assertions.
+struct Server {
+    child: Child,
+    port: u16,
+    log: Log,
+    flavor: Flavor,
+}
+
+impl Server {
+    fn start(args: &[String]) -> Server {
+        Server::start_flavor(Flavor::from_env(), args)
+    }
+
+    fn start_flavor(flavor: Flavor, args: &[String]) -> Server {
+        let mut command = match flavor {
+            Flavor::Ringmq => {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_ringmq"));
+                command.args(["--cores", "2"]);
+                command
+            }
+            Flavor::NatsServer => Command::new(nats_server_path()),
+        };
+        command
+            .args(["-a", "127.0.0.1", "-p", "-1"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn server");
+        let log: Log = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let drain = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                drain.0.lock().unwrap().0.push(line);
+                drain.1.notify_all();
+            }
+            drain.0.lock().unwrap().1 = true;
+            drain.1.notify_all();
+        });
+        let mut server = Server {
+            child,
+            port: 0,
+            log,
+            flavor,
+        };
+        let line = server.wait_for_log(READY_LINE);
+        let port = line.rsplit(':').next().expect("address with a port");
+        server.port = port.trim().parse().expect("numeric port");
+        server
+    }
+
+    /// Waits until a log line contains `needle`; panics with the log at the deadline.
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let (lock, changed) = &*self.log;
+        let mut state = lock.lock().unwrap();
+        loop {
+            if let Some(line) = state.0.iter().find(|line| line.contains(needle)) {
+                return line.clone();
+            }
+            let now = Instant::now();
+            assert!(
+                !state.1 && now < deadline,
+                "no log line with {needle:?}; log:\n{}",
+                state.0.join("\n")
+            );
+            state = changed.wait_timeout(state, deadline - now).unwrap().0;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nats_server_path() -> &'static str {
+    if Path::new(NATS_SERVER_PATH).exists() {
+        NATS_SERVER_PATH
+    } else {
+        "nats-server"
+    }
+}
+
+fn nats_server_installed() -> bool {
+    Command::new(nats_server_path())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+// ---- clients ----
+
+/// Connects over plain TCP and reads the INFO line byte by byte, so that nothing after it
+/// is consumed.
+fn connect_and_read_info(port: u16) -> (TcpStream, String) {
+    let (stream, info) = connect_and_read_info_line(port);
+    assert!(info.starts_with("INFO {"), "{info}");
+    (stream, info)
+}
+
+/// Connects over plain TCP and reads one CRLF-terminated line byte by byte.
+fn connect_and_read_info_line(port: u16) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_nodelay(true).unwrap();
+    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    let mut info = Vec::new();
+    let mut byte = [0u8; 1];
+    while !info.ends_with(b"\r\n") {
+        let count = stream.read(&mut byte).expect("INFO arrives");
+        assert_eq!(count, 1, "EOF inside INFO: {:?}", text(&info));
+        info.push(byte[0]);
+    }
+    let info = String::from_utf8(info).expect("INFO is UTF-8");
+    (stream, info)
+}
+
+/// How a TLS connection ended.
+#[derive(Debug, PartialEq)]
+enum Ending {
+    /// The server said close_notify.
+    CloseNotify,
+    /// TCP EOF without close_notify.
+    Eof,
+    /// The server sent this fatal alert.
+    Alert(rustls::AlertDescription),
+}
+
+/// A NATS client over rustls on a blocking socket.
+struct TlsClient {
+    stream: StreamOwned<ClientConnection, TcpStream>,
+    pending: Vec<u8>,
+    info: String,
+}
+
+impl TlsClient {
+    /// Reads INFO in plain text, then performs the handshake.
+    fn connect(port: u16, config: Arc<ClientConfig>) -> TlsClient {
+        let (mut tcp, info) = connect_and_read_info(port);
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut session = ClientConnection::new(config, name).expect("client session");
+        while session.is_handshaking() {
+            session.complete_io(&mut tcp).expect("TLS handshake");
+        }
+        TlsClient {
+            stream: StreamOwned::new(session, tcp),
+            pending: Vec::new(),
+            info,
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("TLS write");
+        self.stream.flush().expect("TLS flush");
+    }
+
+    /// Reads more plaintext; Err says how the connection ended.
+    fn fill(&mut self, deadline: Instant) -> Result<(), Ending> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !remaining.is_zero(),
+            "deadline passed; have {:?}",
+            text(&self.pending)
+        );
+        self.stream.sock.set_read_timeout(Some(remaining)).unwrap();
+        let mut chunk = [0u8; 64 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Err(Ending::CloseNotify),
+            Ok(count) => {
+                self.pending.extend_from_slice(&chunk[..count]);
+                Ok(())
+            }
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!(
+                    "no reply before the deadline; have {:?}",
+                    text(&self.pending)
+                )
+            }
+            Err(error) if error.kind() == ErrorKind::UnexpectedEof => Err(Ending::Eof),
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => Err(Ending::Eof),
+            Err(error) => match error
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                Some(rustls::Error::AlertReceived(alert)) => Err(Ending::Alert(*alert)),
+                _ => panic!("TLS read: {error}"),
+            },
+        }
+    }
+
+    /// The next frame, server PINGs skipped; Err once the connection ends.
+    fn next_frame(&mut self, deadline: Instant) -> Result<Vec<u8>, Ending> {
+        loop {
+            while let Some(length) = frame_len(&self.pending) {
+                let frame: Vec<u8> = self.pending.drain(..length).collect();
+                if frame != b"PING\r\n" {
+                    return Ok(frame);
+                }
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// Reads frames until exactly `expected.len()` bytes arrived and compares them.
+    fn expect(&mut self, expected: &[u8]) {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut got = Vec::new();
+        while got.len() < expected.len() {
+            match self.next_frame(deadline) {
+                Ok(frame) => got.extend_from_slice(&frame),
+                Err(ending) => panic!("{ending:?} after {:?}", text(&got)),
+            }
+        }
+        assert!(
+            got == expected,
+            "got {:?}\nwanted {:?}",
+            text(&got),
+            text(expected)
+        );
+    }
+
+    /// Everything until the connection ends, and how it ended.
+    fn read_to_end(&mut self) -> (Vec<u8>, Ending) {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            if let Err(ending) = self.fill(deadline) {
+                return (std::mem::take(&mut self.pending), ending);
+            }
+        }
+    }
+}
+
+/// A payload whose bytes differ by position, so a misplaced byte shows.
+fn payload(length: usize) -> Vec<u8> {
+    (0..length).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+fn msg(subject: &str, sid: &str, payload: &[u8]) -> Vec<u8> {
+    let mut frame = format!("MSG {subject} {sid} {}\r\n", payload.len()).into_bytes();
+    frame.extend_from_slice(payload);
+    frame.extend_from_slice(b"\r\n");
+    frame
+}
+
+fn publish(subject: &str, payload: &[u8]) -> Vec<u8> {
+    let mut frame = format!("PUB {subject} {}\r\n", payload.len()).into_bytes();
+    frame.extend_from_slice(payload);
+    frame.extend_from_slice(b"\r\n");
+    frame
+}
+
+const CONNECT_QUIET: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
+
+// ---- tests ----
+
+#[test]
+fn info_is_plain_then_nats_runs_over_tls_with_exact_bytes() {
+    let certificates = Certificates::generate("pubsub");
+    let server = Server::start(&certificates.server_args());
+    let config = certificates.client_config(None);
+
+    let mut subscriber = TlsClient::connect(server.port, Arc::clone(&config));
+    assert!(
+        subscriber
+            .info
+            .contains(r#","headers":true,"tls_required":true,"max_payload":1048576,"#),
+        "{}",
+        subscriber.info
+    );
+    assert!(
+        !subscriber.info.contains("tls_verify"),
+        "{}",
+        subscriber.info
+    );
+    subscriber.send(CONNECT_QUIET);
+    subscriber.send(b"SUB tls.> 1\r\nPING\r\n");
+    subscriber.expect(b"PONG\r\n");
+
+    // On another connection (with two ringmq cores: another core).
+    let mut publisher = TlsClient::connect(server.port, config);
+    let small = b"hello".to_vec();
+    // 64 KiB: four full TLS records. 300 KiB: many records, far more than one receive
+    // buffer, so records straddle receive buffers and sends.
+    let record_sized = payload(64 * 1024);
+    let large = payload(300 * 1024);
+    let mut burst = CONNECT_QUIET.to_vec();
+    burst.extend(publish("tls.small", &small));
+    burst.extend(publish("tls.record", &record_sized));
+    burst.extend(publish("tls.large", &large));
+    burst.extend_from_slice(b"PING\r\n");
+    publisher.send(&burst);
+    publisher.expect(b"PONG\r\n");
+
+    let mut expected = msg("tls.small", "1", &small);
+    expected.extend(msg("tls.record", "1", &record_sized));
+    expected.extend(msg("tls.large", "1", &large));
+    subscriber.expect(&expected);
+    subscriber.send(b"PING\r\n");
+    subscriber.expect(b"PONG\r\n");
+}
+
+#[test]
+fn records_cut_into_seven_byte_pieces_still_decode() {
+    let certificates = Certificates::generate("pieces");
+    let server = Server::start(&certificates.server_args());
+    let mut client = TlsClient::connect(server.port, certificates.client_config(None));
+    let body = payload(40 * 1024);
+    let mut plaintext = CONNECT_QUIET.to_vec();
+    plaintext.extend_from_slice(b"SUB echo 9\r\n");
+    plaintext.extend(publish("echo", &body));
+    plaintext.extend_from_slice(b"PING\r\n");
+    // Encrypt it all, then hand the records to the socket a few bytes at a time.
+    client.stream.conn.writer().write_all(&plaintext).unwrap();
+    let mut records = Vec::new();
+    while client.stream.conn.wants_write() {
+        client.stream.conn.write_tls(&mut records).unwrap();
+    }
+    assert!(records.len() > plaintext.len());
+    for piece in records.chunks(7) {
+        client.stream.sock.write_all(piece).unwrap();
+    }
+    let mut expected = msg("echo", "9", &body);
+    expected.extend_from_slice(b"PONG\r\n");
+    client.expect(&expected);
+}
+
+#[test]
+fn async_nats_requests_over_tls() {
+    let certificates = Certificates::generate("async-nats");
+    let server = Server::start(&certificates.server_args());
+    let url = format!("tls://127.0.0.1:{}", server.port);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connect = || {
+            async_nats::ConnectOptions::new()
+                .require_tls(true)
+                .add_root_certificates(certificates.path("ca.pem"))
+                .connect(url.clone())
+        };
+        let responder = connect().await.expect("async-nats connects over TLS");
+        let requester = connect().await.expect("async-nats connects over TLS");
+        let mut requests = responder.subscribe("service").await.unwrap();
+        responder.flush().await.unwrap();
+        let serve = tokio::spawn(async move {
+            use futures::StreamExt;
+            let request = requests.next().await.expect("a request");
+            let mut answer = request.payload.to_vec();
+            answer.reverse();
+            responder
+                .publish(request.reply.expect("reply subject"), answer.into())
+                .await
+                .unwrap();
+            responder.flush().await.unwrap();
+        });
+        let question = payload(100 * 1024);
+        let reply = tokio::time::timeout(
+            REPLY_TIMEOUT,
+            requester.request("service", question.clone().into()),
+        )
+        .await
+        .expect("reply before the deadline")
+        .expect("request succeeds");
+        let mut expected = question;
+        expected.reverse();
+        assert!(reply.payload.as_ref() == expected.as_slice());
+        serve.await.unwrap();
+    });
+}
+
+#[test]
+fn plain_text_client_on_tls_port_is_closed_without_a_reply() {
+    let certificates = Certificates::generate("plain");
+    let server = Server::start(&certificates.server_args());
+    let (mut stream, info) = connect_and_read_info(server.port);
+    assert!(info.contains(r#""tls_required":true"#), "{info}");
+    stream
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    let mut after_info = Vec::new();
+    match stream.read_to_end(&mut after_info) {
+        Ok(_) => {}
+        Err(error) if error.kind() == ErrorKind::ConnectionReset => {}
+        Err(error) => panic!("read: {error}"),
+    }
+    // Neither -ERR nor an alert: nats-server's TLS layer gives up on the record header.
+    assert_eq!(text(&after_info), "");
+    server
+        .wait_for_log("TLS handshake error: tls: first record does not look like a TLS handshake");
+}
+
+#[test]
+fn handshake_deadline_closes_silent_and_half_finished_handshakes() {
+    let certificates = Certificates::generate("deadline");
+    let server = Server::start(&certificates.server_args());
+    let started = Instant::now();
+    let (mut silent, _) = connect_and_read_info(server.port);
+    // The other client starts a handshake and stops inside its ClientHello record.
+    let (mut stalled, _) = connect_and_read_info(server.port);
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut session = ClientConnection::new(certificates.client_config(None), name).unwrap();
+    let mut hello = Vec::new();
+    session.write_tls(&mut hello).unwrap();
+    assert!(hello.len() > 20);
+    stalled.write_all(&hello[..hello.len() / 2]).unwrap();
+
+    for stream in [&mut silent, &mut stalled] {
+        let local = stream.local_addr().unwrap();
+        let mut after_info = Vec::new();
+        match stream.read_to_end(&mut after_info) {
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => {}
+            Err(error) => panic!("read: {error}"),
+        }
+        assert_eq!(text(&after_info), "", "nothing but INFO");
+        // Go's read deadline reports the socket's addresses.
+        server.wait_for_log(&format!(
+            "TLS handshake error: read tcp 127.0.0.1:{}->{local}: i/o timeout",
+            server.port
+        ));
+    }
+    // Not a performance assertion: the close must come from the deadline, not earlier.
+    assert!(started.elapsed() >= HANDSHAKE_TIMEOUT - Duration::from_millis(100));
+}
+
+#[test]
+fn client_leaving_before_the_handshake_is_logged_as_eof() {
+    let certificates = Certificates::generate("eof");
+    let server = Server::start(&certificates.server_args());
+    let (mut stream, _) = connect_and_read_info(server.port);
+    let local = stream.local_addr().unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut after_info = Vec::new();
+    let _ = stream.read_to_end(&mut after_info);
+    assert_eq!(text(&after_info), "");
+    let line = server.wait_for_log("TLS handshake error: EOF");
+    assert!(line.contains(&local.to_string()), "{line}");
+}
+
+#[test]
+fn client_certificate_from_the_ca_is_accepted() {
+    let certificates = Certificates::generate("verify-ok");
+    let server = Server::start(&certificates.verifying_server_args());
+    let mut client = TlsClient::connect(server.port, certificates.client_config(Some("client")));
+    assert!(
+        client.info.contains(
+            r#","headers":true,"tls_required":true,"tls_verify":true,"max_payload":1048576,"#
+        ),
+        "{}",
+        client.info
+    );
+    client.send(CONNECT_QUIET);
+    client.send(b"SUB v 1\r\nPUB v 2\r\nok\r\nPING\r\n");
+    client.expect(b"MSG v 1 2\r\nok\r\nPONG\r\n");
+}
+
+/// The alert the server sends for a refused client certificate. Known difference: Go
+/// answers every refusal with bad_certificate; rustls names the cause
+/// (certificate_required, unknown_ca). Either way the client sees a fatal alert and the
+/// connection ends before any NATS byte.
+fn refusal_alert(flavor: Flavor, rustls_alert: rustls::AlertDescription) -> Ending {
+    match flavor {
+        Flavor::NatsServer => Ending::Alert(rustls::AlertDescription::BadCertificate),
+        Flavor::Ringmq => Ending::Alert(rustls_alert),
+    }
+}
+
+#[test]
+fn client_without_certificate_is_refused() {
+    let certificates = Certificates::generate("verify-none");
+    let server = Server::start(&certificates.verifying_server_args());
+    // With TLS 1.3 the client's side of the handshake completes; the refusal arrives as
+    // the first record it reads (nothing is written, so no reset can overtake it).
+    let mut client = TlsClient::connect(server.port, certificates.client_config(None));
+    let (bytes, ending) = client.read_to_end();
+    assert_eq!(text(&bytes), "");
+    assert_eq!(
+        ending,
+        refusal_alert(server.flavor, rustls::AlertDescription::CertificateRequired)
+    );
+    server.wait_for_log("TLS handshake error: tls: client didn't provide a certificate");
+}
+
+#[test]
+fn client_certificate_from_another_ca_is_refused() {
+    let certificates = Certificates::generate("verify-stranger");
+    let server = Server::start(&certificates.verifying_server_args());
+    let mut client = TlsClient::connect(server.port, certificates.client_config(Some("stranger")));
+    let (bytes, ending) = client.read_to_end();
+    assert_eq!(text(&bytes), "");
+    assert_eq!(
+        ending,
+        refusal_alert(server.flavor, rustls::AlertDescription::UnknownCA)
+    );
+    server.wait_for_log(
+        "TLS handshake error: tls: failed to verify client certificate: x509: certificate \
+         signed by unknown authority",
+    );
+}
+
+#[test]
+fn close_notify_is_answered_and_sent_after_an_error() {
+    let certificates = Certificates::generate("close-notify");
+    let server = Server::start(&certificates.server_args());
+    let config = certificates.client_config(None);
+
+    // The client says close_notify: the server answers in kind and closes.
+    let mut leaving = TlsClient::connect(server.port, Arc::clone(&config));
+    leaving.send(CONNECT_QUIET);
+    leaving.send(b"PING\r\n");
+    leaving.expect(b"PONG\r\n");
+    leaving.stream.conn.send_close_notify();
+    leaving.stream.flush().unwrap();
+    let (bytes, ending) = leaving.read_to_end();
+    assert_eq!((text(&bytes), ending), (String::new(), Ending::CloseNotify));
+
+    // A protocol error: -ERR, then close_notify.
+    let mut erring = TlsClient::connect(server.port, config);
+    erring.send(b"BOGUS\r\n");
+    let (bytes, ending) = erring.read_to_end();
+    assert_eq!(
+        (text(&bytes), ending),
+        (
+            "-ERR 'Unknown Protocol Operation'\r\n".to_string(),
+            Ending::CloseNotify
+        )
+    );
+}
+
+#[test]
+fn info_fields_match_nats_server() {
+    if !nats_server_installed() {
+        eprintln!("nats-server not installed: INFO comparison skipped (CI installs it)");
+        return;
+    }
+    let certificates = Certificates::generate("compare");
+    for args in [
+        certificates.server_args(),
+        certificates.verifying_server_args(),
+    ] {
+        let keys = |flavor| {
+            let server = Server::start_flavor(flavor, &args);
+            let (_stream, info) = connect_and_read_info(server.port);
+            server.wait_for_log("TLS required for client connections");
+            info_keys(&info)
+        };
+        assert_eq!(keys(Flavor::Ringmq), keys(Flavor::NatsServer), "{args:?}");
+    }
+}
+
+/// INFO's keys in order, with the values of the fields that do not vary between servers.
+fn info_keys(info: &str) -> Vec<String> {
+    let json = info
+        .strip_prefix("INFO ")
+        .and_then(|rest| rest.strip_suffix(" \r\n"))
+        .expect("INFO framing");
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).expect("INFO JSON");
+    object
+        .iter()
+        .map(|(key, value)| match key.as_str() {
+            "headers" | "tls_required" | "tls_verify" | "max_payload" | "proto" => {
+                format!("{key}={value}")
+            }
+            _ => key.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn unreadable_tls_files_stop_start_up_naming_the_file() {
+    let certificates = Certificates::generate("files");
+    let missing = certificates.path("missing.pem");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_ringmq"))
+            .args(["-a", "127.0.0.1", "-p", "-1", "--cores", "1"])
+            .args(args)
+            .output()
+            .expect("run ringmq");
+        assert!(!output.status.success(), "{args:?} started");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let cert = certificates.path("server-cert.pem").display().to_string();
+    let key = certificates.path("server-key.pem").display().to_string();
+    let missing = missing.display().to_string();
+
+    let stderr = run(&["--tls", "--tlscert", &missing, "--tlskey", &key]);
+    assert!(
+        stderr.contains(&format!("TLS certificate file {missing}: No such file")),
+        "{stderr}"
+    );
+    let stderr = run(&["--tls", "--tlscert", &cert, "--tlskey", &cert]);
+    assert!(
+        stderr.contains(&format!("TLS key file {cert}: no private key found")),
+        "{stderr}"
+    );
+    let stderr = run(&[
+        "--tlsverify",
+        "--tlscert",
+        &cert,
+        "--tlskey",
+        &key,
+        "--tlscacert",
+        &key,
+    ]);
+    assert!(
+        stderr.contains(&format!("TLS CA file {key}: no certificate found")),
+        "{stderr}"
+    );
+    let stderr = run(&["--tls", "--tlscert", &cert]);
+    assert!(
+        stderr.contains("TLS Server private key must be present and valid"),
+        "{stderr}"
+    );
+}
+
+// ---- the runtime alone ----
+
+/// Greets in plain text, starts TLS, writes before the handshake is done, echoes every
+/// input and pauses reading after each `on_data`, resuming from a timer a millisecond
+/// later: decrypted bytes and records wait in the session and the connection while paused.
+struct PausingEcho {
+    events: Arc<Mutex<Vec<String>>>,
+    paused: Vec<ConnId>,
+}
+
+impl Handler for PausingEcho {
+    fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, _peer: SocketAddr) {
+        io.write(conn, b"HELLO\r\n");
+        assert!(io.start_tls(conn));
+        assert!(!io.start_tls(conn), "already TLS");
+        // Written before the handshake: held back, then sent as the first TLS data.
+        io.write(conn, b"early ");
+    }
+    fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        if self.paused.contains(&conn) {
+            self.events.lock().unwrap().push("data while paused".into());
+        }
+        io.write(conn, data);
+        io.pause_reading(conn);
+        self.paused.push(conn);
+        io.set_timer(io.now() + Duration::from_millis(1), 0);
+    }
+    fn on_close(&mut self, _io: &mut Io<'_>, _conn: ConnId, reason: CloseReason) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("close {reason:?}"));
+    }
+    fn on_mail(&mut self, _io: &mut Io<'_>, _from: usize, _record: &[u8]) {}
+    fn on_timer(&mut self, io: &mut Io<'_>, _token: u64) {
+        for conn in self.paused.drain(..) {
+            io.resume_reading(conn);
+        }
+    }
+    fn on_turn_end(&mut self, _io: &mut Io<'_>) {}
+    fn on_shutdown(&mut self, _io: &mut Io<'_>) {}
+    fn on_tls_established(&mut self, _io: &mut Io<'_>, _conn: ConnId, handshake: TlsHandshake) {
+        self.events.lock().unwrap().push(format!(
+            "established {} {}",
+            handshake.protocol_version, handshake.cipher_suite
+        ));
+    }
+}
+
+#[test]
+fn runtime_echo_over_tls_survives_pausing_after_every_read() {
+    let certificates = Certificates::generate("runtime-echo");
+    let tls = TlsServerConfig::load(
+        &certificates.path("server-cert.pem"),
+        &certificates.path("server-key.pem"),
+        None,
+        false,
+    )
+    .expect("certificates load");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = RuntimeConfig {
+        cores: 1,
+        recv_buffers: 64,
+        recv_buffer_size: 4 * 1024,
+        connections_per_core: 16,
+        mailbox_bytes: 1 << 20,
+        write_deadline: Duration::from_secs(5),
+        shutdown_flush: Duration::from_secs(1),
+        tls: Some(tls),
+    };
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let for_core = Arc::clone(&events);
+    let handle = runtime::start(config, listener, move |_| PausingEcho {
+        events: Arc::clone(&for_core),
+        paused: Vec::new(),
+    })
+    .expect("runtime starts");
+
+    let (mut tcp, greeting) = connect_and_read_info_line(port);
+    assert_eq!(greeting, "HELLO\r\n");
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut session = ClientConnection::new(certificates.client_config(None), name).unwrap();
+    while session.is_handshaking() {
+        session.complete_io(&mut tcp).expect("handshake");
+    }
+    let mut stream = StreamOwned::new(session, tcp);
+    // Far more than the 4 KiB receive buffers and the 16 KiB records, in one go.
+    let body = payload(1 << 20);
+    stream.write_all(&body).unwrap();
+    stream.flush().unwrap();
+    stream.conn.send_close_notify();
+    stream.flush().unwrap();
+    stream.sock.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    let mut echoed = Vec::new();
+    stream
+        .read_to_end(&mut echoed)
+        .expect("echo, then close_notify");
+    assert_eq!(text(&echoed[..6.min(echoed.len())]), "early ");
+    assert!(
+        echoed[6..] == body[..],
+        "echoed {} of {} bytes",
+        echoed.len() - 6,
+        body.len()
+    );
+
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    while events.lock().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no close: {:?}",
+            events.lock().unwrap()
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec![
+            "established 1.3 TLS_AES_128_GCM_SHA256".to_string(),
+            "close PeerClosed".to_string()
+        ]
+    );
+    handle.shutdown();
+    handle.join();
+}
