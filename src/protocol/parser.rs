@@ -680,10 +680,28 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// Two tight scans per field (skip separators, then take the field) rather than one
-    /// loop with a state match per byte: this runs on every PUB line.
-    #[inline]
+    /// Splits on runs of `is_separator` bytes (SUB and UNSUB arguments).
     fn split(argument: &'a [u8], is_separator: impl Fn(u8) -> bool) -> Fields<'a> {
+        Self::split_with(argument, &is_separator, |rest| {
+            rest.iter().position(|&byte| is_separator(byte))
+        })
+    }
+
+    /// [`Fields::split`] on blanks, finding each field's end eight bytes at a time: the
+    /// arguments of every PUB and HPUB line.
+    #[inline]
+    fn split_blanks(argument: &'a [u8]) -> Fields<'a> {
+        Self::split_with(argument, &is_blank, find_blank)
+    }
+
+    /// Two tight scans per field (skip separators, then `find_end` of the field) rather
+    /// than one loop with a state match per byte.
+    #[inline]
+    fn split_with(
+        argument: &'a [u8],
+        is_separator: &impl Fn(u8) -> bool,
+        find_end: impl Fn(&[u8]) -> Option<usize>,
+    ) -> Fields<'a> {
         let mut fields = Fields {
             items: [&[]; 4],
             count: 0,
@@ -698,34 +716,7 @@ impl<'a> Fields<'a> {
             if rest.is_empty() {
                 return fields;
             }
-            let end = rest
-                .iter()
-                .position(|&byte| is_separator(byte))
-                .unwrap_or(rest.len());
-            fields.push(&rest[..end]);
-            rest = &rest[end..];
-        }
-    }
-
-    /// [`Fields::split`] on blanks, finding each field's end eight bytes at a time: the
-    /// arguments of every PUB and HPUB line.
-    #[inline]
-    fn split_blanks(argument: &'a [u8]) -> Fields<'a> {
-        let mut fields = Fields {
-            items: [&[]; 4],
-            count: 0,
-        };
-        let mut rest = argument;
-        loop {
-            let start = rest
-                .iter()
-                .position(|&byte| !is_blank(byte))
-                .unwrap_or(rest.len());
-            rest = &rest[start..];
-            if rest.is_empty() {
-                return fields;
-            }
-            let end = find_blank(rest).unwrap_or(rest.len());
+            let end = find_end(rest).unwrap_or(rest.len());
             fields.push(&rest[..end]);
             rest = &rest[end..];
         }
