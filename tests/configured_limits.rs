@@ -1,5 +1,5 @@
 //! Limits set to non-default values, against an in-process broker. nats-server takes these
-//! only from a config file (issue 5 brings `-c` to ringmq); the expected bytes are spec
+//! only from a config file (`tests/config_file.rs` covers `-c`); the expected bytes are spec
 //! §14's "Limits" rows observed on nats-server 2.9.10 with the same settings.
 
 mod common;
