@@ -61,6 +61,11 @@ pub fn set_file(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sends log lines back to stderr (a reload that removed `log_file`).
+pub fn clear_file() {
+    *SINK.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
 /// Whether lines of `level` are written; lets callers skip formatting.
 pub fn enabled(level: Level) -> bool {
     match level {

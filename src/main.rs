@@ -8,7 +8,8 @@ use ringmq::{broker, error, fatal, info, log, warn};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let startup = match cli::parse(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let startup = match cli::parse(args.clone()) {
         Ok(Command::Run(startup)) => startup,
         Ok(Command::Check(startup)) => return check(&startup),
         Ok(Command::Version) => {
@@ -79,7 +80,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log_file = server.shared().config.log_file.clone();
     loop {
         match signals::wait() {
             Signal::Interrupt | Signal::Terminate => break,
@@ -94,23 +94,42 @@ fn main() -> ExitCode {
                 });
                 break;
             }
-            Signal::User1 => match &log_file {
+            Signal::User1 => match &server.shared().live.load().config.log_file {
                 None => info!("File log re-open ignored, not a file logger"),
                 Some(path) => match log::set_file(path) {
                     Ok(()) => info!("File log re-opened"),
                     Err(e) => error!("Failed to re-open log file {}: {e}", path.display()),
                 },
             },
-            Signal::Hangup => error!(
-                "Failed to reload server configuration: can only reload config when a file is \
-                 provided using -c or --config"
-            ),
+            Signal::Hangup => {
+                if let Err(reason) = server.reload(|| reread(&args)) {
+                    error!("Failed to reload server configuration: {reason}");
+                }
+            }
         }
     }
     info!("Initiating Shutdown...");
     server.shutdown();
     info!("Server Exiting..");
     ExitCode::SUCCESS
+}
+
+/// The configuration a reload would start with: the same command line, the file read
+/// again. Warnings are logged; the first error refuses the reload.
+fn reread(args: &[std::ffi::OsString]) -> Result<ringmq::config::Config, String> {
+    let startup = match cli::parse(args.iter().cloned()) {
+        Ok(Command::Run(startup)) => startup,
+        Ok(_) => return Err("the command line no longer starts a server".into()),
+        Err(error) => return Err(error.to_string()),
+    };
+    let Startup { config, report } = *startup;
+    for warning in &report.warnings {
+        warn!("{warning}");
+    }
+    match report.errors.first() {
+        Some(error) => Err(error.to_string()),
+        None => Ok(config),
+    }
 }
 
 /// `-t`: nats-server's messages and exit status. Warnings fail the check too, as they do

@@ -599,6 +599,81 @@ fn handshake_deadline_closes_silent_and_half_finished_handshakes() {
 }
 
 #[test]
+fn the_auth_timer_starts_after_the_handshake() {
+    let certificates = Certificates::generate("auth-timer");
+    // An auth timeout far shorter than the handshake deadline: a client that never
+    // handshakes is closed by the deadline, as nats-server's, not by the auth timer.
+    let config = certificates.path("auth.conf");
+    std::fs::write(&config, "authorization { token: t0k, timeout: 0.3 }\n").unwrap();
+    let mut args = certificates.server_args();
+    args.extend(["-c".to_string(), config.display().to_string()]);
+    let server = Server::start(&args);
+    let started = Instant::now();
+    let (mut silent, _) = connect_and_read_info(server.port);
+    let local = silent.local_addr().unwrap();
+    let mut after_info = Vec::new();
+    match silent.read_to_end(&mut after_info) {
+        Ok(_) => {}
+        Err(error) if error.kind() == ErrorKind::ConnectionReset => {}
+        Err(error) => panic!("read: {error}"),
+    }
+    assert_eq!(text(&after_info), "", "nothing but INFO");
+    server.wait_for_log(&format!(
+        "TLS handshake error: read tcp 127.0.0.1:{}->{local}: i/o timeout",
+        server.port
+    ));
+    assert!(started.elapsed() >= HANDSHAKE_TIMEOUT - Duration::from_millis(100));
+    let log = server.log.0.lock().unwrap().0.join("\n");
+    assert!(!log.contains("Authentication Timeout"), "log:\n{log}");
+}
+
+#[test]
+fn reload_rotates_the_certificate_for_new_connections() {
+    let old = Certificates::generate("rotate-old");
+    let new = Certificates::generate("rotate-new");
+    // The files the server reads; rewritten in place by the rotation.
+    let live = Certificates::generate("rotate-live");
+    for name in ["server-cert.pem", "server-key.pem"] {
+        std::fs::copy(old.path(name), live.path(name)).unwrap();
+    }
+    let config = live.path("tls.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+            live.path("server-cert.pem").display(),
+            live.path("server-key.pem").display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["-c".to_string(), config.display().to_string()]);
+    let mut before = TlsClient::connect(server.port, old.client_config(None));
+    before.send(CONNECT_QUIET);
+    before.send(b"PING\r\n");
+    before.expect(b"PONG\r\n");
+
+    for name in ["server-cert.pem", "server-key.pem"] {
+        std::fs::copy(new.path(name), live.path(name)).unwrap();
+    }
+    let status = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    server.wait_for_log("Reloaded: tls = enabled");
+    server.wait_for_log("Reloaded server configuration");
+
+    // New connections present the new certificate: a client trusting only the new CA
+    // completes the handshake; the connection made before the reload still works.
+    let mut after = TlsClient::connect(server.port, new.client_config(None));
+    after.send(CONNECT_QUIET);
+    after.send(b"PING\r\n");
+    after.expect(b"PONG\r\n");
+    before.send(b"PING\r\n");
+    before.expect(b"PONG\r\n");
+}
+
+#[test]
 fn client_leaving_before_the_handshake_is_logged_as_eof() {
     let certificates = Certificates::generate("eof");
     let server = Server::start(&certificates.server_args());

@@ -33,7 +33,7 @@ impl From<&str> for Secret {
 
 /// Everything about who may connect and what they may do. The default is no auth at all:
 /// every client is admitted to the global account `$G` with every permission.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AuthConfig {
     /// `--auth TOKEN` / `authorization { token }`: the client's `auth_token` must equal it
     /// (or match it, if it is a bcrypt hash).
@@ -57,7 +57,7 @@ pub struct AuthConfig {
 }
 
 /// A user/password user.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct User {
     pub name: String,
     /// Plain text (compared in constant time) or a bcrypt hash (`$2a$`, `$2b$`, `$2x$`,
@@ -70,7 +70,7 @@ pub struct User {
 }
 
 /// An nkey user: the public user key, 56 characters starting with `U`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NkeyUser {
     pub public_key: String,
     pub account: Option<String>,

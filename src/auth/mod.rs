@@ -105,22 +105,54 @@ pub struct Authenticator {
     timeout: Duration,
     plaintext_passwords: bool,
     /// bcrypt successes, so reconnects do not stall a core (see `VerifiedSecrets`).
-    verified: password::VerifiedSecrets,
+    verified: Arc<password::VerifiedSecrets>,
 }
 
 impl Authenticator {
     /// Checks and compiles the configuration; the error reads like nats-server's where it
     /// has the same check.
     pub fn new(config: &AuthConfig) -> Result<Authenticator, String> {
-        let account_names = account_names(&config.accounts)?;
+        Authenticator::compile(config, None)
+    }
+
+    /// The configuration reloaded over `previous`: an account keeps its index (the shards'
+    /// tables and records between cores are keyed by it), a new account takes the next free
+    /// one, and a removed account's index stays reserved (no user can be in it). bcrypt
+    /// successes are remembered across the reload (the digest covers the configured hash,
+    /// so a changed password is verified again).
+    pub fn reloaded(
+        config: &AuthConfig,
+        previous: &Authenticator,
+    ) -> Result<Authenticator, String> {
+        Authenticator::compile(config, Some(previous))
+    }
+
+    fn compile(
+        config: &AuthConfig,
+        previous: Option<&Authenticator>,
+    ) -> Result<Authenticator, String> {
+        let configured = account_names(&config.accounts)?;
+        let mut account_names = previous.map_or_else(Vec::new, |p| p.account_names.clone());
+        for name in &configured {
+            if !account_names.contains(name) {
+                account_names.push(name.clone());
+            }
+        }
+        if account_names.len() > ACCOUNTS_MAX + 1 {
+            return Err(format!(
+                "{} accounts configured since start-up, at most {ACCOUNTS_MAX} are supported",
+                account_names.len() - 1
+            ));
+        }
         let account_index = |name: &Option<String>, who: &str| -> Result<AccountIndex, String> {
             match name {
                 None => Ok(GLOBAL_ACCOUNT),
-                Some(name) => account_names
+                Some(name) if configured.contains(name) => Ok(account_names
                     .iter()
                     .position(|known| known == name)
-                    .map(|index| index as AccountIndex)
-                    .ok_or_else(|| format!("{who} names unknown account {name:?}")),
+                    .expect("every configured account is named")
+                    as AccountIndex),
+                Some(name) => Err(format!("{who} names unknown account {name:?}")),
             }
         };
         let compile = |permissions: &Option<Permissions>| -> Result<_, String> {
@@ -191,7 +223,10 @@ impl Authenticator {
             account_names,
             timeout: config.timeout(),
             plaintext_passwords,
-            verified: password::VerifiedSecrets::new(),
+            verified: previous.map_or_else(
+                || Arc::new(password::VerifiedSecrets::new()),
+                |p| Arc::clone(&p.verified),
+            ),
         })
     }
 
@@ -217,7 +252,8 @@ impl Authenticator {
         self.timeout
     }
 
-    /// Accounts including `$G`; shards size their per-account tables by it.
+    /// Accounts including `$G` (and any removed by a reload, whose index stays reserved);
+    /// shards size their per-account tables by it.
     pub fn account_count(&self) -> usize {
         self.account_names.len()
     }
@@ -306,6 +342,17 @@ impl Authenticator {
             }
         }
         refused
+    }
+
+    /// Whether the nkey or user a client logged in with is still configured (a reload):
+    /// `None` when this configuration has no user or nkey list to look in.
+    pub fn knows_login(&self, nkey: Option<&str>, user: Option<&str>) -> Option<bool> {
+        if let Some(nkey) = offered_field(nkey) {
+            return (!self.nkeys.is_empty() || !self.users.is_empty())
+                .then(|| self.nkeys.contains_key(nkey));
+        }
+        let user = offered_field(user)?;
+        (!self.nkeys.is_empty() || !self.users.is_empty()).then(|| self.users.contains_key(user))
     }
 
     /// nats-server's error log line for a refused client (`authentication error`, plus the

@@ -57,6 +57,8 @@ pub struct Client {
     pub permissions: Option<Box<ClientPermissions>>,
     /// Auth is configured and this connection has not authenticated yet.
     pub awaiting_auth: bool,
+    /// Logged in as `no_auth_user` (no credentials sent): a reload checks it as such.
+    pub admitted_anonymously: bool,
     /// Whether any input arrived (the first byte decides nats-server's auth check).
     pub input_seen: bool,
     /// The nonce sent in INFO (nkey users configured), signed by the client in CONNECT.
@@ -118,6 +120,7 @@ impl Client {
             account: GLOBAL_ACCOUNT,
             permissions: None,
             awaiting_auth: false,
+            admitted_anonymously: false,
             input_seen: false,
             nonce: None,
             auth_timer: None,

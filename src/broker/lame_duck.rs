@@ -84,7 +84,7 @@ impl Shard {
     /// The client's INFO again with `"ldm":true`, to clients that take asynchronous INFO:
     /// protocol 1 and their first PING answered.
     fn send_lame_duck_info(&mut self, io: &mut Io<'_>) {
-        let mut info = self.shared.info.clone();
+        let mut info = self.live.info.clone();
         info.ldm = true;
         for slot in 0..self.clients.len() {
             let Some(client) = self.clients[slot].as_deref() else {

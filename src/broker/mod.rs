@@ -7,11 +7,14 @@
 //! - `interest`: the records cores exchange, and the visibility barrier's epochs.
 //! - `monitoring`: the HTTP monitoring port on core 0, per-core snapshots by mail, the
 //!   closed-connection ring.
+//! - `reload`: the running configuration ([`Live`], one generation per reload) and the
+//!   SIGHUP reload with nats-server's rules.
 
 mod connection;
 mod interest;
 mod lame_duck;
 mod monitoring;
+mod reload;
 mod routing;
 mod shard;
 
@@ -22,6 +25,7 @@ use crate::protocol::ServerInfo;
 use crate::runtime::{self, Listeners, RuntimeConfig, RuntimeHandle};
 use crate::{info, warn};
 pub use lame_duck::LameDuckSignal;
+pub use reload::{Changes, Live, LiveCell};
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
@@ -48,11 +52,9 @@ pub struct CoreCounters {
 /// State shared by all cores: read-mostly configuration and a few counters.
 #[derive(Debug)]
 pub struct Shared {
-    pub config: Config,
-    /// INFO template; each connection fills in its client id and address (and nonce).
-    pub info: ServerInfo,
-    /// Users, accounts and permissions, compiled; consulted at CONNECT only.
-    pub auth: Authenticator,
+    /// The running configuration, compiled users and INFO template; a reload publishes a
+    /// new generation (see `reload`). Cores keep their own `Arc` of it.
+    pub live: LiveCell,
     pub next_client_id: AtomicU64,
     pub slow_consumers: AtomicU64,
     pub core_counters: Vec<CoreCounters>,
@@ -116,6 +118,7 @@ impl Server {
             ),
             None => None,
         };
+        let tls_digest = reload::tls_files_digest(&config.tls);
         let monitor_listener = bind_monitor(&config)?;
         let http_port = match &monitor_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
@@ -148,7 +151,7 @@ impl Server {
             mailbox_bytes: config.limits.mailbox_bytes,
             write_deadline: config.limits.write_deadline,
             shutdown_flush: SHUTDOWN_FLUSH,
-            tls,
+            tls: tls.clone(),
         };
         info!("Starting ringmq");
         info!(
@@ -161,18 +164,27 @@ impl Server {
         if auth.has_plaintext_passwords() {
             warn!("Plaintext passwords detected, use nkeys or bcrypt");
         }
+        let clock = WallClock::start();
         let shared = Arc::new(Shared {
             core_counters: (0..config.cores).map(|_| CoreCounters::default()).collect(),
-            info,
-            auth,
             next_client_id: AtomicU64::new(1),
             slow_consumers: AtomicU64::new(0),
             seed: random_u64(),
             lame_duck: LameDuckSignal::default(),
-            clock: WallClock::start(),
+            live: LiveCell::new(Live {
+                generation: 1,
+                loaded_at: clock.start_unix_nanos(),
+                config,
+                auth,
+                info,
+                tls_digest,
+                tls: tls.clone(),
+                surplus_by_core: Vec::new(),
+            }),
+            clock,
             http_port,
-            config,
         });
+        let live = shared.live.load();
         let factory_shared = Arc::clone(&shared);
         let listeners = Listeners {
             clients: listener,
@@ -184,14 +196,14 @@ impl Server {
         if let Some(http_port) = http_port {
             info!(
                 "Starting http monitor on {}",
-                join_host_port(&shared.config.host, http_port)
+                join_host_port(&live.config.host, http_port)
             );
         }
         info!(
             "Listening for client connections on {}",
-            join_host_port(&shared.config.host, port)
+            join_host_port(&live.config.host, port)
         );
-        if shared.config.tls.is_some() {
+        if live.config.tls.is_some() {
             info!("TLS required for client connections");
         }
         info!("Server is ready");
@@ -212,7 +224,7 @@ impl Server {
         self.shared.http_port
     }
 
-    /// Shared state: configuration and counters.
+    /// Shared state: the running configuration and counters.
     pub fn shared(&self) -> &Shared {
         &self.shared
     }
@@ -234,7 +246,8 @@ impl Server {
         if self.runtime.total_connections() == 0 {
             return;
         }
-        let config = &self.shared.config;
+        let live = self.shared.live.load();
+        let config = &live.config;
         if !pause(config.lame_duck_grace_period) {
             return;
         }

@@ -18,7 +18,7 @@
 use super::connection::{pattern_matches, Client, ClosedReason, Subscription};
 use super::interest;
 use super::shard::Shard;
-use super::Shared;
+use super::{Live, Shared};
 use crate::monitor::clock::http_date;
 use crate::monitor::document::{self, ConnzPage, ServerFacts, VarzCounters, GLOBAL_ACCOUNT};
 use crate::monitor::http::{Next, Request, RequestReader, Response};
@@ -56,8 +56,7 @@ pub const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(5);
 /// it once a second.
 const CPU_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// nats-server's defaults for settings ringmq does not have yet (seconds).
-const AUTH_TIMEOUT_SECONDS: f64 = 2.0;
+/// /varz `tls_timeout` without TLS: nats-server's default handshake deadline (seconds).
 const TLS_TIMEOUT_SECONDS: f64 = 2.0;
 
 /// Kinds of monitoring record (the byte after `interest::MONITOR`).
@@ -148,38 +147,48 @@ fn resident_bytes() -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
+/// What /varz shows of the server and its configuration (rebuilt when a reload changes it).
+fn server_facts(shared: &Shared, live: &Live) -> ServerFacts {
+    let config = &live.config;
+    let limits = &config.limits;
+    ServerFacts {
+        server_id: live.info.server_id.clone(),
+        server_name: live.info.server_name.clone(),
+        version: live.info.version.clone(),
+        proto: live.info.proto,
+        go: live.info.go.clone(),
+        host: config.host.clone(),
+        port: live.info.port,
+        max_connections: limits.max_connections as u64,
+        max_subscriptions: limits.max_subscriptions as u64,
+        ping_interval: limits.ping_interval,
+        ping_max: limits.ping_max,
+        http_host: config.host.clone(),
+        // nats-server shows the configured value: -1 for "any free port".
+        http_port: match config.http_port {
+            Some(0) => -1,
+            configured => i32::from(configured.unwrap_or(0)),
+        },
+        auth_timeout: live.auth.timeout().as_secs_f64(),
+        tls_timeout: config
+            .tls
+            .as_ref()
+            .map_or(TLS_TIMEOUT_SECONDS, |tls| tls.timeout.as_secs_f64()),
+        max_control_line: limits.max_control_line as u64,
+        max_payload: limits.max_payload as u64,
+        max_pending: limits.max_pending as u64,
+        write_deadline: limits.write_deadline,
+        start: shared.clock.start_unix_nanos(),
+        config_load_time: live.loaded_at,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
+        worker_cores: config.cores as u64,
+    }
+}
+
 impl Host {
-    pub(super) fn new(shared: &Shared) -> Host {
-        let config = &shared.config;
-        let limits = &config.limits;
-        let facts = ServerFacts {
-            server_id: shared.info.server_id.clone(),
-            server_name: shared.info.server_name.clone(),
-            version: shared.info.version.clone(),
-            proto: shared.info.proto,
-            go: shared.info.go.clone(),
-            host: config.host.clone(),
-            port: shared.info.port,
-            max_connections: limits.max_connections as u64,
-            max_subscriptions: limits.max_subscriptions as u64,
-            ping_interval: limits.ping_interval,
-            ping_max: limits.ping_max,
-            http_host: config.host.clone(),
-            // nats-server shows the configured value: -1 for "any free port".
-            http_port: match config.http_port {
-                Some(0) => -1,
-                configured => i32::from(configured.unwrap_or(0)),
-            },
-            auth_timeout: AUTH_TIMEOUT_SECONDS,
-            tls_timeout: TLS_TIMEOUT_SECONDS,
-            max_control_line: limits.max_control_line as u64,
-            max_payload: limits.max_payload as u64,
-            max_pending: limits.max_pending as u64,
-            write_deadline: limits.write_deadline,
-            start: shared.clock.start_unix_nanos(),
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
-            worker_cores: config.cores as u64,
-        };
+    pub(super) fn new(shared: &Shared, live: &Live) -> Host {
+        let facts = server_facts(shared, live);
+        let limits = &live.config.limits;
         Host {
             facts,
             connections: HashMap::new(),
@@ -229,6 +238,14 @@ fn split_id(body: &[u8]) -> Option<(u64, &[u8])> {
 }
 
 impl Shard {
+    /// A reload published a new configuration: /varz shows it from now on.
+    pub(super) fn on_live_changed_for_monitoring(&mut self) {
+        if let Some(host) = self.monitor.as_mut() {
+            host.facts = server_facts(&self.shared, &self.live);
+            host.closed_max = self.live.config.limits.max_closed_clients;
+        }
+    }
+
     // ---- the HTTP port (core 0) ----
 
     pub(super) fn on_monitor_open(&mut self, io: &mut Io<'_>, conn: ConnId) {

@@ -317,7 +317,7 @@ impl Shard {
 
     /// Writes one MSG/HMSG to a local subscription; enforces max_pending and UNSUB max.
     fn deliver(&mut self, io: &mut Io<'_>, key: SubKey, message: &Message<'_>) -> bool {
-        let max_pending = self.shared.config.limits.max_pending;
+        let max_pending = self.live.config.limits.max_pending;
         let now = io.now();
         let Some(Some(client)) = self.clients.get_mut(key.conn_slot() as usize) else {
             return false;

@@ -9,7 +9,7 @@ use super::connection::{Client, ClosedReason, State, SubKey, Subscription};
 use super::interest::{self, Record};
 use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};
 use super::routing::Message;
-use super::Shared;
+use super::{Live, Shared};
 use crate::auth::{self, AccountIndex, ClientPermissions, Credentials, Identity};
 use crate::protocol::encoder::{self, err};
 use crate::protocol::{ClientOp, ConnectError, ParseError, Parser, ParserLimits};
@@ -115,12 +115,16 @@ pub struct Shard {
     pub(super) monitoring: bool,
     /// Core 0 with monitoring on: the HTTP port's connections and requests in progress.
     pub(super) monitor: Option<Box<super::monitoring::Host>>,
+    /// The configuration this core runs with; replaced between loop turns when a reload
+    /// publishes a newer generation (`reload`).
+    pub(super) live: Arc<Live>,
 }
 
 impl Shard {
     pub fn new(core: usize, shared: Arc<Shared>) -> Shard {
-        let cores = shared.config.cores;
-        let accounts = shared.auth.account_count();
+        let live = shared.live.load();
+        let cores = live.config.cores;
+        let accounts = live.auth.account_count();
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Shard {
             core,
@@ -146,8 +150,9 @@ impl Shard {
             open_clients: 0,
             monitoring: shared.http_port.is_some(),
             monitor: (core == 0 && shared.http_port.is_some())
-                .then(|| Box::new(super::monitoring::Host::new(&shared))),
+                .then(|| Box::new(super::monitoring::Host::new(&shared, &live))),
             shared,
+            live,
         }
     }
 
@@ -218,7 +223,7 @@ impl Shard {
     }
 
     fn on_peer_stall_timer(&mut self, io: &mut Io<'_>, peer: usize) {
-        let resume_below = self.shared.config.limits.max_pending / 4;
+        let resume_below = self.live.config.limits.max_pending / 4;
         let now = io.now();
         let Some(stall) = self.peer_stalls.get_mut(peer).and_then(Option::as_mut) else {
             return;
@@ -234,7 +239,7 @@ impl Shard {
     }
 
     fn on_stall_timer(&mut self, io: &mut Io<'_>, publisher: ConnId) {
-        let resume_below = self.shared.config.limits.max_pending / 4;
+        let resume_below = self.live.config.limits.max_pending / 4;
         let now = io.now();
         let Some(client) = self.client_mut(publisher) else {
             return;
@@ -390,7 +395,7 @@ impl Shard {
     /// CONNECT, in nats-server's order: stop the auth timer, decode the JSON, authenticate
     /// (when auth is configured), then the remaining option checks.
     fn on_connect(&mut self, io: &mut Io<'_>, conn: ConnId, json: &[u8]) -> ControlFlow<()> {
-        let shared = Arc::clone(&self.shared);
+        let live = Arc::clone(&self.live);
         let Some(client) = self.client_mut(conn) else {
             return ControlFlow::Break(());
         };
@@ -408,7 +413,7 @@ impl Shard {
             Err(error) => return self.refuse_connect(io, conn, error),
         };
         let mut identity = None;
-        if shared.auth.is_required() {
+        if live.auth.is_required() {
             let sent = &decoded.options;
             let credentials = Credentials {
                 user: sent.user.as_deref(),
@@ -418,7 +423,7 @@ impl Shard {
                 sig: sent.sig.as_deref(),
             };
             let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
-            match shared.auth.authenticate(&credentials, nonce) {
+            match live.auth.authenticate(&credentials, nonce) {
                 Ok(found) => identity = Some(found),
                 Err(refusal) => {
                     client.options = decoded.options;
@@ -478,7 +483,7 @@ impl Shard {
 
     /// Logs an authentication failure as nats-server does, sends `Authorization Violation`
     /// and closes.
-    fn refuse_auth(&mut self, io: &mut Io<'_>, conn: ConnId, detail: Option<&str>) {
+    pub(super) fn refuse_auth(&mut self, io: &mut Io<'_>, conn: ConnId, detail: Option<&str>) {
         let Some(client) = self.client(conn) else {
             return;
         };
@@ -487,7 +492,7 @@ impl Shard {
         }
         let options = &client.options;
         let line = self
-            .shared
+            .live
             .auth
             .refusal_log(options.nkey.as_deref(), options.user.as_deref());
         error!("{} - cid:{} - {line}", client.peer, client.cid);
@@ -510,6 +515,7 @@ impl Shard {
             .map(|rules| Box::new(ClientPermissions::new(rules)));
         if let Some(user) = identity.assumed_user {
             client.options.user = Some(user);
+            client.admitted_anonymously = true;
         }
     }
 
@@ -520,7 +526,7 @@ impl Shard {
         if matches!(first, b'C' | b'c') {
             return true;
         }
-        match self.shared.auth.no_auth_identity() {
+        match self.live.auth.no_auth_identity() {
             Some(identity) => {
                 self.admit(io, conn, identity);
                 true
@@ -528,6 +534,18 @@ impl Shard {
             None => {
                 self.refuse_auth(io, conn, None);
                 false
+            }
+        }
+    }
+
+    /// Closes `conn` with 'Authentication Timeout' unless it authenticates within the
+    /// configured auth timeout.
+    pub(super) fn arm_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let at = io.now() + self.live.auth.timeout();
+        let timer = io.set_timer(at, Self::timer_token(conn) | AUTH_TIMER_BIT);
+        if let Some(client) = self.client_mut(conn) {
+            if let Some(previous) = client.auth_timer.replace(timer) {
+                io.cancel_timer(previous);
             }
         }
     }
@@ -551,18 +569,13 @@ impl Shard {
     /// nats-server probes the round-trip time with a PING soon after CONNECT: at the smaller
     /// of the ping interval and 2 s, plus up to 20 % jitter.
     fn arm_first_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let base = self
-            .shared
-            .config
-            .limits
-            .ping_interval
-            .min(FIRST_PING_DELAY);
+        let base = self.live.config.limits.ping_interval.min(FIRST_PING_DELAY);
         let jitter_ms = self.random_below(base.as_millis() as u64 / 5 + 1);
         self.arm_ping_timer(io, conn, base + Duration::from_millis(jitter_ms));
     }
 
     fn on_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let limits = &self.shared.config.limits;
+        let limits = &self.live.config.limits;
         let (interval, ping_max) = (limits.ping_interval, limits.ping_max);
         let now = io.now();
         let Some(client) = self.client_mut(conn) else {
@@ -611,7 +624,7 @@ impl Shard {
         queue: Option<&[u8]>,
         sid: &[u8],
     ) {
-        let max_subscriptions = self.shared.config.limits.max_subscriptions;
+        let max_subscriptions = self.live.config.limits.max_subscriptions;
         let now = io.now();
         let Some(client) = self.client_mut(conn) else {
             return;
@@ -787,7 +800,7 @@ impl Shard {
     /// error was found; the parser does not say at which byte, so the line quotes how that
     /// read began.
     fn on_parse_error(&mut self, io: &mut Io<'_>, conn: ConnId, error: ParseError, read: &[u8]) {
-        let limits = &self.shared.config.limits;
+        let limits = &self.live.config.limits;
         let (reply, what, reason) = match error {
             ParseError::UnknownOperation => (
                 Some(err::UNKNOWN_OPERATION),
@@ -832,6 +845,22 @@ impl Shard {
     }
 
     fn on_record(&mut self, io: &mut Io<'_>, from: usize, record: Record<'_>) {
+        let account = match &record {
+            Record::InterestAdd { account, .. } | Record::InterestDel { account, .. } => {
+                Some(*account)
+            }
+            Record::Message(message) => Some(message.account),
+            _ => None,
+        };
+        if account.is_some_and(|account| usize::from(account) >= self.local.len()) {
+            // A peer adopted a reload that added accounts before this core did: adopt it
+            // now (it is published), which sizes the tables.
+            self.adopt_live_if_newer(io);
+            if account.is_some_and(|account| usize::from(account) >= self.local.len()) {
+                error!("record from core {from} for unknown account {account:?}");
+                return;
+            }
+        }
         match record {
             Record::InterestAdd {
                 epoch,
@@ -876,17 +905,17 @@ impl Shard {
 
 impl Handler for Shard {
     fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
-        let shared = Arc::clone(&self.shared);
-        let cid = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let live = Arc::clone(&self.live);
+        let cid = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         self.line.clear();
-        let mut info = shared.info.clone();
+        let mut info = live.info.clone();
         info.client_id = cid;
         info.client_ip = peer.ip().to_string();
-        let nonce = shared.auth.needs_nonce().then(auth::new_nonce);
+        let nonce = live.auth.needs_nonce().then(auth::new_nonce);
         info.nonce = nonce.clone();
         info.encode(&mut self.line);
         io.write(conn, &self.line);
-        let limits = &shared.config.limits;
+        let limits = &live.config.limits;
         let parser = Parser::new(ParserLimits {
             max_control_line: limits.max_control_line,
             max_payload: limits.max_payload,
@@ -896,7 +925,7 @@ impl Handler for Shard {
             self.clients.resize_with(slot + 1, || None);
         }
         let mut client = Box::new(Client::new(conn, cid, peer, parser, io.now()));
-        client.awaiting_auth = shared.auth.is_required();
+        client.awaiting_auth = live.auth.is_required();
         client.nonce = nonce.map(String::into_boxed_str);
         self.clients[slot] = Some(client);
         self.open_clients += 1;
@@ -907,14 +936,7 @@ impl Handler for Shard {
             return;
         }
         debug!("{peer} - cid:{cid} - Client connection created");
-        if shared.auth.is_required() {
-            let at = io.now() + shared.auth.timeout();
-            let timer = io.set_timer(at, Self::timer_token(conn) | AUTH_TIMER_BIT);
-            if let Some(client) = self.client_mut(conn) {
-                client.auth_timer = Some(timer);
-            }
-        }
-        match &shared.config.tls {
+        match &live.config.tls {
             // As nats-server: the ping timer starts once the handshake is done; until then
             // the handshake deadline runs in its place.
             Some(tls) if io.start_tls(conn) => {
@@ -922,14 +944,20 @@ impl Handler for Shard {
                 if let Some(client) = self.client_mut(conn) {
                     client.tls_handshaking = true;
                 }
+                // The auth timer starts once the handshake is done, as nats-server's.
                 self.arm_ping_timer(io, conn, tls.timeout);
             }
-            _ => self.arm_ping_timer(io, conn, limits.ping_interval),
+            _ => {
+                if live.auth.is_required() {
+                    self.arm_auth_timer(io, conn);
+                }
+                self.arm_ping_timer(io, conn, limits.ping_interval);
+            }
         }
     }
 
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
-        let interval = self.shared.config.limits.ping_interval;
+        let interval = self.live.config.limits.ping_interval;
         let Some(client) = self.client_mut(conn) else {
             return;
         };
@@ -942,6 +970,9 @@ impl Handler for Shard {
             "{} - cid:{} - TLS version {}, cipher suite {}",
             client.peer, client.cid, handshake.protocol_version, handshake.cipher_suite
         );
+        if self.live.auth.is_required() {
+            self.arm_auth_timer(io, conn);
+        }
         self.arm_ping_timer(io, conn, interval);
     }
 
@@ -992,7 +1023,7 @@ impl Handler for Shard {
                 self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 info!(
                     "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                    client.peer, client.cid, self.shared.config.limits.write_deadline
+                    client.peer, client.cid, self.live.config.limits.write_deadline
                 );
             }
             debug!(
@@ -1052,6 +1083,7 @@ impl Handler for Shard {
                 io.send_mail(peer, &[&self.record]);
             }
         }
+        self.adopt_live_if_newer(io);
         self.check_lame_duck(io);
         self.publish_counters();
     }

@@ -45,6 +45,14 @@ impl WallClock {
     pub fn start_unix_nanos(&self) -> i64 {
         self.base_unix_nanos
     }
+
+    /// The system clock now, as Unix nanoseconds.
+    pub fn now_unix_nanos() -> i64 {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        nanos_i64(since_epoch)
+    }
 }
 
 fn nanos_i64(duration: Duration) -> i64 {

@@ -168,6 +168,8 @@ pub struct ServerFacts {
     pub write_deadline: Duration,
     /// Unix nanoseconds.
     pub start: i64,
+    /// When the running configuration was loaded (start-up or the last reload), Unix ns.
+    pub config_load_time: i64,
     /// CPUs of the machine (nats-server: `runtime.NumCPU()`).
     pub cpus: u64,
     /// Worker cores (nats-server: GOMAXPROCS, the threads running its code).
@@ -293,7 +295,7 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         slow_consumers: counters.slow_consumers,
         subscriptions: stats.subscriptions,
         http_req_stats: &counters.http_req_stats,
-        config_load_time: Time(facts.start),
+        config_load_time: Time(facts.config_load_time),
     })
 }
 

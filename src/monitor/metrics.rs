@@ -162,6 +162,7 @@ mod tests {
             max_pending: 64 << 20,
             write_deadline: Duration::from_secs(10),
             start: 0,
+            config_load_time: 0,
             cpus: 2,
             worker_cores: 2,
         };

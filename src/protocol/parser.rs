@@ -372,6 +372,12 @@ impl Parser {
         }
     }
 
+    /// Replaces the limits (configuration reload). They apply from the next control line;
+    /// a message whose control line was already accepted is read to its end.
+    pub fn set_limits(&mut self, limits: ParserLimits) {
+        self.limits = limits;
+    }
+
     /// Whether this connection negotiated headers. nats-server checks this before anything
     /// else on an HPUB line (after the control line limit), so an HPUB from a connection
     /// without headers closes silently even when its size is over max_payload. Default: true.

@@ -221,6 +221,18 @@ impl Io<'_> {
             .map_or(0, |connection| connection.outbound.queued_bytes())
     }
 
+    /// Replaces the TLS settings [`Io::start_tls`] uses from now on (configuration reload);
+    /// sessions already started keep theirs. None: new connections stay plain text.
+    pub fn set_tls(&mut self, tls: Option<TlsServerConfig>) {
+        self.state.config.tls = tls;
+    }
+
+    /// Replaces the write deadline (configuration reload): the next scan applies it to every
+    /// connection, including sends already stalled.
+    pub fn set_write_deadline(&mut self, deadline: Duration) {
+        self.state.config.write_deadline = deadline;
+    }
+
     /// Makes `conn` the server side of a TLS session, typically right after queuing a
     /// plain-text greeting (which is still sent in plain text, first). From then on its
     /// input is decrypted before `on_data` and its output encrypted; the handler's view
@@ -332,6 +344,15 @@ impl RuntimeHandle {
     /// Live connections on all cores.
     pub fn total_connections(&self) -> usize {
         self.shared.total_connections()
+    }
+
+    /// Live connections per core, by core index.
+    pub fn connections_by_core(&self) -> Vec<usize> {
+        self.shared
+            .live_connections
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Waits for every core thread to finish (a core's panic is re-raised here).

@@ -167,10 +167,17 @@ impl Server {
     /// Waits until a stderr line contains `needle` and returns that line. Panics with the
     /// whole log if the deadline passes or the server exits first.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_log_count(needle, 1, timeout)
+    }
+
+    /// Waits until `count` stderr lines contain `needle` and returns the last of them (a
+    /// test that repeats an action waits for its n-th log line).
+    pub fn wait_for_log_count(&self, needle: &str, count: usize, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         let mut state = self.log.state.lock().unwrap();
         loop {
-            if let Some(line) = state.lines.iter().find(|l| l.contains(needle)) {
+            let mut found = state.lines.iter().filter(|l| l.contains(needle));
+            if let Some(line) = found.nth(count - 1) {
                 return line.clone();
             }
             let now = Instant::now();
