@@ -244,3 +244,76 @@ fn slow_reader_on_another_core_slows_the_publisher_instead_of_being_cut() {
     drop(publisher);
     server.shutdown();
 }
+
+/// A blocking socket with a 4 KiB SO_RCVBUF set before connect (which also stops the
+/// kernel auto-tuning it), so the server's queue, not the kernel, takes the backlog.
+fn connect_with_small_receive_buffer(port: u16) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let address = format!("127.0.0.1:{port}").parse().expect("address");
+        socket.connect(address).await.expect("connect")
+    });
+    let stream = stream.into_std().expect("std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+}
+
+/// A subscriber that stops reading is cut as a slow consumer, and a healthy subscriber of
+/// the same subject receives every message, in order, meanwhile. (How much of its
+/// throughput the healthy one keeps is a benchmark's figure: `benches/slow_consumer.sh`.)
+#[test]
+fn a_stopped_reader_is_cut_without_holding_back_the_healthy_subscriber() {
+    // 16 MB through a 2 MiB max_pending: the kernel's socket buffers take a few MB of the
+    // stopped reader's backlog, the server's queue the rest.
+    const MESSAGES: usize = 16_000;
+    const PAYLOAD: usize = 1024;
+    let server = start(Limits {
+        max_pending: 2 * 1024 * 1024,
+        max_payload: 64 * 1024,
+        ..Limits::default()
+    });
+    let mut stopped = RawClient::from_stream(connect_with_small_receive_buffer(server.port()));
+    stopped.send(common::CONNECT_QUIET);
+    assert_eq!(text(&stopped.send_and_sync(b"SUB feed 1\r\n")), "PONG\r\n");
+    let mut healthy = RawClient::subscriber(server.port(), "SUB feed 2\r\n");
+    let mut publisher = RawClient::connect_quiet(server.port(), b"");
+    let mut batch = Vec::new();
+    let mut expected = Vec::new();
+    for sequence in 0..MESSAGES {
+        let payload = format!("{sequence:0PAYLOAD$}");
+        batch.extend_from_slice(format!("PUB feed {PAYLOAD}\r\n{payload}\r\n").as_bytes());
+        expected.extend_from_slice(format!("MSG feed 2 {PAYLOAD}\r\n{payload}\r\n").as_bytes());
+    }
+    batch.extend_from_slice(b"PING\r\n");
+    let writer = std::thread::spawn(move || {
+        publisher.send(&batch);
+        let pong = publisher.read_until_pong(Instant::now() + DEADLINE * 3);
+        (publisher, pong)
+    });
+    let mut received = Vec::new();
+    let until = Instant::now() + DEADLINE * 3;
+    while received.len() < expected.len() {
+        let frame = healthy
+            .next_frame(until)
+            .unwrap_or_else(|| panic!("healthy subscriber closed after {} bytes", received.len()));
+        received.extend_from_slice(&frame);
+    }
+    assert_eq!(text(&received), text(&expected));
+    let (_publisher, pong) = writer.join().expect("publisher thread");
+    assert_eq!(text(&pong), "PONG\r\n");
+    assert_eq!(
+        server
+            .shared()
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the stopped reader is cut as a slow consumer"
+    );
+    drop(stopped);
+    server.shutdown();
+}

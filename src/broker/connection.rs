@@ -89,6 +89,12 @@ pub struct Client {
     /// when, and the timer that checks whether it has drained.
     pub stalled_by: Option<ConnId>,
     pub stalled_since: Instant,
+    /// The stalling consumer's sent bytes (`Io::sent_bytes`) when the stall began.
+    pub stalled_consumer_sent: usize,
+    /// As a consumer: found not reading at all while it gated a publisher, with this many
+    /// bytes sent. Until its sent bytes move on, it gates no publisher (it fills up to
+    /// max_pending and is cut as a slow consumer instead).
+    pub not_reading_at: Option<usize>,
     pub stall_timer: Option<TimerId>,
     /// Monitoring (/connz): messages and payload bytes from and to this connection.
     pub in_msgs: u64,
@@ -136,6 +142,8 @@ impl Client {
             ping_timer: None,
             stalled_by: None,
             stalled_since: now,
+            stalled_consumer_sent: 0,
+            not_reading_at: None,
             stall_timer: None,
             in_msgs: 0,
             in_bytes: 0,

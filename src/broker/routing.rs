@@ -391,7 +391,18 @@ impl Shard {
             return true;
         }
         if pending > max_pending / 2 {
-            self.congested = Some(conn);
+            // A consumer found not reading gates no one until it reads again.
+            let reading = match client.not_reading_at {
+                Some(sent) if io.sent_bytes(conn) == sent => false,
+                Some(_) => {
+                    client.not_reading_at = None;
+                    true
+                }
+                None => true,
+            };
+            if reading {
+                self.congested = Some(conn);
+            }
         }
         if done {
             self.remove_subscription(io, conn, key.sub_slot());

@@ -27,6 +27,11 @@ use std::time::{Duration, Instant};
 /// longest it stays stalled (nats-server stalls a producer at most 1 s per message).
 const STALL_CHECK_INTERVAL: Duration = Duration::from_millis(1);
 const STALL_MAX: Duration = Duration::from_secs(1);
+/// A consumer that takes not one byte for this long while it gates a publisher has stopped
+/// reading rather than slowed down: the publisher resumes, and the consumer gates no one
+/// until it reads again, so it reaches max_pending and is cut instead of holding back the
+/// healthy subscribers of the same subjects (nats-server's shortest stall).
+const STALL_NO_PROGRESS: Duration = Duration::from_millis(100);
 
 /// Timer tokens of the cross-core stall gate: this plus the peer core's index. Connection
 /// tokens stay far below (slots and generations are small), and the lame duck token is
@@ -40,6 +45,8 @@ const MAX_CORES: u64 = 4096;
 pub(super) struct PeerStall {
     consumer: ConnId,
     since: Instant,
+    /// The consumer's `Io::sent_bytes` when the stall began.
+    consumer_sent: usize,
     timer: TimerId,
 }
 
@@ -193,6 +200,7 @@ impl Shard {
         }
         client.stalled_by = Some(consumer);
         client.stalled_since = now;
+        client.stalled_consumer_sent = io.sent_bytes(consumer);
         io.pause_reading(publisher);
         let timer = io.set_timer(
             now + STALL_CHECK_INTERVAL,
@@ -218,6 +226,7 @@ impl Shard {
         self.peer_stalls[peer] = Some(PeerStall {
             consumer,
             since: now,
+            consumer_sent: io.sent_bytes(consumer),
             timer,
         });
     }
@@ -230,12 +239,44 @@ impl Shard {
         };
         // A consumer that is gone reports 0 pending bytes: resume.
         let drained = io.pending_bytes(stall.consumer) <= resume_below;
-        if drained || now.duration_since(stall.since) >= STALL_MAX {
+        let (consumer, sent, since) = (stall.consumer, stall.consumer_sent, stall.since);
+        if drained
+            || now.duration_since(since) >= STALL_MAX
+            || self.stopped_reading(io, consumer, sent, since)
+        {
             self.peer_stalls[peer] = None;
             io.resume_mail_from(peer);
             return;
         }
+        let Some(stall) = self.peer_stalls.get_mut(peer).and_then(Option::as_mut) else {
+            return;
+        };
         stall.timer = io.set_timer(now + STALL_CHECK_INTERVAL, PEER_STALL_TIMER + peer as u64);
+    }
+
+    /// Whether `consumer` has taken nothing since a stall began at `since` with `sent` bytes
+    /// sent, for [`STALL_NO_PROGRESS`]; if so it is marked as not reading, so that it gates
+    /// no publisher until it reads again (see `Client::not_reading_at`).
+    fn stopped_reading(
+        &mut self,
+        io: &Io<'_>,
+        consumer: ConnId,
+        sent: usize,
+        since: Instant,
+    ) -> bool {
+        let now_sent = io.sent_bytes(consumer);
+        if now_sent != sent || io.now().duration_since(since) < STALL_NO_PROGRESS {
+            return false;
+        }
+        if let Some(client) = self.client_mut(consumer) {
+            crate::debug!(
+                "{} - cid:{} - Not reading: no longer slowing its publishers",
+                client.peer,
+                client.cid
+            );
+            client.not_reading_at = Some(now_sent);
+        }
+        true
     }
 
     fn on_stall_timer(&mut self, io: &mut Io<'_>, publisher: ConnId) {
@@ -249,11 +290,20 @@ impl Shard {
             return;
         };
         let drained = io.pending_bytes(consumer) <= resume_below;
-        if drained || now.duration_since(client.stalled_since) >= STALL_MAX {
-            client.stalled_by = None;
+        let (sent, since) = (client.stalled_consumer_sent, client.stalled_since);
+        if drained
+            || now.duration_since(since) >= STALL_MAX
+            || self.stopped_reading(io, consumer, sent, since)
+        {
+            if let Some(client) = self.client_mut(publisher) {
+                client.stalled_by = None;
+            }
             io.resume_reading(publisher);
             return;
         }
+        let Some(client) = self.client_mut(publisher) else {
+            return;
+        };
         let timer = io.set_timer(
             now + STALL_CHECK_INTERVAL,
             Self::timer_token(publisher) | STALL_TIMER_BIT,

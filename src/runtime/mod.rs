@@ -221,6 +221,14 @@ impl Io<'_> {
             .map_or(0, |connection| connection.outbound.queued_bytes())
     }
 
+    /// Bytes of `conn`'s output the kernel has taken so far (wrapping; 0 for a connection
+    /// that is gone): unchanged between two calls means the peer read nothing meanwhile.
+    pub fn sent_bytes(&self, conn: ConnId) -> usize {
+        self.state
+            .connection(conn)
+            .map_or(0, |connection| connection.outbound.sent_total())
+    }
+
     /// Replaces the TLS settings [`Io::start_tls`] uses from now on (configuration reload);
     /// sessions already started keep theirs. None: new connections stay plain text.
     pub fn set_tls(&mut self, tls: Option<TlsServerConfig>) {

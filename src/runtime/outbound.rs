@@ -126,6 +126,12 @@ impl Outbound {
         self.queued_bytes == 0
     }
 
+    /// Bytes ever acknowledged by send completions, wrapping: a consumer that makes no
+    /// progress keeps it still.
+    pub fn sent_total(&self) -> usize {
+        self.written_total.wrapping_sub(self.queued_bytes)
+    }
+
     /// Copies `bytes` to the end of the queue.
     pub fn write(&mut self, pool: &mut ChunkPool, mut bytes: &[u8]) {
         self.written_total = self.written_total.wrapping_add(bytes.len());
