@@ -317,3 +317,61 @@ fn a_stopped_reader_is_cut_without_holding_back_the_healthy_subscriber() {
     drop(stopped);
     server.shutdown();
 }
+
+/// One core, so publisher and subscriber share it: a burst far over max_pending in one read
+/// (40 x 50 KB against 256 KiB) reaches a subscriber that reads, whole and in order. The
+/// publisher is stalled part-way through its read and the rest waits until the subscriber
+/// drains, as nats-server writes while it routes; before, the whole read was queued and the
+/// subscriber cut at max_pending.
+#[test]
+fn a_burst_over_max_pending_reaches_a_reading_subscriber_on_the_same_core() {
+    const MESSAGES: usize = 40;
+    const PAYLOAD: usize = 50_000;
+    let config = Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        cores: 1,
+        limits: Limits {
+            max_pending: 256 * 1024,
+            max_payload: 64 * 1024,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let server = Server::start(config).expect("broker starts");
+    let mut subscriber = RawClient::subscriber(server.port(), "SUB burst 1\r\n");
+    let mut publisher = RawClient::connect_quiet(server.port(), b"");
+    let mut burst = Vec::new();
+    let mut expected = Vec::new();
+    for sequence in 0..MESSAGES {
+        let payload = format!("{sequence:0PAYLOAD$}");
+        burst.extend_from_slice(format!("PUB burst {PAYLOAD}\r\n{payload}\r\n").as_bytes());
+        expected.extend_from_slice(format!("MSG burst 1 {PAYLOAD}\r\n{payload}\r\n").as_bytes());
+    }
+    let writer = std::thread::spawn(move || {
+        publisher.send(&burst);
+        let pong = publisher.send_and_sync(b"");
+        (publisher, pong)
+    });
+    let mut received = Vec::new();
+    let until = deadline();
+    while received.len() < expected.len() {
+        let frame = subscriber
+            .next_frame(until)
+            .unwrap_or_else(|| panic!("subscriber closed after {} bytes", received.len()));
+        received.extend_from_slice(&frame);
+    }
+    assert_eq!(received.len(), expected.len());
+    assert!(received == expected, "messages differ");
+    let (_publisher, pong) = writer.join().expect("publisher thread");
+    assert_eq!(text(&pong), "PONG\r\n");
+    assert_eq!(text(&subscriber.send_and_sync(b"")), "PONG\r\n");
+    assert_eq!(
+        server
+            .shared()
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    server.shutdown();
+}

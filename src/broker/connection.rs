@@ -91,6 +91,10 @@ pub struct Client {
     pub stalled_since: Instant,
     /// The stalling consumer's sent bytes (`Io::sent_bytes`) when the stall began.
     pub stalled_consumer_sent: usize,
+    /// Input read but not parsed because a publish stalled this connection part-way through
+    /// a read; parsed first when the stall ends. Bounded by the reads already completed when
+    /// reading paused.
+    pub held_input: Vec<u8>,
     /// As a consumer: found not reading at all while it gated a publisher, with this many
     /// bytes sent. Until its sent bytes move on, it gates no publisher (it fills up to
     /// max_pending and is cut as a slow consumer instead).
@@ -143,6 +147,7 @@ impl Client {
             stalled_by: None,
             stalled_since: now,
             stalled_consumer_sent: 0,
+            held_input: Vec::new(),
             not_reading_at: None,
             stall_timer: None,
             in_msgs: 0,

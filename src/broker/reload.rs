@@ -12,7 +12,8 @@
 //!   every change is logged as nats-server logs it (`Reloaded: max_payload = 512`);
 //! - the snapshot is published ([`LiveCell::publish`]) and the cores are woken.
 //!
-//! Each core adopts a newer generation at the end of a loop turn ([`Shard::adopt_live`]):
+//! Each core adopts a newer generation at the end of a loop turn, or before it accepts a
+//! client or reads input, whichever comes first ([`Shard::adopt_live`]):
 //! new clients get the new INFO, limits and TLS; every client gets the new parser limits;
 //! each authenticated client is checked again against the new users (its user or nkey gone,
 //! or moved to another account: closed without a word; its credentials refused: `-ERR

@@ -32,6 +32,8 @@ const STALL_MAX: Duration = Duration::from_secs(1);
 /// until it reads again, so it reaches max_pending and is cut instead of holding back the
 /// healthy subscribers of the same subjects (nats-server's shortest stall).
 const STALL_NO_PROGRESS: Duration = Duration::from_millis(100);
+/// A stalled publisher's held input buffer keeps at most this capacity once empty.
+const HELD_INPUT_RETAINED_MAX: usize = 64 * 1024;
 
 /// Timer tokens of the cross-core stall gate: this plus the peer core's index. Connection
 /// tokens stay far below (slots and generations are small), and the lame duck token is
@@ -295,10 +297,7 @@ impl Shard {
             || now.duration_since(since) >= STALL_MAX
             || self.stopped_reading(io, consumer, sent, since)
         {
-            if let Some(client) = self.client_mut(publisher) {
-                client.stalled_by = None;
-            }
-            io.resume_reading(publisher);
+            self.resume_publisher(io, publisher);
             return;
         }
         let Some(client) = self.client_mut(publisher) else {
@@ -840,8 +839,61 @@ impl Shard {
             ClientOp::Info(_) | ClientOp::Ok => {}
         }
         match self.client(conn) {
-            Some(client) if client.is_open() => ControlFlow::Continue(()),
+            // A stalled publisher stops here: the rest of its input waits (`held_input`).
+            Some(client) if client.is_open() && client.stalled_by.is_none() => {
+                ControlFlow::Continue(())
+            }
             _ => ControlFlow::Break(()),
+        }
+    }
+
+    /// Parses `data` from `conn`; if a publish stalls the connection part-way, the unparsed
+    /// rest is held until the stall ends (`resume_publisher`), so one read cannot push a
+    /// consumer past max_pending before its output was written.
+    fn parse_input(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        let Some(mut parser) = client.parser.take() else {
+            return;
+        };
+        let result = parser.parse_until(data, |op| self.handle_op(io, conn, op));
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        client.parser = Some(parser);
+        match result {
+            Ok(Some(next)) if client.is_open() && client.stalled_by.is_some() => {
+                client.held_input.extend_from_slice(&data[next..]);
+            }
+            Ok(_) => {}
+            Err(error) => self.on_parse_error(io, conn, error, data),
+        }
+    }
+
+    /// Ends a publisher's stall: parses the input held meanwhile (which may stall it again),
+    /// then reads again if it is still not stalled.
+    fn resume_publisher(&mut self, io: &mut Io<'_>, publisher: ConnId) {
+        let Some(client) = self.client_mut(publisher) else {
+            return;
+        };
+        client.stalled_by = None;
+        let held = std::mem::take(&mut client.held_input);
+        if !held.is_empty() {
+            self.parse_input(io, publisher, &held);
+        }
+        let Some(client) = self.client_mut(publisher) else {
+            return;
+        };
+        if client.held_input.is_empty() && client.held_input.capacity() == 0 {
+            client.held_input = held;
+            client.held_input.clear();
+            if client.held_input.capacity() > HELD_INPUT_RETAINED_MAX {
+                client.held_input = Vec::new();
+            }
+        }
+        if client.stalled_by.is_none() {
+            io.resume_reading(publisher);
         }
     }
 
@@ -955,6 +1007,9 @@ impl Shard {
 
 impl Handler for Shard {
     fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        // A client accepted after a reload was published gets the new INFO and rules even
+        // if this core has not reached its turn end since.
+        self.adopt_live_if_newer(io);
         let live = Arc::clone(&self.live);
         let cid = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         self.line.clear();
@@ -1031,6 +1086,8 @@ impl Handler for Shard {
     }
 
     fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        // Likewise input read after a reload was published (a CONNECT meets the new users).
+        self.adopt_live_if_newer(io);
         let now = io.now();
         let Some(client) = self.client_mut(conn) else {
             // Not a client: on core 0, maybe a request to the monitoring port.
@@ -1049,16 +1106,13 @@ impl Handler for Shard {
         let Some(client) = self.client_mut(conn) else {
             return;
         };
-        let Some(mut parser) = client.parser.take() else {
+        if client.stalled_by.is_some() {
+            // Reads that completed before the pause took effect: after what is held, in
+            // order (at most the reads the kernel had already delivered).
+            client.held_input.extend_from_slice(data);
             return;
-        };
-        let result = parser.parse(data, |op| self.handle_op(io, conn, op));
-        if let Some(client) = self.client_mut(conn) {
-            client.parser = Some(parser);
         }
-        if let Err(error) = result {
-            self.on_parse_error(io, conn, error, data);
-        }
+        self.parse_input(io, conn, data);
     }
 
     fn on_close(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {

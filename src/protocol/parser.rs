@@ -6,7 +6,8 @@
 //!   buffer (for a frame split across reads), never a heap allocation per message.
 //! - The result is identical however a byte stream is split across `parse` calls.
 //! - `on_op` returns `ControlFlow::Break(())` to stop (the connection is closing); the rest of
-//!   `input` is then discarded and `parse` returns `Ok(())`.
+//!   `input` is then discarded and `parse` returns `Ok(())`. `parse_until` says where it
+//!   stopped instead, and the parser may go on from there (a paused publisher).
 //! - On a protocol error `parse` returns the error; the parser must not be used again.
 //!
 //! Byte rules are nats-server 2.9.10's (spec §1.2), with these deliberate choices:
@@ -330,7 +331,8 @@ struct Line {
 /// What `parse` does after a step: go on at `index`, or stop because `on_op` said so.
 enum Step {
     Continue(usize),
-    Stop,
+    /// `on_op` stopped the parser; the next operation starts at this index of `input`.
+    Stop(usize),
 }
 
 /// Per-connection parser state; survives across reads.
@@ -386,7 +388,23 @@ impl Parser {
     }
 
     /// Feeds `input`; see the module contract.
-    pub fn parse<F>(&mut self, input: &[u8], mut on_op: F) -> Result<(), ParseError>
+    pub fn parse<F>(&mut self, input: &[u8], on_op: F) -> Result<(), ParseError>
+    where
+        F: FnMut(ClientOp<'_>) -> ControlFlow<()>,
+    {
+        self.parse_until(input, on_op).map(|_| ())
+    }
+
+    /// [`Parser::parse`], telling where `on_op` stopped it: `Some(n)` means the operations
+    /// of `input[..n]` were emitted and `input[n..]` was not looked at. The parser is then
+    /// at an operation boundary and may go on with `input[n..]` (or anything else) later,
+    /// with the same result as if it had never stopped (a publisher paused by backpressure
+    /// holds the rest of its read this way).
+    pub fn parse_until<F>(
+        &mut self,
+        input: &[u8],
+        mut on_op: F,
+    ) -> Result<Option<usize>, ParseError>
     where
         F: FnMut(ClientOp<'_>) -> ControlFlow<()>,
     {
@@ -448,13 +466,14 @@ impl Parser {
             };
             match step {
                 Step::Continue(next) => index = next,
-                Step::Stop => {
+                Step::Stop(next) => {
                     self.reset();
-                    return Ok(());
+                    return Ok(Some(next));
                 }
             }
         }
-        self.hold_partial_argument(input, argument_start)
+        self.hold_partial_argument(input, argument_start)?;
+        Ok(None)
     }
 
     /// Bytes held in the carry buffer (a split frame); for leak checks and stats.
@@ -650,7 +669,7 @@ impl Parser {
 fn flow_step(flow: ControlFlow<()>, next: usize) -> Step {
     match flow {
         ControlFlow::Continue(()) => Step::Continue(next),
-        ControlFlow::Break(()) => Step::Stop,
+        ControlFlow::Break(()) => Step::Stop(next),
     }
 }
 
@@ -850,6 +869,64 @@ fn parse_size_field(field: &[u8]) -> Result<usize, ParseError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Stopping after any operation with `parse_until` and going on with the rest gives the
+    /// same operations as one `parse`, also when the stop lands on an operation whose
+    /// message was assembled in the carry buffer.
+    #[test]
+    fn parse_until_resumes_where_it_stopped() {
+        let stream: &[u8] = b"SUB a 1\r\nPUB a 5\r\nhello\r\nPING\r\nPUB a 3\r\nbye\r\nPONG\r\n";
+        let mut whole = Vec::new();
+        Parser::new(LIMITS)
+            .parse(stream, |op| {
+                whole.push(render(op));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(whole.len(), 5);
+        for stop_after in 0..whole.len() {
+            for first_cut in [3, 12, 20, stream.len()] {
+                let mut parser = Parser::new(LIMITS);
+                let mut ops = Vec::new();
+                let mut held: Vec<u8> = Vec::new();
+                let mut pending: Vec<Vec<u8>> =
+                    vec![stream[..first_cut].to_vec(), stream[first_cut..].to_vec()];
+                while let Some(chunk) = pending.first().cloned() {
+                    pending.remove(0);
+                    let input = if held.is_empty() {
+                        chunk
+                    } else {
+                        let mut joined = std::mem::take(&mut held);
+                        joined.extend_from_slice(&chunk);
+                        joined
+                    };
+                    let stopped = parser
+                        .parse_until(&input, |op| {
+                            ops.push(render(op));
+                            if ops.len() == stop_after + 1 {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            }
+                        })
+                        .unwrap();
+                    if let Some(next) = stopped {
+                        assert_eq!(parser.buffered(), 0);
+                        held = input[next..].to_vec();
+                    }
+                }
+                if !held.is_empty() {
+                    parser
+                        .parse(&held, |op| {
+                            ops.push(render(op));
+                            ControlFlow::Continue(())
+                        })
+                        .unwrap();
+                }
+                assert_eq!(ops, whole, "stop after {stop_after}, first cut {first_cut}");
+            }
+        }
+    }
 
     const LIMITS: ParserLimits = ParserLimits {
         max_control_line: 4096,

@@ -373,11 +373,9 @@ def limits_config():
         # Over 8 MB only warns (in the log) in both; INFO carries the value.
         row("cfg-max-payload-64MB", L, b"PUB foo 67108865\r\n", mpv, collect="eof",
             config="max_payload: 64MB\n"),
-        # max_pending 256 KB with a stalled reader. nats-server writes to the socket as it
-        # goes, so the subscriber finds about 2.8 MB in its kernel buffers before EOF;
-        # ringmq cuts it before its first write when one loop turn queues more than
-        # max_pending: a difference in when, not whether (the known-bug row below is the
-        # case where it matters).
+        # max_pending 256 KB with a stalled reader: both cut it; how much reached its kernel
+        # buffers before EOF differs (nats-server writes as it routes), so the row compares
+        # only the end.
         slow_consumer("cfg-slow-consumer-max-pending",
                       'max_pending: 256KB\nmax_payload: 64KB\nwrite_deadline: "3s"\n'),
         # write_deadline: the subscriber does not read for 2 s, four times the deadline.
@@ -389,8 +387,9 @@ def limits_config():
 def burst_to_reading_consumer():
     """A consumer that keeps reading is not a slow consumer, even when one burst is far
     larger than max_pending: nats-server writes while it routes and stalls the publisher,
-    so all 40 x 50 KB arrive. ringmq queues a whole loop turn's input before writing and
-    cuts the consumer at max_pending."""
+    so all 40 x 50 KB arrive. ringmq stalls the publisher part-way through a read and holds
+    the rest of it until the consumer drains (it once queued the whole read and cut the
+    consumer at max_pending)."""
     payload = b"y" * 50000
     burst = pub(b"burst", payload) * 40
     return Scenario("cfg-max-pending-burst-to-reading-consumer", G_LIMITS_CFG, [
@@ -400,9 +399,7 @@ def burst_to_reading_consumer():
         send(0, b"", collect="until", until=SYNC, deadline=15,
              expect=msg(b"burst", b"1", payload) * 40 + msg(SYNC, b"2", b"")),
         send(1, b"", expect=PONG, deadline=15),
-    ], conns=2, config="max_pending: 256KB\nmax_payload: 64KB\n",
-        known_bug="a burst over max_pending within one loop turn cuts a consumer that reads "
-                  "(routing.rs checks max_pending before the turn's output is written)")
+    ], conns=2, config="max_pending: 256KB\nmax_payload: 64KB\n")
 
 
 def config_syntax():
