@@ -20,6 +20,7 @@ nats-server vs nats-server run also validates the scenario itself.
 """
 
 import collections
+import signal
 
 G_FRAMING = "framing"
 G_LIMITS = "limits"
@@ -32,6 +33,7 @@ G_DEVIATION = "deviation"
 G_AUTH_CFG = "auth-config"
 G_CONFIG_SYNTAX = "config-syntax"
 G_CONFIG_STARTUP = "config-startup"
+G_LAME_DUCK = "lame-duck"
 
 # Most §14 rows start with this CONNECT.
 C0 = b'CONNECT {"verbose":false,"pedantic":false}\r\n'
@@ -46,7 +48,10 @@ SYNC = b"_sync"  # sentinel subject: its arrival means earlier messages arrived
 
 class Step:
     def __init__(self, conn, data, collect="pong", expect=None, until=None, one_byte=False, ping=True,
-                 deadline=None, idle=None):
+                 deadline=None, idle=None, signal=None):
+        # signal: a step that sends this signal (e.g. signal.SIGUSR2) to the server process
+        # instead of talking to a connection (rows with a config, which have their own pair).
+        self.signal = signal
         self.conn = conn
         self.data = data
         self.collect = collect
@@ -774,6 +779,28 @@ def auth_config():
     ]
 
 
+def lame_duck():
+    # §14 "Lame duck": SIGUSR2 to each server of the pair. A protocol-1 client that has had a
+    # PONG gets INFO with "ldm":true, then EOF; a protocol-0 client and a protocol-1 client
+    # that never sent PING get only EOF. Closes are spread over the duration after the grace
+    # period (30 s is the minimum), so the row takes about 30 s.
+    C1 = b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\n'
+    ldm_info = (b'INFO {"server_id":"<str>","server_name":"<str>","version":"2.9.10",'
+                b'"proto":1,"go":"<present>","host":"<str>","port":"<int>","headers":true,'
+                b'"max_payload":1048576,"client_id":"<int>","client_ip":"<str>","ldm":true} \r\n')
+    return [Scenario("ldm-clients", G_LAME_DUCK, [
+        send(0, C1, expect=PONG),
+        send(1, C0, expect=PONG),
+        send(2, C1, collect=None),
+        # c2's CONNECT is in before the signal: c0 and c1 have seen their PONGs after it.
+        send(1, b"", expect=PONG),
+        Step(None, b"", collect=None, signal=signal.SIGUSR2),
+        send(0, b"", collect="eof", expect=ldm_info + b"<EOF>", deadline=45),
+        send(1, b"", collect="eof", expect=b"<EOF>", deadline=45),
+        send(2, b"", collect="eof", expect=b"<EOF>", deadline=45),
+    ], conns=3, config='lame_duck_duration: "30s"\nlame_duck_grace_period: "1s"\n')]
+
+
 def all_scenarios():
     return framing() + deviations() + limits() + limits_config() + config_syntax() + config_startup() \
-        + subjects() + subscriptions() + headers() + multi() + auth_config()
+        + subjects() + subscriptions() + headers() + multi() + auth_config() + lame_duck()

@@ -35,7 +35,8 @@ STEP_DEADLINE = 5.0
 SERVER_START_DEADLINE = 15.0
 
 # INFO fields whose values clients act on: compared by value.
-INFO_VALUE_KEYS = ("version", "proto", "headers", "max_payload", "auth_required", "tls_required")
+INFO_VALUE_KEYS = ("version", "proto", "headers", "max_payload", "auth_required", "tls_required",
+                   "ldm")
 # INFO fields whose values differ per instance/connection: compared by type only.
 INFO_TYPE_KEYS = ("server_id", "server_name", "client_id", "client_ip", "host", "port")
 
@@ -223,8 +224,9 @@ class Segment:
 # Running a scenario against one server
 # --------------------------------------------------------------------------
 
-def run_scenario(scn, port):
-    """Returns a transcript: list of (conn index, step label, Segment)."""
+def run_scenario(scn, port, pid=None):
+    """Returns a transcript: list of (conn index, step label, Segment). `pid`: the server
+    process, for steps that signal it."""
     conns = {}
     transcript = []
 
@@ -238,6 +240,11 @@ def run_scenario(scn, port):
             for i in range(scn.conns):
                 open_conn(i)
         for n, step in enumerate(scn.steps):
+            if step.signal is not None:
+                if pid is None:
+                    raise RuntimeError("a signal step needs a scenario with a config")
+                os.kill(pid, step.signal)
+                continue
             if step.conn not in conns:
                 open_conn(step.conn)
             c = conns[step.conn]
@@ -509,8 +516,9 @@ def run_one(args, scn, ref_port, cand_port, logdir):
             servers = start_pair(args, logdir, path, scn.env)
             ref_port, cand_port = servers[0].port, servers[1].port
         with concurrent.futures.ThreadPoolExecutor(2) as ex:
-            ref_f = ex.submit(run_scenario, scn, ref_port)
-            cand_f = ex.submit(run_scenario, scn, cand_port)
+            ref_pid, cand_pid = (servers[0].proc.pid, servers[1].proc.pid) if servers else (None, None)
+            ref_f = ex.submit(run_scenario, scn, ref_port, ref_pid)
+            cand_f = ex.submit(run_scenario, scn, cand_port, cand_pid)
             ref_tr, cand_tr = ref_f.result(), cand_f.result()
         return scn.name, compare(scn, ref_tr, cand_tr)
     except SystemExit as e:
