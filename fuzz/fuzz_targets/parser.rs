@@ -4,7 +4,9 @@
 //!
 //! Input: `[limits, flags, split seed, split span, stream...]`. The first four bytes pick
 //! the parser limits (small ones, so random streams reach them), whether headers are enabled,
-//! whether `on_op` stops the parser after some operation, and where the stream is cut.
+//! whether `on_op` stops the parser after some operation or pauses it after every n-th one
+//! (`parse_until`, resumed at once with the rest: a paused publisher), and where the stream
+//! is cut.
 #![no_main]
 
 use std::ops::ControlFlow;
@@ -24,6 +26,10 @@ struct Setup {
     headers_enabled: bool,
     /// `on_op` returns `Break` on this operation (0-based), if set.
     stop_after: Option<usize>,
+    /// `parse_until` mode: `on_op` returns `Break` after every `n`-th operation and the
+    /// rest of the input is fed again at once (a paused publisher resumed); the operations
+    /// must be those of a parse that never stopped.
+    pause_every: Option<usize>,
 }
 
 /// What one way of feeding the stream produced.
@@ -42,14 +48,29 @@ fn parse_chunks<'a>(setup: Setup, chunks: impl Iterator<Item = &'a [u8]>) -> Out
     let mut ops = Vec::new();
     let mut stopped = false;
     for chunk in chunks {
-        let result = parser.parse(chunk, |op| {
-            ops.push(format!("{op:?}"));
-            if setup.stop_after == Some(ops.len() - 1) {
-                stopped = true;
-                return ControlFlow::Break(());
+        let mut input = chunk;
+        let result = loop {
+            let paused = parser.parse_until(input, |op| {
+                ops.push(format!("{op:?}"));
+                if setup.stop_after == Some(ops.len() - 1) {
+                    stopped = true;
+                    return ControlFlow::Break(());
+                }
+                if setup.pause_every.is_some_and(|n| ops.len() % n == 0) {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            });
+            match paused {
+                Ok(Some(next)) if !stopped => {
+                    // Paused at an operation boundary: nothing carried, the rest follows.
+                    assert_eq!(parser.buffered(), 0, "carry kept at a pause");
+                    assert!(next <= input.len());
+                    input = &input[next..];
+                }
+                other => break other.map(|_| ()),
             }
-            ControlFlow::Continue(())
-        });
+        };
         if result.is_err() {
             // The contract ends the parser's use here; its carry is not inspected.
             return Outcome { ops, result };
@@ -100,6 +121,8 @@ fn setup(limits: u8, flags: u8) -> Setup {
         },
         headers_enabled: flags & 1 == 0,
         stop_after: (flags & 2 != 0).then_some(usize::from(flags >> 2)),
+        // Bits 4..8 of the limits byte: pause after every n-th operation (1..=15).
+        pause_every: (flags & 2 == 0 && limits >> 4 != 0).then_some(usize::from(limits >> 4)),
     }
 }
 
@@ -108,7 +131,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let setup = setup(limits, flags);
-    let whole = parse_chunks(setup, std::iter::once(stream));
+    // Pausing must change nothing: the reference is a parse that never pauses.
+    let reference = Setup {
+        pause_every: None,
+        ..setup
+    };
+    let whole = parse_chunks(reference, std::iter::once(stream));
     let mut rest = stream;
     let mut chunks = Vec::new();
     for length in chunk_lengths(seed, span, stream.len()) {
