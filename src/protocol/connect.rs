@@ -75,8 +75,9 @@ impl ConnectOptions {
     /// The JSON decode alone: any syntax or type error is a `ProtocolViolation`. As in Go,
     /// JSON `null` keeps a value and a top-level `null` changes nothing.
     ///
-    /// Known difference: strings with invalid UTF-8 or lone surrogate escapes are refused
-    /// (ProtocolViolation), where Go substitutes U+FFFD; no real client sends them.
+    /// Known differences, which no real client meets: strings with invalid UTF-8 or lone
+    /// surrogate escapes are refused (ProtocolViolation), where Go substitutes U+FFFD; and
+    /// `"protocol":-0` is refused, as serde_json reads `-0` as a float, where Go reads 0.
     pub fn decode(&self, json: &[u8]) -> Result<DecodedConnect, ConnectError> {
         let mut deserializer = serde_json::Deserializer::from_slice(json);
         let seed = ConnectSeed {
@@ -230,12 +231,37 @@ impl Decoded {
 }
 
 /// The shape of nats-server's `import`/`export` CONNECT fields (route and leaf permissions),
-/// decoded only so that a wrongly typed value is refused as it is there.
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct SubjectPermission {
-    allow: Option<Vec<Option<String>>>,
-    deny: Option<Vec<Option<String>>>,
+/// decoded only so that a wrongly typed value is refused as it is there: as Go decodes into
+/// its struct, an object (an array is refused) whose `allow` and `deny` keys, in any letter
+/// case and as often as they appear, hold `null` or an array of strings and `null`s; other
+/// keys are ignored.
+struct SubjectPermission;
+
+impl<'de> Deserialize<'de> for SubjectPermission {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SubjectPermissionVisitor)
+    }
+}
+
+struct SubjectPermissionVisitor;
+
+impl<'de> Visitor<'de> for SubjectPermissionVisitor {
+    type Value = SubjectPermission;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a subject permission object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SubjectPermission, A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key.eq_ignore_ascii_case("allow") || key.eq_ignore_ascii_case("deny") {
+                map.next_value::<Option<Vec<Option<String>>>>()?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(SubjectPermission)
+    }
 }
 
 /// The INFO object, fields in nats-server's order (spec §2.2); optional fields are omitted
@@ -398,6 +424,30 @@ mod tests {
                 Err(ConnectError::ProtocolViolation),
                 "{json:?}"
             );
+        }
+    }
+
+    /// Found by the fuzz target `connect`. Checked against nats-server 2.9.10: it closes the
+    /// connection on each of the first four and answers `+OK` to the last two.
+    #[test]
+    fn import_and_export_are_checked_as_go_decodes_them() {
+        for json in [
+            r#"{"import":[null,null]}"#,
+            r#"{"export":{"Allow":5}}"#,
+            r#"{"import":{"DENY":[1]}}"#,
+            r#"{"import":5}"#,
+        ] {
+            assert_eq!(
+                apply(json),
+                Err(ConnectError::ProtocolViolation),
+                "{json:?}"
+            );
+        }
+        for json in [
+            r#"{"export":{"deny":null,"deny":null}}"#,
+            r#"{"import":{"allow":["a",null],"Allow":[],"other":[1]},"export":null}"#,
+        ] {
+            assert_eq!(apply(json), Ok(ConnectOptions::default()), "{json:?}");
         }
     }
 

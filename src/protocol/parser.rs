@@ -90,6 +90,20 @@ pub struct ParserLimits {
     pub max_payload: usize,
 }
 
+/// Bytes a partial control line may carry beyond `max_control_line`: the byte before its LF,
+/// which the CR quirk will drop, is held until the LF arrives.
+pub const CARRY_SLACK_BYTES: usize = 1;
+
+impl ParserLimits {
+    /// The most bytes [`Parser::buffered`] ever reports between `parse` calls: a split
+    /// PUB/HPUB (its argument, at most `max_control_line`, plus its message, at most
+    /// `max_payload`) or a partial control line (`max_control_line` plus
+    /// [`CARRY_SLACK_BYTES`]). The fuzz target `parser` checks this after every read.
+    pub fn carry_bytes_max(&self) -> usize {
+        self.max_control_line + self.max_payload.max(CARRY_SLACK_BYTES)
+    }
+}
+
 /// A carry buffer above this capacity is released once it empties, so a connection that once
 /// received a large split payload does not pin that memory while it idles. Smaller buffers are
 /// kept: split frames in steady state then allocate nothing.
@@ -338,8 +352,9 @@ enum Step {
 /// Per-connection parser state; survives across reads.
 ///
 /// Memory: the carry buffer holds at most a partial control line (`max_control_line` + 1
-/// bytes: a CR that the LF will drop) or one split PUB/HPUB (its argument, at most
-/// `max_control_line`, plus its message, at most `max_payload`).
+/// bytes: a byte that the CR quirk will drop at LF) or one split PUB/HPUB (its argument, at
+/// most `max_control_line`, plus its message, at most `max_payload`); see
+/// [`ParserLimits::carry_bytes_max`].
 #[derive(Debug)]
 pub struct Parser {
     limits: ParserLimits,
@@ -473,6 +488,7 @@ impl Parser {
             }
         }
         self.hold_partial_argument(input, argument_start)?;
+        debug_assert!(self.carry.len() <= self.limits.carry_bytes_max());
         Ok(None)
     }
 

@@ -32,7 +32,8 @@ pub fn is_valid_literal(subject: &[u8]) -> bool {
 
 /// True if a published subject has an empty token; such a subject matches nothing. Its
 /// wildcard tokens are not checked: a published `*` is routed as the literal string `*`.
-pub(crate) fn has_empty_token(subject: &[u8]) -> bool {
+/// Public for the fuzz target `subject`.
+pub fn has_empty_token(subject: &[u8]) -> bool {
     subject.is_empty()
         || subject[0] == SEPARATOR
         || subject[subject.len() - 1] == SEPARATOR
@@ -51,8 +52,9 @@ pub(crate) fn split_first_token(subject: &[u8]) -> (&[u8], Option<&[u8]>) {
 }
 
 /// True if the valid `pattern` matches the published `subject` (which has no empty token).
-/// Token by token, without the trie: used to patch cached results.
-pub(crate) fn pattern_matches(pattern: &[u8], subject: &[u8]) -> bool {
+/// Token by token, without the trie: used to patch cached results. Public for the fuzz
+/// target `subject`; both preconditions are debug-asserted.
+pub fn pattern_matches(pattern: &[u8], subject: &[u8]) -> bool {
     debug_assert!(is_valid_pattern(pattern));
     debug_assert!(!has_empty_token(subject));
     let mut pattern_tokens = pattern.split(|&byte| byte == SEPARATOR);

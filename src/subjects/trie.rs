@@ -292,6 +292,13 @@ impl<V: Copy + Eq + Hash> SubjectTrie<V> {
         self.cache.fanout()
     }
 
+    /// Nodes in the trie: exactly one per distinct token prefix of the live patterns, since
+    /// removal prunes every node left without entries and children. Walks the whole trie, so
+    /// it is for tests and the fuzz target `trie` (which checks that count), not the data path.
+    pub fn node_count(&self) -> usize {
+        self.root.node_count()
+    }
+
     /// The uncached match: walks the trie and groups queue entries by name.
     fn collect(&self, subject: &[u8]) -> Matches<V> {
         debug_assert!(!has_empty_token(subject));
@@ -344,6 +351,16 @@ impl<V: Copy + Eq + Hash> Level<V> {
 
     fn is_empty(&self) -> bool {
         self.literal.is_empty() && self.single_wildcard.is_none() && self.full_wildcard.is_none()
+    }
+
+    /// Nodes at and below this level; recursion depth is the longest pattern's token count.
+    fn node_count(&self) -> usize {
+        let wildcards = self.single_wildcard.iter().chain(&self.full_wildcard);
+        self.literal
+            .values()
+            .chain(wildcards.map(|node| &**node))
+            .map(|node| 1 + node.next.as_deref().map_or(0, Level::node_count))
+            .sum()
     }
 
     /// Decrements (pattern, queue, value) below this level and prunes what became empty on
@@ -755,9 +772,19 @@ mod tests {
             insert(&mut trie, pattern, None, value as u32);
             insert(&mut trie, pattern, Some("q"), value as u32);
         }
+        // One node per distinct prefix: a, a.b, a.b.c, a.b.c.d, a.b.c.d.e, a.*, a.*.c, a.>, >,
+        // *, *.*.
+        assert_eq!(trie.node_count(), 11);
         insert(&mut trie, "a.b", Some("q"), 99);
         assert_eq!(trie.remove(b"a.b", Some(b"q"), 99), Some(0));
         assert_eq!(trie.remove(b"a.b.c.d.e", None, 6), Some(0));
+        assert_eq!(
+            trie.node_count(),
+            11,
+            "the queue entry still holds a.b.c.d.e"
+        );
+        assert_eq!(trie.remove(b"a.b.c.d.e", Some(b"q"), 6), Some(0));
+        assert_eq!(trie.node_count(), 9);
         assert!(trie.root.literal[&b"a"[..]]
             .next
             .as_ref()
@@ -766,13 +793,15 @@ mod tests {
             .contains_key(&b"b"[..]));
         for (value, pattern) in patterns.iter().enumerate() {
             trie.remove(pattern.as_bytes(), None, value as u32);
+            let already_removed = *pattern == "a.b.c.d.e";
             assert_eq!(
                 trie.remove(pattern.as_bytes(), Some(b"q"), value as u32),
-                Some(0)
+                (!already_removed).then_some(0)
             );
         }
         assert!(trie.is_empty());
         assert!(trie.root.is_empty(), "left behind: {:?}", trie.root);
+        assert_eq!(trie.node_count(), 0);
     }
 
     #[test]
@@ -1033,6 +1062,7 @@ mod property_tests {
             }
             prop_assert!(trie.is_empty());
             prop_assert!(trie.root.is_empty(), "empty nodes left behind");
+            prop_assert_eq!(trie.node_count(), 0);
         }
 
         #[test]
