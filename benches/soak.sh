@@ -6,7 +6,7 @@
 # error, or if resident memory still grows in the second half of the run (bound below).
 #
 #   SOAK_SECS=1800 benches/soak.sh          # the 30-minute run
-#   SOAK_SECS=60 ROUND_SECS=15 RSS_CHECK=0 benches/soak.sh   # the short version in .ci/run
+#   SOAK_SECS=60 ROUND_SECS=15 RSS_CHECK=0 benches/soak.sh   # a short run: messages and errors only
 #
 # Knobs: SOAK_SECS, ROUND_SECS (length of one loadgen run, default 30), CORES (2), PORT,
 # RINGMQ_BIN, LOADGEN, RESULTS (directory for logs, samples and per-run JSON),
