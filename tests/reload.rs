@@ -81,6 +81,14 @@ fn connect(server: &Server, connect_json: &str) -> RawClient {
 
 const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 
+/// A quiet client logged in as `user` with `pass`.
+fn login(server: &Server, user: &str, pass: &str) -> RawClient {
+    connect(
+        server,
+        &format!(r#"{{"verbose":false,"pedantic":false,"user":"{user}","pass":"{pass}"}}"#),
+    )
+}
+
 fn info_field(info: &str, field: &str) -> serde_json::Value {
     let json = info.trim_end().trim_start_matches("INFO ");
     let info: serde_json::Value = serde_json::from_str(json).expect("INFO is JSON");
@@ -159,14 +167,8 @@ authorization {
 fn a_removed_user_is_disconnected_and_the_others_stay() {
     let file = ConfigFile::new("users", TWO_USERS);
     let server = start(&file);
-    let mut alice = connect(
-        &server,
-        r#"{"verbose":false,"pedantic":false,"user":"alice","pass":"apw"}"#,
-    );
-    let mut bob = connect(
-        &server,
-        r#"{"verbose":false,"pedantic":false,"user":"bob","pass":"bpw"}"#,
-    );
+    let mut alice = login(&server, "alice", "apw");
+    let mut bob = login(&server, "bob", "bpw");
     file.rewrite("authorization { users: [ { user: alice, password: apw } ] }\n");
     reload(&server, 1);
     server.wait_for_log("Reloaded: authorization users", DEADLINE);
@@ -181,24 +183,15 @@ fn a_removed_user_is_disconnected_and_the_others_stay() {
         text(&again.read_to_eof(deadline())),
         "-ERR 'Authorization Violation'\r\n"
     );
-    connect(
-        &server,
-        r#"{"verbose":false,"pedantic":false,"user":"alice","pass":"apw"}"#,
-    );
+    login(&server, "alice", "apw");
 }
 
 #[test]
 fn a_changed_password_refuses_the_connected_client() {
     let file = ConfigFile::new("password", TWO_USERS);
     let server = start(&file);
-    let mut alice = connect(
-        &server,
-        r#"{"verbose":false,"pedantic":false,"user":"alice","pass":"apw"}"#,
-    );
-    let mut bob = connect(
-        &server,
-        r#"{"verbose":false,"pedantic":false,"user":"bob","pass":"bpw"}"#,
-    );
+    let mut alice = login(&server, "alice", "apw");
+    let mut bob = login(&server, "bob", "bpw");
     file.rewrite(&TWO_USERS.replace("bpw", "changed"));
     reload(&server, 1);
     assert_eq!(
@@ -238,8 +231,7 @@ fn narrowed_permissions_drop_the_subscriptions_they_no_longer_allow() {
         "authorization { users: [ { user: alice, password: apw } ] }\n",
     );
     let server = start(&file);
-    let alice_json = r#"{"verbose":false,"pedantic":false,"user":"alice","pass":"apw"}"#;
-    let mut alice = connect(&server, alice_json);
+    let mut alice = login(&server, "alice", "apw");
     assert_eq!(
         text(&alice.send_and_sync(b"SUB foo 1\r\nSUB bar 2\r\nSUB baz q 3\r\n")),
         "PONG\r\n"
@@ -259,7 +251,7 @@ fn narrowed_permissions_drop_the_subscriptions_they_no_longer_allow() {
         "Removed sub \"bar\" (sid \"2\") for User \"alice\" - not authorized",
         DEADLINE,
     );
-    let mut publisher = connect(&server, alice_json);
+    let mut publisher = login(&server, "alice", "apw");
     assert_eq!(
         text(&publisher.send_and_sync(b"PUB bar 1\r\nb\r\nPUB foo 1\r\nf\r\nPUB baz 1\r\nz\r\n")),
         "PONG\r\n"
@@ -337,10 +329,8 @@ fn accounts_added_by_reload_are_isolated_and_a_moved_user_is_closed() {
         "accounts { A: { users: [ { user: a1, password: p }, { user: a2, password: p } ] } }\n",
     );
     let server = start(&file);
-    let login =
-        |user: &str| format!(r#"{{"verbose":false,"pedantic":false,"user":"{user}","pass":"p"}}"#);
-    let mut a1 = connect(&server, &login("a1"));
-    let mut a2 = connect(&server, &login("a2"));
+    let mut a1 = login(&server, "a1", "p");
+    let mut a2 = login(&server, "a2", "p");
     assert_eq!(text(&a1.send_and_sync(b"SUB x 1\r\n")), "PONG\r\n");
     file.rewrite(
         "accounts {\n\
@@ -354,9 +344,9 @@ fn accounts_added_by_reload_are_isolated_and_a_moved_user_is_closed() {
     assert_eq!(text(&a2.read_to_eof(deadline())), "");
     // Two clients of the new account (on different cores with ringmq's two cores) see each
     // other's messages, and A's subscriber sees none of them.
-    let mut b1 = connect(&server, &login("b1"));
+    let mut b1 = login(&server, "b1", "p");
     assert_eq!(text(&b1.send_and_sync(b"SUB x 7\r\n")), "PONG\r\n");
-    let mut b2 = connect(&server, &login("b2"));
+    let mut b2 = login(&server, "b2", "p");
     assert_eq!(text(&b2.send_and_sync(b"PUB x 2\r\nhi\r\n")), "PONG\r\n");
     assert_eq!(text(&b1.send_and_sync(b"")), "MSG x 7 2\r\nhi\r\nPONG\r\n");
     assert_eq!(
@@ -376,10 +366,7 @@ fn a_single_user_client_survives_a_reload() {
     }
     let file = ConfigFile::new("single-user", "authorization { user: u, password: p }\n");
     let server = start(&file);
-    let mut client = connect(
-        &server,
-        r#"{"verbose":false,"pedantic":false,"user":"u","pass":"p"}"#,
-    );
+    let mut client = login(&server, "u", "p");
     reload(&server, 1);
     assert_eq!(text(&client.send_and_sync(b"")), "PONG\r\n");
     file.rewrite("authorization { user: u, password: changed }\n");

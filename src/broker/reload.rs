@@ -510,13 +510,7 @@ impl Shard {
         let credentials = if anonymous {
             Credentials::default()
         } else {
-            Credentials {
-                user: sent.user.as_deref(),
-                pass: sent.pass.as_deref(),
-                token: sent.auth_token.as_deref(),
-                nkey: sent.nkey.as_deref(),
-                sig: sent.sig.as_deref(),
-            }
+            super::shard::credentials(sent)
         };
         // As nats-server: a client whose user or nkey is gone is closed without a word
         // (it "moved accounts"); one whose credentials no longer pass is refused.

@@ -12,7 +12,7 @@ use super::routing::Message;
 use super::{Live, Shared};
 use crate::auth::{self, AccountIndex, ClientPermissions, Credentials, Identity};
 use crate::protocol::encoder::{self, err};
-use crate::protocol::{ClientOp, ConnectError, ParseError, Parser, ParserLimits};
+use crate::protocol::{ClientOp, ConnectError, ConnectOptions, ParseError, Parser, ParserLimits};
 use crate::runtime::{CloseReason, ConnId, Handler, Io, TimerId, TlsHandshake};
 use crate::subjects::SubjectTrie;
 use crate::{debug, error, info, trace};
@@ -463,14 +463,7 @@ impl Shard {
         };
         let mut identity = None;
         if live.auth.is_required() {
-            let sent = &decoded.options;
-            let credentials = Credentials {
-                user: sent.user.as_deref(),
-                pass: sent.pass.as_deref(),
-                token: sent.auth_token.as_deref(),
-                nkey: sent.nkey.as_deref(),
-                sig: sent.sig.as_deref(),
-            };
+            let credentials = credentials(&decoded.options);
             let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
             match live.auth.authenticate(&credentials, nonce) {
                 Ok(found) => identity = Some(found),
@@ -1194,6 +1187,17 @@ impl Handler for Shard {
 
     fn on_shutdown(&mut self, _io: &mut Io<'_>) {
         self.publish_counters();
+    }
+}
+
+/// The credentials a CONNECT carried.
+pub(super) fn credentials(sent: &ConnectOptions) -> Credentials<'_> {
+    Credentials {
+        user: sent.user.as_deref(),
+        pass: sent.pass.as_deref(),
+        token: sent.auth_token.as_deref(),
+        nkey: sent.nkey.as_deref(),
+        sig: sent.sig.as_deref(),
     }
 }
 
