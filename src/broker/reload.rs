@@ -376,13 +376,14 @@ impl Server {
             None => None,
         };
         if changes.logging {
-            crate::log::set_levels(config.debug, config.trace);
-            crate::log::set_logtime(config.logtime);
+            // The file first: a file that cannot be opened refuses the reload unchanged.
             match &config.log_file {
                 Some(path) => crate::log::set_file(path)
                     .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?,
                 None => crate::log::clear_file(),
             }
+            crate::log::set_levels(config.debug, config.trace);
+            crate::log::set_logtime(config.logtime);
         }
         for line in &changes.lines {
             info!("{line}");
