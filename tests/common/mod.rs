@@ -347,23 +347,7 @@ pub struct RawClient {
 impl RawClient {
     /// Connects and consumes the INFO line.
     pub fn connect(port: u16) -> RawClient {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("raw connect");
-        stream.set_nodelay(true).expect("nodelay");
-        let mut client = RawClient {
-            stream,
-            pending: Vec::new(),
-            consumed: 0,
-            info: String::new(),
-        };
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        let info = client.next_frame(deadline).expect("INFO before EOF");
-        assert!(
-            info.starts_with(b"INFO {"),
-            "greeting: {:?}",
-            String::from_utf8_lossy(&info)
-        );
-        client.info = String::from_utf8(info).expect("INFO is UTF-8");
-        client
+        RawClient::from_stream(TcpStream::connect(("127.0.0.1", port)).expect("raw connect"))
     }
 
     /// Wraps an already connected stream and reads the INFO line the server greets it with.
