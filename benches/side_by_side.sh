@@ -47,35 +47,8 @@ fi
 # 10,000 connections need 10,000 descriptors in the server as well as in loadgen.
 ulimit -n "$(ulimit -Hn)" || true
 
-SERVER_PID=""
-server_start() {
-    local name=$1
-    case $name in
-        nats) "$NATS_BIN" -a 127.0.0.1 -p "$PORT" >"$RESULTS/$name.log" 2>&1 & ;;
-        ringmq-c*) "$RINGMQ_BIN" -a 127.0.0.1 -p "$PORT" --cores "${name#ringmq-c}" \
-                       >"$RESULTS/$name.log" 2>&1 & ;;
-        *) log "unknown server $name"; return 1 ;;
-    esac
-    SERVER_PID=$!
-    # Wait (with a deadline) until the port accepts connections.
-    local deadline=$((SECONDS + SERVER_START_TIMEOUT))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null || ((SECONDS > deadline)); then
-            log "$name did not start; see $RESULTS/$name.log"
-            server_stop
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
-server_stop() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 trap server_stop EXIT
 
 # utime + stime of a process, in clock ticks (fields 14 and 15, counted after the ')').
@@ -122,7 +95,7 @@ case_args() {
 for case in $CASES; do
     for run in $(seq 1 "$RUNS"); do
         for server in $SERVERS; do
-            server_start "$server" || continue
+            server_start "$server" "$RESULTS/$server.log" || continue
             args=$(case_args "$case")
             before=$(server_ticks "$SERVER_PID")
             log "$case run $run on $server: loadgen $args"

@@ -28,33 +28,8 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     cargo build --release --workspace >&2
 fi
 
-SERVER_PID=""
-server_start() {
-    local name=$1
-    case $name in
-        nats) "$NATS_BIN" -a 127.0.0.1 -p "$PORT" >"$RESULTS/server.log" 2>&1 & ;;
-        ringmq-c*) "$RINGMQ_BIN" -a 127.0.0.1 -p "$PORT" --cores "${name#ringmq-c}" \
-                       >"$RESULTS/server.log" 2>&1 & ;;
-        *) log "unknown server $name"; return 1 ;;
-    esac
-    SERVER_PID=$!
-    local deadline=$((SECONDS + SERVER_START_TIMEOUT))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null || ((SECONDS > deadline)); then
-            log "$name did not start; see $RESULTS/server.log"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
-server_stop() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 # A subscriber to the benchmark subject that never reads after its PONG, with a 4 KiB
 # receive buffer so the server's queue, not the kernel, takes the backlog. It writes
@@ -105,7 +80,7 @@ ARGS="pubsub --publishers 1 --subscribers 1 --size $SIZE --duration $DURATION --
 for run in $(seq 1 "$RUNS"); do
     for server in $SERVERS; do
         for load in alone stopped; do
-            server_start "$server" || { server_stop; continue; }
+            server_start "$server" "$RESULTS/server.log" || continue
             if [[ $load == stopped ]]; then
                 stopped_start || { stopped_stop; server_stop; continue; }
             fi

@@ -35,6 +35,9 @@ RSS_CHECK=${RSS_CHECK:-1}
 URL="nats://127.0.0.1:$PORT"
 
 log() { echo "[soak] $*" >&2; }
+SERVER_START_TIMEOUT=${SERVER_START_TIMEOUT:-10}
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     cargo build --release --workspace >&2
@@ -50,14 +53,7 @@ cleanup() {
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-deadline=$((SECONDS + 10))
-until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null || ((SECONDS > deadline)); then
-        log "ringmq did not start; see $RESULTS/ringmq.log"
-        exit 1
-    fi
-    sleep 0.05
-done
+wait_for_port "$SERVER_PID" ringmq "$RESULTS/ringmq.log" || exit 1
 log "ringmq pid $SERVER_PID on $URL, $CORES cores, ${SOAK_SECS}s; results in $RESULTS"
 
 END=$((SECONDS + SOAK_SECS))
