@@ -106,6 +106,21 @@ struct Gather {
     timer: TimerId,
 }
 
+/// Bounded top-N selection: keeps the first `top` of `chosen` in `order`. While choosing
+/// (`finish` false) it sorts and cuts only once twice `top` (at least 64) are held, so a
+/// selection holds O(top) items; `finish` sorts and cuts whatever is held.
+fn keep_first<T>(
+    chosen: &mut Vec<T>,
+    top: usize,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+    finish: bool,
+) {
+    if finish || chosen.len() >= top.saturating_mul(2).max(64) {
+        chosen.sort_by(order);
+        chosen.truncate(top);
+    }
+}
+
 /// Process CPU use between samples at least [`CPU_SAMPLE_INTERVAL`] apart.
 struct CpuSampler {
     at: Instant,
@@ -698,13 +713,9 @@ impl Shard {
                 continue;
             }
             chosen.push((self.conn_numbers(io, client), slot));
-            if chosen.len() >= select.top.saturating_mul(2).max(64) {
-                chosen.sort_by(by_order);
-                chosen.truncate(select.top);
-            }
+            keep_first(&mut chosen, select.top, by_order, false);
         }
-        chosen.sort_by(by_order);
-        chosen.truncate(select.top);
+        keep_first(&mut chosen, select.top, by_order, true);
         chosen
             .into_iter()
             .filter_map(|(mut record, slot)| {
@@ -731,14 +742,10 @@ impl Shard {
                     continue;
                 }
                 chosen.push((client.cid, sub));
-                if chosen.len() >= select.top.saturating_mul(2).max(64) {
-                    chosen.sort_by(by_order);
-                    chosen.truncate(select.top);
-                }
+                keep_first(&mut chosen, select.top, by_order, false);
             }
         }
-        chosen.sort_by(by_order);
-        chosen.truncate(select.top);
+        keep_first(&mut chosen, select.top, by_order, true);
         chosen
             .into_iter()
             .map(|(cid, sub)| sub_record(cid, sub))
