@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::{Client, ConnectOptions, Event, HeaderMap, RequestErrorKind, Subscriber};
 use bytes::Bytes;
-use common::{Flavor, READY_LINE};
+use common::{await_interest, Flavor, READY_LINE};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
@@ -32,8 +32,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to notice a restart and reconnect.
 const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a new subscription may take to become visible to another connection.
-const INTEREST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Poll interval of the condition waits below (never a synchronisation by itself).
 const POLL: Duration = Duration::from_millis(10);
 /// Where the Debian package installs the reference server.
@@ -257,33 +255,6 @@ fn queued(subscriber: &mut Subscriber) -> Option<Option<async_nats::Message>> {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("UTF-8 payload")
-}
-
-/// Waits until the subscriptions that `subscriber` made before this call reach publishes
-/// from `publisher`: subscribes to a fresh probe subject after them and publishes probes
-/// until one arrives. A server applies a connection's SUBs in order, so the probe's
-/// arrival means the earlier SUBs are in place too.
-async fn await_interest(subscriber: &Client, publisher: &Client) {
-    let subject = subscriber.new_inbox();
-    let mut probe = subscriber.subscribe(subject.clone()).await.unwrap();
-    subscriber.flush().await.unwrap();
-    let deadline = Instant::now() + INTEREST_TIMEOUT;
-    loop {
-        publisher
-            .publish(subject.clone(), Bytes::new())
-            .await
-            .unwrap();
-        publisher.flush().await.unwrap();
-        match tokio::time::timeout(POLL, probe.next()).await {
-            Ok(Some(_)) => break,
-            Ok(None) => panic!("probe subscription ended"),
-            Err(_) => assert!(
-                Instant::now() < deadline,
-                "subscriptions not visible within {INTEREST_TIMEOUT:?}"
-            ),
-        }
-    }
-    probe.unsubscribe().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -516,7 +516,8 @@ fn async_nats_requests_over_tls() {
         let responder = connect().await.expect("async-nats connects over TLS");
         let requester = connect().await.expect("async-nats connects over TLS");
         let mut requests = responder.subscribe("service").await.unwrap();
-        responder.flush().await.unwrap();
+        // flush() is no interest barrier: wait until the requester's publishes reach it.
+        common::await_interest(&responder, &requester).await;
         let serve = tokio::spawn(async move {
             use futures::StreamExt;
             let request = requests.next().await.expect("a request");
