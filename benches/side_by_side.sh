@@ -91,6 +91,7 @@ case_args() {
 }
 
 # --- runs ------------------------------------------------------------------------------
+mkdir -p "$RESULTS"
 : >"$RESULTS/runs.jsonl"
 for case in $CASES; do
     for run in $(seq 1 "$RUNS"); do
