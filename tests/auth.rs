@@ -39,6 +39,11 @@ impl Broker {
 
     /// A configuration given as JSON: nats-server's config file, ringmq's config tree.
     fn with_config(config: &Value) -> Broker {
+        Broker::with_config_on_cores(config, 2)
+    }
+
+    /// The same, with ringmq on `cores` cores (nats-server has no such setting).
+    fn with_config_on_cores(config: &Value, cores: usize) -> Broker {
         match Flavor::from_env() {
             Flavor::NatsServer => {
                 let path = std::env::temp_dir().join(format!(
@@ -55,7 +60,7 @@ impl Broker {
                 let config = Config {
                     host: "127.0.0.1".into(),
                     port: 0,
-                    cores: 2,
+                    cores,
                     auth,
                     ..Config::default()
                 };
@@ -229,6 +234,71 @@ fn bcrypt_hashed_passwords() {
     broker.login("\"user\":\"a\",\"pass\":\"hunter2\"");
     broker.refused("\"user\":\"b\",\"pass\":\"hunter3\"");
     broker.refused(&format!("\"user\":\"b\",\"pass\":\"{hash}\""));
+}
+
+/// A bcrypt check (cost 13: about half a second) runs off the core: a client on the same
+/// core is served while another client's password is being checked.
+#[test]
+fn a_bcrypt_check_leaves_the_core_serving_others() {
+    let hash = bcrypt::hash("right", 13).expect("bcrypt");
+    let broker = Broker::with_config_on_cores(
+        &json!({ "authorization": { "users": [ user("fast", "pw"), user("slow", &hash) ] } }),
+        1,
+    );
+    let mut fast = broker.login("\"user\":\"fast\",\"pass\":\"pw\"");
+    let mut slow = broker.raw();
+    slow.send(b"CONNECT {\"verbose\":false,\"user\":\"slow\",\"pass\":\"wrong\"}\r\nPING\r\n");
+    // The server has taken the slow client's CONNECT once it answers a PING sent after it
+    // on another connection of the same core... which it does while bcrypt runs.
+    assert_eq!(text(&fast.send_and_sync(b"PUB x 1\r\na\r\n")), "PONG\r\n");
+    let slow = slow.into_stream();
+    slow.set_nonblocking(true).expect("nonblocking");
+    let mut byte = [0u8; 1];
+    let peeked = slow.peek(&mut byte);
+    assert!(
+        matches!(&peeked, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the slow client was answered before the fast one: {peeked:?}"
+    );
+    slow.set_nonblocking(false).expect("blocking");
+    slow.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut answer = Vec::new();
+    std::io::Read::read_to_end(&mut &slow, &mut answer).expect("read to EOF");
+    assert_eq!(text(&answer), AUTH_VIOLATION);
+    // The fast client was never disturbed.
+    assert_eq!(text(&fast.send_and_sync(b"")), "PONG\r\n");
+}
+
+/// What a client sends after a CONNECT whose bcrypt check is running waits, and is handled
+/// in order once the check passes, whether it came with the CONNECT or after it.
+#[test]
+fn operations_after_a_bcrypt_connect_wait_for_its_check() {
+    let hash = bcrypt::hash("right", 10).expect("bcrypt");
+    for cores in [1, 2] {
+        let broker = Broker::with_config_on_cores(
+            &json!({ "authorization": { "users": [ user("slow", &hash) ] } }),
+            cores,
+        );
+        let connect = b"CONNECT {\"verbose\":false,\"user\":\"slow\",\"pass\":\"right\"}\r\n";
+        let mut together = broker.raw();
+        together.send(&[&connect[..], b"SUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n"].concat());
+        assert_eq!(
+            text(&together.read_until_pong(deadline())),
+            "MSG foo 1 2\r\nhi\r\nPONG\r\n"
+        );
+        // A fresh bcrypt run for a new broker, and the rest in writes of their own.
+        let broker = Broker::with_config_on_cores(
+            &json!({ "authorization": { "users": [ user("slow", &hash) ] } }),
+            cores,
+        );
+        let mut apart = broker.raw();
+        apart.send(connect);
+        apart.send(b"SUB foo 1\r\n");
+        apart.send(b"PUB foo 3\r\nabc\r\nPING\r\n");
+        assert_eq!(
+            text(&apart.read_until_pong(deadline())),
+            "MSG foo 1 3\r\nabc\r\nPONG\r\n"
+        );
+    }
 }
 
 #[test]

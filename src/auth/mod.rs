@@ -53,6 +53,42 @@ pub struct Credentials<'a> {
     pub sig: Option<&'a str>,
 }
 
+/// What authenticating a CONNECT found ([`Authenticator::verdict`]).
+#[derive(Debug)]
+pub enum Verdict {
+    Admit(Identity),
+    Refuse(Refusal),
+    /// A bcrypt comparison decides; run it off the message cores.
+    Check(SecretCheck),
+}
+
+/// One bcrypt comparison still to run, and the identity a match admits. It owns copies of
+/// what it compares, so it can run on another thread while the configuration is reloaded.
+pub struct SecretCheck {
+    name: String,
+    configured: String,
+    offered: String,
+    verified: Arc<password::VerifiedSecrets>,
+    pub identity: Identity,
+}
+
+impl SecretCheck {
+    /// Runs bcrypt (slow by design); a success is remembered for the next CONNECT.
+    pub fn run(&self) -> bool {
+        self.verified
+            .matches(&self.name, &self.configured, &self.offered)
+    }
+}
+
+impl std::fmt::Debug for SecretCheck {
+    /// Never prints the secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretCheck")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Who a connection turned out to be.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -280,25 +316,43 @@ impl Authenticator {
         })
     }
 
-    /// Authenticates one CONNECT, in nats-server's order: nkey users (signature of `nonce`),
-    /// then users (with `no_auth_user` for a client without any credentials), then the
-    /// token, then the single user.
+    /// Authenticates a CONNECT's credentials at once, bcrypt included (on the calling
+    /// thread). The message cores use [`Authenticator::verdict`] instead.
     pub fn authenticate(
         &self,
         credentials: &Credentials<'_>,
         nonce: &[u8],
     ) -> Result<Identity, Refusal> {
-        if !self.required {
-            return Ok(Identity::global());
+        match self.verdict(credentials, nonce) {
+            Verdict::Admit(identity) => Ok(identity),
+            Verdict::Refuse(refusal) => Err(refusal),
+            Verdict::Check(check) => {
+                if check.run() {
+                    Ok(check.identity)
+                } else {
+                    Err(Refusal { detail: None })
+                }
+            }
         }
-        let refused = Err(Refusal { detail: None });
+    }
+
+    /// Authenticates one CONNECT, in nats-server's order: nkey users (signature of `nonce`),
+    /// then users (with `no_auth_user` for a client without any credentials), then the
+    /// token, then the single user. All of it, except for a bcrypt comparison that is not
+    /// remembered from an earlier success: that one is returned as a [`SecretCheck`] to run
+    /// off the core (it takes on the order of 100 ms at bcrypt's usual costs).
+    pub fn verdict(&self, credentials: &Credentials<'_>, nonce: &[u8]) -> Verdict {
+        if !self.required {
+            return Verdict::Admit(Identity::global());
+        }
+        let refused = Verdict::Refuse(Refusal { detail: None });
         if let (false, Some(key)) = (self.nkeys.is_empty(), offered_field(credentials.nkey)) {
             let Some(login) = self.nkeys.get(key) else {
                 return refused;
             };
             return match nkey::verify(key, nonce, credentials.sig) {
-                Ok(()) => Ok(identity(login, None)),
-                Err(error) => Err(Refusal {
+                Ok(()) => Verdict::Admit(identity(login, None)),
+                Err(error) => Verdict::Refuse(Refusal {
                     detail: Some(error.to_string()),
                 }),
             };
@@ -308,40 +362,64 @@ impl Authenticator {
                 && offered_field(credentials.pass).is_none()
                 && offered_field(credentials.token).is_none();
             if let (true, Some(name)) = (anonymous, &self.no_auth_user) {
-                let login = self.users.get(name).ok_or(Refusal { detail: None })?;
-                return Ok(identity(login, Some(name.clone())));
+                return match self.users.get(name) {
+                    Some(login) => Verdict::Admit(identity(login, Some(name.clone()))),
+                    None => refused,
+                };
             }
             if let Some(name) = offered_field(credentials.user) {
                 let Some(login) = self.users.get(name) else {
                     return refused;
                 };
                 let pass = credentials.pass.unwrap_or("");
-                return if self
-                    .verified
-                    .matches(&format!("user {name}"), &login.password.0, pass)
-                {
-                    Ok(identity(login, None))
-                } else {
-                    refused
-                };
+                return self.compare(
+                    format!("user {name}"),
+                    &login.password.0,
+                    pass,
+                    identity(login, None),
+                );
             }
         }
         if let Some(token) = &self.token {
             let offered_token = credentials.token.unwrap_or("");
-            return if self.verified.matches("token", &token.0, offered_token) {
-                Ok(Identity::global())
-            } else {
-                refused
-            };
+            return self.compare(
+                "token".to_string(),
+                &token.0,
+                offered_token,
+                Identity::global(),
+            );
         }
         if let Some((user, pass)) = &self.single_user {
-            let same_user = credentials.user == Some(user.as_str());
-            let offered_pass = credentials.pass.unwrap_or("");
-            if same_user && self.verified.matches("single user", &pass.0, offered_pass) {
-                return Ok(Identity::global());
+            if credentials.user == Some(user.as_str()) {
+                let offered_pass = credentials.pass.unwrap_or("");
+                return self.compare(
+                    "single user".to_string(),
+                    &pass.0,
+                    offered_pass,
+                    Identity::global(),
+                );
             }
         }
         refused
+    }
+
+    /// Compares an offered secret with the configured one named `name`: answered at once
+    /// unless it takes a bcrypt run.
+    fn compare(&self, name: String, configured: &str, offered: &str, admits: Identity) -> Verdict {
+        match self
+            .verified
+            .answer_without_bcrypt(&name, configured, offered)
+        {
+            Some(true) => Verdict::Admit(admits),
+            Some(false) => Verdict::Refuse(Refusal { detail: None }),
+            None => Verdict::Check(SecretCheck {
+                name,
+                configured: configured.to_string(),
+                offered: offered.to_string(),
+                verified: Arc::clone(&self.verified),
+                identity: admits,
+            }),
+        }
     }
 
     /// Whether the nkey or user a client logged in with is still configured (a reload):
@@ -474,6 +552,51 @@ mod tests {
         assert!(single.authenticate(&creds("alice", "wrong"), b"").is_err());
         assert!(single.authenticate(&creds("bob", "secret"), b"").is_err());
         assert!(single.has_plaintext_passwords());
+    }
+
+    #[test]
+    fn only_an_unremembered_bcrypt_comparison_is_deferred() {
+        let hash = bcrypt::hash("hashed", 4).unwrap();
+        let auth = Authenticator::new(&AuthConfig {
+            users: vec![user("plain", "pw", None), user("hashed", &hash, None)],
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        assert!(matches!(
+            auth.verdict(&creds("plain", "pw"), b""),
+            Verdict::Admit(_)
+        ));
+        assert!(matches!(
+            auth.verdict(&creds("plain", "no"), b""),
+            Verdict::Refuse(_)
+        ));
+        assert!(matches!(
+            auth.verdict(&creds("nobody", "hashed"), b""),
+            Verdict::Refuse(_)
+        ));
+        // Wrong or right, an unremembered bcrypt secret is a check to run elsewhere.
+        let Verdict::Check(wrong) = auth.verdict(&creds("hashed", "no"), b"") else {
+            panic!("a bcrypt comparison is deferred");
+        };
+        assert!(!wrong.run());
+        let Verdict::Check(right) = auth.verdict(&creds("hashed", "hashed"), b"") else {
+            panic!("a bcrypt comparison is deferred");
+        };
+        assert!(
+            format!("{right:?}").find("hashed\"").is_some()
+                && !format!("{right:?}").contains(&hash)
+        );
+        assert!(right.run());
+        // Once a success is remembered, the same secret is admitted at once; others are
+        // still checked.
+        assert!(matches!(
+            auth.verdict(&creds("hashed", "hashed"), b""),
+            Verdict::Admit(_)
+        ));
+        assert!(matches!(
+            auth.verdict(&creds("hashed", "no"), b""),
+            Verdict::Check(_)
+        ));
     }
 
     #[test]

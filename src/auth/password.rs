@@ -67,17 +67,10 @@ impl VerifiedSecrets {
         if !is_bcrypt(configured) {
             return matches(configured, offered);
         }
-        let digest = self.digest(name, configured, offered);
-        let known = self
-            .digests
-            .lock()
-            .map(|digests| digests.get(name).copied())
-            .unwrap_or(None);
-        if let Some(known) = known {
-            if bool::from(known.ct_eq(&digest)) {
-                return true;
-            }
+        if self.remembered(name, configured, offered) {
+            return true;
         }
+        let digest = self.digest(name, configured, offered);
         #[cfg(test)]
         self.bcrypt_runs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -88,6 +81,30 @@ impl VerifiedSecrets {
             }
         }
         verified
+    }
+
+    /// The answer of [`VerifiedSecrets::matches`] when it needs no bcrypt run: plain
+    /// secrets, and bcrypt secrets whose success is remembered. `None`: bcrypt decides.
+    pub fn answer_without_bcrypt(
+        &self,
+        name: &str,
+        configured: &str,
+        offered: &str,
+    ) -> Option<bool> {
+        if !is_bcrypt(configured) {
+            return Some(matches(configured, offered));
+        }
+        self.remembered(name, configured, offered).then_some(true)
+    }
+
+    fn remembered(&self, name: &str, configured: &str, offered: &str) -> bool {
+        let digest = self.digest(name, configured, offered);
+        let known = self
+            .digests
+            .lock()
+            .map(|digests| digests.get(name).copied())
+            .unwrap_or(None);
+        known.is_some_and(|known| bool::from(known.ct_eq(&digest)))
     }
 
     #[cfg(test)]

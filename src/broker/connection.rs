@@ -12,7 +12,7 @@
 //! completes.
 
 use crate::auth::{AccountIndex, ClientPermissions, GLOBAL_ACCOUNT};
-use crate::protocol::{ConnectOptions, Parser};
+use crate::protocol::{ConnectOptions, DecodedConnect, Parser};
 use crate::runtime::{ConnId, TimerId};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -92,9 +92,11 @@ pub struct Client {
     /// The stalling consumer's sent bytes (`Io::sent_bytes`) when the stall began.
     pub stalled_consumer_sent: usize,
     /// Input read but not parsed because a publish stalled this connection part-way through
-    /// a read; parsed first when the stall ends. Bounded by the reads already completed when
-    /// reading paused.
+    /// a read, or a CONNECT waits for its bcrypt check; parsed first when that ends. Bounded
+    /// by the reads already completed when reading paused.
     pub held_input: Vec<u8>,
+    /// A CONNECT whose password is being checked off the core (`auth_checks`).
+    pub auth_check: Option<Box<PendingConnect>>,
     /// As a consumer: found not reading at all while it gated a publisher, with this many
     /// bytes sent. Until its sent bytes move on, it gates no publisher (it fills up to
     /// max_pending and is cut as a slow consumer instead).
@@ -145,6 +147,7 @@ impl Client {
             last_input: now,
             ping_timer: None,
             stalled_by: None,
+            auth_check: None,
             stalled_since: now,
             stalled_consumer_sent: 0,
             held_input: Vec::new(),
@@ -167,9 +170,27 @@ impl Client {
     pub fn is_open(&self) -> bool {
         self.state == State::Open
     }
+
+    /// Whether its input waits unparsed in `held_input`: a stalled publisher, or a CONNECT
+    /// whose password is being checked.
+    pub fn input_held(&self) -> bool {
+        self.stalled_by.is_some() || self.auth_check.is_some()
+    }
 }
 
 /// Why a connection closed, as `/connz?state=closed` names it (nats-server's words).
+/// A CONNECT waiting for its bcrypt check: the options it sent, finished when the answer
+/// comes (`Shard::finish_auth_checks`).
+#[derive(Debug)]
+pub struct PendingConnect {
+    /// The answer that belongs to this CONNECT carries the same ticket.
+    pub ticket: u64,
+    pub decoded: DecodedConnect,
+    /// The configuration generation it was checked against; a reload in between means it
+    /// is authenticated again against the new one.
+    pub generation: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClosedReason {
     ClientClosed,

@@ -10,6 +10,7 @@
 //! - `reload`: the running configuration ([`Live`], one generation per reload) and the
 //!   SIGHUP reload with nats-server's rules.
 
+mod auth_checks;
 mod connection;
 mod interest;
 mod lame_duck;
@@ -67,6 +68,8 @@ pub struct Shared {
     pub clock: WallClock,
     /// The HTTP monitoring port bound (`None`: monitoring off).
     pub http_port: Option<u16>,
+    /// bcrypt password checks, run off the cores.
+    pub auth_checks: auth_checks::AuthChecks,
 }
 
 /// A running broker.
@@ -165,6 +168,7 @@ impl Server {
             warn!("Plaintext passwords detected, use nkeys or bcrypt");
         }
         let clock = WallClock::start();
+        let auth_checks = auth_checks::AuthChecks::new(config.cores);
         let shared = Arc::new(Shared {
             core_counters: (0..config.cores).map(|_| CoreCounters::default()).collect(),
             next_client_id: AtomicU64::new(1),
@@ -183,6 +187,7 @@ impl Server {
             }),
             clock,
             http_port,
+            auth_checks,
         });
         let live = shared.live.load();
         let factory_shared = Arc::clone(&shared);

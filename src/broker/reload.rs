@@ -493,6 +493,11 @@ impl Shard {
         let Some(client) = self.client_mut(conn) else {
             return;
         };
+        if client.auth_check.is_some() {
+            // Its CONNECT's password is being checked: the answer is checked again against
+            // the new users when it comes (`finish_auth_checks`).
+            return;
+        }
         let admitted = client.connected || client.input_seen;
         if !admitted {
             // Not yet authenticated: its CONNECT meets the new users; the timer starts now

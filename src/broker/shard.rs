@@ -5,14 +5,19 @@
 //! `remote[account]`); a connection's operations touch only its own account's tries, and a
 //! forwarded record is matched only against the account it names. Nothing crosses accounts.
 
-use super::connection::{Client, ClosedReason, State, SubKey, Subscription};
+use super::auth_checks::{Rejected, AUTH_CHECKS_QUEUED_MAX};
+use super::connection::{Client, ClosedReason, PendingConnect, State, SubKey, Subscription};
 use super::interest::{self, Record};
 use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};
 use super::routing::Message;
 use super::{Live, Shared};
-use crate::auth::{self, AccountIndex, ClientPermissions, Credentials, Identity};
+use crate::auth::{
+    self, AccountIndex, ClientPermissions, Credentials, Identity, SecretCheck, Verdict,
+};
 use crate::protocol::encoder::{self, err};
-use crate::protocol::{ClientOp, ConnectError, ConnectOptions, ParseError, Parser, ParserLimits};
+use crate::protocol::{
+    ClientOp, ConnectError, ConnectOptions, DecodedConnect, ParseError, Parser, ParserLimits,
+};
 use crate::runtime::{CloseReason, ConnId, Handler, Io, TimerId, TlsHandshake};
 use crate::subjects::SubjectTrie;
 use crate::{debug, error, info, trace};
@@ -127,6 +132,10 @@ pub struct Shard {
     /// The configuration this core runs with; replaced between loop turns when a reload
     /// publishes a newer generation (`reload`).
     pub(super) live: Arc<Live>,
+    /// Numbers this core's bcrypt checks (`PendingConnect::ticket`).
+    pub(super) auth_tickets: u64,
+    /// Scratch for the answers of finished bcrypt checks.
+    pub(super) auth_answers: Vec<super::auth_checks::CheckDone>,
 }
 
 impl Shard {
@@ -162,6 +171,8 @@ impl Shard {
                 .then(|| Box::new(super::monitoring::Host::new(&shared, &live))),
             shared,
             live,
+            auth_tickets: 0,
+            auth_answers: Vec::new(),
         }
     }
 
@@ -444,7 +455,6 @@ impl Shard {
     /// CONNECT, in nats-server's order: stop the auth timer, decode the JSON, authenticate
     /// (when auth is configured), then the remaining option checks.
     fn on_connect(&mut self, io: &mut Io<'_>, conn: ConnId, json: &[u8]) -> ControlFlow<()> {
-        let live = Arc::clone(&self.live);
         let Some(client) = self.client_mut(conn) else {
             return ControlFlow::Break(());
         };
@@ -461,19 +471,50 @@ impl Shard {
             Ok(decoded) => decoded,
             Err(error) => return self.refuse_connect(io, conn, error),
         };
+        self.authenticate_connect(io, conn, decoded)
+    }
+
+    /// The CONNECT's credentials against the running configuration: admitted, refused, or
+    /// (a bcrypt password not remembered) handed to the auth workers while the client's
+    /// further input waits.
+    fn authenticate_connect(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        decoded: DecodedConnect,
+    ) -> ControlFlow<()> {
+        let live = Arc::clone(&self.live);
+        let Some(client) = self.client_mut(conn) else {
+            return ControlFlow::Break(());
+        };
         let mut identity = None;
         if live.auth.is_required() {
             let credentials = credentials(&decoded.options);
             let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
-            match live.auth.authenticate(&credentials, nonce) {
-                Ok(found) => identity = Some(found),
-                Err(refusal) => {
+            match live.auth.verdict(&credentials, nonce) {
+                Verdict::Admit(found) => identity = Some(found),
+                Verdict::Refuse(refusal) => {
                     client.options = decoded.options;
                     self.refuse_auth(io, conn, refusal.detail.as_deref());
                     return ControlFlow::Break(());
                 }
+                Verdict::Check(check) => return self.check_off_core(io, conn, check, decoded),
             }
         }
+        self.finish_connect(io, conn, decoded, identity)
+    }
+
+    /// The rest of a CONNECT once its credentials passed (or none were needed).
+    fn finish_connect(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        decoded: DecodedConnect,
+        identity: Option<Identity>,
+    ) -> ControlFlow<()> {
+        let Some(client) = self.client_mut(conn) else {
+            return ControlFlow::Break(());
+        };
         let options = match decoded.validate() {
             Ok(options) => options,
             Err(error) => return self.refuse_connect(io, conn, error),
@@ -492,6 +533,90 @@ impl Shard {
             self.arm_first_ping(io, conn);
         }
         ControlFlow::Continue(())
+    }
+
+    /// Queues a bcrypt check for `conn` and stops reading it until the answer comes; when
+    /// the queue is full, refuses the login instead.
+    fn check_off_core(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        check: SecretCheck,
+        decoded: DecodedConnect,
+    ) -> ControlFlow<()> {
+        self.auth_tickets += 1;
+        let ticket = self.auth_tickets;
+        let submitted = self
+            .shared
+            .auth_checks
+            .submit(check, conn, ticket, self.core, io.waker());
+        let generation = self.live.generation;
+        let Some(client) = self.client_mut(conn) else {
+            return ControlFlow::Break(());
+        };
+        match submitted {
+            Ok(()) => {
+                client.auth_check = Some(Box::new(PendingConnect {
+                    ticket,
+                    decoded,
+                    generation,
+                }));
+                io.pause_reading(conn);
+            }
+            Err(rejected) => {
+                let why = match rejected {
+                    Rejected::QueueFull(waiting) => {
+                        format!("{waiting} password checks are waiting already")
+                    }
+                    Rejected::NoWorkers => "no password check worker could start".to_string(),
+                };
+                error!(
+                    "{} - cid:{} - refusing a login: {why} (limit {AUTH_CHECKS_QUEUED_MAX})",
+                    client.peer, client.cid
+                );
+                client.options = decoded.options;
+                self.refuse_auth(io, conn, None);
+            }
+        }
+        ControlFlow::Break(())
+    }
+
+    /// Finishes the CONNECTs whose bcrypt checks have come back (at the end of each turn;
+    /// the worker woke this core).
+    fn finish_auth_checks(&mut self, io: &mut Io<'_>) {
+        let mut answers = std::mem::take(&mut self.auth_answers);
+        self.shared
+            .auth_checks
+            .take_answers(self.core, &mut answers);
+        let generation = self.live.generation;
+        for answer in answers.drain(..) {
+            let Some(client) = self.client_mut(answer.conn) else {
+                continue;
+            };
+            if client.auth_check.as_ref().map(|p| p.ticket) != Some(answer.ticket) {
+                continue;
+            }
+            let Some(pending) = client.auth_check.take() else {
+                continue;
+            };
+            if !client.is_open() {
+                continue;
+            }
+            let flow = if pending.generation != generation {
+                // Reloaded meanwhile: the users may have changed; check again.
+                self.authenticate_connect(io, answer.conn, pending.decoded)
+            } else if let Some(identity) = answer.admitted {
+                self.finish_connect(io, answer.conn, pending.decoded, Some(identity))
+            } else {
+                client.options = pending.decoded.options;
+                self.refuse_auth(io, answer.conn, None);
+                ControlFlow::Break(())
+            };
+            if flow.is_continue() {
+                self.resume_input(io, answer.conn);
+            }
+        }
+        self.auth_answers = answers;
     }
 
     fn refuse_connect(
@@ -832,10 +957,9 @@ impl Shard {
             ClientOp::Info(_) | ClientOp::Ok => {}
         }
         match self.client(conn) {
-            // A stalled publisher stops here: the rest of its input waits (`held_input`).
-            Some(client) if client.is_open() && client.stalled_by.is_none() => {
-                ControlFlow::Continue(())
-            }
+            // A stalled publisher, or a CONNECT being checked, stops here: the rest of its
+            // input waits (`held_input`).
+            Some(client) if client.is_open() && !client.input_held() => ControlFlow::Continue(()),
             _ => ControlFlow::Break(()),
         }
     }
@@ -856,7 +980,7 @@ impl Shard {
         };
         client.parser = Some(parser);
         match result {
-            Ok(Some(next)) if client.is_open() && client.stalled_by.is_some() => {
+            Ok(Some(next)) if client.is_open() && client.input_held() => {
                 client.held_input.extend_from_slice(&data[next..]);
             }
             Ok(_) => {}
@@ -871,6 +995,15 @@ impl Shard {
             return;
         };
         client.stalled_by = None;
+        self.resume_input(io, publisher);
+    }
+
+    /// Parses the input held while `conn` could not go on (which may hold it again), then
+    /// reads again if nothing holds it any more.
+    fn resume_input(&mut self, io: &mut Io<'_>, publisher: ConnId) {
+        let Some(client) = self.client_mut(publisher) else {
+            return;
+        };
         let held = std::mem::take(&mut client.held_input);
         if !held.is_empty() {
             self.parse_input(io, publisher, &held);
@@ -885,7 +1018,7 @@ impl Shard {
                 client.held_input = Vec::new();
             }
         }
-        if client.stalled_by.is_none() {
+        if client.is_open() && !client.input_held() {
             io.resume_reading(publisher);
         }
     }
@@ -1099,7 +1232,7 @@ impl Handler for Shard {
         let Some(client) = self.client_mut(conn) else {
             return;
         };
-        if client.stalled_by.is_some() {
+        if client.input_held() {
             // Reads that completed before the pause took effect: after what is held, in
             // order (at most the reads the kernel had already delivered).
             client.held_input.extend_from_slice(data);
@@ -1181,6 +1314,7 @@ impl Handler for Shard {
             }
         }
         self.adopt_live_if_newer(io);
+        self.finish_auth_checks(io);
         self.check_lame_duck(io);
         self.publish_counters();
     }

@@ -185,6 +185,14 @@ impl Io<'_> {
         self.state.shared.cores
     }
 
+    /// A handle another thread can use to wake this core (see [`CoreWaker`]).
+    pub fn waker(&self) -> CoreWaker {
+        CoreWaker {
+            shared: Arc::clone(&self.state.shared),
+            core: self.state.core,
+        }
+    }
+
     /// Time at the start of this loop turn (cheap).
     pub fn now(&self) -> Instant {
         self.state.now
@@ -379,6 +387,72 @@ impl RuntimeHandle {
 
 /// Wakes every core from outside the cores (their rings accept MSG_RING from any ring): a
 /// short-lived ring of our own posts one message to each.
+/// Wakes one core from any thread, for one loop turn: the handler's `on_turn_end` runs, so
+/// it sees what the waking thread left for it (publish that first, then wake). Every call
+/// posts one MSG_RING, parked core or not (a turn that finds nothing new costs a few µs), so
+/// no wake-up can be lost between a core's last check and its park. Meant for rare events
+/// (a finished bcrypt check), not for the message path: cores wake each other through the
+/// mailboxes.
+#[derive(Clone)]
+pub struct CoreWaker {
+    shared: Arc<Shared>,
+    core: usize,
+}
+
+impl std::fmt::Debug for CoreWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreWaker")
+            .field("core", &self.core)
+            .finish()
+    }
+}
+
+impl CoreWaker {
+    /// A waker bound to no running core (for tests of code that hands wakers around).
+    pub fn detached() -> CoreWaker {
+        CoreWaker {
+            shared: Arc::new(Shared::new(1)),
+            core: 0,
+        }
+    }
+
+    pub fn wake(&self) {
+        thread_local! {
+            /// One small ring per waking thread, made at its first wake-up.
+            static WAKE_RING: std::cell::RefCell<Option<io_uring::IoUring>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let ring_fd = self.shared.ring_fds[self.core].load(Ordering::SeqCst);
+        if ring_fd < 0 {
+            return;
+        }
+        WAKE_RING.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                match io_uring::IoUring::new(8) {
+                    Ok(ring) => *cell = Some(ring),
+                    Err(error) => {
+                        crate::error!(
+                            "runtime: cannot create a ring to wake core {}: {error}",
+                            self.core
+                        );
+                        return;
+                    }
+                }
+            }
+            let Some(ring) = cell.as_mut() else { return };
+            let entry = ring::wake_entry(ring_fd);
+            // SAFETY: MSG_RING carries no user pointers.
+            while unsafe { ring.submission().push(&entry) }.is_err() {
+                let _ = ring.submit();
+            }
+            let _ = ring.submit();
+            // Our own completions (failures only: SKIP_SUCCESS) are dropped unread.
+            ring.completion().for_each(drop);
+        });
+    }
+}
+
 fn wake_all(shared: &Shared) {
     let mut ring = match io_uring::IoUring::new(8) {
         Ok(ring) => ring,

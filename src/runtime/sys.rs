@@ -19,6 +19,19 @@ pub fn raise_open_files_limit(wanted: u64) -> io::Result<u64> {
     Ok(target)
 }
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux nice values are per
+/// thread), so that its work yields to the message cores when CPUs are short.
+pub fn lower_thread_priority(nice: i32) -> io::Result<()> {
+    // SAFETY: gettid has no arguments and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    // SAFETY: setpriority takes plain integers; `tid` is this thread (PRIO_PROCESS with a
+    // thread id addresses that thread on Linux).
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Sets the soft RLIMIT_NOFILE (e.g. lowered to test descriptor exhaustion); returns the
 /// previous soft limit.
 pub fn set_open_files_limit(soft: u64) -> io::Result<u64> {
