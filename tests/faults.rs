@@ -1,11 +1,11 @@
 //! Faults: clients that die mid-frame, connection churn, a consumer that stops reading, a dry
-//! receive-buffer ring, running out of file descriptors, a full cross-core mailbox, and
-//! garbage at the listener. Each test runs the server as a child process (`--cores 2`) and
+//! receive-buffer ring, running out of file descriptors, a full cross-core mailbox,
+//! garbage at the listener, and a restart on the same port right after SIGKILL. Each test runs the server as a child process (`--cores 2`) and
 //! watches it from outside: exact bytes and counts on the wire, its descriptors in
 //! `/proc/<pid>/fd`, its resident memory in `/proc/<pid>/status`, its log.
 //!
 //! Random choices come from one seed per test, printed at the start; rerun a failure with
-//! `FAULTS_SEED=<seed> cargo test --test faults <name>`. The garbage and descriptor tests
+//! `FAULTS_SEED=<seed> cargo test --test faults <name>`. The garbage, descriptor and restart tests
 //! also pass against the reference (`RINGMQ_TEST_SERVER=nats-server`); the others rely on
 //! ringmq's own rings, `-D` reports or placement of connections on cores.
 
@@ -1231,4 +1231,32 @@ fn garbage_at_the_listener_is_answered_closed_and_logged_once() {
     }
     // The server holds nothing for them: only the listener is left.
     server.wait_for_sockets(1, CLOSE_TIMEOUT);
+}
+
+/// A server killed with SIGKILL, with clients connected, is replaced on the same port at
+/// once, as a supervisor (systemd's `Restart=`) does. The killed server's listening socket
+/// outlives the process for a moment (the kernel tears its io_uring down afterwards); the new
+/// one waits that out instead of failing with "address in use".
+#[test]
+fn a_killed_server_is_replaced_on_its_port_at_once() {
+    let mut server = Server::start(Opts::default());
+    let port = server.port();
+    let port_arg = port.to_string();
+    for round in 0..5 {
+        let mut clients: Vec<RawClient> = (0..4)
+            .map(|_| RawClient::connect_quiet(port, b"SUB a 1\r\n"))
+            .collect();
+        for client in &mut clients {
+            assert_eq!(text(&client.send_and_sync(b"")), "PONG\r\n");
+        }
+        drop(server); // SIGKILL, then reaped
+        server = Server::start_with_args(Opts::default(), &["-p", &port_arg]);
+        assert_eq!(server.port(), port, "round {round}");
+        let mut client = RawClient::connect_quiet(port, b"");
+        assert_eq!(
+            text(&client.send_and_sync(b"")),
+            "PONG\r\n",
+            "round {round}"
+        );
+    }
 }

@@ -83,6 +83,41 @@ pub struct Server {
 const LAME_DUCK_POLL: Duration = Duration::from_millis(50);
 /// Lame duck mode waits this long past the close period for the last closes to finish.
 const LAME_DUCK_SLACK: Duration = Duration::from_secs(1);
+/// How long a bind that finds its address in use is retried. A server killed with SIGKILL
+/// leaves its listening socket open until the kernel has torn down its io_uring (the
+/// in-flight multishot accept holds the socket), which happens after the process is gone
+/// and takes up to about a second; a supervisor that restarts it at once (systemd's
+/// `Restart=`) would otherwise fail. A port that stays in use is reported after this.
+pub const BIND_RETRY_MAX: Duration = Duration::from_secs(3);
+/// Pause between two bind attempts while the address is in use.
+const BIND_RETRY_PAUSE: Duration = Duration::from_millis(25);
+/// A wait this short is the normal case after a kill (measured: 25-50 ms) and is not logged.
+const BIND_RETRY_QUIET: Duration = Duration::from_millis(250);
+
+/// Binds `address`, retrying for up to [`BIND_RETRY_MAX`] while it is in use.
+fn bind_listener(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let started = std::time::Instant::now();
+    let mut logged = false;
+    loop {
+        match TcpListener::bind(address) {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::AddrInUse
+                    && started.elapsed() < BIND_RETRY_MAX =>
+            {
+                if !logged && started.elapsed() >= BIND_RETRY_QUIET {
+                    logged = true;
+                    warn!(
+                        "{address} is in use; retrying for up to {BIND_RETRY_MAX:?} (a server \
+                         that was just killed may still hold it)"
+                    );
+                }
+                std::thread::sleep(BIND_RETRY_PAUSE);
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Binds the monitoring listener on the client listener's host, as nats-server does.
 fn bind_monitor(config: &Config) -> std::io::Result<Option<TcpListener>> {
     let Some(http_port) = config.http_port else {
@@ -90,7 +125,7 @@ fn bind_monitor(config: &Config) -> std::io::Result<Option<TcpListener>> {
     };
     let mut address = config.listen_addr().map_err(std::io::Error::other)?;
     address.set_port(http_port);
-    TcpListener::bind(address).map(Some).map_err(|error| {
+    bind_listener(address).map(Some).map_err(|error| {
         std::io::Error::new(
             error.kind(),
             format!("can't listen to the monitor port: {error}"),
@@ -106,7 +141,7 @@ impl Server {
             warn!("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance");
         }
         let auth = Authenticator::new(&config.auth).map_err(std::io::Error::other)?;
-        let listener = TcpListener::bind(config.listen_addr().map_err(std::io::Error::other)?)?;
+        let listener = bind_listener(config.listen_addr().map_err(std::io::Error::other)?)?;
         runtime::sys::set_listen_backlog(&listener, config.limits.listen_backlog)?;
         let port = listener.local_addr()?.port();
         let tls = match &config.tls {
