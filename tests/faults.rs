@@ -1233,6 +1233,39 @@ fn garbage_at_the_listener_is_answered_closed_and_logged_once() {
     server.wait_for_sockets(1, CLOSE_TIMEOUT);
 }
 
+/// A CONNECT whose JSON does not decode closes the connection without an -ERR, and the log
+/// says why, in nats-server 2.9.10's words (Go's encoding/json texts, captured from it).
+#[test]
+fn a_malformed_connect_is_closed_and_logged_with_the_reason() {
+    let server = Server::start(Opts::default());
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"{bad",
+            "invalid character 'b' looking for beginning of object key string",
+        ),
+        (b"", "unexpected end of JSON input"),
+        (
+            b"{\"verbose\":false}x",
+            "invalid character 'x' after top-level value",
+        ),
+        (
+            b"{\"verbose\":false \"pedantic\":true}",
+            "invalid character '\"' after object key:value pair",
+        ),
+    ];
+    for (json, reason) in cases {
+        let mut client = server.raw();
+        client.send(&[&b"CONNECT "[..], json, b"\r\n"].concat());
+        assert_eq!(text(&client.read_to_eof(Instant::now() + READ_TIMEOUT)), "");
+        let cid = client_id(&client.info);
+        let line = server.wait_for_log(&format!(" - cid:{cid} - "), READ_TIMEOUT);
+        assert!(
+            line.contains("[ERR]") && line.ends_with(&format!(" - cid:{cid} - {reason}")),
+            "{line}"
+        );
+    }
+}
+
 /// A server killed with SIGKILL, with clients connected, is replaced on the same port at
 /// once, as a supervisor (systemd's `Restart=`) does. The killed server's listening socket
 /// outlives the process for a moment (the kernel tears its io_uring down afterwards); the new

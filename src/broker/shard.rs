@@ -469,7 +469,13 @@ impl Shard {
         }
         let decoded = match client.options.decode(json) {
             Ok(decoded) => decoded,
-            Err(error) => return self.refuse_connect(io, conn, error),
+            Err(error) => {
+                // As nats-server: the JSON error is the log line, the client gets no -ERR.
+                if let Some(problem) = client.options.decode_problem(json) {
+                    error!("{} - cid:{} - {problem}", client.peer, client.cid);
+                }
+                return self.refuse_connect(io, conn, error);
+            }
         };
         self.authenticate_connect(io, conn, decoded)
     }

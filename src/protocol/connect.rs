@@ -95,6 +95,78 @@ impl ConnectOptions {
     }
 }
 
+impl ConnectOptions {
+    /// Why [`ConnectOptions::decode`] refused `json`, worded as nats-server logs it (Go's
+    /// encoding/json texts) for the syntax errors clients make; other problems keep
+    /// serde_json's text. `None` if it decodes. For the error log only, off the hot path.
+    pub fn decode_problem(&self, json: &[u8]) -> Option<String> {
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let seed = ConnectSeed {
+            options: self.clone(),
+        };
+        let error = seed
+            .deserialize(&mut deserializer)
+            .and_then(|_| deserializer.end())
+            .err()?;
+        Some(go_json_error_text(json, &error))
+    }
+}
+
+/// Go's encoding/json wording for a serde_json error, where the two correspond.
+fn go_json_error_text(json: &[u8], error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    if error.classify() == Category::Eof {
+        return "unexpected end of JSON input".to_string();
+    }
+    let message = error.to_string();
+    let context = [
+        ("trailing characters", "after top-level value"),
+        (
+            "key must be a string",
+            "looking for beginning of object key string",
+        ),
+        ("expected value", "looking for beginning of value"),
+        ("expected `:`", "after object key"),
+        ("expected `,` or `}`", "after object key:value pair"),
+        ("expected `,` or `]`", "after array element"),
+    ]
+    .into_iter()
+    .find(|(serde_text, _)| message.starts_with(serde_text));
+    match (context, byte_at(json, error.line(), error.column())) {
+        (Some((_, go_context)), Some(byte)) => {
+            format!("invalid character {} {go_context}", go_quote_char(byte))
+        }
+        _ => message,
+    }
+}
+
+/// The byte at serde_json's 1-based line and column (columns count bytes).
+fn byte_at(json: &[u8], line: usize, column: usize) -> Option<u8> {
+    let start = if line <= 1 {
+        0
+    } else {
+        json.iter()
+            .enumerate()
+            .filter(|(_, &byte)| byte == b'\n')
+            .nth(line - 2)
+            .map(|(index, _)| index + 1)?
+    };
+    json.get(start + column.checked_sub(1)?).copied()
+}
+
+/// Go's quoteChar: `'x'`, with `'\''` and `'"'`, other bytes escaped as strconv.Quote does.
+fn go_quote_char(byte: u8) -> String {
+    match byte {
+        b'\'' => "'\\''".to_string(),
+        b'"' => "'\"'".to_string(),
+        b'\n' => "'\\n'".to_string(),
+        b'\r' => "'\\r'".to_string(),
+        b'\t' => "'\\t'".to_string(),
+        0x20..=0x7e => format!("'{}'", byte as char),
+        _ => format!("'\\x{byte:02x}'"),
+    }
+}
+
 /// A decoded CONNECT, before nats-server's checks that follow the credential check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedConnect {
@@ -304,6 +376,50 @@ impl ServerInfo {
         out.extend_from_slice(b"INFO ");
         serde_json::to_writer(&mut *out, self).expect("INFO serializes");
         out.extend_from_slice(b" \r\n");
+    }
+}
+
+#[cfg(test)]
+mod decode_problem_tests {
+    use super::*;
+
+    /// Each text as nats-server 2.9.10 logs it for the same CONNECT argument.
+    #[test]
+    fn syntax_errors_read_as_nats_server_logs_them() {
+        let options = ConnectOptions::default();
+        let cases: [(&[u8], &str); 7] = [
+            (
+                b"{\"verbose\":\x01}",
+                "invalid character '\\x01' looking for beginning of value",
+            ),
+            (
+                b"{bad",
+                "invalid character 'b' looking for beginning of object key string",
+            ),
+            (b"", "unexpected end of JSON input"),
+            (b"{\"verbose\":false", "unexpected end of JSON input"),
+            (
+                b"{\"verbose\":false}x",
+                "invalid character 'x' after top-level value",
+            ),
+            (
+                b"{\"verbose\" false}",
+                "invalid character 'f' after object key",
+            ),
+            (
+                b"{\"verbose\":false \"pedantic\":true}",
+                "invalid character '\"' after object key:value pair",
+            ),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(
+                options.decode_problem(json).as_deref(),
+                Some(expected),
+                "{:?}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        assert_eq!(options.decode_problem(b"{\"verbose\":false}"), None);
     }
 }
 
