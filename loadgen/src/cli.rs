@@ -1,11 +1,12 @@
 //! Command line: one subcommand per workload. Parsing only; validation that needs more than
 //! one flag happens in `validate`, so the workloads get consistent options.
 
-use std::net::SocketAddr;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::connection::{Credentials, Target};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -125,13 +126,13 @@ pub struct ConnsArgs {
 }
 
 /// Resolves `nats://HOST:PORT` (scheme optional, port 4222 by default).
-pub fn resolve_url(url: &str) -> Result<SocketAddr, String> {
+pub fn resolve_url(url: &str) -> Result<Target, String> {
     let rest = url.strip_prefix("nats://").unwrap_or(url);
-    let rest = rest
-        .rsplit('@')
-        .next()
-        .unwrap_or(rest)
-        .trim_end_matches('/');
+    let (userinfo, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, rest),
+    };
+    let rest = rest.trim_end_matches('/');
     let with_port = if rest
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
@@ -140,11 +141,47 @@ pub fn resolve_url(url: &str) -> Result<SocketAddr, String> {
     } else {
         format!("{rest}:4222")
     };
-    with_port
+    let address = with_port
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {url}: {e}"))?
         .next()
-        .ok_or_else(|| format!("{url} resolves to no address"))
+        .ok_or_else(|| format!("{url} resolves to no address"))?;
+    let credentials = match userinfo {
+        None => Credentials::default(),
+        Some(userinfo) => match userinfo.split_once(':') {
+            Some((user, pass)) => Credentials {
+                user: Some(percent_decode(user)?),
+                pass: Some(percent_decode(pass)?),
+                token: None,
+            },
+            None => Credentials {
+                token: Some(percent_decode(userinfo)?),
+                ..Credentials::default()
+            },
+        },
+    };
+    Ok(Target::new(address, &credentials))
+}
+
+/// `%XX` escapes of a URL's user information (as Go's url.Parse decodes them).
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = text
+                .get(index + 1..index + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .ok_or_else(|| format!("bad %-escape in URL credentials: {text:?}"))?;
+            out.push(hex);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("URL credentials are not UTF-8: {text:?}"))
 }
 
 impl PubsubArgs {
@@ -295,11 +332,32 @@ mod tests {
 
     #[test]
     fn urls_resolve() {
-        let expected: SocketAddr = "127.0.0.1:4333".parse().unwrap();
-        assert_eq!(resolve_url("nats://127.0.0.1:4333"), Ok(expected));
-        assert_eq!(resolve_url("127.0.0.1:4333"), Ok(expected));
-        assert_eq!(resolve_url("nats://user:pw@127.0.0.1:4333/"), Ok(expected));
-        assert_eq!(resolve_url("nats://127.0.0.1").unwrap().port(), 4222);
+        let expected: std::net::SocketAddr = "127.0.0.1:4333".parse().unwrap();
+        let resolved = |url: &str| resolve_url(url).map(|target| target.address);
+        assert_eq!(resolved("nats://127.0.0.1:4333"), Ok(expected));
+        assert_eq!(resolved("127.0.0.1:4333"), Ok(expected));
+        assert_eq!(resolved("nats://user:pw@127.0.0.1:4333/"), Ok(expected));
+        assert_eq!(resolved("nats://127.0.0.1").unwrap().port(), 4222);
+    }
+
+    /// Credentials in the URL go into every CONNECT, JSON-escaped, %-escapes decoded.
+    #[test]
+    fn url_credentials_go_into_the_connect_line() {
+        let line = |url: &str| {
+            String::from_utf8(resolve_url(url).unwrap().connect_line().to_vec()).unwrap()
+        };
+        let plain = line("nats://127.0.0.1:4333");
+        assert!(plain.starts_with("CONNECT {\"verbose\":false,"), "{plain}");
+        assert!(plain.ends_with(",\"protocol\":1}\r\n"), "{plain}");
+        assert_eq!(
+            line("nats://al%40ice:p%22w@127.0.0.1:4333"),
+            plain.replace("}\r\n", ",\"user\":\"al@ice\",\"pass\":\"p\\\"w\"}\r\n")
+        );
+        assert_eq!(
+            line("nats://s3cr3t@127.0.0.1:4333"),
+            plain.replace("}\r\n", ",\"auth_token\":\"s3cr3t\"}\r\n")
+        );
+        assert!(resolve_url("nats://a:%zz@127.0.0.1:4333").is_err());
     }
 
     /// `loadgen --help` alone documents the whole tool: every subcommand and every flag,

@@ -15,9 +15,50 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Non-verbose, so the server sends no +OK per command; headers on, so HPUB/HMSG work.
-const CONNECT_LINE: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":true,\
+const CONNECT_OPTIONS: &str = "\"verbose\":false,\"pedantic\":false,\"echo\":true,\
 \"headers\":true,\"no_responders\":false,\"lang\":\"rust\",\"version\":\"0.1.0\",\
-\"name\":\"loadgen\",\"protocol\":1}\r\n";
+\"name\":\"loadgen\",\"protocol\":1";
+
+/// Credentials a URL carries, as NATS clients read them: `user:pass@` or `token@`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub pass: Option<String>,
+    pub token: Option<String>,
+}
+
+/// The server to connect to, and the CONNECT line every connection sends to it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub address: SocketAddr,
+    connect_line: Vec<u8>,
+}
+
+impl Target {
+    pub fn new(address: SocketAddr, credentials: &Credentials) -> Target {
+        let mut line = format!("CONNECT {{{CONNECT_OPTIONS}");
+        let fields = [
+            ("user", &credentials.user),
+            ("pass", &credentials.pass),
+            ("auth_token", &credentials.token),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                let quoted = serde_json::to_string(value).expect("a string serialises");
+                line.push_str(&format!(",\"{name}\":{quoted}"));
+            }
+        }
+        line.push_str("}\r\n");
+        Target {
+            address,
+            connect_line: line.into_bytes(),
+        }
+    }
+
+    pub fn connect_line(&self) -> &[u8] {
+        &self.connect_line
+    }
+}
 
 pub struct Connection {
     pub stream: TcpStream,
@@ -26,12 +67,13 @@ pub struct Connection {
 
 impl Connection {
     /// Connects and sends CONNECT, `setup` (raw protocol lines) and PING, without waiting.
-    pub fn start(address: SocketAddr, setup: &[u8], read_buffer_bytes: usize) -> io::Result<Self> {
-        let mut stream = TcpStream::connect(address)?;
+    pub fn start(target: &Target, setup: &[u8], read_buffer_bytes: usize) -> io::Result<Self> {
+        let mut stream = TcpStream::connect(target.address)?;
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        let mut hello = Vec::with_capacity(CONNECT_LINE.len() + setup.len() + 6);
-        hello.extend_from_slice(CONNECT_LINE);
+        let connect = target.connect_line();
+        let mut hello = Vec::with_capacity(connect.len() + setup.len() + 6);
+        hello.extend_from_slice(connect);
         hello.extend_from_slice(setup);
         hello.extend_from_slice(b"PING\r\n");
         stream.write_all(&hello)?;
@@ -42,8 +84,8 @@ impl Connection {
     }
 
     /// `start`, then wait until the server has answered the PING.
-    pub fn open(address: SocketAddr, setup: &[u8]) -> io::Result<Self> {
-        let mut connection = Self::start(address, setup, crate::frame::READ_BUFFER_BYTES)?;
+    pub fn open(target: &Target, setup: &[u8]) -> io::Result<Self> {
+        let mut connection = Self::start(target, setup, crate::frame::READ_BUFFER_BYTES)?;
         connection.wait_pong(Instant::now() + HANDSHAKE_TIMEOUT)?;
         Ok(connection)
     }

@@ -5,13 +5,13 @@
 //! full backlog drops SYNs, and the kernel retries them only after a second).
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
 use crate::cli::ConnsArgs;
-use crate::connection::{subscribe_line, Connection, HANDSHAKE_TIMEOUT};
+use crate::connection::{subscribe_line, Connection, Target, HANDSHAKE_TIMEOUT};
 use crate::report;
 
 /// Connections started before waiting for their PONGs.
@@ -20,7 +20,7 @@ const WAVE_SIZE: usize = 256;
 /// Read buffer per connection during its handshake: INFO and PONG only.
 const HANDSHAKE_BUFFER_BYTES: usize = 4096;
 
-pub fn run(args: &ConnsArgs, address: SocketAddr) -> Result<Value, String> {
+pub fn run(args: &ConnsArgs, target: &Target) -> Result<Value, String> {
     if args.count == 0 {
         return Err("--count must be positive".into());
     }
@@ -29,7 +29,7 @@ pub fn run(args: &ConnsArgs, address: SocketAddr) -> Result<Value, String> {
     let rss_before = rss_before.map_err(|e| format!("server VmRSS: {e}"))?;
     let cpu_before = report::own_cpu_sec();
     let started = Instant::now();
-    let held = open_all(args, address)?;
+    let held = open_all(args, target)?;
     let elapsed = started.elapsed().as_secs_f64();
     let rss_after = args.server_pid.map(report::resident_bytes).transpose();
     let rss_after = rss_after.map_err(|e| format!("server VmRSS: {e}"))?;
@@ -56,7 +56,7 @@ pub fn run(args: &ConnsArgs, address: SocketAddr) -> Result<Value, String> {
 }
 
 /// Opens every connection and returns the sockets, all with their handshake done.
-fn open_all(args: &ConnsArgs, address: SocketAddr) -> Result<Vec<TcpStream>, String> {
+fn open_all(args: &ConnsArgs, target: &Target) -> Result<Vec<TcpStream>, String> {
     let mut held = Vec::with_capacity(args.count);
     let mut wave = Vec::with_capacity(WAVE_SIZE);
     while held.len() < args.count {
@@ -64,7 +64,7 @@ fn open_all(args: &ConnsArgs, address: SocketAddr) -> Result<Vec<TcpStream>, Str
         for offset in 0..wave_size {
             let index = held.len() + offset;
             let setup = setup_lines(index, args.subs_per_conn);
-            let connection = Connection::start(address, &setup, HANDSHAKE_BUFFER_BYTES)
+            let connection = Connection::start(target, &setup, HANDSHAKE_BUFFER_BYTES)
                 .map_err(|e| format!("connection {index}: {e}"))?;
             wave.push(connection);
         }

@@ -43,8 +43,8 @@ fn main() -> ExitCode {
 fn run(command: &Command) -> Result<ExitCode, String> {
     let (summary, json, hdr_out, plot) = match command {
         Command::Pubsub(args) => {
-            let address = cli::resolve_url(&args.common.url)?;
-            let summary = pubsub::run(args, address)?;
+            let target = cli::resolve_url(&args.common.url)?;
+            let summary = pubsub::run(args, &target)?;
             let plot = args.plot.as_deref().map(|path| {
                 let title = plot::pubsub_title(args, &summary);
                 (path, title)
@@ -52,8 +52,8 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
         Command::Reqrep(args) => {
-            let address = cli::resolve_url(&args.common.url)?;
-            let summary = reqrep::run(args, address)?;
+            let target = cli::resolve_url(&args.common.url)?;
+            let summary = reqrep::run(args, &target)?;
             let plot = args.plot.as_deref().map(|path| {
                 let title = plot::reqrep_title(args, &summary);
                 (path, title)
@@ -61,8 +61,8 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
         Command::Conns(args) => {
-            let address = cli::resolve_url(&args.common.url)?;
-            let result = conns::run(args, address)?;
+            let target = cli::resolve_url(&args.common.url)?;
+            let result = conns::run(args, &target)?;
             if !args.common.json {
                 println!("{}", serde_json::to_string_pretty(&result).expect("json"));
             }

@@ -10,7 +10,6 @@
 //! the publishers finish: max(10 s, 2 × publish time) after that point.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -20,7 +19,9 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::cli::PubsubArgs;
-use crate::connection::{is_timeout, push_decimal, server_error, subscribe_line, Connection};
+use crate::connection::{
+    is_timeout, push_decimal, server_error, subscribe_line, Connection, Target,
+};
 use crate::frame::Frame;
 use crate::pacer::Pacer;
 use crate::progress;
@@ -168,7 +169,7 @@ struct SubscriberPlan {
     in_queue_group: bool,
 }
 
-pub fn run(args: &PubsubArgs, address: SocketAddr) -> Result<Summary, String> {
+pub fn run(args: &PubsubArgs, target: &Target) -> Result<Summary, String> {
     args.validate()?;
     let clock = Clock::start();
     let shared = Arc::new(Shared::new(clock, args.planned_msgs()));
@@ -181,7 +182,7 @@ pub fn run(args: &PubsubArgs, address: SocketAddr) -> Result<Summary, String> {
     let mut subscribers = Vec::with_capacity(args.subscribers);
     for index in 0..args.subscribers {
         let connection =
-            Connection::open(address, &sub_line).map_err(|e| format!("subscriber {index}: {e}"))?;
+            Connection::open(target, &sub_line).map_err(|e| format!("subscriber {index}: {e}"))?;
         let shared = Arc::clone(&shared);
         subscribers.push(thread::spawn(move || subscribe(&shared, connection, plan)));
     }
@@ -190,7 +191,7 @@ pub fn run(args: &PubsubArgs, address: SocketAddr) -> Result<Summary, String> {
     let mut publishers = Vec::with_capacity(args.publishers);
     for index in 0..args.publishers {
         let connection =
-            Connection::open(address, b"").map_err(|e| format!("publisher {index}: {e}"))?;
+            Connection::open(target, b"").map_err(|e| format!("publisher {index}: {e}"))?;
         let plan = publisher_plan(args, index);
         let (shared, template, start) = (Arc::clone(&shared), template.clone(), start.clone());
         publishers.push(thread::spawn(move || {

@@ -8,7 +8,6 @@
 //! thread only reads, so a slow server shows up as latency, not as a lower send rate.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -18,7 +17,9 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::cli::ReqrepArgs;
-use crate::connection::{is_timeout, push_decimal, server_error, subscribe_line, Connection};
+use crate::connection::{
+    is_timeout, push_decimal, server_error, subscribe_line, Connection, Target,
+};
 use crate::frame::{parse_size, Frame, Message};
 use crate::pacer::Pacer;
 use crate::progress;
@@ -90,7 +91,7 @@ struct ResponderResult {
     error: Option<String>,
 }
 
-pub fn run(args: &ReqrepArgs, address: SocketAddr) -> Result<Summary, String> {
+pub fn run(args: &ReqrepArgs, target: &Target) -> Result<Summary, String> {
     args.validate()?;
     let clock = Clock::start();
     let shared = Arc::new(Shared::new(clock, Some(args.msgs)));
@@ -99,7 +100,7 @@ pub fn run(args: &ReqrepArgs, address: SocketAddr) -> Result<Summary, String> {
     let mut responders = Vec::with_capacity(args.responders);
     for index in 0..args.responders {
         let connection =
-            Connection::open(address, &sub_line).map_err(|e| format!("responder {index}: {e}"))?;
+            Connection::open(target, &sub_line).map_err(|e| format!("responder {index}: {e}"))?;
         let stop = Arc::clone(&stop);
         responders.push(thread::spawn(move || respond(connection, &stop)));
     }
@@ -108,8 +109,8 @@ pub fn run(args: &ReqrepArgs, address: SocketAddr) -> Result<Summary, String> {
     for index in 0..args.requesters {
         let inbox_prefix = format!("_INBOX.loadgen{}.{index}.", std::process::id());
         let inbox_line = subscribe_line(&format!("{inbox_prefix}*"), None, 1);
-        let connection = Connection::open(address, &inbox_line)
-            .map_err(|e| format!("requester {index}: {e}"))?;
+        let connection =
+            Connection::open(target, &inbox_line).map_err(|e| format!("requester {index}: {e}"))?;
         let template = RequestTemplate::new(&args.subject, &inbox_prefix, args.size);
         let count = args.msgs / args.requesters as u64
             + u64::from((index as u64) < args.msgs % args.requesters as u64);

@@ -403,3 +403,43 @@ fn assert_counts_match_varz(server: &Server) {
         assert_eq!((in_msgs, out_msgs), (in_delta, out_delta), "{arguments}");
     }
 }
+
+/// Credentials in the URL go into loadgen's CONNECT: a server that requires a user and
+/// password takes loadgen's messages with them, and refuses loadgen without them.
+#[test]
+fn url_credentials_authenticate() {
+    let config = ringmq::config::Config {
+        host: "127.0.0.1".to_string(),
+        port: 0,
+        cores: 2,
+        auth: ringmq::auth::AuthConfig {
+            user: Some("bench".into()),
+            password: Some("s3cr3t".into()),
+            ..ringmq::auth::AuthConfig::default()
+        },
+        ..ringmq::config::Config::default()
+    };
+    let server = ringmq::broker::Server::start(config).expect("ringmq starts");
+    let port = server.port();
+    let server = Server {
+        url: format!("nats://bench:s3cr3t@127.0.0.1:{port}"),
+        monitor_port: None,
+        process: Process::Ringmq(Some(server)),
+    };
+    let (success, json) = loadgen(
+        &server,
+        "pubsub --publishers 1 --subscribers 1 --msgs 1000 --size 16",
+    );
+    assert!(success, "{json}");
+    assert_counts(&json, 1000, 1000);
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["pubsub", "--publishers", "1", "--subscribers", "1"])
+        .args(["--msgs", "10", "--size", "16"])
+        .args(["--url", &format!("nats://127.0.0.1:{port}")])
+        .output()
+        .expect("loadgen runs");
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("Authorization Violation"), "{stderr}");
+}
