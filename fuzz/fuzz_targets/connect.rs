@@ -3,7 +3,7 @@
 //! entries in document order, known keys' values as `serde_json::Value`, keys matched
 //! case-insensitively with the last one winning, `null` keeping the current value, then
 //! nats-server's checks in its order (spec §3). A successful result applied again must give
-//! itself back.
+//! itself back. `decode_problem` (the log line's reason) is there exactly when decoding fails.
 //!
 //! Input: `[base selector, json...]`; the selector applies the JSON on top of the defaults or
 //! on top of options where every field differs from them (a second CONNECT).
@@ -272,6 +272,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(
         applied,
         reference_apply(&base, json),
+        "{:?}",
+        String::from_utf8_lossy(json)
+    );
+    // The log's reason exists exactly when decoding fails (and never panics).
+    assert_eq!(
+        base.decode_problem(json).is_some(),
+        base.decode(json).is_err(),
         "{:?}",
         String::from_utf8_lossy(json)
     );
