@@ -49,6 +49,10 @@ pub struct Limits {
     /// Closed connections remembered for `/connz?state=closed` (with monitoring on). Over
     /// it, the oldest is forgotten.
     pub max_closed_clients: usize,
+    /// Ours: bcrypt password checks that may wait for a worker thread at once (all cores
+    /// together; see `broker::auth_checks`). Over it, a CONNECT that needs one is refused
+    /// with `-ERR 'Authorization Violation'`, and the log says why.
+    pub auth_checks_queued: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +72,7 @@ impl Default for Limits {
             connections_per_core: 65_536,
             listen_backlog: 4096,
             max_closed_clients: 10_000,
+            auth_checks_queued: 256,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! - Workers: one per core, started at the first check, at a lower scheduling priority
 //!   (nice [`WORKER_NICE`]) so that a storm of bad passwords takes CPU from nothing but
 //!   itself and the idle time.
-//! - Limit: [`AUTH_CHECKS_QUEUED_MAX`] checks may wait for a worker. Over it, the CONNECT
+//! - Limit: `Limits::auth_checks_queued` checks may wait for a worker. Over it, the CONNECT
 //!   is refused as a failed login (`-ERR 'Authorization Violation'`, logged with the queue
 //!   length), so a flood of logins cannot grow memory or delay the others without bound.
 //! - Answers go to a queue per core, and the core is woken ([`CoreWaker`]) to take them at
@@ -20,9 +20,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::auth::{Identity, SecretCheck};
 use crate::runtime::{sys, ConnId, CoreWaker};
 
-/// Ours: bcrypt checks that may wait for a worker at once (all cores together). Over it, a
-/// CONNECT that needs one is refused with `Authorization Violation`.
-pub const AUTH_CHECKS_QUEUED_MAX: usize = 256;
 /// Scheduling priority of the workers (0 is the cores', 19 the lowest).
 pub const WORKER_NICE: i32 = 10;
 
@@ -56,6 +53,8 @@ struct Answers {
 #[derive(Debug)]
 pub struct AuthChecks {
     workers: usize,
+    /// `Limits::auth_checks_queued`.
+    queued_max: usize,
     sender: OnceLock<SyncSender<Job>>,
     /// Checks submitted and not yet finished (the queue bound counts these).
     in_flight: Arc<AtomicUsize>,
@@ -65,16 +64,17 @@ pub struct AuthChecks {
 /// Why a check was not queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rejected {
-    /// [`AUTH_CHECKS_QUEUED_MAX`] checks are waiting already (the number waiting).
+    /// As many checks as the limit allows are waiting already (the number waiting).
     QueueFull(usize),
     /// No worker thread could be started.
     NoWorkers,
 }
 
 impl AuthChecks {
-    pub fn new(cores: usize) -> AuthChecks {
+    pub fn new(cores: usize, queued_max: usize) -> AuthChecks {
         AuthChecks {
             workers: cores.max(1),
+            queued_max: queued_max.max(1),
             sender: OnceLock::new(),
             in_flight: Arc::new(AtomicUsize::new(0)),
             answers: Arc::new((0..cores.max(1)).map(|_| Answers::default()).collect()),
@@ -92,7 +92,7 @@ impl AuthChecks {
         waker: CoreWaker,
     ) -> Result<(), Rejected> {
         let queued = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        if queued >= AUTH_CHECKS_QUEUED_MAX {
+        if queued >= self.queued_max {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(Rejected::QueueFull(queued));
         }
@@ -111,7 +111,7 @@ impl AuthChecks {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.in_flight.fetch_sub(1, Ordering::AcqRel);
-                Err(Rejected::QueueFull(AUTH_CHECKS_QUEUED_MAX))
+                Err(Rejected::QueueFull(self.queued_max))
             }
             Err(TrySendError::Disconnected(_)) => {
                 self.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -133,12 +133,17 @@ impl AuthChecks {
         }
     }
 
+    /// The queue bound (`Limits::auth_checks_queued`), for the refusal's log line.
+    pub fn queued_max(&self) -> usize {
+        self.queued_max
+    }
+
     /// Starts the workers on first use.
     fn sender(&self) -> Option<&SyncSender<Job>> {
         if let Some(sender) = self.sender.get() {
             return Some(sender);
         }
-        let (sender, receiver) = mpsc::sync_channel::<Job>(AUTH_CHECKS_QUEUED_MAX);
+        let (sender, receiver) = mpsc::sync_channel::<Job>(self.queued_max);
         let receiver = Arc::new(Mutex::new(receiver));
         let mut started = 0;
         for index in 0..self.workers {
@@ -240,7 +245,7 @@ mod tests {
     fn answers_come_back_to_the_core_with_their_ticket() {
         let hash = bcrypt::hash("right", 4).unwrap();
         let auth = authenticator(&hash);
-        let checks = AuthChecks::new(1);
+        let checks = AuthChecks::new(1, 8);
         let conn = ConnId {
             slot: 3,
             generation: 1,
@@ -269,23 +274,21 @@ mod tests {
             .unwrap()
             .replacen("$04$", "$12$", 1);
         let auth = authenticator(&slow);
-        let checks = AuthChecks::new(1);
+        const QUEUED_MAX: usize = 4;
+        let checks = AuthChecks::new(1, QUEUED_MAX);
         let conn = ConnId {
             slot: 0,
             generation: 0,
         };
-        for ticket in 0..AUTH_CHECKS_QUEUED_MAX as u64 {
+        for ticket in 0..QUEUED_MAX as u64 {
             checks
                 .submit(check(&auth, "x"), conn, ticket, 0, waker())
                 .unwrap();
         }
         assert_eq!(
             checks.submit(check(&auth, "x"), conn, 999, 0, waker()),
-            Err(Rejected::QueueFull(AUTH_CHECKS_QUEUED_MAX))
+            Err(Rejected::QueueFull(QUEUED_MAX))
         );
-        assert_eq!(
-            checks.in_flight.load(Ordering::Acquire),
-            AUTH_CHECKS_QUEUED_MAX
-        );
+        assert_eq!(checks.in_flight.load(Ordering::Acquire), QUEUED_MAX);
     }
 }

@@ -203,7 +203,8 @@ impl Server {
             warn!("Plaintext passwords detected, use nkeys or bcrypt");
         }
         let clock = WallClock::start();
-        let auth_checks = auth_checks::AuthChecks::new(config.cores);
+        let auth_checks =
+            auth_checks::AuthChecks::new(config.cores, config.limits.auth_checks_queued);
         let shared = Arc::new(Shared {
             core_counters: (0..config.cores).map(|_| CoreCounters::default()).collect(),
             next_client_id: AtomicU64::new(1),

@@ -313,6 +313,7 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
             l.mailbox_bytes,
             l.listen_backlog,
             l.connections_per_core,
+            l.auth_checks_queued,
         )
     };
     if sizing(o) != sizing(n) {

@@ -5,7 +5,7 @@
 //! `remote[account]`); a connection's operations touch only its own account's tries, and a
 //! forwarded record is matched only against the account it names. Nothing crosses accounts.
 
-use super::auth_checks::{Rejected, AUTH_CHECKS_QUEUED_MAX};
+use super::auth_checks::Rejected;
 use super::connection::{Client, ClosedReason, PendingConnect, State, SubKey, Subscription};
 use super::interest::{self, Record};
 use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};
@@ -557,6 +557,7 @@ impl Shard {
             .auth_checks
             .submit(check, conn, ticket, self.core, io.waker());
         let generation = self.live.generation;
+        let queued_max = self.shared.auth_checks.queued_max();
         let Some(client) = self.client_mut(conn) else {
             return ControlFlow::Break(());
         };
@@ -577,8 +578,8 @@ impl Shard {
                     Rejected::NoWorkers => "no password check worker could start".to_string(),
                 };
                 error!(
-                    "{} - cid:{} - refusing a login: {why} (limit {AUTH_CHECKS_QUEUED_MAX})",
-                    client.peer, client.cid
+                    "{} - cid:{} - refusing a login: {why} (limit {})",
+                    client.peer, client.cid, queued_max
                 );
                 client.options = decoded.options;
                 self.refuse_auth(io, conn, None);

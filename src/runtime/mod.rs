@@ -391,8 +391,8 @@ impl RuntimeHandle {
 /// it sees what the waking thread left for it (publish that first, then wake). Every call
 /// posts one MSG_RING, parked core or not (a turn that finds nothing new costs a few µs), so
 /// no wake-up can be lost between a core's last check and its park. Meant for rare events
-/// (a finished bcrypt check), not for the message path: cores wake each other through the
-/// mailboxes.
+/// (a finished bcrypt check): each call sets up a small ring of its own. Cores wake each
+/// other through the mailboxes instead.
 #[derive(Clone)]
 pub struct CoreWaker {
     shared: Arc<Shared>,
@@ -417,43 +417,20 @@ impl CoreWaker {
     }
 
     pub fn wake(&self) {
-        thread_local! {
-            /// One small ring per waking thread, made at its first wake-up.
-            static WAKE_RING: std::cell::RefCell<Option<io_uring::IoUring>> =
-                const { std::cell::RefCell::new(None) };
-        }
-        let ring_fd = self.shared.ring_fds[self.core].load(Ordering::SeqCst);
-        if ring_fd < 0 {
-            return;
-        }
-        WAKE_RING.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            if cell.is_none() {
-                match io_uring::IoUring::new(8) {
-                    Ok(ring) => *cell = Some(ring),
-                    Err(error) => {
-                        crate::error!(
-                            "runtime: cannot create a ring to wake core {}: {error}",
-                            self.core
-                        );
-                        return;
-                    }
-                }
-            }
-            let Some(ring) = cell.as_mut() else { return };
-            let entry = ring::wake_entry(ring_fd);
-            // SAFETY: MSG_RING carries no user pointers.
-            while unsafe { ring.submission().push(&entry) }.is_err() {
-                let _ = ring.submit();
-            }
-            let _ = ring.submit();
-            // Our own completions (failures only: SKIP_SUCCESS) are dropped unread.
-            ring.completion().for_each(drop);
-        });
+        post_wakes(&self.shared, Some(self.core));
     }
 }
 
 fn wake_all(shared: &Shared) {
+    post_wakes(shared, None);
+}
+
+/// Posts a MSG_RING wake-up to one core (`Some`) or to every core, from a small ring made
+/// for the purpose (wake-ups from outside the cores are rare: a signal, a reload, a finished
+/// bcrypt check; a ring costs microseconds and holds no descriptor afterwards). Completions
+/// are not waited for: a woken core may exit and close its ring before the kernel reports
+/// our MSG_RING done, which can take long. Dropping the ring is fine.
+fn post_wakes(shared: &Shared, only: Option<usize>) {
     let mut ring = match io_uring::IoUring::new(8) {
         Ok(ring) => ring,
         Err(error) => {
@@ -461,9 +438,9 @@ fn wake_all(shared: &Shared) {
             return;
         }
     };
-    for ring_fd in &shared.ring_fds {
+    for (core, ring_fd) in shared.ring_fds.iter().enumerate() {
         let ring_fd = ring_fd.load(Ordering::SeqCst);
-        if ring_fd < 0 {
+        if ring_fd < 0 || only.is_some_and(|only| only != core) {
             continue;
         }
         let entry = ring::wake_entry(ring_fd);
@@ -472,8 +449,6 @@ fn wake_all(shared: &Shared) {
             let _ = ring.submit();
         }
     }
-    // Not waiting for completions: a woken core may exit and close its ring before the
-    // kernel reports our MSG_RING done, which can take long. Dropping the ring is fine.
     let _ = ring.submit();
 }
 
