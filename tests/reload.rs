@@ -376,3 +376,33 @@ fn a_single_user_client_survives_a_reload() {
         "-ERR 'Authorization Violation'\r\n"
     );
 }
+
+/// A reload that changes bcrypt hashes checks the connected clients again (off the core, in
+/// ringmq): one whose password still matches the new hash stays, one whose does not is
+/// refused.
+#[test]
+fn changed_bcrypt_hashes_check_connected_clients_again() {
+    let hash = |password: &str| bcrypt::hash(password, 10).expect("bcrypt");
+    let users = |alice: &str, bob: &str| {
+        format!(
+            "authorization {{ users = [\n  {{user: alice, password: \"{alice}\"}}\n  \
+             {{user: bob, password: \"{bob}\"}}\n] }}\n"
+        )
+    };
+    let file = ConfigFile::new("bcrypt", &users(&hash("apw"), &hash("bpw")));
+    let server = start(&file);
+    let mut alice = login(&server, "alice", "apw");
+    let mut bob = login(&server, "bob", "bpw");
+    // Alice's password hashed again (a new salt), Bob's replaced.
+    file.rewrite(&users(&hash("apw"), &hash("changed")));
+    reload(&server, 1);
+    assert_eq!(
+        text(&bob.read_to_eof(deadline())),
+        "-ERR 'Authorization Violation'\r\n"
+    );
+    server.wait_for_log("authentication error - User \"bob\"", DEADLINE);
+    assert_eq!(
+        text(&alice.send_and_sync(b"SUB a 1\r\nPUB a 2\r\nhi\r\n")),
+        "MSG a 1 2\r\nhi\r\nPONG\r\n"
+    );
+}

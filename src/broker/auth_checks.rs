@@ -2,19 +2,22 @@
 //! whose success is not remembered from an earlier CONNECT, needs a bcrypt run: about 100 ms
 //! at the usual costs, during which a core would serve no one else. The shard hands such a
 //! check to these worker threads instead, holds the client's further input, and finishes
-//! the CONNECT when the answer comes back (`Shard::finish_auth_checks`).
+//! the CONNECT when the answer comes back (`Shard::finish_auth_checks`). A reload that
+//! changes a bcrypt hash re-checks its connected clients the same way; they go on with their
+//! current permissions meanwhile.
 //!
 //! - Workers: one per core, started at the first check, at a lower scheduling priority
 //!   (nice [`WORKER_NICE`]) so that a storm of bad passwords takes CPU from nothing but
 //!   itself and the idle time.
-//! - Limit: `Limits::auth_checks_queued` checks may wait for a worker. Over it, the CONNECT
+//! - Limit: `Limits::auth_checks_queued` logins may wait for a worker. Over it, the CONNECT
 //!   is refused as a failed login (`-ERR 'Authorization Violation'`, logged with the queue
 //!   length), so a flood of logins cannot grow memory or delay the others without bound.
+//!   Re-checks are not counted against it: there is at most one per connection.
 //! - Answers go to a queue per core, and the core is woken ([`CoreWaker`]) to take them at
 //!   the end of its turn.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::auth::{Identity, SecretCheck};
@@ -55,7 +58,8 @@ pub struct AuthChecks {
     workers: usize,
     /// `Limits::auth_checks_queued`.
     queued_max: usize,
-    sender: OnceLock<SyncSender<Job>>,
+    /// Unbounded: `in_flight` bounds the logins.
+    sender: OnceLock<Sender<Job>>,
     /// Checks submitted and not yet finished (the queue bound counts these).
     in_flight: Arc<AtomicUsize>,
     answers: Arc<Vec<Answers>>,
@@ -82,7 +86,9 @@ impl AuthChecks {
     }
 
     /// Queues `check` for `conn` on core `core`; its answer comes back through
-    /// [`AuthChecks::take_answers`] after `waker` has woken that core.
+    /// [`AuthChecks::take_answers`] after `waker` has woken that core. A login (`bounded`)
+    /// is rejected over the queue bound; a reload's re-check of a connected client is not
+    /// (there is at most one per connection, so connections bound them).
     pub fn submit(
         &self,
         check: SecretCheck,
@@ -90,9 +96,10 @@ impl AuthChecks {
         ticket: u64,
         core: usize,
         waker: CoreWaker,
+        bounded: bool,
     ) -> Result<(), Rejected> {
         let queued = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        if queued >= self.queued_max {
+        if bounded && queued >= self.queued_max {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(Rejected::QueueFull(queued));
         }
@@ -107,17 +114,10 @@ impl AuthChecks {
             core,
             waker,
         };
-        match sender.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                self.in_flight.fetch_sub(1, Ordering::AcqRel);
-                Err(Rejected::QueueFull(self.queued_max))
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.in_flight.fetch_sub(1, Ordering::AcqRel);
-                Err(Rejected::NoWorkers)
-            }
-        }
+        sender.send(job).map_err(|_| {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            Rejected::NoWorkers
+        })
     }
 
     /// The answers for `core` that arrived since the last call (cheap when there are none:
@@ -139,11 +139,11 @@ impl AuthChecks {
     }
 
     /// Starts the workers on first use.
-    fn sender(&self) -> Option<&SyncSender<Job>> {
+    fn sender(&self) -> Option<&Sender<Job>> {
         if let Some(sender) = self.sender.get() {
             return Some(sender);
         }
-        let (sender, receiver) = mpsc::sync_channel::<Job>(self.queued_max);
+        let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         let mut started = 0;
         for index in 0..self.workers {
@@ -251,10 +251,10 @@ mod tests {
             generation: 1,
         };
         checks
-            .submit(check(&auth, "wrong"), conn, 7, 0, waker())
+            .submit(check(&auth, "wrong"), conn, 7, 0, waker(), true)
             .unwrap();
         checks
-            .submit(check(&auth, "right"), conn, 8, 0, waker())
+            .submit(check(&auth, "right"), conn, 8, 0, waker(), true)
             .unwrap();
         let mut answers = wait_for_answers(&checks, 2);
         answers.sort_by_key(|answer| answer.ticket);
@@ -282,13 +282,19 @@ mod tests {
         };
         for ticket in 0..QUEUED_MAX as u64 {
             checks
-                .submit(check(&auth, "x"), conn, ticket, 0, waker())
+                .submit(check(&auth, "x"), conn, ticket, 0, waker(), true)
                 .unwrap();
         }
         assert_eq!(
-            checks.submit(check(&auth, "x"), conn, 999, 0, waker()),
+            checks.submit(check(&auth, "x"), conn, 999, 0, waker(), true),
             Err(Rejected::QueueFull(QUEUED_MAX))
         );
         assert_eq!(checks.in_flight.load(Ordering::Acquire), QUEUED_MAX);
+        // A reload's re-check of a connected client is not bounded by it.
+        assert_eq!(
+            checks.submit(check(&auth, "x"), conn, 1000, 0, waker(), false),
+            Ok(())
+        );
+        assert_eq!(checks.in_flight.load(Ordering::Acquire), QUEUED_MAX + 1);
     }
 }

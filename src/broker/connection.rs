@@ -95,8 +95,8 @@ pub struct Client {
     /// a read, or a CONNECT waits for its bcrypt check; parsed first when that ends. Bounded
     /// by the reads already completed when reading paused.
     pub held_input: Vec<u8>,
-    /// A CONNECT whose password is being checked off the core (`auth_checks`).
-    pub auth_check: Option<Box<PendingConnect>>,
+    /// A password being checked off the core (`auth_checks`).
+    pub auth_check: Option<Box<PendingCheck>>,
     /// As a consumer: found not reading at all while it gated a publisher, with this many
     /// bytes sent. Until its sent bytes move on, it gates no publisher (it fills up to
     /// max_pending and is cut as a slow consumer instead).
@@ -174,21 +174,36 @@ impl Client {
     /// Whether its input waits unparsed in `held_input`: a stalled publisher, or a CONNECT
     /// whose password is being checked.
     pub fn input_held(&self) -> bool {
-        self.stalled_by.is_some() || self.auth_check.is_some()
+        self.stalled_by.is_some()
+            || self
+                .auth_check
+                .as_ref()
+                .is_some_and(|check| matches!(check.kind, CheckKind::Connect(_)))
     }
 }
 
 /// Why a connection closed, as `/connz?state=closed` names it (nats-server's words).
-/// A CONNECT waiting for its bcrypt check: the options it sent, finished when the answer
+/// A bcrypt check in flight for this client (`broker::auth_checks`), finished when the answer
 /// comes (`Shard::finish_auth_checks`).
 #[derive(Debug)]
-pub struct PendingConnect {
-    /// The answer that belongs to this CONNECT carries the same ticket.
+pub struct PendingCheck {
+    /// The answer that belongs to this check carries the same ticket.
     pub ticket: u64,
-    pub decoded: DecodedConnect,
     /// The configuration generation it was checked against; a reload in between means it
-    /// is authenticated again against the new one.
+    /// is checked again against the new one.
     pub generation: u64,
+    pub kind: CheckKind,
+}
+
+// The whole `PendingCheck` lives in a Box in `Client`, so the variants' sizes cost nothing
+// per connection.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum CheckKind {
+    /// A CONNECT, with the options it sent; the client's further input waits.
+    Connect(DecodedConnect),
+    /// A reload's re-check of a connected client; it goes on meanwhile.
+    Recheck,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,7 +28,7 @@
 use super::connection::ClosedReason;
 use super::shard::Shard;
 use super::{Server, ServerInfo};
-use crate::auth::{Authenticator, ClientPermissions, Credentials};
+use crate::auth::{Authenticator, ClientPermissions, Credentials, Identity, Verdict};
 use crate::config::{go_duration, Config, Limits, TlsConfig};
 use crate::info;
 use crate::monitor::clock::WallClock;
@@ -489,14 +489,14 @@ impl Shard {
     /// One client against the reloaded users, as nats-server's reloadAuthorization: refused
     /// → Authorization Violation; another account → closed; else the new permissions, and
     /// subscriptions they no longer allow are dropped.
-    fn recheck_auth(&mut self, io: &mut Io<'_>, conn: ConnId) {
+    pub(super) fn recheck_auth(&mut self, io: &mut Io<'_>, conn: ConnId) {
         let live = Arc::clone(&self.live);
         let Some(client) = self.client_mut(conn) else {
             return;
         };
         if client.auth_check.is_some() {
-            // Its CONNECT's password is being checked: the answer is checked again against
-            // the new users when it comes (`finish_auth_checks`).
+            // Its password is being checked: the answer is checked again against the new
+            // users when it comes (`finish_auth_checks`).
             return;
         }
         let admitted = client.connected || client.input_seen;
@@ -535,12 +535,20 @@ impl Shard {
             return;
         }
         let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
-        let identity = match live.auth.authenticate(&credentials, nonce) {
-            Ok(identity) => identity,
-            Err(_) => {
-                self.refuse_auth(io, conn, None);
-                return;
-            }
+        match live.auth.verdict(&credentials, nonce) {
+            Verdict::Admit(identity) => self.apply_rechecked(io, conn, identity),
+            Verdict::Refuse(_) => self.refuse_auth(io, conn, None),
+            // A changed bcrypt hash: checked off the core; the client keeps its current
+            // permissions until the answer comes (`finish_auth_checks`).
+            Verdict::Check(check) => self.recheck_off_core(io, conn, check),
+        }
+    }
+
+    /// The rest of a re-check whose credentials still pass: another account closes the
+    /// client, else the new permissions apply and subscriptions they forbid are dropped.
+    pub(super) fn apply_rechecked(&mut self, io: &mut Io<'_>, conn: ConnId, identity: Identity) {
+        let Some(client) = self.client_mut(conn) else {
+            return;
         };
         if identity.account != client.account {
             crate::debug!(

@@ -6,7 +6,9 @@
 //! forwarded record is matched only against the account it names. Nothing crosses accounts.
 
 use super::auth_checks::Rejected;
-use super::connection::{Client, ClosedReason, PendingConnect, State, SubKey, Subscription};
+use super::connection::{
+    CheckKind, Client, ClosedReason, PendingCheck, State, SubKey, Subscription,
+};
 use super::interest::{self, Record};
 use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};
 use super::routing::Message;
@@ -552,10 +554,10 @@ impl Shard {
     ) -> ControlFlow<()> {
         self.auth_tickets += 1;
         let ticket = self.auth_tickets;
-        let submitted = self
-            .shared
-            .auth_checks
-            .submit(check, conn, ticket, self.core, io.waker());
+        let submitted =
+            self.shared
+                .auth_checks
+                .submit(check, conn, ticket, self.core, io.waker(), true);
         let generation = self.live.generation;
         let queued_max = self.shared.auth_checks.queued_max();
         let Some(client) = self.client_mut(conn) else {
@@ -563,10 +565,10 @@ impl Shard {
         };
         match submitted {
             Ok(()) => {
-                client.auth_check = Some(Box::new(PendingConnect {
+                client.auth_check = Some(Box::new(PendingCheck {
                     ticket,
-                    decoded,
                     generation,
+                    kind: CheckKind::Connect(decoded),
                 }));
                 io.pause_reading(conn);
             }
@@ -588,7 +590,34 @@ impl Shard {
         ControlFlow::Break(())
     }
 
-    /// Finishes the CONNECTs whose bcrypt checks have come back (at the end of each turn;
+    /// A reload's re-check of a connected client that needs bcrypt: queued (never refused:
+    /// one per connection at most); the client goes on meanwhile.
+    pub(super) fn recheck_off_core(&mut self, io: &mut Io<'_>, conn: ConnId, check: SecretCheck) {
+        self.auth_tickets += 1;
+        let ticket = self.auth_tickets;
+        let submitted =
+            self.shared
+                .auth_checks
+                .submit(check, conn, ticket, self.core, io.waker(), false);
+        let generation = self.live.generation;
+        match submitted {
+            Ok(()) => {
+                if let Some(client) = self.client_mut(conn) {
+                    client.auth_check = Some(Box::new(PendingCheck {
+                        ticket,
+                        generation,
+                        kind: CheckKind::Recheck,
+                    }));
+                }
+            }
+            Err(rejected) => {
+                error!("cannot re-check a client's password after a reload: {rejected:?}");
+                self.refuse_auth(io, conn, None);
+            }
+        }
+    }
+
+    /// Finishes the CONNECTs and re-checks whose bcrypt checks have come back (at the end of each turn;
     /// the worker woke this core).
     fn finish_auth_checks(&mut self, io: &mut Io<'_>) {
         let mut answers = std::mem::take(&mut self.auth_answers);
@@ -609,13 +638,28 @@ impl Shard {
             if !client.is_open() {
                 continue;
             }
-            let flow = if pending.generation != generation {
+            let reloaded = pending.generation != generation;
+            let decoded = match pending.kind {
+                CheckKind::Connect(decoded) => decoded,
                 // Reloaded meanwhile: the users may have changed; check again.
-                self.authenticate_connect(io, answer.conn, pending.decoded)
+                CheckKind::Recheck if reloaded => {
+                    self.recheck_auth(io, answer.conn);
+                    continue;
+                }
+                CheckKind::Recheck => {
+                    match answer.admitted {
+                        Some(identity) => self.apply_rechecked(io, answer.conn, identity),
+                        None => self.refuse_auth(io, answer.conn, None),
+                    }
+                    continue;
+                }
+            };
+            let flow = if reloaded {
+                self.authenticate_connect(io, answer.conn, decoded)
             } else if let Some(identity) = answer.admitted {
-                self.finish_connect(io, answer.conn, pending.decoded, Some(identity))
+                self.finish_connect(io, answer.conn, decoded, Some(identity))
             } else {
-                client.options = pending.decoded.options;
+                client.options = decoded.options;
                 self.refuse_auth(io, answer.conn, None);
                 ControlFlow::Break(())
             };
