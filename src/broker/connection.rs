@@ -195,13 +195,10 @@ pub struct PendingCheck {
     pub kind: CheckKind,
 }
 
-// The whole `PendingCheck` lives in a Box in `Client`, so the variants' sizes cost nothing
-// per connection.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CheckKind {
     /// A CONNECT, with the options it sent; the client's further input waits.
-    Connect(DecodedConnect),
+    Connect(Box<DecodedConnect>),
     /// A reload's re-check of a connected client; it goes on meanwhile.
     Recheck,
 }

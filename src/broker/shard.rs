@@ -543,6 +543,37 @@ impl Shard {
         ControlFlow::Continue(())
     }
 
+    /// Hands `check` to the auth workers and records it on the client as `kind`; logins
+    /// count against `auth_checks_queued`. When it is refused, `kind` comes back.
+    fn submit_check(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        check: SecretCheck,
+        kind: CheckKind,
+    ) -> Result<(), (Rejected, CheckKind)> {
+        self.auth_tickets += 1;
+        let ticket = self.auth_tickets;
+        let bounded = matches!(kind, CheckKind::Connect(_));
+        let waker = io.waker();
+        if let Err(rejected) = self
+            .shared
+            .auth_checks
+            .submit(check, conn, ticket, self.core, waker, bounded)
+        {
+            return Err((rejected, kind));
+        }
+        let generation = self.live.generation;
+        if let Some(client) = self.client_mut(conn) {
+            client.auth_check = Some(Box::new(PendingCheck {
+                ticket,
+                generation,
+                kind,
+            }));
+        }
+        Ok(())
+    }
+
     /// Queues a bcrypt check for `conn` and stops reading it until the answer comes; when
     /// the queue is full, refuses the login instead.
     fn check_off_core(
@@ -552,73 +583,44 @@ impl Shard {
         check: SecretCheck,
         decoded: DecodedConnect,
     ) -> ControlFlow<()> {
-        self.auth_tickets += 1;
-        let ticket = self.auth_tickets;
-        let submitted =
-            self.shared
-                .auth_checks
-                .submit(check, conn, ticket, self.core, io.waker(), true);
-        let generation = self.live.generation;
+        let Err((rejected, kind)) =
+            self.submit_check(io, conn, check, CheckKind::Connect(Box::new(decoded)))
+        else {
+            io.pause_reading(conn);
+            return ControlFlow::Break(());
+        };
         let queued_max = self.shared.auth_checks.queued_max();
         let Some(client) = self.client_mut(conn) else {
             return ControlFlow::Break(());
         };
-        match submitted {
-            Ok(()) => {
-                client.auth_check = Some(Box::new(PendingCheck {
-                    ticket,
-                    generation,
-                    kind: CheckKind::Connect(decoded),
-                }));
-                io.pause_reading(conn);
+        let why = match rejected {
+            Rejected::QueueFull(waiting) => {
+                format!("{waiting} password checks are waiting already")
             }
-            Err(rejected) => {
-                let why = match rejected {
-                    Rejected::QueueFull(waiting) => {
-                        format!("{waiting} password checks are waiting already")
-                    }
-                    Rejected::NoWorkers => "no password check worker could start".to_string(),
-                };
-                error!(
-                    "{} - cid:{} - refusing a login: {why} (limit {})",
-                    client.peer, client.cid, queued_max
-                );
-                client.options = decoded.options;
-                self.refuse_auth(io, conn, None);
-            }
+            Rejected::NoWorkers => "no password check worker could start".to_string(),
+        };
+        error!(
+            "{} - cid:{} - refusing a login: {why} (limit {queued_max})",
+            client.peer, client.cid
+        );
+        if let CheckKind::Connect(decoded) = kind {
+            client.options = decoded.options;
         }
+        self.refuse_auth(io, conn, None);
         ControlFlow::Break(())
     }
 
-    /// A reload's re-check of a connected client that needs bcrypt: queued (never refused:
-    /// one per connection at most); the client goes on meanwhile.
+    /// A reload's re-check of a connected client that needs bcrypt: queued (never refused
+    /// for the bound: one per connection at most); the client goes on meanwhile.
     pub(super) fn recheck_off_core(&mut self, io: &mut Io<'_>, conn: ConnId, check: SecretCheck) {
-        self.auth_tickets += 1;
-        let ticket = self.auth_tickets;
-        let submitted =
-            self.shared
-                .auth_checks
-                .submit(check, conn, ticket, self.core, io.waker(), false);
-        let generation = self.live.generation;
-        match submitted {
-            Ok(()) => {
-                if let Some(client) = self.client_mut(conn) {
-                    client.auth_check = Some(Box::new(PendingCheck {
-                        ticket,
-                        generation,
-                        kind: CheckKind::Recheck,
-                    }));
-                }
-            }
-            Err(rejected) => {
-                error!("cannot re-check a client's password after a reload: {rejected:?}");
-                self.refuse_auth(io, conn, None);
-            }
+        if let Err((rejected, _)) = self.submit_check(io, conn, check, CheckKind::Recheck) {
+            error!("cannot re-check a client's password after a reload: {rejected:?}");
+            self.refuse_auth(io, conn, None);
         }
     }
 
-    /// Finishes the CONNECTs and re-checks whose bcrypt checks have come back (at the end of each turn;
-    /// the worker woke this core).
+    /// Finishes the CONNECTs and re-checks whose bcrypt checks have come back (at the end
+    /// of each turn; the worker woke this core).
     fn finish_auth_checks(&mut self, io: &mut Io<'_>) {
         let mut answers = std::mem::take(&mut self.auth_answers);
         self.shared
@@ -640,7 +642,7 @@ impl Shard {
             }
             let reloaded = pending.generation != generation;
             let decoded = match pending.kind {
-                CheckKind::Connect(decoded) => decoded,
+                CheckKind::Connect(decoded) => *decoded,
                 // Reloaded meanwhile: the users may have changed; check again.
                 CheckKind::Recheck if reloaded => {
                     self.recheck_auth(io, answer.conn);
