@@ -182,7 +182,6 @@ impl Client {
     }
 }
 
-/// Why a connection closed, as `/connz?state=closed` names it (nats-server's words).
 /// A bcrypt check in flight for this client (`broker::auth_checks`), finished when the answer
 /// comes (`Shard::finish_auth_checks`).
 #[derive(Debug)]
@@ -203,6 +202,7 @@ pub enum CheckKind {
     Recheck,
 }
 
+/// Why a connection closed, as `/connz?state=closed` names it (nats-server's words).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClosedReason {
     ClientClosed,

@@ -86,9 +86,9 @@ const LAME_DUCK_SLACK: Duration = Duration::from_secs(1);
 /// How long a bind that finds its address in use is retried. A server killed with SIGKILL
 /// leaves its listening socket open until the kernel has torn down its io_uring (the
 /// in-flight multishot accept holds the socket), which happens after the process is gone
-/// and takes up to about a second; a supervisor that restarts it at once (systemd's
-/// `Restart=`) would otherwise fail. A port that stays in use is reported after this.
-pub const BIND_RETRY_MAX: Duration = Duration::from_secs(3);
+/// (25-50 ms measured here); a supervisor that restarts it at once (systemd's `Restart=`)
+/// would otherwise fail. A port that stays in use is reported after this.
+const BIND_RETRY_MAX: Duration = Duration::from_secs(3);
 /// Pause between two bind attempts while the address is in use.
 const BIND_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// A wait this short is the normal case after a kill (measured: 25-50 ms) and is not logged.

@@ -134,7 +134,7 @@ pub struct Shard {
     /// The configuration this core runs with; replaced between loop turns when a reload
     /// publishes a newer generation (`reload`).
     pub(super) live: Arc<Live>,
-    /// Numbers this core's bcrypt checks (`PendingConnect::ticket`).
+    /// Numbers this core's bcrypt checks (`PendingCheck::ticket`).
     pub(super) auth_tickets: u64,
     /// Scratch for the answers of finished bcrypt checks.
     pub(super) auth_answers: Vec<super::auth_checks::CheckDone>,
@@ -631,10 +631,11 @@ impl Shard {
             let Some(client) = self.client_mut(answer.conn) else {
                 continue;
             };
-            if client.auth_check.as_ref().map(|p| p.ticket) != Some(answer.ticket) {
-                continue;
-            }
-            let Some(pending) = client.auth_check.take() else {
+            // Only the answer this client waits for (a client has one check at a time).
+            let Some(pending) = client
+                .auth_check
+                .take_if(|pending| pending.ticket == answer.ticket)
+            else {
                 continue;
             };
             if !client.is_open() {
@@ -1053,15 +1054,15 @@ impl Shard {
 
     /// Parses the input held while `conn` could not go on (which may hold it again), then
     /// reads again if nothing holds it any more.
-    fn resume_input(&mut self, io: &mut Io<'_>, publisher: ConnId) {
-        let Some(client) = self.client_mut(publisher) else {
+    fn resume_input(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(client) = self.client_mut(conn) else {
             return;
         };
         let held = std::mem::take(&mut client.held_input);
         if !held.is_empty() {
-            self.parse_input(io, publisher, &held);
+            self.parse_input(io, conn, &held);
         }
-        let Some(client) = self.client_mut(publisher) else {
+        let Some(client) = self.client_mut(conn) else {
             return;
         };
         if client.held_input.is_empty() && client.held_input.capacity() == 0 {
@@ -1072,7 +1073,7 @@ impl Shard {
             }
         }
         if client.is_open() && !client.input_held() {
-            io.resume_reading(publisher);
+            io.resume_reading(conn);
         }
     }
 

@@ -79,13 +79,8 @@ impl ConnectOptions {
     /// surrogate escapes are refused (ProtocolViolation), where Go substitutes U+FFFD; and
     /// `"protocol":-0` is refused, as serde_json reads `-0` as a float, where Go reads 0.
     pub fn decode(&self, json: &[u8]) -> Result<DecodedConnect, ConnectError> {
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
-        let seed = ConnectSeed {
-            options: self.clone(),
-        };
-        let decoded = seed
-            .deserialize(&mut deserializer)
-            .and_then(|decoded| deserializer.end().map(|()| decoded))
+        let decoded = self
+            .deserialize_over(json)
             .map_err(|_| ConnectError::ProtocolViolation)?;
         Ok(DecodedConnect {
             options: decoded.options,
@@ -100,15 +95,19 @@ impl ConnectOptions {
     /// encoding/json texts) for the syntax errors clients make; other problems keep
     /// serde_json's text. `None` if it decodes. For the error log only, off the hot path.
     pub fn decode_problem(&self, json: &[u8]) -> Option<String> {
+        let error = self.deserialize_over(json).err()?;
+        Some(go_json_error_text(json, &error))
+    }
+
+    /// The one JSON document `json`, decoded on top of these options.
+    fn deserialize_over(&self, json: &[u8]) -> Result<Decoded, serde_json::Error> {
         let mut deserializer = serde_json::Deserializer::from_slice(json);
         let seed = ConnectSeed {
             options: self.clone(),
         };
-        let error = seed
-            .deserialize(&mut deserializer)
-            .and_then(|_| deserializer.end())
-            .err()?;
-        Some(go_json_error_text(json, &error))
+        let decoded = seed.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(decoded)
     }
 }
 

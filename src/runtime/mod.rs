@@ -409,6 +409,7 @@ impl std::fmt::Debug for CoreWaker {
 
 impl CoreWaker {
     /// A waker bound to no running core (for tests of code that hands wakers around).
+    #[cfg(test)]
     pub fn detached() -> CoreWaker {
         CoreWaker {
             shared: Arc::new(Shared::new(1)),
