@@ -73,7 +73,8 @@ pub struct Client {
     pub sids: HashMap<Box<[u8]>, usize>,
     /// This core's interest epoch after this connection's last SUB/UNSUB.
     pub interest_epoch: u64,
-    /// PONGs waiting for the visibility barrier.
+    /// PONGs waiting for the visibility barrier: 0 or 1, since the input after a held PONG
+    /// waits with it.
     pub pongs_held: u32,
     /// Server PINGs not yet answered.
     pub pings_out: u32,
@@ -171,10 +172,12 @@ impl Client {
         self.state == State::Open
     }
 
-    /// Whether its input waits unparsed in `held_input`: a stalled publisher, or a CONNECT
-    /// whose password is being checked.
+    /// Whether its input waits unparsed in `held_input`: a stalled publisher, a CONNECT
+    /// whose password is being checked, or a PONG waiting for the visibility barrier
+    /// (nothing answered after it may overtake it).
     pub fn input_held(&self) -> bool {
         self.stalled_by.is_some()
+            || self.pongs_held > 0
             || self
                 .auth_check
                 .as_ref()

@@ -110,6 +110,8 @@ pub struct Shard {
     pub(super) ack_sent: Vec<u64>,
     /// PONGs held for the visibility barrier, in arrival order, with the epoch they wait for.
     pub(super) held_pongs: VecDeque<(ConnId, u64)>,
+    /// Scratch: connections whose held PONG went out in this pass.
+    pub(super) released: Vec<ConnId>,
     /// Scratch buffers, reused so that the steady state allocates nothing.
     pub(super) line: Vec<u8>,
     pub(super) record: Vec<u8>,
@@ -157,6 +159,7 @@ impl Shard {
             applied: vec![0; cores],
             ack_sent: vec![0; cores],
             held_pongs: VecDeque::new(),
+            released: Vec::new(),
             line: Vec::with_capacity(512),
             record: Vec::with_capacity(512),
             targets: Vec::with_capacity(64),
@@ -419,7 +422,10 @@ impl Shard {
             .all(|(peer, &acked)| peer == self.core || acked >= epoch)
     }
 
+    /// Sends the held PONGs whose barrier has passed, in the order they were held, then
+    /// goes on with the input each of those connections received after its PING.
     fn release_held_pongs(&mut self, io: &mut Io<'_>) {
+        let mut released = std::mem::take(&mut self.released);
         while let Some(&(conn, epoch)) = self.held_pongs.front() {
             if !self.barrier_passed(epoch) {
                 break;
@@ -430,11 +436,21 @@ impl Shard {
                 if client.is_open() {
                     client.first_pong_sent = true;
                     io.write(conn, encoder::PONG);
+                    released.push(conn);
                 }
             }
         }
+        // After the loop: the held input may hold a PONG again (a later PING), which then
+        // queues behind those still waiting.
+        for conn in released.drain(..) {
+            self.resume_input(io, conn);
+        }
+        self.released = released;
     }
 
+    /// PING: PONG at once when every other core has applied this connection's interest
+    /// changes; otherwise the PONG waits for their acknowledgements and so does the rest
+    /// of the connection's input, so that no later answer overtakes the PONG.
     fn on_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
         let Some(client) = self.client(conn) else {
             return;
@@ -446,6 +462,7 @@ impl Shard {
             if let Some(client) = self.client_mut(conn) {
                 client.pongs_held += 1;
             }
+            io.pause_reading(conn);
         } else {
             if let Some(client) = self.client_mut(conn) {
                 client.first_pong_sent = true;
@@ -1058,6 +1075,11 @@ impl Shard {
         let Some(client) = self.client_mut(conn) else {
             return;
         };
+        if client.input_held() {
+            // Something else still holds it (a PONG waiting while a stall ended): the
+            // input goes on when that ends too.
+            return;
+        }
         let held = std::mem::take(&mut client.held_input);
         if !held.is_empty() {
             self.parse_input(io, conn, &held);
