@@ -70,6 +70,9 @@ class Step:
             mode = "pong(own PING)"
         if self.collect == "until":
             mode = "until %s" % self.until.decode()
+        merged = getattr(self, "merged", 1)
+        if merged > 1:
+            mode = "%d steps in one write, then %s" % (merged, mode)
         return mode + (" 1-byte-writes" if self.one_byte else "")
 
 
@@ -196,6 +199,21 @@ def framing():
     s.append(Scenario("connect-second-reapplies-options", F, [
         send(0, C0 + b"SUB foo 1\r\n", expect=PONG),
         send(0, b'CONNECT {"verbose":true}\r\nSUB bar 2\r\n', expect=b"+OK\r\n+OK\r\nPONG\r\n"),
+    ]))
+    # A PONG that waits for the cross-core barrier (ringmq, after a SUB) keeps its place:
+    # the answers to the commands after the PING follow it. Written as one write, and as
+    # steps (which the single-write variant sends as that same write).
+    CV = b'CONNECT {"verbose":true,"pedantic":false}\r\n'
+    after_ping = b"UNSUB 1\r\nUNSUB 99\r\nSUB foo..bar 2\r\nPONG\r\n"
+    s.append(Scenario("held-pong-keeps-its-place", F, [
+        send(0, CV + b"SUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n" + after_ping + b"PING\r\n",
+             ping=False, expect=b"+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n"),
+        send(0, b"", ping=False, expect=b"+OK\r\n+OK\r\n-ERR 'Invalid Subject'\r\nPONG\r\n"),
+    ]))
+    s.append(Scenario("held-pong-keeps-its-place-steps", F, [
+        send(0, CV + b"SUB foo 1\r\nPUB foo 2\r\nhi\r\n",
+             expect=b"+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n"),
+        send(0, after_ping, expect=b"+OK\r\n+OK\r\n-ERR 'Invalid Subject'\r\nPONG\r\n"),
     ]))
     s.append(row("connect-no-space-before-json", F, b'CONNECT{"verbose":true}\r\n', b"+OK\r\nPONG\r\n", connect=b""))
     s.append(row("connect-bad-json", F, b"CONNECT {bad json\r\n", EOF, connect=b""))

@@ -9,6 +9,7 @@ Python 3 standard library only. See README.md in this directory.
 """
 
 import argparse
+import collections
 import concurrent.futures
 import difflib
 import fnmatch
@@ -33,6 +34,15 @@ QUIET_WINDOW = 0.25
 # Upper bound for any single collect step (1 MiB payload rows included).
 STEP_DEADLINE = 5.0
 SERVER_START_DEADLINE = 15.0
+# The byte-by-byte variant sends a step of up to BYTEWISE_MAX bytes one byte per write;
+# a longer one (the 1 MiB payload rows) byte by byte only in its first and last
+# BYTEWISE_EDGE bytes.
+BYTEWISE_MAX = 16 * 1024
+BYTEWISE_EDGE = 4 * 1024
+# How each row's steps are sent (see variant_steps): as written, one step at a time;
+# consecutive steps of one connection merged into a single write; every write split into
+# one-byte writes.
+VARIANTS = ("stepwise", "single", "bytes")
 
 # INFO fields whose values clients act on: compared by value.
 INFO_VALUE_KEYS = ("version", "proto", "headers", "max_payload", "auth_required", "tls_required",
@@ -119,8 +129,15 @@ class Conn:
         self.sock.settimeout(deadline)
         try:
             if one_byte:
-                for i in range(len(data)):
+                # Beyond BYTEWISE_MAX, only the edges go a byte at a time: the splits that
+                # matter (control line, payload start and end) without a million writes.
+                edge = BYTEWISE_EDGE if len(data) > BYTEWISE_MAX else len(data)
+                for i in range(min(edge, len(data))):
                     self.sock.sendall(data[i:i + 1])
+                if edge < len(data):
+                    self.sock.sendall(data[edge:len(data) - edge])
+                    for i in range(len(data) - edge, len(data)):
+                        self.sock.sendall(data[i:i + 1])
             else:
                 self.sock.sendall(data)
         except OSError:
@@ -224,9 +241,10 @@ class Segment:
 # Running a scenario against one server
 # --------------------------------------------------------------------------
 
-def run_scenario(scn, port, pid=None):
-    """Returns a transcript: list of (conn index, step label, Segment). `pid`: the server
-    process, for steps that signal it."""
+def run_scenario(scn, steps, port, pid=None):
+    """Runs `steps` (scn.steps or a variant of them) and returns a transcript: list of
+    (conn index, step label, Segment). `pid`: the server process, for steps that signal
+    it."""
     conns = {}
     transcript = []
 
@@ -239,7 +257,7 @@ def run_scenario(scn, port, pid=None):
         if not scn.lazy_connect:
             for i in range(scn.conns):
                 open_conn(i)
-        for n, step in enumerate(scn.steps):
+        for n, step in enumerate(steps):
             if step.signal is not None:
                 if pid is None:
                     raise RuntimeError("a signal step needs a scenario with a config")
@@ -259,7 +277,7 @@ def run_scenario(scn, port, pid=None):
                 time.sleep(step.idle)
                 continue
             if step.collect:
-                seg = c.collect(step.collect, step.until, step.deadline or STEP_DEADLINE)
+                seg = collect_all(c, step)
                 if scn.unordered:
                     seg.frames = sort_msg_runs(seg.frames)
                 transcript.append((step.conn, "step %d %s" % (n, step.label()), seg))
@@ -273,6 +291,94 @@ def run_scenario(scn, port, pid=None):
         for c in conns.values():
             c.close()
     return transcript
+
+
+def collect_all(c, step):
+    """One step's collects (several for a merged step: a PONG per merged step, then the
+    last one's condition) as one Segment."""
+    deadline = step.deadline or STEP_DEADLINE
+    frames, eof, timed_out = [], False, False
+    for mode, until in getattr(step, "collects", None) or [(step.collect, step.until)]:
+        seg = c.collect(mode, until, deadline)
+        frames += seg.frames
+        eof, timed_out = seg.eof, timed_out or seg.timed_out
+        if eof or timed_out:
+            break
+    return Segment(frames, eof, timed_out)
+
+
+def variant_steps(scn, variant):
+    """The steps of `scn` as `variant` sends them, or None when they would be the same as
+    stepwise (nothing to merge)."""
+    if variant == "stepwise":
+        return scn.steps
+    if variant == "bytes":
+        if not any(step.data and not step.one_byte for step in scn.steps):
+            return None
+        return [clone_step(step, one_byte=bool(step.data) or step.one_byte)
+                for step in scn.steps]
+    assert variant == "single", variant
+    merged, changed = [], False
+    for step in scn.steps:
+        last = merged[-1] if merged else None
+        if last is not None and mergeable(last, step):
+            merged[-1] = merge_steps(last, step)
+            changed = True
+        else:
+            merged.append(step)
+    return merged if changed else None
+
+
+def mergeable(first, second):
+    """Whether `second` can go out in the same write as `first`: same connection, and all
+    `first` waits for is PONGs (or nothing), so what `second` sends does not depend on
+    anything else happening in between."""
+    plain = lambda step: step.signal is None and step.collect != "idle"
+    return (first.conn == second.conn and plain(first) and plain(second)
+            and first.one_byte == second.one_byte
+            and all(mode in ("pong", None) for mode, _ in collects_of(first)))
+
+
+def collects_of(step):
+    collects = getattr(step, "collects", None)
+    if collects is not None:
+        return collects
+    return [(step.collect, step.until)] if step.collect else []
+
+
+def wire_data(step):
+    """What a step writes, its PING included."""
+    if step.collect == "pong" and step.ping and not getattr(step, "collects", None):
+        return step.data + b"PING\r\n"
+    return step.data
+
+
+def merge_steps(first, second):
+    collects = collects_of(first) + collects_of(second)
+    merged = clone_step(first, data=wire_data(first) + wire_data(second), ping=False,
+                        collect=collects[-1][0] if collects else None,
+                        until=collects[-1][1] if collects else None)
+    merged.collects = collects
+    if first.expect is not None and second.expect is not None:
+        merged.expect = first.expect + second.expect
+    else:
+        merged.expect = None
+    deadlines = [d for d in (first.deadline, second.deadline) if d]
+    merged.deadline = max(deadlines) if deadlines else None
+    merged.merged = getattr(first, "merged", 1) + 1
+    return merged
+
+
+def clone_step(step, **changes):
+    clone = sc.Step(step.conn, step.data, step.collect, step.expect, until=step.until,
+                    one_byte=step.one_byte, ping=step.ping, deadline=step.deadline,
+                    idle=step.idle, signal=step.signal)
+    for key in ("collects", "merged"):
+        if hasattr(step, key):
+            setattr(clone, key, getattr(step, key))
+    for key, value in changes.items():
+        setattr(clone, key, value)
+    return clone
 
 
 def sort_msg_runs(frames):
@@ -316,12 +422,12 @@ def render_transcript(transcript):
     return lines
 
 
-def check_expectations(scn, transcript):
+def check_expectations(steps, transcript):
     """Exact bytes the spec promises for a step (checked on both servers)."""
     errors = []
     step_segments = [t for t in transcript if t[1].startswith("step ")]
     by_step = {int(label.split()[1]): seg for _, label, seg in step_segments}
-    for n, step in enumerate(scn.steps):
+    for n, step in enumerate(steps):
         if step.expect is None:
             continue
         got = by_step.get(n)
@@ -331,11 +437,11 @@ def check_expectations(scn, transcript):
     return errors
 
 
-def compare(scn, ref_tr, cand_tr):
+def compare(scn, steps, ref_tr, cand_tr):
     """Returns None if equivalent, else a readable explanation."""
     problems = []
     for who, tr in (("reference", ref_tr), ("candidate", cand_tr)):
-        for e in check_expectations(scn, tr):
+        for e in check_expectations(steps, tr):
             problems.append("%s: %s" % (who, e))
     if scn.invariant is not None:
         ref_sum, ref_err = scn.invariant(ref_tr)
@@ -424,9 +530,9 @@ def reference_argv(args, port, config=None):
     return argv
 
 
-def candidate_argv(args, port, config=None):
+def candidate_argv(args, port, config=None, cores=None):
     if args.ringmq:
-        argv = [args.ringmq, "-a", "127.0.0.1", "-p", str(port), "--cores", "2"]
+        argv = [args.ringmq, "-a", "127.0.0.1", "-p", str(port), "--cores", str(cores)]
         if config:
             argv += ["-c", config]
         return argv
@@ -434,6 +540,18 @@ def candidate_argv(args, port, config=None):
     if config and "{config}" not in cmd:
         cmd += " -c {config}"
     return shlex.split(cmd.replace("{port}", str(port)).replace("{config}", config or ""))
+
+
+def candidate_cores(args):
+    """The candidates each row is compared with: ringmq once per --cores value, or the one
+    --candidate-cmd (None)."""
+    if not args.ringmq:
+        return [None]
+    return [int(n) for n in args.cores.split(",")]
+
+
+def cores_label(cores):
+    return "c%d" % cores if cores is not None else "cmd"
 
 
 def server_env(extra):
@@ -445,22 +563,41 @@ def server_env(extra):
     return env
 
 
-def start_pair(args, logdir, config=None, env=None):
-    rp, cp = free_port(), free_port()
-    ref = Server("nats-server", reference_argv(args, rp, config), rp, logdir, env)
+class ServerSet:
+    """The reference and one candidate per --cores value, each on a free port."""
+
+    def __init__(self, reference, candidates):
+        self.reference = reference
+        self.candidates = candidates  # cores -> Server
+
+    def all(self):
+        return [self.reference] + list(self.candidates.values())
+
+    def stop(self):
+        for server in self.all():
+            server.stop()
+
+
+def start_set(args, logdir, config=None, env=None):
+    started = []
     try:
-        cand = Server("candidate", candidate_argv(args, cp, config), cp, logdir, env)
+        port = free_port()
+        reference = Server("nats-server", reference_argv(args, port, config), port, logdir, env)
+        started.append(reference)
+        candidates = {}
+        for cores in candidate_cores(args):
+            port = free_port()
+            name = "candidate-%s" % cores_label(cores)
+            candidates[cores] = Server(name, candidate_argv(args, port, config, cores), port,
+                                       logdir, env)
+            started.append(candidates[cores])
+        for server in started:
+            server.wait_ready()
     except SystemExit:
-        ref.stop()
+        for server in started:
+            server.stop()
         raise
-    try:
-        ref.wait_ready()
-        cand.wait_ready()
-    except SystemExit:
-        ref.stop()
-        cand.stop()
-        raise
-    return ref, cand
+    return ServerSet(reference, candidates)
 
 
 # --------------------------------------------------------------------------
@@ -479,13 +616,13 @@ def write_config(scn, logdir):
     return os.path.join(directory, "main.conf")
 
 
-def run_startup(args, scn, path):
+def run_startup(args, scn, path, cores):
     """A start-up row: both servers run with the config plus scn.startup (e.g. ["-t"]) and
     must exit with scn.exit_code. Their messages differ in wording ("nats-server:" vs
     "ringmq:"), so only exit codes are compared; the output is shown on failure."""
     outcomes = []
     for name, argv in (("nats-server", reference_argv(args, free_port(), path)),
-                       ("candidate", candidate_argv(args, free_port(), path))):
+                       ("candidate", candidate_argv(args, free_port(), path, cores))):
         argv = argv + scn.startup
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -504,31 +641,55 @@ def run_startup(args, scn, path):
     return "\n".join("    " + l for l in lines)
 
 
-def run_one(args, scn, ref_port, cand_port, logdir):
-    """Run scn on both servers concurrently; returns (name, failure or None)."""
+def run_variant(scn, steps, servers, private):
+    """Runs `steps` on the reference and every candidate at once; returns {cores: failure
+    or None}."""
+    pid = lambda server: server.proc.pid if private else None
+    everyone = [(None, servers.reference)] + list(servers.candidates.items())
+    with concurrent.futures.ThreadPoolExecutor(len(everyone)) as ex:
+        futures = [(cores, ex.submit(run_scenario, scn, steps, server.port, pid(server)))
+                   for cores, server in everyone]
+        transcripts = [(cores, f.result()) for cores, f in futures]
+    reference = transcripts[0][1]
+    return {cores: compare(scn, steps, reference, transcript)
+            for cores, transcript in transcripts[1:]}
+
+
+def run_one(args, scn, shared, logdir):
+    """Run scn in every variant on the reference and each candidate; returns (name,
+    [(variant, cores, failure or None)])."""
     servers = None
+    results = []
+    cores_list = candidate_cores(args)
     try:
         if scn.config is not None:
             path = write_config(scn, logdir)
             if scn.startup is not None:
-                return scn.name, run_startup(args, scn, path)
-            # Config rows get a private server pair started with that config.
-            servers = start_pair(args, logdir, path, scn.env)
-            ref_port, cand_port = servers[0].port, servers[1].port
-        with concurrent.futures.ThreadPoolExecutor(2) as ex:
-            ref_pid, cand_pid = (servers[0].proc.pid, servers[1].proc.pid) if servers else (None, None)
-            ref_f = ex.submit(run_scenario, scn, ref_port, ref_pid)
-            cand_f = ex.submit(run_scenario, scn, cand_port, cand_pid)
-            ref_tr, cand_tr = ref_f.result(), cand_f.result()
-        return scn.name, compare(scn, ref_tr, cand_tr)
+                return scn.name, [("startup", cores, run_startup(args, scn, path, cores))
+                                  for cores in cores_list]
+        for variant in args.variants:
+            steps = variant_steps(scn, variant)
+            if steps is None:
+                continue
+            if scn.config is not None:
+                # Config rows get a private server set started with that config, afresh
+                # for each variant (their steps may signal or fill the server).
+                servers = start_set(args, logdir, path, scn.env)
+            try:
+                failures = run_variant(scn, steps, servers or shared, servers is not None)
+            finally:
+                if servers:
+                    servers.stop()
+                    servers = None
+            results += [(variant, cores, failures[cores]) for cores in cores_list]
+        return scn.name, results
     except SystemExit as e:
-        return scn.name, "    " + str(e)
+        return scn.name, results + [("error", None, "    " + str(e))]
     except Exception as e:  # a harness/connection error is a failure, not a crash
-        return scn.name, "    error: %r" % (e,)
+        return scn.name, results + [("error", None, "    error: %r" % (e,))]
     finally:
         if servers:
-            for s in servers:
-                s.stop()
+            servers.stop()
 
 
 def main():
@@ -536,10 +697,18 @@ def main():
     ap.add_argument("--nats-server", default=shutil.which("nats-server") or "/usr/sbin/nats-server",
                     help="reference nats-server binary")
     cand = ap.add_mutually_exclusive_group()
-    cand.add_argument("--ringmq", metavar="BIN", help="ringmq binary (started with -a -p --cores 2)")
+    cand.add_argument("--ringmq", metavar="BIN",
+                      help="ringmq binary (started with -a -p --cores N, for each --cores N)")
     cand.add_argument("--candidate-cmd", metavar="CMD",
                       help='candidate command line with {port} (and optionally {config}), '
                            'e.g. "nats-server -a 127.0.0.1 -p {port}"')
+    ap.add_argument("--cores", default="1,2",
+                    help="with --ringmq: the --cores values to run a candidate with, each compared "
+                         "with the reference (default 1,2)")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="how rows are sent, comma-separated (default %s): stepwise = a write "
+                         "per step; single = consecutive steps of a connection in one write; "
+                         "bytes = one byte per write" % ",".join(VARIANTS))
     ap.add_argument("-k", metavar="PATTERN", action="append",
                     help="only scenarios whose name contains PATTERN (or matches it as a glob); repeatable")
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
@@ -551,8 +720,12 @@ def main():
     ap.add_argument("--include-known-bugs", action="store_true",
                     help="also run rows that show a ringmq bug not fixed yet (they fail)")
     ap.add_argument("-j", "--jobs", type=int, default=3,
-                    help="server pairs, i.e. scenarios run concurrently (default 3)")
+                    help="server sets (reference + candidates), i.e. scenarios run concurrently (default 3)")
     args = ap.parse_args()
+    args.variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        ap.error("unknown variant(s): %s" % ", ".join(unknown))
 
     all_scn = sc.all_scenarios()
     names = [s.name for s in all_scn]
@@ -572,16 +745,16 @@ def main():
     logdir = tempfile.mkdtemp(prefix="wirecompare-")
     # Scenarios share subjects (and some subscribe to `>`), so two scenarios
     # must never run on the same server at once. Each worker gets its own
-    # server pair; concurrency comes from several pairs.
+    # server set; concurrency comes from several sets.
     jobs = max(1, args.jobs)
-    pairs = queue.Queue()
-    all_servers = []
+    sets = queue.Queue()
+    all_sets = []
     try:
         try:
             for _ in range(jobs):
-                pair = start_pair(args, logdir)
-                all_servers += pair
-                pairs.put(pair)
+                server_set = start_set(args, logdir)
+                all_sets.append(server_set)
+                sets.put(server_set)
         except SystemExit as e:
             # A candidate that cannot start fails every scenario; say so in
             # the usual summary format so CI logs read the same either way.
@@ -590,53 +763,71 @@ def main():
             print("0 passed, %d failed%s" % (len(all_scn) - n_skip,
                                              ", %d skipped" % n_skip if n_skip else ""))
             return 1
-        print("reference: %s" % shlex.join(all_servers[0].argv))
-        print("candidate: %s" % shlex.join(all_servers[1].argv))
-        print("%d server pairs" % jobs)
+        print("reference: %s" % shlex.join(all_sets[0].reference.argv))
+        for server in all_sets[0].candidates.values():
+            print("candidate: %s" % shlex.join(server.argv))
+        print("%d server sets; variants: %s" % (jobs, ", ".join(args.variants)))
         sys.stdout.flush()
 
         def job(s):
-            pair = pairs.get()
+            server_set = sets.get()
             try:
-                return run_one(args, s, pair[0].port, pair[1].port, logdir)
+                return run_one(args, s, server_set, logdir)
             finally:
-                pairs.put(pair)
+                sets.put(server_set)
 
         passed = failed = skipped = 0
+        rows_passed = rows_failed = 0
+        by_variant = collections.Counter()
         runnable = [s for s in all_scn if not skip_reason(s, args)]
         ex = concurrent.futures.ThreadPoolExecutor(jobs)
         try:
             futs = {s.name: ex.submit(job, s) for s in runnable}
             for s in all_scn:  # report in definition order
-                if s.name in futs:
-                    name, failure = futs[s.name].result()
-                    if failure is None:
-                        passed += 1
-                        print("PASS %s" % name)
-                    else:
-                        failed += 1
-                        print("FAIL %s\n%s" % (name, failure))
-                else:
+                if s.name not in futs:
                     skipped += 1
                     print("SKIP %s (%s)" % (s.name, skip_reason(s, args)))
+                    sys.stdout.flush()
+                    continue
+                name, results = futs[s.name].result()
+                ran = ", ".join("%s %s" % (variant, cores_label(cores))
+                                for variant, cores, _ in results)
+                failures = [r for r in results if r[2] is not None]
+                for variant, cores, _ in results:
+                    by_variant[variant] += 1
+                passed += len(results) - len(failures)
+                failed += len(failures)
+                if failures:
+                    rows_failed += 1
+                    for variant, cores, failure in failures:
+                        print("FAIL %s [%s %s]\n%s" % (name, variant, cores_label(cores), failure))
+                else:
+                    rows_passed += 1
+                    print("PASS %s [%s]" % (name, ran))
                 sys.stdout.flush()
         finally:
             # On SIGTERM/^C don't start the queued scenarios; let the running
             # ones (bounded by their deadlines) finish so servers stop cleanly.
             ex.shutdown(wait=True, cancel_futures=True)
-        for srv in all_servers:
-            if srv.proc.poll() is not None:
-                print("FAIL %s on port %d exited during the run (code %s), log %s" % (
-                    srv.name, srv.port, srv.proc.returncode, srv.log_path))
-                failed += 1
+        for server_set in all_sets:
+            for srv in server_set.all():
+                if srv.proc.poll() is not None:
+                    print("FAIL %s on port %d exited during the run (code %s), log %s" % (
+                        srv.name, srv.port, srv.proc.returncode, srv.log_path))
+                    failed += 1
     finally:
-        for srv in all_servers:
-            srv.stop()
+        for server_set in all_sets:
+            server_set.stop()
     if failed == 0:
         shutil.rmtree(logdir, ignore_errors=True)
     else:
         print("server logs kept in %s" % logdir)
     print("run time %.1f s" % (time.monotonic() - started))
+    print("rows: %d identical in every variant, %d with a difference, %d skipped" % (
+        rows_passed, rows_failed, skipped))
+    print("comparisons by variant: %s" % ", ".join(
+        "%s %d" % (v, by_variant[v]) for v in list(args.variants) + ["startup", "error"]
+        if by_variant[v]))
     summary = "%d passed, %d failed" % (passed, failed)
     if skipped:
         summary += ", %d skipped" % skipped
