@@ -11,13 +11,24 @@
 //!   SIGHUP reload with nats-server's rules.
 
 mod auth_checks;
+mod barrier;
 mod connection;
+mod input;
 mod interest;
+mod keepalive;
+mod kind;
 mod lame_duck;
+mod lifecycle;
+mod login;
 mod monitoring;
+mod monitoring_snapshot;
 mod reload;
 mod routing;
 mod shard;
+mod stall;
+mod subscriptions;
+mod timers;
+mod trace;
 
 use crate::auth::Authenticator;
 use crate::config::Config;

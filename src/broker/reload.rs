@@ -517,7 +517,7 @@ impl Shard {
         let credentials = if anonymous {
             Credentials::default()
         } else {
-            super::shard::credentials(sent)
+            super::login::credentials(sent)
         };
         // As nats-server: a client whose user or nkey is gone is closed without a word
         // (it "moved accounts"); one whose credentials no longer pass is refused.

@@ -1,0 +1,197 @@
+//! A client connection's life on its core: opened (INFO, limits, TLS or not, the first
+//! timers), the TLS handshake done, closed by us (subscriptions removed at once, output
+//! flushed if asked) or by the runtime (what /connz and the log say about why).
+
+use super::connection::{Client, ClosedReason, State};
+use super::Shard;
+use crate::auth;
+use crate::protocol::encoder::err;
+use crate::protocol::{Parser, ParserLimits};
+use crate::runtime::{CloseReason, ConnId, Io, TlsHandshake};
+use crate::{debug, error, info};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Shard {
+    /// A new client: INFO (with a nonce when nkey users exist), its state, the connection
+    /// limit, then either the TLS handshake with its deadline or the auth and ping timers.
+    pub(super) fn open_client(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        // A client accepted after a reload was published gets the new INFO and rules even
+        // if this core has not reached its turn end since.
+        self.adopt_live_if_newer(io);
+        let live = Arc::clone(&self.live);
+        let cid = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        self.line.clear();
+        let mut info = live.info.clone();
+        info.client_id = cid;
+        info.client_ip = peer.ip().to_string();
+        let nonce = live.auth.needs_nonce().then(auth::new_nonce);
+        info.nonce = nonce.clone();
+        info.encode(&mut self.line);
+        io.write(conn, &self.line);
+        let limits = &live.config.limits;
+        let parser = Parser::new(ParserLimits {
+            max_control_line: limits.max_control_line,
+            max_payload: limits.max_payload,
+        });
+        let slot = conn.slot as usize;
+        if self.clients.len() <= slot {
+            self.clients.resize_with(slot + 1, || None);
+        }
+        let mut client = Box::new(Client::new(conn, cid, peer, parser, io.now()));
+        client.awaiting_auth = live.auth.is_required();
+        client.nonce = nonce.map(String::into_boxed_str);
+        self.clients[slot] = Some(client);
+        self.open_clients += 1;
+        if io.total_connections() > limits.max_connections {
+            error!("{peer} - cid:{cid} - maximum connections exceeded");
+            io.write(conn, err::MAX_CONNECTIONS);
+            self.close_client(io, conn, true, ClosedReason::MaxConnectionsExceeded);
+            return;
+        }
+        debug!("{peer} - cid:{cid} - Client connection created");
+        match &live.config.tls {
+            // As nats-server: the ping timer starts once the handshake is done; until then
+            // the handshake deadline runs in its place.
+            Some(tls) if io.start_tls(conn) => {
+                debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
+                if let Some(client) = self.client_mut(conn) {
+                    client.tls_handshaking = true;
+                }
+                // The auth timer starts once the handshake is done, as nats-server's.
+                self.arm_ping_timer(io, conn, tls.timeout);
+            }
+            _ => {
+                if live.auth.is_required() {
+                    self.arm_auth_timer(io, conn);
+                }
+                self.arm_ping_timer(io, conn, limits.ping_interval);
+            }
+        }
+    }
+
+    /// The TLS handshake is done: the auth and ping timers take over from its deadline.
+    pub(super) fn client_tls_established(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        handshake: TlsHandshake,
+    ) {
+        let interval = self.live.config.limits.ping_interval;
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        client.tls_handshaking = false;
+        debug!(
+            "{} - cid:{} - TLS handshake complete",
+            client.peer, client.cid
+        );
+        debug!(
+            "{} - cid:{} - TLS version {}, cipher suite {}",
+            client.peer, client.cid, handshake.protocol_version, handshake.cipher_suite
+        );
+        if self.live.auth.is_required() {
+            self.arm_auth_timer(io, conn);
+        }
+        self.arm_ping_timer(io, conn, interval);
+    }
+
+    /// The runtime closed a client's connection (the peer went, an error, a write deadline,
+    /// or our own close finished): logged, counted, and its state dropped.
+    pub(super) fn client_closed(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
+        self.retire(io, conn, closed_reason(reason));
+        if let Some(client) = self.client(conn) {
+            log_tls_failure(client, reason);
+            if reason == CloseReason::WriteDeadline {
+                self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                info!(
+                    "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                    client.peer, client.cid, self.live.config.limits.write_deadline
+                );
+            }
+            debug!(
+                "{} - cid:{} - Client connection closed: {:?}",
+                client.peer, client.cid, reason
+            );
+        }
+        if let Some(client) = self.client_mut(conn) {
+            mark_closing(client, io);
+        }
+        self.remove_all_subscriptions(io, conn);
+        if let Some(entry) = self.clients.get_mut(conn.slot as usize) {
+            if entry.as_ref().is_some_and(|c| c.id == conn) {
+                *entry = None;
+            }
+        }
+    }
+
+    /// Closes a connection: its subscriptions go at once (no delivery to a closing
+    /// connection), then the runtime closes the socket, flushing queued output if asked.
+    /// `reason` is what /connz?state=closed shows.
+    pub(super) fn close_client(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        flush: bool,
+        reason: ClosedReason,
+    ) {
+        let Some(client) = self.client(conn) else {
+            return;
+        };
+        if client.state == State::Closing {
+            return;
+        }
+        self.retire(io, conn, reason);
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
+        mark_closing(client, io);
+        self.remove_all_subscriptions(io, conn);
+        io.close(conn, flush);
+    }
+}
+
+/// What /connz shows for a close the runtime saw (the handler's own closes say why).
+fn closed_reason(reason: CloseReason) -> ClosedReason {
+    match reason {
+        CloseReason::PeerClosed | CloseReason::Requested => ClosedReason::ClientClosed,
+        CloseReason::IoError(_) => ClosedReason::ReadError,
+        CloseReason::WriteDeadline => ClosedReason::SlowConsumerWriteDeadline,
+        CloseReason::Shutdown => ClosedReason::ServerShutdown,
+        CloseReason::Tls(_) => ClosedReason::TlsHandshakeError,
+    }
+}
+
+/// nats-server's line for a connection that ended in TLS trouble: an error during the
+/// handshake (EOF included), a debug line after it.
+fn log_tls_failure(client: &Client, reason: CloseReason) {
+    match reason {
+        CloseReason::Tls(failure) if client.tls_handshaking => error!(
+            "{} - cid:{} - TLS handshake error: {failure}",
+            client.peer, client.cid
+        ),
+        CloseReason::PeerClosed if client.tls_handshaking => error!(
+            "{} - cid:{} - TLS handshake error: EOF",
+            client.peer, client.cid
+        ),
+        CloseReason::Tls(failure) => debug!(
+            "{} - cid:{} - TLS error: {failure}",
+            client.peer, client.cid
+        ),
+        _ => {}
+    }
+}
+
+/// A closing connection reads and receives nothing more and needs none of its timers.
+fn mark_closing(client: &mut Client, io: &mut Io<'_>) {
+    client.state = State::Closing;
+    let timers = [
+        client.ping_timer.take(),
+        client.stall_timer.take(),
+        client.auth_timer.take(),
+    ];
+    for timer in timers.into_iter().flatten() {
+        io.cancel_timer(timer);
+    }
+}
