@@ -337,7 +337,10 @@ mod tests {
         },
     ];
 
-    fn run(args: &[&str]) -> Result<(Vec<(K, String, Value)>, Vec<String>), String> {
+    /// The flags given (key, spelling, value) and the arguments left.
+    type Outcome = (Vec<(K, String, Value)>, Vec<String>);
+
+    fn run(args: &[&str]) -> Result<Outcome, String> {
         let parsed = parse(DEFS, args.iter().map(OsString::from)).map_err(|e| e.to_string())?;
         let given = parsed
             .given

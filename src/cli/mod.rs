@@ -528,6 +528,23 @@ mod tests {
     }
 
     #[test]
+    fn false_flags_override_the_file_too() {
+        let path = conf_file(
+            "false-flags",
+            "debug: true\ntrace: true\ntls { cert_file: c.pem\n key_file: k.pem }\n",
+        );
+        let file = path.to_str().unwrap();
+        let c = run(&["-c", file]);
+        assert!(c.debug && c.trace && c.tls.is_some());
+        // As nats-server: an explicit false wins over the file; -tls=false drops its TLS.
+        let c = run(&["-c", file, "-D=false", "--tls=false"]);
+        assert!(!c.debug && c.trace && c.tls.is_none());
+        let c = run(&["-c", file, "-DV=false"]);
+        assert!(!c.debug && !c.trace && c.tls.is_some());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
     fn check_flag_and_config_problems() {
         let Command::Check(s) = startup(&["-t"]) else {
             panic!("not a check")
