@@ -146,6 +146,10 @@ pub struct Config {
     pub auth: crate::auth::AuthConfig,
     /// TLS required on the client port (`--tls`); None: plain text.
     pub tls: Option<TlsConfig>,
+    /// JetStream's storage directory (`-sd`, `--store_dir`). Accepted, as nats-server accepts
+    /// it without `-js` (client test harnesses pass it on every start); unused until ringmq
+    /// has JetStream.
+    pub store_dir: Option<PathBuf>,
 }
 
 /// nats-server's defaults and floor for lame duck mode.
@@ -172,6 +176,7 @@ impl Default for Config {
             config_file: None,
             auth: crate::auth::AuthConfig::default(),
             tls: None,
+            store_dir: None,
         }
     }
 }

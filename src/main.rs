@@ -1,6 +1,6 @@
 //! ringmq binary: command line → configuration → start the cores → wait for a signal → stop.
 
-use ringmq::cli::{self, Command, Startup};
+use ringmq::cli::{self, CliError, Command, Startup};
 use ringmq::conf::Report;
 use ringmq::config::ConfigError;
 use ringmq::runtime::signals::{self, Signal};
@@ -20,6 +20,14 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::TlsHelp) => {
+            print!("{}", cli::TLS_HELP);
+            return ExitCode::SUCCESS;
+        }
         Ok(Command::Signal { name, target }) => {
             return match ringmq::control::send(&name, target.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -29,7 +37,16 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Err(error) => error.exit(),
+        // As nats-server: a flag error, then the usage, and exit status 0.
+        Err(CliError::Flag(error)) => {
+            eprintln!("{error}");
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("ringmq: {error}");
+            return ExitCode::FAILURE;
+        }
     };
     let Startup { config, report } = *startup;
     if !report.is_ok() {

@@ -1,196 +1,18 @@
-//! Command line flags, compatible with nats-server's for what ringmq implements.
-//!
-//! nats-server uses Go's flag package, which accepts long names with one dash
-//! (`-port 4222`); clap wants two. [`normalize`] rewrites known single-dash long names before
-//! clap sees them, leaving clusters of short flags (`-DV`) alone.
+//! Command line flags, read as nats-server 2.9.10 reads its own: Go's flag package rules
+//! ([`goflag`]) over nats-server's flag set ([`flags`]). Flags of features ringmq does not
+//! have yet are refused by name; the rest fill a [`Config`].
+
+mod flags;
+pub mod goflag;
+
+pub use flags::{Key, FLAGS, TLS_HELP, USAGE};
 
 use crate::conf::{self, Diagnostic, Report};
 use crate::config::{Config, TlsConfig};
-use clap::{ArgAction, Parser};
+use goflag::{FlagError, Given, Value};
 use std::ffi::OsString;
+use std::fmt;
 use std::path::PathBuf;
-
-/// ringmq: a NATS-protocol message broker on a thread-per-core io_uring runtime.
-#[derive(Debug, Parser)]
-#[command(
-    name = "ringmq",
-    disable_version_flag = true,
-    args_override_self = true
-)]
-pub struct Args {
-    /// Bind to host address.
-    #[arg(short = 'a', long = "addr", visible_alias = "net", value_name = "HOST")]
-    pub addr: Option<String>,
-
-    /// Use port for clients (-1 picks a free port).
-    #[arg(
-        short = 'p',
-        long = "port",
-        value_name = "PORT",
-        allow_negative_numbers = true
-    )]
-    pub port: Option<i32>,
-
-    /// Server name (default: the server id).
-    #[arg(
-        short = 'n',
-        long = "name",
-        visible_alias = "server_name",
-        value_name = "NAME"
-    )]
-    pub name: Option<String>,
-
-    /// File to redirect log output to.
-    #[arg(short = 'l', long = "log", value_name = "FILE")]
-    pub log: Option<PathBuf>,
-
-    /// File to store the process id in.
-    #[arg(short = 'P', long = "pid", value_name = "FILE")]
-    pub pid: Option<PathBuf>,
-
-    /// Enable debugging output.
-    #[arg(short = 'D', long = "debug", action = ArgAction::SetTrue)]
-    pub debug: bool,
-
-    /// Trace the raw protocol (-VV is accepted as in nats-server).
-    #[arg(short = 'V', long = "trace", action = ArgAction::Count)]
-    pub trace: u8,
-
-    /// Timestamp log lines (default true; -T=false turns them off).
-    #[arg(
-        short = 'T',
-        long = "logtime",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    pub logtime: Option<bool>,
-
-    /// Configuration file (nats-server's format). Flags given as well override it.
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Check the configuration file and exit: 0 if valid, 1 with the problems if not.
-    #[arg(short = 't', action = ArgAction::SetTrue)]
-    pub check: bool,
-    /// HTTP monitoring port (-1 picks a free port; 0 or absent: off).
-    #[arg(
-        short = 'm',
-        long = "http_port",
-        value_name = "PORT",
-        allow_negative_numbers = true
-    )]
-    pub http_port: Option<i32>,
-
-    /// User required for connections.
-    #[arg(long = "user", value_name = "USER")]
-    pub user: Option<String>,
-
-    /// Password required for connections.
-    #[arg(long = "pass", value_name = "PASSWORD")]
-    pub pass: Option<String>,
-
-    /// Authorization token required for connections.
-    #[arg(long = "auth", value_name = "TOKEN")]
-    pub auth: Option<String>,
-
-    /// Worker cores, one thread and one io_uring each (default: available CPUs).
-    #[arg(long = "cores", value_name = "N")]
-    pub cores: Option<usize>,
-
-    /// Send a signal to a running ringmq and exit: ldm, stop, quit, term, reopen or reload,
-    /// optionally `=PID` or `=PIDFILE` (`-sl` works too).
-    #[arg(long = "signal", value_name = "SIGNAL[=PID|PIDFILE]")]
-    pub signal: Option<String>,
-
-    /// Show version.
-    #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
-    pub version: bool,
-
-    /// Enable TLS (`--tls=false` turns TLS off whatever the other --tls* flags say).
-    #[arg(long = "tls", value_name = "BOOL", num_args = 0..=1, require_equals = true,
-        default_missing_value = "true", value_parser = parse_go_bool)]
-    pub tls: Option<bool>,
-
-    /// Server certificate file (PEM).
-    #[arg(long = "tlscert", value_name = "FILE")]
-    pub tls_cert: Option<PathBuf>,
-
-    /// Private key for the server certificate (PEM).
-    #[arg(long = "tlskey", value_name = "FILE")]
-    pub tls_key: Option<PathBuf>,
-
-    /// Enable TLS with client verification.
-    #[arg(long = "tlsverify", value_name = "BOOL", num_args = 0..=1, require_equals = true,
-        default_missing_value = "true", value_parser = parse_go_bool)]
-    pub tls_verify: Option<bool>,
-
-    /// Client certificate CA for verification (PEM).
-    #[arg(long = "tlscacert", value_name = "FILE")]
-    pub tls_ca_cert: Option<PathBuf>,
-}
-
-/// A boolean flag value as Go's `strconv.ParseBool` reads it (`-tls=false`, `-tls=1`, ...).
-fn parse_go_bool(text: &str) -> Result<bool, String> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("invalid boolean value {text:?}")),
-    }
-}
-
-/// Long option names that Go-style single-dash use may spell `-name`.
-const LONG_NAMES: &[&str] = &[
-    "addr",
-    "net",
-    "port",
-    "name",
-    "server_name",
-    "log",
-    "pid",
-    "debug",
-    "trace",
-    "logtime",
-    "config",
-    "http_port",
-    "cores",
-    "signal",
-    "user",
-    "pass",
-    "auth",
-    "version",
-    "help",
-    "tls",
-    "tlscert",
-    "tlskey",
-    "tlsverify",
-    "tlscacert",
-];
-
-/// Rewrites `-port 4222` / `-port=4222` into `--port …` for known long names.
-pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    args.into_iter()
-        .map(|arg| {
-            let Some(text) = arg.to_str() else {
-                return arg;
-            };
-            if text.starts_with("--") || !text.starts_with('-') {
-                return arg;
-            }
-            let name = text[1..].split('=').next().unwrap_or("");
-            if name == "sl" {
-                // nats-server's two-letter short form of --signal.
-                return OsString::from(format!("--signal{}", &text[3..]));
-            }
-            if LONG_NAMES.contains(&name) {
-                OsString::from(format!("-{text}"))
-            } else {
-                arg
-            }
-        })
-        .collect()
-}
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -201,6 +23,10 @@ pub enum Command {
     /// `-t`: check the config file and exit.
     Check(Box<Startup>),
     Version,
+    /// `-h`, or the argument `help`: print [`USAGE`] on stdout, exit 0.
+    Help,
+    /// `--help_tls`: print [`TLS_HELP`] on stdout, exit 0.
+    TlsHelp,
     /// `--signal NAME[=PID|PIDFILE]`: signal a running ringmq.
     Signal {
         name: String,
@@ -216,134 +42,262 @@ pub struct Startup {
     pub report: Report,
 }
 
-/// Parses the command line and reads the config file it names. As in nats-server, flags
-/// given on the command line override the file; flags left out do not reset it.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
-    let args = Args::try_parse_from(normalize(args))?;
-    if args.version {
+/// A command line ringmq will not run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// Refused by the flag rules. As nats-server: the message on stderr, then the usage on
+    /// stdout, exit status 0.
+    Flag(FlagError),
+    /// A flag of a feature ringmq does not have yet, named as given (`-js`, `--cluster`).
+    /// Printed `ringmq: {self}`, exit status 1.
+    NotSupported { flag: String, feature: &'static str },
+    /// Anything else (an argument that is no command, an unusable value): printed
+    /// `ringmq: {self}`, exit status 1, as nats-server's `nats-server: ...`.
+    Invalid(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Flag(error) => error.fmt(f),
+            CliError::NotSupported { flag, feature } => {
+                write!(f, "flag {flag} is not supported yet ({feature})")
+            }
+            CliError::Invalid(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The flags given, by setting; the last given for a setting wins, as in Go.
+struct Flags {
+    given: Vec<Given<Key>>,
+}
+
+impl Flags {
+    fn last(&self, key: Key) -> Option<&Given<Key>> {
+        self.given.iter().rev().find(|given| given.key == key)
+    }
+
+    fn bool(&self, key: Key) -> Option<bool> {
+        match self.last(key)?.value {
+            Value::Bool(flag) => Some(flag),
+            _ => None,
+        }
+    }
+
+    fn int(&self, key: Key) -> Option<(i64, &str)> {
+        let given = self.last(key)?;
+        match given.value {
+            Value::Int(number) => Some((number, given.spelled.as_str())),
+            _ => None,
+        }
+    }
+
+    /// A text flag's value; the empty text is Go's unset value, so `Some(None)`.
+    fn text(&self, key: Key) -> Option<Option<OsString>> {
+        match &self.last(key)?.value {
+            Value::Text(text) if text.is_empty() => Some(None),
+            Value::Text(text) => Some(Some(text.clone())),
+            _ => None,
+        }
+    }
+
+    fn string(&self, key: Key) -> Option<Option<String>> {
+        self.text(key)
+            .map(|text| text.map(|t| t.to_string_lossy().into_owned()))
+    }
+
+    fn path(&self, key: Key) -> Option<Option<PathBuf>> {
+        self.text(key).map(|text| text.map(PathBuf::from))
+    }
+}
+
+/// Parses the command line (program name first) and reads the config file it names. As in
+/// nats-server, flags given on the command line override the file; flags left out do not
+/// reset it.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, CliError> {
+    let parsed = goflag::parse(FLAGS, args.into_iter().skip(1)).map_err(CliError::Flag)?;
+    let flags = Flags {
+        given: parsed.given,
+    };
+    // nats-server's order: version, help, TLS help, then a leftover argument.
+    if flags.bool(Key::Version) == Some(true) {
         return Ok(Command::Version);
     }
-    if let Some(signal) = args.signal {
+    if flags.bool(Key::Help) == Some(true) {
+        return Ok(Command::Help);
+    }
+    if flags.bool(Key::HelpTls) == Some(true) {
+        return Ok(Command::TlsHelp);
+    }
+    if let Some(arg) = parsed.rest.first() {
+        let arg = arg.to_string_lossy();
+        return match arg.to_lowercase().as_str() {
+            "version" => Ok(Command::Version),
+            "help" => Ok(Command::Help),
+            _ => Err(CliError::Invalid(format!(
+                "unrecognized command: {}",
+                goflag::quote(&arg)
+            ))),
+        };
+    }
+    if let Some(Some(signal)) = flags.string(Key::Signal) {
         let (name, target) = match signal.split_once('=') {
             Some((name, target)) => (name.to_string(), Some(target.to_string())),
             None => (signal, None),
         };
         return Ok(Command::Signal { name, target });
     }
+    refuse_missing_features(&flags)?;
+    let check = flags.bool(Key::Check) == Some(true);
     let mut config = Config::default();
     let mut report = Report::default();
-    match &args.config {
-        Some(path) => report = conf::load(path, &mut config),
-        None if args.check => report.errors.push(Diagnostic {
+    match flags.path(Key::Config).flatten() {
+        Some(path) => report = conf::load(&path, &mut config),
+        None if check => report.errors.push(Diagnostic {
             pos: None,
             message: "must specify [-c, --config] option to check configuration file syntax".into(),
         }),
         None => {}
     }
-    apply_flags(&args, &mut config)?;
+    apply_flags(&flags, &mut config)?;
     let startup = Box::new(Startup { config, report });
-    Ok(if args.check {
+    Ok(if check {
         Command::Check(startup)
     } else {
         Command::Run(startup)
     })
 }
 
-/// Overrides `config` with the flags that were given.
-fn apply_flags(args: &Args, config: &mut Config) -> Result<(), clap::Error> {
-    if let Some(addr) = &args.addr {
-        config.host = addr.clone();
-    }
-    if let Some(tls) = tls_from_flags(args)? {
-        config.tls = Some(tls);
-    }
-    if let Some(port) = args.port {
-        config.port = match port {
-            -1 => 0,
-            0 => 4222,
-            p if (1..=65_535).contains(&p) => p as u16,
-            p => {
-                return Err(clap::Error::raw(
-                    clap::error::ErrorKind::ValueValidation,
-                    format!("invalid port {p}: use 1-65535, or -1 for a random port\n"),
-                ))
-            }
+/// A flag of a feature ringmq lacks is refused unless its final value is nats-server's
+/// default, which leaves the feature off (`-js=false`, `-ms 0`, `--cluster ""`).
+fn refuse_missing_features(flags: &Flags) -> Result<(), CliError> {
+    for (index, given) in flags.given.iter().enumerate() {
+        let Some(feature) = given.key.missing_feature() else {
+            continue;
         };
-    }
-    if let Some(port) = args.http_port {
-        // As nats-server: 0 leaves monitoring off, -1 picks a free port.
-        config.http_port = match port {
-            -1 => Some(0),
-            0 => None,
-            p if (1..=65_535).contains(&p) => Some(p as u16),
-            p => {
-                return Err(clap::Error::raw(
-                    clap::error::ErrorKind::ValueValidation,
-                    format!("invalid http port {p}: use 1-65535, or -1 for a random port\n"),
-                ))
-            }
+        let overridden = flags.given[index + 1..].iter().any(|g| g.key == given.key);
+        let off = match &given.value {
+            Value::Bool(flag) => !flag,
+            Value::Int(number) => *number == 0,
+            Value::Text(text) => text.is_empty(),
         };
-    }
-    if let Some(name) = &args.name {
-        config.server_name = Some(name.clone());
-    }
-    if let Some(log) = &args.log {
-        config.log_file = Some(log.clone());
-    }
-    if let Some(pid) = &args.pid {
-        config.pid_file = Some(pid.clone());
-    }
-    // -D and -V can only turn on what the file turned off, as in nats-server.
-    if args.debug {
-        config.debug = true;
-    }
-    if args.trace > 0 {
-        config.trace = true;
-    }
-    if let Some(logtime) = args.logtime {
-        config.logtime = logtime;
-    }
-    if let Some(cores) = args.cores {
-        config.cores = cores;
-    }
-    // As nats-server: the flags fill the single user and the token (flags override a file).
-    if let Some(user) = args.user.clone() {
-        config.auth.user = Some(user);
-    }
-    if let Some(pass) = args.pass.clone() {
-        config.auth.password = Some(crate::auth::Secret(pass));
-    }
-    if let Some(token) = args.auth.clone() {
-        config.auth.token = Some(crate::auth::Secret(token));
+        if !overridden && !off {
+            return Err(CliError::NotSupported {
+                flag: given.spelled.clone(),
+                feature,
+            });
+        }
     }
     Ok(())
 }
 
-/// nats-server's rule: any `--tls*` flag turns TLS on, unless `--tls=false` is given; then a
-/// certificate and a key are required, with its messages when one is missing.
-fn tls_from_flags(args: &Args) -> Result<Option<TlsConfig>, clap::Error> {
-    let any_flag = args.tls.is_some()
-        || args.tls_cert.is_some()
-        || args.tls_key.is_some()
-        || args.tls_verify.is_some()
-        || args.tls_ca_cert.is_some();
-    if !any_flag || args.tls == Some(false) {
-        return Ok(None);
+/// A port flag's value: 0 means nats-server's default, -1 any free port (0 in `Config`).
+fn port(number: i64, spelled: &str) -> Result<Option<u16>, CliError> {
+    match number {
+        -1 => Ok(Some(0)),
+        0 => Ok(None),
+        p if (1..=65_535).contains(&p) => Ok(Some(p as u16)),
+        p => Err(CliError::Invalid(format!(
+            "invalid port {p} for {spelled}: use 1-65535, or -1 for a random port"
+        ))),
     }
-    let invalid =
-        |text: &str| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{text}\n"));
-    let cert_file = args
-        .tls_cert
-        .clone()
+}
+
+/// Overrides `config` with the flags that were given.
+fn apply_flags(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
+    if let Some(host) = flags.string(Key::Host) {
+        config.host = host.unwrap_or_else(|| Config::default().host);
+    }
+    if let Some((number, spelled)) = flags.int(Key::Port) {
+        config.port = port(number, spelled)?.unwrap_or(Config::default().port);
+    }
+    if let Some((number, spelled)) = flags.int(Key::HttpPort) {
+        // As nats-server: 0 leaves monitoring off, -1 picks a free port.
+        config.http_port = port(number, spelled)?;
+    }
+    if let Some(name) = flags.string(Key::ServerName) {
+        config.server_name = name;
+    }
+    if let Some(log) = flags.path(Key::Log) {
+        config.log_file = log;
+    }
+    if let Some(pid) = flags.path(Key::Pid) {
+        config.pid_file = pid;
+    }
+    if let Some(dir) = flags.path(Key::StoreDir) {
+        config.store_dir = dir;
+    }
+    if let Some(logtime) = flags.bool(Key::Logtime) {
+        config.logtime = logtime;
+    }
+    // -D/-V first, then -DV, -DVV, -VV (nats-server applies those last, in name order).
+    if let Some(debug) = flags.bool(Key::Debug) {
+        config.debug = debug;
+    }
+    if let Some(trace) = flags.bool(Key::Trace) {
+        config.trace = trace;
+    }
+    for key in [Key::DebugTrace, Key::DebugTraceVerbose] {
+        if let Some(both) = flags.bool(key) {
+            (config.debug, config.trace) = (both, both);
+        }
+    }
+    if let Some(trace) = flags.bool(Key::TraceVerbose) {
+        config.trace = trace;
+    }
+    if let Some((number, spelled)) = flags.int(Key::Cores) {
+        config.cores = usize::try_from(number).map_err(|_| {
+            CliError::Invalid(format!(
+                "invalid value {number} for {spelled}: use 1 or more"
+            ))
+        })?;
+    }
+    // As nats-server: the flags fill the single user and the token (flags override a file).
+    if let Some(user) = flags.string(Key::User) {
+        config.auth.user = user;
+    }
+    if let Some(pass) = flags.string(Key::Pass) {
+        config.auth.password = pass.map(crate::auth::Secret);
+    }
+    if let Some(token) = flags.string(Key::Auth) {
+        config.auth.token = token.map(crate::auth::Secret);
+    }
+    apply_tls(flags, config)
+}
+
+/// nats-server's rule: `--tls=false` turns TLS off (the file's too); otherwise any `--tls*`
+/// flag turns it on, and then a certificate and a key are required, with its messages when
+/// one is missing.
+fn apply_tls(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
+    if flags.bool(Key::Tls) == Some(false) {
+        config.tls = None;
+        return Ok(());
+    }
+    let keys = [
+        Key::Tls,
+        Key::TlsVerify,
+        Key::TlsCert,
+        Key::TlsKey,
+        Key::TlsCaCert,
+    ];
+    if !keys.iter().any(|&key| flags.last(key).is_some()) {
+        return Ok(());
+    }
+    let invalid = |text: &str| CliError::Invalid(text.to_string());
+    let cert_file = flags
+        .path(Key::TlsCert)
+        .flatten()
         .ok_or_else(|| invalid("TLS Server certificate must be present and valid"))?;
-    let key_file = args
-        .tls_key
-        .clone()
+    let key_file = flags
+        .path(Key::TlsKey)
+        .flatten()
         .ok_or_else(|| invalid("TLS Server private key must be present and valid"))?;
     let mut tls = TlsConfig::new(cert_file, key_file);
-    tls.ca_file = args.tls_ca_cert.clone();
-    tls.verify = args.tls_verify == Some(true);
-    Ok(Some(tls))
+    tls.ca_file = flags.path(Key::TlsCaCert).flatten();
+    tls.verify = flags.bool(Key::TlsVerify) == Some(true);
+    config.tls = Some(tls);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -570,6 +524,23 @@ mod tests {
         assert_eq!(c.limits.max_payload, 100);
         let c = run(&["--config", file, "-T=false", "--logtime=false"]);
         assert!(!c.logtime);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn false_flags_override_the_file_too() {
+        let path = conf_file(
+            "false-flags",
+            "debug: true\ntrace: true\ntls { cert_file: c.pem\n key_file: k.pem }\n",
+        );
+        let file = path.to_str().unwrap();
+        let c = run(&["-c", file]);
+        assert!(c.debug && c.trace && c.tls.is_some());
+        // As nats-server: an explicit false wins over the file; -tls=false drops its TLS.
+        let c = run(&["-c", file, "-D=false", "--tls=false"]);
+        assert!(!c.debug && c.trace && c.tls.is_none());
+        let c = run(&["-c", file, "-DV=false"]);
+        assert!(!c.debug && !c.trace && c.tls.is_some());
         std::fs::remove_file(path).unwrap();
     }
 
