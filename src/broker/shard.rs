@@ -7,6 +7,7 @@
 
 use super::auth_checks::Rejected;
 use super::connection::{
+    TlsWait,
     CheckKind, Client, ClosedReason, PendingCheck, State, SubKey, Subscription,
 };
 use super::interest::{self, Record};
@@ -326,7 +327,7 @@ impl Shard {
         client.stall_timer = Some(timer);
     }
 
-    fn arm_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId, delay: Duration) {
+    pub(super) fn arm_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId, delay: Duration) {
         let at = io.now() + delay;
         let timer = io.set_timer(at, Self::timer_token(conn));
         if let Some(client) = self.client_mut(conn) {
@@ -514,7 +515,8 @@ impl Shard {
         };
         let mut identity = None;
         if live.auth.is_required() {
-            let credentials = credentials(&decoded.options);
+            let mut credentials = credentials(&decoded.options);
+            credentials.certificate = io.peer_certificate(conn);
             let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
             match live.auth.verdict(&credentials, nonce) {
                 Verdict::Admit(found) => identity = Some(found),
@@ -824,16 +826,7 @@ impl Shard {
             return;
         }
         if client.tls_handshaking {
-            // Go's read deadline fires first and logs the read's timeout error.
-            let local = io
-                .local_address(conn)
-                .map_or_else(|| "?".to_string(), |address| address.to_string());
-            error!(
-                "{} - cid:{} - TLS handshake error: read tcp {local}->{}: i/o timeout",
-                client.peer, client.cid, client.peer
-            );
-            client.tls_handshaking = false;
-            self.close_client(io, conn, true, ClosedReason::TlsHandshakeError);
+            self.on_tls_timer(io, conn);
             return;
         }
         let recently_active = now.duration_since(client.last_input) < interval;
@@ -1214,14 +1207,7 @@ impl Handler for Shard {
         self.adopt_live_if_newer(io);
         let live = Arc::clone(&self.live);
         let cid = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-        self.line.clear();
-        let mut info = live.info.clone();
-        info.client_id = cid;
-        info.client_ip = peer.ip().to_string();
         let nonce = live.auth.needs_nonce().then(auth::new_nonce);
-        info.nonce = nonce.clone();
-        info.encode(&mut self.line);
-        io.write(conn, &self.line);
         let limits = &live.config.limits;
         let parser = Parser::new(ParserLimits {
             max_control_line: limits.max_control_line,
@@ -1236,6 +1222,9 @@ impl Handler for Shard {
         client.nonce = nonce.map(String::into_boxed_str);
         self.clients[slot] = Some(client);
         self.open_clients += 1;
+        if !self.info_after_handshake() {
+            self.write_info(io, conn, false);
+        }
         if io.total_connections() > limits.max_connections {
             error!("{peer} - cid:{cid} - maximum connections exceeded");
             io.write(conn, err::MAX_CONNECTIONS);
@@ -1243,44 +1232,16 @@ impl Handler for Shard {
             return;
         }
         debug!("{peer} - cid:{cid} - Client connection created");
-        match &live.config.tls {
-            // As nats-server: the ping timer starts once the handshake is done; until then
-            // the handshake deadline runs in its place.
-            Some(tls) if io.start_tls(conn) => {
-                debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
-                if let Some(client) = self.client_mut(conn) {
-                    client.tls_handshaking = true;
-                }
-                // The auth timer starts once the handshake is done, as nats-server's.
-                self.arm_ping_timer(io, conn, tls.timeout);
+        if !self.start_client_tls(io, conn) {
+            if live.auth.is_required() {
+                self.arm_auth_timer(io, conn);
             }
-            _ => {
-                if live.auth.is_required() {
-                    self.arm_auth_timer(io, conn);
-                }
-                self.arm_ping_timer(io, conn, limits.ping_interval);
-            }
+            self.arm_ping_timer(io, conn, limits.ping_interval);
         }
     }
 
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
-        let interval = self.live.config.limits.ping_interval;
-        let Some(client) = self.client_mut(conn) else {
-            return;
-        };
-        client.tls_handshaking = false;
-        debug!(
-            "{} - cid:{} - TLS handshake complete",
-            client.peer, client.cid
-        );
-        debug!(
-            "{} - cid:{} - TLS version {}, cipher suite {}",
-            client.peer, client.cid, handshake.protocol_version, handshake.cipher_suite
-        );
-        if self.live.auth.is_required() {
-            self.arm_auth_timer(io, conn);
-        }
-        self.arm_ping_timer(io, conn, interval);
+        self.tls_established(io, conn, handshake);
     }
 
     fn on_open_local(&mut self, io: &mut Io<'_>, conn: ConnId, _peer: SocketAddr) {
@@ -1299,6 +1260,13 @@ impl Handler for Shard {
         if !client.is_open() {
             return;
         }
+        if client.tls_handshaking {
+            // Plain text before any handshake: an `allow_non_tls` client chose it.
+            self.plain_text_chosen(io, conn);
+        }
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
         client.last_input = now;
         let first_byte = !client.input_seen && client.awaiting_auth;
         client.input_seen = true;
@@ -1408,6 +1376,7 @@ pub(super) fn credentials(sent: &ConnectOptions) -> Credentials<'_> {
         token: sent.auth_token.as_deref(),
         nkey: sent.nkey.as_deref(),
         sig: sent.sig.as_deref(),
+        certificate: None,
     }
 }
 
@@ -1430,10 +1399,16 @@ fn log_tls_failure(client: &Client, reason: CloseReason) {
             "{} - cid:{} - TLS handshake error: {failure}",
             client.peer, client.cid
         ),
-        CloseReason::PeerClosed if client.tls_handshaking => error!(
-            "{} - cid:{} - TLS handshake error: EOF",
-            client.peer, client.cid
-        ),
+        // (Not for an `allow_non_tls` client that had yet to choose: nats-server's peek
+        // takes its EOF as a plain-text client's.)
+        CloseReason::PeerClosed
+            if client.tls_handshaking && client.tls_wait != TlsWait::ClientChoice =>
+        {
+            error!(
+                "{} - cid:{} - TLS handshake error: EOF",
+                client.peer, client.cid
+            )
+        }
         CloseReason::Tls(failure) => debug!(
             "{} - cid:{} - TLS error: {failure}",
             client.peer, client.cid
