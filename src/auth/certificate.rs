@@ -385,6 +385,76 @@ mod tests {
         assert_eq!(CertificateNames::read(certificate.der()), None);
     }
 
+    /// A DER certificate with this subject and these SANs.
+    fn der(subject: &[(rcgen::DnType, &str)], names: Vec<rcgen::SanType>) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (kind, value) in subject {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        params.subject_alt_names = names;
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn the_certificate_names_the_user_in_nats_servers_order() {
+        use super::super::{AuthConfig, Authenticator, Credentials, User, Verdict};
+        use rcgen::DnType::*;
+        let users = ["host.example", "a@example.com", "O=Acme,CN=carol", "CN=dave"]
+            .iter()
+            .map(|name| User {
+                name: name.to_string(),
+                password: Default::default(),
+                account: None,
+                permissions: None,
+            })
+            .collect();
+        let config = AuthConfig {
+            users,
+            ..AuthConfig::default()
+        };
+        let auth = Authenticator::new(&config).unwrap();
+        // Users without passwords: nats-server warns unless certificates name the users.
+        assert!(auth.has_plaintext_passwords());
+        let auth = auth.with_certificate_mapping(true);
+        assert!(!auth.has_plaintext_passwords());
+        let user_of = |certificate: &[u8], user: Option<&str>| {
+            let credentials = Credentials {
+                user,
+                certificate: Some(certificate),
+                ..Credentials::default()
+            };
+            match auth.verdict(&credentials, b"") {
+                Verdict::Admit(identity) => Ok(identity.assumed_user.unwrap()),
+                Verdict::Refuse(refusal) => Err(refusal.detail.unwrap()),
+                Verdict::Check(_) => panic!("no bcrypt here"),
+            }
+        };
+        let email = rcgen::SanType::Rfc822Name("a@example.com".try_into().unwrap());
+        let host = rcgen::SanType::DnsName("host.example".try_into().unwrap());
+        // Emails before DNS names, whatever the SAN order; the CONNECT's user is ignored.
+        let both = der(&[(CommonName, "dave")], vec![host.clone(), email]);
+        assert_eq!(user_of(&both, Some("CN=dave")).as_deref(), Ok("a@example.com"));
+        let dns = der(&[(CommonName, "dave")], vec![host]);
+        assert_eq!(user_of(&dns, None).as_deref(), Ok("host.example"));
+        // The subject DN matches a user written in the other order.
+        let carol = der(&[(CommonName, "carol"), (OrganizationName, "Acme")], vec![]);
+        assert_eq!(user_of(&carol, None).as_deref(), Ok("O=Acme,CN=carol"));
+        let dave = der(&[(CommonName, "dave")], vec![]);
+        assert_eq!(user_of(&dave, None).as_deref(), Ok("CN=dave"));
+        let nobody = der(&[(CommonName, "nobody"), (OrganizationName, "Acme")], vec![]);
+        assert_eq!(
+            user_of(&nobody, Some("CN=dave")),
+            Err(r#"User in cert ["CN=nobody,O=Acme"], not found"#.to_string())
+        );
+        let credentials = Credentials::default();
+        assert!(matches!(
+            auth.verdict(&credentials, b""),
+            Verdict::Refuse(_)
+        ));
+    }
+
     #[test]
     fn dn_parsing_and_matching_follow_nats_servers_ldap_code() {
         let dn = Dn::parse("CN=alice, O=Acme\\, Inc.,DC=example+DC=org").unwrap();
@@ -402,7 +472,8 @@ mod tests {
         assert_eq!(Dn::parse("cn=x\\41 ").unwrap().rdns, [vec![("cn".into(), "xA".into())]]);
         assert_eq!(Dn::parse("alice"), None);
         assert_eq!(Dn::parse("CN=#0c01"), None);
-        assert_eq!(Dn::parse("CN=a\\"), None);
+        assert_eq!(Dn::parse("CN=a\\4"), None, "an escape cut short");
+        assert_eq!(Dn::parse("CN=a\\").unwrap().rdns, [vec![("CN".into(), "a".into())]]);
         let ordered = Dn::parse("CN=a,O=b").unwrap();
         let reversed = Dn::parse("O=b,cn=a").unwrap();
         assert!(ordered.equals(&Dn::parse("cn=a,O=b").unwrap()));
