@@ -28,6 +28,8 @@ const NATS_SERVER_PATH: &str = "/usr/sbin/nats-server";
 /// one from an unrelated CA, as PEM files in a directory removed on drop.
 pub struct Certificates {
     pub directory: PathBuf,
+    /// The CA, for client certificates a test issues itself ([`Certificates::issue_client`]).
+    pub ca: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
 impl Certificates {
@@ -58,7 +60,45 @@ impl Certificates {
         );
         write("stranger-cert.pem", stranger);
         write("stranger-key.pem", stranger_key);
-        Certificates { directory }
+        Certificates { directory, ca }
+    }
+
+    /// Writes `{name}-cert.pem` and `{name}-key.pem`: a client certificate from the CA with
+    /// this subject and these SANs (for `client_config(Some(name))`).
+    pub fn issue_client(
+        &self,
+        name: &str,
+        subject: &[(rcgen::DnType, &str)],
+        alternative_names: Vec<rcgen::SanType>,
+    ) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (kind, value) in subject {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        params.subject_alt_names = alternative_names;
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params.signed_by(&key, &self.ca).unwrap();
+        std::fs::write(self.path(&format!("{name}-cert.pem")), certificate.pem()).unwrap();
+        std::fs::write(self.path(&format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+    }
+
+    /// A `tls {}` block with the server's certificate and key, plus `extra` keys.
+    pub fn tls_block(&self, extra: &str) -> String {
+        format!(
+            "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n{extra}\n}}\n",
+            self.path("server-cert.pem").display(),
+            self.path("server-key.pem").display(),
+            self.path("ca.pem").display()
+        )
+    }
+
+    /// Writes `text` as the configuration file `name` and returns `-c <file>`.
+    pub fn config_args(&self, name: &str, text: &str) -> Vec<String> {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        vec!["-c".to_string(), path.display().to_string()]
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -209,6 +249,11 @@ impl Server {
     }
 
     /// Waits until a log line contains `needle`; panics with the log at the deadline.
+    /// Everything logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.0.lock().unwrap().0.join("\n")
+    }
+
     pub fn wait_for_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + REPLY_TIMEOUT;
         let (lock, changed) = &*self.log;
@@ -310,6 +355,28 @@ impl TlsClient {
             pending: Vec::new(),
             info,
         }
+    }
+
+    /// `handshake_first`: the handshake at once, then INFO as the first encrypted frame.
+    pub fn connect_first(port: u16, config: Arc<ClientConfig>) -> TlsClient {
+        let mut tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        tcp.set_nodelay(true).unwrap();
+        tcp.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut session = ClientConnection::new(config, name).expect("client session");
+        while session.is_handshaking() {
+            session.complete_io(&mut tcp).expect("TLS handshake");
+        }
+        let mut client = TlsClient {
+            stream: StreamOwned::new(session, tcp),
+            pending: Vec::new(),
+            info: String::new(),
+        };
+        let info = client
+            .next_frame(Instant::now() + REPLY_TIMEOUT)
+            .expect("INFO after the handshake");
+        client.info = String::from_utf8(info).expect("INFO is UTF-8");
+        client
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
