@@ -55,7 +55,9 @@ fn verify_and_map_gives_the_certificates_user_its_permissions() {
         let mut client =
             TlsClient::connect(server.port, certificates.client_config(Some(identity)));
         assert!(
-            client.info.contains(r#""tls_required":true,"tls_verify":true,"#),
+            client
+                .info
+                .contains(r#""tls_required":true,"tls_verify":true,"#),
             "{}",
             client.info
         );
@@ -164,7 +166,9 @@ fn handshake_first_sends_info_encrypted_after_the_handshake() {
     assert!(client.info.starts_with("INFO {"), "{}", client.info);
     assert!(client.info.ends_with("} \r\n"), "{}", client.info);
     assert!(
-        client.info.contains(r#","headers":true,"tls_required":true,"max_payload":"#),
+        client
+            .info
+            .contains(r#","headers":true,"tls_required":true,"max_payload":"#),
         "{}",
         client.info
     );
@@ -211,7 +215,11 @@ fn handshake_first_fallback_greets_a_silent_client_in_plain_text() {
     let started = Instant::now();
     let mut waiting = TlsClient::connect(server.port, certificates.client_config(None));
     assert!(started.elapsed() >= Duration::from_millis(290));
-    assert!(waiting.info.contains(r#""tls_required":true"#), "{}", waiting.info);
+    assert!(
+        waiting.info.contains(r#""tls_required":true"#),
+        "{}",
+        waiting.info
+    );
     waiting.send(CONNECT_QUIET);
     waiting.send(b"PING\r\n");
     waiting.expect(b"PONG\r\n");
@@ -235,8 +243,8 @@ fn handshake_errors_log_the_peer_address_even_after_a_reset() {
     // them after the reset, when getpeername no longer answers.
     let mut ports = Vec::new();
     for _ in 0..20 {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .unwrap();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         let address: std::net::SocketAddr = ([127, 0, 0, 1], server.port).into();
         socket.connect(&address.into()).unwrap();
         let local = socket.local_addr().unwrap().as_socket().unwrap();

@@ -401,15 +401,20 @@ mod tests {
     fn the_certificate_names_the_user_in_nats_servers_order() {
         use super::super::{AuthConfig, Authenticator, Credentials, User, Verdict};
         use rcgen::DnType::*;
-        let users = ["host.example", "a@example.com", "O=Acme,CN=carol", "CN=dave"]
-            .iter()
-            .map(|name| User {
-                name: name.to_string(),
-                password: Default::default(),
-                account: None,
-                permissions: None,
-            })
-            .collect();
+        let users = [
+            "host.example",
+            "a@example.com",
+            "O=Acme,CN=carol",
+            "CN=dave",
+        ]
+        .iter()
+        .map(|name| User {
+            name: name.to_string(),
+            password: Default::default(),
+            account: None,
+            permissions: None,
+        })
+        .collect();
         let config = AuthConfig {
             users,
             ..AuthConfig::default()
@@ -435,7 +440,10 @@ mod tests {
         let host = rcgen::SanType::DnsName("host.example".try_into().unwrap());
         // Emails before DNS names, whatever the SAN order; the CONNECT's user is ignored.
         let both = der(&[(CommonName, "dave")], vec![host.clone(), email]);
-        assert_eq!(user_of(&both, Some("CN=dave")).as_deref(), Ok("a@example.com"));
+        assert_eq!(
+            user_of(&both, Some("CN=dave")).as_deref(),
+            Ok("a@example.com")
+        );
         let dns = der(&[(CommonName, "dave")], vec![host]);
         assert_eq!(user_of(&dns, None).as_deref(), Ok("host.example"));
         // The subject DN matches a user written in the other order.
@@ -443,7 +451,10 @@ mod tests {
         assert_eq!(user_of(&carol, None).as_deref(), Ok("O=Acme,CN=carol"));
         let dave = der(&[(CommonName, "dave")], vec![]);
         assert_eq!(user_of(&dave, None).as_deref(), Ok("CN=dave"));
-        let nobody = der(&[(CommonName, "nobody"), (OrganizationName, "Acme")], vec![]);
+        let nobody = der(
+            &[(CommonName, "nobody"), (OrganizationName, "Acme")],
+            vec![],
+        );
         assert_eq!(
             user_of(&nobody, Some("CN=dave")),
             Err(r#"User in cert ["CN=nobody,O=Acme"], not found"#.to_string())
@@ -469,11 +480,17 @@ mod tests {
                 ],
             ]
         );
-        assert_eq!(Dn::parse("cn=x\\41 ").unwrap().rdns, [vec![("cn".into(), "xA".into())]]);
+        assert_eq!(
+            Dn::parse("cn=x\\41 ").unwrap().rdns,
+            [vec![("cn".into(), "xA".into())]]
+        );
         assert_eq!(Dn::parse("alice"), None);
         assert_eq!(Dn::parse("CN=#0c01"), None);
         assert_eq!(Dn::parse("CN=a\\4"), None, "an escape cut short");
-        assert_eq!(Dn::parse("CN=a\\").unwrap().rdns, [vec![("CN".into(), "a".into())]]);
+        assert_eq!(
+            Dn::parse("CN=a\\").unwrap().rdns,
+            [vec![("CN".into(), "a".into())]]
+        );
         let ordered = Dn::parse("CN=a,O=b").unwrap();
         let reversed = Dn::parse("O=b,cn=a").unwrap();
         assert!(ordered.equals(&Dn::parse("cn=a,O=b").unwrap()));

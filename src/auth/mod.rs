@@ -17,11 +17,11 @@ mod password;
 mod permissions;
 mod tree;
 
+pub use certificate::{CertificateNames, Dn};
 pub use config::{
     AuthConfig, NkeyUser, Permissions, ResponsePermission, Secret, SubjectPermission, User,
     DEFAULT_AUTH_TIMEOUT, DEFAULT_RESPONSE_EXPIRES, DEFAULT_RESPONSE_MAX_MSGS,
 };
-pub use certificate::{CertificateNames, Dn};
 pub use nkey::{new_nonce, SignatureError};
 pub use permissions::{
     is_subset_match, literal_match, ClientPermissions, Rules, CACHE_PRUNE_COUNT,
@@ -340,7 +340,11 @@ impl Authenticator {
         let certificate = certificate.ok_or("User required in cert, no peer certificates found")?;
         let names =
             CertificateNames::read(certificate).ok_or("User required in cert, none found")?;
-        let known = |name: &str| self.users.get_key_value(name).map(|(name, _)| name.as_str());
+        let known = |name: &str| {
+            self.users
+                .get_key_value(name)
+                .map(|(name, _)| name.as_str())
+        };
         if let Some(user) = names.alternative_names.iter().find_map(|name| known(name)) {
             return Ok(user);
         }

@@ -93,9 +93,7 @@ impl Shard {
             TlsMode::Plain => return false,
             TlsMode::Required => (io.start_tls(conn), TlsWait::Handshake, timeout),
             TlsMode::Offered => (io.offer_tls(conn), TlsWait::ClientChoice, timeout),
-            TlsMode::First { fallback: None } => {
-                (io.start_tls(conn), TlsWait::Handshake, timeout)
-            }
+            TlsMode::First { fallback: None } => (io.start_tls(conn), TlsWait::Handshake, timeout),
             TlsMode::First {
                 fallback: Some(delay),
             } => (io.start_tls(conn), TlsWait::FirstBytes, delay),
@@ -175,10 +173,12 @@ impl Shard {
         let Some(client) = self.client(conn) else {
             return;
         };
-        let timeout = self.live.config.tls.as_ref().map_or(
-            crate::config::TlsConfig::DEFAULT_TIMEOUT,
-            |tls| tls.timeout,
-        );
+        let timeout = self
+            .live
+            .config
+            .tls
+            .as_ref()
+            .map_or(crate::config::TlsConfig::DEFAULT_TIMEOUT, |tls| tls.timeout);
         match client.tls_wait {
             TlsWait::ClientChoice if io.decline_tls(conn) => self.tls_ready(io, conn),
             TlsWait::FirstBytes => {

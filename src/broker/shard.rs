@@ -7,8 +7,7 @@
 
 use super::auth_checks::Rejected;
 use super::connection::{
-    TlsWait,
-    CheckKind, Client, ClosedReason, PendingCheck, State, SubKey, Subscription,
+    CheckKind, Client, ClosedReason, PendingCheck, State, SubKey, Subscription, TlsWait,
 };
 use super::interest::{self, Record};
 use super::lame_duck::{CoreLameDuck, LAME_DUCK_TIMER};

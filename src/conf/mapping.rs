@@ -786,20 +786,35 @@ mod tests {
     #[test]
     fn tls_modes_are_read_as_nats_server_reads_them() {
         let read = |body: &str| {
-            let (config, report) =
-                check(&format!("allow_non_tls: true\ntls {{ cert_file: c, key_file: k, {body} }}\n"));
+            let (config, report) = check(&format!(
+                "allow_non_tls: true\ntls {{ cert_file: c, key_file: k, {body} }}\n"
+            ));
             assert!(report.errors.is_empty(), "{report:?}");
             assert!(config.allow_non_tls);
             let tls = config.tls.unwrap();
-            (tls.verify, tls.verify_and_map, tls.handshake_first, tls.handshake_first_fallback)
+            (
+                tls.verify,
+                tls.verify_and_map,
+                tls.handshake_first,
+                tls.handshake_first_fallback,
+            )
         };
         let ms = Duration::from_millis;
         assert_eq!(read("verify_and_map: true"), (true, true, false, None));
-        assert_eq!(read("verify: true, verify_and_map: false"), (true, false, false, None));
+        assert_eq!(
+            read("verify: true, verify_and_map: false"),
+            (true, false, false, None)
+        );
         assert_eq!(read("handshake_first: true"), (false, false, true, None));
         assert_eq!(read("first: \"on\""), (false, false, true, None));
-        assert_eq!(read("handshake_first: auto"), (false, false, true, Some(ms(50))));
-        assert_eq!(read("immediate: \"300ms\""), (false, false, true, Some(ms(300))));
+        assert_eq!(
+            read("handshake_first: auto"),
+            (false, false, true, Some(ms(50)))
+        );
+        assert_eq!(
+            read("immediate: \"300ms\""),
+            (false, false, true, Some(ms(300)))
+        );
         assert_eq!(read("handshake_first: \"0s\""), (false, false, true, None));
         assert_eq!(
             errors("tls { cert_file: c, key_file: k, handshake_first: soon }\n"),

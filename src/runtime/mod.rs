@@ -277,7 +277,11 @@ impl Io<'_> {
     /// handshake has received it; verified when the TLS configuration verifies clients.
     /// None for plain connections and peers without one.
     pub fn peer_certificate(&self, conn: ConnId) -> Option<&[u8]> {
-        self.state.connection(conn)?.tls.as_deref()?.peer_certificate()
+        self.state
+            .connection(conn)?
+            .tls
+            .as_deref()?
+            .peer_certificate()
     }
 
     /// `conn`'s local address (one syscall; for log lines).

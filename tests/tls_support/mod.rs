@@ -480,4 +480,3 @@ pub fn publish(subject: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 pub const CONNECT_QUIET: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
-
