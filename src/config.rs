@@ -92,6 +92,17 @@ pub struct TlsConfig {
     /// Require a client certificate signed by a trusted CA (`verify`, `--tlsverify`); INFO
     /// then carries `"tls_verify":true`.
     pub verify: bool,
+    /// The client certificate names the user (`verify_and_map`, which implies `verify`):
+    /// its email or DNS SAN, or its subject DN, is looked up among the users as nats-server
+    /// does; the CONNECT's user name is not used.
+    pub verify_and_map: bool,
+    /// The handshake comes first, INFO after it, encrypted (`handshake_first`, nats-server
+    /// 2.10). Clients must be configured for it (nats.c, async-nats, nats.py can be).
+    pub handshake_first: bool,
+    /// With `handshake_first`: a client that has sent nothing after this long gets the plain
+    /// INFO and the usual TLS after it (`handshake_first: "300ms"`, or `"auto"` for 50 ms).
+    /// None: no fallback, such clients fail.
+    pub handshake_first_fallback: Option<Duration>,
     /// Handshake deadline (`timeout`, in seconds in the config file). Over it the connection
     /// is closed without a reply, as nats-server closes it.
     pub timeout: Duration,
@@ -101,6 +112,9 @@ impl TlsConfig {
     /// nats-server's default handshake deadline (`TLS_TIMEOUT`).
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
+    /// nats-server 2.10's `handshake_first: auto` fallback delay.
+    pub const DEFAULT_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
+
     /// TLS with this certificate and key, no client verification, the default timeout.
     pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> TlsConfig {
         TlsConfig {
@@ -108,6 +122,9 @@ impl TlsConfig {
             key_file: key_file.into(),
             ca_file: None,
             verify: false,
+            verify_and_map: false,
+            handshake_first: false,
+            handshake_first_fallback: None,
             timeout: TlsConfig::DEFAULT_TIMEOUT,
         }
     }
@@ -150,6 +167,9 @@ pub struct Config {
     /// it without `-js` (client test harnesses pass it on every start); unused until ringmq
     /// has JetStream.
     pub store_dir: Option<PathBuf>,
+    /// With `tls`, plain-text clients are served too (`allow_non_tls`): INFO says
+    /// `tls_available` instead of `tls_required`, and a client's first byte chooses.
+    pub allow_non_tls: bool,
 }
 
 /// nats-server's defaults and floor for lame duck mode.
@@ -177,6 +197,7 @@ impl Default for Config {
             auth: crate::auth::AuthConfig::default(),
             tls: None,
             store_dir: None,
+            allow_non_tls: false,
         }
     }
 }

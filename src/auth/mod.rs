@@ -4,17 +4,20 @@
 //! - `tree`: [`AuthConfig::from_tree`], from a nats-style configuration tree (JSON-shaped).
 //! - `password`: bcrypt or constant-time comparison. `nkey`: nonces and signature checks.
 //! - `permissions`: compiled per-user [`Rules`] and per-connection [`ClientPermissions`].
+//! - `certificate`: a client certificate's names and DNs, for `verify_and_map`.
 //!
 //! [`Authenticator`] is compiled once at start-up and shared by every core; it is consulted
 //! only at CONNECT. The outcome, an [`Identity`], is one account index and an optional set of
 //! rules: all the publish path ever looks at. Nothing here does IO or knows about the broker.
 
+mod certificate;
 mod config;
 mod nkey;
 mod password;
 mod permissions;
 mod tree;
 
+pub use certificate::{CertificateNames, Dn};
 pub use config::{
     AuthConfig, NkeyUser, Permissions, ResponsePermission, Secret, SubjectPermission, User,
     DEFAULT_AUTH_TIMEOUT, DEFAULT_RESPONSE_EXPIRES, DEFAULT_RESPONSE_MAX_MSGS,
@@ -51,6 +54,8 @@ pub struct Credentials<'a> {
     pub token: Option<&'a str>,
     pub nkey: Option<&'a str>,
     pub sig: Option<&'a str>,
+    /// The client's verified TLS certificate (DER), for `verify_and_map`.
+    pub certificate: Option<&'a [u8]>,
 }
 
 /// What authenticating a CONNECT found ([`Authenticator::verdict`]).
@@ -139,7 +144,15 @@ pub struct Authenticator {
     /// Index → name; `$G` first.
     account_names: Vec<String>,
     timeout: Duration,
+    /// A password is set in plain text (single user or a user).
     plaintext_passwords: bool,
+    /// Some user has no password (nats-server warns about it too, unless certificates name
+    /// the users).
+    passwordless_users: bool,
+    /// `verify_and_map`: the client certificate names the user.
+    map_certificates: bool,
+    /// The user names that read as DNs, in configuration order, for `verify_and_map`.
+    user_dns: Vec<(Dn, String)>,
     /// bcrypt successes, so reconnects do not stall a core (see `VerifiedSecrets`).
     verified: Arc<password::VerifiedSecrets>,
 }
@@ -245,7 +258,13 @@ impl Authenticator {
             || config
                 .users
                 .iter()
-                .any(|u| !password::is_bcrypt(&u.password.0));
+                .any(|u| !u.password.0.is_empty() && !password::is_bcrypt(&u.password.0));
+        let passwordless_users = config.users.iter().any(|u| u.password.0.is_empty());
+        let user_dns = config
+            .users
+            .iter()
+            .filter_map(|u| Some((Dn::parse(&u.name)?, u.name.clone())))
+            .collect();
         Ok(Authenticator {
             required: config.is_enabled(),
             token: config.token.clone(),
@@ -259,6 +278,9 @@ impl Authenticator {
             account_names,
             timeout: config.timeout(),
             plaintext_passwords,
+            passwordless_users,
+            map_certificates: false,
+            user_dns,
             verified: previous.map_or_else(
                 || Arc::new(password::VerifiedSecrets::new()),
                 |p| Arc::clone(&p.verified),
@@ -299,9 +321,46 @@ impl Authenticator {
         &self.account_names[usize::from(account)]
     }
 
-    /// Whether a configured password is plain text (nats-server warns at start-up).
+    /// `verify_and_map`: with users configured, the client's certificate names its user
+    /// and the CONNECT's user name is not looked at (see [`CertificateNames`]).
+    pub fn with_certificate_mapping(mut self, map: bool) -> Authenticator {
+        self.map_certificates = map;
+        self
+    }
+
+    /// Whether a configured password is plain text, or a user has none while certificates
+    /// do not name the users (nats-server warns at start-up about both).
     pub fn has_plaintext_passwords(&self) -> bool {
-        self.plaintext_passwords
+        self.plaintext_passwords || (self.passwordless_users && !self.map_certificates)
+    }
+
+    /// The user a client certificate names, in nats-server's order (see
+    /// [`CertificateNames`]), or why there is none (its debug line).
+    fn certificate_user(&self, certificate: Option<&[u8]>) -> Result<&str, String> {
+        let certificate = certificate.ok_or("User required in cert, no peer certificates found")?;
+        let names =
+            CertificateNames::read(certificate).ok_or("User required in cert, none found")?;
+        let known = |name: &str| {
+            self.users
+                .get_key_value(name)
+                .map(|(name, _)| name.as_str())
+        };
+        if let Some(user) = names.alternative_names.iter().find_map(|name| known(name)) {
+            return Ok(user);
+        }
+        if let Some(dn) = &names.subject_dn {
+            let exact = self.user_dns.iter().find(|(user, _)| user.equals(dn));
+            let reordered = || self.user_dns.iter().find(|(user, _)| user.rdns_match(dn));
+            if let Some((_, name)) = exact.or_else(reordered) {
+                return Ok(name);
+            }
+        }
+        let found = names
+            .subject_with_domain
+            .as_deref()
+            .and_then(known)
+            .or_else(|| known(&names.subject));
+        found.ok_or_else(|| format!("User in cert [{:?}], not found", names.subject))
     }
 
     /// The identity for a client whose first operation is not a CONNECT: the `no_auth_user`,
@@ -337,7 +396,8 @@ impl Authenticator {
     }
 
     /// Authenticates one CONNECT, in nats-server's order: nkey users (signature of `nonce`),
-    /// then users (with `no_auth_user` for a client without any credentials), then the
+    /// then users (named by the client certificate with `verify_and_map`, else by the
+    /// CONNECT, with `no_auth_user` for a client without any credentials), then the
     /// token, then the single user. All of it, except for a bcrypt comparison that is not
     /// remembered from an earlier success: that one is returned as a [`SecretCheck`] to run
     /// off the core (it takes on the order of 100 ms at bcrypt's usual costs).
@@ -354,6 +414,22 @@ impl Authenticator {
                 Ok(()) => Verdict::Admit(identity(login, None)),
                 Err(error) => Verdict::Refuse(Refusal {
                     detail: Some(error.to_string()),
+                }),
+            };
+        }
+        if !self.users.is_empty() && self.map_certificates {
+            return match self.certificate_user(credentials.certificate) {
+                Ok(name) => {
+                    let login = &self.users[name];
+                    self.compare(
+                        format!("user {name}"),
+                        &login.password.0,
+                        credentials.pass.unwrap_or(""),
+                        identity(login, Some(name.to_string())),
+                    )
+                }
+                Err(detail) => Verdict::Refuse(Refusal {
+                    detail: Some(detail),
                 }),
             };
         }

@@ -119,6 +119,21 @@ pub struct Client {
     pub retired: bool,
     /// The TLS handshake is under way: the ping timer is the handshake deadline meanwhile.
     pub tls_handshaking: bool,
+    /// What the ping timer waits for while `tls_handshaking` (see `greeting`).
+    pub tls_wait: TlsWait,
+    /// `handshake_first`: INFO is written once the handshake is done.
+    pub info_after_handshake: bool,
+}
+
+/// What a connection that has not finished its TLS handshake waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsWait {
+    /// The handshake, within the TLS timeout.
+    Handshake,
+    /// `allow_non_tls`: the client's first byte (a TLS record or plain text).
+    ClientChoice,
+    /// `handshake_first` with a fallback delay: the client's first TLS bytes.
+    FirstBytes,
 }
 
 impl Client {
@@ -164,6 +179,8 @@ impl Client {
             rtt_ping_sent: None,
             retired: false,
             tls_handshaking: false,
+            tls_wait: TlsWait::Handshake,
+            info_after_handshake: false,
         }
     }
 

@@ -33,6 +33,13 @@ impl Shard {
         if !client.is_open() {
             return;
         }
+        if client.tls_handshaking {
+            // Plain text before any handshake: an `allow_non_tls` client chose it.
+            self.plain_text_chosen(io, conn);
+        }
+        let Some(client) = self.client_mut(conn) else {
+            return;
+        };
         client.last_input = now;
         let first_byte = !client.input_seen && client.awaiting_auth;
         client.input_seen = true;

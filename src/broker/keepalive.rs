@@ -5,9 +5,9 @@
 use super::connection::ClosedReason;
 use super::timers::Timer;
 use super::Shard;
+use crate::debug;
 use crate::protocol::encoder::{self, err};
 use crate::runtime::{ConnId, Io};
-use crate::{debug, error};
 use std::time::Duration;
 
 /// Upper bound of the first keep-alive PING after CONNECT (nats-server measures RTT with it).
@@ -44,16 +44,7 @@ impl Shard {
             return;
         }
         if client.tls_handshaking {
-            // Go's read deadline fires first and logs the read's timeout error.
-            let local = io
-                .local_address(conn)
-                .map_or_else(|| "?".to_string(), |address| address.to_string());
-            error!(
-                "{} - cid:{} - TLS handshake error: read tcp {local}->{}: i/o timeout",
-                client.peer, client.cid, client.peer
-            );
-            client.tls_handshaking = false;
-            self.close_client(io, conn, true, ClosedReason::TlsHandshakeError);
+            self.on_tls_timer(io, conn);
             return;
         }
         let recently_active = now.duration_since(client.last_input) < interval;

@@ -1,13 +1,13 @@
-//! A client connection's life on its core: opened (INFO, limits, TLS or not, the first
-//! timers), the TLS handshake done, closed by us (subscriptions removed at once, output
-//! flushed if asked) or by the runtime (what /connz and the log say about why).
+//! A client connection's life on its core: opened (its state, the connection limit, INFO
+//! and TLS as `greeting` decides, the first timers), closed by us (subscriptions removed at
+//! once, output flushed if asked) or by the runtime (what /connz and the log say about why).
 
-use super::connection::{Client, ClosedReason, State};
+use super::connection::{Client, ClosedReason, State, TlsWait};
 use super::Shard;
 use crate::auth;
 use crate::protocol::encoder::err;
 use crate::protocol::{Parser, ParserLimits};
-use crate::runtime::{CloseReason, ConnId, Io, TlsHandshake};
+use crate::runtime::{CloseReason, ConnId, Io};
 use crate::{debug, error, info};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -22,14 +22,7 @@ impl Shard {
         self.adopt_live_if_newer(io);
         let live = Arc::clone(&self.live);
         let cid = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-        self.line.clear();
-        let mut info = live.info.clone();
-        info.client_id = cid;
-        info.client_ip = peer.ip().to_string();
         let nonce = live.auth.needs_nonce().then(auth::new_nonce);
-        info.nonce = nonce.clone();
-        info.encode(&mut self.line);
-        io.write(conn, &self.line);
         let limits = &live.config.limits;
         let parser = Parser::new(ParserLimits {
             max_control_line: limits.max_control_line,
@@ -44,6 +37,9 @@ impl Shard {
         client.nonce = nonce.map(String::into_boxed_str);
         self.clients[slot] = Some(client);
         self.open_clients += 1;
+        if !self.info_after_handshake() {
+            self.write_info(io, conn, false);
+        }
         if io.total_connections() > limits.max_connections {
             error!("{peer} - cid:{cid} - maximum connections exceeded");
             io.write(conn, err::MAX_CONNECTIONS);
@@ -51,50 +47,12 @@ impl Shard {
             return;
         }
         debug!("{peer} - cid:{cid} - Client connection created");
-        match &live.config.tls {
-            // As nats-server: the ping timer starts once the handshake is done; until then
-            // the handshake deadline runs in its place.
-            Some(tls) if io.start_tls(conn) => {
-                debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
-                if let Some(client) = self.client_mut(conn) {
-                    client.tls_handshaking = true;
-                }
-                // The auth timer starts once the handshake is done, as nats-server's.
-                self.arm_ping_timer(io, conn, tls.timeout);
+        if !self.start_client_tls(io, conn) {
+            if live.auth.is_required() {
+                self.arm_auth_timer(io, conn);
             }
-            _ => {
-                if live.auth.is_required() {
-                    self.arm_auth_timer(io, conn);
-                }
-                self.arm_ping_timer(io, conn, limits.ping_interval);
-            }
+            self.arm_ping_timer(io, conn, limits.ping_interval);
         }
-    }
-
-    /// The TLS handshake is done: the auth and ping timers take over from its deadline.
-    pub(super) fn client_tls_established(
-        &mut self,
-        io: &mut Io<'_>,
-        conn: ConnId,
-        handshake: TlsHandshake,
-    ) {
-        let interval = self.live.config.limits.ping_interval;
-        let Some(client) = self.client_mut(conn) else {
-            return;
-        };
-        client.tls_handshaking = false;
-        debug!(
-            "{} - cid:{} - TLS handshake complete",
-            client.peer, client.cid
-        );
-        debug!(
-            "{} - cid:{} - TLS version {}, cipher suite {}",
-            client.peer, client.cid, handshake.protocol_version, handshake.cipher_suite
-        );
-        if self.live.auth.is_required() {
-            self.arm_auth_timer(io, conn);
-        }
-        self.arm_ping_timer(io, conn, interval);
     }
 
     /// The runtime closed a client's connection (the peer went, an error, a write deadline,
@@ -171,10 +129,16 @@ fn log_tls_failure(client: &Client, reason: CloseReason) {
             "{} - cid:{} - TLS handshake error: {failure}",
             client.peer, client.cid
         ),
-        CloseReason::PeerClosed if client.tls_handshaking => error!(
-            "{} - cid:{} - TLS handshake error: EOF",
-            client.peer, client.cid
-        ),
+        // (Not for an `allow_non_tls` client that had yet to choose: nats-server's peek
+        // takes its EOF as a plain-text client's.)
+        CloseReason::PeerClosed
+            if client.tls_handshaking && client.tls_wait != TlsWait::ClientChoice =>
+        {
+            error!(
+                "{} - cid:{} - TLS handshake error: EOF",
+                client.peer, client.cid
+            )
+        }
         CloseReason::Tls(failure) => debug!(
             "{} - cid:{} - TLS error: {failure}",
             client.peer, client.cid

@@ -69,7 +69,8 @@ impl Shard {
         };
         let mut identity = None;
         if live.auth.is_required() {
-            let credentials = credentials(&decoded.options);
+            let mut credentials = credentials(&decoded.options);
+            credentials.certificate = io.peer_certificate(conn);
             let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
             match live.auth.verdict(&credentials, nonce) {
                 Verdict::Admit(found) => identity = Some(found),
@@ -368,5 +369,6 @@ pub(super) fn credentials(sent: &ConnectOptions) -> Credentials<'_> {
         token: sent.auth_token.as_deref(),
         nkey: sent.nkey.as_deref(),
         sig: sent.sig.as_deref(),
+        certificate: None,
     }
 }

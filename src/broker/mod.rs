@@ -13,6 +13,7 @@
 mod auth_checks;
 mod barrier;
 mod connection;
+mod greeting;
 mod input;
 mod interest;
 mod keepalive;
@@ -151,7 +152,9 @@ impl Server {
         if config.limits.max_payload > LARGE_PAYLOAD_WARNING {
             warn!("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance");
         }
-        let auth = Authenticator::new(&config.auth).map_err(std::io::Error::other)?;
+        let auth = Authenticator::new(&config.auth)
+            .map_err(std::io::Error::other)?
+            .with_certificate_mapping(greeting::maps_certificates(&config));
         let listener = bind_listener(config.listen_addr().map_err(std::io::Error::other)?)?;
         runtime::sys::set_listen_backlog(&listener, config.limits.listen_backlog)?;
         let port = listener.local_addr()?.port();
@@ -187,11 +190,11 @@ impl Server {
             port,
             headers: true,
             auth_required: auth.advertises_auth_required(),
-            tls_required: config.tls.is_some(),
-            tls_verify: config.tls.as_ref().is_some_and(|tls| tls.verify),
             max_payload: config.limits.max_payload,
             ..ServerInfo::default()
         };
+        let mut info = info;
+        greeting::set_info_tls(&mut info, &config);
         let runtime_config = RuntimeConfig {
             cores: config.cores,
             recv_buffers: config.limits.recv_buffers_per_core,
@@ -255,8 +258,11 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(&live.config.host, port)
         );
-        if live.config.tls.is_some() {
+        if let Some(tls) = &live.config.tls {
             info!("TLS required for client connections");
+            if tls.handshake_first && tls.handshake_first_fallback.is_none() {
+                warn!("Clients that are not using \"TLS Handshake First\" option will fail to connect");
+            }
         }
         info!("Server is ready");
         Ok(Server {

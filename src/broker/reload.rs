@@ -256,6 +256,17 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
         line(format!("Reloaded: log_file = {}", go_string(&new.log_file)));
         logging = true;
     }
+    if old.allow_non_tls != new.allow_non_tls {
+        return Err(unsupported(
+            "AllowNonTLS",
+            old.allow_non_tls,
+            new.allow_non_tls,
+        ));
+    }
+    let maps = |tls: &Option<TlsConfig>| tls.as_ref().is_some_and(|t| t.verify_and_map);
+    if maps(&old.tls) != maps(&new.tls) {
+        return Err(unsupported("TLSMap", maps(&old.tls), maps(&new.tls)));
+    }
     let timeout = |tls: &Option<TlsConfig>| tls.as_ref().map(|t| t.timeout);
     if timeout(&old.tls) != timeout(&new.tls) {
         let seconds = timeout(&new.tls).map_or_else(|| "0".into(), go_seconds);
@@ -363,7 +374,8 @@ impl Server {
         }
         let tls_digest = tls_files_digest(&config.tls);
         let changes = diff(&current.config, &config, tls_digest != current.tls_digest)?;
-        let auth = Authenticator::reloaded(&config.auth, &current.auth)?;
+        let auth = Authenticator::reloaded(&config.auth, &current.auth)?
+            .with_certificate_mapping(super::greeting::maps_certificates(&config));
         let tls = match &config.tls {
             Some(tls) => Some(
                 TlsServerConfig::load(
@@ -416,8 +428,7 @@ impl Server {
         }
         let mut info = current.info.clone();
         info.auth_required = auth.advertises_auth_required();
-        info.tls_required = config.tls.is_some();
-        info.tls_verify = config.tls.as_ref().is_some_and(|tls| tls.verify);
+        super::greeting::set_info_tls(&mut info, &config);
         info.max_payload = config.limits.max_payload;
         self.shared.live.publish(Live {
             generation: current.generation + 1,
@@ -534,6 +545,8 @@ impl Shard {
             self.close_client(io, conn, true, ClosedReason::ClientClosed);
             return;
         }
+        let mut credentials = credentials;
+        credentials.certificate = io.peer_certificate(conn);
         let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
         match live.auth.verdict(&credentials, nonce) {
             Verdict::Admit(identity) => self.apply_rechecked(io, conn, identity),

@@ -171,7 +171,7 @@ impl Handler for Shard {
 
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
         match self.kinds.get(conn) {
-            Some(ConnectionKind::Client) => self.client_tls_established(io, conn, handshake),
+            Some(ConnectionKind::Client) => self.tls_established(io, conn, handshake),
             Some(ConnectionKind::Monitor) | None => {}
         }
     }

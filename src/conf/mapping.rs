@@ -66,7 +66,6 @@ pub const UNSUPPORTED_KEYS: &[&str] = &[
     "max_sub_tokens",
     "max_subscription_tokens",
     "ocsp",
-    "allow_non_tls",
     "system_account",
     "system",
     "no_system_account",
@@ -142,6 +141,12 @@ fn tls_block(node: &Node, report: &mut Report) -> Result<crate::config::TlsConfi
             "key_file" => string(value).map(|text| key_file = Some(PathBuf::from(text))),
             "ca_file" => string(value).map(|text| tls.ca_file = Some(PathBuf::from(text))),
             "verify" => boolean(value).map(|flag| tls.verify = flag),
+            // As nats-server: true also turns `verify` on; false leaves it as it is.
+            "verify_and_map" => boolean(value).map(|flag| {
+                tls.verify |= flag;
+                tls.verify_and_map = flag;
+            }),
+            "handshake_first" | "first" | "immediate" => handshake_first(value, &mut tls),
             // Seconds (fractions allowed) or a duration string, as nats-server.
             "timeout" => match &value.value {
                 Value::Integer(seconds) if *seconds > 0 => {
@@ -172,6 +177,36 @@ fn tls_block(node: &Node, report: &mut Report) -> Result<crate::config::TlsConfi
         }
         _ => Err("a tls block needs cert_file and key_file".to_string()),
     }
+}
+
+/// nats-server 2.10's `handshake_first`: a boolean, `"true"`/`"on"`/`"false"`/`"off"`,
+/// `"auto"` (fallback after 50 ms) or a fallback delay (`"300ms"`).
+fn handshake_first(node: &Node, tls: &mut crate::config::TlsConfig) -> Result<(), String> {
+    let (first, fallback) = match &node.value {
+        Value::Bool(flag) => (*flag, None),
+        Value::String(text) => match text.to_ascii_lowercase().as_str() {
+            "true" | "on" => (true, None),
+            "false" | "off" => (false, None),
+            "auto" | "auto_fallback" => (
+                true,
+                Some(crate::config::TlsConfig::DEFAULT_HANDSHAKE_FIRST_FALLBACK),
+            ),
+            // A zero delay is no fallback, as in nats-server.
+            _ => match parse_duration(text) {
+                Ok(delay) => (true, Some(delay).filter(|delay| !delay.is_zero())),
+                Err(_) => return Err(format!("value {text:?} is invalid")),
+            },
+        },
+        other => {
+            return Err(format!(
+                "should be a boolean or a string, got {}",
+                other.describe()
+            ))
+        }
+    };
+    tls.handshake_first = first;
+    tls.handshake_first_fallback = fallback;
+    Ok(())
 }
 
 /// The keys `auth::AuthConfig::from_tree` reads.
@@ -269,6 +304,7 @@ fn apply_key(
         }
         "lame_duck_grace_period" => config.lame_duck_grace_period = duration(entry, report)?,
         "tls" => config.tls = Some(tls_block(node, report)?),
+        "allow_non_tls" => config.allow_non_tls = boolean(node)?,
         _ if entry.used_as_variable => {}
         _ => report.warnings.push(Diagnostic {
             pos: Some(entry.key_pos.clone()),
@@ -744,6 +780,45 @@ mod tests {
         assert_eq!(
             errors("tls { cert_file: c.pem }\n"),
             ["m.conf:1:5: tls: a tls block needs cert_file and key_file"]
+        );
+    }
+
+    #[test]
+    fn tls_modes_are_read_as_nats_server_reads_them() {
+        let read = |body: &str| {
+            let (config, report) = check(&format!(
+                "allow_non_tls: true\ntls {{ cert_file: c, key_file: k, {body} }}\n"
+            ));
+            assert!(report.errors.is_empty(), "{report:?}");
+            assert!(config.allow_non_tls);
+            let tls = config.tls.unwrap();
+            (
+                tls.verify,
+                tls.verify_and_map,
+                tls.handshake_first,
+                tls.handshake_first_fallback,
+            )
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(read("verify_and_map: true"), (true, true, false, None));
+        assert_eq!(
+            read("verify: true, verify_and_map: false"),
+            (true, false, false, None)
+        );
+        assert_eq!(read("handshake_first: true"), (false, false, true, None));
+        assert_eq!(read("first: \"on\""), (false, false, true, None));
+        assert_eq!(
+            read("handshake_first: auto"),
+            (false, false, true, Some(ms(50)))
+        );
+        assert_eq!(
+            read("immediate: \"300ms\""),
+            (false, false, true, Some(ms(300)))
+        );
+        assert_eq!(read("handshake_first: \"0s\""), (false, false, true, None));
+        assert_eq!(
+            errors("tls { cert_file: c, key_file: k, handshake_first: soon }\n"),
+            ["m.conf:1:5: tls: handshake_first: value \"soon\" is invalid"]
         );
     }
 

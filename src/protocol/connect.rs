@@ -354,6 +354,9 @@ pub struct ServerInfo {
     /// Client certificates are required (`--tlsverify`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_verify: bool,
+    /// TLS offered but not required (`allow_non_tls`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_available: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub client_id: u64,

@@ -394,7 +394,12 @@ pub fn close_fd(fd: RawFd) {
     debug_assert_eq!(result, 0, "close({fd})");
 }
 
-/// The peer of a connected socket (unspecified address if the peer already vanished).
+/// `SO_PEERNAME` in asm-generic/socket.h (x86, Arm, RISC-V; the libc crate does not export
+/// it for Linux).
+const SO_PEERNAME: libc::c_int = 28;
+
+/// The peer of an accepted socket, even one the peer has already reset (as accept(2) itself
+/// reports it; unspecified only if the kernel has no address at all).
 pub fn peer_address(fd: RawFd) -> SocketAddr {
     let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
     // SAFETY: zeroed sockaddr_storage is a valid out-buffer; getpeername writes at most
@@ -409,10 +414,32 @@ pub fn peer_address(fd: RawFd) -> SocketAddr {
             &mut length,
         )
     };
-    if result != 0 {
-        return unknown;
+    if result == 0 {
+        return socket_address(&storage).unwrap_or(unknown);
     }
-    socket_address(&storage).unwrap_or(unknown)
+    // A reset connection has no peer for getpeername (ENOTCONN), but SO_PEERNAME asks the
+    // way accept does and still answers. It wants a length no larger than the address's:
+    // IPv6's first, then IPv4's.
+    for size in [
+        std::mem::size_of::<libc::sockaddr_in6>(),
+        std::mem::size_of::<libc::sockaddr_in>(),
+    ] {
+        let mut length = size as libc::socklen_t;
+        // SAFETY: `storage` is larger than `length` bytes; getsockopt writes at most that.
+        let result = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                SO_PEERNAME,
+                (&mut storage as *mut libc::sockaddr_storage).cast(),
+                &mut length,
+            )
+        };
+        if result == 0 {
+            return socket_address(&storage).unwrap_or(unknown);
+        }
+    }
+    unknown
 }
 
 /// The IPv4 or IPv6 address a getpeername/getsockname call filled in.

@@ -255,7 +255,33 @@ impl Io<'_> {
     /// stays plaintext. Returns false if the runtime has no TLS configuration, `conn` is
     /// not open, or it already speaks TLS. No handshake deadline: the caller sets a timer.
     pub fn start_tls(&mut self, conn: ConnId) -> bool {
-        tls::start(self.state, conn)
+        tls::start(self.state, conn, false)
+    }
+
+    /// Like [`Io::start_tls`], but TLS is offered, not required: the peer's first byte
+    /// decides. A TLS handshake record's (0x16) keeps the session; any other byte drops it
+    /// and that byte and the rest reach `on_data` as they came (plain text both ways).
+    pub fn offer_tls(&mut self, conn: ConnId) -> bool {
+        tls::start(self.state, conn, true)
+    }
+
+    /// Drops `conn`'s TLS session if the peer has not sent a byte yet: the connection is
+    /// plain text again, output written since the start included (e.g. to fall back to a
+    /// plain greeting and start again). False, and no change, once the peer has sent
+    /// anything or if `conn` has no session.
+    pub fn decline_tls(&mut self, conn: ConnId) -> bool {
+        tls::decline(self.state, conn)
+    }
+
+    /// The certificate `conn`'s TLS peer presented (DER, the leaf of its chain), once the
+    /// handshake has received it; verified when the TLS configuration verifies clients.
+    /// None for plain connections and peers without one.
+    pub fn peer_certificate(&self, conn: ConnId) -> Option<&[u8]> {
+        self.state
+            .connection(conn)?
+            .tls
+            .as_deref()?
+            .peer_certificate()
     }
 
     /// `conn`'s local address (one syscall; for log lines).

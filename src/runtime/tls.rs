@@ -333,6 +333,9 @@ pub(super) struct TlsState {
     encrypted_up_to: usize,
     /// How many of the stream's first two bytes passed the plain-text client check.
     header_bytes_checked: u8,
+    /// TLS is offered, not required: a first byte other than a handshake record's makes the
+    /// connection plain text (`Io::offer_tls`).
+    offered: bool,
     /// The handshake completed and the handler was told.
     established: bool,
     /// A fatal error or alert ended the session (or close_notify was sent): plaintext is
@@ -346,7 +349,11 @@ pub(super) struct TlsState {
 impl TlsState {
     /// A session whose plaintext starts after what `outbound` holds now (a plain greeting
     /// queued before stays plain).
-    pub fn new(config: &TlsServerConfig, outbound: &Outbound) -> Result<TlsState, rustls::Error> {
+    pub fn new(
+        config: &TlsServerConfig,
+        outbound: &Outbound,
+        offered: bool,
+    ) -> Result<TlsState, rustls::Error> {
         let mut session = ServerConnection::new(Arc::clone(&config.config))?;
         // Unlimited: rustls's buffers are drained into the outbound queue right away, which
         // the handler bounds (its max_pending); a limit here would only make writes short.
@@ -355,6 +362,7 @@ impl TlsState {
             session,
             encrypted_up_to: outbound.written_total(),
             header_bytes_checked: 0,
+            offered,
             established: false,
             failed: false,
             peer_closed: false,
@@ -380,6 +388,17 @@ impl TlsState {
             self.header_bytes_checked += 1;
         }
         Ok(())
+    }
+
+    /// Whether the peer has sent no byte yet (the session can still be dropped).
+    pub fn untouched(&self) -> bool {
+        self.header_bytes_checked == 0
+    }
+
+    /// The leaf certificate the peer presented (verified, when a verifier is configured).
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        let chain = self.session.peer_certificates()?;
+        chain.first().map(|certificate| certificate.as_ref())
     }
 
     /// Whether decrypted input or a close_notify still waits for the handler (it paused).
@@ -503,7 +522,8 @@ impl Write for OutboundSink<'_> {
 
 /// Makes `conn` a TLS server connection: from now on its input is decrypted before
 /// `on_data` and its output encrypted. Output queued before stays plain and goes first.
-pub(super) fn start(state: &mut CoreState, conn: ConnId) -> bool {
+/// With `offered`, the client's first byte decides (see [`receive`]).
+pub(super) fn start(state: &mut CoreState, conn: ConnId, offered: bool) -> bool {
     let Some(config) = state.config.tls.clone() else {
         crate::error!("runtime: start_tls without a TLS configuration");
         return false;
@@ -514,7 +534,7 @@ pub(super) fn start(state: &mut CoreState, conn: ConnId) -> bool {
     if connection.state != ConnectionState::Open || connection.tls.is_some() {
         return false;
     }
-    match TlsState::new(&config, &connection.outbound) {
+    match TlsState::new(&config, &connection.outbound, offered) {
         Ok(tls) => {
             connection.tls = Some(Box::new(tls));
             true
@@ -525,6 +545,19 @@ pub(super) fn start(state: &mut CoreState, conn: ConnId) -> bool {
             false
         }
     }
+}
+
+/// Drops `conn`'s session if the peer has not sent a byte yet: the connection is plain
+/// text again, output queued since the start included. False if it has (or is not TLS).
+pub(super) fn decline(state: &mut CoreState, conn: ConnId) -> bool {
+    let Some(connection) = state.connection_mut(conn) else {
+        return false;
+    };
+    if !connection.tls.as_ref().is_some_and(|tls| tls.untouched()) {
+        return false;
+    }
+    connection.tls = None;
+    true
 }
 
 /// Feeds ciphertext received on `slot` through its session: handshake messages are
@@ -542,6 +575,19 @@ pub(super) fn receive<H: Handler>(
 ) {
     let mut input = input;
     let id = state.connections[slot].id(slot);
+    let tls = tls_of(state, slot);
+    if tls.offered && tls.untouched() {
+        match input.first() {
+            None => return,
+            // Go's test for a client that chose TLS: its first byte starts a handshake record.
+            Some(&22) => tls.offered = false,
+            Some(_) => {
+                state.connections[slot].tls = None;
+                handler.on_data(&mut Io { state }, id, input);
+                return;
+            }
+        }
+    }
     loop {
         match deliver_plaintext(state, handler, slot, id) {
             Delivery::Closed => return,
@@ -684,7 +730,7 @@ mod tests {
     fn plain_text_clients_are_recognised_from_the_first_two_bytes() {
         let check = |chunks: &[&[u8]]| {
             let config = test_config();
-            let mut tls = TlsState::new(&config, &Outbound::default()).unwrap();
+            let mut tls = TlsState::new(&config, &Outbound::default(), false).unwrap();
             chunks
                 .iter()
                 .try_for_each(|chunk| tls.check_first_record(chunk))
