@@ -138,6 +138,9 @@ pub struct PlotArgs {
     /// Heading above the chart.
     #[arg(long, default_value = "Latency by percentile")]
     pub title: String,
+    /// Latency axis on a log scale (for tails orders of magnitude above the median).
+    #[arg(long)]
+    pub log_y: bool,
 }
 
 /// One histogram file to plot and the legend text for its line.
@@ -367,7 +370,7 @@ mod tests {
     fn plot_parses_labels_and_paths() {
         let Command::Plot(args) = parse(
             "loadgen plot results/reqrep-nats-run2.hdr ringmq-c1=/tmp/a=b.hdr \
-             --out /tmp/r.svg --title reqrep",
+             --out /tmp/r.svg --title reqrep --log-y",
         )
         .unwrap()
         .command
@@ -387,6 +390,7 @@ mod tests {
         );
         assert_eq!(args.out, PathBuf::from("/tmp/r.svg"));
         assert_eq!(args.title, "reqrep");
+        assert!(args.log_y);
         assert_eq!(args.validate(), Ok(()));
         // Labels with spaces come as one argument from the shell.
         let args =
@@ -396,6 +400,7 @@ mod tests {
         };
         assert_eq!(args.inputs, [input("ringmq c2", "x.hdr")]);
         assert_eq!(args.title, "Latency by percentile");
+        assert!(!args.log_y);
     }
 
     #[test]
@@ -537,7 +542,7 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 13, reqrep 10, conns 5 (--url and --json in each), plot 2 and its files.
-        assert_eq!((flags, positionals), (13 + 10 + 5 + 2, 1));
+        // pubsub 13, reqrep 10, conns 5 (--url and --json in each), plot 3 and its files.
+        assert_eq!((flags, positionals), (13 + 10 + 5 + 3, 1));
     }
 }

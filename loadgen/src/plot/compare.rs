@@ -17,12 +17,12 @@ pub fn run(args: &PlotArgs) -> Result<(), String> {
         let percentiles = hdr_text::read_percentiles(&input.path)?;
         inputs.push((input.label.as_str(), percentiles));
     }
-    fs::write(&args.out, svg(&args.title, &inputs))
+    fs::write(&args.out, svg(&args.title, &inputs, args.log_y))
         .map_err(|e| format!("--out {}: {e}", args.out.display()))
 }
 
 /// The chart of `(label, histogram)` pairs under `title`.
-pub fn svg(title: &str, inputs: &[(&str, Percentiles)]) -> String {
+pub fn svg(title: &str, inputs: &[(&str, Percentiles)], log_y: bool) -> String {
     let lines = inputs
         .iter()
         .map(|(label, percentiles)| Line {
@@ -35,6 +35,7 @@ pub fn svg(title: &str, inputs: &[(&str, Percentiles)]) -> String {
         heading: vec![title.to_string()],
         lines,
         legend: true,
+        log_y,
     })
 }
 
@@ -74,12 +75,13 @@ mod tests {
             ("ringmq c2 & \"friends\"", histogram(80, 5000)),
             ("nats-server 'reqrep'", histogram(100, 1)),
         ];
-        let svg = svg("reqrep <5,000 req/s>", &inputs);
+        let svg = svg("reqrep <5,000 req/s>", &inputs, false);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.ends_with("</svg>\n"));
         let names = well_formed(&svg);
         assert_eq!(names.iter().filter(|n| *n == "svg").count(), 1);
         assert!(svg.contains("<title>reqrep &lt;5,000 req/s&gt;</title>"));
+        assert!(svg.contains(">Latency (µs)</text>"));
         assert!(svg.contains(r#"font-weight="bold">reqrep &lt;5,000 req/s&gt;</text>"#));
 
         let lines = polylines(&svg);
@@ -135,10 +137,11 @@ mod tests {
             steps: Vec::new(),
             total_count: 0,
         };
-        let svg = svg("t", &[("a", histogram(1, 100)), ("b", empty.clone())]);
+        let svg = svg("t", &[("a", histogram(1, 100)), ("b", empty.clone())], true);
         well_formed(&svg);
         assert_eq!(polylines(&svg).len(), 1);
         assert!(svg.contains(">b (no samples)</text>"));
+        assert!(svg.contains(">Latency (µs, log scale)</text>"));
         assert!(!svg.contains(">no latency samples</text>"));
         let nothing = svg_of_empties(&empty);
         assert_eq!(polylines(&nothing).len(), 0);
@@ -147,6 +150,6 @@ mod tests {
     }
 
     fn svg_of_empties(empty: &Percentiles) -> String {
-        svg("t", &[("x", empty.clone()), ("y", empty.clone())])
+        svg("t", &[("x", empty.clone()), ("y", empty.clone())], false)
     }
 }

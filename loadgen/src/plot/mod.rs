@@ -67,6 +67,7 @@ pub fn svg(latency: &Histogram<u64>, title: &Title) -> String {
             steps: steps(latency),
         }],
         legend: false,
+        log_y: false,
     })
 }
 

@@ -27,6 +27,8 @@ pub struct Chart {
     /// One legend row per line, under the plot. Off for `--plot`, whose heading already says
     /// what its single line is.
     pub legend: bool,
+    /// Latency on a log scale, for tails orders of magnitude above the median.
+    pub log_y: bool,
 }
 
 /// One latency distribution.
@@ -48,7 +50,11 @@ fn heading_baseline(index: usize) -> f64 {
 /// The chart as a complete, self-contained SVG document.
 pub fn svg(chart: &Chart) -> String {
     let top = heading_baseline(chart.heading.len().max(1) - 1) + HEADING_GAP;
-    let frame = Frame::fit(top, chart.lines.iter().map(|line| &line.steps[..]));
+    let frame = Frame::fit(
+        top,
+        chart.lines.iter().map(|line| &line.steps[..]),
+        chart.log_y,
+    );
     let legend_rows = if chart.legend { chart.lines.len() } else { 0 };
     let height = frame.bottom() + BOTTOM + legend::height(legend_rows);
     let points: usize = chart.lines.iter().map(|line| line.steps.len()).sum();
