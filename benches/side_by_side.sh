@@ -98,6 +98,10 @@ for case in $CASES; do
         for server in $SERVERS; do
             server_start "$server" "$RESULTS/$server.log" || continue
             args=$(case_args "$case")
+            # reqrep is the latency case: keep each run's histogram for reqrep.svg.
+            if [[ $case == reqrep ]]; then
+                args="$args --hdr-out $RESULTS/reqrep-$server-run$run.hdr"
+            fi
             before=$(server_ticks "$SERVER_PID")
             log "$case run $run on $server: loadgen $args"
             # shellcheck disable=SC2086
@@ -115,6 +119,39 @@ for case in $CASES; do
         done
     done
 done
+
+# --- reqrep.svg ------------------------------------------------------------------------
+# One chart of the reqrep round trip, a line per server: of each server's clean runs, the one
+# whose p99 is the median (the lower middle for an even count), so the picture shows a
+# typical tail rather than the best or the worst run.
+plot_reqrep() {
+    local picks
+    picks=$(python3 - "$RESULTS/runs.jsonl" "$SERVERS" "$RESULTS" "$RUNS" <<'PY'
+import json, sys
+runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+names = {"nats": "nats-server", "ringmq-c1": "ringmq --cores 1", "ringmq-c2": "ringmq --cores 2"}
+for server in sys.argv[2].split():
+    rows = [r for r in runs if r["case"] == "reqrep" and r["server"] == server
+            and r["status"] == 0 and (r["result"].get("latency_us") or {}).get("p99") is not None]
+    if not rows:
+        continue
+    rows.sort(key=lambda r: r["result"]["latency_us"]["p99"])
+    pick = rows[(len(rows) - 1) // 2]
+    label = f"{names.get(server, server)}, reqrep run {pick['run']} of {sys.argv[4]}, median p99"
+    print(f"{label}={sys.argv[3]}/reqrep-{server}-run{pick['run']}.hdr")
+PY
+    ) || return 1
+    [[ -n $picks ]] || { log "no clean reqrep run to plot"; return 0; }
+    local inputs=()
+    mapfile -t inputs <<<"$picks"
+    # Log latency axis: on a shared box the tail is orders of magnitude above the median.
+    "$LOADGEN" plot "${inputs[@]}" --out "$RESULTS/reqrep.svg" --log-y --title \
+        "reqrep round trip: 1 requester, 1 responder, 16 B, $REQREP_RATE req/s ($(date -u +%F))" &&
+        log "reqrep chart: $RESULTS/reqrep.svg"
+}
+if [[ " $CASES " == *" reqrep "* ]]; then
+    plot_reqrep || log "reqrep.svg not drawn"
+fi
 
 # --- table -----------------------------------------------------------------------------
 log "raw results: $RESULTS/runs.jsonl"

@@ -28,6 +28,8 @@ pub enum Command {
     Reqrep(ReqrepArgs),
     /// Opens many idle connections and reports the server's memory per connection.
     Conns(ConnsArgs),
+    /// Draws several --hdr-out files as one latency chart, a line and a legend entry each.
+    Plot(PlotArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +125,64 @@ pub struct ConnsArgs {
     /// Server process whose VmRSS is read before and after.
     #[arg(long)]
     pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Files written by --hdr-out, as PATH or LABEL=PATH (label: text before the first '=', else the file name without extension).
+    #[arg(required = true, value_name = "[LABEL=]FILE", value_parser = parse_plot_input)]
+    pub inputs: Vec<PlotInput>,
+    /// The SVG file to write.
+    #[arg(long, value_name = "FILE.svg")]
+    pub out: PathBuf,
+    /// Heading above the chart.
+    #[arg(long, default_value = "Latency by percentile")]
+    pub title: String,
+    /// Latency axis on a log scale (for tails orders of magnitude above the median).
+    #[arg(long)]
+    pub log_y: bool,
+}
+
+/// One histogram file to plot and the legend text for its line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotInput {
+    pub label: String,
+    pub path: PathBuf,
+}
+
+/// `LABEL=PATH` (split at the first `=`) or `PATH`, labelled with the file's name without
+/// its extension. A path that contains `=` therefore needs a label in front.
+fn parse_plot_input(text: &str) -> Result<PlotInput, String> {
+    let (label, path) = match text.split_once('=') {
+        Some((label, path)) => (label.to_string(), PathBuf::from(path)),
+        None => {
+            let path = PathBuf::from(text);
+            let stem = path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned());
+            (stem.unwrap_or_default(), path)
+        }
+    };
+    if label.trim().is_empty() {
+        return Err(format!("{text:?}: no label (give one as LABEL=PATH)"));
+    }
+    if path.as_os_str().is_empty() {
+        return Err(format!("{text:?}: no file after the label"));
+    }
+    Ok(PlotInput { label, path })
+}
+
+impl PlotArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.inputs.len() > crate::plot::SERIES_MAX {
+            return Err(format!(
+                "at most {} files per chart (one colour each), got {}",
+                crate::plot::SERIES_MAX,
+                self.inputs.len()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Resolves `nats://HOST:PORT` (scheme optional, port 4222 by default).
@@ -307,6 +367,85 @@ mod tests {
     }
 
     #[test]
+    fn plot_parses_labels_and_paths() {
+        let Command::Plot(args) = parse(
+            "loadgen plot results/reqrep-nats-run2.hdr ringmq-c1=/tmp/a=b.hdr \
+             --out /tmp/r.svg --title reqrep --log-y",
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("not plot")
+        };
+        let input = |label: &str, path: &str| PlotInput {
+            label: label.to_string(),
+            path: PathBuf::from(path),
+        };
+        assert_eq!(
+            args.inputs,
+            [
+                input("reqrep-nats-run2", "results/reqrep-nats-run2.hdr"),
+                input("ringmq-c1", "/tmp/a=b.hdr"),
+            ]
+        );
+        assert_eq!(args.out, PathBuf::from("/tmp/r.svg"));
+        assert_eq!(args.title, "reqrep");
+        assert!(args.log_y);
+        assert_eq!(args.validate(), Ok(()));
+        // Labels with spaces come as one argument from the shell.
+        let args =
+            Cli::try_parse_from(["loadgen", "plot", "ringmq c2=x.hdr", "--out", "o.svg"]).unwrap();
+        let Command::Plot(args) = args.command else {
+            panic!("not plot")
+        };
+        assert_eq!(args.inputs, [input("ringmq c2", "x.hdr")]);
+        assert_eq!(args.title, "Latency by percentile");
+        assert!(!args.log_y);
+    }
+
+    #[test]
+    fn plot_usage_errors() {
+        use clap::error::ErrorKind;
+        let kind = |line: &str| parse(line).unwrap_err().kind();
+        assert_eq!(
+            kind("loadgen plot --out o.svg"),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind("loadgen plot a.hdr"),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind("loadgen plot =a.hdr --out o.svg"),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind("loadgen plot a= --out o.svg"),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind("loadgen plot .. --out o.svg"),
+            ErrorKind::ValueValidation
+        );
+        // Usage errors exit with status 2, as loadgen's own errors do.
+        assert_eq!(
+            parse("loadgen plot --out o.svg").unwrap_err().exit_code(),
+            2
+        );
+        let files: Vec<String> = (0..=crate::plot::SERIES_MAX)
+            .map(|i| format!("f{i}.hdr"))
+            .collect();
+        let line = format!("loadgen plot {} --out o.svg", files.join(" "));
+        let Command::Plot(args) = parse(&line).unwrap().command else {
+            panic!("not plot")
+        };
+        assert_eq!(
+            args.validate(),
+            Err("at most 10 files per chart (one colour each), got 11".to_string())
+        );
+    }
+
+    #[test]
     fn bad_values_are_rejected() {
         assert!(parse("loadgen pubsub --msgs lots").is_err());
         assert!(parse("loadgen pubsub --bogus").is_err());
@@ -367,7 +506,7 @@ mod tests {
         use clap::CommandFactory;
         let mut command = Cli::command();
         let help = command.render_help().to_string();
-        let mut flags = 0;
+        let (mut flags, mut positionals) = (0, 0);
         for subcommand in command.get_subcommands() {
             let name = subcommand.get_name();
             let about = subcommand
@@ -380,6 +519,17 @@ mod tests {
                 "{name} in\n{help}"
             );
             for arg in subcommand.get_arguments() {
+                // clap's own `help` subcommand takes a subcommand name; it is not ours.
+                if arg.is_positional() && name != "help" {
+                    let text = arg.get_help().expect("positional help").to_string();
+                    assert!(
+                        help.contains(&text),
+                        "{name} {} help in\n{help}",
+                        arg.get_id()
+                    );
+                    positionals += 1;
+                    continue;
+                }
                 let Some(long) = arg.get_long() else { continue };
                 if long == "help" {
                     continue;
@@ -392,7 +542,7 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 13, reqrep 10, conns 5 (--url and --json in each).
-        assert_eq!(flags, 13 + 10 + 5);
+        // pubsub 13, reqrep 10, conns 5 (--url and --json in each), plot 3 and its files.
+        assert_eq!((flags, positionals), (13 + 10 + 5 + 3, 1));
     }
 }

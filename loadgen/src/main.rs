@@ -6,13 +6,16 @@
 //! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
 //! - `stamp`: sequence and send time in each payload; `sequence`: loss/dup accounting.
 //! - `pacer`: open-loop schedule for `--rate`; `report`: JSON and text results, /proc reads.
-//! - `progress`: the stderr progress line (terminals only); `plot`: the `--plot` SVG.
+//! - `progress`: the stderr progress line (terminals only).
+//! - `hdr_text`: the `--hdr-out` percentile text, written and read back.
+//! - `plot`: the `--plot` SVG, and `loadgen plot` (several `--hdr-out` files on one chart).
 #![deny(unsafe_code)]
 
 mod cli;
 mod connection;
 mod conns;
 mod frame;
+mod hdr_text;
 mod pacer;
 mod plot;
 mod progress;
@@ -71,6 +74,10 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Plot(args) => {
+            plot::compare::run(args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     let mut stdout = io::stdout().lock();
     summary
@@ -81,7 +88,7 @@ fn run(command: &Command) -> Result<ExitCode, String> {
     }
     // Files last: a bad path costs the file, not the results already printed.
     if let Some(path) = hdr_out {
-        report::write_percentiles(&summary.latency, path)
+        hdr_text::write_percentiles(&summary.latency, path)
             .map_err(|e| format!("--hdr-out {}: {e}", path.display()))?;
     }
     if let Some((path, title)) = plot {

@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -169,46 +168,6 @@ pub fn latency_json(latency: &Histogram<u64>) -> Value {
         "max": micros(latency.max()),
         "count": latency.len(),
     })
-}
-
-/// Writes the distribution in HdrHistogram's percentile text format (values in µs), which
-/// the usual HdrHistogram plotters read.
-pub fn write_percentiles(latency: &Histogram<u64>, path: &Path) -> io::Result<()> {
-    let mut out = io::BufWriter::new(fs::File::create(path)?);
-    writeln!(
-        out,
-        "{:>12} {:>14} {:>10} {:>14}\n",
-        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
-    )?;
-    for step in latency.iter_quantiles(5) {
-        let quantile = step.quantile_iterated_to();
-        let inverse = if quantile < 1.0 {
-            format!("{:>14.2}", 1.0 / (1.0 - quantile))
-        } else {
-            String::new()
-        };
-        writeln!(
-            out,
-            "{:>12.3} {:>14.12} {:>10} {}",
-            step.value_iterated_to() as f64 / 1000.0,
-            quantile,
-            step.count_since_last_iteration(),
-            inverse
-        )?;
-    }
-    writeln!(
-        out,
-        "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]",
-        latency.mean() / 1000.0,
-        latency.stdev() / 1000.0
-    )?;
-    writeln!(
-        out,
-        "#[Max     = {:>12.3}, Total count    = {:>12}]",
-        latency.max() as f64 / 1000.0,
-        latency.len()
-    )?;
-    out.flush()
 }
 
 /// User plus system CPU seconds of process `pid` ("self" for loadgen), all threads

@@ -443,3 +443,128 @@ fn url_credentials_authenticate() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("Authorization Violation"), "{stderr}");
 }
+
+/// Runs `loadgen ARGS` (no server) and returns its exit code, stdout and stderr.
+fn loadgen_offline(arguments: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(arguments)
+        .output()
+        .expect("loadgen runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The rows of an `--hdr-out` file: one per polyline point.
+fn hdr_rows(hdr: &Path) -> usize {
+    let text = std::fs::read_to_string(hdr).expect("--hdr-out wrote its file");
+    text.lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .count()
+}
+
+/// Two real runs' `--hdr-out` files drawn by `loadgen plot`: one line per file with one
+/// point per row, each named in the legend; bad inputs fail with the file's name, status 2
+/// and no picture.
+#[test]
+fn plot_compares_two_runs() {
+    let server = start_ringmq();
+    let one = scratch_file("compare-one.hdr");
+    let two = scratch_file("compare-two.hdr");
+    for (hdr, requesters) in [(&one, 1), (&two, 2)] {
+        let (ok, json) = loadgen(
+            &server,
+            &format!(
+                "reqrep --requesters {requesters} --msgs 600 --rate 3000 --hdr-out {}",
+                hdr.display()
+            ),
+        );
+        assert!(ok, "{json}");
+        assert_counts(&json, 600, 600);
+    }
+    drop(server);
+    let svg_path = scratch_file("compare.svg");
+    let labelled = format!("ringmq <1 req>={}", one.display());
+    let (code, stdout, stderr) = loadgen_offline(&[
+        "plot",
+        &labelled,
+        two.to_str().unwrap(),
+        "--out",
+        svg_path.to_str().unwrap(),
+        "--title",
+        "reqrep & friends",
+    ]);
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (Some(0), "", ""));
+    let svg = std::fs::read_to_string(&svg_path).expect("plot wrote its file");
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.ends_with("</svg>\n"));
+    assert!(svg.contains(">reqrep &amp; friends</text>"), "{svg}");
+    let polylines: Vec<&str> = svg.split("<polyline").skip(1).collect();
+    assert_eq!(polylines.len(), 2, "{svg}");
+    for (polyline, hdr) in polylines.iter().zip([&one, &two]) {
+        let start = polyline.find("points=\"").expect("points") + "points=\"".len();
+        let end = start + polyline[start..].find('"').expect("end of points");
+        let points = polyline[start..end].split(' ').count();
+        assert!(points > 10, "{polyline}");
+        assert_eq!(points, hdr_rows(hdr));
+    }
+    let default_label = two.file_stem().unwrap().to_str().unwrap();
+    for legend in [
+        "ringmq &lt;1 req&gt; (600 samples)".to_string(),
+        format!("{default_label} (600 samples)"),
+    ] {
+        assert_eq!(
+            svg.matches(&format!(">{legend}</text>")).count(),
+            1,
+            "{legend}"
+        );
+    }
+
+    // A file that is not there, a file that is not a histogram, and no files at all.
+    let missing = scratch_file("compare-missing.hdr");
+    let garbled = scratch_file("compare-garbled.hdr");
+    std::fs::write(&garbled, "{\"msgs_sent\": 1}\n").unwrap();
+    let out = scratch_file("compare-never.svg");
+    let out_arg = out.to_str().unwrap();
+    let (code, stdout, stderr) = loadgen_offline(&[
+        "plot",
+        one.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        "--out",
+        out_arg,
+    ]);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""));
+    assert_eq!(
+        stderr,
+        format!(
+            "loadgen: {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+    let (code, _, stderr) = loadgen_offline(&[
+        "plot",
+        &format!("x={}", garbled.display()),
+        "--out",
+        out_arg,
+    ]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        stderr,
+        format!(
+            "loadgen: {}: not an HdrHistogram percentile file (--hdr-out): no \"Value \
+             Percentile\" heading\n",
+            garbled.display()
+        )
+    );
+    let (code, _, stderr) = loadgen_offline(&["plot", "--out", out_arg]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with("error: the following required arguments were not provided:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("<[LABEL=]FILE>..."), "{stderr}");
+    assert!(!out.exists(), "no picture from failed runs");
+}
