@@ -614,6 +614,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let connection = &mut state.connections[slot];
         connection.send_in_flight = false;
         if result < 0 {
+            // Nothing was sent; the queue's bytes are no longer in flight.
+            connection.outbound.advance(&mut state.pool, 0);
             if !matches!(connection.state, ConnectionState::Closing { .. }) {
                 state.teardown(slot, reason_for_errno(-result));
             }
@@ -874,8 +876,10 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             any_sent = true;
             // SAFETY: the bytes live in this connection's outbound chunks and the msghdr and
             // iovecs in its boxed `vectors`; neither moves nor is freed or rewritten until
-            // this send's completion (chunks are released only in `advance` on completion,
-            // and the slot is freed only when `in_flight` is zero).
+            // this send's completion: `plan_send` marked the bytes in flight, and until
+            // `advance` runs on the completion, `truncate_tail` and `clear` panic rather than
+            // release them, writes only append, and the slot is freed only when `in_flight`
+            // is zero.
             unsafe { self.ring.push(&entry) };
         }
         let mut dirty = dirty;
