@@ -7,7 +7,6 @@
 //! in-flight sends point into) is freed only when `in_flight` is zero, i.e. when the final
 //! completion of every operation submitted for it has been reaped.
 
-use std::mem::ManuallyDrop;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{fence, Ordering};
@@ -15,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use io_uring::cqueue;
 
-use super::buffer_ring::BufferRing;
 use super::core_state::{self, ConnectionState, CoreState};
 use super::mailbox::{self, RecordKind};
 use super::outbound::{self, SendPlan};
@@ -61,9 +59,8 @@ struct AcceptListener {
 }
 
 pub struct EventLoop<'ring, H: Handler> {
+    /// Owns the provided-buffer ring (`self.ring.buffers()`), and unregisters it when dropped.
     ring: Ring<'ring>,
-    /// Leaked instead of dropped if the loop unwinds with recvs in flight (see `Drop`).
-    buffers: ManuallyDrop<BufferRing>,
     /// Recvs that ended with ENOBUFS this turn. One alone is a deep socket drained until the
     /// ring ran dry (its bytes wait in the socket until the re-arm); two or more mean the
     /// circulating set is too small for the connections with input, so it grows.
@@ -83,7 +80,6 @@ pub struct EventLoop<'ring, H: Handler> {
 impl<'ring, H: Handler> EventLoop<'ring, H> {
     pub fn new(
         ring: Ring<'ring>,
-        buffers: BufferRing,
         state: CoreState,
         handler: H,
         listeners: Option<Listeners>,
@@ -110,7 +106,6 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         });
         EventLoop {
             ring,
-            buffers: ManuallyDrop::new(buffers),
             buffers_starved: 0,
             clients_stopped: false,
             buffers_starved_total: 0,
@@ -487,11 +482,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
 
     fn on_recv_complete(&mut self, token: Token, result: i32, flags: u32) {
         if let Some(buffer_id) = ring::buffer_id(flags) {
-            self.buffers.note_consumed();
+            self.ring.buffers_mut().note_consumed();
             if result > 0 {
                 self.deliver_input(token, buffer_id, result as usize);
             }
-            self.buffers.recycle(buffer_id);
+            self.ring.buffers_mut().recycle(buffer_id);
         }
         if ring::more(flags) {
             return;
@@ -548,7 +543,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         if connection.state != ConnectionState::Open {
             return;
         }
-        let data = self.buffers.filled(buffer_id, length);
+        let data = self.ring.buffers().filled(buffer_id, length);
         let paused_by_handler = connection.paused_by_handler;
         if !paused_by_handler && connection.held_input.is_empty() {
             let id = connection.id(slot);
@@ -781,16 +776,17 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
 
     fn flush(&mut self) {
         let starved = std::mem::take(&mut self.buffers_starved);
-        if starved >= 2 && self.buffers.posted() < self.buffers.entries() {
-            self.buffers.grow();
+        let buffers = self.ring.buffers_mut();
+        if starved >= 2 && buffers.posted() < buffers.entries() {
+            buffers.grow();
             crate::debug!(
                 "runtime: core {}: receives ran out of buffers; {} of {} now circulate",
                 self.state.core,
-                self.buffers.posted(),
-                self.buffers.entries()
+                buffers.posted(),
+                buffers.entries()
             );
         }
-        self.buffers.publish();
+        buffers.publish();
         self.arm_recvs();
         self.submit_sends();
         self.publish_mail();
@@ -803,10 +799,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// Arms a multishot recv for every queued connection, never on a ring below half full
     /// (a multishot armed on an empty ring fails at once with ENOBUFS).
     fn arm_recvs(&mut self) {
-        if self.buffers.available() < self.buffers.posted() / 2 {
+        let buffers = self.ring.buffers();
+        if buffers.available() < buffers.posted() / 2 {
             return;
         }
-        let group = self.buffers.group();
+        let group = buffers.group();
         let to_arm = std::mem::take(&mut self.state.to_arm);
         for &slot in &to_arm {
             let Some(connection) = self.state.connections.get_mut(slot) else {
@@ -826,8 +823,10 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             connection.in_flight += 1;
             let token = connection.token(OpKind::Recv, slot);
             let entry = ring::recv_entry(connection.fd, group, token);
-            // SAFETY: the recv writes only into provided buffers, which live as long as the
-            // buffer ring, and that outlives every recv (see `finish` and `Drop`).
+            // SAFETY: the recv writes only into provided buffers, owned by `self.ring`, which
+            // is dropped only after every recv's final completion (`finish`) or, unwinding
+            // with recvs in flight, leaks them (`Drop`); they are never unmapped while
+            // registered (see buffer_ring's module docs).
             unsafe { self.ring.push(&entry) };
         }
         let mut to_arm = to_arm;
@@ -993,8 +992,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             "runtime: core {}: {} receives found no free buffer (ENOBUFS); {} of {} circulate",
             self.state.core,
             self.buffers_starved_total,
-            self.buffers.posted(),
-            self.buffers.entries()
+            self.ring.buffers().posted(),
+            self.ring.buffers().entries()
         );
         self.ring.submit();
         self.state.shared.note_exited();
@@ -1014,25 +1013,22 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 }
             }
         }
-        if let Err(error) = self.buffers.unregister(self.ring.submitter()) {
-            crate::debug!("runtime: unregistering the buffer ring failed: {error}");
-        }
+        // Dropping `self` drops the ring, which unregisters the buffers.
     }
 }
 
 impl<H: Handler> Drop for EventLoop<'_, H> {
     /// After a normal `finish` nothing is in flight and everything is freed. If the loop
-    /// unwinds (a handler panicked) with operations in flight, the kernel may still write
-    /// into the provided buffers or read outbound chunks, so those are leaked instead.
+    /// unwinds (a handler panicked) with operations in flight, the kernel may still read
+    /// outbound chunks or write into a provided buffer a recv picked, so the connections
+    /// and the buffers are leaked instead. Then `ring` drops: the buffer ring is
+    /// unregistered (leaked whole if that fails) before the io_uring can close.
     fn drop(&mut self) {
         let in_flight = self.state.connections.iter().any(|(_, c)| c.in_flight > 0);
         if in_flight {
             std::mem::forget(std::mem::take(&mut self.state.connections));
-            return;
+            self.ring.buffers_mut().keep_data_mapped();
         }
-        // SAFETY: no connection has an operation in flight, so no recv can write into the
-        // provided buffers any more; `buffers` is not used after this.
-        unsafe { ManuallyDrop::drop(&mut self.buffers) };
     }
 }
 

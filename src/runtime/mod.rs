@@ -602,16 +602,13 @@ fn run_core<H: Handler>(
         }
     };
     let ring_fd = std::os::fd::AsRawFd::as_raw_fd(&io_ring);
-    let setup = ring::Ring::new(&mut io_ring).and_then(|ring| {
-        let buffers = buffer_ring::BufferRing::new(
-            ring.submitter(),
-            event_loop::BUFFER_GROUP,
-            seed.config.recv_buffers,
-            seed.config.recv_buffer_size,
-        )?;
-        Ok((ring, buffers))
-    });
-    let (ring, buffers) = match setup {
+    let setup = buffer_ring::BufferRing::new(
+        event_loop::BUFFER_GROUP,
+        seed.config.recv_buffers,
+        seed.config.recv_buffer_size,
+    )
+    .and_then(|buffers| ring::Ring::new(&mut io_ring, buffers));
+    let ring = match setup {
         Ok(parts) => parts,
         Err(error) => {
             shared.note_exited();
@@ -646,7 +643,7 @@ fn run_core<H: Handler>(
     };
     let handler = make_handler(seed.core);
     let _ = ready.send(Ok(()));
-    let event_loop = event_loop::EventLoop::new(ring, buffers, state, handler, seed.listeners);
+    let event_loop = event_loop::EventLoop::new(ring, state, handler, seed.listeners);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event_loop.run()));
     if let Err(payload) = outcome {
         shared.note_exited();

@@ -432,7 +432,9 @@ mod tests {
         let mut pool = ChunkPool::default();
         let mut outbound = Outbound::default();
         let mut vectors = SendVectors::new();
-        let records: Vec<u8> = (0..(CHUNK_BYTES + 500) as u32).map(|i| (i % 239) as u8).collect();
+        let records: Vec<u8> = (0..(CHUNK_BYTES + 500) as u32)
+            .map(|i| (i % 239) as u8)
+            .collect();
         outbound.write(&mut pool, &records);
         assert_eq!(planned_bytes(&mut outbound, &mut vectors), records);
         assert_eq!(outbound.in_flight_bytes(), records.len());
