@@ -75,6 +75,8 @@ pub struct EventLoop<'ring, H: Handler> {
     acceptor: Option<Acceptor>,
     completions: Vec<cqueue::Entry>,
     fired: Vec<TimerTarget>,
+    /// Peers whose ring fd this turn's wake-ups leased, released after the next submit.
+    wake_leases: Vec<usize>,
 }
 
 impl<'ring, H: Handler> EventLoop<'ring, H> {
@@ -114,6 +116,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             acceptor,
             completions: Vec::with_capacity(ring::COMPLETION_BATCH_MAX),
             fired: Vec::new(),
+            wake_leases: Vec::new(),
         }
     }
 
@@ -365,12 +368,29 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         }
     }
 
-    /// Wakes `peer` with MSG_RING if it is parked (one wake per park).
+    /// Wakes `peer` with MSG_RING if it is parked (one wake per park). The peer's ring fd
+    /// stays leased until the submit that carries the MSG_RING (see `submit`).
     fn wake(&mut self, peer: usize) {
         let shared = &self.state.shared;
         if shared.parked[peer].swap(false, Ordering::SeqCst) {
-            let ring_fd = shared.ring_fds[peer].load(Ordering::SeqCst);
-            self.state.pending_entries.push(ring::wake_entry(ring_fd));
+            // None: the peer has exited; nothing to wake.
+            if let Some(ring_fd) = shared.ring_fds[peer].acquire() {
+                self.state.pending_entries.push(ring::wake_entry(ring_fd));
+                self.wake_leases.push(peer);
+            }
+        }
+    }
+
+    /// Submits without waiting, then releases the peers' ring fds leased for this turn's
+    /// wake-ups: their MSG_RINGs have reached the kernel, which holds the target rings now.
+    fn submit(&mut self) {
+        self.ring.submit();
+        self.release_wake_leases();
+    }
+
+    fn release_wake_leases(&mut self) {
+        for peer in self.wake_leases.drain(..) {
+            self.state.shared.ring_fds[peer].release();
         }
     }
 
@@ -900,7 +920,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             || !self.state.closing.is_empty()
             || !self.state.to_arm.is_empty();
         if has_local_work {
-            self.ring.submit();
+            self.submit();
             return;
         }
         let core = self.state.core;
@@ -909,8 +929,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         fence(Ordering::SeqCst);
         if self.has_input_without_waiting() || shared.shutdown.load(Ordering::SeqCst) {
             shared.parked[core].store(false, Ordering::SeqCst);
-            self.ring.submit();
+            self.submit();
             return;
+        }
+        if !self.wake_leases.is_empty() {
+            // Leases are not held across the wait: a peer closing its ring waits for them.
+            self.submit();
         }
         let timeout = self.state.timers.next_wait(Instant::now());
         self.ring.submit_and_wait(timeout);
@@ -995,7 +1019,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             self.ring.buffers().posted(),
             self.ring.buffers().entries()
         );
-        self.ring.submit();
+        self.submit();
         self.state.shared.note_exited();
         self.state.shared.wait_all_exited();
         for peer in 0..self.state.shared.cores {
@@ -1024,6 +1048,8 @@ impl<H: Handler> Drop for EventLoop<'_, H> {
     /// and the buffers are leaked instead. Then `ring` drops: the buffer ring is
     /// unregistered (leaked whole if that fails) before the io_uring can close.
     fn drop(&mut self) {
+        // Unwinding: wake-ups still queued are never submitted (nothing submits after this).
+        self.release_wake_leases();
         let in_flight = self.state.connections.iter().any(|(_, c)| c.in_flight > 0);
         if in_flight {
             std::mem::forget(std::mem::take(&mut self.state.connections));
