@@ -17,12 +17,17 @@
 //! several connections ran the ring dry in one turn, so bursts over many connections still
 //! get the whole pool. The data mapping is not
 //! pre-faulted: buffers never posted cost no resident memory.
+//!
+//! Registration: memory the kernel may read or write is never unmapped. [`BufferRing::drop`]
+//! unmaps only a ring that was never registered or whose [`BufferRing::unregister`]
+//! succeeded; otherwise it leaks the mappings (and says so). The owner of a registered ring
+//! (`ring::Ring`) unregisters it when it is dropped, before the io_uring itself goes away,
+//! on every path: normal exit, unwinding, a failed start.
 
 use std::io;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use io_uring::types::BufRingEntry;
 use io_uring::Submitter;
 
 /// The kernel's upper bound on a provided-buffer ring.
@@ -32,9 +37,25 @@ pub const ENTRIES_MAX: u16 = 32768;
 /// one core's L2 on the machines we measure on.
 pub const POSTED_INITIAL: u16 = 64;
 
+/// One ring entry as the kernel lays it out (`struct io_uring_buf`). Entry 0's last two
+/// bytes are not its own: they are the ring's tail, which the kernel reads concurrently. So
+/// entries are only ever written field by field through raw pointers, never through a
+/// reference, and the tail only through an `AtomicU16`.
+#[repr(C)]
+struct Entry {
+    addr: u64,
+    len: u32,
+    bid: u16,
+    /// Entry 0: the ring's tail. Others: reserved, never written.
+    tail_or_reserved: u16,
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 16);
+const _: () = assert!(std::mem::offset_of!(Entry, tail_or_reserved) == 14);
+
 pub struct BufferRing {
     /// mmap'd, page-aligned array of `entries` ring entries shared with the kernel.
-    ring: NonNull<BufRingEntry>,
+    ring: NonNull<Entry>,
     ring_bytes: usize,
     /// `entries * buffer_size` bytes; the kernel writes into buffers it owns, so this is only
     /// ever reached through raw pointers, never as one Rust slice.
@@ -51,19 +72,37 @@ pub struct BufferRing {
     unpublished: u16,
     /// Buffers the kernel may fill (published and not yet reported by a completion).
     available: u16,
+    /// Registered with a ring and not (successfully) unregistered: the kernel may read the
+    /// ring and write the buffers, so neither mapping may be unmapped.
+    registered: bool,
+    /// A recv may have picked a buffer before the ring was unregistered and still write
+    /// into it (the loop unwound with recvs in flight): the data mapping is leaked.
+    data_maybe_in_use: bool,
 }
 
+/// What dropping a [`BufferRing`] did with its memory (recorded for tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposal {
+    /// Never registered, or unregistered first: both mappings unmapped.
+    Unmapped,
+    /// Unregistered, but recvs may still write into buffers they picked: the ring was
+    /// unmapped, the buffers leaked.
+    DataLeaked,
+    /// Still registered (unregister failed or was never called): both leaked.
+    Leaked,
+}
+
+/// Every disposal so far, with the name of the thread that dropped the ring.
+#[cfg(test)]
+pub static DISPOSALS: std::sync::Mutex<Vec<(String, Disposal)>> = std::sync::Mutex::new(Vec::new());
+
 impl BufferRing {
-    /// Allocates and registers a ring of `entries` (a power of two) buffers as group `group`.
-    pub fn new(
-        submitter: &Submitter<'_>,
-        group: u16,
-        entries: u16,
-        buffer_size: u32,
-    ) -> io::Result<BufferRing> {
+    /// Allocates a ring of `entries` (a power of two) buffers for group `group`, with the
+    /// first buffers posted; the kernel sees it once [`BufferRing::register`]ed.
+    pub fn new(group: u16, entries: u16, buffer_size: u32) -> io::Result<BufferRing> {
         assert!(entries.is_power_of_two() && entries <= ENTRIES_MAX);
         assert!(buffer_size > 0);
-        let ring_bytes = usize::from(entries) * std::mem::size_of::<BufRingEntry>();
+        let ring_bytes = usize::from(entries) * std::mem::size_of::<Entry>();
         let ring = map_zeroed(ring_bytes, true)?;
         let data_bytes = usize::from(entries) * buffer_size as usize;
         let data = match map_zeroed(data_bytes, false) {
@@ -85,20 +124,46 @@ impl BufferRing {
             tail_local: 0,
             unpublished: 0,
             available: 0,
+            registered: false,
+            data_maybe_in_use: false,
         };
         buffers.post_up_to(POSTED_INITIAL.min(entries));
         buffers.publish();
-        // SAFETY: the ring memory is page aligned, `entries` long, and lives until `Drop`,
-        // which runs after `unregister` (or after the ring itself is gone).
+        Ok(buffers)
+    }
+
+    /// Hands the ring to the kernel as buffer group `group` of `submitter`'s io_uring.
+    pub fn register(&mut self, submitter: &Submitter<'_>) -> io::Result<()> {
+        assert!(!self.registered, "buffer ring registered twice");
+        // SAFETY: the ring memory is page aligned and `entries` long. Neither it nor the
+        // buffers its entries point to are unmapped while registered: `Drop` leaks both
+        // unless `unregister` succeeded, and leaks the buffers when recvs may still hold one.
         unsafe {
             submitter.register_buf_ring_with_flags(
-                buffers.ring.as_ptr() as u64,
-                entries,
-                group,
+                self.ring.as_ptr() as u64,
+                self.entries,
+                self.group,
                 0,
             )?
         };
-        Ok(buffers)
+        self.registered = true;
+        Ok(())
+    }
+
+    /// Withdraws the ring from the kernel (a no-op when it is not registered). On error it
+    /// stays registered and its memory will be leaked, not unmapped.
+    pub fn unregister(&mut self, submitter: &Submitter<'_>) -> io::Result<()> {
+        if self.registered {
+            submitter.unregister_buf_ring(self.group)?;
+            self.registered = false;
+        }
+        Ok(())
+    }
+
+    /// Recvs may still be in flight (the loop is unwinding): a recv that picked a buffer
+    /// before the ring was unregistered may still write into it, so the buffers are leaked.
+    pub fn keep_data_mapped(&mut self) {
+        self.data_maybe_in_use = true;
     }
 
     pub fn group(&self) -> u16 {
@@ -159,13 +224,18 @@ impl BufferRing {
         let index = usize::from(self.tail_local & (self.entries - 1));
         let address =
             self.data.as_ptr() as u64 + u64::from(buffer_id) * u64::from(self.buffer_size);
-        // SAFETY: `index` < entries, so the entry is inside the ring mapping. The kernel only
-        // reads entries between its head and the published tail; this one is at or beyond
-        // the published tail, so the kernel is not reading it now.
-        let entry = unsafe { &mut *self.ring.as_ptr().add(index) };
-        entry.set_addr(address);
-        entry.set_len(self.buffer_size);
-        entry.set_bid(buffer_id);
+        // SAFETY: `index` < entries, so the entry is inside the ring mapping, which lives as
+        // long as `self`. The kernel only reads the entries between its head and the
+        // published tail; this one is at or beyond the published tail, so the kernel is not
+        // reading its `addr`, `len` or `bid` now. Those three fields are written through raw
+        // pointers, never through a reference to the entry: entry 0's last two bytes are the
+        // tail, which the kernel reads concurrently and which we only touch atomically.
+        unsafe {
+            let entry = self.ring.as_ptr().add(index);
+            ptr::addr_of_mut!((*entry).addr).write(address);
+            ptr::addr_of_mut!((*entry).len).write(self.buffer_size);
+            ptr::addr_of_mut!((*entry).bid).write(buffer_id);
+        }
         self.tail_local = self.tail_local.wrapping_add(1);
         self.unpublished += 1;
         debug_assert!(self.available + self.unpublished <= self.posted);
@@ -176,26 +246,52 @@ impl BufferRing {
         if self.unpublished == 0 {
             return;
         }
-        // SAFETY: the tail lives in entry 0's reserved field, inside the ring mapping, which
-        // outlives `self`; the kernel reads it with an acquire load, so it is an atomic u16.
-        let tail = unsafe { &*(BufRingEntry::tail(self.ring.as_ptr()) as *const AtomicU16) };
-        tail.store(self.tail_local, Ordering::Release);
+        self.tail().store(self.tail_local, Ordering::Release);
         self.available += self.unpublished;
         self.unpublished = 0;
     }
 
-    /// Withdraws the ring from the kernel; call once no recv is in flight.
-    pub fn unregister(&self, submitter: &Submitter<'_>) -> io::Result<()> {
-        submitter.unregister_buf_ring(self.group)
+    /// The ring's tail: entry 0's last two bytes, shared with the kernel, which reads it
+    /// with an acquire load.
+    fn tail(&self) -> &AtomicU16 {
+        // SAFETY: entry 0 is inside the ring mapping, which outlives the returned borrow of
+        // `self`; the field is 2-aligned (offset 14 of a page-aligned mapping), so it may be
+        // viewed as an AtomicU16, and no reference of another type to it is ever formed.
+        unsafe { AtomicU16::from_ptr(ptr::addr_of_mut!((*self.ring.as_ptr()).tail_or_reserved)) }
     }
 }
 
 impl Drop for BufferRing {
     fn drop(&mut self) {
-        unmap(self.ring.cast(), self.ring_bytes);
-        unmap(self.data, self.data_bytes);
+        let disposal = if self.registered {
+            crate::error!(
+                "runtime: buffer group {} is still registered; leaking its {} bytes",
+                self.group,
+                self.ring_bytes + self.data_bytes
+            );
+            Disposal::Leaked
+        } else {
+            unmap(self.ring.cast(), self.ring_bytes);
+            if self.data_maybe_in_use {
+                Disposal::DataLeaked
+            } else {
+                unmap(self.data, self.data_bytes);
+                Disposal::Unmapped
+            }
+        };
+        note_disposal(disposal);
     }
 }
+
+#[cfg(test)]
+fn note_disposal(disposal: Disposal) {
+    let thread = std::thread::current().name().unwrap_or("").to_string();
+    let mut disposals = DISPOSALS.lock().unwrap_or_else(|e| e.into_inner());
+    disposals.push((thread, disposal));
+}
+
+#[cfg(not(test))]
+fn note_disposal(_: Disposal) {}
 
 /// Anonymous, zeroed, page-aligned memory (the ring needs page alignment); `populate`
 /// faults it in now rather than on first touch.
@@ -226,14 +322,41 @@ fn unmap(address: NonNull<u8>, bytes: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// Disposals recorded by this test's own thread.
+    pub(crate) fn disposals_on_this_thread() -> Vec<Disposal> {
+        let me = std::thread::current().name().unwrap_or("").to_string();
+        let disposals = DISPOSALS.lock().unwrap_or_else(|e| e.into_inner());
+        disposals
+            .iter()
+            .filter(|(thread, _)| *thread == me)
+            .map(|&(_, disposal)| disposal)
+            .collect()
+    }
+
+    /// The ring's bytes, as the kernel would read them.
+    fn ring_bytes(buffers: &BufferRing) -> Vec<u8> {
+        // SAFETY: the ring is not registered, so nothing else reads or writes it; the range
+        // is the whole mapping, which lives as long as `buffers`.
+        unsafe {
+            std::slice::from_raw_parts(buffers.ring.as_ptr().cast::<u8>(), buffers.ring_bytes)
+        }
+        .to_vec()
+    }
+
+    fn entry_bytes(addr: u64, len: u32, bid: u16, last_two: u16) -> Vec<u8> {
+        let mut bytes = addr.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&len.to_le_bytes());
+        bytes.extend_from_slice(&bid.to_le_bytes());
+        bytes.extend_from_slice(&last_two.to_le_bytes());
+        bytes
+    }
 
     #[test]
     fn circulating_set_starts_small_and_doubles_up_to_the_pool() {
-        let ring = io_uring::IoUring::new(8).expect("io_uring");
-        let submitter = ring.submitter();
-        let mut buffers = BufferRing::new(&submitter, 0, 256, 1024).expect("buffer ring");
+        let mut buffers = BufferRing::new(0, 256, 1024).expect("buffer ring");
         assert_eq!(
             (buffers.posted(), buffers.available()),
             (POSTED_INITIAL, 64)
@@ -245,18 +368,70 @@ mod tests {
             seen.push((buffers.posted(), buffers.available()));
         }
         assert_eq!(seen, [(128, 128), (256, 256), (256, 256), (256, 256)]);
-        buffers.unregister(&submitter).expect("unregister");
     }
 
     #[test]
     fn a_pool_smaller_than_the_initial_set_circulates_whole() {
-        let ring = io_uring::IoUring::new(8).expect("io_uring");
-        let submitter = ring.submitter();
-        let mut buffers = BufferRing::new(&submitter, 0, 4, 1024).expect("buffer ring");
+        let mut buffers = BufferRing::new(0, 4, 1024).expect("buffer ring");
         assert_eq!((buffers.posted(), buffers.available()), (4, 4));
         buffers.grow();
         buffers.publish();
         assert_eq!((buffers.posted(), buffers.available()), (4, 4));
-        buffers.unregister(&submitter).expect("unregister");
+    }
+
+    #[test]
+    fn recycling_into_entry_zero_writes_its_fields_and_leaves_the_tail_alone() {
+        let mut buffers = BufferRing::new(0, 4, 1024).expect("buffer ring");
+        let data = buffers.data.as_ptr() as u64;
+        let mut expected = Vec::new();
+        for bid in 0..4u16 {
+            let tail = if bid == 0 { 4 } else { 0 };
+            expected.extend(entry_bytes(data + u64::from(bid) * 1024, 1024, bid, tail));
+        }
+        assert_eq!(ring_bytes(&buffers), expected);
+        // Buffer 2 comes back: it lands in entry 0 (tail 4 & 3); the tail is not published.
+        buffers.note_consumed();
+        buffers.recycle(2);
+        expected[..16].copy_from_slice(&entry_bytes(data + 2 * 1024, 1024, 2, 4));
+        assert_eq!(ring_bytes(&buffers), expected);
+        buffers.publish();
+        expected[14..16].copy_from_slice(&5u16.to_le_bytes());
+        assert_eq!(ring_bytes(&buffers), expected);
+        assert_eq!(buffers.available(), 4);
+    }
+
+    #[test]
+    fn a_ring_that_cannot_be_unregistered_is_leaked_not_unmapped() {
+        let owner = io_uring::IoUring::new(8).expect("io_uring");
+        let other = io_uring::IoUring::new(8).expect("io_uring");
+        let mut buffers = BufferRing::new(0, 8, 1024).expect("buffer ring");
+        buffers.register(&owner.submitter()).expect("register");
+        assert!(buffers.unregister(&other.submitter()).is_err());
+        drop(buffers);
+        assert_eq!(disposals_on_this_thread(), [Disposal::Leaked]);
+        // The kernel still has it, over memory that is still mapped.
+        owner
+            .submitter()
+            .unregister_buf_ring(0)
+            .expect("still registered");
+    }
+
+    #[test]
+    fn an_unregistered_ring_is_unmapped_and_one_with_recvs_in_flight_keeps_its_buffers() {
+        let owner = io_uring::IoUring::new(8).expect("io_uring");
+        let mut buffers = BufferRing::new(0, 8, 1024).expect("buffer ring");
+        buffers.register(&owner.submitter()).expect("register");
+        buffers.unregister(&owner.submitter()).expect("unregister");
+        drop(buffers);
+        let mut buffers = BufferRing::new(0, 8, 1024).expect("buffer ring");
+        buffers.register(&owner.submitter()).expect("register");
+        buffers.keep_data_mapped();
+        buffers.unregister(&owner.submitter()).expect("unregister");
+        drop(buffers);
+        drop(BufferRing::new(0, 8, 1024).expect("buffer ring"));
+        assert_eq!(
+            disposals_on_this_thread(),
+            [Disposal::Unmapped, Disposal::DataLeaked, Disposal::Unmapped]
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use slab::Slab;
 use super::mailbox::{Inbox, Outbox, RecordKind};
 use super::outbound::{ChunkPool, Outbound, SendVectors};
 use super::ring::{self, OpKind, Token};
+use super::ring_fd::RingFdSlot;
 use super::timer::{TimerTarget, Timers};
 use super::tls::TlsState;
 use super::{CloseReason, ConnId, RuntimeConfig};
@@ -26,8 +27,9 @@ pub struct Shared {
     pub shutdown: AtomicBool,
     /// Core 0 stops accepting and closes the listener (lame duck mode); connections stay.
     pub stop_accepting: AtomicBool,
-    /// Each core's ring fd, for MSG_RING wake-ups (stored before the core first parks).
-    pub ring_fds: Vec<AtomicI32>,
+    /// Each core's ring fd, for MSG_RING wake-ups: published before the core first parks,
+    /// withdrawn before its ring closes; a waker leases it (see `ring_fd.rs`).
+    pub ring_fds: Vec<RingFdSlot>,
     /// The core is (about to be) blocked in the kernel waiting for completions.
     pub parked: Vec<AtomicBool>,
     /// The core waits for peers to return mail blocks; a receiver that returns blocks wakes
@@ -51,7 +53,7 @@ impl Shared {
             cores,
             shutdown: AtomicBool::new(false),
             stop_accepting: AtomicBool::new(false),
-            ring_fds: (0..cores).map(|_| AtomicI32::new(-1)).collect(),
+            ring_fds: (0..cores).map(|_| RingFdSlot::default()).collect(),
             parked: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             awaiting_returns: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             live_connections: (0..cores).map(|_| AtomicUsize::new(0)).collect(),

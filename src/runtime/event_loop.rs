@@ -7,7 +7,6 @@
 //! in-flight sends point into) is freed only when `in_flight` is zero, i.e. when the final
 //! completion of every operation submitted for it has been reaped.
 
-use std::mem::ManuallyDrop;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{fence, Ordering};
@@ -15,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use io_uring::cqueue;
 
-use super::buffer_ring::BufferRing;
 use super::core_state::{self, ConnectionState, CoreState};
 use super::mailbox::{self, RecordKind};
 use super::outbound::{self, SendPlan};
@@ -61,9 +59,8 @@ struct AcceptListener {
 }
 
 pub struct EventLoop<'ring, H: Handler> {
+    /// Owns the provided-buffer ring (`self.ring.buffers()`), and unregisters it when dropped.
     ring: Ring<'ring>,
-    /// Leaked instead of dropped if the loop unwinds with recvs in flight (see `Drop`).
-    buffers: ManuallyDrop<BufferRing>,
     /// Recvs that ended with ENOBUFS this turn. One alone is a deep socket drained until the
     /// ring ran dry (its bytes wait in the socket until the re-arm); two or more mean the
     /// circulating set is too small for the connections with input, so it grows.
@@ -78,12 +75,13 @@ pub struct EventLoop<'ring, H: Handler> {
     acceptor: Option<Acceptor>,
     completions: Vec<cqueue::Entry>,
     fired: Vec<TimerTarget>,
+    /// Peers whose ring fd this turn's wake-ups leased, released after the next submit.
+    wake_leases: Vec<usize>,
 }
 
 impl<'ring, H: Handler> EventLoop<'ring, H> {
     pub fn new(
         ring: Ring<'ring>,
-        buffers: BufferRing,
         state: CoreState,
         handler: H,
         listeners: Option<Listeners>,
@@ -110,7 +108,6 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         });
         EventLoop {
             ring,
-            buffers: ManuallyDrop::new(buffers),
             buffers_starved: 0,
             clients_stopped: false,
             buffers_starved_total: 0,
@@ -119,6 +116,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             acceptor,
             completions: Vec::with_capacity(ring::COMPLETION_BATCH_MAX),
             fired: Vec::new(),
+            wake_leases: Vec::new(),
         }
     }
 
@@ -370,12 +368,29 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         }
     }
 
-    /// Wakes `peer` with MSG_RING if it is parked (one wake per park).
+    /// Wakes `peer` with MSG_RING if it is parked (one wake per park). The peer's ring fd
+    /// stays leased until the submit that carries the MSG_RING (see `submit`).
     fn wake(&mut self, peer: usize) {
         let shared = &self.state.shared;
         if shared.parked[peer].swap(false, Ordering::SeqCst) {
-            let ring_fd = shared.ring_fds[peer].load(Ordering::SeqCst);
-            self.state.pending_entries.push(ring::wake_entry(ring_fd));
+            // None: the peer has exited; nothing to wake.
+            if let Some(ring_fd) = shared.ring_fds[peer].acquire() {
+                self.state.pending_entries.push(ring::wake_entry(ring_fd));
+                self.wake_leases.push(peer);
+            }
+        }
+    }
+
+    /// Submits without waiting, then releases the peers' ring fds leased for this turn's
+    /// wake-ups: their MSG_RINGs have reached the kernel, which holds the target rings now.
+    fn submit(&mut self) {
+        self.ring.submit();
+        self.release_wake_leases();
+    }
+
+    fn release_wake_leases(&mut self) {
+        for peer in self.wake_leases.drain(..) {
+            self.state.shared.ring_fds[peer].release();
         }
     }
 
@@ -487,11 +502,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
 
     fn on_recv_complete(&mut self, token: Token, result: i32, flags: u32) {
         if let Some(buffer_id) = ring::buffer_id(flags) {
-            self.buffers.note_consumed();
+            self.ring.buffers_mut().note_consumed();
             if result > 0 {
                 self.deliver_input(token, buffer_id, result as usize);
             }
-            self.buffers.recycle(buffer_id);
+            self.ring.buffers_mut().recycle(buffer_id);
         }
         if ring::more(flags) {
             return;
@@ -548,7 +563,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         if connection.state != ConnectionState::Open {
             return;
         }
-        let data = self.buffers.filled(buffer_id, length);
+        let data = self.ring.buffers().filled(buffer_id, length);
         let paused_by_handler = connection.paused_by_handler;
         if !paused_by_handler && connection.held_input.is_empty() {
             let id = connection.id(slot);
@@ -614,6 +629,8 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let connection = &mut state.connections[slot];
         connection.send_in_flight = false;
         if result < 0 {
+            // Nothing was sent; the queue's bytes are no longer in flight.
+            connection.outbound.advance(&mut state.pool, 0);
             if !matches!(connection.state, ConnectionState::Closing { .. }) {
                 state.teardown(slot, reason_for_errno(-result));
             }
@@ -779,16 +796,17 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
 
     fn flush(&mut self) {
         let starved = std::mem::take(&mut self.buffers_starved);
-        if starved >= 2 && self.buffers.posted() < self.buffers.entries() {
-            self.buffers.grow();
+        let buffers = self.ring.buffers_mut();
+        if starved >= 2 && buffers.posted() < buffers.entries() {
+            buffers.grow();
             crate::debug!(
                 "runtime: core {}: receives ran out of buffers; {} of {} now circulate",
                 self.state.core,
-                self.buffers.posted(),
-                self.buffers.entries()
+                buffers.posted(),
+                buffers.entries()
             );
         }
-        self.buffers.publish();
+        buffers.publish();
         self.arm_recvs();
         self.submit_sends();
         self.publish_mail();
@@ -801,10 +819,11 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
     /// Arms a multishot recv for every queued connection, never on a ring below half full
     /// (a multishot armed on an empty ring fails at once with ENOBUFS).
     fn arm_recvs(&mut self) {
-        if self.buffers.available() < self.buffers.posted() / 2 {
+        let buffers = self.ring.buffers();
+        if buffers.available() < buffers.posted() / 2 {
             return;
         }
-        let group = self.buffers.group();
+        let group = buffers.group();
         let to_arm = std::mem::take(&mut self.state.to_arm);
         for &slot in &to_arm {
             let Some(connection) = self.state.connections.get_mut(slot) else {
@@ -824,8 +843,10 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             connection.in_flight += 1;
             let token = connection.token(OpKind::Recv, slot);
             let entry = ring::recv_entry(connection.fd, group, token);
-            // SAFETY: the recv writes only into provided buffers, which live as long as the
-            // buffer ring, and that outlives every recv (see `finish` and `Drop`).
+            // SAFETY: the recv writes only into provided buffers, owned by `self.ring`, which
+            // is dropped only after every recv's final completion (`finish`) or, unwinding
+            // with recvs in flight, leaks them (`Drop`); they are never unmapped while
+            // registered (see buffer_ring's module docs).
             unsafe { self.ring.push(&entry) };
         }
         let mut to_arm = to_arm;
@@ -874,8 +895,10 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             any_sent = true;
             // SAFETY: the bytes live in this connection's outbound chunks and the msghdr and
             // iovecs in its boxed `vectors`; neither moves nor is freed or rewritten until
-            // this send's completion (chunks are released only in `advance` on completion,
-            // and the slot is freed only when `in_flight` is zero).
+            // this send's completion: `plan_send` marked the bytes in flight, and until
+            // `advance` runs on the completion, `truncate_tail` and `clear` panic rather than
+            // release them, writes only append, and the slot is freed only when `in_flight`
+            // is zero.
             unsafe { self.ring.push(&entry) };
         }
         let mut dirty = dirty;
@@ -897,7 +920,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             || !self.state.closing.is_empty()
             || !self.state.to_arm.is_empty();
         if has_local_work {
-            self.ring.submit();
+            self.submit();
             return;
         }
         let core = self.state.core;
@@ -906,8 +929,12 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         fence(Ordering::SeqCst);
         if self.has_input_without_waiting() || shared.shutdown.load(Ordering::SeqCst) {
             shared.parked[core].store(false, Ordering::SeqCst);
-            self.ring.submit();
+            self.submit();
             return;
+        }
+        if !self.wake_leases.is_empty() {
+            // Leases are not held across the wait: a peer closing its ring waits for them.
+            self.submit();
         }
         let timeout = self.state.timers.next_wait(Instant::now());
         self.ring.submit_and_wait(timeout);
@@ -989,10 +1016,10 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             "runtime: core {}: {} receives found no free buffer (ENOBUFS); {} of {} circulate",
             self.state.core,
             self.buffers_starved_total,
-            self.buffers.posted(),
-            self.buffers.entries()
+            self.ring.buffers().posted(),
+            self.ring.buffers().entries()
         );
-        self.ring.submit();
+        self.submit();
         self.state.shared.note_exited();
         self.state.shared.wait_all_exited();
         for peer in 0..self.state.shared.cores {
@@ -1010,25 +1037,24 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 }
             }
         }
-        if let Err(error) = self.buffers.unregister(self.ring.submitter()) {
-            crate::debug!("runtime: unregistering the buffer ring failed: {error}");
-        }
+        // Dropping `self` drops the ring, which unregisters the buffers.
     }
 }
 
 impl<H: Handler> Drop for EventLoop<'_, H> {
     /// After a normal `finish` nothing is in flight and everything is freed. If the loop
-    /// unwinds (a handler panicked) with operations in flight, the kernel may still write
-    /// into the provided buffers or read outbound chunks, so those are leaked instead.
+    /// unwinds (a handler panicked) with operations in flight, the kernel may still read
+    /// outbound chunks or write into a provided buffer a recv picked, so the connections
+    /// and the buffers are leaked instead. Then `ring` drops: the buffer ring is
+    /// unregistered (leaked whole if that fails) before the io_uring can close.
     fn drop(&mut self) {
+        // Unwinding: wake-ups still queued are never submitted (nothing submits after this).
+        self.release_wake_leases();
         let in_flight = self.state.connections.iter().any(|(_, c)| c.in_flight > 0);
         if in_flight {
             std::mem::forget(std::mem::take(&mut self.state.connections));
-            return;
+            self.ring.buffers_mut().keep_data_mapped();
         }
-        // SAFETY: no connection has an operation in flight, so no recv can write into the
-        // provided buffers any more; `buffers` is not used after this.
-        unsafe { ManuallyDrop::drop(&mut self.buffers) };
     }
 }
 

@@ -41,8 +41,10 @@
 //!   each core, flushes queued output for up to `shutdown_flush`, closes every connection
 //!   (with `on_close`), and ends the threads; [`RuntimeHandle::join`] waits for them.
 //!
-//! Files: `ring.rs` (setup flags, `user_data` tokens, submission that survives a full SQ),
-//! `buffer_ring.rs` (provided receive buffers), `outbound.rs` (pooled send chunks),
+//! Files: `ring.rs` (setup flags, `user_data` tokens, submission that survives a full SQ;
+//! owns the buffer ring), `buffer_ring.rs` (provided receive buffers), `ring_fd.rs` (ring
+//! fds for MSG_RING wake-ups, withdrawn before a ring closes), `outbound.rs` (pooled send
+//! chunks),
 //! `mailbox.rs` (SPSC block queues between cores; its safe channel API is public for
 //! `benches/mailbox.rs`), `timer.rs` (deadline heap), `core_state.rs` (what `Io` reaches),
 //! `event_loop.rs` (the turn), `tls.rs` (TLS sessions over those buffers), `probe.rs`,
@@ -65,8 +67,11 @@ pub mod mailbox;
 mod outbound;
 mod probe;
 mod ring;
+mod ring_fd;
 pub mod signals;
 pub mod sys;
+#[cfg(test)]
+mod teardown_tests;
 mod timer;
 mod tls;
 
@@ -465,11 +470,16 @@ fn post_wakes(shared: &Shared, only: Option<usize>) {
             return;
         }
     };
-    for (core, ring_fd) in shared.ring_fds.iter().enumerate() {
-        let ring_fd = ring_fd.load(Ordering::SeqCst);
-        if ring_fd < 0 || only.is_some_and(|only| only != core) {
+    let mut leased = Vec::new();
+    for (core, slot) in shared.ring_fds.iter().enumerate() {
+        if only.is_some_and(|only| only != core) {
             continue;
         }
+        // A core that has exited (or is closing its ring) has no fd any more.
+        let Some(ring_fd) = slot.acquire() else {
+            continue;
+        };
+        leased.push(core);
         let entry = ring::wake_entry(ring_fd);
         // SAFETY: MSG_RING carries no user pointers.
         while unsafe { ring.submission().push(&entry) }.is_err() {
@@ -477,6 +487,11 @@ fn post_wakes(shared: &Shared, only: Option<usize>) {
         }
     }
     let _ = ring.submit();
+    // Submitted (the kernel holds the target rings now), or never to be: this ring is
+    // dropped without another submit.
+    for core in leased {
+        shared.ring_fds[core].release();
+    }
 }
 
 /// The listening sockets core 0 accepts on.
@@ -543,6 +558,9 @@ where
             .spawn(move || run_core(seed, ready, move |core| make_handler(core)))?;
         threads.push(thread);
     }
+    // Only the threads hold senders now: a thread that ends without reporting (its handler
+    // factory panicked) ends the wait below instead of blocking it forever.
+    drop(ready_sender);
     let handle = RuntimeHandle { shared, threads };
     for _ in 0..cores {
         let result = ready_receiver
@@ -619,25 +637,23 @@ fn run_core<H: Handler>(
     make_handler: impl FnOnce(usize) -> H,
 ) {
     let shared = seed.shared.clone();
+    // Dropped last (after the loop and its `Ring`, which borrow it), also when unwinding:
+    // withdraws the fd from wakers before the ring closes.
     let mut io_ring = match ring::build_ring() {
-        Ok(io_ring) => io_ring,
+        Ok(io_ring) => ring_fd::PublishedRing::new(io_ring, shared.clone(), seed.core),
         Err(error) => {
             shared.note_exited();
             let _ = ready.send(Err(error));
             return;
         }
     };
-    let ring_fd = std::os::fd::AsRawFd::as_raw_fd(&io_ring);
-    let setup = ring::Ring::new(&mut io_ring).and_then(|ring| {
-        let buffers = buffer_ring::BufferRing::new(
-            ring.submitter(),
-            event_loop::BUFFER_GROUP,
-            seed.config.recv_buffers,
-            seed.config.recv_buffer_size,
-        )?;
-        Ok((ring, buffers))
-    });
-    let (ring, buffers) = match setup {
+    let setup = buffer_ring::BufferRing::new(
+        event_loop::BUFFER_GROUP,
+        seed.config.recv_buffers,
+        seed.config.recv_buffer_size,
+    )
+    .and_then(|buffers| ring::Ring::new(io_ring.ring_mut(), buffers));
+    let ring = match setup {
         Ok(parts) => parts,
         Err(error) => {
             shared.note_exited();
@@ -645,7 +661,6 @@ fn run_core<H: Handler>(
             return;
         }
     };
-    shared.ring_fds[seed.core].store(ring_fd, Ordering::SeqCst);
     let now = Instant::now();
     let state = CoreState {
         core: seed.core,
@@ -672,7 +687,7 @@ fn run_core<H: Handler>(
     };
     let handler = make_handler(seed.core);
     let _ = ready.send(Ok(()));
-    let event_loop = event_loop::EventLoop::new(ring, buffers, state, handler, seed.listeners);
+    let event_loop = event_loop::EventLoop::new(ring, state, handler, seed.listeners);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event_loop.run()));
     if let Err(payload) = outcome {
         shared.note_exited();

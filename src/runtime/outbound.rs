@@ -7,8 +7,10 @@
 //! ```
 //!
 //! Invariant: while a send is in flight, the bytes it covers are neither moved, modified nor
-//! freed: chunks are heap blocks that never move, writes only append past `end`, and chunks
-//! go back to the pool only in `advance`, which runs on the send's completion.
+//! freed: chunks are heap blocks that never move, writes only append past `end`, and the
+//! queue itself remembers how many front bytes the planned send covers (`in_flight`, set by
+//! `plan_send`, cleared by `advance` on the send's completion): `truncate_tail` and `clear`
+//! assert they leave those bytes alone, and only `advance` releases front chunks.
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
@@ -114,6 +116,9 @@ pub struct Outbound {
     queued_bytes: usize,
     /// Bytes ever appended, wrapping (see `written_total`).
     written_total: usize,
+    /// Front bytes covered by the send planned last and not yet completed (0: none). The
+    /// kernel may be reading them: nothing but `advance` may release them.
+    in_flight: usize,
 }
 
 impl Outbound {
@@ -167,14 +172,16 @@ impl Outbound {
     }
 
     /// Describes the next send (None when nothing is queued), filling `vectors` when it spans
-    /// several chunks.
-    pub fn plan_send(&self, vectors: &mut SendVectors) -> Option<SendPlan> {
+    /// several chunks. The caller submits it: its bytes count as in flight until `advance`.
+    pub fn plan_send(&mut self, vectors: &mut SendVectors) -> Option<SendPlan> {
+        assert_eq!(self.in_flight, 0, "one send in flight per queue");
         let first = self.chunks.front()?;
         debug_assert!(first.end > first.start);
         if self.chunks.len() == 1 {
             let length = first.end - first.start;
             // SAFETY: `start` < CHUNK_BYTES, inside the chunk allocation.
             let bytes = unsafe { first.buffer.bytes.as_ptr().add(first.start) };
+            self.in_flight = length;
             return Some(SendPlan::Single {
                 bytes,
                 length: length as u32,
@@ -198,6 +205,7 @@ impl Outbound {
         }
         vectors.message.msg_iov = vectors.iovecs.as_mut_ptr();
         vectors.message.msg_iovlen = count as _;
+        self.in_flight = length;
         Some(SendPlan::Vectored {
             message: &vectors.message,
             length,
@@ -238,11 +246,23 @@ impl Outbound {
         })
     }
 
+    /// Bytes covered by the send in flight (0 when none is).
+    #[cfg(test)]
+    pub fn in_flight_bytes(&self) -> usize {
+        self.in_flight
+    }
+
     /// Drops the last `count` queued bytes (a TLS connection's plaintext tail, replaced by
-    /// its records). The caller guarantees no send in flight covers them: sends are planned
-    /// only after the tail has been encrypted.
+    /// its records). Panics if that would cut into the bytes of the send in flight: the
+    /// kernel may still be reading them, and a released chunk is reused by the next write.
+    /// (Today every send is planned right after encrypting, so the tail never overlaps.)
     pub fn truncate_tail(&mut self, pool: &mut ChunkPool, mut count: usize) {
         assert!(count <= self.queued_bytes, "tail longer than the queue");
+        assert!(
+            count <= self.queued_bytes - self.in_flight,
+            "truncating {count} bytes would cut into the {} bytes of the send in flight",
+            self.in_flight
+        );
         self.queued_bytes -= count;
         while count > 0 {
             let chunk = self
@@ -260,12 +280,14 @@ impl Outbound {
         }
     }
 
-    /// The kernel accepted `sent` bytes from the front: drop them, returning emptied chunks.
+    /// The send in flight completed and the kernel accepted `sent` bytes from the front (0
+    /// when it failed): drop them, returning emptied chunks. The rest is no longer in flight.
     pub fn advance(&mut self, pool: &mut ChunkPool, mut sent: usize) {
         assert!(
-            sent <= self.queued_bytes,
-            "kernel acknowledged more than was queued"
+            sent <= self.in_flight,
+            "kernel acknowledged more than the send in flight covered"
         );
+        self.in_flight = 0;
         self.queued_bytes -= sent;
         while sent > 0 {
             let chunk = self
@@ -285,6 +307,7 @@ impl Outbound {
 
     /// Returns every chunk to the pool (the connection is gone; no send is in flight).
     pub fn clear(&mut self, pool: &mut ChunkPool) {
+        assert_eq!(self.in_flight, 0, "clearing a queue with a send in flight");
         for chunk in self.chunks.drain(..) {
             pool.give(chunk.buffer);
         }
@@ -296,7 +319,7 @@ impl Outbound {
 mod tests {
     use super::*;
 
-    fn planned_bytes(outbound: &Outbound, vectors: &mut SendVectors) -> Vec<u8> {
+    fn planned_bytes(outbound: &mut Outbound, vectors: &mut SendVectors) -> Vec<u8> {
         match outbound.plan_send(vectors).expect("queued") {
             SendPlan::Single { bytes, length } => {
                 // SAFETY: the plan points into live chunks of `outbound`.
@@ -324,12 +347,15 @@ mod tests {
         let mut vectors = SendVectors::new();
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         outbound.write(&mut pool, &data[..10]);
-        assert_eq!(planned_bytes(&outbound, &mut vectors), &data[..10]);
+        assert_eq!(planned_bytes(&mut outbound, &mut vectors), &data[..10]);
+        // That send failed: nothing was taken, nothing is in flight any more.
+        outbound.advance(&mut pool, 0);
+        assert_eq!(outbound.in_flight_bytes(), 0);
         outbound.write(&mut pool, &data[10..]);
         assert_eq!(outbound.queued_bytes(), data.len());
         let mut received = Vec::new();
         while !outbound.is_empty() {
-            let planned = planned_bytes(&outbound, &mut vectors);
+            let planned = planned_bytes(&mut outbound, &mut vectors);
             assert!(planned.len() <= SEND_BYTES_MAX);
             // A partial send: the kernel takes a bit more than half.
             let sent = planned.len() / 2 + 1;
@@ -351,6 +377,8 @@ mod tests {
         let head: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
         let tail: Vec<u8> = (0..40_000u32).map(|i| (i % 241) as u8).collect();
         outbound.write(&mut pool, &head);
+        let mut vectors = SendVectors::new();
+        assert_eq!(planned_bytes(&mut outbound, &mut vectors), head);
         outbound.advance(&mut pool, 100);
         let mark = outbound.written_total();
         outbound.write(&mut pool, &tail);
@@ -361,12 +389,11 @@ mod tests {
         outbound.truncate_tail(&mut pool, count);
         assert_eq!(outbound.queued_bytes(), head.len() - 100);
         outbound.write(&mut pool, b"records");
-        let mut vectors = SendVectors::new();
         let mut expected = head[100..].to_vec();
         expected.extend_from_slice(b"records");
         let mut sent = Vec::new();
         while !outbound.is_empty() {
-            let planned = planned_bytes(&outbound, &mut vectors);
+            let planned = planned_bytes(&mut outbound, &mut vectors);
             sent.extend_from_slice(&planned);
             outbound.advance(&mut pool, planned.len());
         }
@@ -396,5 +423,61 @@ mod tests {
             }
             SendPlan::Single { .. } => panic!("40 chunks need a vectored send"),
         }
+    }
+
+    /// A queue with records in flight and a plaintext tail written since (TLS: a send
+    /// completes in a later turn than the one that planned it): the tail is replaced, the
+    /// in-flight bytes go out untouched, and the completion releases them.
+    fn queue_with_a_send_in_flight_and_a_tail() -> (ChunkPool, Outbound, Vec<u8>, Vec<u8>) {
+        let mut pool = ChunkPool::default();
+        let mut outbound = Outbound::default();
+        let mut vectors = SendVectors::new();
+        let records: Vec<u8> = (0..(CHUNK_BYTES + 500) as u32)
+            .map(|i| (i % 239) as u8)
+            .collect();
+        outbound.write(&mut pool, &records);
+        assert_eq!(planned_bytes(&mut outbound, &mut vectors), records);
+        assert_eq!(outbound.in_flight_bytes(), records.len());
+        let tail = vec![b'p'; 300];
+        outbound.write(&mut pool, &tail);
+        (pool, outbound, records, tail)
+    }
+
+    #[test]
+    fn a_tail_written_during_a_send_is_replaced_without_touching_the_send() {
+        let (mut pool, mut outbound, records, tail) = queue_with_a_send_in_flight_and_a_tail();
+        outbound.truncate_tail(&mut pool, tail.len());
+        assert_eq!(outbound.queued_bytes(), records.len());
+        assert_eq!(outbound.in_flight_bytes(), records.len());
+        outbound.write(&mut pool, b"encrypted");
+        // The bytes the kernel is reading are still the ones it was given.
+        let queued: Vec<u8> = outbound
+            .tail_slices(outbound.queued_bytes())
+            .flatten()
+            .copied()
+            .collect();
+        assert_eq!(&queued[..records.len()], &records[..]);
+        assert_eq!(&queued[records.len()..], b"encrypted");
+        // A partial completion releases only what was sent; the next plan starts there.
+        outbound.advance(&mut pool, 1000);
+        assert_eq!(outbound.in_flight_bytes(), 0);
+        let mut vectors = SendVectors::new();
+        let mut expected = records[1000..].to_vec();
+        expected.extend_from_slice(b"encrypted");
+        assert_eq!(planned_bytes(&mut outbound, &mut vectors), expected);
+    }
+
+    #[test]
+    #[should_panic(expected = "would cut into the 16884 bytes of the send in flight")]
+    fn truncating_into_the_send_in_flight_panics() {
+        let (mut pool, mut outbound, _records, tail) = queue_with_a_send_in_flight_and_a_tail();
+        outbound.truncate_tail(&mut pool, tail.len() + 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "clearing a queue with a send in flight")]
+    fn clearing_with_a_send_in_flight_panics() {
+        let (mut pool, mut outbound, _records, _tail) = queue_with_a_send_in_flight_and_a_tail();
+        outbound.clear(&mut pool);
     }
 }

@@ -105,11 +105,13 @@ fn check_opcodes(ring: &IoUring, kernel: Option<(u32, u32)>) -> Result<(), Probe
 
 fn check_buffer_ring(ring: &IoUring) -> Result<(), ProbeError> {
     let submitter = ring.submitter();
-    match BufferRing::new(&submitter, 0, 2, 64) {
-        Ok(buffers) => {
-            let _ = buffers.unregister(&submitter);
-            Ok(())
-        }
+    let registered = BufferRing::new(0, 2, 64).and_then(|mut buffers| {
+        buffers.register(&submitter)?;
+        // A failure here leaves the buffers registered: dropping them leaks them then.
+        buffers.unregister(&submitter)
+    });
+    match registered {
+        Ok(()) => Ok(()),
         Err(error) => Err(ProbeError(format!(
             "io_uring provided buffer rings are unavailable ({error}); ringmq needs Linux \
              {}.{} or newer",

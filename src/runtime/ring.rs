@@ -1,6 +1,7 @@
 //! One core's io_uring: setup flags, operation tokens (`user_data`) and a submission wrapper
 //! that never loses an entry (a full SQ is submitted and retried). Knows nothing about
-//! connections; the event loop decides what to push.
+//! connections; the event loop decides what to push. It owns the core's provided-buffer
+//! ring, so that the buffers are unregistered before the io_uring can go away.
 
 use std::io;
 use std::time::Duration;
@@ -8,6 +9,8 @@ use std::time::Duration;
 use io_uring::{
     cqueue, opcode, squeue, types, CompletionQueue, IoUring, SubmissionQueue, Submitter,
 };
+
+use super::buffer_ring::BufferRing;
 
 /// Submission queue size: one turn rarely queues more; a full SQ is submitted and retried.
 pub const SUBMISSION_QUEUE_ENTRIES: u32 = 2048;
@@ -109,29 +112,40 @@ impl Token {
 }
 
 /// The three parts of a ring, split once so the registered ring fd (remembered by the
-/// `Submitter`) is used by every enter.
+/// `Submitter`) is used by every enter, and the provided-buffer ring registered with it.
 pub struct Ring<'ring> {
     submitter: Submitter<'ring>,
     submission: SubmissionQueue<'ring>,
     completion: CompletionQueue<'ring>,
     /// Completions taken out of the CQ while the SQ was full (EBUSY); dispatched first.
     backlog: Vec<cqueue::Entry>,
+    /// Registered here and only here; `Drop` unregisters it before it is dropped, and the
+    /// borrow of the io_uring makes that happen before the io_uring closes.
+    buffers: BufferRing,
 }
 
 impl<'ring> Ring<'ring> {
-    pub fn new(ring: &'ring mut IoUring) -> io::Result<Ring<'ring>> {
+    /// Splits `ring` and registers `buffers` with it (they are dropped, unregistered and
+    /// unmapped, if that fails).
+    pub fn new(ring: &'ring mut IoUring, mut buffers: BufferRing) -> io::Result<Ring<'ring>> {
         let (mut submitter, submission, completion) = ring.split();
         submitter.register_ring_fd()?;
+        buffers.register(&submitter)?;
         Ok(Ring {
             submitter,
             submission,
             completion,
             backlog: Vec::new(),
+            buffers,
         })
     }
 
-    pub fn submitter(&self) -> &Submitter<'ring> {
-        &self.submitter
+    pub fn buffers(&self) -> &BufferRing {
+        &self.buffers
+    }
+
+    pub fn buffers_mut(&mut self) -> &mut BufferRing {
+        &mut self.buffers
     }
 
     /// Queues one entry; when the SQ is full, submits what is queued and retries.
@@ -213,6 +227,16 @@ impl<'ring> Ring<'ring> {
     pub fn has_completions(&mut self) -> bool {
         self.completion.sync();
         !self.backlog.is_empty() || !self.completion.is_empty()
+    }
+}
+
+impl Drop for Ring<'_> {
+    /// Unregisters the buffers, on every path (normal exit, unwinding, a failed start). If
+    /// the kernel refuses, the buffer ring leaks its memory rather than unmap it.
+    fn drop(&mut self) {
+        if let Err(error) = self.buffers.unregister(&self.submitter) {
+            crate::error!("runtime: unregistering the buffer ring failed: {error}");
+        }
     }
 }
 
@@ -302,5 +326,33 @@ mod tests {
         );
         assert!(!decoded.is_generation(0x0123_4568));
         assert_eq!(Token::decode(0), None);
+    }
+
+    /// The buffers a core registered are unregistered when its `Ring` goes, also when a
+    /// panic unwinds it (a handler factory failing after the ring is built), and only then
+    /// unmapped; the io_uring itself is still open at that point.
+    #[test]
+    fn dropping_the_ring_unregisters_its_buffers_before_unmapping_them() {
+        use crate::runtime::buffer_ring::{tests::disposals_on_this_thread, Disposal};
+        let mut io_ring = build_ring().expect("io_uring");
+        let ring =
+            Ring::new(&mut io_ring, BufferRing::new(0, 8, 1024).expect("buffers")).expect("ring");
+        assert_eq!(ring.buffers().group(), 0);
+        drop(ring);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ring = Ring::new(&mut io_ring, BufferRing::new(0, 8, 1024).expect("buffers"))
+                .expect("group 0 is free again");
+            panic!("make_handler failed");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(
+            disposals_on_this_thread(),
+            [Disposal::Unmapped, Disposal::Unmapped]
+        );
+        let error = io_ring
+            .submitter()
+            .unregister_buf_ring(0)
+            .expect_err("nothing is registered any more");
+        assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
     }
 }
