@@ -47,7 +47,8 @@
 //! chunks),
 //! `mailbox.rs` (SPSC block queues between cores; its safe channel API is public for
 //! `benches/mailbox.rs`), `timer.rs` (deadline heap), `core_state.rs` (what `Io` reaches),
-//! `event_loop.rs` (the turn), `tls.rs` (TLS sessions over those buffers), `probe.rs`,
+//! `event_loop.rs` (the turn) with `accept.rs`, `mail_turn.rs` and `connection_io.rs` (its
+//! accepts, mail, and connection IO), `tls.rs` (TLS sessions over those buffers), `probe.rs`,
 //! `signals.rs`. Mail still unpublished when a core exits is dropped (only at shutdown);
 //! an fd handed to a core that has already stopped is closed.
 
@@ -59,10 +60,13 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod accept;
 mod buffer_ring;
+mod connection_io;
 mod core_state;
 mod event_loop;
 // Public only for `benches/mailbox.rs` (a standalone core pair); see its module docs.
+mod mail_turn;
 pub mod mailbox;
 mod outbound;
 mod probe;
