@@ -18,7 +18,8 @@ wait_for_port() {
     done
 }
 
-# server_start NAME LOGFILE: NAME is `nats`, or `ringmq-cN` for ringmq with N cores. Sets
+# server_start NAME LOGFILE: NAME is `nats`, `ringmq-cN` for ringmq with N cores, or `base-cN`
+# for the ringmq binary at $BASE_BIN (an earlier build, for before/after runs). Sets
 # SERVER_PID; on failure the server is stopped and the status is 1.
 server_start() {
     local name=$1 logfile=$2
@@ -26,6 +27,8 @@ server_start() {
         nats) "$NATS_BIN" -a 127.0.0.1 -p "$PORT" >"$logfile" 2>&1 & ;;
         ringmq-c*) "$RINGMQ_BIN" -a 127.0.0.1 -p "$PORT" --cores "${name#ringmq-c}" \
                        >"$logfile" 2>&1 & ;;
+        base-c*) "$BASE_BIN" -a 127.0.0.1 -p "$PORT" --cores "${name#base-c}" \
+                     >"$logfile" 2>&1 & ;;
         *) log "unknown server $name"; return 1 ;;
     esac
     SERVER_PID=$!

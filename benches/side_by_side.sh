@@ -43,6 +43,10 @@ if [[ -z ${SERVERS:-} ]]; then
     else
         log "no ringmq binary at $RINGMQ_BIN: measuring nats-server only"
     fi
+    # An earlier ringmq build to compare with in the same run (before/after a change).
+    if [[ -n ${BASE_BIN:-} ]]; then
+        SERVERS="$SERVERS base-c1 base-c2"
+    fi
 fi
 # 10,000 connections need 10,000 descriptors in the server as well as in loadgen.
 ulimit -n "$(ulimit -Hn)" || true
@@ -129,7 +133,8 @@ plot_reqrep() {
     picks=$(python3 - "$RESULTS/runs.jsonl" "$SERVERS" "$RESULTS" "$RUNS" <<'PY'
 import json, sys
 runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-names = {"nats": "nats-server", "ringmq-c1": "ringmq --cores 1", "ringmq-c2": "ringmq --cores 2"}
+names = {"nats": "nats-server", "ringmq-c1": "ringmq --cores 1", "ringmq-c2": "ringmq --cores 2",
+         "base-c1": "baseline ringmq --cores 1", "base-c2": "baseline ringmq --cores 2"}
 for server in sys.argv[2].split():
     rows = [r for r in runs if r["case"] == "reqrep" and r["server"] == server
             and r["status"] == 0 and (r["result"].get("latency_us") or {}).get("p99") is not None]

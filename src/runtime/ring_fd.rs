@@ -22,7 +22,7 @@ use io_uring::IoUring;
 use super::core_state::Shared;
 
 /// How long an exiting core waits for wakers that leased its ring fd (each holds it for one
-/// submit, or a peer for the rest of one loop turn). Past it, the ring is leaked (its fd
+/// submit; a peer core until its submit returns, which may be the one it parks in). Past it, the ring is leaked (its fd
 /// stays open, so the number cannot be reused) rather than closed.
 pub const LEASE_WAIT_MAX: Duration = Duration::from_secs(10);
 
