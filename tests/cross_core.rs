@@ -214,12 +214,24 @@ fn client_vanishing_mid_payload_does_not_disturb_others() {
     assert_subscriber_unharmed(&server, &mut subscriber);
 }
 
-/// Reads frames until `pongs` PONGs have arrived; returns them all, concatenated.
-fn read_pongs(client: &mut RawClient, pongs: usize) -> String {
-    let deadline = Instant::now() + REPLY_TIMEOUT;
-    (0..pongs)
-        .map(|_| text(&client.read_until_pong(deadline)))
-        .collect()
+/// Sends `input` in one write on a fresh connection, 20 times on each of 1 and 2 cores, and
+/// asserts that everything up to its `pongs`-th PONG is `expected`.
+fn assert_one_write_answered(input: &[u8], pongs: usize, expected: &str) {
+    for cores in [1, 2] {
+        let server = Server::start(Opts {
+            cores,
+            ..Opts::default()
+        });
+        for round in 0..20 {
+            let mut client = RawClient::connect(server.port());
+            client.send(input);
+            let deadline = Instant::now() + REPLY_TIMEOUT;
+            let answers: String = (0..pongs)
+                .map(|_| text(&client.read_until_pong(deadline)))
+                .collect();
+            assert_eq!(answers, expected, "cores {cores}, round {round}");
+        }
+    }
 }
 
 /// A PONG that waits for the visibility barrier keeps its place in the output: nothing sent
@@ -227,47 +239,23 @@ fn read_pongs(client: &mut RawClient, pongs: usize) -> String {
 /// send it). With two cores the PONG after a SUB always waits for the other core.
 #[test]
 fn a_held_pong_keeps_its_place_among_the_answers() {
-    for cores in [1, 2] {
-        let server = Server::start(Opts {
-            cores,
-            ..Opts::default()
-        });
-        for round in 0..20 {
-            let mut client = RawClient::connect(server.port());
-            client.send(
-                b"CONNECT {\"verbose\":true,\"pedantic\":false}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\n\
-                  PING\r\nUNSUB 1\r\nUNSUB 99\r\nSUB foo..bar 2\r\nPONG\r\nPING\r\n",
-            );
-            assert_eq!(
-                read_pongs(&mut client, 2),
-                "+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n\
-                 +OK\r\n+OK\r\n-ERR 'Invalid Subject'\r\nPONG\r\n",
-                "cores {cores}, round {round}"
-            );
-        }
-    }
+    assert_one_write_answered(
+        b"CONNECT {\"verbose\":true,\"pedantic\":false}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\n\
+          PING\r\nUNSUB 1\r\nUNSUB 99\r\nSUB foo..bar 2\r\nPONG\r\nPING\r\n",
+        2,
+        "+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n\
+         +OK\r\n+OK\r\n-ERR 'Invalid Subject'\r\nPONG\r\n",
+    );
 }
 
 /// A message a client publishes to itself after its PING comes after the PONG, as the
 /// order of the commands says, also when the PONG waits for the barrier.
 #[test]
 fn a_held_pong_comes_before_later_deliveries_to_the_same_client() {
-    for cores in [1, 2] {
-        let server = Server::start(Opts {
-            cores,
-            ..Opts::default()
-        });
-        for round in 0..20 {
-            let mut client = RawClient::connect(server.port());
-            client.send(
-                b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB foo 1\r\nPING\r\n\
-                  PUB foo 2\r\nhi\r\nSUB bar 2\r\nPING\r\nPUB bar 1\r\nx\r\nPING\r\n",
-            );
-            assert_eq!(
-                read_pongs(&mut client, 3),
-                "PONG\r\nMSG foo 1 2\r\nhi\r\nPONG\r\nMSG bar 2 1\r\nx\r\nPONG\r\n",
-                "cores {cores}, round {round}"
-            );
-        }
-    }
+    assert_one_write_answered(
+        b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB foo 1\r\nPING\r\n\
+          PUB foo 2\r\nhi\r\nSUB bar 2\r\nPING\r\nPUB bar 1\r\nx\r\nPING\r\n",
+        3,
+        "PONG\r\nMSG foo 1 2\r\nhi\r\nPONG\r\nMSG bar 2 1\r\nx\r\nPONG\r\n",
+    );
 }
