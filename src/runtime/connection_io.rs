@@ -283,11 +283,16 @@ impl<H: Handler> EventLoop<'_, H> {
         core_state::close_fd(connection.fd);
         connection.outbound.clear(&mut self.state.pool);
         self.state.slot_generations[slot] = connection.generation.wrapping_add(1);
-        if !connection.local {
+        if connection.counted {
             let core = self.state.core;
             self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);
         }
         let id = connection.id(slot);
+        if let Some(dial) = connection.dial.take() {
+            // Never connected: the handler hears of the dial's end, not of a close.
+            self.dial_failed(id, *dial, reason);
+            return;
+        }
         self.handler.on_close(
             &mut Io {
                 state: &mut self.state,
@@ -310,6 +315,7 @@ impl<H: Handler> EventLoop<'_, H> {
             );
         }
         buffers.publish();
+        self.submit_connects();
         self.arm_recvs();
         self.submit_sends();
         self.publish_mail();

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use io_uring::squeue;
 use slab::Slab;
 
+use super::connect::Dial;
 use super::mailbox::{Inbox, Outbox, RecordKind};
 use super::outbound::{ChunkPool, Outbound, SendVectors};
 use super::ring::{self, OpKind, Token};
@@ -102,6 +103,9 @@ pub enum ConnectionState {
         reason: CloseReason,
         since: Instant,
     },
+    /// Dialled with `Io::connect`; the connect (or its cancel) has not completed. Not yet
+    /// the handler's connection: no reads, writes are ignored.
+    Connecting,
     /// Cancelling operations; freed when the last one completes.
     Closing {
         reason: CloseReason,
@@ -110,8 +114,9 @@ pub enum ConnectionState {
 
 pub struct Connection {
     pub fd: RawFd,
-    /// Accepted on the local listener: not counted in `live_connections`.
-    pub local: bool,
+    /// Counted in `live_connections` (a client connection); connections from the local
+    /// listener and dialled ones are not.
+    pub counted: bool,
     pub generation: u32,
     pub peer: SocketAddr,
     pub state: ConnectionState,
@@ -141,6 +146,10 @@ pub struct Connection {
     pub vectors: Box<SendVectors>,
     /// The TLS session once the handler called `start_tls`; `outbound` then holds records.
     pub tls: Option<Box<TlsState>>,
+    /// A dialled connection until its connect succeeds: the address the kernel reads, the
+    /// handler's tag, the deadline (see `connect.rs`). Boxed: the slab may move the
+    /// connection, the address must not move while the connect is in flight.
+    pub dial: Option<Box<Dial>>,
 }
 
 impl Connection {
@@ -170,6 +179,8 @@ pub struct CoreState {
     pub to_arm: Vec<usize>,
     pub to_resume: Vec<usize>,
     pub stalled: Vec<usize>,
+    /// Dialled connections whose connect is submitted at the flush.
+    pub to_connect: Vec<ConnId>,
     /// Entries without user pointers (cancels, wakes), submitted at the end of the turn.
     pub pending_entries: Vec<squeue::Entry>,
     /// Indexed by peer core; None at our own index.
@@ -215,6 +226,19 @@ impl CoreState {
             }
             return None;
         }
+        let peer = peer_address(fd);
+        Some(self.insert_slot(fd, !local, peer, ConnectionState::Open, None))
+    }
+
+    /// Puts a connection into a free slot (the caller checked the per-core limit).
+    pub fn insert_slot(
+        &mut self,
+        fd: RawFd,
+        counted: bool,
+        peer: SocketAddr,
+        state: ConnectionState,
+        dial: Option<Box<Dial>>,
+    ) -> ConnId {
         let entry = self.connections.vacant_entry();
         let slot = entry.key();
         if self.slot_generations.len() <= slot {
@@ -223,10 +247,10 @@ impl CoreState {
         let generation = self.slot_generations[slot];
         entry.insert(Connection {
             fd,
-            local,
+            counted,
             generation,
-            peer: peer_address(fd),
-            state: ConnectionState::Open,
+            peer,
+            state,
             paused_by_handler: false,
             stalled_by_mail: false,
             recv_armed: false,
@@ -242,11 +266,12 @@ impl CoreState {
             outbound: Outbound::default(),
             vectors: SendVectors::new(),
             tls: None,
+            dial,
         });
-        Some(ConnId {
+        ConnId {
             slot: slot as u32,
             generation,
-        })
+        }
     }
 
     pub fn reading_allowed(&self, connection: &Connection) -> bool {

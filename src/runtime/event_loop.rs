@@ -166,6 +166,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             }),
             OpKind::Send => self.on_send_complete(token, result),
             OpKind::CloseCancel => self.on_connection_op_done(token, |_| {}),
+            OpKind::Connect => self.on_connect_complete(token, result),
         }
     }
 
@@ -198,6 +199,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 }
                 TimerTarget::WriteDeadlineScan => self.scan_write_deadlines(),
                 TimerTarget::ShutdownFlushEnd => self.end_shutdown_flush(),
+                TimerTarget::ConnectDeadline(id) => self.on_connect_deadline(id),
             }
         }
         self.fired = fired;

@@ -28,6 +28,12 @@
 //!   (or when a block fills) and a parked receiver is woken with MSG_RING. When more than
 //!   `mailbox_bytes` are outstanding to one peer, the sender stops reading from its own
 //!   connections until the peer has drained (records are never dropped).
+//! - Outbound: [`Io::connect`] dials a TCP address from the calling core and returns the
+//!   connection's id at once; the connect runs on this core's ring with a timeout. The dial
+//!   ends in exactly one [`Handler::on_connected`] (then the connection is like an accepted
+//!   one, and `on_close` ends it) or [`Handler::on_connect_failed`] (refused, timed out,
+//!   cancelled by [`Io::close`], shutdown). Dialled connections stay on their core and are
+//!   not counted in [`Io::total_connections`]. Reconnecting is the caller's policy.
 //! - Timers: [`Io::set_timer`] schedules [`Handler::on_timer`] with a token; millisecond
 //!   resolution; `cancel_timer` is idempotent.
 //! - TLS: [`Io::start_tls`] makes a connection a TLS server connection (rustls, driven by
@@ -45,6 +51,7 @@
 //! owns the buffer ring), `buffer_ring.rs` (provided receive buffers), `ring_fd.rs` (ring
 //! fds for MSG_RING wake-ups, withdrawn before a ring closes), `outbound.rs` (pooled send
 //! chunks),
+//! `connect.rs` (outbound connections),
 //! `mailbox.rs` (SPSC block queues between cores; its safe channel API is public for
 //! `benches/mailbox.rs`), `timer.rs` (deadline heap), `core_state.rs` (what `Io` reaches),
 //! `event_loop.rs` (the turn) with `accept.rs`, `mail_turn.rs` and `connection_io.rs` (its
@@ -62,6 +69,7 @@ use std::time::{Duration, Instant};
 
 mod accept;
 mod buffer_ring;
+mod connect;
 mod connection_io;
 mod core_state;
 mod event_loop;
@@ -79,6 +87,7 @@ mod teardown_tests;
 mod timer;
 mod tls;
 
+pub use connect::{ConnectError, CONNECT_TIMEOUT_DEFAULT};
 use core_state::{CoreState, Shared};
 use mailbox::RecordKind;
 use timer::TimerTarget;
@@ -175,6 +184,18 @@ pub trait Handler {
     /// `on_data`, and output written before now is sent.
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
         let _ = (io, conn, handshake);
+    }
+    /// A connection dialled with [`Io::connect`] is established (`peer` is the address
+    /// dialled); from now on it is a connection like any other (`on_data`, `on_close`).
+    /// The default closes it.
+    fn on_connected(&mut self, io: &mut Io<'_>, conn: ConnId, tag: u64, peer: SocketAddr) {
+        let _ = (tag, peer);
+        io.close(conn, false);
+    }
+    /// A dial ended without a connection (refused, timed out, closed by the handler, the
+    /// runtime shutting down); `conn` is dead and no `on_close` follows.
+    fn on_connect_failed(&mut self, io: &mut Io<'_>, conn: ConnId, tag: u64, error: ConnectError) {
+        let _ = (io, conn, tag, error);
     }
 }
 
@@ -299,8 +320,25 @@ impl Io<'_> {
         core_state::local_address(connection.fd)
     }
 
+    /// Dials `address` from this core: a new connection owned by this core for its whole
+    /// life, not counted as a client connection. The connect is submitted at this turn's
+    /// flush; exactly one of [`Handler::on_connected`] or [`Handler::on_connect_failed`]
+    /// follows, with `tag`, and [`ConnectError::TimedOut`] once `timeout` has passed
+    /// (millisecond resolution). Until `on_connected`, writes to the id are ignored and
+    /// [`Io::close`] cancels the dial ([`ConnectError::Cancelled`]). An `Err` here (the
+    /// core is full or shutting down, no socket) means no callback follows.
+    pub fn connect(
+        &mut self,
+        address: SocketAddr,
+        tag: u64,
+        timeout: Duration,
+    ) -> Result<ConnId, ConnectError> {
+        connect::dial(self.state, address, tag, timeout)
+    }
+
     /// Closes `conn`; with `flush`, queued output is sent first. `on_close` follows with
-    /// [`CloseReason::Requested`]. Idempotent.
+    /// [`CloseReason::Requested`] (for a dial still connecting, `on_connect_failed` with
+    /// [`ConnectError::Cancelled`]). Idempotent.
     pub fn close(&mut self, conn: ConnId, flush: bool) {
         if self.state.connection(conn).is_some() {
             self.state
@@ -688,6 +726,7 @@ fn run_core<H: Handler>(
         write_scan_armed: false,
         shutting_down: false,
         tls_plaintext: Vec::new(),
+        to_connect: Vec::new(),
     };
     let handler = make_handler(seed.core);
     let _ = ready.send(Ok(()));

@@ -83,6 +83,7 @@ fn check_opcodes(ring: &IoUring, kernel: Option<(u32, u32)>) -> Result<(), Probe
         ("SENDMSG", opcode::SendMsg::CODE),
         ("ASYNC_CANCEL", opcode::AsyncCancel2::CODE),
         ("MSG_RING", opcode::MsgRingData::CODE),
+        ("CONNECT", opcode::Connect::CODE),
     ];
     let missing: Vec<&str> = needed
         .iter()

@@ -49,6 +49,8 @@ pub enum OpKind {
     Wake = 7,
     /// Our own MSG_RING to a peer; only failures produce a CQE (SKIP_SUCCESS).
     WakeSent = 8,
+    /// A dialled connection's connect.
+    Connect = 9,
 }
 
 impl OpKind {
@@ -62,6 +64,7 @@ impl OpKind {
             6 => OpKind::CloseCancel,
             7 => OpKind::Wake,
             8 => OpKind::WakeSent,
+            9 => OpKind::Connect,
             _ => return None,
         })
     }
@@ -282,6 +285,18 @@ pub fn send_entry(fd: i32, bytes: *const u8, length: u32, token: Token) -> squeu
 pub fn send_message_entry(fd: i32, message: *const libc::msghdr, token: Token) -> squeue::Entry {
     opcode::SendMsg::new(types::Fd(fd), message)
         .flags(libc::MSG_NOSIGNAL as u32)
+        .build()
+        .user_data(token.encode())
+}
+
+/// Connects `fd` to the address at `address` (`length` bytes).
+pub fn connect_entry(
+    fd: i32,
+    address: *const libc::sockaddr,
+    length: libc::socklen_t,
+    token: Token,
+) -> squeue::Entry {
+    opcode::Connect::new(types::Fd(fd), address, length)
         .build()
         .user_data(token.encode())
 }

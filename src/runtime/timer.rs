@@ -25,6 +25,8 @@ pub enum TimerTarget {
     WriteDeadlineScan,
     /// Runtime-internal: the shutdown flush period is over.
     ShutdownFlushEnd,
+    /// Runtime-internal: a dialled connection's connect timeout.
+    ConnectDeadline(super::ConnId),
 }
 
 struct Timer {
