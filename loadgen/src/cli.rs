@@ -8,12 +8,21 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::connection::{Credentials, Target};
 
+/// The placement rule, shown under `loadgen --help` (see `servers.rs`).
+const SEVERAL_SERVERS: &str = "Several servers: --url repeats or takes URL,URL,... \
+Connections form two sides: publishing (publishers, requesters) and subscribing \
+(subscribers, responders, conns connections). Connection i of a side goes to URL i mod N \
+of its side's list, in the order given; --pub-url / --sub-url give a side its own list \
+(default: --url). Example: --pub-url nats://a:4222 --sub-url nats://b:4222 puts every \
+publisher on a and every subscriber on b.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "loadgen",
     version,
     about = "NATS load generator (raw protocol over TCP)",
-    flatten_help = true
+    flatten_help = true,
+    after_help = SEVERAL_SERVERS
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,18 +43,36 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Server address, nats://HOST:PORT.
-    #[arg(long, default_value = "nats://127.0.0.1:4222")]
-    pub url: String,
+    /// Server URL, nats://[USER:PASS@]HOST:PORT. Several servers: repeat the flag or separate URLs with commas; each side's connection i goes to URL i mod N (see --pub-url, --sub-url).
+    #[arg(
+        long,
+        value_name = "URL[,URL...]",
+        value_delimiter = ',',
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub url: Vec<String>,
     /// Print one JSON object as the last stdout line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where each side's connections go (see `servers.rs` for the rule).
+#[derive(Debug, Args)]
+pub struct Placement {
+    /// URLs for the publishing side only (publishers, requesters), round-robin; default: --url.
+    #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',')]
+    pub pub_url: Vec<String>,
+    /// URLs for the subscribing side only (subscribers, responders), round-robin; default: --url.
+    #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',')]
+    pub sub_url: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct PubsubArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub placement: Placement,
     /// Publishing connections, one thread each.
     #[arg(long, default_value_t = 1)]
     pub publishers: usize,
@@ -86,6 +113,8 @@ pub struct PubsubArgs {
 pub struct ReqrepArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub placement: Placement,
     /// Requesting connections, each with its own reply inbox.
     #[arg(long, default_value_t = 1)]
     pub requesters: usize,
@@ -315,7 +344,7 @@ mod tests {
         let Command::Pubsub(args) = cli.command else {
             panic!("not pubsub")
         };
-        assert_eq!(args.common.url, "nats://127.0.0.1:5000");
+        assert_eq!(args.common.url, ["nats://127.0.0.1:5000"]);
         assert_eq!((args.publishers, args.subscribers, args.msgs), (3, 4, 500));
         assert_eq!(args.size, 128);
         assert_eq!(args.subject, "a.b");
@@ -329,6 +358,36 @@ mod tests {
         assert_eq!(args.validate(), Ok(()));
     }
 
+    /// `--url` repeats and splits at commas, in order; `--pub-url` / `--sub-url` likewise,
+    /// for pubsub and reqrep only.
+    #[test]
+    fn several_urls_parse_in_order() {
+        let Command::Pubsub(args) =
+            parse("loadgen pubsub --url nats://a:1,nats://b:2 --url c:3 --sub-url d:4,e:5")
+                .unwrap()
+                .command
+        else {
+            panic!("not pubsub")
+        };
+        assert_eq!(args.common.url, ["nats://a:1", "nats://b:2", "c:3"]);
+        assert!(args.placement.pub_url.is_empty());
+        assert_eq!(args.placement.sub_url, ["d:4", "e:5"]);
+        let Command::Reqrep(args) = parse("loadgen reqrep --pub-url a:1 --pub-url b:2")
+            .unwrap()
+            .command
+        else {
+            panic!("not reqrep")
+        };
+        assert_eq!(args.common.url, ["nats://127.0.0.1:4222"]);
+        assert_eq!(args.placement.pub_url, ["a:1", "b:2"]);
+        let Command::Conns(args) = parse("loadgen conns --url a:1,b:2").unwrap().command else {
+            panic!("not conns")
+        };
+        assert_eq!(args.common.url, ["a:1", "b:2"]);
+        let error = parse("loadgen conns --pub-url a:1").unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
     #[test]
     fn pubsub_defaults() {
         let Command::Pubsub(args) = parse("loadgen pubsub").unwrap().command else {
@@ -340,6 +399,8 @@ mod tests {
         assert_eq!((&args.hdr_out, &args.plot), (&None, &None));
         assert!(!args.headers && !args.common.json);
         assert_eq!(args.planned_msgs(), Some(1_000_000));
+        assert_eq!(args.common.url, ["nats://127.0.0.1:4222"]);
+        assert!(args.placement.pub_url.is_empty() && args.placement.sub_url.is_empty());
     }
 
     #[test]
@@ -506,6 +567,10 @@ mod tests {
         use clap::CommandFactory;
         let mut command = Cli::command();
         let help = command.render_help().to_string();
+        assert!(
+            help.contains("Connection i of a side goes to URL i mod N"),
+            "{help}"
+        );
         let (mut flags, mut positionals) = (0, 0);
         for subcommand in command.get_subcommands() {
             let name = subcommand.get_name();
@@ -542,7 +607,8 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 13, reqrep 10, conns 5 (--url and --json in each), plot 3 and its files.
-        assert_eq!((flags, positionals), (13 + 10 + 5 + 3, 1));
+        // pubsub 15, reqrep 12 (--pub-url and --sub-url in both), conns 5 (--url and
+        // --json in each), plot 3 and its files.
+        assert_eq!((flags, positionals), (15 + 12 + 5 + 3, 1));
     }
 }

@@ -11,8 +11,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use crate::cli::ConnsArgs;
-use crate::connection::{subscribe_line, Connection, Target, HANDSHAKE_TIMEOUT};
+use crate::connection::{subscribe_line, Connection, HANDSHAKE_TIMEOUT};
 use crate::report;
+use crate::servers::Servers;
 
 /// Connections started before waiting for their PONGs.
 const WAVE_SIZE: usize = 256;
@@ -20,7 +21,7 @@ const WAVE_SIZE: usize = 256;
 /// Read buffer per connection during its handshake: INFO and PONG only.
 const HANDSHAKE_BUFFER_BYTES: usize = 4096;
 
-pub fn run(args: &ConnsArgs, target: &Target) -> Result<Value, String> {
+pub fn run(args: &ConnsArgs, servers: &Servers) -> Result<Value, String> {
     if args.count == 0 {
         return Err("--count must be positive".into());
     }
@@ -29,7 +30,7 @@ pub fn run(args: &ConnsArgs, target: &Target) -> Result<Value, String> {
     let rss_before = rss_before.map_err(|e| format!("server VmRSS: {e}"))?;
     let cpu_before = report::own_cpu_sec();
     let started = Instant::now();
-    let held = open_all(args, target)?;
+    let held = open_all(args, servers)?;
     let elapsed = started.elapsed().as_secs_f64();
     let rss_after = args.server_pid.map(report::resident_bytes).transpose();
     let rss_after = rss_after.map_err(|e| format!("server VmRSS: {e}"))?;
@@ -56,7 +57,7 @@ pub fn run(args: &ConnsArgs, target: &Target) -> Result<Value, String> {
 }
 
 /// Opens every connection and returns the sockets, all with their handshake done.
-fn open_all(args: &ConnsArgs, target: &Target) -> Result<Vec<TcpStream>, String> {
+fn open_all(args: &ConnsArgs, servers: &Servers) -> Result<Vec<TcpStream>, String> {
     let mut held = Vec::with_capacity(args.count);
     let mut wave = Vec::with_capacity(WAVE_SIZE);
     while held.len() < args.count {
@@ -64,8 +65,9 @@ fn open_all(args: &ConnsArgs, target: &Target) -> Result<Vec<TcpStream>, String>
         for offset in 0..wave_size {
             let index = held.len() + offset;
             let setup = setup_lines(index, args.subs_per_conn);
-            let connection = Connection::start(target, &setup, HANDSHAKE_BUFFER_BYTES)
-                .map_err(|e| format!("connection {index}: {e}"))?;
+            let connection =
+                Connection::start(servers.subscriber(index), &setup, HANDSHAKE_BUFFER_BYTES)
+                    .map_err(|e| format!("connection {index}: {e}"))?;
             wave.push(connection);
         }
         let deadline = Instant::now() + HANDSHAKE_TIMEOUT;

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - `cli`: flags per subcommand. `pubsub`, `reqrep`, `conns`: the three workloads.
+//! - `servers`: which of several `--url`s each connection goes to.
 //! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
 //! - `stamp`: sequence and send time in each payload; `sequence`: loss/dup accounting.
 //! - `pacer`: open-loop schedule for `--rate`; `report`: JSON and text results, /proc reads.
@@ -23,6 +24,7 @@ mod pubsub;
 mod report;
 mod reqrep;
 mod sequence;
+mod servers;
 mod stamp;
 
 use std::io::{self, Write};
@@ -31,6 +33,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
+use servers::Servers;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,8 +49,10 @@ fn main() -> ExitCode {
 fn run(command: &Command) -> Result<ExitCode, String> {
     let (summary, json, hdr_out, plot) = match command {
         Command::Pubsub(args) => {
-            let target = cli::resolve_url(&args.common.url)?;
-            let summary = pubsub::run(args, &target)?;
+            let placement = &args.placement;
+            let servers =
+                Servers::resolve(&args.common.url, &placement.pub_url, &placement.sub_url)?;
+            let summary = pubsub::run(args, &servers)?;
             let plot = args.plot.as_deref().map(|path| {
                 let title = plot::pubsub_title(args, &summary);
                 (path, title)
@@ -55,8 +60,10 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
         Command::Reqrep(args) => {
-            let target = cli::resolve_url(&args.common.url)?;
-            let summary = reqrep::run(args, &target)?;
+            let placement = &args.placement;
+            let servers =
+                Servers::resolve(&args.common.url, &placement.pub_url, &placement.sub_url)?;
+            let summary = reqrep::run(args, &servers)?;
             let plot = args.plot.as_deref().map(|path| {
                 let title = plot::reqrep_title(args, &summary);
                 (path, title)
@@ -64,8 +71,8 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
         Command::Conns(args) => {
-            let target = cli::resolve_url(&args.common.url)?;
-            let result = conns::run(args, &target)?;
+            let servers = Servers::resolve(&args.common.url, &[], &[])?;
+            let result = conns::run(args, &servers)?;
             if !args.common.json {
                 println!("{}", serde_json::to_string_pretty(&result).expect("json"));
             }

@@ -19,14 +19,13 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::cli::PubsubArgs;
-use crate::connection::{
-    is_timeout, push_decimal, server_error, subscribe_line, Connection, Target,
-};
+use crate::connection::{is_timeout, push_decimal, server_error, subscribe_line, Connection};
 use crate::frame::Frame;
 use crate::pacer::Pacer;
 use crate::progress;
 use crate::report::{self, Summary};
 use crate::sequence::SequenceTracker;
+use crate::servers::Servers;
 use crate::stamp::{self, Clock};
 
 /// Bytes of PUB frames gathered before one write.
@@ -169,7 +168,7 @@ struct SubscriberPlan {
     in_queue_group: bool,
 }
 
-pub fn run(args: &PubsubArgs, target: &Target) -> Result<Summary, String> {
+pub fn run(args: &PubsubArgs, servers: &Servers) -> Result<Summary, String> {
     args.validate()?;
     let clock = Clock::start();
     let shared = Arc::new(Shared::new(clock, args.planned_msgs()));
@@ -181,8 +180,8 @@ pub fn run(args: &PubsubArgs, target: &Target) -> Result<Summary, String> {
     let sub_line = subscribe_line(&args.subject, args.queue.as_deref(), 1);
     let mut subscribers = Vec::with_capacity(args.subscribers);
     for index in 0..args.subscribers {
-        let connection =
-            Connection::open(target, &sub_line).map_err(|e| format!("subscriber {index}: {e}"))?;
+        let connection = Connection::open(servers.subscriber(index), &sub_line)
+            .map_err(|e| format!("subscriber {index}: {e}"))?;
         let shared = Arc::clone(&shared);
         subscribers.push(thread::spawn(move || subscribe(&shared, connection, plan)));
     }
@@ -190,8 +189,8 @@ pub fn run(args: &PubsubArgs, target: &Target) -> Result<Summary, String> {
     let start = Arc::new(Barrier::new(args.publishers + 1));
     let mut publishers = Vec::with_capacity(args.publishers);
     for index in 0..args.publishers {
-        let connection =
-            Connection::open(target, b"").map_err(|e| format!("publisher {index}: {e}"))?;
+        let connection = Connection::open(servers.publisher(index), b"")
+            .map_err(|e| format!("publisher {index}: {e}"))?;
         let plan = publisher_plan(args, index);
         let (shared, template, start) = (Arc::clone(&shared), template.clone(), start.clone());
         publishers.push(thread::spawn(move || {

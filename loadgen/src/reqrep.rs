@@ -17,15 +17,14 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::cli::ReqrepArgs;
-use crate::connection::{
-    is_timeout, push_decimal, server_error, subscribe_line, Connection, Target,
-};
+use crate::connection::{is_timeout, push_decimal, server_error, subscribe_line, Connection};
 use crate::frame::{parse_size, Frame, Message};
 use crate::pacer::Pacer;
 use crate::progress;
 use crate::pubsub::{join, publish_loop, FrameSource, PublisherPlan, Shared};
 use crate::report::{self, Summary};
 use crate::sequence::SequenceTracker;
+use crate::servers::Servers;
 use crate::stamp::{self, Clock};
 
 /// Queue group the responders join, so each request is answered once.
@@ -91,7 +90,7 @@ struct ResponderResult {
     error: Option<String>,
 }
 
-pub fn run(args: &ReqrepArgs, target: &Target) -> Result<Summary, String> {
+pub fn run(args: &ReqrepArgs, servers: &Servers) -> Result<Summary, String> {
     args.validate()?;
     let clock = Clock::start();
     let shared = Arc::new(Shared::new(clock, Some(args.msgs)));
@@ -99,8 +98,8 @@ pub fn run(args: &ReqrepArgs, target: &Target) -> Result<Summary, String> {
     let sub_line = subscribe_line(&args.subject, Some(RESPONDER_QUEUE), 1);
     let mut responders = Vec::with_capacity(args.responders);
     for index in 0..args.responders {
-        let connection =
-            Connection::open(target, &sub_line).map_err(|e| format!("responder {index}: {e}"))?;
+        let connection = Connection::open(servers.subscriber(index), &sub_line)
+            .map_err(|e| format!("responder {index}: {e}"))?;
         let stop = Arc::clone(&stop);
         responders.push(thread::spawn(move || respond(connection, &stop)));
     }
@@ -109,8 +108,8 @@ pub fn run(args: &ReqrepArgs, target: &Target) -> Result<Summary, String> {
     for index in 0..args.requesters {
         let inbox_prefix = format!("_INBOX.loadgen{}.{index}.", std::process::id());
         let inbox_line = subscribe_line(&format!("{inbox_prefix}*"), None, 1);
-        let connection =
-            Connection::open(target, &inbox_line).map_err(|e| format!("requester {index}: {e}"))?;
+        let connection = Connection::open(servers.publisher(index), &inbox_line)
+            .map_err(|e| format!("requester {index}: {e}"))?;
         let template = RequestTemplate::new(&args.subject, &inbox_prefix, args.size);
         let count = args.msgs / args.requesters as u64
             + u64::from((index as u64) < args.msgs % args.requesters as u64);

@@ -568,3 +568,101 @@ fn plot_compares_two_runs() {
     assert!(stderr.contains("<[LABEL=]FILE>..."), "{stderr}");
     assert!(!out.exists(), "no picture from failed runs");
 }
+
+/// Runs loadgen with exactly `arguments` and `--json`, no `--url` added.
+fn loadgen_args(arguments: &[&str]) -> (bool, Value) {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(arguments)
+        .arg("--json")
+        .output()
+        .expect("loadgen runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stdout.lines().last().unwrap_or_default();
+    let json = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {stdout}\n{stderr}"));
+    assert_eq!(stderr, "", "stderr of loadgen {arguments:?}");
+    (output.status.success(), json)
+}
+
+/// Client connections a server has accepted so far, and messages it took in.
+fn accepted_and_in_msgs(server: &Server) -> (u64, u64) {
+    let varz = varz_when_idle(server);
+    let connections = varz["total_connections"]
+        .as_u64()
+        .expect("total_connections");
+    (connections, message_counters(&varz).0)
+}
+
+/// Several `--url`s: each side's connection i goes to URL i mod N. Two separate ringmq
+/// servers (not linked, so only workloads that need no path between them): idle
+/// connections spread 3/2, publishers 2/1 with their messages, and `--pub-url` /
+/// `--sub-url` placing each side on its own server.
+#[test]
+fn several_urls_spread_connections_round_robin() {
+    let (a, b) = (start_ringmq(), start_ringmq());
+    let both = format!("{},{}", a.url, b.url);
+    let (success, json) = loadgen_args(&["conns", "--count", "5", "--url", &both]);
+    assert!(success, "{json}");
+    assert_eq!(json["connections"], 5, "{json}");
+    assert_eq!(accepted_and_in_msgs(&a), (3, 0));
+    assert_eq!(accepted_and_in_msgs(&b), (2, 0));
+
+    // Repeating the flag is the same as a comma; 3 publishers share 900 messages.
+    let (success, json) = loadgen_args(&[
+        "pubsub",
+        "--publishers",
+        "3",
+        "--subscribers",
+        "0",
+        "--msgs",
+        "900",
+        "--url",
+        &a.url,
+        "--url",
+        &b.url,
+    ]);
+    assert!(success, "{json}");
+    assert_counts(&json, 900, 0);
+    assert_eq!(accepted_and_in_msgs(&a), (3 + 2, 600));
+    assert_eq!(accepted_and_in_msgs(&b), (2 + 1, 300));
+
+    // Publishers on A, subscribers on B: 2 connections each, to their own server.
+    let (success, json) = loadgen_args(&[
+        "pubsub",
+        "--publishers",
+        "2",
+        "--subscribers",
+        "0",
+        "--msgs",
+        "10",
+        "--pub-url",
+        &a.url,
+        "--sub-url",
+        &b.url,
+        "--url",
+        "nats://127.0.0.1:1",
+    ]);
+    assert!(success, "{json}");
+    assert_eq!(accepted_and_in_msgs(&a), (5 + 2, 610));
+    assert_eq!(accepted_and_in_msgs(&b), (3, 300));
+    let (success, json) = loadgen_args(&[
+        "reqrep",
+        "--requesters",
+        "1",
+        "--responders",
+        "2",
+        "--msgs",
+        "20",
+        "--url",
+        &a.url,
+        "--sub-url",
+        &a.url,
+        "--sub-url",
+        &b.url,
+    ]);
+    // The responder on B hears nothing (the servers are not linked); A's answers all.
+    assert!(success, "{json}");
+    assert_eq!(accepted_and_in_msgs(&a), (7 + 2, 610 + 20 + 20));
+    assert_eq!(accepted_and_in_msgs(&b), (3 + 1, 300));
+}
