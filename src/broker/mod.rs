@@ -11,6 +11,8 @@
 //!   SIGHUP reload with nats-server's rules.
 
 mod auth_checks;
+// Public until leaf remotes and routes use it (issue 12).
+pub mod backoff;
 mod barrier;
 mod connection;
 mod greeting;
