@@ -244,6 +244,7 @@ impl Server {
         let listeners = Listeners {
             clients: listener,
             local: monitor_listener,
+            leaf: None,
         };
         let runtime = runtime::start_with(runtime_config, listeners, move |core| {
             Shard::new(core, Arc::clone(&factory_shared))
