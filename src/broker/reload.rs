@@ -219,6 +219,17 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
     if o.ping_max != n.ping_max {
         line(format!("Reloaded: ping_max = {}", n.ping_max));
     }
+    if old.leafnodes != new.leafnodes {
+        let show = |leaf: &Option<crate::config::LeafnodesConfig>| match leaf {
+            Some(leaf) => format!("{{Host:{} Port:{}}}", leaf.host, leaf.port),
+            None => "{}".to_string(),
+        };
+        return Err(unsupported(
+            "LeafNode",
+            show(&old.leafnodes),
+            show(&new.leafnodes),
+        ));
+    }
     if old.http_port != new.http_port {
         let go_port = |port: Option<u16>| match port {
             Some(0) => -1,
@@ -462,6 +473,7 @@ impl Shard {
         while self.local.len() < live.auth.account_count() {
             self.local.push(crate::subjects::SubjectTrie::new());
             self.remote.push(crate::subjects::SubjectTrie::new());
+            self.link_interest.push(crate::subjects::SubjectTrie::new());
         }
         let auth_changed = previous.config.auth != live.config.auth;
         let limits = crate::protocol::ParserLimits {
