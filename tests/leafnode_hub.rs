@@ -227,3 +227,116 @@ fn after_unsubscribe_nothing_more_crosses_the_link() {
     assert_eq!(frames(&mut sub, 1), "MSG kept 2 1\r\nc\r\n");
     assert_eq!(drain(&mut sub), "PONG\r\n");
 }
+
+/// The hub alone, for a scripted fake leaf on its leaf port; returns (hub, leaf port).
+fn hub_only(name: &str) -> (Server, u16) {
+    let dir = std::env::temp_dir().join(format!("ringmq-leafhub-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let conf = write_conf(
+        &dir,
+        "hub.conf",
+        "server_name: hub\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let hub = Server::start_with_args(Opts::default(), &["-c", &conf]);
+    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
+    let port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok());
+    (hub, port.unwrap_or_else(|| panic!("no port in {line:?}")))
+}
+
+/// The keys of an `INFO {...} \r\n` line, in order.
+fn info_keys(frame: &str) -> Vec<String> {
+    assert!(
+        frame.starts_with("INFO {") && frame.ends_with("} \r\n"),
+        "{frame:?}"
+    );
+    let json = &frame[5..frame.len() - 3];
+    let value: serde_json::Value = serde_json::from_str(json).expect("INFO JSON");
+    let keys: Vec<String> = value.as_object().expect("object").keys().cloned().collect();
+    // serde_json's map is sorted unless preserve_order; compare against the text order.
+    let mut ordered: Vec<(usize, String)> = keys
+        .into_iter()
+        .map(|k| (json.find(&format!("\"{k}\":")).expect("key in text"), k))
+        .collect();
+    ordered.sort();
+    ordered.into_iter().map(|(_, k)| k).collect()
+}
+
+#[test]
+fn a_scripted_leaf_sees_the_handshake_aggregated_interest_and_the_loop_error() {
+    let (hub, leaf_port) = hub_only("script");
+    // Interest on both cores: `foo` twice (sent once), group `workers` with two members.
+    let _a = RawClient::subscriber(hub.port(), "SUB foo 1\r\nSUB q.bar workers 2\r\n");
+    let _b = RawClient::subscriber(hub.port(), "SUB foo 1\r\nSUB q.bar workers 2\r\n");
+    let stream = std::net::TcpStream::connect(("127.0.0.1", leaf_port)).expect("leaf port");
+    let mut leaf = RawClient::from_stream(stream);
+    assert_eq!(
+        info_keys(&leaf.info),
+        [
+            "server_id",
+            "server_name",
+            "version",
+            "proto",
+            "go",
+            "host",
+            "port",
+            "headers",
+            "auth_required",
+            "max_payload",
+            "ip",
+            "client_id",
+            "nonce",
+            "info_on_connect",
+            "leafnode_urls"
+        ]
+    );
+    leaf.send(b"CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"NFAKELEAF\",\"name\":\"leaf1\",\"cluster\":\"leaf1\",\"headers\":true}\r\n");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let second = text(&leaf.next_frame(deadline).expect("second INFO"));
+    assert_eq!(
+        info_keys(&second),
+        [
+            "server_id",
+            "server_name",
+            "version",
+            "proto",
+            "go",
+            "host",
+            "port",
+            "headers",
+            "auth_required",
+            "max_payload",
+            "ip",
+            "client_id",
+            "info_on_connect",
+            "connect_info",
+            "leafnode_urls",
+            "remote_account"
+        ]
+    );
+    assert!(second.contains("\"remote_account\":\"$G\""), "{second}");
+    // The interest lines up to the PONG of our PING (nats-server adds its $SYS imports).
+    let mut lines: Vec<String> = text(&leaf.send_and_sync(b""))
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with("LS+ $SYS.") && *l != "PONG")
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with("LS+ $LDS."), "{lines:?}");
+    assert_eq!(&lines[1..], ["LS+ foo", "LS+ q.bar workers 2"]);
+    // Our own loop detection subject sent back: the error, then the close.
+    let own = lines[0]["LS+ ".len()..].to_string();
+    leaf.send(format!("LS+ {own}\r\n").as_bytes());
+    assert_eq!(
+        text(&leaf.read_to_eof(Instant::now() + REPLY_TIMEOUT)),
+        "-ERR 'Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s'\r\n"
+    );
+    // A client's CONNECT (it has `lang`) on the leaf port is refused.
+    let stream = std::net::TcpStream::connect(("127.0.0.1", leaf_port)).expect("leaf port");
+    let mut client = RawClient::from_stream(stream);
+    client.send(b"CONNECT {\"lang\":\"go\",\"verbose\":false}\r\n");
+    assert_eq!(
+        text(&client.read_to_eof(Instant::now() + REPLY_TIMEOUT)),
+        "-ERR 'attempted to connect to leaf node port'\r\n"
+    );
+}
