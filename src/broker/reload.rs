@@ -672,7 +672,16 @@ mod tests {
     #[test]
     fn fixed_options_refuse_the_reload_with_the_go_field_name() {
         let old = with_file();
-        let cases: [(Edit, &str); 7] = [
+        let cases: [(Edit, &str); 8] = [
+            (
+                |c| {
+                    c.leafnodes = Some(crate::config::LeafnodesConfig {
+                        host: "127.0.0.1".into(),
+                        port: 7422,
+                    })
+                },
+                "config reload not supported for LeafNode: old={}, new={Host:127.0.0.1 Port:7422}",
+            ),
             (
                 |c| c.port = 4333,
                 "config reload not supported for Port: old=4222, new=4333",
