@@ -170,7 +170,22 @@ pub struct Config {
     /// With `tls`, plain-text clients are served too (`allow_non_tls`): INFO says
     /// `tls_available` instead of `tls_required`, and a client's first byte chooses.
     pub allow_non_tls: bool,
+    /// `leafnodes { listen | host + port }`: the port nats-server leaf nodes connect to
+    /// (ringmq as a hub); `None`: no leaf port.
+    pub leafnodes: Option<LeafnodesConfig>,
 }
+
+/// The leaf node port (ringmq as a hub). Only `listen`/`host`/`port` so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafnodesConfig {
+    /// Host the leaf listener binds; default `0.0.0.0` as in nats-server.
+    pub host: String,
+    /// 0 picks a free port (`-1` in the file); nats-server's default is 7422.
+    pub port: u16,
+}
+
+/// nats-server's default leaf node port.
+pub const DEFAULT_LEAFNODE_PORT: u16 = 7422;
 
 /// nats-server's defaults and floor for lame duck mode.
 pub const LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
@@ -198,6 +213,7 @@ impl Default for Config {
             tls: None,
             store_dir: None,
             allow_non_tls: false,
+            leafnodes: None,
         }
     }
 }

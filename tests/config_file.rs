@@ -249,7 +249,11 @@ fn unsupported_security_blocks_refuse_to_start() {
         )
     );
     // In an included file, every such block is named with its own file and line.
-    let leaf = scratch.write("leaf.conf", "\nleafnodes {\n  port: 7422\n}\n");
+    // Of `leafnodes`, only the listen address is supported: its other keys are named.
+    let leaf = scratch.write(
+        "leaf.conf",
+        "\nleafnodes {\n  port: 7422\n  remotes: []\n}\n",
+    );
     let main = scratch.write("main.conf", "include leaf.conf\ngateway: {}\n");
     let main_arg = path_arg(&main);
     let (status, stderr) = run_to_exit(&["-a", "127.0.0.1", "-p", "-1", "-c", &main_arg], &[]);
@@ -257,8 +261,8 @@ fn unsupported_security_blocks_refuse_to_start() {
     assert_eq!(
         stderr,
         format!(
-            "ringmq: {}:2:1: leafnodes is not supported yet: refusing to start rather than run \
-             without it\n{main_arg}:2:1: gateway is not supported yet: refusing to start \
+            "ringmq: {}:4:3: leafnodes: remotes is not supported yet: refusing to start rather \
+             than run without it\n{main_arg}:2:1: gateway is not supported yet: refusing to start \
              rather than run without it\n",
             leaf.display()
         )

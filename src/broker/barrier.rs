@@ -23,11 +23,46 @@ impl Shard {
         pattern: &[u8],
         queue: Option<&[u8]>,
     ) -> u64 {
+        if self.leaf_hub {
+            self.note_hub_interest(io, add, account, pattern, queue);
+        }
+        self.broadcast_any_interest(io, add, false, account, pattern, queue)
+    }
+
+    /// Tells every other core about one change of a leaf link's interest on this core.
+    pub(super) fn broadcast_link_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        add: bool,
+        account: AccountIndex,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+    ) -> u64 {
+        self.broadcast_any_interest(io, add, true, account, pattern, queue)
+    }
+
+    fn broadcast_any_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        add: bool,
+        link: bool,
+        account: AccountIndex,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+    ) -> u64 {
         if self.cores == 1 {
             return 0;
         }
         self.epoch += 1;
-        interest::encode_interest(&mut self.record, add, self.epoch, account, pattern, queue);
+        interest::encode_any_interest(
+            &mut self.record,
+            add,
+            link,
+            self.epoch,
+            account,
+            pattern,
+            queue,
+        );
         for peer in 0..self.cores {
             if peer != self.core {
                 io.send_mail(peer, &[&self.record]);
@@ -133,20 +168,30 @@ impl Shard {
                 account,
                 pattern,
                 queue,
+                link,
             } => {
+                let value = from as u16 | if link { super::leaf::LINK_BIT } else { 0 };
                 let remote = &mut self.remote[usize::from(account)];
-                let inserted = remote.insert(pattern, queue, from as u16);
+                let inserted = remote.insert(pattern, queue, value);
                 debug_assert!(inserted.is_ok(), "peers only send valid patterns");
                 self.applied[from] = epoch;
+                if self.leaf_hub && !link {
+                    self.note_hub_interest(io, true, account, pattern, queue);
+                }
             }
             Record::InterestDel {
                 epoch,
                 account,
                 pattern,
                 queue,
+                link,
             } => {
-                self.remote[usize::from(account)].remove(pattern, queue, from as u16);
+                let value = from as u16 | if link { super::leaf::LINK_BIT } else { 0 };
+                self.remote[usize::from(account)].remove(pattern, queue, value);
                 self.applied[from] = epoch;
+                if self.leaf_hub && !link {
+                    self.note_hub_interest(io, false, account, pattern, queue);
+                }
             }
             Record::Ack { epoch } => {
                 self.acked[from] = self.acked[from].max(epoch);

@@ -23,6 +23,10 @@ const MESSAGE: u8 = 4;
 /// Monitoring's records (snapshot requests and replies, closed connections); their body
 /// is `broker::monitoring`'s business.
 pub const MONITOR: u8 = 5;
+/// Interest of a leaf link on the sending core (kept apart: a queue group prefers members
+/// that are not behind a link).
+const LINK_INTEREST_ADD: u8 = 6;
+const LINK_INTEREST_DEL: u8 = 7;
 
 /// A message forwarded to another core. Byte fields borrow the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +77,15 @@ pub enum Record<'a> {
         account: AccountIndex,
         pattern: &'a [u8],
         queue: Option<&'a [u8]>,
+        /// The interest is a leaf link's, not a client's.
+        link: bool,
     },
     InterestDel {
         epoch: u64,
         account: AccountIndex,
         pattern: &'a [u8],
         queue: Option<&'a [u8]>,
+        link: bool,
     },
     /// The sender has applied our interest records up to `epoch`.
     Ack {
@@ -89,7 +96,8 @@ pub enum Record<'a> {
     Monitor(&'a [u8]),
 }
 
-/// Encodes an interest record into `out` (cleared first).
+/// Encodes a client's interest record into `out` (cleared first).
+#[cfg(test)]
 pub fn encode_interest(
     out: &mut Vec<u8>,
     add: bool,
@@ -98,8 +106,26 @@ pub fn encode_interest(
     pattern: &[u8],
     queue: Option<&[u8]>,
 ) {
+    encode_any_interest(out, add, false, epoch, account, pattern, queue);
+}
+
+/// Encodes an interest record of a client (`link` false) or a leaf link.
+pub fn encode_any_interest(
+    out: &mut Vec<u8>,
+    add: bool,
+    link: bool,
+    epoch: u64,
+    account: AccountIndex,
+    pattern: &[u8],
+    queue: Option<&[u8]>,
+) {
     out.clear();
-    out.push(if add { INTEREST_ADD } else { INTEREST_DEL });
+    out.push(match (add, link) {
+        (true, false) => INTEREST_ADD,
+        (false, false) => INTEREST_DEL,
+        (true, true) => LINK_INTEREST_ADD,
+        (false, true) => LINK_INTEREST_DEL,
+    });
     out.extend_from_slice(&epoch.to_le_bytes());
     out.extend_from_slice(&account.to_le_bytes());
     put_field(out, pattern);
@@ -153,7 +179,8 @@ pub fn push_queue_name(out: &mut Vec<u8>, name: &[u8]) {
 pub fn decode(record: &[u8]) -> Option<Record<'_>> {
     let (&kind, rest) = record.split_first()?;
     match kind {
-        INTEREST_ADD | INTEREST_DEL => {
+        INTEREST_ADD | INTEREST_DEL | LINK_INTEREST_ADD | LINK_INTEREST_DEL => {
+            let link = kind == LINK_INTEREST_ADD || kind == LINK_INTEREST_DEL;
             let (epoch, rest) = take_u64(rest)?;
             let (account, rest) = take_u16(rest)?;
             let (pattern, rest) = take_field(rest)?;
@@ -163,12 +190,13 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
             } else {
                 None
             };
-            Some(if kind == INTEREST_ADD {
+            Some(if kind == INTEREST_ADD || kind == LINK_INTEREST_ADD {
                 Record::InterestAdd {
                     epoch,
                     account,
                     pattern,
                     queue,
+                    link,
                 }
             } else {
                 Record::InterestDel {
@@ -176,6 +204,7 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
                     account,
                     pattern,
                     queue,
+                    link,
                 }
             })
         }
@@ -272,7 +301,8 @@ mod tests {
                 epoch: 7,
                 account: 3,
                 pattern: b"foo.*",
-                queue: Some(b"workers")
+                queue: Some(b"workers"),
+                link: false,
             })
         );
         encode_interest(&mut out, false, u64::MAX, u16::MAX, b">", None);
@@ -282,7 +312,19 @@ mod tests {
                 epoch: u64::MAX,
                 account: u16::MAX,
                 pattern: b">",
-                queue: None
+                queue: None,
+                link: false,
+            })
+        );
+        encode_any_interest(&mut out, true, true, 9, 0, b"a.>", None);
+        assert_eq!(
+            decode(&out),
+            Some(Record::InterestAdd {
+                epoch: 9,
+                account: 0,
+                pattern: b"a.>",
+                queue: None,
+                link: true,
             })
         );
         encode_ack(&mut out, 42);

@@ -11,6 +11,8 @@ pub(super) enum ConnectionKind {
     Client,
     /// An HTTP connection to the monitoring port, on core 0 (`monitoring`).
     Monitor,
+    /// A leaf node connected to the leaf port, on core 0 (`leaf`).
+    Leaf,
 }
 
 /// Each open connection's kind, by runtime slot; a slot's entry names the generation it

@@ -21,6 +21,7 @@ mod interest;
 mod keepalive;
 mod kind;
 mod lame_duck;
+mod leaf;
 mod lifecycle;
 mod login;
 mod monitoring;
@@ -84,6 +85,10 @@ pub struct Shared {
     pub http_port: Option<u16>,
     /// bcrypt password checks, run off the cores.
     pub auth_checks: auth_checks::AuthChecks,
+    /// The leaf port bound (`None`: no `leafnodes` block).
+    pub leaf_port: Option<u16>,
+    /// This server's loop detection subject, `$LDS.<nuid>`, sent to every leaf.
+    pub leaf_lds: String,
 }
 
 /// A running broker.
@@ -147,6 +152,29 @@ fn bind_monitor(config: &Config) -> std::io::Result<Option<TcpListener>> {
     })
 }
 
+/// Binds the leaf node listener of a `leafnodes` block.
+fn bind_leaf(config: &Config) -> std::io::Result<Option<TcpListener>> {
+    let Some(leaf) = &config.leafnodes else {
+        return Ok(None);
+    };
+    let address = format!("{}:{}", leaf.host, leaf.port);
+    let address = address
+        .parse()
+        .or_else(|_| format!("[{}]:{}", leaf.host, leaf.port).parse())
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("leafnodes: bad listen address {address:?}"),
+            )
+        })?;
+    bind_listener(address).map(Some).map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("can't listen to the leafnode port: {error}"),
+        )
+    })
+}
+
 impl Server {
     /// Binds `config.host:config.port` (port 0: any free port) and starts the cores.
     pub fn start(config: Config) -> std::io::Result<Server> {
@@ -175,6 +203,11 @@ impl Server {
         let tls_digest = reload::tls_files_digest(&config.tls);
         let monitor_listener = bind_monitor(&config)?;
         let http_port = match &monitor_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
+        let leaf_listener = bind_leaf(&config)?;
+        let leaf_port = match &leaf_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
             None => None,
         };
@@ -240,12 +273,15 @@ impl Server {
             clock,
             http_port,
             auth_checks,
+            leaf_port,
+            leaf_lds: format!("$LDS.{}", crate::auth::new_nonce()),
         });
         let live = shared.live.load();
         let factory_shared = Arc::clone(&shared);
         let listeners = Listeners {
             clients: listener,
             local: monitor_listener,
+            leaf: leaf_listener,
         };
         let runtime = runtime::start_with(runtime_config, listeners, move |core| {
             Shard::new(core, Arc::clone(&factory_shared))
@@ -254,6 +290,12 @@ impl Server {
             info!(
                 "Starting http monitor on {}",
                 join_host_port(&live.config.host, http_port)
+            );
+        }
+        if let (Some(leaf), Some(port)) = (&live.config.leafnodes, leaf_port) {
+            info!(
+                "Listening for leafnode connections on {}",
+                join_host_port(&leaf.host, port)
             );
         }
         info!(

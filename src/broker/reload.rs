@@ -219,6 +219,17 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
     if o.ping_max != n.ping_max {
         line(format!("Reloaded: ping_max = {}", n.ping_max));
     }
+    if old.leafnodes != new.leafnodes {
+        let show = |leaf: &Option<crate::config::LeafnodesConfig>| match leaf {
+            Some(leaf) => format!("{{Host:{} Port:{}}}", leaf.host, leaf.port),
+            None => "{}".to_string(),
+        };
+        return Err(unsupported(
+            "LeafNode",
+            show(&old.leafnodes),
+            show(&new.leafnodes),
+        ));
+    }
     if old.http_port != new.http_port {
         let go_port = |port: Option<u16>| match port {
             Some(0) => -1,
@@ -462,6 +473,7 @@ impl Shard {
         while self.local.len() < live.auth.account_count() {
             self.local.push(crate::subjects::SubjectTrie::new());
             self.remote.push(crate::subjects::SubjectTrie::new());
+            self.link_interest.push(crate::subjects::SubjectTrie::new());
         }
         let auth_changed = previous.config.auth != live.config.auth;
         let limits = crate::protocol::ParserLimits {
@@ -660,7 +672,16 @@ mod tests {
     #[test]
     fn fixed_options_refuse_the_reload_with_the_go_field_name() {
         let old = with_file();
-        let cases: [(Edit, &str); 7] = [
+        let cases: [(Edit, &str); 8] = [
+            (
+                |c| {
+                    c.leafnodes = Some(crate::config::LeafnodesConfig {
+                        host: "127.0.0.1".into(),
+                        port: 7422,
+                    })
+                },
+                "config reload not supported for LeafNode: old={}, new={Host:127.0.0.1 Port:7422}",
+            ),
             (
                 |c| c.port = 4333,
                 "config reload not supported for Port: old=4222, new=4333",

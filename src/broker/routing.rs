@@ -3,11 +3,12 @@
 
 use super::connection::{pattern_matches, ClosedReason, SubKey};
 use super::interest::{self, ForwardedMessage};
+use super::leaf::{self, LINK_BIT};
 use super::shard::Shard;
 use crate::auth::AccountIndex;
 use crate::protocol::encoder::{self, err};
 use crate::runtime::{ConnId, Io};
-use crate::subjects::Matches;
+use crate::subjects::{Matches, QueueMatch};
 use crate::{error, info};
 use std::sync::atomic::Ordering;
 
@@ -163,11 +164,38 @@ impl Shard {
         account: AccountIndex,
         message: &Message<'_>,
     ) -> bool {
-        self.collect_targets(publisher, echo, account, message.subject);
+        self.collect_targets(publisher, echo, account, message.subject, None);
+        self.deliver_collected(io, account, message)
+    }
+
+    /// A message from a leaf link (`queues`: the groups it names, blank-separated; empty:
+    /// every group): routed as a publish that never goes back to a link.
+    pub(super) fn route_from_link(
+        &mut self,
+        io: &mut Io<'_>,
+        link: ConnId,
+        account: AccountIndex,
+        message: &Message<'_>,
+        queues: &[u8],
+    ) {
+        self.collect_targets(link, false, account, message.subject, Some(queues));
+        self.deliver_collected(io, account, message);
+        self.congested = None;
+    }
+
+    fn deliver_collected(
+        &mut self,
+        io: &mut Io<'_>,
+        account: AccountIndex,
+        message: &Message<'_>,
+    ) -> bool {
         let mut delivered = false;
         for index in 0..self.targets.len() {
             let key = self.targets[index];
             delivered |= self.deliver(io, key, message);
+        }
+        if !self.link_targets.is_empty() {
+            delivered |= self.send_to_links(io, message);
         }
         if self.cores > 1 {
             delivered |= self.forward(io, account, message);
@@ -175,18 +203,23 @@ impl Shard {
         delivered
     }
 
-    /// Fills `targets` with local subscriptions, and `remote_targets`/`remote_queues` with
-    /// the cores to forward to, choosing one member per queue group across all cores.
+    /// Fills `targets` with local subscriptions, `link_targets` with this core's links, and
+    /// `remote_targets`/`remote_queues` with the cores to forward to, choosing one member
+    /// per queue group across all cores (a member behind a link only when there is no
+    /// other). `from_link`: the message came from a link (the groups it names, empty for
+    /// all); it goes to no link.
     fn collect_targets(
         &mut self,
         publisher: ConnId,
         echo: bool,
         account: AccountIndex,
         subject: &[u8],
+        from_link: Option<&[u8]>,
     ) {
         self.targets.clear();
         self.remote_targets.iter_mut().for_each(|t| *t = false);
         self.remote_queues.iter_mut().for_each(Vec::clear);
+        self.link_targets.clear();
         let skip_slot = (!echo).then_some(publisher.slot);
         let account = usize::from(account);
         let local = self.local[account].match_subject(subject);
@@ -201,51 +234,68 @@ impl Shard {
             None
         };
         if let Some(remote) = remote {
-            for &(core, _) in &remote.plain {
-                self.remote_targets[core as usize] = true;
+            for &(value, _) in &remote.plain {
+                if from_link.is_none() || value & LINK_BIT == 0 {
+                    self.remote_targets[leaf::core_of(value)] = true;
+                }
             }
         }
-        // Queue groups: weights are local members (one each) plus remote members (counts).
+        let links = if self.leaf_hub && from_link.is_none() {
+            Some(self.link_interest[account].match_subject(subject))
+        } else {
+            None
+        };
+        if let Some(links) = links {
+            for &(slot, _) in &links.plain {
+                leaf::add_link_target(&mut self.link_targets, slot, None);
+            }
+        }
+        let wanted = |name: &[u8]| match from_link {
+            Some(names) if !names.is_empty() => names
+                .split(|&b| b == b' ' || b == b'\t')
+                .any(|listed| listed == name),
+            _ => true,
+        };
         let mut rng = self.rng;
-        for group in &local.queues {
-            let remote_members = remote
-                .and_then(|r| r.queues.iter().find(|q| q.name == group.name))
-                .map_or(&[][..], |q| &q.members[..]);
-            let eligible = group
-                .members
-                .iter()
-                .filter(|(k, _)| Some(k.conn_slot()) != skip_slot);
-            let local_count = eligible.clone().count() as u64;
-            let remote_count: u64 = remote_members.iter().map(|&(_, n)| u64::from(n)).sum();
-            let total = local_count + remote_count;
-            if total == 0 {
+        let remote_queues = remote.map(|r| &r.queues);
+        let link_queues = links.map(|l| &l.queues);
+        let local_names = local.queues.iter().map(|q| &q.name);
+        let remote_names = remote_queues.into_iter().flatten().map(|q| &q.name);
+        let link_names = link_queues.into_iter().flatten().map(|q| &q.name);
+        for (index, name) in local_names
+            .chain(remote_names)
+            .chain(link_names)
+            .enumerate()
+        {
+            // Each group once: skip a name already seen in an earlier list.
+            let local_group = find(Some(&local.queues), name);
+            let remote_group = find(remote_queues, name);
+            let seen_before = match index.checked_sub(local.queues.len()) {
+                None => false,
+                Some(i) if i < remote_queues.map_or(0, Vec::len) => local_group.is_some(),
+                Some(_) => local_group.is_some() || remote_group.is_some(),
+            };
+            if seen_before || !wanted(name) {
                 continue;
             }
-            let pick = next_random(&mut rng) % total;
-            if pick < local_count {
-                let (key, _) = eligible.clone().nth(pick as usize).expect("pick < count");
-                self.targets.push(*key);
-                continue;
-            }
-            if let Some(core) = weighted_member(remote_members, pick - local_count) {
-                self.remote_targets[core as usize] = true;
-                interest::push_queue_name(&mut self.remote_queues[core as usize], &group.name);
-            }
-        }
-        if let Some(remote) = remote {
-            for group in &remote.queues {
-                if local.queues.iter().any(|q| q.name == group.name) {
-                    continue;
+            let choice = choose_member(
+                local_group,
+                skip_slot,
+                remote_group,
+                find(link_queues, name),
+                from_link.is_some(),
+                &mut rng,
+            );
+            match choice {
+                Choice::Local(key) => self.targets.push(key),
+                Choice::Core(core) => {
+                    self.remote_targets[core] = true;
+                    interest::push_queue_name(&mut self.remote_queues[core], name);
                 }
-                let total: u64 = group.members.iter().map(|&(_, n)| u64::from(n)).sum();
-                if total == 0 {
-                    continue;
+                Choice::Link(slot) => {
+                    leaf::add_link_target(&mut self.link_targets, slot, Some(name));
                 }
-                let pick = next_random(&mut rng) % total;
-                if let Some(core) = weighted_member(&group.members, pick) {
-                    self.remote_targets[core as usize] = true;
-                    interest::push_queue_name(&mut self.remote_queues[core as usize], &group.name);
-                }
+                Choice::None => {}
             }
         }
         self.rng = rng;
@@ -295,18 +345,38 @@ impl Shard {
         let local: &Matches<SubKey> = self.local[account].match_subject(message.subject);
         self.targets.extend(local.plain.iter().map(|&(key, _)| key));
         let mut rng = self.rng;
+        self.link_targets.clear();
+        let links = if self.leaf_hub {
+            Some(self.link_interest[account].match_subject(message.subject))
+        } else {
+            None
+        };
+        if let Some(links) = links {
+            for &(slot, _) in &links.plain {
+                leaf::add_link_target(&mut self.link_targets, slot, None);
+            }
+        }
         for name in forwarded.queues() {
             if let Some(group) = local.queues.iter().find(|q| &q.name[..] == name) {
                 if !group.members.is_empty() {
                     let pick = next_random(&mut rng) % group.members.len() as u64;
                     self.targets.push(group.members[pick as usize].0);
+                    continue;
                 }
+            }
+            // No client member here: the group was chosen for a link on this core.
+            let group = links.and_then(|l| l.queues.iter().find(|q| &q.name[..] == name));
+            if let Some(slot) = group.and_then(|g| weighted_pick(&g.members, &mut rng)) {
+                leaf::add_link_target(&mut self.link_targets, slot, Some(name));
             }
         }
         self.rng = rng;
         for index in 0..self.targets.len() {
             let key = self.targets[index];
             self.deliver(io, key, &message);
+        }
+        if !self.link_targets.is_empty() {
+            self.send_to_links(io, &message);
         }
         // The publisher is on another core: stop taking that core's mail until the consumer
         // drains; its mail backpressure then slows its publishers (the cross-core stall).
@@ -449,9 +519,88 @@ impl Shard {
     }
 }
 
-/// The remote core at position `pick` when each core counts as many times as it has members
-/// (`pick` < the sum of the counts).
-fn weighted_member(members: &[(u16, u32)], mut pick: u64) -> Option<u16> {
+/// The group called `name` in a match's queue list.
+fn find<'a, V>(queues: Option<&'a Vec<QueueMatch<V>>>, name: &[u8]) -> Option<&'a QueueMatch<V>> {
+    queues.and_then(|queues| queues.iter().find(|q| &q.name[..] == name))
+}
+
+/// Who serves a queue group for one message.
+enum Choice {
+    Local(SubKey),
+    Core(usize),
+    Link(u32),
+    None,
+}
+
+/// Picks one member of a queue group: among local clients (`skip_slot` excluded) and
+/// other cores' client members, weighted by members; only when there are none, among the
+/// links (here and on other cores, by weight). A message from a link goes to no link.
+fn choose_member(
+    local: Option<&QueueMatch<SubKey>>,
+    skip_slot: Option<u32>,
+    remote: Option<&QueueMatch<u16>>,
+    links: Option<&QueueMatch<u32>>,
+    from_link: bool,
+    rng: &mut u64,
+) -> Choice {
+    let local_members = local.map_or(&[][..], |g| &g.members[..]);
+    let remote_members = remote.map_or(&[][..], |g| &g.members[..]);
+    let eligible = local_members
+        .iter()
+        .filter(|(key, _)| Some(key.conn_slot()) != skip_slot);
+    let local_count = eligible.clone().count() as u64;
+    let count_where = |link: bool| -> u64 {
+        remote_members
+            .iter()
+            .filter(|&&(value, _)| (value & LINK_BIT != 0) == link)
+            .map(|&(_, n)| u64::from(n))
+            .sum()
+    };
+    let remote_count = count_where(false);
+    let total = local_count + remote_count;
+    if total > 0 {
+        let pick = next_random(rng) % total;
+        if pick < local_count {
+            let (key, _) = eligible.clone().nth(pick as usize).expect("pick < count");
+            return Choice::Local(*key);
+        }
+        let clients = remote_members.iter().filter(|&&(v, _)| v & LINK_BIT == 0);
+        return weighted_member(clients, pick - local_count)
+            .map_or(Choice::None, |value| Choice::Core(leaf::core_of(value)));
+    }
+    if from_link {
+        return Choice::None;
+    }
+    let link_members = links.map_or(&[][..], |g| &g.members[..]);
+    let here: u64 = link_members.iter().map(|&(_, n)| u64::from(n)).sum();
+    let total = here + count_where(true);
+    if total == 0 {
+        return Choice::None;
+    }
+    let pick = next_random(rng) % total;
+    if pick < here {
+        return weighted_member(link_members.iter(), pick).map_or(Choice::None, Choice::Link);
+    }
+    let behind_links = remote_members.iter().filter(|&&(v, _)| v & LINK_BIT != 0);
+    weighted_member(behind_links, pick - here)
+        .map_or(Choice::None, |value| Choice::Core(leaf::core_of(value)))
+}
+
+/// One member of `members`, each counted by its weight.
+fn weighted_pick(members: &[(u32, u32)], rng: &mut u64) -> Option<u32> {
+    let total: u64 = members.iter().map(|&(_, n)| u64::from(n)).sum();
+    if total == 0 {
+        return None;
+    }
+    weighted_member(members.iter(), next_random(rng) % total)
+}
+
+/// The member at position `pick` when each counts as many times as its count (`pick` <
+/// the sum of the counts).
+fn weighted_member<'a, V: Copy + 'a>(
+    members: impl IntoIterator<Item = &'a (V, u32)>,
+    mut pick: u64,
+) -> Option<V> {
     for &(core, count) in members {
         if pick < u64::from(count) {
             return Some(core);
@@ -476,7 +625,9 @@ mod tests {
     #[test]
     fn weighted_member_counts_each_core_by_its_members() {
         let members = [(1, 2), (3, 1), (1, 1)];
-        let picks: Vec<_> = (0..5).map(|pick| weighted_member(&members, pick)).collect();
+        let picks: Vec<_> = (0..5)
+            .map(|pick| weighted_member(&members, pick))
+            .collect::<Vec<Option<u16>>>();
         assert_eq!(picks, [Some(1), Some(1), Some(3), Some(1), None]);
     }
 }

@@ -83,6 +83,17 @@ pub struct Shard {
     pub(super) auth_tickets: u64,
     /// Scratch for the answers of finished bcrypt checks.
     pub(super) auth_answers: Vec<super::auth_checks::CheckDone>,
+    /// This core hosts the leaf links (core 0 with a `leafnodes` block): it keeps
+    /// `hub_interest` and matches `link_interest` on the publish path.
+    pub(super) leaf_hub: bool,
+    /// Leaf links by runtime slot.
+    pub(super) links: Vec<Option<Box<super::leaf::LeafLink>>>,
+    /// The links' interest per account: value = link slot, count = weight.
+    pub(super) link_interest: Vec<SubjectTrie<u32>>,
+    /// Every core's client interest, aggregated for the links (`leaf::interest`).
+    pub(super) hub_interest: super::leaf::HubInterest,
+    /// Scratch: the links the current message goes to.
+    pub(super) link_targets: Vec<super::leaf::LinkTarget>,
 }
 
 impl Shard {
@@ -90,6 +101,7 @@ impl Shard {
         let live = shared.live.load();
         let cores = live.config.cores;
         let accounts = live.auth.account_count();
+        let leaf_hub = core == 0 && live.config.leafnodes.is_some();
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Shard {
             core,
@@ -122,6 +134,11 @@ impl Shard {
             live,
             auth_tickets: 0,
             auth_answers: Vec::new(),
+            leaf_hub,
+            links: Vec::new(),
+            link_interest: (0..accounts).map(|_| SubjectTrie::new()).collect(),
+            hub_interest: super::leaf::HubInterest::default(),
+            link_targets: Vec::new(),
         }
     }
 
@@ -169,10 +186,15 @@ impl Handler for Shard {
         self.on_monitor_open(io, conn);
     }
 
+    fn on_open_leaf(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        self.kinds.insert(conn, ConnectionKind::Leaf);
+        self.open_leaf(io, conn, peer);
+    }
+
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.tls_established(io, conn, handshake),
-            Some(ConnectionKind::Monitor) | None => {}
+            Some(ConnectionKind::Monitor | ConnectionKind::Leaf) | None => {}
         }
     }
 
@@ -180,6 +202,7 @@ impl Handler for Shard {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.client_input(io, conn, data),
             Some(ConnectionKind::Monitor) => self.on_monitor_data(io, conn, data),
+            Some(ConnectionKind::Leaf) => self.leaf_input(io, conn, data),
             None => {}
         }
     }
@@ -188,6 +211,7 @@ impl Handler for Shard {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.client_closed(io, conn, reason),
             Some(ConnectionKind::Monitor) => self.on_monitor_close(io, conn),
+            Some(ConnectionKind::Leaf) => self.leaf_closed(io, conn, reason),
             None => {}
         }
         self.kinds.remove(conn);
@@ -202,6 +226,9 @@ impl Handler for Shard {
 
     fn on_timer(&mut self, io: &mut Io<'_>, token: u64) {
         match Timer::decode(token) {
+            Timer::Ping(conn) if self.kinds.get(conn) == Some(ConnectionKind::Leaf) => {
+                self.on_leaf_ping_timer(io, conn)
+            }
             Timer::Ping(conn) => self.on_ping_timer(io, conn),
             Timer::Stall(conn) => self.on_stall_timer(io, conn),
             Timer::Auth(conn) => self.on_auth_timer(io, conn),

@@ -18,8 +18,6 @@ use std::time::Duration;
 /// protects.
 pub const UNSUPPORTED_SECURITY_KEYS: &[&str] = &[
     "cluster",
-    "leafnodes",
-    "leaf",
     "gateway",
     "jetstream",
     "websocket",
@@ -251,6 +249,7 @@ fn apply_key(
         "port" => config.port = port(integer(node)?)?,
         "host" | "net" => config.host = string(node)?,
         "server_name" => config.server_name = Some(string(node)?),
+        "leafnodes" | "leaf" => config.leafnodes = Some(leafnodes_block(node, report)?),
         "debug" => config.debug = boolean(node)?,
         "trace" => config.trace = boolean(node)?,
         "logtime" => config.logtime = boolean(node)?,
@@ -393,6 +392,53 @@ fn http_port(value: i64) -> Result<Option<u16>, String> {
             "port must be 1-65535, 0 for off or -1 for a random port, got {value}"
         )),
     }
+}
+
+/// `leafnodes { listen: HOST:PORT | host + port }` (ringmq as a hub). Every other key of
+/// the block (remotes, authorization, tls, advertise, ...) names a feature ringmq lacks
+/// and refuses the start, as the whole block did before.
+fn leafnodes_block(
+    node: &Node,
+    report: &mut Report,
+) -> Result<crate::config::LeafnodesConfig, String> {
+    let Value::Map(map) = &node.value else {
+        return Err(format!("expected a block, got {}", node.value.describe()));
+    };
+    let mut leaf = crate::config::LeafnodesConfig {
+        host: "0.0.0.0".to_string(),
+        port: crate::config::DEFAULT_LEAFNODE_PORT,
+    };
+    for entry in map.entries() {
+        let value = &entry.node;
+        let applied = match entry.key.to_ascii_lowercase().as_str() {
+            "listen" => listen(value).map(|(host, port)| {
+                if let Some(host) = host {
+                    leaf.host = host;
+                }
+                leaf.port = port;
+            }),
+            "port" => integer(value)
+                .and_then(|n| match n {
+                    0 => Ok(crate::config::DEFAULT_LEAFNODE_PORT),
+                    n => port(n),
+                })
+                .map(|port| leaf.port = port),
+            "host" | "net" => string(value).map(|host| leaf.host = host),
+            _ => {
+                report.errors.push(Diagnostic {
+                    pos: Some(entry.key_pos.clone()),
+                    message: format!(
+                        "leafnodes: {} is not supported yet: refusing to start rather than \
+                         run without it",
+                        entry.key
+                    ),
+                });
+                Ok(())
+            }
+        };
+        applied.map_err(|message| format!("{}: {message}", entry.key))?;
+    }
+    Ok(leaf)
 }
 
 /// `listen: PORT` or `listen: HOST:PORT` (`[::1]:4222` for IPv6). An empty host is
@@ -734,6 +780,24 @@ mod tests {
         );
         // Every problem is reported, not just the first.
         assert_eq!(errors("port: a\nhost: 1\ntrace: x\n").len(), 3);
+    }
+
+    #[test]
+    fn leafnodes_listen_is_read_and_its_other_keys_refuse_to_start() {
+        let (config, report) = check("leafnodes { listen: 127.0.0.1:7500 }\n");
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let leaf = config.leafnodes.expect("leafnodes");
+        assert_eq!((leaf.host.as_str(), leaf.port), ("127.0.0.1", 7500));
+        let (config, _) = check("leaf { port: -1 }\n");
+        let leaf = config.leafnodes.expect("leafnodes");
+        assert_eq!((leaf.host.as_str(), leaf.port), ("0.0.0.0", 0));
+        assert_eq!(
+            errors("leafnodes {\n  port: 7422\n  remotes: [ { url: \"nats-leaf://h:1\" } ]\n  tls { }\n}\n"),
+            [
+                "m.conf:3:3: leafnodes: remotes is not supported yet: refusing to start rather than run without it",
+                "m.conf:4:3: leafnodes: tls is not supported yet: refusing to start rather than run without it",
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod encoder;
+pub mod link;
 pub mod parser;
 
 pub use connect::{ConnectError, ConnectOptions, DecodedConnect, ServerInfo};

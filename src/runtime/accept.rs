@@ -16,7 +16,7 @@ use super::{Handler, Io};
 /// Core 0's multishot accepts, one per listener.
 pub(super) struct Acceptor {
     /// Indexed by the slot of the listener's accept token: the client listener is slot 0,
-    /// the local listener, if any, slot 1.
+    /// then the local listener and the leaf listener, if any.
     pub(super) listeners: Vec<AcceptListener>,
     pub(super) backoff_pending: bool,
     /// EMFILE/ENFILE was logged for the current burst.
@@ -25,13 +25,22 @@ pub(super) struct Acceptor {
     pub(super) next_core: usize,
 }
 
+/// Which of `Listeners` a socket is; decides where its connections go and which
+/// `Handler` callback opens them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ListenerKind {
+    Clients,
+    Local,
+    Leaf,
+}
+
 /// One listening socket and its multishot accept.
 pub(super) struct AcceptListener {
     /// `None` once lame duck mode has closed it.
     pub(super) socket: Option<TcpListener>,
-    /// Connections stay on this core and are not counted as live connections (see
-    /// `Listeners::local`).
-    pub(super) local: bool,
+    /// Which listener: client connections are spread over the cores; local and leaf ones
+    /// stay on this core, uncounted (see `Listeners`).
+    pub(super) kind: ListenerKind,
     pub(super) armed: bool,
     /// Lame duck: its accept is being cancelled; the socket closes once it has ended.
     pub(super) stopping: bool,
@@ -61,14 +70,14 @@ impl<H: Handler> EventLoop<'_, H> {
 
     /// Lame duck: cancels the client listener's multishot accept and closes the socket once
     /// it has ended (at once if none is armed), so the kernel refuses new clients. The
-    /// local (monitoring) listener stays.
+    /// local (monitoring) and leaf listeners stay.
     pub(super) fn stop_accepting(&mut self) {
         self.clients_stopped = true;
         let Some(acceptor) = self.acceptor.as_mut() else {
             return;
         };
         for (index, listener) in acceptor.listeners.iter_mut().enumerate() {
-            if listener.local {
+            if listener.kind != ListenerKind::Clients {
                 continue;
             }
             listener.stopping = true;
@@ -94,13 +103,14 @@ impl<H: Handler> EventLoop<'_, H> {
         if !ring::more(flags) {
             listener.armed = false;
         }
-        let local = listener.local;
+        let kind = listener.kind;
         if result >= 0 {
             acceptor.exhaustion_logged = false;
-            if local {
-                self.open_connection(result, true);
-            } else {
+            if kind == ListenerKind::Clients {
                 self.hand_off(result);
+            } else {
+                core_state::set_no_delay(result);
+                self.open_connection(result, kind);
             }
         } else if result == -libc::EMFILE || result == -libc::ENFILE {
             self.on_accept_exhausted(index, result, flags);
@@ -167,7 +177,7 @@ impl<H: Handler> EventLoop<'_, H> {
         acceptor.next_core = (target + 1) % shared.cores;
         shared.live_connections[target].fetch_add(1, Ordering::Relaxed);
         if target == self.state.core {
-            self.open_connection(fd, false);
+            self.open_connection(fd, ListenerKind::Clients);
         } else {
             let fd_bytes = fd.to_le_bytes();
             self.state
@@ -175,19 +185,20 @@ impl<H: Handler> EventLoop<'_, H> {
         }
     }
 
-    /// Takes a connection into this core; `local` ones come from the local listener.
-    pub(super) fn open_connection(&mut self, fd: i32, local: bool) {
-        let Some(id) = self.state.insert_connection(fd, local) else {
+    /// Takes a connection into this core, opened by the callback of its listener's kind.
+    pub(super) fn open_connection(&mut self, fd: i32, kind: ListenerKind) {
+        let uncounted = kind != ListenerKind::Clients;
+        let Some(id) = self.state.insert_connection(fd, uncounted) else {
             return;
         };
         let peer = self.state.connections[id.slot as usize].peer;
         let mut io = Io {
             state: &mut self.state,
         };
-        if local {
-            self.handler.on_open_local(&mut io, id, peer);
-        } else {
-            self.handler.on_open(&mut io, id, peer);
+        match kind {
+            ListenerKind::Clients => self.handler.on_open(&mut io, id, peer),
+            ListenerKind::Local => self.handler.on_open_local(&mut io, id, peer),
+            ListenerKind::Leaf => self.handler.on_open_leaf(&mut io, id, peer),
         }
         self.state.queue_arm(id.slot as usize);
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::cqueue;
 
-use super::accept::{AcceptListener, Acceptor};
+use super::accept::{AcceptListener, Acceptor, ListenerKind};
 use super::core_state::{self, CoreState};
 use super::mailbox::{self, RecordKind};
 use super::ring::{self, OpKind, Ring, Token};
@@ -63,18 +63,24 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
         let acceptor = listeners.map(|listeners| {
             let client = AcceptListener {
                 socket: Some(listeners.clients),
-                local: false,
+                kind: ListenerKind::Clients,
                 armed: false,
                 stopping: false,
             };
-            let local = listeners.local.map(|socket| AcceptListener {
-                socket: Some(socket),
-                local: true,
-                armed: false,
-                stopping: false,
+            let others = [
+                (listeners.local, ListenerKind::Local),
+                (listeners.leaf, ListenerKind::Leaf),
+            ];
+            let others = others.into_iter().filter_map(|(socket, kind)| {
+                socket.map(|socket| AcceptListener {
+                    socket: Some(socket),
+                    kind,
+                    armed: false,
+                    stopping: false,
+                })
             });
             Acceptor {
-                listeners: std::iter::once(client).chain(local).collect(),
+                listeners: std::iter::once(client).chain(others).collect(),
                 backoff_pending: false,
                 exhaustion_logged: false,
                 next_core: 0,

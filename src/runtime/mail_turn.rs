@@ -58,7 +58,7 @@ impl<H: Handler> EventLoop<'_, H> {
                 ),
                 RecordKind::NewConnection => {
                     let fd = i32::from_le_bytes(body.try_into().expect("fd record is 4 bytes"));
-                    self.open_connection(fd, false);
+                    self.open_connection(fd, super::accept::ListenerKind::Clients);
                 }
             }
         }

@@ -10,7 +10,8 @@
 //! - [`start_with`] may add a *local* listener (the monitoring port): core 0 accepts on it
 //!   too, but keeps those connections itself, does not count them as live connections
 //!   ([`Io::total_connections`]), and opens them with [`Handler::on_open_local`]. Otherwise
-//!   they are connections like any other.
+//!   they are connections like any other. A *leaf* listener works the same way, its
+//!   connections opened with [`Handler::on_open_leaf`].
 //! - Received bytes arrive in [`Handler::on_data`] as a slice of a provided buffer, valid only
 //!   during the call (the buffer goes back to the ring in the same loop turn).
 //! - Output: [`Io::write`] appends to the connection's outbound queue (pooled chunks; no
@@ -165,6 +166,12 @@ pub trait Handler {
     /// A new connection from the local listener (core 0 only; see [`Listeners::local`]).
     /// Handlers that start without one never see this; the default closes the connection.
     fn on_open_local(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let _ = peer;
+        io.close(conn, false);
+    }
+    /// A new connection from the leaf listener (core 0 only; see [`Listeners::leaf`]); the
+    /// default closes it.
+    fn on_open_leaf(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
         let _ = peer;
         io.close(conn, false);
     }
@@ -545,6 +552,9 @@ pub struct Listeners {
     /// (the HTTP monitoring port: a handful of short requests that must not skew the
     /// least-loaded choice or `max_connections`).
     pub local: Option<TcpListener>,
+    /// Leaf node connections: like `local` (core 0, uncounted), opened with
+    /// [`Handler::on_open_leaf`].
+    pub leaf: Option<TcpListener>,
 }
 
 /// Starts the cores with one client listener; see the module contract.
@@ -560,6 +570,7 @@ where
     let listeners = Listeners {
         clients: listener,
         local: None,
+        leaf: None,
     };
     start_with(config, listeners, make_handler)
 }

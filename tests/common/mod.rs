@@ -119,7 +119,12 @@ impl Server {
 
     /// [`Server::start`] with extra arguments and process limits (see [`Launch`]).
     pub fn start_launch(opts: Opts, launch: &Launch) -> Server {
-        let flavor = Flavor::from_env();
+        Server::start_flavor(Flavor::from_env(), opts, launch)
+    }
+
+    /// [`Server::start_launch`] with the server chosen by the test, not the environment
+    /// (a nats-server leaf in front of the server under test).
+    pub fn start_flavor(flavor: Flavor, opts: Opts, launch: &Launch) -> Server {
         let mut command = launch.wrap(server_command(flavor, &opts));
         command
             .stdin(Stdio::null())

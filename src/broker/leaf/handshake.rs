@@ -1,0 +1,148 @@
+//! The leaf handshake (spec beyond-core §B.2): the hub's INFO on accept (with a nonce), the
+//! leaf's CONNECT (a client's CONNECT, one with `lang`, is refused; a second link from the
+//! same `server_id` replaces the first, as nats-server 2.9.10 does), then a second INFO with
+//! `connect_info` and `remote_account`, the hub's interest as LS+ and its `$LDS` subject.
+
+use super::{Phase, Shard};
+use crate::info;
+use crate::runtime::{ConnId, Io};
+use serde::Serialize;
+
+/// The INFO nats-server sends on its leaf port, in its field order.
+#[derive(Serialize)]
+struct LeafInfo<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'a str,
+    proto: u32,
+    go: &'a str,
+    host: &'a str,
+    port: u16,
+    headers: bool,
+    auth_required: bool,
+    max_payload: usize,
+    ip: &'a str,
+    client_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    info_on_connect: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    connect_info: bool,
+    leafnode_urls: [&'a str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_account: Option<&'a str>,
+}
+
+/// The fields of a leaf's CONNECT that the hub reads.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct LeafConnect {
+    server_id: String,
+    name: String,
+    lang: Option<String>,
+}
+
+impl Shard {
+    /// The INFO on accept (`connect_info: false`, with a nonce) or after CONNECT.
+    pub(super) fn send_leaf_info(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        cid: u64,
+        connect_info: bool,
+    ) {
+        let live = &self.live;
+        let Some(leaf) = &live.config.leafnodes else {
+            return;
+        };
+        let port = self.shared.leaf_port.unwrap_or(leaf.port);
+        let address = super::super::join_host_port(&leaf.host, port);
+        let nonce = (!connect_info).then(crate::auth::new_nonce);
+        let info = LeafInfo {
+            server_id: &live.info.server_id,
+            server_name: &live.info.server_name,
+            version: &live.info.version,
+            proto: 1,
+            go: &live.info.go,
+            host: &leaf.host,
+            port,
+            headers: true,
+            // nats-server always says so on its leaf port (the nonce is there to be signed).
+            auth_required: true,
+            max_payload: live.config.limits.max_payload,
+            ip: &address,
+            client_id: cid,
+            nonce: nonce.as_deref(),
+            info_on_connect: true,
+            connect_info,
+            leafnode_urls: [&address],
+            remote_account: connect_info.then_some("$G"),
+        };
+        let json = serde_json::to_string(&info).expect("INFO serialises");
+        io.write_parts(conn, &[b"INFO ", json.as_bytes(), b" \r\n"]);
+    }
+
+    /// The leaf's CONNECT: refuses a client's, replaces a duplicate, then the second INFO
+    /// and the hub's interest.
+    pub(super) fn on_leaf_connect(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        json: &[u8],
+    ) -> Result<(), &'static str> {
+        let connect: LeafConnect = match serde_json::from_slice(json) {
+            Ok(connect) => connect,
+            Err(_) => return Err("Protocol Violation"),
+        };
+        if connect.lang.is_some() {
+            self.write_leaf_error(io, conn, "attempted to connect to leaf node port");
+            return Err("Incorrect Port");
+        }
+        let duplicate = self
+            .links
+            .iter()
+            .flatten()
+            .find(|link| {
+                link.id != conn
+                    && link.phase == Phase::Active
+                    && link.remote_id == connect.server_id
+            })
+            .map(|link| link.id);
+        let Some(link) = self.link_mut(conn) else {
+            return Ok(());
+        };
+        link.remote_id = connect.server_id;
+        link.remote_name = connect.name;
+        link.phase = Phase::Active;
+        let cid = link.cid;
+        if let Some(old) = duplicate {
+            if let Some(link) = self.link(old) {
+                crate::error!(
+                    "{} - lid:{} - Duplicate Remote LeafNode Connection",
+                    link.peer,
+                    link.cid
+                );
+            }
+            self.write_leaf_error(io, old, "Duplicate Remote LeafNode Connection");
+            self.close_leaf(io, old, "Duplicate Remote LeafNode Connection");
+        }
+        self.send_leaf_info(io, conn, cid, true);
+        self.send_hub_interest(io, conn);
+        if let Some(link) = self.link(conn) {
+            info!(
+                "{} - lid:{} - Leafnode connection to {:?} ({}) ready",
+                link.peer, link.cid, link.remote_name, link.remote_id
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn write_leaf_error(&mut self, io: &mut Io<'_>, conn: ConnId, text: &str) {
+        if let Some(link) = self.link(conn) {
+            crate::error!("{} - lid:{} - {text}", link.peer, link.cid);
+        }
+        self.line.clear();
+        crate::protocol::encoder::err_line(&mut self.line, text);
+        io.write(conn, &self.line);
+    }
+}

@@ -1,0 +1,215 @@
+//! Interest across a leaf link, both ways.
+//!
+//! In: the leaf's `LS+ subject` / `LS+ subject queue weight` / `LS-` become entries of
+//! `Shard::link_interest` on this core (count = weight) and link interest records to the
+//! other cores (one record per unit of weight, so their counts match).
+//!
+//! Out: `HubInterest` counts every client subscription of every core per account (a
+//! subject once, a queue group with its members); the link core keeps it from its own
+//! SUB/UNSUB and the other cores' interest records. A change that the leaf can see goes to
+//! every active link of the account at once, in the order the changes were applied:
+//! `LS+` when a subject's count leaves 0, `LS-` when it returns to 0, `LS+ s q n` with the
+//! new weight of a queue group, `LS- s q` when its last member goes. Interest that came
+//! from links is not in it (a leaf's own interest is never sent back to it).
+
+use super::{Phase, Shard};
+use crate::auth::AccountIndex;
+use crate::runtime::{ConnId, Io};
+use std::collections::HashMap;
+
+/// A queue weight from a leaf above this counts as this many members: each unit is one
+/// trie count and one record to every other core, so an absurd weight must not stall the
+/// core. Only the share of deliveries between the link and other members is affected.
+pub(super) const QUEUE_WEIGHT_MAX: u32 = 1024;
+
+pub(super) type InterestKey = (Box<[u8]>, Option<Box<[u8]>>);
+
+/// All cores' client interest per account, as the leaf sees it.
+#[derive(Debug, Default)]
+pub(in crate::broker) struct HubInterest {
+    accounts: Vec<HashMap<InterestKey, u32>>,
+}
+
+impl HubInterest {
+    /// Applies one change; returns the count after it, or `None` if nothing changed.
+    fn apply(
+        &mut self,
+        add: bool,
+        account: AccountIndex,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+    ) -> Option<u32> {
+        let account = usize::from(account);
+        if self.accounts.len() <= account {
+            self.accounts.resize_with(account + 1, HashMap::new);
+        }
+        let map = &mut self.accounts[account];
+        let key: InterestKey = (pattern.into(), queue.map(Into::into));
+        if add {
+            let count = map.entry(key).or_insert(0);
+            *count += 1;
+            Some(*count)
+        } else {
+            let count = map.get_mut(&key)?;
+            *count -= 1;
+            let left = *count;
+            if left == 0 {
+                map.remove(&key);
+            }
+            Some(left)
+        }
+    }
+}
+
+/// Appends `LS+ subject\r\n`, `LS+ subject queue weight\r\n`, or the LS- forms.
+fn interest_line(out: &mut Vec<u8>, pattern: &[u8], queue: Option<&[u8]>, count: u32) {
+    out.extend_from_slice(if count > 0 { b"LS+ " } else { b"LS- " });
+    out.extend_from_slice(pattern);
+    if let Some(queue) = queue {
+        out.push(b' ');
+        out.extend_from_slice(queue);
+        if count > 0 {
+            out.push(b' ');
+            out.extend_from_slice(count.to_string().as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+impl Shard {
+    /// A client interest change on any core, seen by the link core: tells the links.
+    pub(in crate::broker) fn note_hub_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        add: bool,
+        account: AccountIndex,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+    ) {
+        let Some(count) = self.hub_interest.apply(add, account, pattern, queue) else {
+            return;
+        };
+        let visible = queue.is_some() || (add && count == 1) || (!add && count == 0);
+        if !visible || self.links.is_empty() {
+            return;
+        }
+        self.line.clear();
+        interest_line(&mut self.line, pattern, queue, count);
+        for link in self.links.iter().flatten() {
+            if link.phase == Phase::Active && link.account == account {
+                io.write(link.id, &self.line);
+            }
+        }
+    }
+
+    /// Right after the handshake: the account's whole interest, then our `$LDS` subject.
+    pub(super) fn send_hub_interest(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(account) = self.link(conn).map(|link| link.account) else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.line);
+        out.clear();
+        if let Some(map) = self.hub_interest.accounts.get(usize::from(account)) {
+            for ((pattern, queue), &count) in map {
+                interest_line(&mut out, pattern, queue.as_deref(), count);
+            }
+        }
+        interest_line(&mut out, self.shared.leaf_lds.as_bytes(), None, 1);
+        io.write(conn, &out);
+        self.line = out;
+    }
+
+    /// `LS+` from a leaf: loop detection, then the entry (or its new weight).
+    pub(super) fn on_leaf_subscribe(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        subject: &[u8],
+        queue: Option<(&[u8], u32)>,
+    ) -> Result<(), &'static str> {
+        if subject == self.shared.leaf_lds.as_bytes() {
+            let text =
+                "Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s";
+            self.write_leaf_error(io, conn, text);
+            return Err("Leafnode Loop Detected");
+        }
+        if !crate::subjects::is_valid_pattern(subject) {
+            return Ok(());
+        }
+        let (queue_name, weight) = match queue {
+            Some((name, weight)) => (Some(name), weight.min(QUEUE_WEIGHT_MAX)),
+            None => (None, 1),
+        };
+        let Some(link) = self.link_mut(conn) else {
+            return Ok(());
+        };
+        let key: InterestKey = (subject.into(), queue_name.map(Into::into));
+        let old = link.interest.get(&key).copied().unwrap_or(0);
+        if weight == 0 {
+            link.interest.remove(&key);
+        } else {
+            link.interest.insert(key, weight);
+        }
+        let account = link.account;
+        self.adjust_link_interest(io, conn, account, subject, queue_name, old, weight);
+        Ok(())
+    }
+
+    /// `LS-` from a leaf.
+    pub(super) fn on_leaf_unsubscribe(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+    ) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        let key: InterestKey = (subject.into(), queue.map(Into::into));
+        let Some(old) = link.interest.remove(&key) else {
+            return;
+        };
+        let account = link.account;
+        self.adjust_link_interest(io, conn, account, subject, queue, old, 0);
+    }
+
+    /// The link is closing: all its interest goes.
+    pub(super) fn withdraw_leaf_interest(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        let account = link.account;
+        let interest = std::mem::take(&mut link.interest);
+        for ((subject, queue), weight) in interest {
+            self.adjust_link_interest(io, conn, account, &subject, queue.as_deref(), weight, 0);
+        }
+    }
+
+    /// Moves one (subject, queue) of a link from weight `old` to `new`, here and on the
+    /// other cores.
+    #[allow(clippy::too_many_arguments)]
+    fn adjust_link_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        account: AccountIndex,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        old: u32,
+        new: u32,
+    ) {
+        let trie = &mut self.link_interest[usize::from(account)];
+        for _ in new..old {
+            trie.remove(subject, queue, conn.slot);
+        }
+        for _ in old..new {
+            let inserted = trie.insert(subject, queue, conn.slot);
+            debug_assert!(inserted.is_ok(), "pattern was validated");
+        }
+        let add = new > old;
+        for _ in 0..old.abs_diff(new) {
+            self.broadcast_link_interest(io, add, account, subject, queue);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Messages across a leaf link. In: LMSG/HMSG are routed like a local publish from the
+//! link (never back to a link; the queue groups it names get one copy each, all of them
+//! when it names none). Out: one LMSG/HMSG per link per message, in the form of spec
+//! beyond-core §B.4 (`| queues` / `+ reply queues` when the link was chosen for groups).
+
+use super::{Phase, Shard};
+use crate::broker::routing::Message;
+use crate::info;
+use crate::protocol::link::LinkMessage;
+use crate::runtime::{ConnId, Io};
+
+/// A link chosen for one message: its slot and the queue groups (blank-separated) it was
+/// chosen for; empty: a plain delivery.
+#[derive(Debug, Default)]
+pub(in crate::broker) struct LinkTarget {
+    pub slot: u32,
+    pub queues: Vec<u8>,
+}
+
+/// Marks `slot` as a target of the current message, adding `queue` when given.
+pub(in crate::broker) fn add_link_target(
+    targets: &mut Vec<LinkTarget>,
+    slot: u32,
+    queue: Option<&[u8]>,
+) {
+    let index = match targets.iter().position(|t| t.slot == slot) {
+        Some(index) => index,
+        None => {
+            targets.push(LinkTarget {
+                slot,
+                queues: Vec::new(),
+            });
+            targets.len() - 1
+        }
+    };
+    if let Some(queue) = queue {
+        let queues = &mut targets[index].queues;
+        if !queues.is_empty() {
+            queues.push(b' ');
+        }
+        queues.extend_from_slice(queue);
+    }
+}
+
+impl Shard {
+    pub(super) fn on_leaf_message(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        message: &LinkMessage<'_>,
+    ) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        link.in_msgs += 1;
+        let account = link.account;
+        self.counters.in_msgs += 1;
+        self.counters.in_bytes += message.message.len() as u64;
+        let routed = Message {
+            subject: message.subject,
+            reply: message.reply,
+            header_size: message.header_size,
+            total_size: message.total_size,
+            header_len: message.header_len,
+            message: message.message,
+        };
+        self.route_from_link(io, conn, account, &routed, message.queues);
+    }
+
+    /// Writes the current message to every link in `link_targets`; returns whether any
+    /// got it.
+    pub(in crate::broker) fn send_to_links(
+        &mut self,
+        io: &mut Io<'_>,
+        message: &Message<'_>,
+    ) -> bool {
+        let max_pending = self.live.config.limits.max_pending;
+        let mut targets = std::mem::take(&mut self.link_targets);
+        let mut sent = false;
+        for target in &targets {
+            let Some(Some(link)) = self.links.get_mut(target.slot as usize) else {
+                continue;
+            };
+            if link.phase != Phase::Active {
+                continue;
+            }
+            let conn = link.id;
+            link.out_msgs += 1;
+            let line = &mut self.line;
+            line.clear();
+            line.extend_from_slice(if message.header_size.is_some() {
+                b"HMSG "
+            } else {
+                b"LMSG "
+            });
+            line.extend_from_slice(message.subject);
+            match (message.reply, target.queues.is_empty()) {
+                (Some(reply), true) => {
+                    line.push(b' ');
+                    line.extend_from_slice(reply);
+                }
+                (None, true) => {}
+                (Some(reply), false) => {
+                    line.extend_from_slice(b" + ");
+                    line.extend_from_slice(reply);
+                    line.push(b' ');
+                    line.extend_from_slice(&target.queues);
+                }
+                (None, false) => {
+                    line.extend_from_slice(b" | ");
+                    line.extend_from_slice(&target.queues);
+                }
+            }
+            if let Some(header_size) = message.header_size {
+                line.push(b' ');
+                line.extend_from_slice(header_size);
+            }
+            line.push(b' ');
+            line.extend_from_slice(message.total_size);
+            line.extend_from_slice(b"\r\n");
+            io.write_parts(conn, &[line, message.message, b"\r\n"]);
+            self.counters.out_msgs += 1;
+            self.counters.out_bytes += message.message.len() as u64;
+            sent = true;
+            if io.pending_bytes(conn) > max_pending {
+                let (peer, cid) = (link.peer, link.cid);
+                info!("{peer} - lid:{cid} - Slow Consumer Detected: MaxPending of {max_pending} Exceeded");
+                self.shared
+                    .slow_consumers
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.close_leaf(io, conn, "Slow Consumer (Pending Bytes)");
+            }
+        }
+        targets.clear();
+        self.link_targets = targets;
+        sent
+    }
+}

@@ -1,0 +1,276 @@
+//! Leaf node links (ringmq as a hub): a nats-server leaf dials the leaf port, and this
+//! module speaks spec beyond-core §B to it. A link lives on core 0 (the leaf listener is
+//! accepted there) for its whole life.
+//!
+//! - `handshake`: the INFO on accept, the leaf's CONNECT, the second INFO.
+//! - `interest`: the leaf's LS+/LS- as interest entries every core sees, and the hub's
+//!   interest (all cores, aggregated) sent to the leaf as LS+/LS-.
+//! - `messages`: LMSG/HMSG in (routed like a publish, never back to the link) and out.
+//!
+//! Interest model: a link's interest is kept on its core in `Shard::link_interest` (per
+//! account; value = the link's slot, count = 1 for a subject, the weight for a queue
+//! group) and broadcast to the other cores as link interest records; they keep it in their
+//! `remote` trie under the core's index with `LINK_BIT` set, so a publish on any core
+//! reaches the link with one record to its core, and a queue group prefers a member that
+//! is not behind a link (nats-server's rule).
+
+mod handshake;
+mod interest;
+mod messages;
+
+use super::timers::Timer;
+use super::Shard;
+use crate::protocol::link::{LinkOp, LinkParser};
+use crate::protocol::{encoder, ParserLimits};
+use crate::runtime::{CloseReason, ConnId, Io, TimerId};
+use crate::{error, info};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub(super) use interest::HubInterest;
+pub(super) use messages::{add_link_target, LinkTarget};
+
+/// In a `remote` trie value: the interest is behind a link on that core.
+pub(super) const LINK_BIT: u16 = 0x8000;
+
+/// The core index in a `remote` trie value.
+pub(super) fn core_of(value: u16) -> usize {
+    usize::from(value & !LINK_BIT)
+}
+
+/// Where a link is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// INFO sent; its CONNECT has not arrived.
+    AwaitingConnect,
+    Active,
+    Closing,
+}
+
+/// One leaf connection.
+#[derive(Debug)]
+pub(super) struct LeafLink {
+    id: ConnId,
+    /// Server-wide id (`lid` in logs).
+    cid: u64,
+    peer: SocketAddr,
+    phase: Phase,
+    parser: Option<LinkParser>,
+    /// The leaf's `server_id` and `name` from its CONNECT.
+    remote_id: String,
+    remote_name: String,
+    account: crate::auth::AccountIndex,
+    /// The leaf's interest: (subject, queue) → weight (1 for a subject).
+    interest: HashMap<interest::InterestKey, u32>,
+    pings_out: u32,
+    ping_timer: Option<TimerId>,
+    pub(super) in_msgs: u64,
+    pub(super) out_msgs: u64,
+}
+
+impl Shard {
+    fn link(&self, conn: ConnId) -> Option<&LeafLink> {
+        match self.links.get(conn.slot as usize) {
+            Some(Some(link)) if link.id == conn => Some(link),
+            _ => None,
+        }
+    }
+
+    fn link_mut(&mut self, conn: ConnId) -> Option<&mut LeafLink> {
+        match self.links.get_mut(conn.slot as usize) {
+            Some(Some(link)) if link.id == conn => Some(link),
+            _ => None,
+        }
+    }
+
+    /// A connection accepted on the leaf port: INFO, and the ping timer.
+    pub(super) fn open_leaf(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let limits = &self.live.config.limits;
+        let parser = LinkParser::new(ParserLimits {
+            max_control_line: limits.max_control_line,
+            max_payload: limits.max_payload,
+        });
+        let cid = self
+            .shared
+            .next_client_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let slot = conn.slot as usize;
+        if self.links.len() <= slot {
+            self.links.resize_with(slot + 1, || None);
+        }
+        self.links[slot] = Some(Box::new(LeafLink {
+            id: conn,
+            cid,
+            peer,
+            phase: Phase::AwaitingConnect,
+            parser: Some(parser),
+            remote_id: String::new(),
+            remote_name: String::new(),
+            account: crate::auth::GLOBAL_ACCOUNT,
+            interest: HashMap::new(),
+            pings_out: 0,
+            ping_timer: None,
+            in_msgs: 0,
+            out_msgs: 0,
+        }));
+        info!("{peer} - lid:{cid} - Leafnode connection created");
+        self.send_leaf_info(io, conn, cid, false);
+        self.arm_leaf_ping(io, conn);
+    }
+
+    pub(super) fn leaf_input(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        if link.phase == Phase::Closing {
+            return;
+        }
+        let Some(mut parser) = link.parser.take() else {
+            return;
+        };
+        let mut failure = None;
+        let result = parser.parse(data, |op| {
+            if failure.is_none() {
+                failure = self.on_link_op(io, conn, op).err();
+            }
+        });
+        if let Some(link) = self.link_mut(conn) {
+            link.parser = Some(parser);
+        }
+        match (result, failure) {
+            (_, Some(reason)) => self.close_leaf(io, conn, reason),
+            (Err(error), None) => {
+                let text = match error {
+                    crate::protocol::ParseError::UnknownOperation => "Unknown Protocol Operation",
+                    crate::protocol::ParseError::MaxControlLine => "maximum control line exceeded",
+                    crate::protocol::ParseError::MaxPayload => "Maximum Payload Violation",
+                    _ => "Protocol Error",
+                };
+                self.line.clear();
+                encoder::err_line(&mut self.line, text);
+                io.write(conn, &self.line);
+                self.close_leaf(io, conn, "Protocol Violation");
+            }
+            (Ok(()), None) => {}
+        }
+    }
+
+    /// One operation from a link; an `Err` closes it with that reason.
+    fn on_link_op(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        op: LinkOp<'_>,
+    ) -> Result<(), &'static str> {
+        let phase = self.link(conn).map_or(Phase::Closing, |link| link.phase);
+        match (phase, op) {
+            (Phase::Closing, _) => Ok(()),
+            (_, LinkOp::Ping) => {
+                io.write(conn, encoder::PONG);
+                Ok(())
+            }
+            (_, LinkOp::Pong) => {
+                if let Some(link) = self.link_mut(conn) {
+                    link.pings_out = 0;
+                }
+                Ok(())
+            }
+            (_, LinkOp::Ok | LinkOp::Info(_)) => Ok(()),
+            (_, LinkOp::Err(text)) => {
+                if let Some(link) = self.link(conn) {
+                    error!(
+                        "{} - lid:{} - Leafnode Error {}",
+                        link.peer,
+                        link.cid,
+                        String::from_utf8_lossy(text)
+                    );
+                }
+                Err("Client Closed")
+            }
+            (Phase::AwaitingConnect, LinkOp::Connect(json)) => self.on_leaf_connect(io, conn, json),
+            (Phase::AwaitingConnect, _) => Err("Protocol Violation"),
+            (Phase::Active, LinkOp::Connect(_)) => Err("Protocol Violation"),
+            (Phase::Active, LinkOp::Subscribe { subject, queue }) => {
+                self.on_leaf_subscribe(io, conn, subject, queue)
+            }
+            (Phase::Active, LinkOp::Unsubscribe { subject, queue }) => {
+                self.on_leaf_unsubscribe(io, conn, subject, queue);
+                Ok(())
+            }
+            (Phase::Active, LinkOp::Message(message)) => {
+                self.on_leaf_message(io, conn, &message);
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes a link (flushing what is queued, so an -ERR written before reaches it).
+    pub(super) fn close_leaf(&mut self, io: &mut Io<'_>, conn: ConnId, reason: &str) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        if link.phase == Phase::Closing {
+            return;
+        }
+        link.phase = Phase::Closing;
+        info!(
+            "{} - lid:{} - Leafnode connection closed: {reason} account: $G",
+            link.peer, link.cid
+        );
+        if let Some(timer) = link.ping_timer.take() {
+            io.cancel_timer(timer);
+        }
+        self.withdraw_leaf_interest(io, conn);
+        io.close(conn, true);
+    }
+
+    pub(super) fn leaf_closed(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
+        if self
+            .link(conn)
+            .is_some_and(|link| link.phase != Phase::Closing)
+        {
+            let text = match reason {
+                CloseReason::WriteDeadline => "Slow Consumer (Write Deadline)",
+                CloseReason::Shutdown => "Server Shutdown",
+                _ => "Client Closed",
+            };
+            self.close_leaf(io, conn, text);
+        }
+        if let Some(entry) = self.links.get_mut(conn.slot as usize) {
+            if entry.as_ref().is_some_and(|link| link.id == conn) {
+                *entry = None;
+            }
+        }
+    }
+
+    fn arm_leaf_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let at = io.now() + self.live.config.limits.ping_interval;
+        let timer = io.set_timer(at, Timer::Ping(conn).token());
+        if let Some(link) = self.link_mut(conn) {
+            if let Some(old) = link.ping_timer.replace(timer) {
+                io.cancel_timer(old);
+            }
+        }
+    }
+
+    /// Keep-alive: a PING every `ping_interval`, `Stale Connection` after `ping_max`
+    /// unanswered, as for clients.
+    pub(super) fn on_leaf_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let ping_max = self.live.config.limits.ping_max;
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        link.ping_timer = None;
+        if link.phase == Phase::Closing {
+            return;
+        }
+        if link.pings_out + 1 > ping_max {
+            io.write(conn, encoder::err::STALE_CONNECTION);
+            self.close_leaf(io, conn, "Stale Connection");
+            return;
+        }
+        link.pings_out += 1;
+        io.write(conn, encoder::PING);
+        self.arm_leaf_ping(io, conn);
+    }
+}

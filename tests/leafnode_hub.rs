@@ -1,0 +1,342 @@
+//! ringmq as a leaf node hub: a real nats-server 2.9.10 leaf dials its leaf port
+//! (`leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:PORT" } ] }`); clients on both sides
+//! exchange messages across the link. `RINGMQ_TEST_SERVER=nats-server` runs the same tests
+//! with a nats-server hub.
+//!
+//! Barriers, never sleeps: after a subscription (and its PONG) on one side, a sentinel
+//! connection on that side subscribes too; the other side publishes the sentinel until it
+//! arrives. The link carries interest in order, so the earlier subscription is then
+//! visible on the publishing side.
+
+mod common;
+
+use common::{text, Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
+use std::time::{Duration, Instant};
+
+const LEAF_LINE: &str = "Listening for leafnode connections on ";
+
+struct Pair {
+    hub: Server,
+    leaf: Server,
+    _dir: std::path::PathBuf,
+}
+
+fn write_conf(dir: &std::path::Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write conf");
+    path.to_string_lossy().into_owned()
+}
+
+/// Starts the hub (the server under test) with a leaf port, and a nats-server leaf that
+/// dials it; returns once the link is up on both sides.
+fn pair(name: &str) -> Pair {
+    let dir = std::env::temp_dir().join(format!("ringmq-leafhub-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let hub_conf = write_conf(
+        &dir,
+        "hub.conf",
+        "server_name: hub\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let hub = Server::start_with_args(Opts::default(), &["-c", &hub_conf]);
+    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
+    let leaf_port: u16 = line
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let leaf_conf = write_conf(
+        &dir,
+        "leaf.conf",
+        &format!(
+            "server_name: leaf1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{leaf_port}\" }} ] }}\n"
+        ),
+    );
+    let launch = Launch {
+        args: vec!["-c".into(), leaf_conf],
+        ..Launch::default()
+    };
+    let leaf = Server::start_flavor(Flavor::NatsServer, Opts::default(), &launch);
+    leaf.wait_for_log("Leafnode connection created", REPLY_TIMEOUT);
+    hub.wait_for_log("Leafnode connection created", REPLY_TIMEOUT);
+    Pair {
+        hub,
+        leaf,
+        _dir: dir,
+    }
+}
+
+/// Waits until interest made on `subscriber_side` before this call is visible to
+/// publishers on `publisher_side` (see the module docs).
+fn barrier(subscriber_side: &Server, publisher_side: &Server, tag: &str) {
+    let subject = format!("sentinel.{tag}");
+    let mut sentinel =
+        RawClient::subscriber(subscriber_side.port(), &format!("SUB {subject} 1\r\n"));
+    let mut publisher = RawClient::connect_quiet(publisher_side.port(), b"");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        publisher.send_and_sync(format!("PUB {subject} 1\r\nx\r\n").as_bytes());
+        if text(&sentinel.send_and_sync(b"")).contains("MSG") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "interest never crossed the link");
+    }
+}
+
+/// Reads frames until PONG after a PING, for an exact comparison.
+fn drain(client: &mut RawClient) -> String {
+    text(&client.send_and_sync(b""))
+}
+
+/// Reads `count` frames (waiting for them), concatenated.
+fn frames(client: &mut RawClient, count: usize) -> String {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    (0..count)
+        .map(|_| text(&client.next_frame(deadline).expect("frame before EOF")))
+        .collect()
+}
+
+#[test]
+fn hub_publishes_reach_leaf_subscribers_with_wildcards_replies_and_headers() {
+    let pair = pair("h2l");
+    let mut sub = RawClient::subscriber(
+        pair.leaf.port(),
+        "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB orders.> 1\r\nSUB orders.*.new 2\r\n",
+    );
+    barrier(&pair.leaf, &pair.hub, "h2l");
+    let mut publisher = RawClient::connect_quiet(
+        pair.hub.port(),
+        b"CONNECT {\"verbose\":false,\"headers\":true}\r\n",
+    );
+    publisher.send_and_sync(
+        b"PUB orders.eu.new r.1 5\r\nhello\r\nHPUB orders.us 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPUB other 1\r\nx\r\n",
+    );
+    let got = frames(&mut sub, 3);
+    let expected_a = "MSG orders.eu.new 1 r.1 5\r\nhello\r\nMSG orders.eu.new 2 r.1 5\r\nhello\r\n";
+    let expected_b = "MSG orders.eu.new 2 r.1 5\r\nhello\r\nMSG orders.eu.new 1 r.1 5\r\nhello\r\n";
+    let (first_two, last) = got.split_at(expected_a.len());
+    assert!(
+        first_two == expected_a || first_two == expected_b,
+        "{got:?}"
+    );
+    assert_eq!(last, "HMSG orders.us 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    assert_eq!(drain(&mut sub), "PONG\r\n");
+}
+
+#[test]
+fn leaf_publishes_reach_hub_subscribers_on_every_core() {
+    let pair = pair("l2h");
+    // Two subscribers: with two cores they land on different ones.
+    let mut first = RawClient::subscriber(pair.hub.port(), "SUB up.> 7\r\n");
+    let mut second = RawClient::subscriber(
+        pair.hub.port(),
+        "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB up.x 8\r\n",
+    );
+    barrier(&pair.hub, &pair.leaf, "l2h");
+    let mut publisher = RawClient::connect_quiet(
+        pair.leaf.port(),
+        b"CONNECT {\"verbose\":false,\"headers\":true}\r\n",
+    );
+    publisher
+        .send_and_sync(b"PUB up.x reply.z 3\r\nabc\r\nHPUB up.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    assert_eq!(
+        frames(&mut first, 2),
+        "MSG up.x 7 reply.z 3\r\nabc\r\nMSG up.x 7 2\r\nhi\r\n"
+    );
+    assert_eq!(
+        frames(&mut second, 2),
+        "MSG up.x 8 reply.z 3\r\nabc\r\nHMSG up.x 8 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+    );
+    assert_eq!(drain(&mut first), "PONG\r\n");
+    assert_eq!(drain(&mut second), "PONG\r\n");
+}
+
+/// Counts `MSG` frames until a sentinel publish from `publisher` comes back on `sentinel`.
+fn count_msgs(client: &mut RawClient) -> usize {
+    drain(client).matches("MSG ").count()
+}
+
+#[test]
+fn queue_groups_across_the_link_deliver_once_and_prefer_local_members() {
+    let pair = pair("queue");
+    let mut leaf_a = RawClient::subscriber(pair.leaf.port(), "SUB work workers 1\r\n");
+    let mut leaf_b = RawClient::subscriber(pair.leaf.port(), "SUB work workers 2\r\n");
+    barrier(&pair.leaf, &pair.hub, "queue");
+    let mut publisher = RawClient::connect_quiet(pair.hub.port(), b"");
+    let mut batch = String::new();
+    for i in 0..20 {
+        batch.push_str(&format!("PUB work 2\r\n{i:02}\r\n"));
+    }
+    publisher.send_and_sync(batch.as_bytes());
+    // Only leaf members: one of them gets each message, in the `| workers` form on the link.
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let (mut a, mut b) = (0, 0);
+    while a + b < 20 {
+        assert!(Instant::now() < deadline, "{a} + {b} of 20");
+        a += count_msgs(&mut leaf_a);
+        b += count_msgs(&mut leaf_b);
+    }
+    assert_eq!(a + b, 20);
+    // A hub member joins: the hub prefers it for every message published on the hub.
+    let mut hub_member = RawClient::subscriber(pair.hub.port(), "SUB work workers 9\r\n");
+    publisher.send_and_sync(batch.as_bytes());
+    let got = frames(&mut hub_member, 20);
+    assert_eq!(got.matches("MSG work 9 2\r\n").count(), 20, "{got:?}");
+    // A message from the leaf side with the same group reaches exactly one member.
+    let mut leaf_publisher = RawClient::connect_quiet(pair.leaf.port(), b"");
+    leaf_publisher.send_and_sync(b"PUB work 2\r\nzz\r\n");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut seen = 0;
+    while seen == 0 {
+        assert!(Instant::now() < deadline, "the leaf's message went nowhere");
+        seen += count_msgs(&mut leaf_a) + count_msgs(&mut leaf_b) + count_msgs(&mut hub_member);
+    }
+    assert_eq!(seen, 1);
+    barrier(&pair.leaf, &pair.hub, "queue-end");
+    assert_eq!(
+        count_msgs(&mut leaf_a) + count_msgs(&mut leaf_b) + count_msgs(&mut hub_member),
+        0
+    );
+}
+
+#[test]
+fn request_reply_across_the_link() {
+    let pair = pair("reqrep");
+    let mut responder = RawClient::subscriber(pair.leaf.port(), "SUB svc.echo 1\r\n");
+    barrier(&pair.leaf, &pair.hub, "svc");
+    let mut requester = RawClient::subscriber(pair.hub.port(), "SUB _INBOX.r.* 5\r\n");
+    barrier(&pair.hub, &pair.leaf, "inbox");
+    requester.send(b"PUB svc.echo _INBOX.r.1 4\r\nping\r\n");
+    let request = frames(&mut responder, 1);
+    assert_eq!(request, "MSG svc.echo 1 _INBOX.r.1 4\r\nping\r\n");
+    responder.send(b"PUB _INBOX.r.1 4\r\npong\r\n");
+    assert_eq!(frames(&mut requester, 1), "MSG _INBOX.r.1 5 4\r\npong\r\n");
+}
+
+#[test]
+fn after_unsubscribe_nothing_more_crosses_the_link() {
+    let pair = pair("unsub");
+    let mut sub = RawClient::subscriber(pair.leaf.port(), "SUB gone 1\r\nSUB kept 2\r\n");
+    barrier(&pair.leaf, &pair.hub, "before");
+    let mut publisher = RawClient::connect_quiet(pair.hub.port(), b"");
+    publisher.send_and_sync(b"PUB gone 1\r\na\r\n");
+    assert_eq!(frames(&mut sub, 1), "MSG gone 1 1\r\na\r\n");
+    sub.send(b"UNSUB 1\r\n");
+    assert_eq!(drain(&mut sub), "PONG\r\n");
+    barrier(&pair.leaf, &pair.hub, "after");
+    publisher.send_and_sync(b"PUB gone 1\r\nb\r\nPUB kept 1\r\nc\r\n");
+    assert_eq!(frames(&mut sub, 1), "MSG kept 2 1\r\nc\r\n");
+    assert_eq!(drain(&mut sub), "PONG\r\n");
+}
+
+/// The hub alone, for a scripted fake leaf on its leaf port; returns (hub, leaf port).
+fn hub_only(name: &str) -> (Server, u16) {
+    let dir = std::env::temp_dir().join(format!("ringmq-leafhub-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let conf = write_conf(
+        &dir,
+        "hub.conf",
+        "server_name: hub\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let hub = Server::start_with_args(Opts::default(), &["-c", &conf]);
+    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
+    let port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok());
+    (hub, port.unwrap_or_else(|| panic!("no port in {line:?}")))
+}
+
+/// The keys of an `INFO {...} \r\n` line, in order.
+fn info_keys(frame: &str) -> Vec<String> {
+    assert!(
+        frame.starts_with("INFO {") && frame.ends_with("} \r\n"),
+        "{frame:?}"
+    );
+    let json = &frame[5..frame.len() - 3];
+    let value: serde_json::Value = serde_json::from_str(json).expect("INFO JSON");
+    let keys: Vec<String> = value.as_object().expect("object").keys().cloned().collect();
+    // serde_json's map is sorted unless preserve_order; compare against the text order.
+    let mut ordered: Vec<(usize, String)> = keys
+        .into_iter()
+        .map(|k| (json.find(&format!("\"{k}\":")).expect("key in text"), k))
+        .collect();
+    ordered.sort();
+    ordered.into_iter().map(|(_, k)| k).collect()
+}
+
+#[test]
+fn a_scripted_leaf_sees_the_handshake_aggregated_interest_and_the_loop_error() {
+    let (hub, leaf_port) = hub_only("script");
+    // Interest on both cores: `foo` twice (sent once), group `workers` with two members.
+    let _a = RawClient::subscriber(hub.port(), "SUB foo 1\r\nSUB q.bar workers 2\r\n");
+    let _b = RawClient::subscriber(hub.port(), "SUB foo 1\r\nSUB q.bar workers 2\r\n");
+    let stream = std::net::TcpStream::connect(("127.0.0.1", leaf_port)).expect("leaf port");
+    let mut leaf = RawClient::from_stream(stream);
+    assert_eq!(
+        info_keys(&leaf.info),
+        [
+            "server_id",
+            "server_name",
+            "version",
+            "proto",
+            "go",
+            "host",
+            "port",
+            "headers",
+            "auth_required",
+            "max_payload",
+            "ip",
+            "client_id",
+            "nonce",
+            "info_on_connect",
+            "leafnode_urls"
+        ]
+    );
+    leaf.send(b"CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"NFAKELEAF\",\"name\":\"leaf1\",\"cluster\":\"leaf1\",\"headers\":true}\r\n");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let second = text(&leaf.next_frame(deadline).expect("second INFO"));
+    assert_eq!(
+        info_keys(&second),
+        [
+            "server_id",
+            "server_name",
+            "version",
+            "proto",
+            "go",
+            "host",
+            "port",
+            "headers",
+            "auth_required",
+            "max_payload",
+            "ip",
+            "client_id",
+            "info_on_connect",
+            "connect_info",
+            "leafnode_urls",
+            "remote_account"
+        ]
+    );
+    assert!(second.contains("\"remote_account\":\"$G\""), "{second}");
+    // The interest lines up to the PONG of our PING (nats-server adds its $SYS imports).
+    let mut lines: Vec<String> = text(&leaf.send_and_sync(b""))
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with("LS+ $SYS.") && *l != "PONG")
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with("LS+ $LDS."), "{lines:?}");
+    assert_eq!(&lines[1..], ["LS+ foo", "LS+ q.bar workers 2"]);
+    // Our own loop detection subject sent back: the error, then the close.
+    let own = lines[0]["LS+ ".len()..].to_string();
+    leaf.send(format!("LS+ {own}\r\n").as_bytes());
+    assert_eq!(
+        text(&leaf.read_to_eof(Instant::now() + REPLY_TIMEOUT)),
+        "-ERR 'Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s'\r\n"
+    );
+    // A client's CONNECT (it has `lang`) on the leaf port is refused.
+    let stream = std::net::TcpStream::connect(("127.0.0.1", leaf_port)).expect("leaf port");
+    let mut client = RawClient::from_stream(stream);
+    client.send(b"CONNECT {\"lang\":\"go\",\"verbose\":false}\r\n");
+    assert_eq!(
+        text(&client.read_to_eof(Instant::now() + REPLY_TIMEOUT)),
+        "-ERR 'attempted to connect to leaf node port'\r\n"
+    );
+}
