@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Messages through a leaf node link: ringmq as the hub against nats-server as the hub, the
+leaf being nats-server 2.9.10 in both (issue 12's "ringmq-as-hub vs nats-server-as-hub").
+
+For each case, run and hub (alternating, RUNS times): the hub (client port and
+`leafnodes { listen }`) and a nats-server leaf (`remotes` to it) are started; an anchor
+client subscribes to the case's subject on the receiving side and a sentinel is published
+from the sending side until it arrives, so the interest has crossed the link before the
+measured run starts (none of loadgen's messages can be dropped for want of it); then
+`loadgen pubsub --pub-url SENDER --sub-url RECEIVER`. Reports the median subscriber rate
+and the hub's and the leaf's CPU per million messages.
+
+Usage: benches/leaf_link.py [--runs N] [--loadgen PATH] [--ringmq PATH] [--nats-server PATH]
+                            [--cases leaf-to-hub-16,hub-to-leaf-16,leaf-to-hub-1k,hub-to-leaf-1k]
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+DEADLINE = 10.0
+MSGS = {"16": 1_000_000, "1k": 300_000}
+SIZE = {"16": 16, "1k": 1024}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc):
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("server exited: %s" % proc.args)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.02)  # readiness poll interval
+    raise SystemExit("port %d never opened" % port)
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class Client:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        self.sock.recv(4096)
+        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def received(self, needle, timeout):
+        self.sock.settimeout(timeout)
+        buf = b""
+        try:
+            while needle not in buf:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                buf += data
+        except socket.timeout:
+            pass
+        return needle in buf
+
+
+def wait_for_second_subscriber(monitor, subject):
+    """Until two client connections of the server at `monitor` subscribe to `subject`."""
+    url = "http://127.0.0.1:%d/connz?subs=1" % monitor
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(url, timeout=DEADLINE) as response:
+            connz = json.load(response)
+        holders = [c for c in connz.get("connections", [])
+                   if subject in (c.get("subscriptions_list") or [])]
+        if len(holders) >= 2:
+            return
+        time.sleep(0.002)  # poll interval of the condition, not synchronisation
+    raise SystemExit("loadgen's subscriber never appeared")
+
+
+def start(argv, log):
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+
+def one_run(args, hub, case, tmp):
+    direction, size = case.rsplit("-", 1)
+    hub_port, leaf_port, link_port = free_port(), free_port(), free_port()
+    hub_monitor, leaf_monitor = free_port(), free_port()
+    hub_conf = os.path.join(tmp, "hub.conf")
+    with open(hub_conf, "w") as f:
+        f.write("leafnodes { listen: 127.0.0.1:%d }\n" % link_port)
+    leaf_conf = os.path.join(tmp, "leaf.conf")
+    with open(leaf_conf, "w") as f:
+        f.write('leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:%d" } ] }\n' % link_port)
+    log = open(os.path.join(tmp, "servers.log"), "ab")
+    if hub == "nats":
+        hub_argv = [args.nats_server]
+    else:
+        hub_argv = [args.ringmq, "--cores", hub[-1]]
+    hub_proc = start(hub_argv + ["-a", "127.0.0.1", "-p", str(hub_port), "-m",
+                                 str(hub_monitor), "-c", hub_conf], log)
+    leaf_proc = start([args.nats_server, "-a", "127.0.0.1", "-p", str(leaf_port), "-m",
+                       str(leaf_monitor), "-c", leaf_conf], log)
+    try:
+        wait_port(hub_port, hub_proc)
+        wait_port(leaf_port, leaf_proc)
+        sender, receiver = ((leaf_port, hub_port) if direction == "leaf-to-hub"
+                            else (hub_port, leaf_port))
+        subject = b"bench.link"
+        anchor = Client(receiver)
+        anchor.send(b"SUB " + subject + b" 1\r\n")
+        probe = Client(sender)
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            probe.send(b"PUB " + subject + b" 4\r\nsync\r\n")
+            if anchor.received(b"sync", 0.1):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit("the link never carried the interest (%s, %s)" % (hub, case))
+        before = (cpu_ticks(hub_proc.pid), cpu_ticks(leaf_proc.pid))
+        loadgen = subprocess.Popen(
+            [args.loadgen, "pubsub", "--publishers", "1", "--subscribers", "1",
+             "--msgs", str(MSGS[size]), "--size", str(SIZE[size]),
+             "--subject", subject.decode(),
+             "--pub-url", "nats://127.0.0.1:%d" % sender,
+             "--sub-url", "nats://127.0.0.1:%d" % receiver, "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # Once loadgen's subscription is in, the anchor's goes: the subject's interest
+        # never drops to zero, so nothing crosses the link again, and the anchor (which
+        # does not read) receives nothing more of the run.
+        monitor = hub_monitor if receiver == hub_port else leaf_monitor
+        wait_for_second_subscriber(monitor, subject.decode())
+        anchor.send(b"UNSUB 1\r\n")
+        stdout, _ = loadgen.communicate(timeout=300)
+        after = (cpu_ticks(hub_proc.pid), cpu_ticks(leaf_proc.pid))
+        result = json.loads(stdout.decode().strip().splitlines()[-1])
+        sent = result.get("msgs_sent") or 1
+        return {
+            "rate": result.get("sub_msgs_per_sec") or 0,
+            "lost": result.get("lost", 0),
+            "hub_cpu": (after[0] - before[0]) / 100 / sent * 1e6,
+            "leaf_cpu": (after[1] - before[1]) / 100 / sent * 1e6,
+        }
+    finally:
+        for proc in (leaf_proc, hub_proc):
+            proc.terminate()
+            proc.wait()
+        log.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--loadgen", default="target/release/loadgen")
+    ap.add_argument("--ringmq", default="target/release/ringmq")
+    ap.add_argument("--nats-server", default="/usr/sbin/nats-server")
+    ap.add_argument("--cases", default="leaf-to-hub-16,hub-to-leaf-16,leaf-to-hub-1k,hub-to-leaf-1k")
+    args = ap.parse_args()
+    hubs = ["nats", "ringmq-c1", "ringmq-c2"]
+    cases = args.cases.split(",")
+    results = {(c, h): [] for c in cases for h in hubs}
+    with tempfile.TemporaryDirectory(prefix="leaf_link.") as tmp:
+        for case in cases:
+            for _ in range(args.runs):
+                for hub in hubs:
+                    results[(case, hub)].append(one_run(args, hub, case, tmp))
+    print("| case | hub | sub msgs/s | hub CPU s/M msgs | leaf CPU s/M msgs | lost | rate / nats |")
+    print("|---|---|---|---|---|---|---|")
+    for case in cases:
+        base = statistics.median(r["rate"] for r in results[(case, "nats")])
+        for hub in hubs:
+            rows = results[(case, hub)]
+            rate = statistics.median(r["rate"] for r in rows)
+            print("| %s | %s | %.0f | %.3f | %.3f | %d | %.2f |" % (
+                case, hub, rate, statistics.median(r["hub_cpu"] for r in rows),
+                statistics.median(r["leaf_cpu"] for r in rows),
+                sum(r["lost"] for r in rows), rate / base if base else 0))
+
+
+if __name__ == "__main__":
+    main()
