@@ -228,11 +228,14 @@ fn leafz_varz_and_connz_show_the_link_exactly() {
         link_port > 0 && link_port != u64::from(pair.leaf_port),
         "{link}"
     );
-    let rtt = link["rtt"].as_str().expect("rtt text");
-    assert!(
-        rtt.ends_with('s') && rtt.starts_with(|c: char| c.is_ascii_digit()),
-        "{rtt}"
-    );
+    // Measured by the hub's first PING on the link (nats-server's within a second).
+    let measured = wait_json(port, "/leafz", |doc| doc["leafs"][0]["rtt"] != json!("0s"));
+    let rtt = measured["leafs"][0]["rtt"].as_str().expect("rtt text");
+    let number = ["ns", "µs", "ms", "s"]
+        .iter()
+        .find_map(|unit| rtt.strip_suffix(unit))
+        .unwrap_or_else(|| panic!("a Go duration: {rtt}"));
+    assert!(number.parse::<f64>().is_ok_and(|n| n > 0.0), "{rtt}");
     // The leaf's own 4 (3 system requests, its $LDS subject), our 3 and the sentinel.
     let mut subjects: Vec<String> = link["subscriptions_list"]
         .as_array()

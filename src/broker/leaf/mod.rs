@@ -72,7 +72,7 @@ pub(super) struct LeafLink {
     pub(super) in_bytes: u64,
     pub(super) out_bytes: u64,
     /// When our last PING went out (cleared by its PONG), and the round trip it measured.
-    ping_sent_at: Option<std::time::Instant>,
+    pub(super) ping_sent_at: Option<std::time::Instant>,
     rtt: std::time::Duration,
 }
 
