@@ -22,6 +22,7 @@ use super::{Live, Shared};
 use crate::monitor::clock::http_date;
 use crate::monitor::document::{self, ConnzPage, ServerFacts, VarzCounters, GLOBAL_ACCOUNT};
 use crate::monitor::http::{Next, Request, RequestReader, Response};
+use crate::monitor::leafz::{self, LeafVarz};
 use crate::monitor::metrics;
 use crate::monitor::query::{self, ConnState, ConnzOptions, Endpoint, SubsListing, SubszOptions};
 use crate::monitor::snapshot::{
@@ -182,6 +183,10 @@ fn server_facts(shared: &Shared, live: &Live) -> ServerFacts {
         config_load_time: live.loaded_at,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
         worker_cores: config.cores as u64,
+        leaf: match (&config.leafnodes, shared.leaf_port) {
+            (Some(leaf), Some(port)) => LeafVarz::listening(&leaf.host, port),
+            _ => LeafVarz::default(),
+        },
     }
 }
 
@@ -391,11 +396,20 @@ impl Shard {
         host.count(endpoint.stats_key());
         let now = self.shared.clock.unix_nanos(io.now());
         let server_id = &host.facts.server_id;
-        let body = match endpoint {
+        let body = match &endpoint {
             Endpoint::Root => Some(Response::html(document::root_page(&host.facts.version))),
             Endpoint::Routez => Some(Response::json(document::routez(server_id, now))),
             Endpoint::Gatewayz => Some(Response::json(document::gatewayz(server_id, now))),
-            Endpoint::Leafz => Some(Response::json(document::leafz(server_id, now))),
+            Endpoint::Leafz(options) => {
+                // Links live on core 0, as this port does: no gather.
+                let links = super::leaf::leaf_records(
+                    &self.links,
+                    &self.live.auth,
+                    &options.account,
+                    options.subs,
+                );
+                Some(Response::json(leafz::leafz(server_id, now, &links)))
+            }
             Endpoint::Accountz => Some(Response::json(document::accountz(server_id, now))),
             Endpoint::Healthz => Some(Response::json(document::healthz())),
             Endpoint::Varz | Endpoint::Connz(_) | Endpoint::Subsz(_) | Endpoint::Metrics => None,
@@ -556,6 +570,7 @@ impl Shard {
                     cpu: host.cpu.percent(now_instant),
                     total_connections: self.shared.next_client_id.load(Ordering::Relaxed) - 1,
                     slow_consumers: self.shared.slow_consumers.load(Ordering::Relaxed),
+                    leafnodes: super::leaf::active_links(&self.links).count() as u64,
                     http_req_stats: host.request_counts.clone(),
                 };
                 if endpoint == Endpoint::Varz {

@@ -3,6 +3,7 @@
 //! `&`, U+2028 and U+2029, Go's float text, RFC 3339 times in UTC.
 
 use super::clock::{between, go_duration, rfc3339_nanos, uptime};
+use super::leafz::LeafVarz;
 use super::query::SubsListing;
 use super::snapshot::{ConnRecord, CoreStats, SubRecord};
 use serde::ser::{Serialize, Serializer};
@@ -105,7 +106,7 @@ impl Formatter for GoFormatter {
 }
 
 /// A float as Go prints it: `2`, `0.8`, `0.7142857142857143` (no `.0` on whole numbers).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GoFloat(pub f64);
 
 impl Serialize for GoFloat {
@@ -174,6 +175,8 @@ pub struct ServerFacts {
     pub cpus: u64,
     /// Worker cores (nats-server: GOMAXPROCS, the threads running its code).
     pub worker_cores: u64,
+    /// The /varz `leaf` section (`{}` without a leaf port).
+    pub leaf: LeafVarz,
 }
 
 /// The changing part of /varz.
@@ -186,6 +189,8 @@ pub struct VarzCounters {
     pub cpu: f64,
     pub total_connections: u64,
     pub slow_consumers: u64,
+    /// Leaf links past their CONNECT.
+    pub leafnodes: u64,
     pub http_req_stats: BTreeMap<String, u64>,
 }
 
@@ -217,7 +222,7 @@ struct Varz<'a> {
     max_pending: u64,
     cluster: Empty,
     gateway: Empty,
-    leaf: Empty,
+    leaf: &'a LeafVarz,
     mqtt: Empty,
     websocket: Empty,
     jetstream: Empty,
@@ -270,7 +275,7 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         max_pending: facts.max_pending,
         cluster: Empty {},
         gateway: Empty {},
-        leaf: Empty {},
+        leaf: &facts.leaf,
         mqtt: Empty {},
         websocket: Empty {},
         jetstream: Empty {},
@@ -287,7 +292,7 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         total_connections: counters.total_connections,
         routes: 0,
         remotes: 0,
-        leafnodes: 0,
+        leafnodes: counters.leafnodes,
         in_msgs: stats.in_msgs,
         out_msgs: stats.out_msgs,
         in_bytes: stats.in_bytes,
@@ -373,7 +378,7 @@ fn sub_detail<'a>(record: &'a SubRecord, account: &'a str) -> SubDetail<'a> {
 }
 
 /// The rtt nats-server shows: microseconds between 1 µs and 1 ms, nanoseconds otherwise.
-fn rtt_text(nanos: u64) -> String {
+pub fn rtt_text(nanos: u64) -> String {
     let rtt = if nanos > 1_000 && nanos < 1_000_000 {
         nanos - nanos % 1_000
     } else {
@@ -569,24 +574,6 @@ pub fn gatewayz(server_id: &str, now: i64) -> Vec<u8> {
 }
 
 #[derive(serde::Serialize)]
-struct Leafz<'a> {
-    server_id: &'a str,
-    now: Time,
-    leafnodes: u64,
-    /// nats-server leaves the list nil: `null`.
-    leafs: Option<[(); 0]>,
-}
-
-pub fn leafz(server_id: &str, now: i64) -> Vec<u8> {
-    to_go_json(&Leafz {
-        server_id,
-        now: Time(now),
-        leafnodes: 0,
-        leafs: None,
-    })
-}
-
-#[derive(serde::Serialize)]
 struct Accountz<'a> {
     server_id: &'a str,
     now: Time,
@@ -670,11 +657,6 @@ mod tests {
             text(routez("NID", now)),
             "{\n  \"server_id\": \"NID\",\n  \"now\": \"2026-11-22T07:04:47.538183075Z\",\n  \
              \"num_routes\": 0,\n  \"routes\": []\n}"
-        );
-        assert_eq!(
-            text(leafz("NID", now)),
-            "{\n  \"server_id\": \"NID\",\n  \"now\": \"2026-11-22T07:04:47.538183075Z\",\n  \
-             \"leafnodes\": 0,\n  \"leafs\": null\n}"
         );
         assert_eq!(
             text(gatewayz("NID", now)),

@@ -165,6 +165,7 @@ mod tests {
             config_load_time: 0,
             cpus: 2,
             worker_cores: 2,
+            leaf: Default::default(),
         };
         let counters = VarzCounters {
             now: 90_500_000_000,

@@ -9,12 +9,14 @@
 //! - `query`: endpoint routing and query options, with nats-server's error texts.
 //! - `snapshot`: what a core reports, and the sort/page rules that merge reports exactly.
 //! - `document`: the JSON documents in nats-server's layout (Go escaping and floats).
+//! - `leafz`: /leafz and the /varz `leaf` section.
 //! - `metrics`: the Prometheus text.
 //! - `clock`: Instant → Unix time, RFC 3339, Go durations, uptime text, HTTP dates.
 
 pub mod clock;
 pub mod document;
 pub mod http;
+pub mod leafz;
 pub mod metrics;
 pub mod query;
 pub mod snapshot;

@@ -17,7 +17,7 @@ pub enum Endpoint {
     Connz(ConnzOptions),
     Routez,
     Gatewayz,
-    Leafz,
+    Leafz(LeafzOptions),
     Subsz(SubszOptions),
     Accountz,
     Healthz,
@@ -35,7 +35,7 @@ impl Endpoint {
             Endpoint::Connz(_) => "/connz",
             Endpoint::Routez => "/routez",
             Endpoint::Gatewayz => "/gatewayz",
-            Endpoint::Leafz => "/leafz",
+            Endpoint::Leafz(_) => "/leafz",
             Endpoint::Subsz(_) => "/subsz",
             Endpoint::Accountz => "/accountz",
             Endpoint::Healthz => "/healthz",
@@ -50,6 +50,14 @@ impl Endpoint {
 pub struct Refusal {
     pub response: Response,
     pub counted_as: Option<&'static str>,
+}
+
+/// /leafz options: `subs` lists each link's subjects; `acc` keeps only links bound to
+/// that account (empty: all).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeafzOptions {
+    pub subs: bool,
+    pub account: String,
 }
 
 /// How /connz orders connections. Only `cid`/`start` (and `uptime`, `reason`) ascend.
@@ -168,8 +176,11 @@ pub fn route(path: &str, query: &str) -> Result<Endpoint, Refusal> {
             Endpoint::Gatewayz
         }
         "/leafz" => {
-            parse_bool(query, "subs").map_err(|text| bad(text, Some("/leafz")))?;
-            Endpoint::Leafz
+            let subs = parse_bool(query, "subs").map_err(|text| bad(text, Some("/leafz")))?;
+            Endpoint::Leafz(LeafzOptions {
+                subs,
+                account: query_value(query, "acc"),
+            })
         }
         "/subsz" | "/subscriptionsz" => {
             Endpoint::Subsz(subsz_options(query).map_err(|text| bad(text, Some("/subsz")))?)
@@ -444,6 +455,29 @@ mod tests {
         assert_eq!(
             route("/subsz", "subs=2").unwrap_err().counted_as,
             Some("/subsz")
+        );
+    }
+
+    #[test]
+    fn leafz_takes_subs_and_acc() {
+        assert_eq!(
+            route("/leafz", "subs=1&acc=A"),
+            Ok(Endpoint::Leafz(LeafzOptions {
+                subs: true,
+                account: "A".into()
+            }))
+        );
+        assert_eq!(
+            route("/leafz", ""),
+            Ok(Endpoint::Leafz(LeafzOptions::default()))
+        );
+        assert_eq!(
+            refusal_text("/leafz", "subs=x"),
+            (
+                400,
+                "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"x\": invalid syntax"
+                    .into()
+            )
         );
     }
 

@@ -10,6 +10,9 @@ its client), fetches every endpoint from both, and compares per document:
   key order, and each value's JSON type (numbers of any kind count as one type);
 * for error answers, the body text.
 
+A second round starts each server as a leaf node hub (`leafnodes { port: -1 }`) with a
+nats-server leaf connected to it, and compares LEAF_ENDPOINTS the same way.
+
 Values are not compared (ids, times and counts of internal subscriptions differ); the
 Rust integration tests (`tests/monitoring.rs`) check values exactly. Known deliberate
 differences are listed in KNOWN_DIFFERENCES and reported, not failed.
@@ -21,10 +24,12 @@ Python 3 standard library only:
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -53,6 +58,19 @@ ENDPOINTS = [
     "/subsz?test=a.*",
     "/nope",
 ]
+
+# Fetched from each hub with a nats-server leaf connected.
+LEAF_ENDPOINTS = [
+    "/varz",
+    "/connz",
+    "/leafz",
+    "/leafz?subs=1",
+    "/leafz?acc=$G",
+    "/leafz?acc=NONE",
+    "/leafz?subs=x",
+]
+
+HUB_CONF = "leafnodes { host: 127.0.0.1, port: -1 }\n"
 
 # (endpoint, start of a difference) that are by design, with the reason.
 KNOWN_DIFFERENCES = {
@@ -250,25 +268,11 @@ def compare(path, reference, candidate):
     return problems
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ringmq", required=True, help="path of the ringmq binary")
-    parser.add_argument("--nats-server", default=shutil.which("nats-server") or "/usr/sbin/nats-server")
-    args = parser.parse_args()
-    servers = [
-        Server("nats-server", [args.nats_server, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"]),
-        Server("ringmq", [args.ringmq, "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--cores", "2"]),
-    ]
-    try:
-        kept = [drive(server.client_port) for server in servers]
-        answers = [[fetch(server.http_port, path) for path in ENDPOINTS] for server in servers]
-    finally:
-        for server in servers:
-            server.stop()
-    del kept
+def compare_all(endpoints, answers):
+    """Prints one line per endpoint; returns (unexpected, known) counts."""
     unexpected = 0
     known_count = 0
-    for path, reference, candidate in zip(ENDPOINTS, answers[0], answers[1]):
+    for path, reference, candidate in zip(endpoints, answers[0], answers[1]):
         problems = compare(path, reference, candidate)
         surprises = [p for p in problems if known(path, p) is None]
         reasons = {}
@@ -287,8 +291,85 @@ def main():
                 print("      " + p)
         else:
             print("SAME  %s" % path)
+    return unexpected, known_count
+
+
+def leaf_round(nats_server, hub_commands, workdir):
+    """Each hub with a nats-server leaf dialling it, a subscription and messages across
+    the link; the LEAF_ENDPOINTS answers of each hub."""
+    conf = os.path.join(workdir, "hub.conf")
+    with open(conf, "w") as f:
+        f.write(HUB_CONF)
+    answers = []
+    for name, command in hub_commands:
+        hub = Server(name + " hub", command + ["-c", conf])
+        leaf = None
+        try:
+            leaf_port = hub._port("Listening for leafnode connections on ")
+            leaf_conf = os.path.join(workdir, "leaf-%s.conf" % name)
+            with open(leaf_conf, "w") as f:
+                f.write('leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:%d" } ] }\n'
+                        % leaf_port)
+            leaf = Server("nats-server leaf", [nats_server, "-a", "127.0.0.1", "-p", "-1",
+                                               "-m", "-1", "-c", leaf_conf])
+            wait_for(hub.http_port, "/leafz", lambda doc: doc["leafnodes"] == 1)
+            subscriber = Client(leaf.client_port)
+            subscriber.send(b"CONNECT {}\r\nSUB across.> 1\r\n")
+            subscriber.sync()
+            wait_for(hub.http_port, "/leafz?subs=1",
+                     lambda doc: "across.>" in doc["leafs"][0].get("subscriptions_list", []))
+            publisher = Client(hub.client_port)
+            publisher.send(b"CONNECT {}\r\nPUB across.x 2\r\nhi\r\n")
+            publisher.sync()
+            subscriber.read_until(b"hi\r\n")
+            answers.append([fetch(hub.http_port, path) for path in LEAF_ENDPOINTS])
+        finally:
+            if leaf is not None:
+                leaf.stop()
+            hub.stop()
+    return answers
+
+
+def wait_for(port, path, settled):
+    deadline = time.monotonic() + STEP_DEADLINE
+    while True:
+        status, _, body = fetch(port, path)
+        if status == 200 and settled(json.loads(body)):
+            return
+        if time.monotonic() > deadline:
+            sys.exit("%s never settled: %s" % (path, body))
+        time.sleep(0.01)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ringmq", required=True, help="path of the ringmq binary")
+    parser.add_argument("--nats-server", default=shutil.which("nats-server") or "/usr/sbin/nats-server")
+    args = parser.parse_args()
+    servers = [
+        Server("nats-server", [args.nats_server, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"]),
+        Server("ringmq", [args.ringmq, "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--cores", "2"]),
+    ]
+    try:
+        kept = [drive(server.client_port) for server in servers]
+        answers = [[fetch(server.http_port, path) for path in ENDPOINTS] for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+    del kept
+    unexpected, known_count = compare_all(ENDPOINTS, answers)
+    print("-- with a nats-server leaf connected to each hub")
+    hubs = [
+        ("nats-server", [args.nats_server, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"]),
+        ("ringmq", [args.ringmq, "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--cores", "2"]),
+    ]
+    with tempfile.TemporaryDirectory() as workdir:
+        leaf_answers = leaf_round(args.nats_server, hubs, workdir)
+    more_unexpected, more_known = compare_all(LEAF_ENDPOINTS, leaf_answers)
+    unexpected += more_unexpected
+    known_count += more_known
     print("%d endpoints, %d with unexpected differences, %d known differences"
-          % (len(ENDPOINTS), unexpected, known_count))
+          % (len(ENDPOINTS) + len(LEAF_ENDPOINTS), unexpected, known_count))
     return 1 if unexpected else 0
 
 

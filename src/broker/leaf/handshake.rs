@@ -4,7 +4,6 @@
 //! `connect_info` and `remote_account`, the hub's interest as LS+ and its `$LDS` subject.
 
 use super::{Phase, Shard};
-use crate::info;
 use crate::runtime::{ConnId, Io};
 use serde::Serialize;
 
@@ -128,10 +127,21 @@ impl Shard {
         }
         self.send_leaf_info(io, conn, cid, true);
         self.send_hub_interest(io, conn);
+        // A PING at once, for /leafz `rtt` (nats-server sends its first within a second);
+        // not counted against `ping_max`.
+        io.write(conn, crate::protocol::encoder::PING);
+        let now = io.now();
+        if let Some(link) = self.link_mut(conn) {
+            link.ping_sent_at = Some(now);
+        }
+        // nats-server logs nothing here at the hub: debug level.
         if let Some(link) = self.link(conn) {
-            info!(
+            crate::debug!(
                 "{} - lid:{} - Leafnode connection to {:?} ({}) ready",
-                link.peer, link.cid, link.remote_name, link.remote_id
+                link.peer,
+                link.cid,
+                link.remote_name,
+                link.remote_id
             );
         }
         Ok(())

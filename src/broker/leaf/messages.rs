@@ -53,6 +53,7 @@ impl Shard {
             return;
         };
         link.in_msgs += 1;
+        link.in_bytes += message.message.len() as u64;
         let account = link.account;
         self.counters.in_msgs += 1;
         self.counters.in_bytes += message.message.len() as u64;
@@ -86,6 +87,7 @@ impl Shard {
             }
             let conn = link.id;
             link.out_msgs += 1;
+            link.out_bytes += message.message.len() as u64;
             let line = &mut self.line;
             line.clear();
             line.extend_from_slice(if message.header_size.is_some() {

@@ -20,6 +20,8 @@ mod messages;
 
 use super::timers::Timer;
 use super::Shard;
+use crate::auth::Authenticator;
+use crate::monitor::leafz::LeafRecord;
 use crate::protocol::link::{LinkOp, LinkParser};
 use crate::protocol::{encoder, ParserLimits};
 use crate::runtime::{CloseReason, ConnId, Io, TimerId};
@@ -64,8 +66,14 @@ pub(super) struct LeafLink {
     interest: HashMap<interest::InterestKey, u32>,
     pings_out: u32,
     ping_timer: Option<TimerId>,
+    /// /leafz counters: plain fields, the link's core alone writes and reads them.
     pub(super) in_msgs: u64,
     pub(super) out_msgs: u64,
+    pub(super) in_bytes: u64,
+    pub(super) out_bytes: u64,
+    /// When our last PING went out (cleared by its PONG), and the round trip it measured.
+    pub(super) ping_sent_at: Option<std::time::Instant>,
+    rtt: std::time::Duration,
 }
 
 impl Shard {
@@ -112,8 +120,13 @@ impl Shard {
             ping_timer: None,
             in_msgs: 0,
             out_msgs: 0,
+            in_bytes: 0,
+            out_bytes: 0,
+            ping_sent_at: None,
+            rtt: std::time::Duration::ZERO,
         }));
-        info!("{peer} - lid:{cid} - Leafnode connection created");
+        // nats-server's text, with its trailing space (the leaf's name is not known yet).
+        info!("{peer} - lid:{cid} - Leafnode connection created ");
         self.send_leaf_info(io, conn, cid, false);
         self.arm_leaf_ping(io, conn);
     }
@@ -170,8 +183,12 @@ impl Shard {
                 Ok(())
             }
             (_, LinkOp::Pong) => {
+                let now = io.now();
                 if let Some(link) = self.link_mut(conn) {
                     link.pings_out = 0;
+                    if let Some(sent) = link.ping_sent_at.take() {
+                        link.rtt = now.saturating_duration_since(sent);
+                    }
                 }
                 Ok(())
             }
@@ -270,7 +287,52 @@ impl Shard {
             return;
         }
         link.pings_out += 1;
+        link.ping_sent_at = Some(io.now());
         io.write(conn, encoder::PING);
         self.arm_leaf_ping(io, conn);
     }
+}
+
+/// Links past their CONNECT (nats-server counts and lists only those).
+pub(super) fn active_links(links: &[Option<Box<LeafLink>>]) -> impl Iterator<Item = &LeafLink> {
+    links
+        .iter()
+        .flatten()
+        .map(|link| &**link)
+        .filter(|link| link.phase == Phase::Active)
+}
+
+/// /leafz records of the links bound to `account` (all when empty), with their subjects
+/// when `subjects` is set.
+pub(super) fn leaf_records(
+    links: &[Option<Box<LeafLink>>],
+    auth: &Authenticator,
+    account: &str,
+    subjects: bool,
+) -> Vec<LeafRecord> {
+    active_links(links)
+        .filter_map(|link| {
+            let name = auth.account_name(link.account);
+            if !account.is_empty() && account != name {
+                return None;
+            }
+            Some(LeafRecord {
+                account: name.to_string(),
+                ip: link.peer.ip().to_string(),
+                port: link.peer.port(),
+                rtt_nanos: link.rtt.as_nanos() as u64,
+                in_msgs: link.in_msgs,
+                out_msgs: link.out_msgs,
+                in_bytes: link.in_bytes,
+                out_bytes: link.out_bytes,
+                subscriptions: link.interest.len() as u32,
+                subjects: subjects.then(|| {
+                    link.interest
+                        .keys()
+                        .map(|(subject, _)| String::from_utf8_lossy(subject).into_owned())
+                        .collect()
+                }),
+            })
+        })
+        .collect()
 }
