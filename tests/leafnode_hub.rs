@@ -230,12 +230,17 @@ fn after_unsubscribe_nothing_more_crosses_the_link() {
 
 /// The hub alone, for a scripted fake leaf on its leaf port; returns (hub, leaf port).
 fn hub_only(name: &str) -> (Server, u16) {
+    hub_only_with(name, "")
+}
+
+/// [`hub_only`] with more configuration.
+fn hub_only_with(name: &str, extra: &str) -> (Server, u16) {
     let dir = std::env::temp_dir().join(format!("ringmq-leafhub-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let conf = write_conf(
         &dir,
         "hub.conf",
-        "server_name: hub\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+        &format!("server_name: hub\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n{extra}"),
     );
     let hub = Server::start_with_args(Opts::default(), &["-c", &conf]);
     let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
@@ -339,4 +344,63 @@ fn a_scripted_leaf_sees_the_handshake_aggregated_interest_and_the_loop_error() {
         text(&client.read_to_eof(Instant::now() + REPLY_TIMEOUT)),
         "-ERR 'attempted to connect to leaf node port'\r\n"
     );
+}
+
+/// A leaf that reads slower than a hub client publishes is slowed like any consumer: the
+/// publisher waits while the link is over half of max_pending (the stall gate), so every
+/// message arrives and the link is not cut. The leaf is scripted: it reads 16 KiB at a time
+/// with a pause between reads (the slowness is the stimulus, not a synchronisation).
+#[test]
+fn a_slow_leaf_slows_the_hub_publisher_instead_of_being_cut() {
+    const MESSAGES: usize = 8_000;
+    let (hub, leaf_port) = hub_only_with("slowleaf", "max_pending: 524288\nmax_payload: 65536\n");
+    let stream = std::net::TcpStream::connect(("127.0.0.1", leaf_port)).expect("leaf port");
+    let mut leaf = RawClient::from_stream(stream);
+    leaf.send(b"CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"NSLOWLEAF\",\"name\":\"slow\",\"cluster\":\"slow\",\"headers\":true}\r\nLS+ bulk\r\nPING\r\n");
+    leaf.read_until_pong(Instant::now() + REPLY_TIMEOUT);
+    // The link's interest is in once a probe published on the hub crosses it.
+    let mut probe = RawClient::connect_quiet(hub.port(), b"");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    for round in 0.. {
+        // Numbered: once this round's probe is through, every earlier one is (one
+        // publisher's messages keep their order), so none arrives during the count below.
+        let body = format!("probe{round:04}");
+        probe.send_and_sync(format!("PUB bulk 9\r\n{body}\r\n").as_bytes());
+        let seen = text(&leaf.send_and_sync(b""));
+        if seen.contains(&body) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the link's interest never reached the hub");
+    }
+    let payload = "x".repeat(1024);
+    let port = hub.port();
+    let publisher = std::thread::spawn(move || {
+        let mut publisher = RawClient::connect_quiet(port, b"");
+        let batch: String = (0..100)
+            .map(|_| format!("PUB bulk 1024\r\n{payload}\r\n"))
+            .collect();
+        for _ in 0..MESSAGES / 100 {
+            publisher.send(batch.as_bytes());
+        }
+        text(&publisher.send_and_sync(b""))
+    });
+    let mut stream = leaf.into_stream();
+    let expected = format!("LMSG bulk 1024\r\n{}\r\n", "x".repeat(1024)).len() * MESSAGES;
+    let mut received = 0;
+    let mut buffer = vec![0u8; 16 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received < expected {
+        assert!(Instant::now() < deadline, "{received} of {expected} bytes");
+        let n = std::io::Read::read(&mut stream, &mut buffer).expect("read");
+        assert!(
+            n > 0,
+            "the hub cut the link after {received} of {expected} bytes"
+        );
+        // PINGs from the hub would interleave; none come within the ping interval.
+        received += n;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(received, expected);
+    assert_eq!(publisher.join().expect("publisher"), "PONG\r\n");
+    assert_eq!(hub.count_log("Slow Consumer"), 0);
 }

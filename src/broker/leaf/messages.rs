@@ -124,7 +124,14 @@ impl Shard {
             self.counters.out_msgs += 1;
             self.counters.out_bytes += message.message.len() as u64;
             sent = true;
-            if io.pending_bytes(conn) > max_pending {
+            let pending = io.pending_bytes(conn);
+            if pending > max_pending / 2 && pending <= max_pending {
+                // The stall gate, as for a client consumer: the publisher (or, across
+                // cores, the publisher core's mail) waits while the link drains, so a leaf
+                // slower than the hub's publishers slows them instead of being cut.
+                self.congested = Some(conn);
+            }
+            if pending > max_pending {
                 let (peer, cid) = (link.peer, link.cid);
                 info!("{peer} - lid:{cid} - Slow Consumer Detected: MaxPending of {max_pending} Exceeded");
                 self.shared
