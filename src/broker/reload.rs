@@ -230,6 +230,14 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
             show(&new.leafnodes),
         ));
     }
+    if old.leaf_remotes != new.leaf_remotes {
+        let show = |remotes: &crate::config::LeafRemotes| format!("{:?}", remotes.remotes);
+        return Err(unsupported(
+            "LeafNode.Remotes",
+            show(&old.leaf_remotes),
+            show(&new.leaf_remotes),
+        ));
+    }
     if old.http_port != new.http_port {
         let go_port = |port: Option<u16>| match port {
             Some(0) => -1,
