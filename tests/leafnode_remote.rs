@@ -342,3 +342,122 @@ fn a_leaf_of_the_same_kind_of_hub_carries_pub_sub_both_ways() {
     assert_eq!(drain(&mut on_leaf), "PONG\r\n");
     assert_eq!(drain(&mut on_hub), "PONG\r\n");
 }
+
+/// A test-driven hub: one accepted leaf connection, read line by line.
+struct ScriptedHub {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl ScriptedHub {
+    fn send(&mut self, bytes: &str) {
+        use std::io::Write;
+        self.writer.write_all(bytes.as_bytes()).expect("hub send");
+    }
+
+    /// The next line with its CRLF; empty at EOF.
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("hub read");
+        line
+    }
+
+    /// Lines up to and including `PONG`, the leaf's keep-alive PINGs left out.
+    fn lines_until_pong(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line();
+            assert!(!line.is_empty(), "EOF before PONG after {lines:?}");
+            if line == "PING\r\n" {
+                self.send("PONG\r\n");
+                continue;
+            }
+            let done = line == "PONG\r\n";
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_scripted_hub_sees_the_leaf_connect_its_interest_messages_and_the_loop_error() {
+    let dir = temp_dir("script");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let leaf = start_leaf(&dir, &[port]);
+    let (stream, _) = listener.accept().expect("the leaf dials");
+    stream
+        .set_read_timeout(Some(REPLY_TIMEOUT))
+        .expect("timeout");
+    let mut hub = ScriptedHub {
+        reader: std::io::BufReader::new(stream.try_clone().expect("clone")),
+        writer: stream,
+    };
+    // Interest on both cores before the handshake: `foo` twice (sent once), group
+    // `workers` with two members.
+    let mut a = RawClient::subscriber(leaf.port(), "SUB foo 1\r\nSUB q.bar workers 2\r\n");
+    let mut b = RawClient::subscriber(leaf.port(), "SUB foo 1\r\nSUB q.bar workers 2\r\n");
+    hub.send(&format!(
+        "INFO {{\"server_id\":\"NSCRIPTEDHUB\",\"server_name\":\"hub\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,\"max_payload\":1048576,\"client_id\":7,\"nonce\":\"abc\",\"info_on_connect\":true,\"leafnode_urls\":[\"127.0.0.1:{port}\"]}}\r\n"
+    ));
+    let connect = hub.line();
+    let id_at = connect.find("\"server_id\":\"").expect("server_id") + 13;
+    let id_len = connect[id_at..].find('"').expect("closing quote");
+    assert!(id_len > 0, "{connect:?}");
+    let connect = format!("{}ID{}", &connect[..id_at], &connect[id_at + id_len..]);
+    assert_eq!(
+        connect,
+        "CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"ID\",\"name\":\"leaf1\",\"cluster\":\"leaf1\",\"headers\":true}\r\n"
+    );
+    hub.send("INFO {\"server_id\":\"NSCRIPTEDHUB\",\"client_id\":7,\"info_on_connect\":true,\"connect_info\":true,\"remote_account\":\"$G\"}\r\nLS+ hubsub\r\nLS+ hubq work 3\r\nPING\r\n");
+    // nats-server adds its system account's service imports (`LS+ $SYS.…`); ringmq has none.
+    let mut lines = hub.lines_until_pong();
+    lines.retain(|line| !line.starts_with("LS+ $SYS."));
+    lines.sort();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(lines[0].starts_with("LS+ $LDS."), "{lines:?}");
+    assert_eq!(
+        &lines[1..],
+        ["LS+ foo\r\n", "LS+ q.bar workers 2\r\n", "PONG\r\n"]
+    );
+    let lds = lines[0]["LS+ ".len()..].trim_end().to_string();
+    // The hub's interest reaches publishers on both cores; plain and queue forms.
+    let mut first = RawClient::connect_quiet(leaf.port(), b"");
+    let mut second = RawClient::connect_quiet(leaf.port(), b"");
+    first.send_and_sync(b"PUB hubsub r.1 2\r\nhi\r\n");
+    assert_eq!(hub.line(), "LMSG hubsub r.1 2\r\n");
+    assert_eq!(hub.line(), "hi\r\n");
+    second.send_and_sync(b"PUB hubq 2\r\nho\r\nPUB hubq r.2 2\r\nhu\r\n");
+    assert_eq!(
+        [hub.line(), hub.line(), hub.line(), hub.line()].concat(),
+        "LMSG hubq | work 2\r\nho\r\nLMSG hubq + r.2 work 2\r\nhu\r\n"
+    );
+    // A message from the hub reaches the leaf's subscribers and never comes back, even
+    // when the hub is interested in it.
+    hub.send("LS+ foo\r\nLMSG foo 1\r\nx\r\nPING\r\n");
+    assert_eq!(hub.lines_until_pong(), ["PONG\r\n"]);
+    assert_eq!(frames(&mut a, 1), "MSG foo 1 1\r\nx\r\n");
+    assert_eq!(frames(&mut b, 1), "MSG foo 1 1\r\nx\r\n");
+    // The leaf's own loop detection subject sent back: the error, then the close.
+    hub.send(&format!("LS+ {lds}\r\n"));
+    assert_eq!(
+        hub.line(),
+        "-ERR 'Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s'\r\n"
+    );
+    assert_eq!(hub.line(), "", "the leaf closes the link");
+    // After a loop the leaf waits 30 s, not its 1 s interval: no dial for 3 intervals.
+    listener.set_nonblocking(true).expect("nonblocking");
+    let quiet_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < quiet_until {
+        match listener.accept() {
+            Ok(_) => panic!("the leaf redialled within 3 s of a loop error"),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20)); // polling, not synchronisation
+            }
+            Err(error) => panic!("accept: {error}"),
+        }
+    }
+}
