@@ -680,7 +680,11 @@ mod tests {
     #[test]
     fn fixed_options_refuse_the_reload_with_the_go_field_name() {
         let old = with_file();
-        let cases: [(Edit, &str); 8] = [
+        let cases: [(Edit, &str); 9] = [
+            (
+                |c| c.leaf_remotes.remotes = vec![vec!["127.0.0.1:7422".into()]],
+                "config reload not supported for LeafNode.Remotes: old=[], new=[[\"127.0.0.1:7422\"]]",
+            ),
             (
                 |c| {
                     c.leafnodes = Some(crate::config::LeafnodesConfig {
