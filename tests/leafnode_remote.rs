@@ -461,3 +461,62 @@ fn a_scripted_hub_sees_the_leaf_connect_its_interest_messages_and_the_loop_error
         }
     }
 }
+
+/// Accepts one connection on `listener` within `LINK_TIMEOUT`, polling.
+fn accept_within(listener: &std::net::TcpListener) -> std::net::TcpStream {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + LINK_TIMEOUT;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("blocking");
+                stream
+                    .set_read_timeout(Some(REPLY_TIMEOUT))
+                    .expect("timeout");
+                return stream;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "no dial before the deadline");
+                std::thread::sleep(Duration::from_millis(5)); // polling, not synchronisation
+            }
+            Err(error) => panic!("accept: {error}"),
+        }
+    }
+}
+
+#[test]
+fn the_hubs_leafnode_urls_join_the_rotation_and_are_dialled_after_a_lost_link() {
+    let dir = temp_dir("urls");
+    let configured = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let advertised = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (port, other) = (
+        configured.local_addr().expect("address").port(),
+        advertised.local_addr().expect("address").port(),
+    );
+    let leaf = start_leaf(&dir, &[port]);
+    let stream = accept_within(&configured);
+    let mut hub = ScriptedHub {
+        reader: std::io::BufReader::new(stream.try_clone().expect("clone")),
+        writer: stream,
+    };
+    hub.send(&format!(
+        "INFO {{\"server_id\":\"NSCRIPTEDHUB\",\"version\":\"2.9.10\",\"headers\":true,\"client_id\":3,\"info_on_connect\":true,\"leafnode_urls\":[\"127.0.0.1:{other}\"]}}\r\n"
+    ));
+    assert!(hub.line().starts_with("CONNECT {"));
+    // The link is lost: the next dial goes to the URL the hub advertised, the configured
+    // one is tried after it.
+    drop(hub);
+    let stream = accept_within(&advertised);
+    let mut hub = ScriptedHub {
+        reader: std::io::BufReader::new(stream.try_clone().expect("clone")),
+        writer: stream,
+    };
+    hub.send(&format!(
+        "INFO {{\"server_id\":\"NSCRIPTEDHUB2\",\"version\":\"2.9.10\",\"headers\":true,\"client_id\":4,\"info_on_connect\":true,\"leafnode_urls\":[\"127.0.0.1:{other}\"]}}\r\n"
+    ));
+    assert!(hub.line().starts_with("CONNECT {"));
+    drop(hub);
+    drop(advertised);
+    let _again = accept_within(&configured);
+    leaf.wait_for_log_count(CREATED, 2, LINK_TIMEOUT);
+}
