@@ -173,6 +173,20 @@ pub struct Config {
     /// `leafnodes { listen | host + port }`: the port nats-server leaf nodes connect to
     /// (ringmq as a hub); `None`: no leaf port.
     pub leafnodes: Option<LeafnodesConfig>,
+    /// `leafnodes { remotes: [...], reconnect }`: hubs this server dials as a leaf node
+    /// (ringmq as a leaf); empty: none.
+    pub leaf_remotes: LeafRemotes,
+}
+
+/// The hubs ringmq dials as a leaf (`leafnodes { remotes, reconnect }`), global account,
+/// no auth, no TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeafRemotes {
+    /// One entry per remote: its `url`/`urls` as `host:port`, dialled in turn.
+    pub remotes: Vec<Vec<String>>,
+    /// Between two dials of a remote (`reconnect`, whole seconds in nats-server); `None`:
+    /// 1 s, nats-server's default.
+    pub reconnect: Option<Duration>,
 }
 
 /// The leaf node port (ringmq as a hub). Only `listen`/`host`/`port` so far.
@@ -214,6 +228,7 @@ impl Default for Config {
             store_dir: None,
             allow_non_tls: false,
             leafnodes: None,
+            leaf_remotes: LeafRemotes::default(),
         }
     }
 }

@@ -370,7 +370,10 @@ fn a_slow_leaf_slows_the_hub_publisher_instead_of_being_cut() {
         if seen.contains(&body) {
             break;
         }
-        assert!(Instant::now() < deadline, "the link's interest never reached the hub");
+        assert!(
+            Instant::now() < deadline,
+            "the link's interest never reached the hub"
+        );
     }
     let payload = "x".repeat(1024);
     let port = hub.port();

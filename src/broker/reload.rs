@@ -230,6 +230,14 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
             show(&new.leafnodes),
         ));
     }
+    if old.leaf_remotes != new.leaf_remotes {
+        let show = |remotes: &crate::config::LeafRemotes| format!("{:?}", remotes.remotes);
+        return Err(unsupported(
+            "LeafNode.Remotes",
+            show(&old.leaf_remotes),
+            show(&new.leaf_remotes),
+        ));
+    }
     if old.http_port != new.http_port {
         let go_port = |port: Option<u16>| match port {
             Some(0) => -1,
@@ -672,7 +680,11 @@ mod tests {
     #[test]
     fn fixed_options_refuse_the_reload_with_the_go_field_name() {
         let old = with_file();
-        let cases: [(Edit, &str); 8] = [
+        let cases: [(Edit, &str); 9] = [
+            (
+                |c| c.leaf_remotes.remotes = vec![vec!["127.0.0.1:7422".into()]],
+                "config reload not supported for LeafNode.Remotes: old=[], new=[[\"127.0.0.1:7422\"]]",
+            ),
             (
                 |c| {
                     c.leafnodes = Some(crate::config::LeafnodesConfig {

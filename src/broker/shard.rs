@@ -83,7 +83,7 @@ pub struct Shard {
     pub(super) auth_tickets: u64,
     /// Scratch for the answers of finished bcrypt checks.
     pub(super) auth_answers: Vec<super::auth_checks::CheckDone>,
-    /// This core hosts the leaf links (core 0 with a `leafnodes` block): it keeps
+    /// This core hosts the leaf links (core 0 with a leaf port or remotes): it keeps
     /// `hub_interest` and matches `link_interest` on the publish path.
     pub(super) leaf_hub: bool,
     /// Leaf links by runtime slot.
@@ -94,6 +94,8 @@ pub struct Shard {
     pub(super) hub_interest: super::leaf::HubInterest,
     /// Scratch: the links the current message goes to.
     pub(super) link_targets: Vec<super::leaf::LinkTarget>,
+    /// The hubs this server dials as a leaf (`leaf::remote`; core 0).
+    pub(super) remotes: super::leaf::Remotes,
 }
 
 impl Shard {
@@ -101,7 +103,8 @@ impl Shard {
         let live = shared.live.load();
         let cores = live.config.cores;
         let accounts = live.auth.account_count();
-        let leaf_hub = core == 0 && live.config.leafnodes.is_some();
+        let leaf_hub = core == 0
+            && (live.config.leafnodes.is_some() || !live.config.leaf_remotes.remotes.is_empty());
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Shard {
             core,
@@ -139,6 +142,7 @@ impl Shard {
             link_interest: (0..accounts).map(|_| SubjectTrie::new()).collect(),
             hub_interest: super::leaf::HubInterest::default(),
             link_targets: Vec::new(),
+            remotes: super::leaf::Remotes::default(),
         }
     }
 
@@ -191,6 +195,21 @@ impl Handler for Shard {
         self.open_leaf(io, conn, peer);
     }
 
+    fn on_connected(&mut self, io: &mut Io<'_>, conn: ConnId, tag: u64, peer: SocketAddr) {
+        self.kinds.insert(conn, ConnectionKind::Leaf);
+        self.on_remote_connected(io, conn, tag, peer);
+    }
+
+    fn on_connect_failed(
+        &mut self,
+        io: &mut Io<'_>,
+        _conn: ConnId,
+        tag: u64,
+        error: crate::runtime::ConnectError,
+    ) {
+        self.on_remote_connect_failed(io, tag, error);
+    }
+
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.tls_established(io, conn, handshake),
@@ -235,10 +254,14 @@ impl Handler for Shard {
             Timer::PeerStall(peer) => self.on_peer_stall_timer(io, peer),
             Timer::LameDuck => self.close_next_lame_duck_batch(io),
             Timer::Monitor(token) => self.on_monitor_timer(io, token),
+            Timer::LeafRedial(remote) => self.on_leaf_redial_timer(io, remote),
         }
     }
 
     fn on_turn_end(&mut self, io: &mut Io<'_>) {
+        if self.leaf_hub {
+            self.start_leaf_remotes(io);
+        }
         self.send_acks(io);
         self.adopt_live_if_newer(io);
         self.finish_auth_checks(io);

@@ -249,7 +249,7 @@ fn apply_key(
         "port" => config.port = port(integer(node)?)?,
         "host" | "net" => config.host = string(node)?,
         "server_name" => config.server_name = Some(string(node)?),
-        "leafnodes" | "leaf" => config.leafnodes = Some(leafnodes_block(node, report)?),
+        "leafnodes" | "leaf" => super::leafnodes::leafnodes_block(node, config, report)?,
         "debug" => config.debug = boolean(node)?,
         "trace" => config.trace = boolean(node)?,
         "logtime" => config.logtime = boolean(node)?,
@@ -321,14 +321,14 @@ fn or_default(value: usize, default: usize) -> usize {
     }
 }
 
-fn string(node: &Node) -> Result<String, String> {
+pub(super) fn string(node: &Node) -> Result<String, String> {
     match &node.value {
         Value::String(s) => Ok(s.clone()),
         other => Err(format!("expected a string, got {}", other.describe())),
     }
 }
 
-fn boolean(node: &Node) -> Result<bool, String> {
+pub(super) fn boolean(node: &Node) -> Result<bool, String> {
     match &node.value {
         Value::Bool(b) => Ok(*b),
         other => Err(format!(
@@ -338,7 +338,7 @@ fn boolean(node: &Node) -> Result<bool, String> {
     }
 }
 
-fn integer(node: &Node) -> Result<i64, String> {
+pub(super) fn integer(node: &Node) -> Result<i64, String> {
     match &node.value {
         Value::Integer(n) => Ok(*n),
         other => Err(format!("expected an integer, got {}", other.describe())),
@@ -371,7 +371,7 @@ fn count(node: &Node) -> Result<usize, String> {
 }
 
 /// `-1` picks a free port, `0` means the default 4222, as on the command line.
-fn port(value: i64) -> Result<u16, String> {
+pub(super) fn port(value: i64) -> Result<u16, String> {
     match value {
         -1 => Ok(0),
         0 => Ok(4222),
@@ -394,56 +394,9 @@ fn http_port(value: i64) -> Result<Option<u16>, String> {
     }
 }
 
-/// `leafnodes { listen: HOST:PORT | host + port }` (ringmq as a hub). Every other key of
-/// the block (remotes, authorization, tls, advertise, ...) names a feature ringmq lacks
-/// and refuses the start, as the whole block did before.
-fn leafnodes_block(
-    node: &Node,
-    report: &mut Report,
-) -> Result<crate::config::LeafnodesConfig, String> {
-    let Value::Map(map) = &node.value else {
-        return Err(format!("expected a block, got {}", node.value.describe()));
-    };
-    let mut leaf = crate::config::LeafnodesConfig {
-        host: "0.0.0.0".to_string(),
-        port: crate::config::DEFAULT_LEAFNODE_PORT,
-    };
-    for entry in map.entries() {
-        let value = &entry.node;
-        let applied = match entry.key.to_ascii_lowercase().as_str() {
-            "listen" => listen(value).map(|(host, port)| {
-                if let Some(host) = host {
-                    leaf.host = host;
-                }
-                leaf.port = port;
-            }),
-            "port" => integer(value)
-                .and_then(|n| match n {
-                    0 => Ok(crate::config::DEFAULT_LEAFNODE_PORT),
-                    n => port(n),
-                })
-                .map(|port| leaf.port = port),
-            "host" | "net" => string(value).map(|host| leaf.host = host),
-            _ => {
-                report.errors.push(Diagnostic {
-                    pos: Some(entry.key_pos.clone()),
-                    message: format!(
-                        "leafnodes: {} is not supported yet: refusing to start rather than \
-                         run without it",
-                        entry.key
-                    ),
-                });
-                Ok(())
-            }
-        };
-        applied.map_err(|message| format!("{}: {message}", entry.key))?;
-    }
-    Ok(leaf)
-}
-
 /// `listen: PORT` or `listen: HOST:PORT` (`[::1]:4222` for IPv6). An empty host is
 /// `0.0.0.0`, as in nats-server.
-fn listen(node: &Node) -> Result<(Option<String>, u16), String> {
+pub(super) fn listen(node: &Node) -> Result<(Option<String>, u16), String> {
     let text = match &node.value {
         Value::Integer(n) => return Ok((None, port(*n)?)),
         Value::String(s) => s,
@@ -792,11 +745,41 @@ mod tests {
         let leaf = config.leafnodes.expect("leafnodes");
         assert_eq!((leaf.host.as_str(), leaf.port), ("0.0.0.0", 0));
         assert_eq!(
-            errors("leafnodes {\n  port: 7422\n  remotes: [ { url: \"nats-leaf://h:1\" } ]\n  tls { }\n}\n"),
+            errors("leafnodes {\n  port: 7422\n  remotes: [ { url: \"nats-leaf://h:1\", credentials: \"a.creds\" } ]\n  tls { }\n}\n"),
             [
-                "m.conf:3:3: leafnodes: remotes is not supported yet: refusing to start rather than run without it",
+                "m.conf:3:40: leafnodes: remotes: credentials is not supported yet: refusing to start rather than run without it",
                 "m.conf:4:3: leafnodes: tls is not supported yet: refusing to start rather than run without it",
             ]
+        );
+    }
+
+    #[test]
+    fn leafnodes_remotes_and_reconnect_are_read_without_opening_a_leaf_port() {
+        let (config, report) = check(
+            "leafnodes {\n  remotes: [ { url: \"nats-leaf://127.0.0.1:7422\" }, { urls: [\"nats-leaf://a:1\", \"nats-leaf://b:2/\"], no_randomize: true } ]\n  reconnect: 5\n}\n",
+        );
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(config.leafnodes, None);
+        assert_eq!(
+            config.leaf_remotes,
+            crate::config::LeafRemotes {
+                remotes: vec![
+                    vec!["127.0.0.1:7422".to_string()],
+                    vec!["a:1".to_string(), "b:2".to_string()],
+                ],
+                reconnect: Some(Duration::from_secs(5)),
+            }
+        );
+        let (config, _) = check(
+            "leafnodes { reconnect: \"250ms\", remotes: [ { url: \"nats-leaf://h:9\" } ] }\n",
+        );
+        assert_eq!(
+            config.leaf_remotes.reconnect,
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            errors("leafnodes { remotes: [ { url: \"tls://h:1\", account: A } ] }\n"),
+            ["m.conf:1:11: leafnodes: remotes: url: \"tls://h:1\": only nats-leaf:// URLs are supported yet (no TLS, no websocket)"]
         );
     }
 

@@ -2,13 +2,15 @@
 //!
 //! Three steps, one file each: [`lexer`] turns text into tokens with line and column;
 //! [`parser`] builds a tree of values, reading `include`s and resolving `$VARIABLE`s;
-//! [`mapping`] applies the keys ringmq knows to a [`Config`]. Problems come back as
+//! [`mapping`] applies the keys ringmq knows to a [`Config`] (the `leafnodes` block in
+//! `leafnodes.rs`). Problems come back as
 //! [`Diagnostic`]s naming file, line and column: errors stop start-up, warnings do not.
 //!
 //! Security settings ringmq does not implement yet (`authorization`, `tls`, ...) are
 //! errors, never ignored: running without the authentication a file asks for would be a
 //! hole. Other unknown keys are warnings.
 
+mod leafnodes;
 pub mod lexer;
 pub mod mapping;
 pub mod parser;

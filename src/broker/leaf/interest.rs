@@ -131,7 +131,7 @@ impl Shard {
             let text =
                 "Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s";
             self.write_leaf_error(io, conn, text);
-            return Err("Leafnode Loop Detected");
+            return Err(super::LOOP_DETECTED);
         }
         if !crate::subjects::is_valid_pattern(subject) {
             return Ok(());

@@ -1,8 +1,10 @@
-//! Leaf node links (ringmq as a hub): a nats-server leaf dials the leaf port, and this
-//! module speaks spec beyond-core §B to it. A link lives on core 0 (the leaf listener is
-//! accepted there) for its whole life.
+//! Leaf node links, both roles: ringmq as a hub (a leaf dials our leaf port) and ringmq as
+//! a leaf (we dial a hub's, `remote`). This module speaks spec beyond-core §B. A link lives
+//! on core 0 (the leaf listener is accepted there, and core 0 dials the remotes) for its
+//! whole life; after the handshake both roles run the same code.
 //!
-//! - `handshake`: the INFO on accept, the leaf's CONNECT, the second INFO.
+//! - `handshake`: the INFO on accept, the leaf's CONNECT, the second INFO (hub role).
+//! - `remote`: dialling the remotes, the hub's INFOs, our CONNECT, redials (leaf role).
 //! - `interest`: the leaf's LS+/LS- as interest entries every core sees, and the hub's
 //!   interest (all cores, aggregated) sent to the leaf as LS+/LS-.
 //! - `messages`: LMSG/HMSG in (routed like a publish, never back to the link) and out.
@@ -17,6 +19,7 @@
 mod handshake;
 mod interest;
 mod messages;
+mod remote;
 
 use super::timers::Timer;
 use super::Shard;
@@ -31,6 +34,7 @@ use std::net::SocketAddr;
 
 pub(super) use interest::HubInterest;
 pub(super) use messages::{add_link_target, LinkTarget};
+pub(super) use remote::Remotes;
 
 /// In a `remote` trie value: the interest is behind a link on that core.
 pub(super) const LINK_BIT: u16 = 0x8000;
@@ -45,6 +49,10 @@ pub(super) fn core_of(value: u16) -> usize {
 enum Phase {
     /// INFO sent; its CONNECT has not arrived.
     AwaitingConnect,
+    /// Leaf role: dialled; the hub's INFO has not arrived.
+    AwaitingInfo,
+    /// Leaf role: CONNECT sent; the hub's INFO with `connect_info` has not arrived.
+    AwaitingConnectInfo,
     Active,
     Closing,
 }
@@ -74,7 +82,14 @@ pub(super) struct LeafLink {
     /// When our last PING went out (cleared by its PONG), and the round trip it measured.
     pub(super) ping_sent_at: Option<std::time::Instant>,
     rtt: std::time::Duration,
+    /// Leaf role: the index of the remote this link was dialled for.
+    remote: Option<usize>,
+    /// Leaf role: closed for a loop (ours or the hub's -ERR): the next dial waits 30 s.
+    refused: bool,
 }
+
+/// The close reason after a loop was detected (either side).
+const LOOP_DETECTED: &str = "Leafnode Loop Detected";
 
 impl Shard {
     fn link(&self, conn: ConnId) -> Option<&LeafLink> {
@@ -93,6 +108,21 @@ impl Shard {
 
     /// A connection accepted on the leaf port: INFO, and the ping timer.
     pub(super) fn open_leaf(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let cid = self.new_link(conn, peer, None, Phase::AwaitingConnect);
+        // nats-server's text, with its trailing space (the leaf's name is not known yet).
+        info!("{peer} - lid:{cid} - Leafnode connection created ");
+        self.send_leaf_info(io, conn, cid, false);
+        self.arm_leaf_ping(io, conn);
+    }
+
+    /// Registers a new link in `phase`; returns its `lid`.
+    fn new_link(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        remote: Option<usize>,
+        phase: Phase,
+    ) -> u64 {
         let limits = &self.live.config.limits;
         let parser = LinkParser::new(ParserLimits {
             max_control_line: limits.max_control_line,
@@ -110,7 +140,7 @@ impl Shard {
             id: conn,
             cid,
             peer,
-            phase: Phase::AwaitingConnect,
+            phase,
             parser: Some(parser),
             remote_id: String::new(),
             remote_name: String::new(),
@@ -124,11 +154,10 @@ impl Shard {
             out_bytes: 0,
             ping_sent_at: None,
             rtt: std::time::Duration::ZERO,
+            remote,
+            refused: false,
         }));
-        // nats-server's text, with its trailing space (the leaf's name is not known yet).
-        info!("{peer} - lid:{cid} - Leafnode connection created ");
-        self.send_leaf_info(io, conn, cid, false);
-        self.arm_leaf_ping(io, conn);
+        cid
     }
 
     pub(super) fn leaf_input(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
@@ -192,8 +221,14 @@ impl Shard {
                 }
                 Ok(())
             }
-            (_, LinkOp::Ok | LinkOp::Info(_)) => Ok(()),
+            (_, LinkOp::Info(json)) => self.on_remote_info(io, conn, json),
+            (_, LinkOp::Ok) => Ok(()),
             (_, LinkOp::Err(text)) => {
+                let looped = text.windows(13).any(|w| w == b"Loop detected")
+                    || text.windows(17).any(|w| w == b"same cluster name");
+                if let Some(link) = self.link_mut(conn) {
+                    link.refused |= looped;
+                }
                 if let Some(link) = self.link(conn) {
                     error!(
                         "{} - lid:{} - Leafnode Error {}",
@@ -205,7 +240,9 @@ impl Shard {
                 Err("Client Closed")
             }
             (Phase::AwaitingConnect, LinkOp::Connect(json)) => self.on_leaf_connect(io, conn, json),
-            (Phase::AwaitingConnect, _) => Err("Protocol Violation"),
+            (Phase::AwaitingConnect | Phase::AwaitingInfo | Phase::AwaitingConnectInfo, _) => {
+                Err("Protocol Violation")
+            }
             (Phase::Active, LinkOp::Connect(_)) => Err("Protocol Violation"),
             (Phase::Active, LinkOp::Subscribe { subject, queue }) => {
                 self.on_leaf_subscribe(io, conn, subject, queue)
@@ -230,6 +267,7 @@ impl Shard {
             return;
         }
         link.phase = Phase::Closing;
+        link.refused |= reason == LOOP_DETECTED;
         info!(
             "{} - lid:{} - Leafnode connection closed: {reason} account: $G",
             link.peer, link.cid
@@ -253,14 +291,15 @@ impl Shard {
             };
             self.close_leaf(io, conn, text);
         }
-        if let Some(entry) = self.links.get_mut(conn.slot as usize) {
-            if entry.as_ref().is_some_and(|link| link.id == conn) {
-                *entry = None;
-            }
+        let Some(entry) = self.links.get_mut(conn.slot as usize) else {
+            return;
+        };
+        if let Some(link) = entry.take_if(|link| link.id == conn) {
+            self.remote_link_closed(io, &link, reason == CloseReason::Shutdown);
         }
     }
 
-    fn arm_leaf_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
+    pub(super) fn arm_leaf_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
         let at = io.now() + self.live.config.limits.ping_interval;
         let timer = io.set_timer(at, Timer::Ping(conn).token());
         if let Some(link) = self.link_mut(conn) {
@@ -278,8 +317,13 @@ impl Shard {
             return;
         };
         link.ping_timer = None;
-        if link.phase == Phase::Closing {
-            return;
+        match link.phase {
+            Phase::Closing => return,
+            Phase::AwaitingInfo | Phase::AwaitingConnectInfo => {
+                self.close_leaf(io, conn, "Stale Leaf Node Connection");
+                return;
+            }
+            Phase::AwaitingConnect | Phase::Active => {}
         }
         if link.pings_out + 1 > ping_max {
             io.write(conn, encoder::err::STALE_CONNECTION);
