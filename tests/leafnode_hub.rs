@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::leaf::{barrier, count_msgs, drain, frames, write_conf};
 use common::{text, Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
 use std::time::{Duration, Instant};
 
@@ -19,12 +20,6 @@ struct Pair {
     hub: Server,
     leaf: Server,
     _dir: std::path::PathBuf,
-}
-
-fn write_conf(dir: &std::path::Path, name: &str, body: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, body).expect("write conf");
-    path.to_string_lossy().into_owned()
 }
 
 /// Starts the hub (the server under test) with a leaf port, and a nats-server leaf that
@@ -63,36 +58,6 @@ fn pair(name: &str) -> Pair {
         leaf,
         _dir: dir,
     }
-}
-
-/// Waits until interest made on `subscriber_side` before this call is visible to
-/// publishers on `publisher_side` (see the module docs).
-fn barrier(subscriber_side: &Server, publisher_side: &Server, tag: &str) {
-    let subject = format!("sentinel.{tag}");
-    let mut sentinel =
-        RawClient::subscriber(subscriber_side.port(), &format!("SUB {subject} 1\r\n"));
-    let mut publisher = RawClient::connect_quiet(publisher_side.port(), b"");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        publisher.send_and_sync(format!("PUB {subject} 1\r\nx\r\n").as_bytes());
-        if text(&sentinel.send_and_sync(b"")).contains("MSG") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "interest never crossed the link");
-    }
-}
-
-/// Reads frames until PONG after a PING, for an exact comparison.
-fn drain(client: &mut RawClient) -> String {
-    text(&client.send_and_sync(b""))
-}
-
-/// Reads `count` frames (waiting for them), concatenated.
-fn frames(client: &mut RawClient, count: usize) -> String {
-    let deadline = Instant::now() + REPLY_TIMEOUT;
-    (0..count)
-        .map(|_| text(&client.next_frame(deadline).expect("frame before EOF")))
-        .collect()
 }
 
 #[test]
@@ -148,11 +113,6 @@ fn leaf_publishes_reach_hub_subscribers_on_every_core() {
     );
     assert_eq!(drain(&mut first), "PONG\r\n");
     assert_eq!(drain(&mut second), "PONG\r\n");
-}
-
-/// Counts `MSG` frames until a sentinel publish from `publisher` comes back on `sentinel`.
-fn count_msgs(client: &mut RawClient) -> usize {
-    drain(client).matches("MSG ").count()
 }
 
 #[test]

@@ -10,24 +10,15 @@
 
 mod common;
 
-use common::{text, Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
+use common::leaf::{barrier, count_msgs, drain, frames, write_conf, LINK_TIMEOUT};
+use common::{Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How long the leaf may take to (re)connect: its reconnect interval is 1 s.
-const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 const CREATED: &str = "Leafnode connection created";
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ringmq-leafremote-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn write_conf(dir: &Path, name: &str, body: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, body).expect("write conf");
-    path.to_string_lossy().into_owned()
+    common::leaf::temp_dir("leafremote", name)
 }
 
 /// A port nothing listens on right now (bound, then released).
@@ -88,40 +79,6 @@ fn pair(name: &str) -> Pair {
         leaf_port,
         dir,
     }
-}
-
-/// Waits until interest made on `subscriber_side` before this call is visible to
-/// publishers on `publisher_side` (see the module docs).
-fn barrier(subscriber_side: &Server, publisher_side: &Server, tag: &str) {
-    let subject = format!("sentinel.{tag}");
-    let mut sentinel =
-        RawClient::subscriber(subscriber_side.port(), &format!("SUB {subject} 1\r\n"));
-    let mut publisher = RawClient::connect_quiet(publisher_side.port(), b"");
-    let deadline = Instant::now() + LINK_TIMEOUT;
-    loop {
-        publisher.send_and_sync(format!("PUB {subject} 1\r\nx\r\n").as_bytes());
-        if text(&sentinel.send_and_sync(b"")).contains("MSG") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "interest never crossed the link");
-    }
-}
-
-/// Reads frames until PONG after a PING, for an exact comparison.
-fn drain(client: &mut RawClient) -> String {
-    text(&client.send_and_sync(b""))
-}
-
-/// Reads `count` frames (waiting for them), concatenated.
-fn frames(client: &mut RawClient, count: usize) -> String {
-    let deadline = Instant::now() + REPLY_TIMEOUT;
-    (0..count)
-        .map(|_| text(&client.next_frame(deadline).expect("frame before EOF")))
-        .collect()
-}
-
-fn count_msgs(client: &mut RawClient) -> usize {
-    drain(client).matches("MSG ").count()
 }
 
 const HEADERS: &[u8] = b"CONNECT {\"verbose\":false,\"headers\":true}\r\n";

@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::{text, Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
+use common::leaf::{barrier, frames};
+use common::{Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -83,33 +84,6 @@ fn pair(name: &str) -> Pair {
         leaf_port,
         _dir: dir,
     }
-}
-
-/// Waits until interest made on `subscriber_side` before this call is visible to
-/// publishers on `publisher_side`: a sentinel subscription there, published until it
-/// arrives (the link carries interest in order). The sentinel subscriber is returned: it
-/// stays, so the link's subscription count stays exact.
-fn barrier(subscriber_side: &Server, publisher_side: &Server, tag: &str) -> RawClient {
-    let subject = format!("sentinel.{tag}");
-    let mut sentinel =
-        RawClient::subscriber(subscriber_side.port(), &format!("SUB {subject} 1\r\n"));
-    let mut publisher = RawClient::connect_quiet(publisher_side.port(), b"");
-    let deadline = Instant::now() + REPLY_TIMEOUT;
-    loop {
-        publisher.send_and_sync(format!("PUB {subject} 1\r\nx\r\n").as_bytes());
-        if text(&sentinel.send_and_sync(b"")).contains("MSG") {
-            return sentinel;
-        }
-        assert!(Instant::now() < deadline, "interest never crossed the link");
-    }
-}
-
-/// Reads `count` frames (waiting for them), concatenated.
-fn frames(client: &mut RawClient, count: usize) -> String {
-    let deadline = Instant::now() + REPLY_TIMEOUT;
-    (0..count)
-        .map(|_| text(&client.next_frame(deadline).expect("frame before EOF")))
-        .collect()
 }
 
 /// GET over a fresh connection (`Connection: close`); status and body (de-chunked: nats-
