@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Messages through a leaf node link: ringmq as the hub against nats-server as the hub, the
-leaf being nats-server 2.9.10 in both (issue 12's "ringmq-as-hub vs nats-server-as-hub").
+"""Messages through a leaf node link. `--role hub` (default): ringmq as the hub against
+nats-server as the hub, the leaf being nats-server 2.9.10 in both; `--role leaf`: ringmq as
+the leaf against nats-server as the leaf, the hub being nats-server 2.9.10 in both (issue
+12's "ringmq-as-hub vs nats-server-as-hub" and "ringmq-as-leaf vs nats-server-as-leaf").
 
 For each case, run and hub (alternating, RUNS times): the hub (client port and
 `leafnodes { listen }`) and a nats-server leaf (`remotes` to it) are started; an anchor
@@ -8,7 +10,7 @@ client subscribes to the case's subject on the receiving side and a sentinel is 
 from the sending side until it arrives, so the interest has crossed the link before the
 measured run starts (none of loadgen's messages can be dropped for want of it); then
 `loadgen pubsub --pub-url SENDER --sub-url RECEIVER`. Reports the median subscriber rate
-and the hub's and the leaf's CPU per million messages.
+and the hub's and the leaf's CPU per million messages; "server" names the one under test.
 
 Usage: benches/leaf_link.py [--runs N] [--loadgen PATH] [--ringmq PATH] [--nats-server PATH]
                             [--cases leaf-to-hub-16,hub-to-leaf-16,leaf-to-hub-1k,hub-to-leaf-1k]
@@ -96,7 +98,13 @@ def start(argv, log):
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
 
-def one_run(args, hub, case, tmp):
+def server_argv(args, name):
+    if name == "nats":
+        return [args.nats_server]
+    return [args.ringmq, "--cores", name[-1]]
+
+
+def one_run(args, server, case, tmp):
     direction, size = case.rsplit("-", 1)
     hub_port, leaf_port, link_port = free_port(), free_port(), free_port()
     hub_monitor, leaf_monitor = free_port(), free_port()
@@ -107,14 +115,13 @@ def one_run(args, hub, case, tmp):
     with open(leaf_conf, "w") as f:
         f.write('leafnodes { remotes [ { url: "nats-leaf://127.0.0.1:%d" } ] }\n' % link_port)
     log = open(os.path.join(tmp, "servers.log"), "ab")
-    if hub == "nats":
-        hub_argv = [args.nats_server]
-    else:
-        hub_argv = [args.ringmq, "--cores", hub[-1]]
+    hub_argv = server_argv(args, server if args.role == "hub" else "nats")
+    leaf_argv = server_argv(args, server if args.role == "leaf" else "nats")
+    hub = server  # the server under test, for messages
     hub_proc = start(hub_argv + ["-a", "127.0.0.1", "-p", str(hub_port), "-m",
                                  str(hub_monitor), "-c", hub_conf], log)
-    leaf_proc = start([args.nats_server, "-a", "127.0.0.1", "-p", str(leaf_port), "-m",
-                       str(leaf_monitor), "-c", leaf_conf], log)
+    leaf_proc = start(leaf_argv + ["-a", "127.0.0.1", "-p", str(leaf_port), "-m",
+                                   str(leaf_monitor), "-c", leaf_conf], log)
     try:
         wait_port(hub_port, hub_proc)
         wait_port(leaf_port, leaf_proc)
@@ -166,6 +173,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--role", choices=("hub", "leaf"), default="hub",
+                    help="which side is the server under test (the other is nats-server)")
     ap.add_argument("--loadgen", default="target/release/loadgen")
     ap.add_argument("--ringmq", default="target/release/ringmq")
     ap.add_argument("--nats-server", default="/usr/sbin/nats-server")
@@ -179,7 +188,8 @@ def main():
             for _ in range(args.runs):
                 for hub in hubs:
                     results[(case, hub)].append(one_run(args, hub, case, tmp))
-    print("| case | hub | sub msgs/s | hub CPU s/M msgs | leaf CPU s/M msgs | lost | rate / nats |")
+    print("| case | %s | sub msgs/s | hub CPU s/M msgs | leaf CPU s/M msgs | lost | rate / nats |"
+          % args.role)
     print("|---|---|---|---|---|---|---|")
     for case in cases:
         base = statistics.median(r["rate"] for r in results[(case, "nats")])

@@ -44,6 +44,9 @@ UNKNOWN_OP = b"-ERR 'Unknown Protocol Operation'\r\n<EOF>"
 PONG = b"PONG\r\n"
 EOF = b"<EOF>"
 SYNC = b"_sync"  # sentinel subject: its arrival means earlier messages arrived
+# Measured one byte per write, nats-server against itself: the pedantic -ERR for a wildcard
+# or empty-token publish subject sometimes comes twice.
+PEDANTIC_SPLIT = "nats-server may send the pedantic -ERR twice when the PUB line arrives in pieces"
 
 
 class Step:
@@ -79,7 +82,8 @@ class Step:
 class Scenario:
     def __init__(self, name, group, steps, conns=1, invariant=None, unordered=False,
                  config=None, deviation=None, rcvbuf=None, files=None, env=None,
-                 startup=None, exit_code=None, lazy_connect=False, known_bug=None):
+                 startup=None, exit_code=None, lazy_connect=False, known_bug=None,
+                 split_sensitive=None):
         self.name = name
         self.group = group
         self.steps = steps
@@ -106,6 +110,10 @@ class Scenario:
         # A difference that is a ringmq bug, not a choice: skipped unless asked for, so the
         # suite stays green while the row documents (and checks the fix of) the bug.
         self.known_bug = known_bug
+        # Why nats-server's own answer to this row depends on how its bytes are split across
+        # reads (measured: nats-server against itself differs from run to run one byte per
+        # write): the byte-by-byte variant has no stable reference and is not run.
+        self.split_sensitive = split_sensitive
 
 
 def send(conn, data, collect="pong", expect=None, **kw):
@@ -114,7 +122,8 @@ def send(conn, data, collect="pong", expect=None, **kw):
 
 def row(name, group, data, expect, collect="pong", connect=C0, **kw):
     """Single-connection row: connect line + data, one collect."""
-    opts = {k: kw.pop(k) for k in ("unordered", "invariant", "config", "deviation", "files", "env")
+    opts = {k: kw.pop(k) for k in ("unordered", "invariant", "config", "deviation", "files", "env",
+                                   "split_sensitive")
             if k in kw}
     return Scenario(name, group, [send(0, connect + data, collect, expect, **kw)], **opts)
 
@@ -194,7 +203,7 @@ def framing():
     s.append(row("no-connect-sub-pub", F, b"SUB foo 1\r\nPUB foo 2\r\nhi\r\n",
                  b"+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n", connect=b""))
     s.append(row("connect-pedantic-default", F, b'CONNECT {"verbose":false}\r\nPUB foo.* 1\r\nx\r\n',
-                 b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n", connect=b""))
+                 b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n", connect=b"", split_sensitive=PEDANTIC_SPLIT))
     s.append(row("connect-keys-case-insensitive", F, b'CONNECT {"VERBOSE":false}\r\n', PONG, connect=b""))
     s.append(Scenario("connect-second-reapplies-options", F, [
         send(0, C0 + b"SUB foo 1\r\n", expect=PONG),
@@ -260,7 +269,8 @@ def framing():
                        ("unsub-no-args", b"UNSUB \r\n"), ("unsub-too-many-args", b"UNSUB 1 2 3\r\n")):
         s.append(row("bad-args-" + name, F, data, EOF))
     s.append(row("sub-cr-cr-lf-accepted", F, b"SUB foo 1\r\r\nPUB foo 1\r\na\r\n", b"MSG foo 1 1\r\na\r\nPONG\r\n"))
-    s.append(row("pub-cr-cr-lf-closes", F, b"PUB foo 1\r\r\na\r\n", EOF))
+    s.append(row("pub-cr-cr-lf-closes", F, b"PUB foo 1\r\r\na\r\n", EOF,
+                 split_sensitive="nats-server may take the CR CR LF when the line arrives in pieces"))
     s.append(row("sub-trailing-space", F, b"SUB foo 1 \r\nPUB foo 1\r\na\r\n", b"MSG foo 1 1\r\na\r\nPONG\r\n"))
     s.append(row("one-byte-per-write", F,
                  b'CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\nSUB a.b 1\r\n'
@@ -526,9 +536,9 @@ def subjects():
     ped = b'CONNECT {"verbose":false,"pedantic":true}\r\n'
     s.append(row("pedantic-wildcard-publish-still-routed", S, three + pub(b"foo.*", b"x"),
                  b"-ERR 'Invalid Publish Subject'\r\n" + msg(b"foo.*", b"1", b"x") + msg(b"foo.*", b"2", b"x")
-                 + PONG, connect=ped, unordered=True))
+                 + PONG, connect=ped, unordered=True, split_sensitive=PEDANTIC_SPLIT))
     s.append(row("pedantic-empty-token-publish", S, three + pub(b"foo..bar", b"x"),
-                 b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n", connect=ped))
+                 b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n", connect=ped, split_sensitive=PEDANTIC_SPLIT))
     s.append(row("subjects-case-sensitive", S, b"SUB Foo 1\r\n" + pub(b"foo", b"a") + pub(b"Foo", b"b"),
                  msg(b"Foo", b"1", b"b") + PONG))
     # Reserved subjects are refused on a default server too (spec §1.3, §5).
