@@ -187,6 +187,39 @@ pub struct LeafRemotes {
     /// Between two dials of a remote (`reconnect`, whole seconds in nats-server); `None`:
     /// 1 s, nats-server's default.
     pub reconnect: Option<Duration>,
+    /// What the remotes' host names resolved to when the configuration was read (start-up
+    /// or reload, on the main thread): a dial on core 0 only looks them up here, so no DNS
+    /// query ever blocks a message core. A name missing here fails its dials with a lookup
+    /// error until a reload resolves it.
+    pub addresses: std::collections::BTreeMap<String, std::net::SocketAddr>,
+}
+
+impl LeafRemotes {
+    /// Resolves every remote URL that is not an IP address already (blocking: call it where
+    /// the configuration is read, never on a core).
+    pub fn resolve_names(&mut self) {
+        use std::net::{SocketAddr, ToSocketAddrs};
+        for url in self.remotes.iter().flatten() {
+            if url.parse::<SocketAddr>().is_ok() || self.addresses.contains_key(url) {
+                continue;
+            }
+            if let Some(address) = url
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut found| found.next())
+            {
+                self.addresses.insert(url.clone(), address);
+            }
+        }
+    }
+
+    /// The address to dial for `url` (`HOST:PORT`) without a DNS query: an IP address as
+    /// written, or the one a name resolved to when the configuration was read.
+    pub fn address(&self, url: &str) -> Option<std::net::SocketAddr> {
+        url.parse()
+            .ok()
+            .or_else(|| self.addresses.get(url).copied())
+    }
 }
 
 /// The leaf node port (ringmq as a hub). Only `listen`/`host`/`port` so far.

@@ -230,7 +230,10 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
             show(&new.leafnodes),
         ));
     }
-    if old.leaf_remotes != new.leaf_remotes {
+    // What the names resolve to may change on a reload; the remotes may not.
+    if (&old.leaf_remotes.remotes, old.leaf_remotes.reconnect)
+        != (&new.leaf_remotes.remotes, new.leaf_remotes.reconnect)
+    {
         let show = |remotes: &crate::config::LeafRemotes| format!("{:?}", remotes.remotes);
         return Err(unsupported(
             "LeafNode.Remotes",

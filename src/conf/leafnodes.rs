@@ -57,6 +57,7 @@ pub(super) fn leafnodes_block(
         applied.map_err(|message| format!("{}: {message}", entry.key))?;
     }
     config.leafnodes = listens.then_some(leaf);
+    remotes.resolve_names();
     config.leaf_remotes = remotes;
     Ok(())
 }

@@ -756,20 +756,31 @@ mod tests {
     #[test]
     fn leafnodes_remotes_and_reconnect_are_read_without_opening_a_leaf_port() {
         let (config, report) = check(
-            "leafnodes {\n  remotes: [ { url: \"nats-leaf://127.0.0.1:7422\" }, { urls: [\"nats-leaf://a:1\", \"nats-leaf://b:2/\"], no_randomize: true } ]\n  reconnect: 5\n}\n",
+            "leafnodes {\n  remotes: [ { url: \"nats-leaf://127.0.0.1:7422\" }, { urls: [\"nats-leaf://a.invalid:1\", \"nats-leaf://localhost:2/\"], no_randomize: true } ]\n  reconnect: 5\n}\n",
         );
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_eq!(config.leafnodes, None);
+        let remotes = &config.leaf_remotes;
         assert_eq!(
-            config.leaf_remotes,
-            crate::config::LeafRemotes {
-                remotes: vec![
-                    vec!["127.0.0.1:7422".to_string()],
-                    vec!["a:1".to_string(), "b:2".to_string()],
-                ],
-                reconnect: Some(Duration::from_secs(5)),
-            }
+            remotes.remotes,
+            [
+                vec!["127.0.0.1:7422".to_string()],
+                vec!["a.invalid:1".to_string(), "localhost:2".to_string()],
+            ]
         );
+        assert_eq!(remotes.reconnect, Some(Duration::from_secs(5)));
+        // Names are resolved as the file is read, so a dial on a core needs no DNS query:
+        // an address is dialled as written, `.invalid` never resolves (RFC 6761).
+        assert_eq!(
+            remotes.addresses.keys().collect::<Vec<_>>(),
+            ["localhost:2"]
+        );
+        assert!(remotes.addresses["localhost:2"].ip().is_loopback());
+        assert_eq!(
+            remotes.address("127.0.0.1:7422"),
+            Some("127.0.0.1:7422".parse().unwrap())
+        );
+        assert_eq!(remotes.address("a.invalid:1"), None);
         let (config, _) = check(
             "leafnodes { reconnect: \"250ms\", remotes: [ { url: \"nats-leaf://h:9\" } ] }\n",
         );

@@ -7,8 +7,10 @@
 //! Reconnecting follows `backoff::Policy::Leaf`: the `reconnect` interval after a failed
 //! dial or a lost link, 30 s after a loop error. Each dial takes the next URL of the
 //! remote's list: the hub's `leafnode_urls` (those not configured) then the configured
-//! ones, as nats-server rebuilds it on every INFO. Names are resolved on core 0 with the
-//! system resolver (a blocking call; IP literals and `localhost` do not block).
+//! ones, as nats-server rebuilds it on every INFO. A dial never queries DNS on the core: an
+//! IP address is dialled as written, a configured host name at the address it resolved to
+//! when the configuration was read (`LeafRemotes::addresses`); a name learned from the hub
+//! must be an IP address (nats-server advertises addresses).
 
 use super::{LeafLink, Phase, Shard};
 use crate::broker::backoff::{Backoff, Failure, Policy, Retry, LEAF_RECONNECT_DEFAULT};
@@ -16,7 +18,7 @@ use crate::broker::timers::Timer;
 use crate::runtime::{ConnId, ConnectError, Io, TimerId};
 use crate::{debug, error, info};
 use serde::{Deserialize, Serialize};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// How long one dial may take (nats-server's `DEFAULT_ROUTE_DIAL`, used for leaf remotes).
@@ -115,13 +117,16 @@ impl Shard {
         let url = remote.urls[0].clone();
         remote.current = Some(url.clone());
         debug!("Trying to connect as leafnode to remote server on {url:?}");
-        let dialled = url
-            .to_socket_addrs()
-            .map_err(|error| format!("dial tcp {url}: lookup: {error}"))
-            .and_then(|mut addresses| {
-                addresses
-                    .next()
-                    .ok_or_else(|| format!("dial tcp {url}: no address"))
+        let host = url.rsplit_once(':').map_or(url.as_str(), |(host, _)| host);
+        let dialled = self
+            .live
+            .config
+            .leaf_remotes
+            .address(&url)
+            .ok_or_else(|| {
+                format!(
+                    "dial tcp {url}: lookup {host}: not resolved when the configuration was read"
+                )
             })
             .and_then(|address| {
                 self.remotes.list[index].address = Some(address);
