@@ -183,6 +183,9 @@ impl Shard {
         self.congested = None;
     }
 
+    // Inlined into both callers: as a call, this and `collect_targets` cost a publish with
+    // no subscriber 25 % more instructions (callgrind, pub-only 16 B, 1 core).
+    #[inline(always)]
     fn deliver_collected(
         &mut self,
         io: &mut Io<'_>,
@@ -208,6 +211,7 @@ impl Shard {
     /// per queue group across all cores (a member behind a link only when there is no
     /// other). `from_link`: the message came from a link (the groups it names, empty for
     /// all); it goes to no link.
+    #[inline(always)]
     fn collect_targets(
         &mut self,
         publisher: ConnId,
@@ -250,6 +254,15 @@ impl Shard {
                 leaf::add_link_target(&mut self.link_targets, slot, None);
             }
         }
+        let remote_queues = remote.map(|r| &r.queues);
+        let link_queues = links.map(|l| &l.queues);
+        // Most publishes reach no queue group: skip the group walk entirely.
+        if local.queues.is_empty()
+            && remote_queues.is_none_or(|queues| queues.is_empty())
+            && link_queues.is_none_or(|queues| queues.is_empty())
+        {
+            return;
+        }
         let wanted = |name: &[u8]| match from_link {
             Some(names) if !names.is_empty() => names
                 .split(|&b| b == b' ' || b == b'\t')
@@ -257,8 +270,6 @@ impl Shard {
             _ => true,
         };
         let mut rng = self.rng;
-        let remote_queues = remote.map(|r| &r.queues);
-        let link_queues = links.map(|l| &l.queues);
         let local_names = local.queues.iter().map(|q| &q.name);
         let remote_names = remote_queues.into_iter().flatten().map(|q| &q.name);
         let link_names = link_queues.into_iter().flatten().map(|q| &q.name);
@@ -268,7 +279,10 @@ impl Shard {
             .enumerate()
         {
             // Each group once: skip a name already seen in an earlier list.
-            let local_group = find(Some(&local.queues), name);
+            let local_group = match local.queues.get(index) {
+                Some(group) => Some(group),
+                None => find(Some(&local.queues), name),
+            };
             let remote_group = find(remote_queues, name);
             let seen_before = match index.checked_sub(local.queues.len()) {
                 None => false,
