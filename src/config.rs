@@ -53,6 +53,14 @@ pub struct Limits {
     /// together; see `broker::auth_checks`). Over it, a CONNECT that needs one is refused
     /// with `-ERR 'Authorization Violation'`, and the log says why.
     pub auth_checks_queued: usize,
+    /// A queue group weight a leaf link may announce (`LS+ subject queue weight`). Above it
+    /// the weight counts as this many members: each unit is one trie count and one record
+    /// to every other core, so an absurd weight must not stall the link's core; only the
+    /// share of deliveries between the link and other members is affected.
+    pub leaf_queue_weight_max: u32,
+    /// How long a dial to a leaf remote may take before it is abandoned and retried after
+    /// the reconnect interval (nats-server's dial timeout: 1 s).
+    pub leaf_dial_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -73,6 +81,8 @@ impl Default for Limits {
             listen_backlog: 4096,
             max_closed_clients: 10_000,
             auth_checks_queued: 256,
+            leaf_queue_weight_max: 1024,
+            leaf_dial_timeout: Duration::from_secs(1),
         }
     }
 }

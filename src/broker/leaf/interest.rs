@@ -17,11 +17,6 @@ use crate::auth::AccountIndex;
 use crate::runtime::{ConnId, Io};
 use std::collections::HashMap;
 
-/// A queue weight from a leaf above this counts as this many members: each unit is one
-/// trie count and one record to every other core, so an absurd weight must not stall the
-/// core. Only the share of deliveries between the link and other members is affected.
-pub(super) const QUEUE_WEIGHT_MAX: u32 = 1024;
-
 pub(super) type InterestKey = (Box<[u8]>, Option<Box<[u8]>>);
 
 /// All cores' client interest per account, as the leaf sees it.
@@ -136,8 +131,9 @@ impl Shard {
         if !crate::subjects::is_valid_pattern(subject) {
             return Ok(());
         }
+        let weight_max = self.live.config.limits.leaf_queue_weight_max;
         let (queue_name, weight) = match queue {
-            Some((name, weight)) => (Some(name), weight.min(QUEUE_WEIGHT_MAX)),
+            Some((name, weight)) => (Some(name), weight.min(weight_max)),
             None => (None, 1),
         };
         let Some(link) = self.link_mut(conn) else {

@@ -19,10 +19,7 @@ use crate::runtime::{ConnId, ConnectError, Io, TimerId};
 use crate::{debug, error, info};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::time::Duration;
 
-/// How long one dial may take (nats-server's `DEFAULT_ROUTE_DIAL`, used for leaf remotes).
-pub(in crate::broker) const LEAF_DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// On the first connect, a failed dial is logged as an error at attempt 1 and every this
 /// many attempts, at debug level otherwise (`DEFAULT_CONNECT_ERROR_REPORTS`); after a lost
 /// link every failure is logged as an error (`DEFAULT_RECONNECT_ERROR_REPORTS` = 1).
@@ -130,7 +127,8 @@ impl Shard {
             })
             .and_then(|address| {
                 self.remotes.list[index].address = Some(address);
-                io.connect(address, index as u64, LEAF_DIAL_TIMEOUT)
+                let timeout = self.live.config.limits.leaf_dial_timeout;
+                io.connect(address, index as u64, timeout)
                     .map_err(|error| dial_error(address, error))
             });
         match dialled {
