@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::leaf::{barrier, count_msgs, drain, frames, write_conf};
+use common::leaf::{barrier, count_msgs, drain, frames, wait_link_ready, write_conf};
 use common::{text, Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,7 @@ fn pair(name: &str) -> Pair {
     let leaf = Server::start_flavor(Flavor::NatsServer, Opts::default(), &launch);
     leaf.wait_for_log("Leafnode connection created", REPLY_TIMEOUT);
     hub.wait_for_log("Leafnode connection created", REPLY_TIMEOUT);
+    wait_link_ready(&hub, &leaf);
     Pair {
         hub,
         leaf,

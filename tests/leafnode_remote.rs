@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::leaf::{barrier, count_msgs, drain, frames, write_conf, LINK_TIMEOUT};
+use common::leaf::{barrier, count_msgs, drain, frames, wait_link_ready, write_conf, LINK_TIMEOUT};
 use common::{Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -73,6 +73,7 @@ fn pair(name: &str) -> Pair {
     let leaf = start_leaf(&dir, &[leaf_port]);
     leaf.wait_for_log(CREATED, LINK_TIMEOUT);
     hub.wait_for_log(CREATED, LINK_TIMEOUT);
+    wait_link_ready(&hub, &leaf);
     Pair {
         hub,
         leaf,
@@ -275,6 +276,7 @@ fn the_leaf_dials_until_the_hub_listens_rotating_through_urls() {
     );
     let hub = start_hub(Flavor::NatsServer, &dir, live);
     leaf.wait_for_log(CREATED, LINK_TIMEOUT);
+    wait_link_ready(&hub, &leaf);
     let mut sub = RawClient::subscriber(leaf.port(), "SUB dialled 1\r\n");
     let (got, _) = publish_until_received(&hub, &mut sub, "dialled");
     assert!(got.starts_with("MSG dialled 1 2\r\nok\r\n"), "{got:?}");
@@ -288,6 +290,7 @@ fn a_leaf_of_the_same_kind_of_hub_carries_pub_sub_both_ways() {
     let hub = start_hub(Flavor::from_env(), &dir, leaf_port);
     let leaf = start_leaf(&dir, &[leaf_port]);
     leaf.wait_for_log(CREATED, LINK_TIMEOUT);
+    wait_link_ready(&hub, &leaf);
     let mut on_leaf = RawClient::subscriber(leaf.port(), "SUB to.leaf 1\r\n");
     let mut on_hub = RawClient::subscriber(hub.port(), "SUB to.hub 2\r\n");
     barrier(&leaf, &hub, "same-l");

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::leaf::{barrier, frames};
+use common::leaf::{barrier, frames, wait_link_ready};
 use common::{Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -78,6 +78,7 @@ fn pair(name: &str) -> Pair {
     let leaf = Server::start_flavor(Flavor::NatsServer, Opts::default(), &launch);
     leaf.wait_for_log("Leafnode connection created", REPLY_TIMEOUT);
     hub.wait_for_log("Leafnode connection created", REPLY_TIMEOUT);
+    wait_link_ready(&hub, &leaf);
     Pair {
         hub,
         leaf,

@@ -40,7 +40,45 @@ pub fn barrier(subscriber_side: &Server, publisher_side: &Server, tag: &str) -> 
         if text(&sentinel.send_and_sync(b"")).contains("MSG") {
             return sentinel;
         }
-        assert!(Instant::now() < deadline, "interest never crossed the link");
+        assert!(
+            Instant::now() < deadline,
+            "interest never crossed the link\nsubscriber side log:\n{}\npublisher side log:\n{}",
+            subscriber_side.log_lines().join("\n"),
+            publisher_side.log_lines().join("\n")
+        );
+    }
+}
+
+/// Waits until the link between `one` and `other` carries new interest both ways.
+///
+/// "Leafnode connection created" is logged before the link is ready: nats-server 2.9.10
+/// sends a subscription made while its leaf handshake is still under way neither in the
+/// link's first interest nor later (seen in CI: a sentinel subscribed 1 ms after that log
+/// line never crossed). So each attempt subscribes a sentinel of its own for a while, a new
+/// one when it does not cross; once one crosses, the link sends interest as it changes.
+pub fn wait_link_ready(one: &Server, other: &Server) {
+    const ATTEMPT: Duration = Duration::from_millis(250);
+    for (subscriber_side, publisher_side) in [(one, other), (other, one)] {
+        let deadline = Instant::now() + LINK_TIMEOUT;
+        let mut publisher = RawClient::connect_quiet(publisher_side.port(), b"");
+        'attempts: for attempt in 0.. {
+            let subject = format!("link.ready.{attempt}");
+            let mut sentinel =
+                RawClient::subscriber(subscriber_side.port(), &format!("SUB {subject} 1\r\n"));
+            let give_up = Instant::now() + ATTEMPT;
+            while Instant::now() < give_up {
+                publisher.send_and_sync(format!("PUB {subject} 1\r\nx\r\n").as_bytes());
+                if text(&sentinel.send_and_sync(b"")).contains("MSG") {
+                    break 'attempts;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the link never carried interest\nsubscriber side log:\n{}\npublisher side log:\n{}",
+                subscriber_side.log_lines().join("\n"),
+                publisher_side.log_lines().join("\n")
+            );
+        }
     }
 }
 
