@@ -162,8 +162,9 @@ fn leafz_varz_and_connz_show_the_link_exactly() {
     let mut pair = pair("fields");
     let port = pair.hub.monitor_port();
 
-    // Only the link: no client connection in /connz or /varz.
-    let (connz, _) = get_json(port, "/connz");
+    // Only the link: no client connection in /connz or /varz (once the connections that
+    // probed the link are closed).
+    let connz = wait_json(port, "/connz", |doc| doc["num_connections"] == json!(0));
     assert_eq!(
         (&connz["num_connections"], &connz["total"]),
         (&json!(0), &json!(0))
