@@ -1,6 +1,8 @@
-//! The operation set of a server-to-server link (a leaf node connection): `CONNECT`,
-//! `INFO`, `PING`, `PONG`, `+OK`, `-ERR`, `LS+`, `LS-`, `LMSG` and `HMSG` in its leaf forms
-//! (spec beyond-core §B.3, §B.4).
+//! The operation set of a server-to-server link: `CONNECT`, `INFO`, `PING`, `PONG`, `+OK`,
+//! `-ERR`, then, on a leaf node connection, `LS+`, `LS-`, `LMSG` and `HMSG` in their leaf
+//! forms (spec beyond-core §B.3, §B.4); on a cluster route, `RS+`, `RS-`, `LS+`, `LS-`
+//! (interest a peer has from its leaf nodes), `RMSG` and `HMSG`, each naming the account
+//! first (`RS+ $G foo`, `RMSG $G foo reply 5`).
 //!
 //! CONTRACT (used by `broker::leaf`):
 //! - `LinkParser::parse(input, on_op)` consumes all of `input`, calling `on_op` once per
@@ -28,13 +30,16 @@ pub enum LinkOp<'a> {
     Ok,
     /// `-ERR <text>`, the text verbatim (quotes included).
     Err(&'a [u8]),
-    /// `LS+ subject` or `LS+ subject queue weight`.
+    /// `LS+ subject` or `LS+ subject queue weight`; on a route `RS+`/`LS+` with the
+    /// account first.
     Subscribe {
+        account: Option<&'a [u8]>,
         subject: &'a [u8],
         queue: Option<(&'a [u8], u32)>,
     },
-    /// `LS- subject [queue]`.
+    /// `LS- subject [queue]`; on a route `RS-`/`LS-` with the account first.
     Unsubscribe {
+        account: Option<&'a [u8]>,
         subject: &'a [u8],
         queue: Option<&'a [u8]>,
     },
@@ -46,6 +51,8 @@ pub enum LinkOp<'a> {
 /// `LMSG subject + reply q.. size`; HMSG adds the header size before the total size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkMessage<'a> {
+    /// The account, on a route (`RMSG $G ...`); `None` on a leaf link.
+    pub account: Option<&'a [u8]>,
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
     /// The queue names, separated by blanks (empty: none).
@@ -80,9 +87,19 @@ enum Carry {
     Message { line_len: usize, message_len: usize },
 }
 
+/// Which link's operation set a parser reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// A leaf node connection: `LS+`/`LS-`/`LMSG`/`HMSG` without an account.
+    Leaf,
+    /// A cluster route: `RS+`/`RS-`/`LS+`/`LS-`/`RMSG`/`HMSG` with the account first.
+    Route,
+}
+
 /// The link parser: one per link connection.
 #[derive(Debug)]
 pub struct LinkParser {
+    dialect: Dialect,
     limits: ParserLimits,
     carry: Vec<u8>,
     state: Carry,
@@ -90,7 +107,12 @@ pub struct LinkParser {
 
 impl LinkParser {
     pub fn new(limits: ParserLimits) -> LinkParser {
+        LinkParser::with_dialect(Dialect::Leaf, limits)
+    }
+
+    pub fn with_dialect(dialect: Dialect, limits: ParserLimits) -> LinkParser {
         LinkParser {
+            dialect,
             limits,
             carry: Vec::new(),
             state: Carry::None,
@@ -119,9 +141,9 @@ impl LinkParser {
             };
             self.check_line_length(line_end)?;
             let line = trim_cr(&input[..line_end]);
-            match message_length(line, self.limits)? {
+            match message_length(line, self.dialect, self.limits)? {
                 None => {
-                    on_op(parse_line(line)?);
+                    on_op(parse_line(line, self.dialect)?);
                     input = &input[line_end + 1..];
                 }
                 Some((message_len, header_len)) => {
@@ -130,7 +152,12 @@ impl LinkParser {
                     if input.len() >= end {
                         check_crlf(&input[end - 2..end])?;
                         let message = &input[start..start + message_len];
-                        on_op(LinkOp::Message(message_op(line, header_len, message)?));
+                        on_op(LinkOp::Message(message_op(
+                            line,
+                            self.dialect,
+                            header_len,
+                            message,
+                        )?));
                         input = &input[end..];
                     } else {
                         self.carry.clear();
@@ -182,9 +209,9 @@ impl LinkParser {
                 self.state = Carry::None;
                 let line_len = joined.len();
                 let line = trim_cr(&joined[..line_len - 1]);
-                let outcome = match message_length(line, self.limits)? {
+                let outcome = match message_length(line, self.dialect, self.limits)? {
                     None => {
-                        on_op(parse_line(line)?);
+                        on_op(parse_line(line, self.dialect)?);
                         Ok(rest)
                     }
                     Some((message_len, _)) => {
@@ -215,9 +242,11 @@ impl LinkParser {
                 }
                 let (line, body) = self.carry.split_at(line_len);
                 check_crlf(&body[message_len..])?;
-                let header_len = message_length(line, self.limits)?.map_or(0, |(_, h)| h);
+                let header_len =
+                    message_length(line, self.dialect, self.limits)?.map_or(0, |(_, h)| h);
                 on_op(LinkOp::Message(message_op(
                     line,
+                    self.dialect,
                     header_len,
                     &body[..message_len],
                 )?));
@@ -283,12 +312,17 @@ fn last_field(argument: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// An LMSG/HMSG line's parts: (names part, header size field, total size field).
+/// An LMSG/RMSG/HMSG line's parts: (names part, header size field, total size field); on
+/// a route the names part starts with the account.
 type MessageFields<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
 
-fn message_fields(line: &[u8]) -> Option<MessageFields<'_>> {
+fn message_fields(line: &[u8], dialect: Dialect) -> Option<MessageFields<'_>> {
     let (verb, argument) = verb(line);
-    let headers = if verb.eq_ignore_ascii_case(b"LMSG") {
+    let plain = match dialect {
+        Dialect::Leaf => &b"LMSG"[..],
+        Dialect::Route => &b"RMSG"[..],
+    };
+    let headers = if verb.eq_ignore_ascii_case(plain) {
         false
     } else if verb.eq_ignore_ascii_case(b"HMSG") {
         true
@@ -303,9 +337,13 @@ fn message_fields(line: &[u8]) -> Option<MessageFields<'_>> {
     Some((rest, Some(header), total))
 }
 
-/// For an LMSG/HMSG line: the message length and header length; `None` for other verbs.
-fn message_length(line: &[u8], limits: ParserLimits) -> Result<Option<(usize, usize)>, ParseError> {
-    let Some((names, header_size, total_size)) = message_fields(line) else {
+/// For a message line: the message length and header length; `None` for other verbs.
+fn message_length(
+    line: &[u8],
+    dialect: Dialect,
+    limits: ParserLimits,
+) -> Result<Option<(usize, usize)>, ParseError> {
+    let Some((names, header_size, total_size)) = message_fields(line, dialect) else {
         return Ok(None);
     };
     if names.is_empty() || total_size.is_empty() || header_size.is_some_and(<[u8]>::is_empty) {
@@ -329,12 +367,23 @@ fn size(field: &[u8]) -> Result<usize, ParseError> {
 /// The fields of an LMSG/HMSG line (already checked by `message_length`).
 fn message_op<'a>(
     line: &'a [u8],
+    dialect: Dialect,
     header_len: usize,
     message: &'a [u8],
 ) -> Result<LinkMessage<'a>, ParseError> {
     let (names, header_size, total_size) =
-        message_fields(line).ok_or(ParseError::ProtocolViolation)?;
+        message_fields(line, dialect).ok_or(ParseError::ProtocolViolation)?;
+    let (account, names) = match dialect {
+        Dialect::Leaf => (None, names),
+        Dialect::Route => {
+            let (account, rest) = first_field(names);
+            (Some(account), rest)
+        }
+    };
     let (subject, rest) = first_field(names);
+    if subject.is_empty() {
+        return Err(ParseError::ProtocolViolation);
+    }
     let (second, after) = first_field(rest);
     let (reply, queues) = match second {
         b"" => (None, &[][..]),
@@ -351,6 +400,7 @@ fn message_op<'a>(
         _ => return Err(ParseError::ProtocolViolation),
     };
     Ok(LinkMessage {
+        account,
         subject,
         reply,
         queues,
@@ -362,9 +412,10 @@ fn message_op<'a>(
 }
 
 /// A line that carries no message.
-fn parse_line(line: &[u8]) -> Result<LinkOp<'_>, ParseError> {
+fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
     let (verb, argument) = verb(line);
     let is = |name: &[u8]| verb.eq_ignore_ascii_case(name);
+    let route = dialect == Dialect::Route;
     if is(b"PING") {
         Ok(LinkOp::Ping)
     } else if is(b"PONG") {
@@ -377,7 +428,8 @@ fn parse_line(line: &[u8]) -> Result<LinkOp<'_>, ParseError> {
         Ok(LinkOp::Connect(argument))
     } else if is(b"INFO") {
         Ok(LinkOp::Info(argument))
-    } else if is(b"LS+") {
+    } else if is(b"LS+") || (route && is(b"RS+")) {
+        let (account, argument) = account_field(argument, dialect)?;
         let (subject, rest) = first_field(argument);
         let (queue, rest) = first_field(rest);
         let (weight, rest) = first_field(rest);
@@ -388,30 +440,48 @@ fn parse_line(line: &[u8]) -> Result<LinkOp<'_>, ParseError> {
             rest.is_empty(),
         ) {
             (false, true, true, true) => Ok(LinkOp::Subscribe {
+                account,
                 subject,
                 queue: None,
             }),
             (false, false, false, true) => {
                 let weight = super::parse_size(weight).ok_or(ParseError::ProtocolViolation)?;
                 Ok(LinkOp::Subscribe {
+                    account,
                     subject,
                     queue: Some((queue, weight.min(u32::MAX as usize) as u32)),
                 })
             }
             _ => Err(ParseError::ProtocolViolation),
         }
-    } else if is(b"LS-") {
+    } else if is(b"LS-") || (route && is(b"RS-")) {
+        let (account, argument) = account_field(argument, dialect)?;
         let (subject, rest) = first_field(argument);
         let (queue, rest) = first_field(rest);
         if subject.is_empty() || !rest.is_empty() {
             return Err(ParseError::ProtocolViolation);
         }
         Ok(LinkOp::Unsubscribe {
+            account,
             subject,
             queue: (!queue.is_empty()).then_some(queue),
         })
     } else {
         Err(ParseError::UnknownOperation)
+    }
+}
+
+/// On a route, splits off the account that starts an interest line.
+fn account_field(argument: &[u8], dialect: Dialect) -> Result<(Option<&[u8]>, &[u8]), ParseError> {
+    match dialect {
+        Dialect::Leaf => Ok((None, argument)),
+        Dialect::Route => {
+            let (account, rest) = first_field(argument);
+            if account.is_empty() {
+                return Err(ParseError::ProtocolViolation);
+            }
+            Ok((Some(account), rest))
+        }
     }
 }
 

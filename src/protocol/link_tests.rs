@@ -8,7 +8,11 @@ const LIMITS: ParserLimits = ParserLimits {
 
 /// Parses `chunks` in order; each operation rendered as text, or the error.
 fn run(chunks: &[&[u8]]) -> Vec<String> {
-    let mut parser = LinkParser::new(LIMITS);
+    run_as(Dialect::Leaf, chunks)
+}
+
+fn run_as(dialect: Dialect, chunks: &[&[u8]]) -> Vec<String> {
+    let mut parser = LinkParser::with_dialect(dialect, LIMITS);
     let mut out = Vec::new();
     for chunk in chunks {
         let result = parser.parse(chunk, |op| out.push(render(op)));
@@ -24,10 +28,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `acc=NAME ` on a route, nothing on a leaf link.
+fn account(account: Option<&[u8]>) -> String {
+    account.map_or(String::new(), |a| format!("acc={} ", text(a)))
+}
+
 fn render(op: LinkOp<'_>) -> String {
     match op {
         LinkOp::Message(m) => format!(
-            "MSG s={} r={:?} q=[{}] h={:?} t={} hl={} m={}",
+            "MSG {}s={} r={:?} q=[{}] h={:?} t={} hl={} m={}",
+            account(m.account),
             text(m.subject),
             m.reply.map(text),
             m.queue_names().map(text).collect::<Vec<_>>().join(","),
@@ -36,15 +46,29 @@ fn render(op: LinkOp<'_>) -> String {
             m.header_len,
             text(m.message)
         ),
-        LinkOp::Subscribe { subject, queue } => {
+        LinkOp::Subscribe {
+            account: acc,
+            subject,
+            queue,
+        } => {
             format!(
-                "LS+ {} {:?}",
+                "LS+ {}{} {:?}",
+                account(acc),
                 text(subject),
                 queue.map(|(q, w)| (text(q), w))
             )
         }
-        LinkOp::Unsubscribe { subject, queue } => {
-            format!("LS- {} {:?}", text(subject), queue.map(text))
+        LinkOp::Unsubscribe {
+            account: acc,
+            subject,
+            queue,
+        } => {
+            format!(
+                "LS- {}{} {:?}",
+                account(acc),
+                text(subject),
+                queue.map(text)
+            )
         }
         LinkOp::Connect(json) => format!("CONNECT {}", text(json)),
         LinkOp::Info(json) => format!("INFO {}", text(json)),
@@ -131,4 +155,38 @@ proptest! {
         chunks.push(&STREAM[start..]);
         prop_assert_eq!(run(&chunks), expected());
     }
+}
+
+#[test]
+fn a_route_names_the_account_first() {
+    let stream: &[&[u8]] = &[b"RS+ $G foo\r\nRS+ $G q.bar workers 2\r\nLS+ ACC leafy\r\n\
+RS- $G q.bar workers\r\nLS- ACC leafy\r\nRMSG $G raw.a 2\r\nhi\r\nRMSG $G raw.b r.1 2\r\nhi\r\n\
+RMSG $G q.raw + r.3 workers other 2\r\nhi\r\nRMSG $G q.raw | workers 2\r\nhi\r\n\
+HMSG $G raw.c r.2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n"];
+    assert_eq!(
+        run_as(Dialect::Route, stream),
+        [
+            "LS+ acc=$G foo None",
+            "LS+ acc=$G q.bar Some((\"workers\", 2))",
+            "LS+ acc=ACC leafy None",
+            "LS- acc=$G q.bar Some(\"workers\")",
+            "LS- acc=ACC leafy None",
+            "MSG acc=$G s=raw.a r=None q=[] h=None t=2 hl=0 m=hi",
+            "MSG acc=$G s=raw.b r=Some(\"r.1\") q=[] h=None t=2 hl=0 m=hi",
+            "MSG acc=$G s=q.raw r=Some(\"r.3\") q=[workers,other] h=None t=2 hl=0 m=hi",
+            "MSG acc=$G s=q.raw r=None q=[workers] h=None t=2 hl=0 m=hi",
+            "MSG acc=$G s=raw.c r=Some(\"r.2\") q=[] h=Some(\"12\") t=14 hl=12 m=NATS/1.0\r\n\r\nhi",
+            "PING",
+        ]
+    );
+    // A leaf link knows no RS+ nor RMSG; a route's interest line needs its account.
+    assert_eq!(run(&[b"RS+ $G foo\r\n"]), ["error UnknownOperation"]);
+    assert_eq!(
+        run_as(Dialect::Route, &[b"RS+\r\n"]),
+        ["error ProtocolViolation"]
+    );
+    assert_eq!(
+        run_as(Dialect::Route, &[b"LMSG foo 2\r\nhi\r\n"]),
+        ["error UnknownOperation"]
+    );
 }

@@ -244,10 +244,10 @@ impl Shard {
                 Err("Protocol Violation")
             }
             (Phase::Active, LinkOp::Connect(_)) => Err("Protocol Violation"),
-            (Phase::Active, LinkOp::Subscribe { subject, queue }) => {
+            (Phase::Active, LinkOp::Subscribe { subject, queue, .. }) => {
                 self.on_leaf_subscribe(io, conn, subject, queue)
             }
-            (Phase::Active, LinkOp::Unsubscribe { subject, queue }) => {
+            (Phase::Active, LinkOp::Unsubscribe { subject, queue, .. }) => {
                 self.on_leaf_unsubscribe(io, conn, subject, queue);
                 Ok(())
             }
