@@ -186,6 +186,89 @@ pub struct Config {
     /// `leafnodes { remotes: [...], reconnect }`: hubs this server dials as a leaf node
     /// (ringmq as a leaf); empty: none.
     pub leaf_remotes: LeafRemotes,
+    /// `cluster { ... }` / `--cluster`: the route port and the routes this server dials;
+    /// `None`: not clustered.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// A cluster (`cluster { name, listen | host + port, routes, no_advertise,
+/// connect_retries }`, `--cluster`, `--cluster_name`, `--routes`): no route auth, no TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The cluster's name; `None`: a dynamic name, replaced by a peer's (nats-server's rule).
+    pub name: Option<String>,
+    /// Host the route listener binds; default `0.0.0.0`.
+    pub host: String,
+    /// 0 picks a free port (`-1`); nats-server's default is 6222.
+    pub port: u16,
+    /// The explicit routes (`routes`, `--routes`) as `host:port`, dialled at start-up and
+    /// again when lost.
+    pub routes: Vec<String>,
+    /// Do not tell clients the other nodes' URLs (`connect_urls`), nor peers ours.
+    pub no_advertise: bool,
+    /// Dials of an explicit route that fail before it is given up (`connect_retries`);
+    /// 0: retried for ever (nats-server's rule for explicit routes).
+    pub connect_retries: u32,
+    /// What the route host names resolved to when the configuration was read (see
+    /// [`LeafRemotes::addresses`]).
+    pub addresses: std::collections::BTreeMap<String, std::net::SocketAddr>,
+}
+
+/// nats-server's default route port.
+pub const DEFAULT_CLUSTER_PORT: u16 = 6222;
+
+impl ClusterConfig {
+    pub fn new() -> ClusterConfig {
+        ClusterConfig {
+            name: None,
+            host: "0.0.0.0".to_string(),
+            port: DEFAULT_CLUSTER_PORT,
+            routes: Vec::new(),
+            no_advertise: false,
+            connect_retries: 0,
+            addresses: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Resolves the route URLs that are not IP addresses (blocking: where the
+    /// configuration is read, never on a core).
+    pub fn resolve_names(&mut self) {
+        resolve_into(&self.routes, &mut self.addresses);
+    }
+
+    /// The address to dial for a route `HOST:PORT`, without a DNS query.
+    pub fn address(&self, url: &str) -> Option<std::net::SocketAddr> {
+        url.parse()
+            .ok()
+            .or_else(|| self.addresses.get(url).copied())
+    }
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig::new()
+    }
+}
+
+/// Resolves each `HOST:PORT` of `urls` that is not an IP address and is not in
+/// `addresses` yet (blocking).
+fn resolve_into<'a>(
+    urls: impl IntoIterator<Item = &'a String>,
+    addresses: &mut std::collections::BTreeMap<String, std::net::SocketAddr>,
+) {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    for url in urls {
+        if url.parse::<SocketAddr>().is_ok() || addresses.contains_key(url) {
+            continue;
+        }
+        if let Some(address) = url
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut found| found.next())
+        {
+            addresses.insert(url.clone(), address);
+        }
+    }
 }
 
 /// The hubs ringmq dials as a leaf (`leafnodes { remotes, reconnect }`), global account,
@@ -208,19 +291,7 @@ impl LeafRemotes {
     /// Resolves every remote URL that is not an IP address already (blocking: call it where
     /// the configuration is read, never on a core).
     pub fn resolve_names(&mut self) {
-        use std::net::{SocketAddr, ToSocketAddrs};
-        for url in self.remotes.iter().flatten() {
-            if url.parse::<SocketAddr>().is_ok() || self.addresses.contains_key(url) {
-                continue;
-            }
-            if let Some(address) = url
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut found| found.next())
-            {
-                self.addresses.insert(url.clone(), address);
-            }
-        }
+        resolve_into(self.remotes.iter().flatten(), &mut self.addresses);
     }
 
     /// The address to dial for `url` (`HOST:PORT`) without a DNS query: an IP address as
@@ -272,6 +343,7 @@ impl Default for Config {
             allow_non_tls: false,
             leafnodes: None,
             leaf_remotes: LeafRemotes::default(),
+            cluster: None,
         }
     }
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use ringmq::cli::{self, CliError, Command, FLAGS, USAGE};
-use ringmq::config::{Config, TlsConfig};
+use ringmq::config::{ClusterConfig, Config, TlsConfig};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Output, Stdio};
@@ -51,6 +51,14 @@ use Expect::{Is, Refused, Set};
 
 /// Rewritten per test into the path of a real config file (`-c`).
 const CONF: &str = "{conf}";
+
+fn cluster(host: &str, port: u16) -> ClusterConfig {
+    ClusterConfig {
+        host: host.into(),
+        port,
+        ..ClusterConfig::new()
+    }
+}
 
 fn tls(c: &mut Config) -> &mut TlsConfig {
     c.tls
@@ -199,13 +207,73 @@ const TABLE: &[Row] = &[
         ),
     ),
     // Cluster options.
-    row("routes", Some("nats://h:1"), Refused("clustering")),
-    row("cluster", Some("nats://h:1"), Refused("clustering")),
-    row("cluster_name", Some("local"), Refused("clustering")),
-    row("no_advertise", None, Refused("clustering")),
-    row("cluster_advertise", Some("h:1"), Refused("clustering")),
-    row("connect_retries", Some("3"), Refused("clustering")),
-    row("cluster_listen", Some("nats://h:1"), Refused("clustering")),
+    row(
+        "cluster",
+        Some("nats://h:1"),
+        Set(|c| c.cluster = Some(cluster("h", 1))),
+    ),
+    row(
+        "cluster_listen",
+        Some("nats://h:1"),
+        Set(|c| c.cluster = Some(cluster("h", 1))),
+    ),
+    with(
+        &["--cluster", "nats://127.0.0.1:-1"],
+        row(
+            "cluster_name",
+            Some("local"),
+            Set(|c| {
+                c.cluster = Some(ClusterConfig {
+                    name: Some("local".into()),
+                    ..cluster("127.0.0.1", 0)
+                })
+            }),
+        ),
+    ),
+    with(
+        &["--cluster", "nats://127.0.0.1:-1"],
+        row(
+            "routes",
+            Some("nats://127.0.0.1:6001,nats-route://127.0.0.2:6002"),
+            Set(|c| {
+                c.cluster = Some(ClusterConfig {
+                    routes: vec!["127.0.0.1:6001".into(), "127.0.0.2:6002".into()],
+                    ..cluster("127.0.0.1", 0)
+                })
+            }),
+        ),
+    ),
+    with(
+        &["--cluster", "nats://127.0.0.1:-1"],
+        row(
+            "no_advertise",
+            None,
+            Set(|c| {
+                c.cluster = Some(ClusterConfig {
+                    no_advertise: true,
+                    ..cluster("127.0.0.1", 0)
+                })
+            }),
+        ),
+    ),
+    with(
+        &["--cluster", "nats://127.0.0.1:-1"],
+        row(
+            "connect_retries",
+            Some("3"),
+            Set(|c| {
+                c.cluster = Some(ClusterConfig {
+                    connect_retries: 3,
+                    ..cluster("127.0.0.1", 0)
+                })
+            }),
+        ),
+    ),
+    row(
+        "cluster_advertise",
+        Some("h:1"),
+        Refused("advertised cluster URLs"),
+    ),
     // Profiling options.
     row("profile", Some("6060"), Refused("profiling")),
     // Common options.
@@ -395,6 +463,15 @@ fn refused_flags_at_their_default_leave_the_feature_off_and_are_accepted() {
         run(&["-js=false", "--js"]),
         "error flag --js is not supported yet (JetStream)"
     );
+    // Without a route port no cluster starts, as in nats-server: these change nothing.
+    for args in [
+        ["--routes", "nats://h:1"].as_slice(),
+        &["-cluster_name", "local"],
+        &["-no_advertise"],
+        &["--connect_retries", "3"],
+    ] {
+        assert_eq!(run(args), runs(|_| {}), "{args:?}");
+    }
     // The command line: -cluster is the flag, not -c with "luster".
     assert_eq!(
         run(&[
@@ -403,7 +480,12 @@ fn refused_flags_at_their_default_leave_the_feature_off_and_are_accepted() {
             "-cluster_name",
             "local"
         ]),
-        "error flag -cluster is not supported yet (clustering)"
+        runs(|c| {
+            c.cluster = Some(ClusterConfig {
+                name: Some("local".into()),
+                ..cluster("127.0.0.1", 6222)
+            })
+        })
     );
 }
 
@@ -545,17 +627,8 @@ fn binary_refuses_a_flag_of_a_missing_feature_by_name() {
             "ringmq: flag -js is not supported yet (JetStream)\n",
         ),
         (
-            &[
-                "-cluster",
-                "nats://127.0.0.1:6222",
-                "-cluster_name",
-                "local",
-            ],
-            "ringmq: flag -cluster is not supported yet (clustering)\n",
-        ),
-        (
-            &["--routes=nats://h:1"],
-            "ringmq: flag --routes is not supported yet (clustering)\n",
+            &["-cluster_advertise", "h:1"],
+            "ringmq: flag -cluster_advertise is not supported yet (advertised cluster URLs)\n",
         ),
     ];
     for (args, stderr) in cases {

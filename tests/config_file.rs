@@ -237,14 +237,14 @@ fn unknown_keys_warn_with_file_and_line() {
 #[test]
 fn unsupported_security_blocks_refuse_to_start() {
     let scratch = Scratch::new("unsupported");
-    let file = scratch.write("cluster.conf", "port: -1\ncluster {\n  port: 6222\n}\n");
+    let file = scratch.write("gateway.conf", "port: -1\ngateway {\n  port: 7222\n}\n");
     let file_arg = path_arg(&file);
     let (status, stderr) = run_to_exit(&["-a", "127.0.0.1", "-p", "-1", "-c", &file_arg], &[]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(
         stderr,
         format!(
-            "ringmq: {file_arg}:2:1: cluster is not supported yet: refusing to start \
+            "ringmq: {file_arg}:2:1: gateway is not supported yet: refusing to start \
              rather than run without it\n"
         )
     );

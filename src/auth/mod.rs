@@ -316,6 +316,14 @@ impl Authenticator {
         self.account_names.len()
     }
 
+    /// The index of the account named `name` (a route names accounts on the wire).
+    pub fn account_index(&self, name: &[u8]) -> Option<AccountIndex> {
+        self.account_names
+            .iter()
+            .position(|known| known.as_bytes() == name)
+            .and_then(|index| AccountIndex::try_from(index).ok())
+    }
+
     /// An account's name (`$G` for index 0).
     pub fn account_name(&self, account: AccountIndex) -> &str {
         &self.account_names[usize::from(account)]

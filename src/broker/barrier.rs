@@ -25,6 +25,7 @@ impl Shard {
     ) -> u64 {
         if self.leaf_hub {
             self.note_hub_interest(io, add, account, pattern, queue);
+            self.note_route_interest(io, add, account, pattern, queue);
         }
         self.broadcast_any_interest(io, add, false, account, pattern, queue)
     }
@@ -177,6 +178,7 @@ impl Shard {
                 self.applied[from] = epoch;
                 if self.leaf_hub && !link {
                     self.note_hub_interest(io, true, account, pattern, queue);
+                    self.note_route_interest(io, true, account, pattern, queue);
                 }
             }
             Record::InterestDel {
@@ -191,6 +193,7 @@ impl Shard {
                 self.applied[from] = epoch;
                 if self.leaf_hub && !link {
                     self.note_hub_interest(io, false, account, pattern, queue);
+                    self.note_route_interest(io, false, account, pattern, queue);
                 }
             }
             Record::Ack { epoch } => {
@@ -199,6 +202,7 @@ impl Shard {
             }
             Record::Message(message) => self.deliver_forwarded(io, from, &message),
             Record::Monitor(body) => self.on_monitor_record(io, from, body),
+            Record::ClusterUrls(urls) => self.adopt_cluster_urls(io, urls),
         }
     }
 

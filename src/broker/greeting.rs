@@ -70,6 +70,7 @@ impl Shard {
         info.client_ip = client.peer.ip().to_string();
         info.nonce = client.nonce.as_deref().map(str::to_string);
         info.tls_required |= encrypted;
+        self.add_cluster_fields(&mut info);
         self.line.clear();
         info.encode(&mut self.line);
         io.write(conn, &self.line);

@@ -27,6 +27,8 @@ pub const MONITOR: u8 = 5;
 /// that are not behind a link).
 const LINK_INTEREST_ADD: u8 = 6;
 const LINK_INTEREST_DEL: u8 = 7;
+/// The cluster's client URLs changed (core 0 to the others): the URLs, one per line.
+const CLUSTER_URLS: u8 = 8;
 
 /// A message forwarded to another core. Byte fields borrow the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,15 @@ pub enum Record<'a> {
     Message(ForwardedMessage<'a>),
     /// Everything after the kind byte of a [`MONITOR`] record.
     Monitor(&'a [u8]),
+    /// The client URLs of every cluster node (INFO `connect_urls`), one per line.
+    ClusterUrls(&'a [u8]),
+}
+
+/// Encodes the cluster's client URLs into `out` (cleared first).
+pub fn encode_cluster_urls(out: &mut Vec<u8>, urls: &[String]) {
+    out.clear();
+    out.push(CLUSTER_URLS);
+    out.extend_from_slice(urls.join("\n").as_bytes());
 }
 
 /// Encodes a client's interest record into `out` (cleared first).
@@ -212,6 +223,7 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
             epoch: take_u64(rest)?.0,
         }),
         MONITOR => Some(Record::Monitor(rest)),
+        CLUSTER_URLS => Some(Record::ClusterUrls(rest)),
         MESSAGE => {
             let (account, rest) = take_u16(rest)?;
             let (subject, rest) = take_field(rest)?;

@@ -13,6 +13,8 @@ pub(super) enum ConnectionKind {
     Monitor,
     /// A leaf node connected to the leaf port, on core 0 (`leaf`).
     Leaf,
+    /// A cluster route, accepted or dialled, on core 0 (`route`).
+    Route,
 }
 
 /// Each open connection's kind, by runtime slot; a slot's entry names the generation it

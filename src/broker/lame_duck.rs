@@ -86,6 +86,7 @@ impl Shard {
     fn send_lame_duck_info(&mut self, io: &mut Io<'_>) {
         let mut info = self.live.info.clone();
         info.ldm = true;
+        self.add_cluster_fields(&mut info);
         for slot in 0..self.clients.len() {
             let Some(client) = self.clients[slot].as_deref() else {
                 continue;

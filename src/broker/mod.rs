@@ -27,6 +27,7 @@ mod login;
 mod monitoring;
 mod monitoring_snapshot;
 mod reload;
+mod route;
 mod routing;
 mod shard;
 mod stall;
@@ -89,6 +90,15 @@ pub struct Shared {
     pub leaf_port: Option<u16>,
     /// This server's loop detection subject, `$LDS.<nuid>`, sent to every leaf.
     pub leaf_lds: String,
+    /// The route port bound (`None`: no `cluster`).
+    pub route_port: Option<u16>,
+    /// The cluster's name at start-up: the configured one, or a dynamic one (a random
+    /// name a configured peer's replaces).
+    pub cluster_name: String,
+    /// The URLs clients reach this server at (`connect_urls` entries), computed at
+    /// start-up: the client host and port, or, for an unspecified host, this machine's
+    /// addresses.
+    pub client_urls: Vec<String>,
 }
 
 /// A running broker.
@@ -152,6 +162,49 @@ fn bind_monitor(config: &Config) -> std::io::Result<Option<TcpListener>> {
     })
 }
 
+/// Binds the route listener of a `cluster` block.
+fn bind_route(config: &Config) -> std::io::Result<Option<TcpListener>> {
+    let Some(cluster) = &config.cluster else {
+        return Ok(None);
+    };
+    let address = format!("{}:{}", cluster.host, cluster.port);
+    let parsed: std::net::SocketAddr = address
+        .parse()
+        .or_else(|_| format!("[{}]:{}", cluster.host, cluster.port).parse())
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("cluster: bad listen address {address:?}"),
+            )
+        })?;
+    bind_listener(parsed).map(Some).map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("can't listen to the cluster port: {error}"),
+        )
+    })
+}
+
+/// The `host:port` URLs clients reach this server at: the client host as configured, or,
+/// when it is unspecified (`0.0.0.0`, `::`), the address the machine's routing table
+/// gives for outside traffic (no packet is sent), loopback when there is none.
+fn client_urls(host: &str, port: u16) -> Vec<String> {
+    let unspecified = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    if !unspecified {
+        return vec![join_host_port(host, port)];
+    }
+    let outside = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| {
+            socket.connect("192.0.2.1:9")?;
+            socket.local_addr()
+        })
+        .map(|address| address.ip().to_string())
+        .unwrap_or_else(|_| "127.0.0.1".to_string());
+    vec![join_host_port(&outside, port)]
+}
+
 /// Binds the leaf node listener of a `leafnodes` block.
 fn bind_leaf(config: &Config) -> std::io::Result<Option<TcpListener>> {
     let Some(leaf) = &config.leafnodes else {
@@ -206,6 +259,11 @@ impl Server {
             Some(listener) => Some(listener.local_addr()?.port()),
             None => None,
         };
+        let route_listener = bind_route(&config)?;
+        let route_port = match &route_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
         let leaf_listener = bind_leaf(&config)?;
         let leaf_port = match &leaf_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
@@ -251,6 +309,12 @@ impl Server {
         if auth.has_plaintext_passwords() {
             warn!("Plaintext passwords detected, use nkeys or bcrypt");
         }
+        let config_cluster_name = config
+            .cluster
+            .as_ref()
+            .and_then(|cluster| cluster.name.clone())
+            .unwrap_or_else(crate::auth::new_nonce);
+        let client_urls = client_urls(&config.host, port);
         let clock = WallClock::start();
         let auth_checks =
             auth_checks::AuthChecks::new(config.cores, config.limits.auth_checks_queued);
@@ -275,6 +339,9 @@ impl Server {
             auth_checks,
             leaf_port,
             leaf_lds: format!("$LDS.{}", crate::auth::new_nonce()),
+            route_port,
+            cluster_name: config_cluster_name,
+            client_urls,
         });
         let live = shared.live.load();
         let factory_shared = Arc::clone(&shared);
@@ -282,6 +349,7 @@ impl Server {
             clients: listener,
             local: monitor_listener,
             leaf: leaf_listener,
+            route: route_listener,
         };
         let runtime = runtime::start_with(runtime_config, listeners, move |core| {
             Shard::new(core, Arc::clone(&factory_shared))
@@ -290,6 +358,16 @@ impl Server {
             info!(
                 "Starting http monitor on {}",
                 join_host_port(&live.config.host, http_port)
+            );
+        }
+        if let (Some(cluster), Some(port)) = (&live.config.cluster, route_port) {
+            info!("Cluster name is {}", shared.cluster_name);
+            if cluster.name.is_none() {
+                warn!("Cluster name was dynamically generated, consider setting one");
+            }
+            info!(
+                "Listening for route connections on {}",
+                join_host_port(&cluster.host, port)
             );
         }
         if let (Some(leaf), Some(port)) = (&live.config.leafnodes, leaf_port) {

@@ -168,17 +168,17 @@ impl Shard {
         self.deliver_collected(io, account, message)
     }
 
-    /// A message from a leaf link (`queues`: the groups it names, blank-separated; empty:
-    /// every group): routed as a publish that never goes back to a link.
+    /// A message from a leaf link or a route (see [`LinkSource`]): routed as a publish that
+    /// never goes back to its link, and from a route to no other route.
     pub(super) fn route_from_link(
         &mut self,
         io: &mut Io<'_>,
         link: ConnId,
         account: AccountIndex,
         message: &Message<'_>,
-        queues: &[u8],
+        source: LinkSource<'_>,
     ) {
-        self.collect_targets(link, false, account, message.subject, Some(queues));
+        self.collect_targets(link, false, account, message.subject, Some(source));
         self.deliver_collected(io, account, message);
         self.congested = None;
     }
@@ -198,7 +198,7 @@ impl Shard {
             delivered |= self.deliver(io, key, message);
         }
         if !self.link_targets.is_empty() {
-            delivered |= self.send_to_links(io, message);
+            delivered |= self.send_to_links(io, account, message);
         }
         if self.cores > 1 {
             delivered |= self.forward(io, account, message);
@@ -209,8 +209,7 @@ impl Shard {
     /// Fills `targets` with local subscriptions, `link_targets` with this core's links, and
     /// `remote_targets`/`remote_queues` with the cores to forward to, choosing one member
     /// per queue group across all cores (a member behind a link only when there is no
-    /// other). `from_link`: the message came from a link (the groups it names, empty for
-    /// all); it goes to no link.
+    /// other). `from`: the link the message came from (see [`LinkSource`]).
     #[inline(always)]
     fn collect_targets(
         &mut self,
@@ -218,7 +217,7 @@ impl Shard {
         echo: bool,
         account: AccountIndex,
         subject: &[u8],
-        from_link: Option<&[u8]>,
+        from: Option<LinkSource<'_>>,
     ) {
         self.targets.clear();
         self.remote_targets.iter_mut().for_each(|t| *t = false);
@@ -239,19 +238,23 @@ impl Shard {
         };
         if let Some(remote) = remote {
             for &(value, _) in &remote.plain {
-                if from_link.is_none() || value & LINK_BIT == 0 {
+                if from.is_none() || value & LINK_BIT == 0 {
                     self.remote_targets[leaf::core_of(value)] = true;
                 }
             }
         }
-        let links = if self.leaf_hub && from_link.is_none() {
+        let links = if self.leaf_hub {
             Some(self.link_interest[account].match_subject(subject))
         } else {
             None
         };
+        let routes = &self.routes;
+        let may_take = |slot: u32| from.is_none_or(|from| from.may_go_to(slot, routes));
         if let Some(links) = links {
             for &(slot, _) in &links.plain {
-                leaf::add_link_target(&mut self.link_targets, slot, None);
+                if may_take(slot) {
+                    leaf::add_link_target(&mut self.link_targets, slot, None);
+                }
             }
         }
         let remote_queues = remote.map(|r| &r.queues);
@@ -263,11 +266,14 @@ impl Shard {
         {
             return;
         }
-        let wanted = |name: &[u8]| match from_link {
-            Some(names) if !names.is_empty() => names
+        let wanted = |name: &[u8]| match from {
+            Some(from) if !from.queues.is_empty() => from
+                .queues
                 .split(|&b| b == b' ' || b == b'\t')
                 .any(|listed| listed == name),
-            _ => true,
+            // A route names every group it chose us for; none named, none wanted.
+            Some(from) => !from.route,
+            None => true,
         };
         let mut rng = self.rng;
         let local_names = local.queues.iter().map(|q| &q.name);
@@ -297,7 +303,8 @@ impl Shard {
                 skip_slot,
                 remote_group,
                 find(link_queues, name),
-                from_link.is_some(),
+                from.is_some(),
+                &may_take,
                 &mut rng,
             );
             match choice {
@@ -390,7 +397,7 @@ impl Shard {
             self.deliver(io, key, &message);
         }
         if !self.link_targets.is_empty() {
-            self.send_to_links(io, &message);
+            self.send_to_links(io, forwarded.account, &message);
         }
         // The publisher is on another core: stop taking that core's mail until the consumer
         // drains; its mail backpressure then slows its publishers (the cross-core stall).
@@ -548,13 +555,15 @@ enum Choice {
 
 /// Picks one member of a queue group: among local clients (`skip_slot` excluded) and
 /// other cores' client members, weighted by members; only when there are none, among the
-/// links (here and on other cores, by weight). A message from a link goes to no link.
+/// links (here and on other cores, by weight). A message from a link goes only to the links
+/// `may_take` allows, and never through another core's.
 fn choose_member(
     local: Option<&QueueMatch<SubKey>>,
     skip_slot: Option<u32>,
     remote: Option<&QueueMatch<u16>>,
     links: Option<&QueueMatch<u32>>,
     from_link: bool,
+    may_take: &dyn Fn(u32) -> bool,
     rng: &mut u64,
 ) -> Choice {
     let local_members = local.map_or(&[][..], |g| &g.members[..]);
@@ -582,22 +591,40 @@ fn choose_member(
         return weighted_member(clients, pick - local_count)
             .map_or(Choice::None, |value| Choice::Core(leaf::core_of(value)));
     }
-    if from_link {
-        return Choice::None;
-    }
     let link_members = links.map_or(&[][..], |g| &g.members[..]);
-    let here: u64 = link_members.iter().map(|&(_, n)| u64::from(n)).sum();
-    let total = here + count_where(true);
+    let eligible_links = link_members.iter().filter(|&&(slot, _)| may_take(slot));
+    let here: u64 = eligible_links.clone().map(|&(_, n)| u64::from(n)).sum();
+    let elsewhere = if from_link { 0 } else { count_where(true) };
+    let total = here + elsewhere;
     if total == 0 {
         return Choice::None;
     }
     let pick = next_random(rng) % total;
     if pick < here {
-        return weighted_member(link_members.iter(), pick).map_or(Choice::None, Choice::Link);
+        return weighted_member(eligible_links, pick).map_or(Choice::None, Choice::Link);
     }
     let behind_links = remote_members.iter().filter(|&&(v, _)| v & LINK_BIT != 0);
     weighted_member(behind_links, pick - here)
         .map_or(Choice::None, |value| Choice::Core(leaf::core_of(value)))
+}
+
+/// Where a message from a link came from, for the routing rules: it never goes back to its
+/// link; from a route it goes to no route (one hop inside a cluster), from a leaf link to
+/// routes and other leaf links. `queues` (blank-separated) are the groups the sender chose
+/// this server for: from a leaf link none means every group, from a route none means no
+/// group (its plain subscribers only).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LinkSource<'a> {
+    pub slot: u32,
+    pub route: bool,
+    pub queues: &'a [u8],
+}
+
+impl LinkSource<'_> {
+    fn may_go_to(&self, slot: u32, routes: &[Option<Box<super::route::Route>>]) -> bool {
+        let to_route = matches!(routes.get(slot as usize), Some(Some(_)));
+        slot != self.slot && !(self.route && to_route)
+    }
 }
 
 /// One member of `members`, each counted by its weight.

@@ -83,8 +83,9 @@ pub struct Shard {
     pub(super) auth_tickets: u64,
     /// Scratch for the answers of finished bcrypt checks.
     pub(super) auth_answers: Vec<super::auth_checks::CheckDone>,
-    /// This core hosts the leaf links (core 0 with a leaf port or remotes): it keeps
-    /// `hub_interest` and matches `link_interest` on the publish path.
+    /// This core hosts the links (core 0 with a leaf port, leaf remotes or a cluster): it
+    /// keeps `hub_interest` and `route_interest` and matches `link_interest` on the
+    /// publish path.
     pub(super) leaf_hub: bool,
     /// Leaf links by runtime slot.
     pub(super) links: Vec<Option<Box<super::leaf::LeafLink>>>,
@@ -96,6 +97,16 @@ pub struct Shard {
     pub(super) link_targets: Vec<super::leaf::LinkTarget>,
     /// The hubs this server dials as a leaf (`leaf::remote`; core 0).
     pub(super) remotes: super::leaf::Remotes,
+    /// Cluster routes by runtime slot (core 0).
+    pub(super) routes: Vec<Option<Box<super::route::Route>>>,
+    /// The routes this server dials (core 0).
+    pub(super) route_dials: super::route::RouteDials,
+    /// Every core's client interest and the leaf links', aggregated for the routes.
+    pub(super) route_interest: super::route::RouteInterest,
+    /// The cluster's name (core 0).
+    pub(super) cluster: super::route::Cluster,
+    /// The cluster's client URLs (INFO `connect_urls`), on every core.
+    pub(super) connect_urls: Vec<String>,
 }
 
 impl Shard {
@@ -104,7 +115,18 @@ impl Shard {
         let cores = live.config.cores;
         let accounts = live.auth.account_count();
         let leaf_hub = core == 0
-            && (live.config.leafnodes.is_some() || !live.config.leaf_remotes.remotes.is_empty());
+            && (live.config.leafnodes.is_some()
+                || !live.config.leaf_remotes.remotes.is_empty()
+                || live.config.cluster.is_some());
+        let cluster = super::route::Cluster {
+            name: shared.cluster_name.clone(),
+            dynamic: live
+                .config
+                .cluster
+                .as_ref()
+                .is_some_and(|cluster| cluster.name.is_none()),
+            published: Vec::new(),
+        };
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Shard {
             core,
@@ -143,6 +165,11 @@ impl Shard {
             hub_interest: super::leaf::HubInterest::default(),
             link_targets: Vec::new(),
             remotes: super::leaf::Remotes::default(),
+            routes: Vec::new(),
+            route_dials: super::route::RouteDials::default(),
+            route_interest: super::route::RouteInterest::default(),
+            cluster,
+            connect_urls: Vec::new(),
         }
     }
 
@@ -195,7 +222,17 @@ impl Handler for Shard {
         self.open_leaf(io, conn, peer);
     }
 
+    fn on_open_route(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        self.kinds.insert(conn, ConnectionKind::Route);
+        self.open_route(io, conn, peer);
+    }
+
     fn on_connected(&mut self, io: &mut Io<'_>, conn: ConnId, tag: u64, peer: SocketAddr) {
+        if tag & super::route::ROUTE_DIAL_TAG != 0 {
+            self.kinds.insert(conn, ConnectionKind::Route);
+            self.on_route_connected(io, conn, tag, peer);
+            return;
+        }
         self.kinds.insert(conn, ConnectionKind::Leaf);
         self.on_remote_connected(io, conn, tag, peer);
     }
@@ -207,13 +244,18 @@ impl Handler for Shard {
         tag: u64,
         error: crate::runtime::ConnectError,
     ) {
-        self.on_remote_connect_failed(io, tag, error);
+        if tag & super::route::ROUTE_DIAL_TAG != 0 {
+            self.on_route_connect_failed(io, tag, error);
+        } else {
+            self.on_remote_connect_failed(io, tag, error);
+        }
     }
 
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.tls_established(io, conn, handshake),
-            Some(ConnectionKind::Monitor | ConnectionKind::Leaf) | None => {}
+            Some(ConnectionKind::Monitor | ConnectionKind::Leaf | ConnectionKind::Route) | None => {
+            }
         }
     }
 
@@ -222,6 +264,7 @@ impl Handler for Shard {
             Some(ConnectionKind::Client) => self.client_input(io, conn, data),
             Some(ConnectionKind::Monitor) => self.on_monitor_data(io, conn, data),
             Some(ConnectionKind::Leaf) => self.leaf_input(io, conn, data),
+            Some(ConnectionKind::Route) => self.route_input(io, conn, data),
             None => {}
         }
     }
@@ -231,6 +274,7 @@ impl Handler for Shard {
             Some(ConnectionKind::Client) => self.client_closed(io, conn, reason),
             Some(ConnectionKind::Monitor) => self.on_monitor_close(io, conn),
             Some(ConnectionKind::Leaf) => self.leaf_closed(io, conn, reason),
+            Some(ConnectionKind::Route) => self.route_closed(io, conn, reason),
             None => {}
         }
         self.kinds.remove(conn);
@@ -248,6 +292,9 @@ impl Handler for Shard {
             Timer::Ping(conn) if self.kinds.get(conn) == Some(ConnectionKind::Leaf) => {
                 self.on_leaf_ping_timer(io, conn)
             }
+            Timer::Ping(conn) if self.kinds.get(conn) == Some(ConnectionKind::Route) => {
+                self.on_route_ping_timer(io, conn)
+            }
             Timer::Ping(conn) => self.on_ping_timer(io, conn),
             Timer::Stall(conn) => self.on_stall_timer(io, conn),
             Timer::Auth(conn) => self.on_auth_timer(io, conn),
@@ -255,12 +302,14 @@ impl Handler for Shard {
             Timer::LameDuck => self.close_next_lame_duck_batch(io),
             Timer::Monitor(token) => self.on_monitor_timer(io, token),
             Timer::LeafRedial(remote) => self.on_leaf_redial_timer(io, remote),
+            Timer::RouteRedial(index) => self.on_route_redial_timer(io, index),
         }
     }
 
     fn on_turn_end(&mut self, io: &mut Io<'_>) {
         if self.leaf_hub {
             self.start_leaf_remotes(io);
+            self.start_routes(io);
         }
         self.send_acks(io);
         self.adopt_live_if_newer(io);

@@ -3,7 +3,8 @@
 //! A connection's token has its slot in the low 32 bits and its generation in bits 32..56
 //! (the runtime's generations are 24 bits); the top bits say which timer, one bit each:
 //! 63 stall, 62 monitoring (`monitoring::TIMER_BIT`, with bit 61 for its gathers), 60 auth,
-//! 59 a leaf remote's redial (its index in the low bits, no connection);
+//! 59 a leaf remote's redial, 58 a route's redial (their index in the low bits, no
+//! connection);
 //! the ping timer has none. The lame duck token (`u64::MAX`) and the peer-stall range sit
 //! above every connection token and are recognised first.
 
@@ -17,6 +18,8 @@ const STALL_BIT: u64 = 1 << 63;
 const AUTH_BIT: u64 = 1 << 60;
 /// Marks a leaf remote's redial timer; the low bits are the remote's index.
 const LEAF_REDIAL_BIT: u64 = 1 << 59;
+/// Marks a route dial's redial timer; the low bits are the dial's index.
+const ROUTE_REDIAL_BIT: u64 = 1 << 58;
 /// Timer tokens of the cross-core stall gate: this plus the peer core's index.
 const PEER_STALL_BASE: u64 = u64::MAX - 1 - MAX_CORES;
 /// More cores than any machine has; bounds the peer-stall token range.
@@ -39,6 +42,8 @@ pub(super) enum Timer {
     Monitor(u64),
     /// A leaf remote (by index) is due for its next dial.
     LeafRedial(usize),
+    /// A route dial (by index) is due.
+    RouteRedial(usize),
 }
 
 impl Timer {
@@ -54,6 +59,7 @@ impl Timer {
             Timer::LameDuck => LAME_DUCK_TIMER,
             Timer::Monitor(token) => token,
             Timer::LeafRedial(remote) => LEAF_REDIAL_BIT | remote as u64,
+            Timer::RouteRedial(index) => ROUTE_REDIAL_BIT | index as u64,
         }
     }
 
@@ -69,6 +75,9 @@ impl Timer {
         }
         if token & LEAF_REDIAL_BIT != 0 && token & (STALL_BIT | AUTH_BIT) == 0 {
             return Timer::LeafRedial((token & u64::from(u32::MAX)) as usize);
+        }
+        if token & ROUTE_REDIAL_BIT != 0 && token & (STALL_BIT | AUTH_BIT) == 0 {
+            return Timer::RouteRedial((token & u64::from(u32::MAX)) as usize);
         }
         let conn = ConnId {
             slot: token as u32,

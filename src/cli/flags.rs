@@ -68,12 +68,7 @@ impl Key {
             Key::MaxTracedMsgLen => "truncated trace lines",
             Key::Syslog | Key::RemoteSyslog => "syslog",
             Key::JetStream => "JetStream",
-            Key::Routes
-            | Key::ClusterListen
-            | Key::ClusterName
-            | Key::ClusterAdvertise
-            | Key::NoAdvertise
-            | Key::ConnectRetries => "clustering",
+            Key::ClusterAdvertise => "advertised cluster URLs",
             Key::Profile => "profiling",
             _ => return None,
         })

@@ -8,7 +8,7 @@ pub mod goflag;
 pub use flags::{Key, FLAGS, TLS_HELP, USAGE};
 
 use crate::conf::{self, Diagnostic, Report};
-use crate::config::{Config, TlsConfig};
+use crate::config::{ClusterConfig, Config, TlsConfig};
 use goflag::{FlagError, Given, Value};
 use std::ffi::OsString;
 use std::fmt;
@@ -263,7 +263,60 @@ fn apply_flags(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
     if let Some(token) = flags.string(Key::Auth) {
         config.auth.token = token.map(crate::auth::Secret);
     }
+    apply_cluster(flags, config)?;
     apply_tls(flags, config)
+}
+
+/// `--cluster nats://HOST:PORT` (the route port, `-1` a free one), `--cluster_name`,
+/// `--routes URL,URL`, `--no_advertise`, `--connect_retries`, over the file's `cluster`.
+/// As in nats-server, routes without a route port are ignored (no cluster starts).
+fn apply_cluster(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
+    if let Some(Some(url)) = flags.string(Key::ClusterListen) {
+        let cluster = config.cluster.get_or_insert_with(ClusterConfig::new);
+        let rest = url
+            .strip_prefix("nats://")
+            .or_else(|| url.strip_prefix("nats-route://"))
+            .unwrap_or(&url);
+        let rest = rest.trim_end_matches('/');
+        let parsed = rest.rsplit_once(':').and_then(|(host, port)| {
+            let port: i64 = port.parse().ok()?;
+            Some((host, port))
+        });
+        let Some((host, number)) = parsed else {
+            return Err(CliError::Invalid(format!(
+                "invalid value {url:?} for --cluster: expected nats://HOST:PORT"
+            )));
+        };
+        if !host.is_empty() {
+            cluster.host = host.to_string();
+        }
+        cluster.port = port(number, "--cluster")?.unwrap_or(crate::config::DEFAULT_CLUSTER_PORT);
+    }
+    let Some(cluster) = config.cluster.as_mut() else {
+        return Ok(());
+    };
+    if let Some(name) = flags.string(Key::ClusterName) {
+        cluster.name = name;
+    }
+    if let Some(Some(routes)) = flags.string(Key::Routes) {
+        cluster.routes = routes
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(crate::conf::route_url)
+            .collect::<Result<_, _>>()
+            .map_err(CliError::Invalid)?;
+        cluster.addresses.clear();
+        cluster.resolve_names();
+    }
+    if let Some(on) = flags.bool(Key::NoAdvertise) {
+        cluster.no_advertise = on;
+    }
+    if let Some((number, spelled)) = flags.int(Key::ConnectRetries) {
+        cluster.connect_retries = u32::try_from(number)
+            .map_err(|_| CliError::Invalid(format!("invalid value {number} for {spelled}")))?;
+    }
+    Ok(())
 }
 
 /// nats-server's rule: `--tls=false` turns TLS off (the file's too); otherwise any `--tls*`

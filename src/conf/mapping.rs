@@ -17,7 +17,6 @@ use std::time::Duration;
 /// with any of them is refused: starting without them would expose what the file
 /// protects.
 pub const UNSUPPORTED_SECURITY_KEYS: &[&str] = &[
-    "cluster",
     "gateway",
     "jetstream",
     "websocket",
@@ -250,6 +249,7 @@ fn apply_key(
         "host" | "net" => config.host = string(node)?,
         "server_name" => config.server_name = Some(string(node)?),
         "leafnodes" | "leaf" => super::leafnodes::leafnodes_block(node, config, report)?,
+        "cluster" => super::cluster::cluster_block(node, config, report)?,
         "debug" => config.debug = boolean(node)?,
         "trace" => config.trace = boolean(node)?,
         "logtime" => config.logtime = boolean(node)?,
@@ -806,10 +806,10 @@ mod tests {
         }
         // Whatever the value's form and the key's case.
         assert_eq!(
-            errors("  Gateway: { port: 1 }\nCluster: 1\n"),
+            errors("  Gateway: { port: 1 }\nMQTT: 1\n"),
             [
                 "m.conf:1:3: Gateway is not supported yet: refusing to start rather than run without it",
-                "m.conf:2:1: Cluster is not supported yet: refusing to start rather than run without it",
+                "m.conf:2:1: MQTT is not supported yet: refusing to start rather than run without it",
             ]
         );
         // Auth blocks are read by auth::AuthConfig::from_tree, errors placed at the first

@@ -10,6 +10,8 @@
 //! errors, never ignored: running without the authentication a file asks for would be a
 //! hole. Other unknown keys are warnings.
 
+mod cluster;
+pub use cluster::route_url;
 mod leafnodes;
 pub mod lexer;
 pub mod mapping;

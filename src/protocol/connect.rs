@@ -364,6 +364,12 @@ pub struct ServerInfo {
     pub client_ip: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The cluster's name, when clustered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Every cluster node's client URLs (`host:port`), for clients to fail over.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ldm: bool,
 }

@@ -16,7 +16,7 @@ use super::{Handler, Io};
 /// Core 0's multishot accepts, one per listener.
 pub(super) struct Acceptor {
     /// Indexed by the slot of the listener's accept token: the client listener is slot 0,
-    /// then the local listener and the leaf listener, if any.
+    /// then the local, leaf and route listeners, if any.
     pub(super) listeners: Vec<AcceptListener>,
     pub(super) backoff_pending: bool,
     /// EMFILE/ENFILE was logged for the current burst.
@@ -32,6 +32,7 @@ pub(super) enum ListenerKind {
     Clients,
     Local,
     Leaf,
+    Route,
 }
 
 /// One listening socket and its multishot accept.
@@ -199,6 +200,7 @@ impl<H: Handler> EventLoop<'_, H> {
             ListenerKind::Clients => self.handler.on_open(&mut io, id, peer),
             ListenerKind::Local => self.handler.on_open_local(&mut io, id, peer),
             ListenerKind::Leaf => self.handler.on_open_leaf(&mut io, id, peer),
+            ListenerKind::Route => self.handler.on_open_route(&mut io, id, peer),
         }
         self.state.queue_arm(id.slot as usize);
     }

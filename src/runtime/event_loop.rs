@@ -70,6 +70,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             let others = [
                 (listeners.local, ListenerKind::Local),
                 (listeners.leaf, ListenerKind::Leaf),
+                (listeners.route, ListenerKind::Route),
             ];
             let others = others.into_iter().filter_map(|(socket, kind)| {
                 socket.map(|socket| AcceptListener {

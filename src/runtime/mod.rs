@@ -175,6 +175,12 @@ pub trait Handler {
         let _ = peer;
         io.close(conn, false);
     }
+    /// A new connection from the route listener (core 0 only; see [`Listeners::route`]);
+    /// the default closes it.
+    fn on_open_route(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let _ = peer;
+        io.close(conn, false);
+    }
     /// Bytes received on `conn` (never empty).
     fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]);
     /// `conn` is gone; called exactly once per opened connection.
@@ -555,6 +561,9 @@ pub struct Listeners {
     /// Leaf node connections: like `local` (core 0, uncounted), opened with
     /// [`Handler::on_open_leaf`].
     pub leaf: Option<TcpListener>,
+    /// Cluster route connections: like `local` (core 0, uncounted), opened with
+    /// [`Handler::on_open_route`].
+    pub route: Option<TcpListener>,
 }
 
 /// Starts the cores with one client listener; see the module contract.
@@ -571,6 +580,7 @@ where
         clients: listener,
         local: None,
         leaf: None,
+        route: None,
     };
     start_with(config, listeners, make_handler)
 }

@@ -17,7 +17,7 @@ use crate::auth::AccountIndex;
 use crate::runtime::{ConnId, Io};
 use std::collections::HashMap;
 
-pub(super) type InterestKey = (Box<[u8]>, Option<Box<[u8]>>);
+pub(in crate::broker) type InterestKey = (Box<[u8]>, Option<Box<[u8]>>);
 
 /// All cores' client interest per account, as the leaf sees it.
 #[derive(Debug, Default)]
@@ -26,8 +26,18 @@ pub(in crate::broker) struct HubInterest {
 }
 
 impl HubInterest {
+    /// Every account's map, with its index.
+    pub(in crate::broker) fn accounts(
+        &self,
+    ) -> impl Iterator<Item = (AccountIndex, &HashMap<InterestKey, u32>)> {
+        self.accounts
+            .iter()
+            .enumerate()
+            .filter_map(|(index, map)| AccountIndex::try_from(index).ok().map(|a| (a, map)))
+    }
+
     /// Applies one change; returns the count after it, or `None` if nothing changed.
-    fn apply(
+    pub(in crate::broker) fn apply(
         &mut self,
         add: bool,
         account: AccountIndex,
@@ -182,10 +192,11 @@ impl Shard {
         }
     }
 
-    /// Moves one (subject, queue) of a link from weight `old` to `new`, here and on the
-    /// other cores.
+    /// Moves one (subject, queue) of a link (leaf or route) from weight `old` to `new`,
+    /// here and on the other cores, and tells the links of the other kind: a route's
+    /// interest goes to the leaf links, a leaf link's to the routes.
     #[allow(clippy::too_many_arguments)]
-    fn adjust_link_interest(
+    pub(in crate::broker) fn adjust_link_interest(
         &mut self,
         io: &mut Io<'_>,
         conn: ConnId,
@@ -204,8 +215,14 @@ impl Shard {
             debug_assert!(inserted.is_ok(), "pattern was validated");
         }
         let add = new > old;
+        let from_route = self.is_route_slot(conn.slot);
         for _ in 0..old.abs_diff(new) {
             self.broadcast_link_interest(io, add, account, subject, queue);
+            if from_route {
+                self.note_hub_interest(io, add, account, subject, queue);
+            } else {
+                self.note_route_interest(io, add, account, subject, queue);
+            }
         }
     }
 }

@@ -65,20 +65,30 @@ impl Shard {
             header_len: message.header_len,
             message: message.message,
         };
-        self.route_from_link(io, conn, account, &routed, message.queues);
+        let source = crate::broker::routing::LinkSource {
+            slot: conn.slot,
+            route: false,
+            queues: message.queues,
+        };
+        self.route_from_link(io, conn, account, &routed, source);
     }
 
-    /// Writes the current message to every link in `link_targets`; returns whether any
-    /// got it.
+    /// Writes the current message to every link (leaf or route) in `link_targets`;
+    /// returns whether any got it.
     pub(in crate::broker) fn send_to_links(
         &mut self,
         io: &mut Io<'_>,
+        account: crate::auth::AccountIndex,
         message: &Message<'_>,
     ) -> bool {
         let max_pending = self.live.config.limits.max_pending;
         let mut targets = std::mem::take(&mut self.link_targets);
         let mut sent = false;
         for target in &targets {
+            if self.is_route_slot(target.slot) {
+                sent |= self.send_to_route(io, target.slot, &target.queues, account, message);
+                continue;
+            }
             let Some(Some(link)) = self.links.get_mut(target.slot as usize) else {
                 continue;
             };

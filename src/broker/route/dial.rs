@@ -1,0 +1,269 @@
+//! The routes this server dials (core 0): the configured ones (`cluster.routes`, redialled
+//! for ever, 1 s apart) and those learnt from gossip (implicit: `connect_retries` retries,
+//! redialled at once when lost), with `backoff`'s policies. A route that proves to lead to
+//! ourselves, or to a server already routed, is not dialled again. A dial never queries
+//! DNS on the core: configured names were resolved when the configuration was read
+//! (`ClusterConfig::addresses`), gossip carries addresses.
+
+use super::{Route, Shard};
+use crate::broker::backoff::{Backoff, Failure, Policy, Retry};
+use crate::broker::timers::Timer;
+use crate::runtime::{ConnId, ConnectError, Io, TimerId};
+use crate::{debug, error, info};
+use std::net::SocketAddr;
+
+/// Marks a dial's tag as a route's (a leaf remote's tag is its bare index).
+pub(in crate::broker) const ROUTE_DIAL_TAG: u64 = 1 << 62;
+
+#[derive(Debug)]
+struct RouteDial {
+    /// `host:port`.
+    url: String,
+    /// The server it leads to, once known (implicit routes know it from gossip).
+    server_id: Option<String>,
+    backoff: Backoff,
+    attempts: u32,
+    conn: Option<ConnId>,
+    timer: Option<TimerId>,
+    /// Never dialled again (it led to ourselves, or the retries ran out).
+    done: bool,
+}
+
+/// Every route dial of this server (core 0).
+#[derive(Debug, Default)]
+pub(in crate::broker) struct RouteDials {
+    started: bool,
+    list: Vec<RouteDial>,
+}
+
+/// Go's dial error text.
+fn dial_error(address: SocketAddr, error: ConnectError) -> String {
+    match error {
+        ConnectError::TimedOut => format!("dial tcp {address}: i/o timeout"),
+        error => format!("dial tcp {address}: connect: {error}"),
+    }
+}
+
+impl Shard {
+    /// Core 0's first turn: the first dial of every configured route.
+    pub(in crate::broker) fn start_routes(&mut self, io: &mut Io<'_>) {
+        if self.route_dials.started || self.core != 0 {
+            return;
+        }
+        self.route_dials.started = true;
+        let Some(cluster) = &self.live.config.cluster else {
+            return;
+        };
+        self.route_dials.list = cluster
+            .routes
+            .iter()
+            .map(|url| RouteDial {
+                url: url.clone(),
+                server_id: None,
+                backoff: Backoff::new(Policy::ExplicitRoute),
+                attempts: 0,
+                conn: None,
+                timer: None,
+                done: false,
+            })
+            .collect();
+        for index in 0..self.route_dials.list.len() {
+            self.dial_route(io, index);
+        }
+    }
+
+    /// Gossip named a server and its route URL: dial it unless it is us, routed already,
+    /// or being dialled.
+    pub(super) fn learn_route(&mut self, io: &mut Io<'_>, server_id: &str, url: &str) {
+        if server_id == self.live.info.server_id
+            || super::active_routes(&self.routes).any(|route| route.remote_id == server_id)
+        {
+            return;
+        }
+        let known = self
+            .route_dials
+            .list
+            .iter()
+            .position(|dial| dial.server_id.as_deref() == Some(server_id) || dial.url == url);
+        if let Some(index) = known {
+            let dial = &mut self.route_dials.list[index];
+            if dial.conn.is_some() || dial.timer.is_some() {
+                return;
+            }
+            dial.done = false;
+            dial.server_id = Some(server_id.to_string());
+            self.dial_route(io, index);
+            return;
+        }
+        let connect_retries = self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .map_or(0, |cluster| cluster.connect_retries);
+        self.route_dials.list.push(RouteDial {
+            url: url.to_string(),
+            server_id: Some(server_id.to_string()),
+            backoff: Backoff::new(Policy::ImplicitRoute { connect_retries }),
+            attempts: 0,
+            conn: None,
+            timer: None,
+            done: false,
+        });
+        let index = self.route_dials.list.len() - 1;
+        self.dial_route(io, index);
+    }
+
+    fn dial_route(&mut self, io: &mut Io<'_>, index: usize) {
+        let Some(dial) = self.route_dials.list.get(index) else {
+            return;
+        };
+        let url = dial.url.clone();
+        let address = self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|cluster| cluster.address(&url));
+        let Some(address) = address else {
+            let host = url.rsplit_once(':').map_or(url.as_str(), |(host, _)| host);
+            let text = format!(
+                "dial tcp {url}: lookup {host}: not resolved when the configuration was read"
+            );
+            self.route_dial_failed(io, index, &text);
+            return;
+        };
+        debug!("Trying to connect to route on {url} ({address})");
+        let timeout = self.live.config.limits.leaf_dial_timeout;
+        match io.connect(address, ROUTE_DIAL_TAG | index as u64, timeout) {
+            Ok(conn) => self.route_dials.list[index].conn = Some(conn),
+            Err(error) => self.route_dial_failed(io, index, &dial_error(address, error)),
+        }
+    }
+
+    /// A route dial connected: the route starts with our CONNECT and INFO.
+    pub(in crate::broker) fn on_route_connected(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        tag: u64,
+        peer: SocketAddr,
+    ) {
+        let index = (tag & !ROUTE_DIAL_TAG) as usize;
+        let rid = self.new_route(conn, peer, Some(index));
+        debug!("{peer} - rid:{rid} - Route connect msg sent");
+        info!("{peer} - rid:{rid} - Route connection created");
+        self.send_route_connect(io, conn);
+        self.arm_route_ping(io, conn);
+    }
+
+    pub(in crate::broker) fn on_route_connect_failed(
+        &mut self,
+        io: &mut Io<'_>,
+        tag: u64,
+        error: ConnectError,
+    ) {
+        if matches!(error, ConnectError::Shutdown) {
+            return;
+        }
+        let index = (tag & !ROUTE_DIAL_TAG) as usize;
+        let Some(dial) = self.route_dials.list.get_mut(index) else {
+            return;
+        };
+        dial.conn = None;
+        let url = dial.url.clone();
+        let text = match self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|cluster| cluster.address(&url))
+        {
+            Some(address) => dial_error(address, error),
+            None => error.to_string(),
+        };
+        self.route_dial_failed(io, index, &text);
+    }
+
+    fn route_dial_failed(&mut self, io: &mut Io<'_>, index: usize, text: &str) {
+        let Some(dial) = self.route_dials.list.get_mut(index) else {
+            return;
+        };
+        dial.attempts += 1;
+        let attempts = dial.attempts;
+        // nats-server: the first failure and every hour's worth after it are errors.
+        if attempts == 1 || attempts % 3600 == 0 {
+            error!("Error trying to connect to route (attempt {attempts}): {text}");
+        } else {
+            debug!("Error trying to connect to route (attempt {attempts}): {text}");
+        }
+        self.schedule_route_dial(io, index, Failure::Dial);
+    }
+
+    fn schedule_route_dial(&mut self, io: &mut Io<'_>, index: usize, failure: Failure) {
+        let Some(dial) = self.route_dials.list.get_mut(index) else {
+            return;
+        };
+        match dial.backoff.next(failure) {
+            Retry::After(wait) => {
+                let timer = io.set_timer(io.now() + wait, Timer::RouteRedial(index).token());
+                if let Some(old) = dial.timer.replace(timer) {
+                    io.cancel_timer(old);
+                }
+            }
+            Retry::GiveUp => {
+                dial.done = true;
+                debug!("Not attempting to connect to route {:?} any more", dial.url);
+            }
+        }
+    }
+
+    pub(in crate::broker) fn on_route_redial_timer(&mut self, io: &mut Io<'_>, index: usize) {
+        let Some(dial) = self.route_dials.list.get_mut(index) else {
+            return;
+        };
+        dial.timer = None;
+        if dial.conn.is_none() && !dial.done {
+            self.dial_route(io, index);
+        }
+    }
+
+    /// The route we dialled registered: counting starts again.
+    pub(super) fn route_dial_succeeded(&mut self, conn: ConnId) {
+        let Some(index) = self.route_ref(conn).and_then(|route| route.dial) else {
+            return;
+        };
+        let remote_id = self.route_ref(conn).map(|route| route.remote_id.clone());
+        if let Some(dial) = self.route_dials.list.get_mut(index) {
+            dial.backoff.connected();
+            dial.attempts = 0;
+            dial.server_id = remote_id;
+        }
+    }
+
+    /// The route dialled to `conn` led to ourselves: never again.
+    pub(super) fn route_to_self(&mut self, conn: ConnId) {
+        let Some(index) = self.route_ref(conn).and_then(|route| route.dial) else {
+            return;
+        };
+        if let Some(dial) = self.route_dials.list.get_mut(index) {
+            dial.done = true;
+        }
+    }
+
+    /// A route we dialled is gone: dial again as its policy says (not while shutting down,
+    /// nor after it proved useless).
+    pub(super) fn route_dial_ended(&mut self, io: &mut Io<'_>, route: &Route, shutdown: bool) {
+        let Some(index) = route.dial else {
+            return;
+        };
+        let Some(dial) = self.route_dials.list.get_mut(index) else {
+            return;
+        };
+        dial.conn = None;
+        if shutdown || dial.done || !route.redial {
+            return;
+        }
+        self.schedule_route_dial(io, index, Failure::Lost);
+    }
+}

@@ -1,0 +1,403 @@
+//! The route handshake, as nats-server 2.9.10 does it: the accepting side sends its INFO
+//! (and a PING) at once; the dialling side sends CONNECT then its INFO; each side registers
+//! the route when the other's INFO is in, then sends its interest as RS+.
+//!
+//! Also here: the cluster's name (a configured one must match the peer's; a dynamic one
+//! is replaced by a configured peer's, or by the smaller of two dynamic names), a route to
+//! ourselves (dropped, never dialled again), a second route to a server already routed
+//! (dropped), gossip (a peer that dialled us is announced to our other routes, which dial
+//! it: the implicit routes of a full mesh) and the cluster's client URLs (`connect_urls`).
+
+use super::{Phase, Shard};
+use crate::broker::interest;
+use crate::runtime::{ConnId, Io};
+use crate::{debug, error, info};
+use serde::{Deserialize, Serialize};
+
+/// This server's cluster (core 0): its name and whether that name is dynamic.
+#[derive(Debug, Default)]
+pub(in crate::broker) struct Cluster {
+    pub name: String,
+    pub dynamic: bool,
+    /// The client URLs last published to the cores (ours first, then the peers').
+    pub published: Vec<String>,
+}
+
+/// A route INFO in nats-server's field order.
+#[derive(Serialize)]
+struct RouteInfo<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'a str,
+    proto: u32,
+    go: &'a str,
+    host: &'a str,
+    port: u16,
+    headers: bool,
+    max_payload: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    cluster: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    cluster_dynamic: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    connect_urls: &'a [String],
+    lnoc: bool,
+}
+
+/// The fields of a peer's INFO that we read.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PeerInfo {
+    server_id: String,
+    server_name: String,
+    host: String,
+    port: u16,
+    ip: String,
+    cluster: String,
+    cluster_dynamic: bool,
+    connect_urls: Vec<String>,
+}
+
+/// The CONNECT a dialling nats-server 2.9.10 sends on a route, in its field order.
+#[derive(Serialize)]
+struct RouteConnect<'a> {
+    echo: bool,
+    verbose: bool,
+    pedantic: bool,
+    tls_required: bool,
+    headers: bool,
+    name: &'a str,
+    cluster: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dynamic: bool,
+    lnoc: bool,
+}
+
+/// The fields of a route CONNECT that we read.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PeerConnect {
+    name: String,
+    cluster: String,
+    dynamic: bool,
+    lang: Option<String>,
+}
+
+/// `nats-route://host:port/` → `host:port`.
+fn route_address(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("nats-route://")
+        .or_else(|| url.strip_prefix("nats://"))?;
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+    rest.rsplit_once(':')
+        .filter(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        .map(|_| rest.to_string())
+}
+
+impl Shard {
+    /// Our route INFO; `about`: instead, the INFO of a peer we announce to this route
+    /// (gossip: its id, name and route URL in `ip`).
+    pub(super) fn send_route_info(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        about: Option<(&str, &str, &str)>,
+    ) {
+        let live = &self.live;
+        let Some(cluster) = &live.config.cluster else {
+            return;
+        };
+        let port = self.shared.route_port.unwrap_or(cluster.port);
+        let advertised = if cluster.no_advertise {
+            &[][..]
+        } else {
+            &self.shared.client_urls[..]
+        };
+        let ip = about.map(|(_, _, url)| format!("nats-route://{url}/"));
+        let nonce = crate::auth::new_nonce();
+        let info = RouteInfo {
+            server_id: about.map_or(live.info.server_id.as_str(), |(id, _, _)| id),
+            server_name: about.map_or(live.info.server_name.as_str(), |(_, name, _)| name),
+            version: &live.info.version,
+            proto: 2,
+            go: &live.info.go,
+            host: &cluster.host,
+            port,
+            headers: true,
+            max_payload: live.config.limits.max_payload,
+            ip: ip.as_deref(),
+            nonce: about.is_none().then_some(nonce.as_str()),
+            cluster: &self.cluster.name,
+            cluster_dynamic: self.cluster.dynamic,
+            connect_urls: if about.is_some() { &[] } else { advertised },
+            lnoc: true,
+        };
+        let json = serde_json::to_string(&info).expect("INFO serialises");
+        io.write_parts(conn, &[b"INFO ", json.as_bytes(), b" \r\n"]);
+    }
+
+    /// Our CONNECT then INFO, on a route we dialled.
+    pub(super) fn send_route_connect(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let connect = RouteConnect {
+            echo: true,
+            verbose: false,
+            pedantic: false,
+            tls_required: false,
+            headers: true,
+            name: &self.live.info.server_id,
+            cluster: &self.cluster.name,
+            dynamic: self.cluster.dynamic,
+            lnoc: true,
+        };
+        let json = serde_json::to_string(&connect).expect("CONNECT serialises");
+        io.write_parts(conn, &[b"CONNECT ", json.as_bytes(), b"\r\n"]);
+        self.send_route_info(io, conn, None);
+    }
+
+    /// The CONNECT of a peer that dialled us: a client's is refused; its cluster's name
+    /// must be ours (or one of them dynamic).
+    pub(super) fn on_route_connect(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        json: &[u8],
+    ) -> Result<(), &'static str> {
+        let connect: PeerConnect =
+            serde_json::from_slice(json).map_err(|_| "Protocol Violation")?;
+        if connect.lang.is_some() {
+            self.write_route_error(io, conn, "attempted to connect to route port");
+            return Err("Incorrect Port");
+        }
+        self.check_cluster_name(io, conn, &connect.cluster, connect.dynamic)?;
+        if let Some(route) = self.route_mut(conn) {
+            route.got_connect = true;
+            if route.remote_id.is_empty() {
+                route.remote_id = connect.name;
+            }
+        }
+        Ok(())
+    }
+
+    /// nats-server's rule: equal names pass; a dynamic name of ours gives way to a
+    /// configured one, or to a smaller dynamic one; two configured names that differ close
+    /// the route.
+    fn check_cluster_name(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        theirs: &str,
+        their_dynamic: bool,
+    ) -> Result<(), &'static str> {
+        if theirs.is_empty() || theirs == self.cluster.name {
+            return Ok(());
+        }
+        if self.cluster.dynamic && (!their_dynamic || theirs < self.cluster.name.as_str()) {
+            info!("Cluster name updated to {theirs}");
+            self.cluster.name = theirs.to_string();
+            self.cluster.dynamic = their_dynamic;
+            return Ok(());
+        }
+        if their_dynamic {
+            // The peer gives way.
+            return Ok(());
+        }
+        let text = format!(
+            "Rejecting connection, cluster name {theirs:?} does not match {:?}",
+            self.cluster.name
+        );
+        if let Some(route) = self.route_ref(conn) {
+            error!("{} - rid:{} - {text}", route.peer, route.rid);
+        }
+        self.line.clear();
+        crate::protocol::encoder::err_line(&mut self.line, "Cluster Name Conflict");
+        io.write(conn, &self.line);
+        Err("Cluster Name Conflict")
+    }
+
+    /// A peer's INFO: during the handshake, the route registers; later, a peer's client
+    /// URLs changed, or gossip names a server to dial.
+    pub(super) fn on_route_info(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        json: &[u8],
+    ) -> Result<(), &'static str> {
+        let info: PeerInfo = serde_json::from_slice(json).map_err(|_| "Protocol Violation")?;
+        let Some(route) = self.route_ref(conn) else {
+            return Ok(());
+        };
+        match route.phase {
+            Phase::Handshake => self.register_route(io, conn, info),
+            Phase::Active if info.server_id == route.remote_id => {
+                if let Some(route) = self.route_mut(conn) {
+                    route.client_urls = info.connect_urls;
+                }
+                self.publish_cluster_urls(io);
+                Ok(())
+            }
+            Phase::Active => {
+                if let Some(url) = route_address(&info.ip) {
+                    self.learn_route(io, &info.server_id, &url);
+                }
+                Ok(())
+            }
+            Phase::Closing => Ok(()),
+        }
+    }
+
+    fn register_route(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        info: PeerInfo,
+    ) -> Result<(), &'static str> {
+        if info.server_id == self.live.info.server_id {
+            debug!(
+                "Detected route to self, ignoring {:?}",
+                self.route_ref(conn).map(|r| r.peer)
+            );
+            self.route_to_self(conn);
+            return Err("Route To Self");
+        }
+        self.check_cluster_name(io, conn, &info.cluster, info.cluster_dynamic)?;
+        let duplicate = super::active_routes(&self.routes)
+            .any(|other| other.id != conn && other.remote_id == info.server_id);
+        let Some(route) = self.route_mut(conn) else {
+            return Ok(());
+        };
+        if duplicate {
+            let (peer, rid) = (route.peer, route.rid);
+            debug!(
+                "{peer} - rid:{rid} - Detected duplicate remote route {:?}",
+                info.server_id
+            );
+            route.redial = false;
+            return Err("Duplicate Route");
+        }
+        let host = if info.host.is_empty() || info.host == "0.0.0.0" || info.host == "::" {
+            route.peer.ip().to_string()
+        } else {
+            info.host.clone()
+        };
+        route.route_url = (info.port > 0).then(|| crate::broker::join_host_port(&host, info.port));
+        route.remote_id = info.server_id;
+        route.remote_name = info.server_name;
+        route.client_urls = info.connect_urls;
+        route.phase = Phase::Active;
+        let solicited = route.dial.is_some();
+        let (peer, rid, id, name, url) = (
+            route.peer,
+            route.rid,
+            route.remote_id.clone(),
+            route.remote_name.clone(),
+            route.route_url.clone(),
+        );
+        debug!("{peer} - rid:{rid} - Registering remote route {id:?}");
+        self.route_dial_succeeded(conn);
+        self.send_route_interest(io, conn);
+        debug!("{peer} - rid:{rid} - Sent local subscriptions to route");
+        // A peer that dialled us is announced to our other routes, which dial it.
+        if let (false, Some(url)) = (solicited, url) {
+            let others: Vec<ConnId> = super::active_routes(&self.routes)
+                .filter(|other| other.id != conn)
+                .map(|other| other.id)
+                .collect();
+            for other in others {
+                self.send_route_info(io, other, Some((&id, &name, &url)));
+            }
+        }
+        self.publish_cluster_urls(io);
+        Ok(())
+    }
+
+    /// The route's peer left the cluster view: its client URLs go.
+    pub(super) fn route_left(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        if let Some(route) = self.route_mut(conn) {
+            route.client_urls.clear();
+        }
+        self.publish_cluster_urls(io);
+    }
+
+    /// Recomputes the cluster's client URLs (ours, then every peer's, each once) and, when
+    /// they changed, tells every core (each sends its clients an INFO).
+    fn publish_cluster_urls(&mut self, io: &mut Io<'_>) {
+        let no_advertise = self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .is_some_and(|cluster| cluster.no_advertise);
+        let mut urls: Vec<String> = Vec::new();
+        if !no_advertise {
+            let peers = super::active_routes(&self.routes).flat_map(|r| r.client_urls.iter());
+            for url in self.shared.client_urls.iter().chain(peers) {
+                if !urls.contains(url) {
+                    urls.push(url.clone());
+                }
+            }
+        }
+        if urls == self.cluster.published {
+            return;
+        }
+        interest::encode_cluster_urls(&mut self.record, &urls);
+        for peer in 0..self.cores {
+            if peer != self.core {
+                io.send_mail(peer, &[&self.record]);
+            }
+        }
+        let text = urls.join("\n");
+        self.cluster.published = urls;
+        self.adopt_cluster_urls(io, text.as_bytes());
+    }
+
+    /// Every core: the cluster's client URLs changed; clients that take asynchronous INFO
+    /// (protocol 1, first PING answered) get an INFO with them.
+    pub(in crate::broker) fn adopt_cluster_urls(&mut self, io: &mut Io<'_>, urls: &[u8]) {
+        let urls: Vec<String> = String::from_utf8_lossy(urls)
+            .split('\n')
+            .filter(|url| !url.is_empty())
+            .map(str::to_string)
+            .collect();
+        if urls == self.connect_urls {
+            return;
+        }
+        self.connect_urls = urls;
+        self.send_async_info(io);
+    }
+}
+
+impl Shard {
+    /// A client INFO's cluster fields: the cluster's name and its client URLs.
+    pub(in crate::broker) fn add_cluster_fields(&self, info: &mut crate::protocol::ServerInfo) {
+        if self.live.config.cluster.is_some() {
+            info.cluster = Some(self.shared.cluster_name.clone());
+            info.connect_urls = self.connect_urls.clone();
+        }
+    }
+
+    /// The client INFO again, with the cluster's client URLs, to clients that take
+    /// asynchronous INFO (protocol 1, first PING answered), as nats-server does when a node
+    /// joins or leaves.
+    fn send_async_info(&mut self, io: &mut Io<'_>) {
+        let mut info = self.live.info.clone();
+        self.add_cluster_fields(&mut info);
+        for slot in 0..self.clients.len() {
+            let Some(client) = self.clients[slot].as_deref() else {
+                continue;
+            };
+            if !client.is_open() || client.options.protocol < 1 || !client.first_pong_sent {
+                continue;
+            }
+            info.client_id = client.cid;
+            info.client_ip = client.peer.ip().to_string();
+            let conn = client.id;
+            self.line.clear();
+            info.encode(&mut self.line);
+            io.write(conn, &self.line);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Interest across routes, both ways.
+//!
+//! In: a peer's `RS+ account subject [queue weight]` / `RS-` (and `LS+`/`LS-`, interest it
+//! has from its leaf nodes) become link interest entries under the route's slot, on this
+//! core and, as link interest records, on the others; unknown accounts are ignored (a
+//! nats-server peer announces its `$SYS` account's subscriptions).
+//!
+//! Out: `RouteInterest` counts every core's client subscriptions and our leaf links'
+//! interest, per account, as the routes see it (a subject once, a queue group with its
+//! total weight); a change the routes can see goes to every active route at once. A
+//! peer's interest never goes to another route (one hop).
+
+use super::{Phase, Shard};
+use crate::auth::AccountIndex;
+use crate::runtime::{ConnId, Io};
+
+/// (account, subject, queue) of a route's interest entry.
+pub(super) type RouteKey = (AccountIndex, Box<[u8]>, Option<Box<[u8]>>);
+
+/// The interest the routes see, aggregated over every core and leaf link.
+pub(in crate::broker) type RouteInterest = crate::broker::leaf::HubInterest;
+
+/// Appends `RS+ account subject\r\n`, `RS+ account subject queue weight\r\n`, or `RS-`.
+fn interest_line(
+    out: &mut Vec<u8>,
+    account: &str,
+    pattern: &[u8],
+    queue: Option<&[u8]>,
+    count: u32,
+) {
+    out.extend_from_slice(if count > 0 { b"RS+ " } else { b"RS- " });
+    out.extend_from_slice(account.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(pattern);
+    if let Some(queue) = queue {
+        out.push(b' ');
+        out.extend_from_slice(queue);
+        if count > 0 {
+            out.push(b' ');
+            out.extend_from_slice(count.to_string().as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+impl Shard {
+    /// One unit of interest the routes can see changed (a client's subscription on any
+    /// core, or a unit of a leaf link's interest): tells the routes when it shows.
+    pub(in crate::broker) fn note_route_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        add: bool,
+        account: AccountIndex,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+    ) {
+        if self.routes.is_empty() && self.live.config.cluster.is_none() {
+            return;
+        }
+        let Some(count) = self.route_interest.apply(add, account, pattern, queue) else {
+            return;
+        };
+        let visible = queue.is_some() || (add && count == 1) || (!add && count == 0);
+        if !visible {
+            return;
+        }
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        interest_line(
+            &mut line,
+            self.live.auth.account_name(account),
+            pattern,
+            queue,
+            count,
+        );
+        for route in self.routes.iter().flatten() {
+            if route.phase == Phase::Active {
+                io.write(route.id, &line);
+            }
+        }
+        self.line = line;
+    }
+
+    /// Right after registering: every account's interest as the routes see it.
+    pub(super) fn send_route_interest(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let mut out = std::mem::take(&mut self.line);
+        out.clear();
+        for (account, map) in self.route_interest.accounts() {
+            let name = self.live.auth.account_name(account);
+            for ((pattern, queue), &count) in map {
+                interest_line(&mut out, name, pattern, queue.as_deref(), count);
+            }
+        }
+        io.write(conn, &out);
+        self.line = out;
+    }
+
+    /// `RS+`/`LS+` from a peer.
+    pub(super) fn on_route_subscribe(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        account: &[u8],
+        subject: &[u8],
+        queue: Option<(&[u8], u32)>,
+    ) {
+        let Some(account) = self.live.auth.account_index(account) else {
+            return;
+        };
+        if !crate::subjects::is_valid_pattern(subject) {
+            return;
+        }
+        let weight_max = self.live.config.limits.leaf_queue_weight_max;
+        let (queue_name, weight) = match queue {
+            Some((name, weight)) => (Some(name), weight.min(weight_max)),
+            None => (None, 1),
+        };
+        let Some(route) = self.route_mut(conn) else {
+            return;
+        };
+        let key: RouteKey = (account, subject.into(), queue_name.map(Into::into));
+        let old = route.interest.get(&key).copied().unwrap_or(0);
+        if weight == 0 {
+            route.interest.remove(&key);
+        } else {
+            route.interest.insert(key, weight);
+        }
+        self.adjust_link_interest(io, conn, account, subject, queue_name, old, weight);
+    }
+
+    /// `RS-`/`LS-` from a peer.
+    pub(super) fn on_route_unsubscribe(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        account: &[u8],
+        subject: &[u8],
+        queue: Option<&[u8]>,
+    ) {
+        let Some(account) = self.live.auth.account_index(account) else {
+            return;
+        };
+        let Some(route) = self.route_mut(conn) else {
+            return;
+        };
+        let key: RouteKey = (account, subject.into(), queue.map(Into::into));
+        let Some(old) = route.interest.remove(&key) else {
+            return;
+        };
+        self.adjust_link_interest(io, conn, account, subject, queue, old, 0);
+    }
+
+    /// The route is closing: all its interest goes.
+    pub(super) fn withdraw_route_interest(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(route) = self.route_mut(conn) else {
+            return;
+        };
+        let interest = std::mem::take(&mut route.interest);
+        for ((account, subject, queue), weight) in interest {
+            self.adjust_link_interest(io, conn, account, &subject, queue.as_deref(), weight, 0);
+        }
+    }
+}

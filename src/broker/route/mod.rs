@@ -1,0 +1,368 @@
+//! Cluster routes: the connections between the servers of one cluster, in nats-server
+//! 2.9.10's route protocol, so that ringmq and nats-server nodes form one cluster. A route
+//! lives on core 0 for its whole life, like a leaf link (the route listener is accepted
+//! there and core 0 dials the routes), and shares the link machinery: its interest is kept
+//! in `Shard::link_interest` under its slot and broadcast to the other cores as link
+//! interest, and the publish path reaches it as a link target.
+//!
+//! - `handshake`: INFO, CONNECT, the cluster name, registering a route (duplicates, a route
+//!   to ourselves), gossip of new peers and the cluster's client URLs.
+//! - `dial`: explicit routes (`routes`, redialled for ever) and implicit ones (learnt from
+//!   gossip, `connect_retries`).
+//! - `interest`: RS+/RS- (and LS+/LS-, a peer's leaf interest) in; out, every core's
+//!   client interest and our leaf links' interest, aggregated per account.
+//! - `messages`: RMSG/HMSG in (to local clients and leaf links, never to another route)
+//!   and out.
+//!
+//! Routing rules (nats-server's): a message from a route goes to no route (one hop); a
+//! message from a client or a leaf link goes to every route with interest; a queue group
+//! prefers local members, and a route named in RMSG serves only the groups it names.
+
+mod dial;
+mod handshake;
+mod interest;
+mod messages;
+
+use super::timers::Timer;
+use super::Shard;
+use crate::protocol::link::{Dialect, LinkOp, LinkParser};
+use crate::protocol::{encoder, ParserLimits};
+use crate::runtime::{CloseReason, ConnId, Io, TimerId};
+use crate::{error, info};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub(super) use dial::{RouteDials, ROUTE_DIAL_TAG};
+pub(super) use handshake::Cluster;
+pub(super) use interest::RouteInterest;
+
+/// Where a route is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The handshake: our INFO (and CONNECT, if we dialled) sent; the peer's CONNECT (if
+    /// it dialled) and INFO not yet both in.
+    Handshake,
+    Active,
+    Closing,
+}
+
+/// One route connection (core 0).
+#[derive(Debug)]
+pub(super) struct Route {
+    id: ConnId,
+    /// Server-wide id (`rid` in logs).
+    rid: u64,
+    peer: SocketAddr,
+    phase: Phase,
+    parser: Option<LinkParser>,
+    /// We dialled it: the index of its dial in `RouteDials`.
+    dial: Option<usize>,
+    /// Dial it again when lost (false once it proved a duplicate).
+    redial: bool,
+    /// The peer dialled us and its CONNECT has arrived.
+    got_connect: bool,
+    /// The peer's identity and addresses, from its INFO.
+    remote_id: String,
+    remote_name: String,
+    /// The peer's route URL (`host:port`), told to the other routes (gossip).
+    route_url: Option<String>,
+    /// The peer's client URLs (its INFO `connect_urls`).
+    client_urls: Vec<String>,
+    /// The peer's interest: (account, subject, queue) → weight (1 for a subject).
+    interest: HashMap<interest::RouteKey, u32>,
+    pings_out: u32,
+    ping_timer: Option<TimerId>,
+    pub(super) in_msgs: u64,
+    pub(super) out_msgs: u64,
+    pub(super) in_bytes: u64,
+    pub(super) out_bytes: u64,
+    ping_sent_at: Option<std::time::Instant>,
+    rtt: std::time::Duration,
+}
+
+impl Shard {
+    fn route_ref(&self, conn: ConnId) -> Option<&Route> {
+        match self.routes.get(conn.slot as usize) {
+            Some(Some(route)) if route.id == conn => Some(route),
+            _ => None,
+        }
+    }
+
+    fn route_mut(&mut self, conn: ConnId) -> Option<&mut Route> {
+        match self.routes.get_mut(conn.slot as usize) {
+            Some(Some(route)) if route.id == conn => Some(route),
+            _ => None,
+        }
+    }
+
+    /// Registers a new route connection; returns its `rid`.
+    fn new_route(&mut self, conn: ConnId, peer: SocketAddr, dial: Option<usize>) -> u64 {
+        let limits = &self.live.config.limits;
+        let parser = LinkParser::with_dialect(
+            Dialect::Route,
+            ParserLimits {
+                max_control_line: limits.max_control_line,
+                max_payload: limits.max_payload,
+            },
+        );
+        let rid = self
+            .shared
+            .next_client_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let slot = conn.slot as usize;
+        if self.routes.len() <= slot {
+            self.routes.resize_with(slot + 1, || None);
+        }
+        self.routes[slot] = Some(Box::new(Route {
+            id: conn,
+            rid,
+            peer,
+            phase: Phase::Handshake,
+            parser: Some(parser),
+            dial,
+            redial: true,
+            got_connect: false,
+            remote_id: String::new(),
+            remote_name: String::new(),
+            route_url: None,
+            client_urls: Vec::new(),
+            interest: HashMap::new(),
+            pings_out: 0,
+            ping_timer: None,
+            in_msgs: 0,
+            out_msgs: 0,
+            in_bytes: 0,
+            out_bytes: 0,
+            ping_sent_at: None,
+            rtt: std::time::Duration::ZERO,
+        }));
+        rid
+    }
+
+    /// A connection accepted on the route port: our INFO and a PING, as nats-server.
+    pub(super) fn open_route(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let rid = self.new_route(conn, peer, None);
+        info!("{peer} - rid:{rid} - Route connection created");
+        self.send_route_info(io, conn, None);
+        self.send_route_ping(io, conn);
+        self.arm_route_ping(io, conn);
+    }
+
+    pub(super) fn route_input(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        let Some(route) = self.route_mut(conn) else {
+            return;
+        };
+        if route.phase == Phase::Closing {
+            return;
+        }
+        let Some(mut parser) = route.parser.take() else {
+            return;
+        };
+        let mut failure = None;
+        let result = parser.parse(data, |op| {
+            if failure.is_none() {
+                failure = self.on_route_op(io, conn, op).err();
+            }
+        });
+        if let Some(route) = self.route_mut(conn) {
+            route.parser = Some(parser);
+        }
+        match (result, failure) {
+            (_, Some(reason)) => self.close_route(io, conn, reason),
+            (Err(error), None) => {
+                let text = match error {
+                    crate::protocol::ParseError::UnknownOperation => "Unknown Protocol Operation",
+                    crate::protocol::ParseError::MaxControlLine => "maximum control line exceeded",
+                    crate::protocol::ParseError::MaxPayload => "Maximum Payload Violation",
+                    _ => "Protocol Error",
+                };
+                self.write_route_error(io, conn, text);
+                self.close_route(io, conn, "Protocol Violation");
+            }
+            (Ok(()), None) => {}
+        }
+    }
+
+    /// One operation from a route; an `Err` closes it with that reason.
+    fn on_route_op(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        op: LinkOp<'_>,
+    ) -> Result<(), &'static str> {
+        let phase = self
+            .route_ref(conn)
+            .map_or(Phase::Closing, |route| route.phase);
+        match (phase, op) {
+            (Phase::Closing, _) => Ok(()),
+            (_, LinkOp::Ping) => {
+                io.write(conn, encoder::PONG);
+                Ok(())
+            }
+            (_, LinkOp::Pong) => {
+                let now = io.now();
+                if let Some(route) = self.route_mut(conn) {
+                    route.pings_out = 0;
+                    if let Some(sent) = route.ping_sent_at.take() {
+                        route.rtt = now.saturating_duration_since(sent);
+                    }
+                }
+                Ok(())
+            }
+            (_, LinkOp::Ok) => Ok(()),
+            (_, LinkOp::Err(text)) => {
+                if let Some(route) = self.route_ref(conn) {
+                    error!(
+                        "{} - rid:{} - Router Error {}",
+                        route.peer,
+                        route.rid,
+                        String::from_utf8_lossy(text)
+                    );
+                }
+                Err("Client Closed")
+            }
+            (_, LinkOp::Info(json)) => self.on_route_info(io, conn, json),
+            (Phase::Handshake, LinkOp::Connect(json)) => self.on_route_connect(io, conn, json),
+            (Phase::Handshake, _) => Err("Protocol Violation"),
+            (Phase::Active, LinkOp::Connect(_)) => Err("Protocol Violation"),
+            (
+                Phase::Active,
+                LinkOp::Subscribe {
+                    account,
+                    subject,
+                    queue,
+                },
+            ) => {
+                self.on_route_subscribe(io, conn, account.unwrap_or_default(), subject, queue);
+                Ok(())
+            }
+            (
+                Phase::Active,
+                LinkOp::Unsubscribe {
+                    account,
+                    subject,
+                    queue,
+                },
+            ) => {
+                self.on_route_unsubscribe(io, conn, account.unwrap_or_default(), subject, queue);
+                Ok(())
+            }
+            (Phase::Active, LinkOp::Message(message)) => {
+                self.on_route_message(io, conn, &message);
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes a route (flushing what is queued): its interest goes, its peer's client URLs
+    /// go, and a route we dialled is dialled again as its policy says.
+    pub(super) fn close_route(&mut self, io: &mut Io<'_>, conn: ConnId, reason: &str) {
+        let Some(route) = self.route_mut(conn) else {
+            return;
+        };
+        if route.phase == Phase::Closing {
+            return;
+        }
+        let was_active = route.phase == Phase::Active;
+        route.phase = Phase::Closing;
+        info!(
+            "{} - rid:{} - Router connection closed: {reason}",
+            route.peer, route.rid
+        );
+        if let Some(timer) = route.ping_timer.take() {
+            io.cancel_timer(timer);
+        }
+        self.withdraw_route_interest(io, conn);
+        if was_active {
+            self.route_left(io, conn);
+        }
+        io.close(conn, true);
+    }
+
+    pub(super) fn route_closed(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
+        if self
+            .route_ref(conn)
+            .is_some_and(|route| route.phase != Phase::Closing)
+        {
+            let text = match reason {
+                CloseReason::WriteDeadline => "Slow Consumer (Write Deadline)",
+                CloseReason::Shutdown => "Server Shutdown",
+                _ => "Client Closed",
+            };
+            self.close_route(io, conn, text);
+        }
+        let Some(entry) = self.routes.get_mut(conn.slot as usize) else {
+            return;
+        };
+        if let Some(route) = entry.take_if(|route| route.id == conn) {
+            self.route_dial_ended(io, &route, reason == CloseReason::Shutdown);
+        }
+    }
+
+    pub(super) fn write_route_error(&mut self, io: &mut Io<'_>, conn: ConnId, text: &str) {
+        if let Some(route) = self.route_ref(conn) {
+            error!("{} - rid:{} - {text}", route.peer, route.rid);
+        }
+        self.line.clear();
+        encoder::err_line(&mut self.line, text);
+        io.write(conn, &self.line);
+    }
+
+    fn send_route_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let now = io.now();
+        if let Some(route) = self.route_mut(conn) {
+            route.ping_sent_at = Some(now);
+        }
+        io.write(conn, encoder::PING);
+    }
+
+    fn arm_route_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let at = io.now() + self.live.config.limits.ping_interval;
+        let timer = io.set_timer(at, Timer::Ping(conn).token());
+        if let Some(route) = self.route_mut(conn) {
+            if let Some(old) = route.ping_timer.replace(timer) {
+                io.cancel_timer(old);
+            }
+        }
+    }
+
+    /// Keep-alive as for clients: a PING every `ping_interval`, `Stale Connection` after
+    /// `ping_max` unanswered; a handshake not done by the first tick closes the route.
+    pub(super) fn on_route_ping_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let ping_max = self.live.config.limits.ping_max;
+        let Some(route) = self.route_mut(conn) else {
+            return;
+        };
+        route.ping_timer = None;
+        match route.phase {
+            Phase::Closing => return,
+            Phase::Handshake => {
+                self.close_route(io, conn, "Stale Connection");
+                return;
+            }
+            Phase::Active => {}
+        }
+        if route.pings_out + 1 > ping_max {
+            io.write(conn, encoder::err::STALE_CONNECTION);
+            self.close_route(io, conn, "Stale Connection");
+            return;
+        }
+        route.pings_out += 1;
+        self.send_route_ping(io, conn);
+        self.arm_route_ping(io, conn);
+    }
+
+    /// Whether `slot` is a route (for the routing rules).
+    pub(super) fn is_route_slot(&self, slot: u32) -> bool {
+        matches!(self.routes.get(slot as usize), Some(Some(_)))
+    }
+}
+
+/// Routes past their handshake.
+pub(super) fn active_routes(routes: &[Option<Box<Route>>]) -> impl Iterator<Item = &Route> {
+    routes
+        .iter()
+        .flatten()
+        .map(|route| &**route)
+        .filter(|route| route.phase == Phase::Active)
+}
