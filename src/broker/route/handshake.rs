@@ -47,6 +47,15 @@ struct RouteInfo<'a> {
     lnoc: bool,
 }
 
+/// A peer announced to our other routes.
+pub(super) struct Gossip {
+    server_id: String,
+    name: String,
+    /// Its route `host:port`.
+    route_url: String,
+    client_urls: Vec<String>,
+}
+
 /// The fields of a peer's INFO that we read.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -100,12 +109,13 @@ fn route_address(url: &str) -> Option<String> {
 
 impl Shard {
     /// Our route INFO; `about`: instead, the INFO of a peer we announce to this route
-    /// (gossip: its id, name and route URL in `ip`).
+    /// (gossip, as nats-server forwards it: the peer's id, name, route host and port, its
+    /// route URL in `ip` and its client URLs; no nonce).
     pub(super) fn send_route_info(
         &mut self,
         io: &mut Io<'_>,
         conn: ConnId,
-        about: Option<(&str, &str, &str)>,
+        about: Option<&Gossip>,
     ) {
         let live = &self.live;
         let Some(cluster) = &live.config.cluster else {
@@ -117,15 +127,23 @@ impl Shard {
         } else {
             &self.shared.client_urls[..]
         };
-        let ip = about.map(|(_, _, url)| format!("nats-route://{url}/"));
+        let ip = about.map(|peer| format!("nats-route://{}/", peer.route_url));
         let nonce = crate::auth::new_nonce();
+        let (host, port) = match about {
+            Some(peer) => peer
+                .route_url
+                .rsplit_once(':')
+                .map(|(host, port)| (host, port.parse().unwrap_or(0)))
+                .unwrap_or((&peer.route_url, 0)),
+            None => (cluster.host.as_str(), port),
+        };
         let info = RouteInfo {
-            server_id: about.map_or(live.info.server_id.as_str(), |(id, _, _)| id),
-            server_name: about.map_or(live.info.server_name.as_str(), |(_, name, _)| name),
+            server_id: about.map_or(live.info.server_id.as_str(), |peer| &peer.server_id),
+            server_name: about.map_or(live.info.server_name.as_str(), |peer| &peer.name),
             version: &live.info.version,
             proto: 2,
             go: &live.info.go,
-            host: &cluster.host,
+            host,
             port,
             headers: true,
             max_payload: live.config.limits.max_payload,
@@ -133,7 +151,7 @@ impl Shard {
             nonce: about.is_none().then_some(nonce.as_str()),
             cluster: &self.cluster.name,
             cluster_dynamic: self.cluster.dynamic,
-            connect_urls: if about.is_some() { &[] } else { advertised },
+            connect_urls: about.map_or(advertised, |peer| &peer.client_urls[..]),
             lnoc: true,
         };
         let json = serde_json::to_string(&info).expect("INFO serialises");
@@ -289,25 +307,25 @@ impl Shard {
         route.client_urls = info.connect_urls;
         route.phase = Phase::Active;
         let solicited = route.dial.is_some();
-        let (peer, rid, id, name, url) = (
-            route.peer,
-            route.rid,
-            route.remote_id.clone(),
-            route.remote_name.clone(),
-            route.route_url.clone(),
-        );
+        let (peer, rid, id) = (route.peer, route.rid, route.remote_id.clone());
+        let gossip = route.route_url.clone().map(|route_url| Gossip {
+            server_id: route.remote_id.clone(),
+            name: route.remote_name.clone(),
+            route_url,
+            client_urls: route.client_urls.clone(),
+        });
         debug!("{peer} - rid:{rid} - Registering remote route {id:?}");
         self.route_dial_succeeded(conn);
         self.send_route_interest(io, conn);
         debug!("{peer} - rid:{rid} - Sent local subscriptions to route");
         // A peer that dialled us is announced to our other routes, which dial it.
-        if let (false, Some(url)) = (solicited, url) {
+        if let (false, Some(gossip)) = (solicited, gossip) {
             let others: Vec<ConnId> = super::active_routes(&self.routes)
                 .filter(|other| other.id != conn)
                 .map(|other| other.id)
                 .collect();
             for other in others {
-                self.send_route_info(io, other, Some((&id, &name, &url)));
+                self.send_route_info(io, other, Some(&gossip));
             }
         }
         self.publish_cluster_urls(io);
