@@ -25,6 +25,7 @@ use crate::monitor::http::{Next, Request, RequestReader, Response};
 use crate::monitor::leafz::{self, LeafVarz};
 use crate::monitor::metrics;
 use crate::monitor::query::{self, ConnState, ConnzOptions, Endpoint, SubsListing, SubszOptions};
+use crate::monitor::routez::{self, ClusterVarz};
 use crate::monitor::snapshot::{
     self, ConnRecord, ConnSelect, CoreSnapshot, CoreStats, SnapshotRequest, SubSelect,
 };
@@ -186,6 +187,12 @@ fn server_facts(shared: &Shared, live: &Live) -> ServerFacts {
         leaf: match (&config.leafnodes, shared.leaf_port) {
             (Some(leaf), Some(port)) => LeafVarz::listening(&leaf.host, port),
             _ => LeafVarz::default(),
+        },
+        cluster: match (&config.cluster, shared.route_port) {
+            (Some(cluster), Some(port)) => {
+                ClusterVarz::listening(&shared.cluster_name, &cluster.host, port)
+            }
+            _ => ClusterVarz::default(),
         },
     }
 }
@@ -395,10 +402,14 @@ impl Shard {
         };
         host.count(endpoint.stats_key());
         let now = self.shared.clock.unix_nanos(io.now());
-        let server_id = &host.facts.server_id;
+        let server_id = &host.facts.server_id.clone();
         let body = match &endpoint {
             Endpoint::Root => Some(Response::html(document::root_page(&host.facts.version))),
-            Endpoint::Routez => Some(Response::json(document::routez(server_id, now))),
+            Endpoint::Routez(subs) => {
+                // Routes live on core 0, as this port does: no gather.
+                let routes = self.route_records(*subs);
+                Some(Response::json(routez::routez(server_id, now, &routes)))
+            }
             Endpoint::Gatewayz => Some(Response::json(document::gatewayz(server_id, now))),
             Endpoint::Leafz(options) => {
                 // Links live on core 0, as this port does: no gather.
@@ -571,6 +582,8 @@ impl Shard {
                     total_connections: self.shared.next_client_id.load(Ordering::Relaxed) - 1,
                     slow_consumers: self.shared.slow_consumers.load(Ordering::Relaxed),
                     leafnodes: super::leaf::active_links(&self.links).count() as u64,
+                    routes: super::route::active_routes(&self.routes).count() as u64,
+                    connect_urls: self.connect_urls.clone(),
                     http_req_stats: host.request_counts.clone(),
                 };
                 if endpoint == Endpoint::Varz {

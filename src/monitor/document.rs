@@ -5,6 +5,7 @@
 use super::clock::{between, go_duration, rfc3339_nanos, uptime};
 use super::leafz::LeafVarz;
 use super::query::SubsListing;
+use super::routez::ClusterVarz;
 use super::snapshot::{ConnRecord, CoreStats, SubRecord};
 use serde::ser::{Serialize, Serializer};
 use serde_json::ser::{CharEscape, Formatter, PrettyFormatter};
@@ -177,6 +178,8 @@ pub struct ServerFacts {
     pub worker_cores: u64,
     /// The /varz `leaf` section (`{}` without a leaf port).
     pub leaf: LeafVarz,
+    /// The /varz `cluster` section (`{}` without a cluster).
+    pub cluster: ClusterVarz,
 }
 
 /// The changing part of /varz.
@@ -191,6 +194,10 @@ pub struct VarzCounters {
     pub slow_consumers: u64,
     /// Leaf links past their CONNECT.
     pub leafnodes: u64,
+    /// Routes past their handshake.
+    pub routes: u64,
+    /// The cluster's client URLs (`connect_urls`; empty when not clustered or alone).
+    pub connect_urls: Vec<String>,
     pub http_req_stats: BTreeMap<String, u64>,
 }
 
@@ -203,6 +210,8 @@ struct Varz<'a> {
     go: &'a str,
     host: &'a str,
     port: u16,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    connect_urls: &'a [String],
     #[serde(skip_serializing_if = "is_false")]
     auth_required: bool,
     #[serde(skip_serializing_if = "is_false")]
@@ -220,7 +229,7 @@ struct Varz<'a> {
     max_control_line: u64,
     max_payload: u64,
     max_pending: u64,
-    cluster: Empty,
+    cluster: &'a ClusterVarz,
     gateway: Empty,
     leaf: &'a LeafVarz,
     mqtt: Empty,
@@ -259,6 +268,7 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         go: &facts.go,
         host: &facts.host,
         port: facts.port,
+        connect_urls: &counters.connect_urls,
         auth_required: false,
         tls_required: false,
         max_connections: facts.max_connections,
@@ -273,7 +283,7 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         max_control_line: facts.max_control_line,
         max_payload: facts.max_payload,
         max_pending: facts.max_pending,
-        cluster: Empty {},
+        cluster: &facts.cluster,
         gateway: Empty {},
         leaf: &facts.leaf,
         mqtt: Empty {},
@@ -290,8 +300,8 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         cpu: GoFloat(counters.cpu),
         connections: stats.connections,
         total_connections: counters.total_connections,
-        routes: 0,
-        remotes: 0,
+        routes: counters.routes,
+        remotes: counters.routes,
         leafnodes: counters.leafnodes,
         in_msgs: stats.in_msgs,
         out_msgs: stats.out_msgs,
@@ -540,23 +550,6 @@ pub fn subsz(
 }
 
 #[derive(serde::Serialize)]
-struct Routez<'a> {
-    server_id: &'a str,
-    now: Time,
-    num_routes: u64,
-    routes: [(); 0],
-}
-
-pub fn routez(server_id: &str, now: i64) -> Vec<u8> {
-    to_go_json(&Routez {
-        server_id,
-        now: Time(now),
-        num_routes: 0,
-        routes: [],
-    })
-}
-
-#[derive(serde::Serialize)]
 struct Gatewayz<'a> {
     server_id: &'a str,
     now: Time,
@@ -653,11 +646,6 @@ mod tests {
     #[test]
     fn empty_sections_lists_and_nulls() {
         let now = 1_795_331_087_538_183_075;
-        assert_eq!(
-            text(routez("NID", now)),
-            "{\n  \"server_id\": \"NID\",\n  \"now\": \"2026-11-22T07:04:47.538183075Z\",\n  \
-             \"num_routes\": 0,\n  \"routes\": []\n}"
-        );
         assert_eq!(
             text(gatewayz("NID", now)),
             "{\n  \"server_id\": \"NID\",\n  \"now\": \"2026-11-22T07:04:47.538183075Z\",\n  \

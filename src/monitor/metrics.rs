@@ -166,6 +166,7 @@ mod tests {
             cpus: 2,
             worker_cores: 2,
             leaf: Default::default(),
+            cluster: Default::default(),
         };
         let counters = VarzCounters {
             now: 90_500_000_000,

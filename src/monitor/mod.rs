@@ -19,4 +19,5 @@ pub mod http;
 pub mod leafz;
 pub mod metrics;
 pub mod query;
+pub mod routez;
 pub mod snapshot;

@@ -15,7 +15,8 @@ pub enum Endpoint {
     Root,
     Varz,
     Connz(ConnzOptions),
-    Routez,
+    /// `subs`: list each route's subjects.
+    Routez(bool),
     Gatewayz,
     Leafz(LeafzOptions),
     Subsz(SubszOptions),
@@ -33,7 +34,7 @@ impl Endpoint {
             Endpoint::Root => "/",
             Endpoint::Varz => "/varz",
             Endpoint::Connz(_) => "/connz",
-            Endpoint::Routez => "/routez",
+            Endpoint::Routez(_) => "/routez",
             Endpoint::Gatewayz => "/gatewayz",
             Endpoint::Leafz(_) => "/leafz",
             Endpoint::Subsz(_) => "/subsz",
@@ -168,8 +169,8 @@ pub fn route(path: &str, query: &str) -> Result<Endpoint, Refusal> {
         "/varz" => Endpoint::Varz,
         "/connz" => Endpoint::Connz(connz_options(query).map_err(|text| bad(text, None))?),
         "/routez" => {
-            subs_listing(query).map_err(|text| bad(text, Some("/routez")))?;
-            Endpoint::Routez
+            let listing = subs_listing(query).map_err(|text| bad(text, Some("/routez")))?;
+            Endpoint::Routez(listing != SubsListing::None)
         }
         "/gatewayz" => {
             parse_bool(query, "accs").map_err(|text| bad(text, Some("/gatewayz")))?;

@@ -11,7 +11,8 @@ its client), fetches every endpoint from both, and compares per document:
 * for error answers, the body text.
 
 A second round starts each server as a leaf node hub (`leafnodes { port: -1 }`) with a
-nats-server leaf connected to it, and compares LEAF_ENDPOINTS the same way.
+nats-server leaf connected to it, and compares LEAF_ENDPOINTS the same way; a third
+starts each as a cluster node with a nats-server peer routed to it (CLUSTER_ENDPOINTS).
 
 Values are not compared (ids, times and counts of internal subscriptions differ); the
 Rust integration tests (`tests/monitoring.rs`) check values exactly. Known deliberate
@@ -72,6 +73,15 @@ LEAF_ENDPOINTS = [
 
 HUB_CONF = "leafnodes { host: 127.0.0.1, port: -1 }\n"
 
+# Fetched from each node with a nats-server peer routed to it.
+CLUSTER_ENDPOINTS = [
+    "/varz",
+    "/routez",
+    "/routez?subs=1",
+    "/routez?subs=x",
+    "/connz",
+]
+
 # (endpoint, start of a difference) that are by design, with the reason.
 KNOWN_DIFFERENCES = {
     ("/varz", "only in nats-server: .system_account"):
@@ -114,10 +124,15 @@ class Server:
                 self.ready.set()
 
     def _port(self, marker):
-        for line in self.lines:
-            if marker in line:
-                return int(line.rsplit(":", 1)[1])
-        sys.exit("%s: no %r line" % (self.name, marker))
+        # nats-server logs its route port after "Server is ready": wait for the line.
+        deadline = time.monotonic() + START_DEADLINE
+        while True:
+            for line in list(self.lines):
+                if marker in line:
+                    return int(line.rsplit(":", 1)[1])
+            if time.monotonic() > deadline:
+                sys.exit("%s: no %r line" % (self.name, marker))
+            time.sleep(0.01)
 
     def stop(self):
         self.proc.kill()
@@ -330,6 +345,38 @@ def leaf_round(nats_server, hub_commands, workdir):
     return answers
 
 
+def cluster_round(nats_server, node_commands):
+    """Each node in a cluster with a nats-server peer that dials it, a subscription on the
+    peer and messages across the route; the CLUSTER_ENDPOINTS answers of each node."""
+    answers = []
+    for name, command in node_commands:
+        node = Server(name + " node", command + ["--cluster", "nats://127.0.0.1:-1",
+                                                 "--cluster_name", "cmp"])
+        peer = None
+        try:
+            route_port = node._port("Listening for route connections on ")
+            peer = Server("nats-server peer", [
+                nats_server, "-a", "127.0.0.1", "-p", "-1", "-m", "-1",
+                "--cluster", "nats://127.0.0.1:-1", "--cluster_name", "cmp",
+                "--routes", "nats://127.0.0.1:%d" % route_port])
+            wait_for(node.http_port, "/routez", lambda doc: doc["num_routes"] == 1)
+            subscriber = Client(peer.client_port)
+            subscriber.send(b"CONNECT {}\r\nSUB across.> 1\r\n")
+            subscriber.sync()
+            wait_for(node.http_port, "/routez?subs=1",
+                     lambda doc: "across.>" in doc["routes"][0].get("subscriptions_list", []))
+            publisher = Client(node.client_port)
+            publisher.send(b"CONNECT {}\r\nPUB across.x 2\r\nhi\r\n")
+            publisher.sync()
+            subscriber.read_until(b"hi\r\n")
+            answers.append([fetch(node.http_port, path) for path in CLUSTER_ENDPOINTS])
+        finally:
+            if peer is not None:
+                peer.stop()
+            node.stop()
+    return answers
+
+
 def wait_for(port, path, settled):
     deadline = time.monotonic() + STEP_DEADLINE
     while True:
@@ -368,8 +415,14 @@ def main():
     more_unexpected, more_known = compare_all(LEAF_ENDPOINTS, leaf_answers)
     unexpected += more_unexpected
     known_count += more_known
+    print("-- in a cluster with a nats-server peer routed to each node")
+    cluster_answers = cluster_round(args.nats_server, hubs)
+    more_unexpected, more_known = compare_all(CLUSTER_ENDPOINTS, cluster_answers)
+    unexpected += more_unexpected
+    known_count += more_known
     print("%d endpoints, %d with unexpected differences, %d known differences"
-          % (len(ENDPOINTS) + len(LEAF_ENDPOINTS), unexpected, known_count))
+          % (len(ENDPOINTS) + len(LEAF_ENDPOINTS) + len(CLUSTER_ENDPOINTS), unexpected,
+             known_count))
     return 1 if unexpected else 0
 
 

@@ -150,7 +150,7 @@ impl Shard {
         peer: SocketAddr,
     ) {
         let index = (tag & !ROUTE_DIAL_TAG) as usize;
-        let rid = self.new_route(conn, peer, Some(index));
+        let rid = self.new_route(io, conn, peer, Some(index));
         debug!("{peer} - rid:{rid} - Route connect msg sent");
         info!("{peer} - rid:{rid} - Route connection created");
         self.send_route_connect(io, conn);
@@ -226,6 +226,11 @@ impl Shard {
         if dial.conn.is_none() && !dial.done {
             self.dial_route(io, index);
         }
+    }
+
+    /// The URL dial `index` dials.
+    pub(super) fn route_dial_url(&self, index: usize) -> Option<&String> {
+        self.route_dials.list.get(index).map(|dial| &dial.url)
     }
 
     /// The route we dialled registered: counting starts again.

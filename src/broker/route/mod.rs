@@ -78,6 +78,9 @@ pub(super) struct Route {
     pub(super) out_bytes: u64,
     ping_sent_at: Option<std::time::Instant>,
     rtt: std::time::Duration,
+    /// For /routez: when the connection was made, and when it last received anything.
+    started: std::time::Instant,
+    last_activity: std::time::Instant,
 }
 
 impl Shard {
@@ -96,7 +99,14 @@ impl Shard {
     }
 
     /// Registers a new route connection; returns its `rid`.
-    fn new_route(&mut self, conn: ConnId, peer: SocketAddr, dial: Option<usize>) -> u64 {
+    fn new_route(
+        &mut self,
+        io: &Io<'_>,
+        conn: ConnId,
+        peer: SocketAddr,
+        dial: Option<usize>,
+    ) -> u64 {
+        let now = io.now();
         let limits = &self.live.config.limits;
         let parser = LinkParser::with_dialect(
             Dialect::Route,
@@ -135,13 +145,15 @@ impl Shard {
             out_bytes: 0,
             ping_sent_at: None,
             rtt: std::time::Duration::ZERO,
+            started: now,
+            last_activity: now,
         }));
         rid
     }
 
     /// A connection accepted on the route port: our INFO and a PING, as nats-server.
     pub(super) fn open_route(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
-        let rid = self.new_route(conn, peer, None);
+        let rid = self.new_route(io, conn, peer, None);
         info!("{peer} - rid:{rid} - Route connection created");
         self.send_route_info(io, conn, None);
         self.send_route_ping(io, conn);
@@ -155,6 +167,7 @@ impl Shard {
         if route.phase == Phase::Closing {
             return;
         }
+        route.last_activity = io.now();
         let Some(mut parser) = route.parser.take() else {
             return;
         };
@@ -355,6 +368,48 @@ impl Shard {
     /// Whether `slot` is a route (for the routing rules).
     pub(super) fn is_route_slot(&self, slot: u32) -> bool {
         matches!(self.routes.get(slot as usize), Some(Some(_)))
+    }
+}
+
+impl Shard {
+    /// /routez records of the active routes, with their subjects when `subs` is set.
+    pub(super) fn route_records(&self, subs: bool) -> Vec<crate::monitor::routez::RouteRecord> {
+        let configured = self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .map(|cluster| &cluster.routes);
+        active_routes(&self.routes)
+            .map(|route| {
+                let dial_url = route.dial.and_then(|index| self.route_dial_url(index));
+                crate::monitor::routez::RouteRecord {
+                    rid: route.rid,
+                    remote_id: route.remote_id.clone(),
+                    did_solicit: route.dial.is_some(),
+                    is_configured: dial_url
+                        .is_some_and(|url| configured.is_some_and(|list| list.contains(url))),
+                    ip: route.peer.ip().to_string(),
+                    port: route.peer.port(),
+                    start: self.shared.clock.unix_nanos(route.started),
+                    last_activity: self.shared.clock.unix_nanos(route.last_activity),
+                    rtt_nanos: route.rtt.as_nanos() as u64,
+                    pending_size: 0,
+                    in_msgs: route.in_msgs,
+                    out_msgs: route.out_msgs,
+                    in_bytes: route.in_bytes,
+                    out_bytes: route.out_bytes,
+                    subscriptions: route.interest.len() as u32,
+                    subjects: subs.then(|| {
+                        route
+                            .interest
+                            .keys()
+                            .map(|(_, subject, _)| String::from_utf8_lossy(subject).into_owned())
+                            .collect()
+                    }),
+                }
+            })
+            .collect()
     }
 }
 
