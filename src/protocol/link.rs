@@ -1,8 +1,10 @@
 //! The operation set of a server-to-server link: `CONNECT`, `INFO`, `PING`, `PONG`, `+OK`,
 //! `-ERR`, then, on a leaf node connection, `LS+`, `LS-`, `LMSG` and `HMSG` in their leaf
 //! forms (spec beyond-core §B.3, §B.4); on a cluster route, `RS+`, `RS-`, `LS+`, `LS-`
-//! (interest a peer has from its leaf nodes), `RMSG` and `HMSG`, each naming the account
-//! first (`RS+ $G foo`, `RMSG $G foo reply 5`).
+//! (interest a peer has from its leaf nodes: `LS+ origin $G foo`, and `LS-  $G foo` whose
+//! origin is left empty), `RMSG`, `HMSG` and `LMSG` (a message a peer has from its leaf
+//! nodes: `LMSG origin $G foo 0 5`, header size always given), each naming the account
+//! (`RS+ $G foo`, `RMSG $G foo reply 5`).
 //!
 //! CONTRACT (used by `broker::leaf`):
 //! - `LinkParser::parse(input, on_op)` consumes all of `input`, calling `on_op` once per
@@ -312,9 +314,10 @@ fn last_field(argument: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// An LMSG/RMSG/HMSG line's parts: (names part, header size field, total size field); on
-/// a route the names part starts with the account.
-type MessageFields<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
+/// An LMSG/RMSG/HMSG line's parts: (names part, header size field, total size field,
+/// whether the names part starts with an origin cluster); on a route the names part
+/// starts with the account, after the origin of a leaf-origin `LMSG`.
+type MessageFields<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8], bool);
 
 fn message_fields(line: &[u8], dialect: Dialect) -> Option<MessageFields<'_>> {
     let (verb, argument) = verb(line);
@@ -322,19 +325,23 @@ fn message_fields(line: &[u8], dialect: Dialect) -> Option<MessageFields<'_>> {
         Dialect::Leaf => &b"LMSG"[..],
         Dialect::Route => &b"RMSG"[..],
     };
+    // On a route, `LMSG origin account subject ... header total` carries a message a peer
+    // has from its leaf nodes; its header size is always there, `0` without headers.
+    let leaf_origin = dialect == Dialect::Route && verb.eq_ignore_ascii_case(b"LMSG");
     let headers = if verb.eq_ignore_ascii_case(plain) {
         false
-    } else if verb.eq_ignore_ascii_case(b"HMSG") {
+    } else if verb.eq_ignore_ascii_case(b"HMSG") || leaf_origin {
         true
     } else {
         return None;
     };
     let (rest, total) = last_field(argument);
     if !headers {
-        return Some((rest, None, total));
+        return Some((rest, None, total, false));
     }
     let (rest, header) = last_field(rest);
-    Some((rest, Some(header), total))
+    let header = (!(leaf_origin && header == b"0")).then_some(header);
+    Some((rest, header, total, leaf_origin))
 }
 
 /// For a message line: the message length and header length; `None` for other verbs.
@@ -343,7 +350,7 @@ fn message_length(
     dialect: Dialect,
     limits: ParserLimits,
 ) -> Result<Option<(usize, usize)>, ParseError> {
-    let Some((names, header_size, total_size)) = message_fields(line, dialect) else {
+    let Some((names, header_size, total_size, _)) = message_fields(line, dialect) else {
         return Ok(None);
     };
     if names.is_empty() || total_size.is_empty() || header_size.is_some_and(<[u8]>::is_empty) {
@@ -371,8 +378,13 @@ fn message_op<'a>(
     header_len: usize,
     message: &'a [u8],
 ) -> Result<LinkMessage<'a>, ParseError> {
-    let (names, header_size, total_size) =
+    let (names, header_size, total_size, leaf_origin) =
         message_fields(line, dialect).ok_or(ParseError::ProtocolViolation)?;
+    let names = if leaf_origin {
+        first_field(names).1
+    } else {
+        names
+    };
     let (account, names) = match dialect {
         Dialect::Leaf => (None, names),
         Dialect::Route => {
@@ -429,6 +441,13 @@ fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
     } else if is(b"INFO") {
         Ok(LinkOp::Info(argument))
     } else if is(b"LS+") || (route && is(b"RS+")) {
+        // On a route, `LS+` (interest a peer has from its leaf nodes) names the leaf's
+        // cluster first: `LS+ origin account subject [queue weight]`.
+        let argument = if route && is(b"LS+") {
+            first_field(argument).1
+        } else {
+            argument
+        };
         let (account, argument) = account_field(argument, dialect)?;
         let (subject, rest) = first_field(argument);
         let (queue, rest) = first_field(rest);

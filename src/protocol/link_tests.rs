@@ -159,10 +159,16 @@ proptest! {
 
 #[test]
 fn a_route_names_the_account_first() {
-    let stream: &[&[u8]] = &[b"RS+ $G foo\r\nRS+ $G q.bar workers 2\r\nLS+ ACC leafy\r\n\
-RS- $G q.bar workers\r\nLS- ACC leafy\r\nRMSG $G raw.a 2\r\nhi\r\nRMSG $G raw.b r.1 2\r\nhi\r\n\
+    // The LS+/LS-/LMSG forms are nats-server 2.9.10's for a peer's leaf interest (origin
+    // cluster LC; LS- with two spaces and no origin).
+    let stream: &[&[u8]] = &[
+        b"RS+ $G foo\r\nRS+ $G q.bar workers 2\r\nLS+ LC ACC leafy\r\n\
+RS- $G q.bar workers\r\nLS-  ACC leafy\r\nRMSG $G raw.a 2\r\nhi\r\nRMSG $G raw.b r.1 2\r\nhi\r\n\
 RMSG $G q.raw + r.3 workers other 2\r\nhi\r\nRMSG $G q.raw | workers 2\r\nhi\r\n\
-HMSG $G raw.c r.2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n"];
+HMSG $G raw.c r.2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nLS+ LC $G baz q1 1\r\n\
+LMSG LC $G foo 0 2\r\nhi\r\nLMSG LC $G foo reply 0 2\r\nhi\r\n\
+LMSG LC $G foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n",
+    ];
     assert_eq!(
         run_as(Dialect::Route, stream),
         [
@@ -176,6 +182,10 @@ HMSG $G raw.c r.2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n"];
             "MSG acc=$G s=q.raw r=Some(\"r.3\") q=[workers,other] h=None t=2 hl=0 m=hi",
             "MSG acc=$G s=q.raw r=None q=[workers] h=None t=2 hl=0 m=hi",
             "MSG acc=$G s=raw.c r=Some(\"r.2\") q=[] h=Some(\"12\") t=14 hl=12 m=NATS/1.0\r\n\r\nhi",
+            "LS+ acc=$G baz Some((\"q1\", 1))",
+            "MSG acc=$G s=foo r=None q=[] h=None t=2 hl=0 m=hi",
+            "MSG acc=$G s=foo r=Some(\"reply\") q=[] h=None t=2 hl=0 m=hi",
+            "MSG acc=$G s=foo r=None q=[] h=Some(\"12\") t=14 hl=12 m=NATS/1.0\r\n\r\nhi",
             "PING",
         ]
     );
@@ -185,8 +195,9 @@ HMSG $G raw.c r.2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n"];
         run_as(Dialect::Route, &[b"RS+\r\n"]),
         ["error ProtocolViolation"]
     );
+    // A route's LMSG names an origin, an account and a header size.
     assert_eq!(
         run_as(Dialect::Route, &[b"LMSG foo 2\r\nhi\r\n"]),
-        ["error UnknownOperation"]
+        ["error ProtocolViolation"]
     );
 }

@@ -246,6 +246,28 @@ impl Shard {
         }
     }
 
+    /// A duplicate route we dialled was dropped: the route kept in its place (`kept`)
+    /// takes the dial over, unless it has one of its own.
+    pub(super) fn route_dial_moved(&mut self, index: usize, kept: ConnId) {
+        let Some(route) = self.route_mut(kept) else {
+            return;
+        };
+        if route.dial.is_some() {
+            if let Some(dial) = self.route_dials.list.get_mut(index) {
+                dial.conn = None;
+            }
+            return;
+        }
+        route.dial = Some(index);
+        let remote_id = route.remote_id.clone();
+        if let Some(dial) = self.route_dials.list.get_mut(index) {
+            dial.conn = Some(kept);
+            dial.server_id = Some(remote_id);
+            dial.backoff.connected();
+            dial.attempts = 0;
+        }
+    }
+
     /// The route dialled to `conn` led to ourselves: never again.
     pub(super) fn route_to_self(&mut self, conn: ConnId) {
         let Some(index) = self.route_ref(conn).and_then(|route| route.dial) else {
@@ -266,7 +288,7 @@ impl Shard {
             return;
         };
         dial.conn = None;
-        if shutdown || dial.done || !route.redial {
+        if shutdown || dial.done {
             return;
         }
         self.schedule_route_dial(io, index, Failure::Lost);

@@ -11,8 +11,12 @@
 use super::{Phase, Shard};
 use crate::broker::interest;
 use crate::runtime::{ConnId, Io};
-use crate::{debug, error, info};
+use crate::{debug, info};
 use serde::{Deserialize, Serialize};
+
+/// Close reasons, in nats-server's words.
+const DUPLICATE_ROUTE: &str = "Duplicate Route";
+const CLUSTER_NAME_CONFLICT: &str = "Cluster Name Conflict";
 
 /// This server's cluster (core 0): its name and whether that name is dynamic.
 #[derive(Debug, Default)]
@@ -155,7 +159,9 @@ impl Shard {
             lnoc: true,
         };
         let json = serde_json::to_string(&info).expect("INFO serialises");
-        io.write_parts(conn, &[b"INFO ", json.as_bytes(), b" \r\n"]);
+        // nats-server ends its own INFO with a blank before CRLF, a forwarded one without.
+        let end: &[u8] = if about.is_some() { b"\r\n" } else { b" \r\n" };
+        io.write_parts(conn, &[b"INFO ", json.as_bytes(), end]);
     }
 
     /// Our CONNECT then INFO, on a route we dialled.
@@ -190,7 +196,7 @@ impl Shard {
             self.write_route_error(io, conn, "attempted to connect to route port");
             return Err("Incorrect Port");
         }
-        self.check_cluster_name(io, conn, &connect.cluster, connect.dynamic)?;
+        self.check_cluster_name(io, conn, &connect.cluster, connect.dynamic, true)?;
         if let Some(route) = self.route_mut(conn) {
             route.got_connect = true;
             if route.remote_id.is_empty() {
@@ -200,40 +206,45 @@ impl Shard {
         Ok(())
     }
 
-    /// nats-server's rule: equal names pass; a dynamic name of ours gives way to a
-    /// configured one, or to a smaller dynamic one; two configured names that differ close
-    /// the route.
+    /// nats-server's rule for a name that differs from ours: a dynamic name of ours gives
+    /// way to a configured one or to a greater one (and our other routes, of the old name,
+    /// are closed); otherwise the route closes, with an error to the peer when the name
+    /// came in its CONNECT.
     fn check_cluster_name(
         &mut self,
         io: &mut Io<'_>,
         conn: ConnId,
         theirs: &str,
         their_dynamic: bool,
+        from_connect: bool,
     ) -> Result<(), &'static str> {
-        if theirs.is_empty() || theirs == self.cluster.name {
+        if theirs == self.cluster.name || (!from_connect && theirs.is_empty()) {
             return Ok(());
         }
-        if self.cluster.dynamic && (!their_dynamic || theirs < self.cluster.name.as_str()) {
+        if self.cluster.dynamic && (!their_dynamic || self.cluster.name.as_str() < theirs) {
             info!("Cluster name updated to {theirs}");
             self.cluster.name = theirs.to_string();
             self.cluster.dynamic = their_dynamic;
+            let others: Vec<ConnId> = self
+                .routes
+                .iter()
+                .flatten()
+                .filter(|route| route.id != conn)
+                .map(|route| route.id)
+                .collect();
+            for other in others {
+                self.close_route(io, other, CLUSTER_NAME_CONFLICT);
+            }
             return Ok(());
         }
-        if their_dynamic {
-            // The peer gives way.
-            return Ok(());
+        if from_connect {
+            let text = format!(
+                "Rejecting connection, cluster name {theirs:?} does not match {:?}",
+                self.cluster.name
+            );
+            self.write_route_error(io, conn, &text);
         }
-        let text = format!(
-            "Rejecting connection, cluster name {theirs:?} does not match {:?}",
-            self.cluster.name
-        );
-        if let Some(route) = self.route_ref(conn) {
-            error!("{} - rid:{} - {text}", route.peer, route.rid);
-        }
-        self.line.clear();
-        crate::protocol::encoder::err_line(&mut self.line, "Cluster Name Conflict");
-        io.write(conn, &self.line);
-        Err("Cluster Name Conflict")
+        Err(CLUSTER_NAME_CONFLICT)
     }
 
     /// A peer's INFO: during the handshake, the route registers; later, a peer's client
@@ -279,22 +290,31 @@ impl Shard {
                 self.route_ref(conn).map(|r| r.peer)
             );
             self.route_to_self(conn);
-            return Err("Route To Self");
+            return Err(DUPLICATE_ROUTE);
         }
-        self.check_cluster_name(io, conn, &info.cluster, info.cluster_dynamic)?;
+        self.check_cluster_name(io, conn, &info.cluster, info.cluster_dynamic, false)?;
         let duplicate = super::active_routes(&self.routes)
             .any(|other| other.id != conn && other.remote_id == info.server_id);
         let Some(route) = self.route_mut(conn) else {
             return Ok(());
         };
         if duplicate {
+            // nats-server keeps the route it had; if we dialled this one, the kept route
+            // takes over the dial, so that it is dialled again when lost (both sides may
+            // have kept opposite connections and closed the other).
             let (peer, rid) = (route.peer, route.rid);
             debug!(
                 "{peer} - rid:{rid} - Detected duplicate remote route {:?}",
                 info.server_id
             );
-            route.redial = false;
-            return Err("Duplicate Route");
+            let dial = route.dial.take();
+            let kept = super::active_routes(&self.routes)
+                .find(|other| other.remote_id == info.server_id)
+                .map(|other| other.id);
+            if let (Some(index), Some(kept)) = (dial, kept) {
+                self.route_dial_moved(index, kept);
+            }
+            return Err(DUPLICATE_ROUTE);
         }
         let host = if info.host.is_empty() || info.host == "0.0.0.0" || info.host == "::" {
             route.peer.ip().to_string()

@@ -57,8 +57,6 @@ pub(super) struct Route {
     parser: Option<LinkParser>,
     /// We dialled it: the index of its dial in `RouteDials`.
     dial: Option<usize>,
-    /// Dial it again when lost (false once it proved a duplicate).
-    redial: bool,
     /// The peer dialled us and its CONNECT has arrived.
     got_connect: bool,
     /// The peer's identity and addresses, from its INFO.
@@ -130,7 +128,6 @@ impl Shard {
             phase: Phase::Handshake,
             parser: Some(parser),
             dial,
-            redial: true,
             got_connect: false,
             remote_id: String::new(),
             remote_name: String::new(),
