@@ -479,6 +479,25 @@ impl Authenticator {
         refused
     }
 
+    /// The index of the account named `name` (`$G` included), if configured.
+    pub fn account_index(&self, name: &str) -> Option<AccountIndex> {
+        let index = self.account_names.iter().position(|n| n == name)?;
+        AccountIndex::try_from(index).ok()
+    }
+
+    /// Compares an offered secret with the configured one named `name` (the name keys the
+    /// remembered bcrypt successes): answered at once unless it takes a bcrypt run. For
+    /// logins that are not this configuration's users (the leaf port's own users).
+    pub fn compare_secret(
+        &self,
+        name: String,
+        configured: &str,
+        offered: &str,
+        admits: Identity,
+    ) -> Verdict {
+        self.compare(name, configured, offered, admits)
+    }
+
     /// Compares an offered secret with the configured one named `name`: answered at once
     /// unless it takes a bcrypt run.
     fn compare(&self, name: String, configured: &str, offered: &str, admits: Identity) -> Verdict {
