@@ -302,3 +302,120 @@ fn leaf_reconnect(node: &Node) -> Result<Duration, String> {
     }
     Ok(every)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::mapping::apply;
+    use super::super::parser::parse_str;
+    use crate::config::{Config, LeafUser};
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn check(text: &str) -> (Config, Vec<String>) {
+        let root = parse_str(text, Path::new("m.conf"), &|_: &str| None)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let mut config = Config::default();
+        let report = apply(&root, &mut config);
+        let errors = report.errors.iter().map(|d| d.to_string()).collect();
+        (config, errors)
+    }
+
+    #[test]
+    fn authorization_users_accounts_and_timeout_are_read() {
+        let (config, errors) = check(
+            "leafnodes { port: 7422, authorization { timeout: 1.5, users: [ {user: a, password: p, account: A}, {user: g, pass: q} ] } }\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let auth = config.leafnodes.expect("leafnodes").auth;
+        assert_eq!(auth.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(auth.user, None);
+        assert_eq!(
+            auth.users,
+            [
+                LeafUser {
+                    user: "a".into(),
+                    password: "p".into(),
+                    account: Some("A".into())
+                },
+                LeafUser {
+                    user: "g".into(),
+                    password: "q".into(),
+                    account: None
+                },
+            ]
+        );
+        let (config, _) =
+            check("leafnodes { port: 1, authorization { user: u, password: s, account: B } }\n");
+        let auth = config.leafnodes.expect("leafnodes").auth;
+        assert_eq!(auth.user, Some(("u".into(), "s".into())));
+        assert_eq!(auth.account.as_deref(), Some("B"));
+        // The password is never printed.
+        assert!(!format!("{auth:?}").contains("\"s\""), "{auth:?}");
+    }
+
+    #[test]
+    fn authorization_refuses_what_nats_server_refuses() {
+        let errors = |text: &str| check(text).1;
+        assert_eq!(
+            errors("leafnodes { port: 1, authorization { user: u, password: p, users: [ {user: a, password: b} ] } }\n"),
+            ["m.conf:1:11: leafnodes: authorization: can not have a single user/pass and a users array"]
+        );
+        assert_eq!(
+            errors("leafnodes { port: 1, authorization { users: [ {user: a}, {user: a} ] } }\n"),
+            ["m.conf:1:11: leafnodes: authorization: duplicate user \"a\" detected in leafnode authorization"]
+        );
+        assert_eq!(
+            errors("leafnodes { port: 1, authorization { token: t } }\n"),
+            ["m.conf:1:38: leafnodes: authorization: token is not supported yet: refusing to start rather than run without it"]
+        );
+    }
+
+    #[test]
+    fn remotes_read_credentials_account_and_deny_lists() {
+        let (config, errors) = check(
+            "leafnodes { remotes: [ { urls: [\"nats-leaf://h:1\", \"nats-leaf://us%40r:p%2Fss@h:2\", \"nats-leaf://x:y@h:3\"], account: A, deny_imports: [\"a.>\", b], deny_export: \"c.*\" } ] }\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let remotes = &config.leaf_remotes;
+        assert_eq!(remotes.remotes, [vec!["h:1", "h:2", "h:3"]]);
+        let settings = &remotes.settings[0];
+        assert_eq!(settings.account.as_deref(), Some("A"));
+        assert_eq!(settings.deny_imports, ["a.>", "b"]);
+        assert_eq!(settings.deny_exports, ["c.*"]);
+        // A URL's own credentials, else the first URL's that has some.
+        assert_eq!(settings.credentials_for(Some("h:3")), Some(("x", "y")));
+        assert_eq!(
+            settings.credentials_for(Some("h:1")),
+            Some(("us@r", "p/ss"))
+        );
+        assert_eq!(settings.credentials_for(None), Some(("us@r", "p/ss")));
+        assert_eq!(
+            check(
+                "leafnodes { remotes: [ { url: \"nats-leaf://h:1\", deny_imports: \"a..b\" } ] }\n"
+            )
+            .1,
+            ["m.conf:1:11: leafnodes: remotes: deny_imports: invalid subject \"a..b\""]
+        );
+    }
+
+    #[test]
+    fn leaf_accounts_must_exist() {
+        let config = |text: &str| {
+            let (config, errors) = check(text);
+            assert!(errors.is_empty(), "{errors:?}");
+            config.validate().map_err(|e| e.0)
+        };
+        assert_eq!(
+            config("leafnodes { port: 1, authorization { user: u, password: p, account: X } }\n"),
+            Err("cannot find local account \"X\" specified in leafnode authorization".into())
+        );
+        assert_eq!(
+            config("leafnodes { remotes: [ { url: \"nats-leaf://h:1\", account: Y } ] }\n"),
+            Err("cannot find local account \"Y\" specified in leafnode remote".into())
+        );
+        assert_eq!(
+            config("accounts { Y { users [ {user: y, password: y} ] } }\nleafnodes { remotes: [ { url: \"nats-leaf://h:1\", account: Y } ] }\n"),
+            Ok(())
+        );
+    }
+}
