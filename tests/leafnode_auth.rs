@@ -129,9 +129,11 @@ fn leaf_port_checks_credentials_and_names_the_bound_account() {
         let got = leaf.read_to_eof(Instant::now() + REPLY_TIMEOUT);
         assert_eq!(text(&got), "-ERR 'Authorization Violation'\r\n", "{user}");
     }
-    assert_eq!(
-        hub.count_log("Leafnode connection closed: Authentication Failure account:"),
-        3
+    // The log line may follow the close: wait for it.
+    hub.wait_for_log_count(
+        "Leafnode connection closed: Authentication Failure account:",
+        3,
+        LINK_TIMEOUT,
     );
     let line = log_line(&hub, "authentication error - User \"nobody\"");
     assert_eq!(after_lid(&line), "authentication error - User \"nobody\"");

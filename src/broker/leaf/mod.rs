@@ -345,7 +345,12 @@ impl Shard {
         };
         link.ping_timer = None;
         match link.phase {
-            Phase::Closing | Phase::Authenticating => return,
+            Phase::Closing => return,
+            // Its password is being checked: the keep-alive starts over once it is done.
+            Phase::Authenticating => {
+                self.arm_leaf_ping(io, conn);
+                return;
+            }
             Phase::AwaitingInfo | Phase::AwaitingConnectInfo => {
                 self.close_leaf(io, conn, "Stale Leaf Node Connection");
                 return;
