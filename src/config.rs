@@ -61,6 +61,10 @@ pub struct Limits {
     /// How long a dial to a leaf remote may take before it is abandoned and retried after
     /// the reconnect interval (nats-server's dial timeout: 1 s).
     pub leaf_dial_timeout: Duration,
+    /// How long an accepted leaf has to send its CONNECT when the leaf port's
+    /// `authorization { timeout }` is not given (nats-server's default auth timeout, 2 s;
+    /// without TLS). Past it: `-ERR 'Authentication Timeout'` and the link is closed.
+    pub leaf_auth_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -83,6 +87,7 @@ impl Default for Limits {
             auth_checks_queued: 256,
             leaf_queue_weight_max: 1024,
             leaf_dial_timeout: Duration::from_secs(1),
+            leaf_auth_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -271,12 +276,13 @@ fn resolve_into<'a>(
     }
 }
 
-/// The hubs ringmq dials as a leaf (`leafnodes { remotes, reconnect }`), global account,
-/// no auth, no TLS.
+/// The hubs ringmq dials as a leaf (`leafnodes { remotes, reconnect }`); no TLS.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LeafRemotes {
     /// One entry per remote: its `url`/`urls` as `host:port`, dialled in turn.
     pub remotes: Vec<Vec<String>>,
+    /// Per remote (same order as `remotes`): credentials, account, deny lists.
+    pub settings: Vec<LeafRemoteSettings>,
     /// Between two dials of a remote (`reconnect`, whole seconds in nats-server); `None`:
     /// 1 s, nats-server's default.
     pub reconnect: Option<Duration>,
@@ -303,13 +309,142 @@ impl LeafRemotes {
     }
 }
 
-/// The leaf node port (ringmq as a hub). Only `listen`/`host`/`port` so far.
+/// One remote's settings besides its URLs.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct LeafRemoteSettings {
+    /// `user:password@` of the remote's first URL that has one (percent-decoded), sent in
+    /// the leaf CONNECT to every URL of the remote, as nats-server does.
+    pub credentials: Option<(String, String)>,
+    /// Each URL's own `user:password@` (`host:port` → credentials): sent when dialling it.
+    pub url_credentials: Vec<(String, (String, String))>,
+    /// `account`/`local`: the local account the link is bound to; `None`: `$G`.
+    pub account: Option<String>,
+    /// `deny_imports`: subjects whose interest is not sent to the hub (and sent as
+    /// `deny_pub` in CONNECT, so the hub delivers none of them).
+    pub deny_imports: Vec<String>,
+    /// `deny_exports`: subjects never forwarded to the hub; the hub's interest in such a
+    /// literal subject is ignored.
+    pub deny_exports: Vec<String>,
+}
+
+impl LeafRemoteSettings {
+    /// The credentials to send when `url` was dialled: its own, else the remote's first
+    /// (nats-server's `sendLeafConnect`: `curURL.User`, else the saved user and password).
+    pub fn credentials_for(&self, url: Option<&str>) -> Option<(&str, &str)> {
+        let own = self
+            .url_credentials
+            .iter()
+            .find(|(address, _)| Some(address.as_str()) == url)
+            .map(|(_, credentials)| credentials);
+        own.or(self.credentials.as_ref())
+            .map(|(user, pass)| (user.as_str(), pass.as_str()))
+    }
+}
+
+impl std::fmt::Debug for LeafRemoteSettings {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeafRemoteSettings")
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .field("account", &self.account)
+            .field("deny_imports", &self.deny_imports)
+            .field("deny_exports", &self.deny_exports)
+            .finish()
+    }
+}
+
+/// The leaf node port (ringmq as a hub): `listen`/`host`/`port` and `authorization`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeafnodesConfig {
     /// Host the leaf listener binds; default `0.0.0.0` as in nats-server.
     pub host: String,
     /// 0 picks a free port (`-1` in the file); nats-server's default is 7422.
     pub port: u16,
+    /// `authorization { user, password, account, users, timeout }`.
+    pub auth: LeafAuth,
+}
+
+/// The leaf port's `authorization` block (nats-server 2.9.10 has no token and no
+/// permissions there). With neither `user` nor `users`, a leaf authenticates as a client
+/// would (the top-level `authorization`/`accounts` users), and without those it is bound
+/// to `account` (or `$G`).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct LeafAuth {
+    /// `user` + `password`: the only login, bound to `account`.
+    pub user: Option<(String, String)>,
+    /// `users: [ {user, password, account} ]` (not with `user`).
+    pub users: Vec<LeafUser>,
+    /// `account`: of the single user, or of every leaf when no user is configured.
+    pub account: Option<String>,
+    /// `timeout`: how long an accepted leaf has for its CONNECT; `None`:
+    /// `Limits::leaf_auth_timeout`.
+    pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for LeafAuth {
+    /// Never prints the passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeafAuth")
+            .field("user", &self.user.as_ref().map(|(user, _)| user))
+            .field("users", &self.users)
+            .field("account", &self.account)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// One of the leaf port's `users`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LeafUser {
+    pub user: String,
+    /// Plain text or a bcrypt hash.
+    pub password: String,
+    /// `None`: `$G`.
+    pub account: Option<String>,
+}
+
+impl std::fmt::Debug for LeafUser {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeafUser")
+            .field("user", &self.user)
+            .field("account", &self.account)
+            .finish()
+    }
+}
+
+impl Config {
+    /// nats-server's `validateLeafNode` (local accounts): every account a leaf setting
+    /// names must exist.
+    fn check_leaf_accounts(&self) -> Result<(), ConfigError> {
+        let exists = |name: &str| {
+            name == crate::auth::GLOBAL_ACCOUNT_NAME || self.auth.accounts.iter().any(|a| a == name)
+        };
+        let missing = |name: &str, what: &str| {
+            ConfigError(format!(
+                "cannot find local account {name:?} specified in leafnode {what}"
+            ))
+        };
+        if let Some(leaf) = &self.leafnodes {
+            let named = leaf.auth.account.iter().chain(
+                leaf.auth
+                    .users
+                    .iter()
+                    .filter_map(|user| user.account.as_ref()),
+            );
+            if let Some(name) = named.into_iter().find(|name| !exists(name)) {
+                return Err(missing(name, "authorization"));
+            }
+        }
+        let remote = self.leaf_remotes.settings.iter();
+        if let Some(name) = remote
+            .filter_map(|s| s.account.as_ref())
+            .find(|n| !exists(n))
+        {
+            return Err(missing(name, "remote"));
+        }
+        Ok(())
+    }
 }
 
 /// nats-server's default leaf node port.
@@ -397,6 +532,7 @@ impl Config {
             ));
         }
         crate::auth::Authenticator::new(&self.auth).map_err(ConfigError)?;
+        self.check_leaf_accounts()?;
         if self.tls.as_ref().is_some_and(|tls| tls.timeout.is_zero()) {
             return Err(ConfigError("TLS timeout must be positive".into()));
         }

@@ -316,8 +316,9 @@ impl Authenticator {
         self.account_names.len()
     }
 
-    /// The index of the account named `name` (a route names accounts on the wire).
-    pub fn account_index(&self, name: &[u8]) -> Option<AccountIndex> {
+    /// The index of the account named `name` as it came on the wire (a route names
+    /// accounts in its interest and messages).
+    pub fn account_by_wire_name(&self, name: &[u8]) -> Option<AccountIndex> {
         self.account_names
             .iter()
             .position(|known| known.as_bytes() == name)
@@ -485,6 +486,25 @@ impl Authenticator {
             }
         }
         refused
+    }
+
+    /// The index of the account named `name` (`$G` included), if configured.
+    pub fn account_index(&self, name: &str) -> Option<AccountIndex> {
+        let index = self.account_names.iter().position(|n| n == name)?;
+        AccountIndex::try_from(index).ok()
+    }
+
+    /// Compares an offered secret with the configured one named `name` (the name keys the
+    /// remembered bcrypt successes): answered at once unless it takes a bcrypt run. For
+    /// logins that are not this configuration's users (the leaf port's own users).
+    pub fn compare_secret(
+        &self,
+        name: String,
+        configured: &str,
+        offered: &str,
+        admits: Identity,
+    ) -> Verdict {
+        self.compare(name, configured, offered, admits)
     }
 
     /// Compares an offered secret with the configured one named `name`: answered at once

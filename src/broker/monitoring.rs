@@ -185,7 +185,15 @@ fn server_facts(shared: &Shared, live: &Live) -> ServerFacts {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
         worker_cores: config.cores as u64,
         leaf: match (&config.leafnodes, shared.leaf_port) {
-            (Some(leaf), Some(port)) => LeafVarz::listening(&leaf.host, port),
+            (Some(leaf), Some(port)) => LeafVarz {
+                auth_timeout: crate::monitor::document::GoFloat(
+                    leaf.auth
+                        .timeout
+                        .unwrap_or(config.limits.leaf_auth_timeout)
+                        .as_secs_f64(),
+                ),
+                ..LeafVarz::listening(&leaf.host, port)
+            },
             _ => LeafVarz::default(),
         },
         cluster: match (&config.cluster, shared.route_port) {

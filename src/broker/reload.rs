@@ -231,9 +231,9 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
         ));
     }
     // What the names resolve to may change on a reload; the remotes may not.
-    if (&old.leaf_remotes.remotes, old.leaf_remotes.reconnect)
-        != (&new.leaf_remotes.remotes, new.leaf_remotes.reconnect)
-    {
+    let remotes =
+        |r: &crate::config::LeafRemotes| (r.remotes.clone(), r.settings.clone(), r.reconnect);
+    if remotes(&old.leaf_remotes) != remotes(&new.leaf_remotes) {
         let show = |remotes: &crate::config::LeafRemotes| format!("{:?}", remotes.remotes);
         return Err(unsupported(
             "LeafNode.Remotes",
@@ -695,6 +695,7 @@ mod tests {
                     c.leafnodes = Some(crate::config::LeafnodesConfig {
                         host: "127.0.0.1".into(),
                         port: 7422,
+                        auth: Default::default(),
                     })
                 },
                 "config reload not supported for LeafNode: old={}, new={Host:127.0.0.1 Port:7422}",

@@ -2,17 +2,19 @@
 //! `Config::leaf_remotes` (ringmq as a leaf: the hubs it dials), with nats-server's key
 //! names. Keys of features ringmq lacks refuse the start, naming the key.
 
+use crate::config::{LeafAuth, LeafRemoteSettings, LeafUser};
+
 use super::mapping::{boolean, integer, listen, parse_duration, port, string};
 use super::parser::{Entry, Node, Value};
 use super::{Diagnostic, Report};
 use crate::config::Config;
 use std::time::Duration;
 
-/// `leafnodes { listen: HOST:PORT | host + port }` (ringmq as a hub) and `remotes`,
-/// `reconnect` (ringmq as a leaf). The leaf port is opened only when `listen`, `port` or
-/// `host` is given (nats-server opens none without a port). Every other key of the block
-/// (authorization, tls, advertise, ...) and of a remote (credentials, tls, account,
-/// deny_imports, ...) names a feature ringmq lacks and refuses the start.
+/// `leafnodes { listen: HOST:PORT | host + port, authorization }` (ringmq as a hub) and
+/// `remotes`, `reconnect` (ringmq as a leaf). The leaf port is opened only when `listen`,
+/// `port` or `host` is given (nats-server opens none without a port). Every other key of
+/// the block (tls, advertise, ...) and of a remote (credentials, tls, hub, ...) names a
+/// feature ringmq lacks and refuses the start.
 pub(super) fn leafnodes_block(
     node: &Node,
     config: &mut Config,
@@ -24,6 +26,7 @@ pub(super) fn leafnodes_block(
     let mut leaf = crate::config::LeafnodesConfig {
         host: "0.0.0.0".to_string(),
         port: crate::config::DEFAULT_LEAFNODE_PORT,
+        auth: LeafAuth::default(),
     };
     let mut listens = false;
     let mut remotes = crate::config::LeafRemotes::default();
@@ -45,7 +48,10 @@ pub(super) fn leafnodes_block(
                 })
                 .map(|port| leaf.port = port),
             "host" | "net" => string(value).map(|host| leaf.host = host),
-            "remotes" => leaf_remotes(value, report).map(|list| remotes.remotes = list),
+            "authorization" => leaf_authorization(value, report).map(|auth| leaf.auth = auth),
+            "remotes" => leaf_remotes(value, report).map(|list| {
+                (remotes.remotes, remotes.settings) = list.into_iter().unzip();
+            }),
             "reconnect" | "reconnect_delay" | "reconnect_interval" => {
                 leaf_reconnect(value).map(|every| remotes.reconnect = Some(every))
             }
@@ -72,9 +78,114 @@ fn not_supported(report: &mut Report, entry: &Entry, block: &str) {
     });
 }
 
-/// `remotes: [ { url: "nats-leaf://H:P" } | { urls: [...] } ]`: each remote's URLs as
-/// `host:port`. `no_randomize` is accepted (ringmq never shuffles the list).
-fn leaf_remotes(node: &Node, report: &mut Report) -> Result<Vec<Vec<String>>, String> {
+/// `authorization { user, password, account, timeout, users: [ {user, password, account} ] }`
+/// (nats-server's `parseLeafAuthorization`: no token, no permissions; any other key is an
+/// error there too).
+fn leaf_authorization(node: &Node, report: &mut Report) -> Result<LeafAuth, String> {
+    let Value::Map(map) = &node.value else {
+        return Err(format!("expected a block, got {}", node.value.describe()));
+    };
+    let mut auth = LeafAuth::default();
+    let (mut user, mut password) = (None, None);
+    for entry in map.entries() {
+        let value = &entry.node;
+        let applied = match entry.key.to_ascii_lowercase().as_str() {
+            "user" | "username" => string(value).map(|v| user = Some(v)),
+            "pass" | "password" => string(value).map(|v| password = Some(v)),
+            "account" => string(value).map(|v| auth.account = Some(v)),
+            "timeout" => auth_timeout(value).map(|v| auth.timeout = Some(v)),
+            "users" => leaf_users(value).map(|users| auth.users = users),
+            _ => {
+                not_supported(report, entry, "leafnodes: authorization");
+                Ok(())
+            }
+        };
+        applied.map_err(|message| format!("{}: {message}", entry.key))?;
+    }
+    if let Some(user) = user.filter(|user| !user.is_empty()) {
+        auth.user = Some((user, password.unwrap_or_default()));
+    }
+    if !auth.users.is_empty() && auth.user.is_some() {
+        return Err("can not have a single user/pass and a users array".to_string());
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(user) = auth.users.iter().find(|user| !seen.insert(&user.user)) {
+        return Err(format!(
+            "duplicate user {:?} detected in leafnode authorization",
+            user.user
+        ));
+    }
+    Ok(auth)
+}
+
+/// `timeout: 1` or `1.5` (seconds, as nats-server reads it).
+fn auth_timeout(node: &Node) -> Result<Duration, String> {
+    let seconds = match &node.value {
+        Value::Integer(n) => *n as f64,
+        Value::Float(f) => *f,
+        other => return Err(format!("expected seconds, got {}", other.describe())),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|timeout| !timeout.is_zero())
+        .ok_or_else(|| format!("must be more than 0 seconds, got {seconds}"))
+}
+
+/// `users: [ {user, password, account} ]`.
+fn leaf_users(node: &Node) -> Result<Vec<LeafUser>, String> {
+    let Value::Array(items) = &node.value else {
+        return Err(format!("expected an array, got {}", node.value.describe()));
+    };
+    let mut users = Vec::new();
+    for item in items {
+        let Value::Map(map) = &item.value else {
+            return Err(format!(
+                "expected user entry to be a map, got {}",
+                item.value.describe()
+            ));
+        };
+        let mut user = LeafUser {
+            user: String::new(),
+            password: String::new(),
+            account: None,
+        };
+        for entry in map.entries() {
+            let value = &entry.node;
+            let applied = match entry.key.to_ascii_lowercase().as_str() {
+                "user" | "username" => string(value).map(|v| user.user = v),
+                "pass" | "password" => string(value).map(|v| user.password = v),
+                "account" => string(value).map(|v| user.account = Some(v)),
+                _ => Err("unknown field (a leaf user has user, password, account)".to_string()),
+            };
+            applied.map_err(|message| format!("{}: {message}", entry.key))?;
+        }
+        users.push(user);
+    }
+    Ok(users)
+}
+
+/// `deny_imports: "a.>"` or `["a.>", "b"]`: valid subjects.
+fn subject_list(node: &Node) -> Result<Vec<String>, String> {
+    let list = match &node.value {
+        Value::Array(items) => items.iter().map(string).collect::<Result<Vec<_>, _>>()?,
+        _ => vec![string(node)?],
+    };
+    match list
+        .iter()
+        .find(|s| !crate::subjects::is_valid_pattern(s.as_bytes()))
+    {
+        Some(bad) => Err(format!("invalid subject {bad:?}")),
+        None => Ok(list),
+    }
+}
+
+/// `remotes: [ { url: "nats-leaf://[USER:PASS@]H:P" } | { urls: [...] }, account,
+/// deny_imports, deny_exports ]`: each remote's URLs as `host:port` and its settings.
+/// `no_randomize` is accepted (ringmq never shuffles the list).
+fn leaf_remotes(
+    node: &Node,
+    report: &mut Report,
+) -> Result<Vec<(Vec<String>, LeafRemoteSettings)>, String> {
     let Value::Array(items) = &node.value else {
         return Err(format!("expected an array, got {}", node.value.describe()));
     };
@@ -87,17 +198,35 @@ fn leaf_remotes(node: &Node, report: &mut Report) -> Result<Vec<Vec<String>>, St
             ));
         };
         let mut urls = Vec::new();
+        let mut settings = LeafRemoteSettings::default();
+        let mut add_url = |url: &Node| -> Result<(), String> {
+            let (address, credentials) = leaf_url(&string(url)?)?;
+            if let Some(credentials) = &credentials {
+                let own = (address.clone(), credentials.clone());
+                settings.url_credentials.push(own);
+            }
+            urls.push(address);
+            // nats-server's saveUserPassword: the first URL that has credentials.
+            if settings.credentials.is_none() {
+                settings.credentials = credentials;
+            }
+            Ok(())
+        };
         for entry in map.entries() {
             let value = &entry.node;
             let applied = match entry.key.to_ascii_lowercase().as_str() {
                 "url" | "urls" => match &value.value {
-                    Value::Array(list) => list.iter().try_for_each(|url| {
-                        urls.push(leaf_url(&string(url)?)?);
-                        Ok(())
-                    }),
-                    _ => leaf_url(&string(value)?).map(|url| urls.push(url)),
+                    Value::Array(list) => list.iter().try_for_each(&mut add_url),
+                    _ => add_url(value),
                 },
                 "no_randomize" | "dont_randomize" => boolean(value).map(|_| ()),
+                "account" | "local" => string(value).map(|v| settings.account = Some(v)),
+                "deny_imports" | "deny_import" => {
+                    subject_list(value).map(|v| settings.deny_imports = v)
+                }
+                "deny_exports" | "deny_export" => {
+                    subject_list(value).map(|v| settings.deny_exports = v)
+                }
                 _ => {
                     not_supported(report, entry, "leafnodes: remotes");
                     Ok(())
@@ -108,31 +237,55 @@ fn leaf_remotes(node: &Node, report: &mut Report) -> Result<Vec<Vec<String>>, St
         if urls.is_empty() {
             return Err("a remote needs url or urls".to_string());
         }
-        remotes.push(urls);
+        remotes.push((urls, settings));
     }
     Ok(remotes)
 }
 
-/// `nats-leaf://HOST:PORT` (or `nats://`, `tls://` refused) → `HOST:PORT`.
-fn leaf_url(url: &str) -> Result<String, String> {
+/// `nats-leaf://[USER[:PASS]@]HOST:PORT` (or `nats://`, `tls://` refused) → `HOST:PORT`
+/// and the percent-decoded credentials.
+fn leaf_url(url: &str) -> Result<(String, Option<(String, String)>), String> {
     let rest = url
         .strip_prefix("nats-leaf://")
         .or_else(|| url.strip_prefix("nats://"))
         .ok_or_else(|| {
             format!("{url:?}: only nats-leaf:// URLs are supported yet (no TLS, no websocket)")
         })?;
-    if rest.contains('@') {
-        return Err(format!(
-            "{url:?}: credentials in the URL are not supported yet"
-        ));
-    }
+    let (credentials, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, rest)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let decode = |part: &str| {
+                percent_decode(part).ok_or_else(|| format!("{url:?}: invalid escape in the URL"))
+            };
+            (Some((decode(user)?, decode(pass)?)), rest)
+        }
+        None => (None, rest),
+    };
     let rest = rest.trim_end_matches('/');
     match rest.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(rest.to_string())
+            Ok((rest.to_string(), credentials))
         }
         _ => Err(format!("{url:?}: expected nats-leaf://HOST:PORT")),
     }
+}
+
+/// `%XX` escapes of a URL's user information decoded (Go's `url.Parse`).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// `reconnect: 5` (whole seconds, as nats-server reads it) or a duration string.
@@ -148,4 +301,121 @@ fn leaf_reconnect(node: &Node) -> Result<Duration, String> {
         return Err("must be more than 0".to_string());
     }
     Ok(every)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::mapping::apply;
+    use super::super::parser::parse_str;
+    use crate::config::{Config, LeafUser};
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn check(text: &str) -> (Config, Vec<String>) {
+        let root = parse_str(text, Path::new("m.conf"), &|_: &str| None)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let mut config = Config::default();
+        let report = apply(&root, &mut config);
+        let errors = report.errors.iter().map(|d| d.to_string()).collect();
+        (config, errors)
+    }
+
+    #[test]
+    fn authorization_users_accounts_and_timeout_are_read() {
+        let (config, errors) = check(
+            "leafnodes { port: 7422, authorization { timeout: 1.5, users: [ {user: a, password: p, account: A}, {user: g, pass: q} ] } }\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let auth = config.leafnodes.expect("leafnodes").auth;
+        assert_eq!(auth.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(auth.user, None);
+        assert_eq!(
+            auth.users,
+            [
+                LeafUser {
+                    user: "a".into(),
+                    password: "p".into(),
+                    account: Some("A".into())
+                },
+                LeafUser {
+                    user: "g".into(),
+                    password: "q".into(),
+                    account: None
+                },
+            ]
+        );
+        let (config, _) =
+            check("leafnodes { port: 1, authorization { user: u, password: s, account: B } }\n");
+        let auth = config.leafnodes.expect("leafnodes").auth;
+        assert_eq!(auth.user, Some(("u".into(), "s".into())));
+        assert_eq!(auth.account.as_deref(), Some("B"));
+        // The password is never printed.
+        assert!(!format!("{auth:?}").contains("\"s\""), "{auth:?}");
+    }
+
+    #[test]
+    fn authorization_refuses_what_nats_server_refuses() {
+        let errors = |text: &str| check(text).1;
+        assert_eq!(
+            errors("leafnodes { port: 1, authorization { user: u, password: p, users: [ {user: a, password: b} ] } }\n"),
+            ["m.conf:1:11: leafnodes: authorization: can not have a single user/pass and a users array"]
+        );
+        assert_eq!(
+            errors("leafnodes { port: 1, authorization { users: [ {user: a}, {user: a} ] } }\n"),
+            ["m.conf:1:11: leafnodes: authorization: duplicate user \"a\" detected in leafnode authorization"]
+        );
+        assert_eq!(
+            errors("leafnodes { port: 1, authorization { token: t } }\n"),
+            ["m.conf:1:38: leafnodes: authorization: token is not supported yet: refusing to start rather than run without it"]
+        );
+    }
+
+    #[test]
+    fn remotes_read_credentials_account_and_deny_lists() {
+        let (config, errors) = check(
+            "leafnodes { remotes: [ { urls: [\"nats-leaf://h:1\", \"nats-leaf://us%40r:p%2Fss@h:2\", \"nats-leaf://x:y@h:3\"], account: A, deny_imports: [\"a.>\", b], deny_export: \"c.*\" } ] }\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let remotes = &config.leaf_remotes;
+        assert_eq!(remotes.remotes, [vec!["h:1", "h:2", "h:3"]]);
+        let settings = &remotes.settings[0];
+        assert_eq!(settings.account.as_deref(), Some("A"));
+        assert_eq!(settings.deny_imports, ["a.>", "b"]);
+        assert_eq!(settings.deny_exports, ["c.*"]);
+        // A URL's own credentials, else the first URL's that has some.
+        assert_eq!(settings.credentials_for(Some("h:3")), Some(("x", "y")));
+        assert_eq!(
+            settings.credentials_for(Some("h:1")),
+            Some(("us@r", "p/ss"))
+        );
+        assert_eq!(settings.credentials_for(None), Some(("us@r", "p/ss")));
+        assert_eq!(
+            check(
+                "leafnodes { remotes: [ { url: \"nats-leaf://h:1\", deny_imports: \"a..b\" } ] }\n"
+            )
+            .1,
+            ["m.conf:1:11: leafnodes: remotes: deny_imports: invalid subject \"a..b\""]
+        );
+    }
+
+    #[test]
+    fn leaf_accounts_must_exist() {
+        let config = |text: &str| {
+            let (config, errors) = check(text);
+            assert!(errors.is_empty(), "{errors:?}");
+            config.validate().map_err(|e| e.0)
+        };
+        assert_eq!(
+            config("leafnodes { port: 1, authorization { user: u, password: p, account: X } }\n"),
+            Err("cannot find local account \"X\" specified in leafnode authorization".into())
+        );
+        assert_eq!(
+            config("leafnodes { remotes: [ { url: \"nats-leaf://h:1\", account: Y } ] }\n"),
+            Err("cannot find local account \"Y\" specified in leafnode remote".into())
+        );
+        assert_eq!(
+            config("accounts { Y { users [ {user: y, password: y} ] } }\nleafnodes { remotes: [ { url: \"nats-leaf://h:1\", account: Y } ] }\n"),
+            Ok(())
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! The leaf handshake (spec beyond-core §B.2): the hub's INFO on accept (with a nonce), the
 //! leaf's CONNECT (a client's CONNECT, one with `lang`, is refused; a second link from the
-//! same `server_id` replaces the first, as nats-server 2.9.10 does), then a second INFO with
-//! `connect_info` and `remote_account`, the hub's interest as LS+ and its `$LDS` subject.
+//! same `server_id` into the same account replaces the first, as nats-server 2.9.10 does),
+//! authorized by `auth`, then a second INFO with `connect_info` and `remote_account` (the
+//! account the link is bound to), the hub's interest as LS+ and its `$LDS` subject.
 
+use super::auth::{LinkDeny, PendingConnect};
 use super::{Phase, Shard};
 use crate::runtime::{ConnId, Io};
 use serde::Serialize;
@@ -39,6 +41,10 @@ struct LeafConnect {
     server_id: String,
     name: String,
     lang: Option<String>,
+    user: Option<String>,
+    pass: Option<String>,
+    auth_token: Option<String>,
+    deny_pub: Vec<String>,
 }
 
 impl Shard {
@@ -57,6 +63,10 @@ impl Shard {
         let port = self.shared.leaf_port.unwrap_or(leaf.port);
         let address = super::super::join_host_port(&leaf.host, port);
         let nonce = (!connect_info).then(crate::auth::new_nonce);
+        let account = self
+            .link(conn)
+            .map_or(crate::auth::GLOBAL_ACCOUNT, |link| link.account);
+        let account = live.auth.account_name(account);
         let info = LeafInfo {
             server_id: &live.info.server_id,
             server_name: &live.info.server_name,
@@ -75,14 +85,13 @@ impl Shard {
             info_on_connect: true,
             connect_info,
             leafnode_urls: [&address],
-            remote_account: connect_info.then_some("$G"),
+            remote_account: connect_info.then_some(account),
         };
         let json = serde_json::to_string(&info).expect("INFO serialises");
         io.write_parts(conn, &[b"INFO ", json.as_bytes(), b" \r\n"]);
     }
 
-    /// The leaf's CONNECT: refuses a client's, replaces a duplicate, then the second INFO
-    /// and the hub's interest.
+    /// The leaf's CONNECT: authorized first (see `auth`), then the handshake goes on.
     pub(super) fn on_leaf_connect(
         &mut self,
         io: &mut Io<'_>,
@@ -93,7 +102,30 @@ impl Shard {
             Ok(connect) => connect,
             Err(_) => return Err("Protocol Violation"),
         };
-        if connect.lang.is_some() {
+        self.cancel_leaf_auth_timer(io, conn);
+        let pending = PendingConnect {
+            server_id: connect.server_id,
+            name: connect.name,
+            deny_pub: connect.deny_pub,
+            user: connect.user,
+            pass: connect.pass,
+            token: connect.auth_token,
+            lang: connect.lang.is_some(),
+            ..PendingConnect::default()
+        };
+        self.authorize_leaf(io, conn, pending)
+    }
+
+    /// An authorized CONNECT: refuses a client's, replaces a duplicate, binds the link to
+    /// its account, then the second INFO and the hub's interest.
+    pub(super) fn finish_leaf_connect(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        connect: PendingConnect,
+        identity: crate::auth::Identity,
+    ) -> Result<(), &'static str> {
+        if connect.lang {
             self.write_leaf_error(io, conn, "attempted to connect to leaf node port");
             return Err("Incorrect Port");
         }
@@ -104,6 +136,7 @@ impl Shard {
             .find(|link| {
                 link.id != conn
                     && link.phase == Phase::Active
+                    && link.account == identity.account
                     && link.remote_id == connect.server_id
             })
             .map(|link| link.id);
@@ -112,6 +145,11 @@ impl Shard {
         };
         link.remote_id = connect.server_id;
         link.remote_name = connect.name;
+        link.account = identity.account;
+        link.bound = true;
+        // nats-server merges the leaf's `deny_pub` (its deny_imports) into the publish
+        // deny of the connection: nothing on those subjects is sent to it.
+        link.deny = LinkDeny::new(&connect.deny_pub, &[]);
         link.phase = Phase::Active;
         let cid = link.cid;
         if let Some(old) = duplicate {

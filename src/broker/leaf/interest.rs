@@ -101,7 +101,13 @@ impl Shard {
         self.line.clear();
         interest_line(&mut self.line, pattern, queue, count);
         for link in self.links.iter().flatten() {
-            if link.phase == Phase::Active && link.account == account {
+            if link.phase == Phase::Active
+                && link.account == account
+                && link
+                    .deny
+                    .as_ref()
+                    .is_none_or(|deny| deny.may_announce(pattern))
+            {
                 io.write(link.id, &self.line);
             }
         }
@@ -109,14 +115,22 @@ impl Shard {
 
     /// Right after the handshake: the account's whole interest, then our `$LDS` subject.
     pub(super) fn send_hub_interest(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let Some(account) = self.link(conn).map(|link| link.account) else {
+        let mut out = std::mem::take(&mut self.line);
+        let Some(link) = self.link(conn) else {
+            self.line = out;
             return;
         };
-        let mut out = std::mem::take(&mut self.line);
+        let account = link.account;
         out.clear();
         if let Some(map) = self.hub_interest.accounts.get(usize::from(account)) {
             for ((pattern, queue), &count) in map {
-                interest_line(&mut out, pattern, queue.as_deref(), count);
+                if link
+                    .deny
+                    .as_ref()
+                    .is_none_or(|deny| deny.may_announce(pattern))
+                {
+                    interest_line(&mut out, pattern, queue.as_deref(), count);
+                }
             }
         }
         interest_line(&mut out, self.shared.leaf_lds.as_bytes(), None, 1);
@@ -132,14 +146,40 @@ impl Shard {
         subject: &[u8],
         queue: Option<(&[u8], u32)>,
     ) -> Result<(), &'static str> {
+        let Some(link) = self.link(conn) else {
+            return Ok(());
+        };
         if subject == self.shared.leaf_lds.as_bytes() {
-            let text =
-                "Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s";
-            self.write_leaf_error(io, conn, text);
+            let account = self.live.auth.account_name(link.account);
+            let text = format!(
+                "Loop detected for leafnode account={account:?}. Delaying attempt to reconnect for 30s"
+            );
+            self.write_leaf_error(io, conn, &text);
             return Err(super::LOOP_DETECTED);
         }
         if !crate::subjects::is_valid_pattern(subject) {
             return Ok(());
+        }
+        if link
+            .deny
+            .as_ref()
+            .is_some_and(|deny| deny.refuses_interest(subject))
+        {
+            // A leaf ignores it (the hub told it what it may not have); a hub refuses it.
+            if link.remote.is_some() {
+                return Ok(());
+            }
+            let subject = String::from_utf8_lossy(subject);
+            crate::error!(
+                "{} - lid:{} - Subscription Violation on {subject:?} - Check other side configuration",
+                link.peer,
+                link.cid
+            );
+            let mut line = Vec::new();
+            let text = format!("Permissions Violation for Subscription to {subject:?}");
+            crate::protocol::encoder::err_line(&mut line, &text);
+            io.write(conn, &line);
+            return Err("Protocol Violation");
         }
         let weight_max = self.live.config.limits.leaf_queue_weight_max;
         let (queue_name, weight) = match queue {

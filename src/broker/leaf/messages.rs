@@ -92,7 +92,12 @@ impl Shard {
             let Some(Some(link)) = self.links.get_mut(target.slot as usize) else {
                 continue;
             };
-            if link.phase != Phase::Active {
+            if link.phase != Phase::Active
+                || link
+                    .deny
+                    .as_ref()
+                    .is_some_and(|deny| !deny.may_send(message.subject))
+            {
                 continue;
             }
             let conn = link.id;

@@ -4,6 +4,8 @@
 //! whole life; after the handshake both roles run the same code.
 //!
 //! - `handshake`: the INFO on accept, the leaf's CONNECT, the second INFO (hub role).
+//! - `auth`: the leaf port's authorization and accounts (hub role), the deny lists that
+//!   keep subjects off a link (both roles).
 //! - `remote`: dialling the remotes, the hub's INFOs, our CONNECT, redials (leaf role).
 //! - `interest`: the leaf's LS+/LS- as interest entries every core sees, and the hub's
 //!   interest (all cores, aggregated) sent to the leaf as LS+/LS-.
@@ -16,6 +18,7 @@
 //! reaches the link with one record to its core, and a queue group prefers a member that
 //! is not behind a link (nats-server's rule).
 
+mod auth;
 mod handshake;
 mod interest;
 mod messages;
@@ -49,6 +52,8 @@ pub(super) fn core_of(value: u16) -> usize {
 enum Phase {
     /// INFO sent; its CONNECT has not arrived.
     AwaitingConnect,
+    /// Its CONNECT's password is being checked off the core; input read meanwhile waits.
+    Authenticating,
     /// Leaf role: dialled; the hub's INFO has not arrived.
     AwaitingInfo,
     /// Leaf role: CONNECT sent; the hub's INFO with `connect_info` has not arrived.
@@ -70,6 +75,15 @@ pub(super) struct LeafLink {
     remote_id: String,
     remote_name: String,
     account: crate::auth::AccountIndex,
+    /// Bound to `account`: an accepted link once authorized, a dialled one from the start.
+    bound: bool,
+    /// Subjects this link does not carry (`None`: all of them).
+    deny: Option<Box<auth::LinkDeny>>,
+    /// The leaf port's auth timer, until the CONNECT.
+    auth_timer: Option<TimerId>,
+    /// The CONNECT being checked off the core, and what was read after it.
+    pending: Option<Box<auth::PendingConnect>>,
+    held: Vec<auth::HeldOp>,
     /// The leaf's interest: (subject, queue) → weight (1 for a subject).
     interest: HashMap<interest::InterestKey, u32>,
     pings_out: u32,
@@ -113,6 +127,7 @@ impl Shard {
         info!("{peer} - lid:{cid} - Leafnode connection created ");
         self.send_leaf_info(io, conn, cid, false);
         self.arm_leaf_ping(io, conn);
+        self.arm_leaf_auth_timer(io, conn);
     }
 
     /// Registers a new link in `phase`; returns its `lid`.
@@ -145,6 +160,11 @@ impl Shard {
             remote_id: String::new(),
             remote_name: String::new(),
             account: crate::auth::GLOBAL_ACCOUNT,
+            bound: false,
+            deny: None,
+            auth_timer: None,
+            pending: None,
+            held: Vec::new(),
             interest: HashMap::new(),
             pings_out: 0,
             ping_timer: None,
@@ -207,6 +227,12 @@ impl Shard {
         let phase = self.link(conn).map_or(Phase::Closing, |link| link.phase);
         match (phase, op) {
             (Phase::Closing, _) => Ok(()),
+            (Phase::Authenticating, op) => {
+                if let Some(link) = self.link_mut(conn) {
+                    link.held.push(auth::HeldOp::own(op));
+                }
+                Ok(())
+            }
             (_, LinkOp::Ping) => {
                 io.write(conn, encoder::PONG);
                 Ok(())
@@ -268,11 +294,12 @@ impl Shard {
         }
         link.phase = Phase::Closing;
         link.refused |= reason == LOOP_DETECTED;
-        info!(
-            "{} - lid:{} - Leafnode connection closed: {reason} account: $G",
-            link.peer, link.cid
-        );
-        if let Some(timer) = link.ping_timer.take() {
+        link.held = Vec::new();
+        let timers = [link.ping_timer.take(), link.auth_timer.take()];
+        let (peer, cid, account, bound) = (link.peer, link.cid, link.account, link.bound);
+        let label = self.link_account_label(account, bound);
+        info!("{peer} - lid:{cid} - Leafnode connection closed: {reason} account: {label}");
+        for timer in timers.into_iter().flatten() {
             io.cancel_timer(timer);
         }
         self.withdraw_leaf_interest(io, conn);
@@ -319,6 +346,11 @@ impl Shard {
         link.ping_timer = None;
         match link.phase {
             Phase::Closing => return,
+            // Its password is being checked: the keep-alive starts over once it is done.
+            Phase::Authenticating => {
+                self.arm_leaf_ping(io, conn);
+                return;
+            }
             Phase::AwaitingInfo | Phase::AwaitingConnectInfo => {
                 self.close_leaf(io, conn, "Stale Leaf Node Connection");
                 return;

@@ -52,15 +52,22 @@ pub(in crate::broker) struct Remotes {
     list: Vec<Remote>,
 }
 
-/// The CONNECT a 2.9.10 leaf sends without credentials, in its field order.
+/// The CONNECT a 2.9.10 leaf sends, in its field order.
 #[derive(Serialize)]
 struct LeafConnect<'a> {
     version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pass: Option<&'a str>,
     tls_required: bool,
     server_id: &'a str,
     name: &'a str,
     cluster: &'a str,
     headers: bool,
+    /// The remote's `deny_imports`: the hub sends nothing on these subjects.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    deny_pub: &'a [String],
 }
 
 /// The fields of the hub's INFO that the leaf reads.
@@ -208,7 +215,22 @@ impl Shard {
     ) {
         let index = tag as usize;
         let cid = self.new_link(conn, peer, Some(index), Phase::AwaitingInfo);
-        info!("{peer} - lid:{cid} - Leafnode connection created for account: $G ");
+        let settings = self.live.config.leaf_remotes.settings.get(index);
+        let account = settings
+            .and_then(|settings| settings.account.as_deref())
+            .and_then(|name| self.live.auth.account_index(name))
+            .unwrap_or(crate::auth::GLOBAL_ACCOUNT);
+        // nats-server turns the deny lists into the link's permissions: publish deny =
+        // deny_exports, subscribe deny = deny_imports.
+        let deny =
+            settings.and_then(|s| super::auth::LinkDeny::new(&s.deny_exports, &s.deny_imports));
+        if let Some(link) = self.link_mut(conn) {
+            link.account = account;
+            link.bound = true;
+            link.deny = deny;
+        }
+        let label = self.live.auth.account_name(account);
+        info!("{peer} - lid:{cid} - Leafnode connection created for account: {label} ");
         // The ping timer bounds the handshake too (a hub that never sends INFO).
         self.arm_leaf_ping(io, conn);
     }
@@ -269,16 +291,25 @@ impl Shard {
 
     fn send_leaf_connect(&mut self, io: &mut Io<'_>, conn: ConnId) {
         let info = &self.live.info;
+        let index = self.link(conn).and_then(|link| link.remote);
+        let settings = index.and_then(|index| self.live.config.leaf_remotes.settings.get(index));
+        let current = index
+            .and_then(|index| self.remotes.list.get(index))
+            .and_then(|remote| remote.current.as_deref());
+        let credentials = settings.and_then(|s| s.credentials_for(current));
         // nats-server: a standalone server with remotes uses its name as cluster name.
         let connect = LeafConnect {
             version: &info.version,
+            user: credentials.map(|(user, _)| user),
+            pass: credentials.map(|(_, pass)| pass),
             tls_required: false,
             server_id: &info.server_id,
             name: &info.server_name,
             cluster: &info.server_name,
             headers: true,
+            deny_pub: settings.map_or(&[], |s| &s.deny_imports),
         };
-        let json = serde_json::to_string(&connect).expect("CONNECT serialises");
+        let json = go_json(serde_json::to_string(&connect).expect("CONNECT serialises"));
         io.write_parts(conn, &[b"CONNECT ", json.as_bytes(), b"\r\n"]);
     }
 
@@ -303,6 +334,19 @@ impl Shard {
         };
         self.schedule_redial(io, index, failure);
     }
+}
+
+/// JSON as Go's encoder writes it: `<`, `>`, `&` and U+2028/9 escaped (they can only be
+/// inside strings, so replacing them is safe).
+fn go_json(json: String) -> String {
+    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// Go's dial error text (`dial tcp 127.0.0.1:7422: connect: connection refused`).

@@ -104,7 +104,7 @@ impl Shard {
         subject: &[u8],
         queue: Option<(&[u8], u32)>,
     ) {
-        let Some(account) = self.live.auth.account_index(account) else {
+        let Some(account) = self.live.auth.account_by_wire_name(account) else {
             return;
         };
         if !crate::subjects::is_valid_pattern(subject) {
@@ -137,7 +137,7 @@ impl Shard {
         subject: &[u8],
         queue: Option<&[u8]>,
     ) {
-        let Some(account) = self.live.auth.account_index(account) else {
+        let Some(account) = self.live.auth.account_by_wire_name(account) else {
             return;
         };
         let Some(route) = self.route_mut(conn) else {

@@ -17,7 +17,7 @@ impl Shard {
     ) {
         let Some(account) = message
             .account
-            .and_then(|name| self.live.auth.account_index(name))
+            .and_then(|name| self.live.auth.account_by_wire_name(name))
         else {
             return;
         };

@@ -1,0 +1,431 @@
+//! Who a leaf is, and what may cross its link (spec beyond-core §B; nats-server 2.9.10's
+//! `isLeafNodeAuthorized` and the permissions it puts on a leaf connection).
+//!
+//! Hub role: the leaf port's `authorization` decides at the leaf's CONNECT. Its single
+//! `user` (bound to `account`) or its `users` (each bound to its own account) must match the
+//! CONNECT's `user`/`pass`; with neither, a leaf logs in as a client would (the top-level
+//! users, token or nkeys), and with no auth at all it is bound to `account` or `$G`. A
+//! refused leaf gets `-ERR 'Authorization Violation'` and is closed; one that sends no
+//! CONNECT within the auth timeout gets `-ERR 'Authentication Timeout'`. A bcrypt
+//! comparison runs on the auth workers (`auth_checks`), never on the core: the link's
+//! reading pauses and the operations already read after the CONNECT wait, owned, in
+//! `LeafLink::held` until the answer.
+//!
+//! Both roles: a link's [`LinkDeny`] lists. `deny_out` (nats-server's publish deny of the
+//! leaf connection: the leaf's `deny_pub` at the hub, `deny_exports` at the leaf) stops
+//! messages on those subjects from being written to the link, and the other side's interest
+//! in such a literal subject is refused (hub: a permissions violation that closes the link;
+//! leaf: ignored). `deny_interest` (the subscribe deny: `deny_imports` at the leaf) keeps our
+//! interest in those subjects from being sent. `$LDS.` subjects are never filtered.
+
+use super::{Phase, Shard};
+use crate::auth::{literal_match, AccountIndex, Credentials, Identity, Verdict};
+use crate::broker::auth_checks::CheckDone;
+use crate::broker::timers::Timer;
+use crate::protocol::link::{LinkMessage, LinkOp};
+use crate::runtime::{ConnId, Io};
+use crate::{debug, error};
+
+/// Subjects a link will not carry (see the module docs).
+#[derive(Debug, Default, Clone)]
+pub(super) struct LinkDeny {
+    /// Messages on these subjects are not written to the link.
+    pub deny_out: Vec<Box<[u8]>>,
+    /// Our interest in these subjects is not sent on the link.
+    pub deny_interest: Vec<Box<[u8]>>,
+}
+
+impl LinkDeny {
+    pub(super) fn new(deny_out: &[String], deny_interest: &[String]) -> Option<Box<LinkDeny>> {
+        let boxed = |list: &[String]| list.iter().map(|s| s.as_bytes().into()).collect();
+        (!deny_out.is_empty() || !deny_interest.is_empty()).then(|| {
+            Box::new(LinkDeny {
+                deny_out: boxed(deny_out),
+                deny_interest: boxed(deny_interest),
+            })
+        })
+    }
+
+    /// Whether a message on `subject` may be written to the link.
+    pub(super) fn may_send(&self, subject: &[u8]) -> bool {
+        !self
+            .deny_out
+            .iter()
+            .any(|deny| literal_match(deny, subject))
+    }
+
+    /// Whether our interest in `pattern` may be sent on the link.
+    pub(super) fn may_announce(&self, pattern: &[u8]) -> bool {
+        pattern.starts_with(b"$LDS.")
+            || !self
+                .deny_interest
+                .iter()
+                .any(|deny| literal_match(deny, pattern))
+    }
+
+    /// Whether the other side's interest in `subject` is refused: a literal subject we
+    /// would never send (nats-server checks literal subjects only; not `$LDS.`/`$GR.`/`_GR_.`).
+    pub(super) fn refuses_interest(&self, subject: &[u8]) -> bool {
+        let exempt = [b"$LDS.".as_slice(), b"$GR.", b"_GR_."]
+            .iter()
+            .any(|prefix| subject.starts_with(prefix));
+        let literal = !subject
+            .split(|&b| b == b'.')
+            .any(|token| token == b"*" || token == b">");
+        !exempt && literal && !self.may_send(subject)
+    }
+}
+
+/// A leaf's CONNECT, kept while its password is checked off the core.
+#[derive(Default)]
+pub(super) struct PendingConnect {
+    pub server_id: String,
+    pub name: String,
+    pub deny_pub: Vec<String>,
+    pub user: Option<String>,
+    pub pass: Option<String>,
+    pub token: Option<String>,
+    /// A client's CONNECT (it has `lang`): refused once authorized, as nats-server does.
+    pub lang: bool,
+    pub ticket: u64,
+    pub generation: u64,
+}
+
+impl std::fmt::Debug for PendingConnect {
+    /// Never prints the secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingConnect")
+            .field("server_id", &self.server_id)
+            .field("user", &self.user)
+            .field("ticket", &self.ticket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An operation read after a CONNECT whose check is still running, owned.
+#[derive(Debug)]
+pub(super) enum HeldOp {
+    Ping,
+    Pong,
+    Ok,
+    Err(Box<[u8]>),
+    Info(Box<[u8]>),
+    Connect(Box<[u8]>),
+    Subscribe(Box<[u8]>, Option<(Box<[u8]>, u32)>),
+    Unsubscribe(Box<[u8]>, Option<Box<[u8]>>),
+    Message {
+        subject: Box<[u8]>,
+        reply: Option<Box<[u8]>>,
+        queues: Box<[u8]>,
+        header_size: Option<Box<[u8]>>,
+        total_size: Box<[u8]>,
+        header_len: usize,
+        message: Box<[u8]>,
+    },
+}
+
+impl HeldOp {
+    pub(super) fn own(op: LinkOp<'_>) -> HeldOp {
+        match op {
+            LinkOp::Ping => HeldOp::Ping,
+            LinkOp::Pong => HeldOp::Pong,
+            LinkOp::Ok => HeldOp::Ok,
+            LinkOp::Err(text) => HeldOp::Err(text.into()),
+            LinkOp::Info(json) => HeldOp::Info(json.into()),
+            LinkOp::Connect(json) => HeldOp::Connect(json.into()),
+            LinkOp::Subscribe { subject, queue, .. } => HeldOp::Subscribe(
+                subject.into(),
+                queue.map(|(name, weight)| (name.into(), weight)),
+            ),
+            LinkOp::Unsubscribe { subject, queue, .. } => {
+                HeldOp::Unsubscribe(subject.into(), queue.map(Into::into))
+            }
+            LinkOp::Message(m) => HeldOp::Message {
+                subject: m.subject.into(),
+                reply: m.reply.map(Into::into),
+                queues: m.queues.into(),
+                header_size: m.header_size.map(Into::into),
+                total_size: m.total_size.into(),
+                header_len: m.header_len,
+                message: m.message.into(),
+            },
+        }
+    }
+
+    fn borrow(&self) -> LinkOp<'_> {
+        match self {
+            HeldOp::Ping => LinkOp::Ping,
+            HeldOp::Pong => LinkOp::Pong,
+            HeldOp::Ok => LinkOp::Ok,
+            HeldOp::Err(text) => LinkOp::Err(text),
+            HeldOp::Info(json) => LinkOp::Info(json),
+            HeldOp::Connect(json) => LinkOp::Connect(json),
+            HeldOp::Subscribe(subject, queue) => LinkOp::Subscribe {
+                account: None,
+                subject,
+                queue: queue.as_ref().map(|(name, weight)| (&name[..], *weight)),
+            },
+            HeldOp::Unsubscribe(subject, queue) => LinkOp::Unsubscribe {
+                account: None,
+                subject,
+                queue: queue.as_deref(),
+            },
+            HeldOp::Message {
+                subject,
+                reply,
+                queues,
+                header_size,
+                total_size,
+                header_len,
+                message,
+            } => LinkOp::Message(LinkMessage {
+                account: None,
+                subject,
+                reply: reply.as_deref(),
+                queues,
+                header_size: header_size.as_deref(),
+                total_size,
+                header_len: *header_len,
+                message,
+            }),
+        }
+    }
+}
+
+impl Shard {
+    /// The leaf port's verdict on a CONNECT's credentials (see the module docs).
+    pub(super) fn leaf_verdict(
+        &self,
+        user: Option<&str>,
+        pass: Option<&str>,
+        token: Option<&str>,
+    ) -> Verdict {
+        let live = &self.live;
+        let refused = || Verdict::Refuse(crate::auth::Refusal { detail: None });
+        let Some(leaf) = &live.config.leafnodes else {
+            return refused();
+        };
+        let auth = &leaf.auth;
+        let bound = |account: Option<&String>| {
+            let index = match account {
+                Some(name) => live.auth.account_index(name),
+                None => Some(crate::auth::GLOBAL_ACCOUNT),
+            };
+            index.map(|account| Identity {
+                account,
+                rules: None,
+                assumed_user: None,
+            })
+        };
+        let login = |name: &str, password: &str, account: Option<&String>| {
+            if user != Some(name) {
+                return refused();
+            }
+            let Some(identity) = bound(account) else {
+                return refused();
+            };
+            live.auth.compare_secret(
+                format!("leaf user {name}"),
+                password,
+                pass.unwrap_or(""),
+                identity,
+            )
+        };
+        if let Some((name, password)) = &auth.user {
+            return login(name, password, auth.account.as_ref());
+        }
+        if !auth.users.is_empty() {
+            return match auth.users.iter().find(|u| user == Some(u.user.as_str())) {
+                Some(u) => login(&u.user, &u.password, u.account.as_ref()),
+                None => refused(),
+            };
+        }
+        if live.auth.is_required() {
+            let credentials = Credentials {
+                user,
+                pass,
+                token,
+                ..Credentials::default()
+            };
+            return match live.auth.verdict(&credentials, b"") {
+                // Permissions of a client user are not applied to a leaf link (yet).
+                Verdict::Admit(identity) => Verdict::Admit(Identity {
+                    rules: None,
+                    ..identity
+                }),
+                other => other,
+            };
+        }
+        bound(auth.account.as_ref()).map_or_else(refused, Verdict::Admit)
+    }
+
+    /// Authorizes a leaf's CONNECT: admitted (the handshake goes on), refused, or handed
+    /// to the auth workers.
+    pub(super) fn authorize_leaf(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        pending: PendingConnect,
+    ) -> Result<(), &'static str> {
+        let verdict = self.leaf_verdict(
+            pending.user.as_deref(),
+            pending.pass.as_deref(),
+            pending.token.as_deref(),
+        );
+        match verdict {
+            Verdict::Admit(identity) => self.finish_leaf_connect(io, conn, pending, identity),
+            Verdict::Refuse(_) => {
+                self.refuse_leaf(io, conn, pending.user.as_deref());
+                Ok(())
+            }
+            Verdict::Check(check) => {
+                self.check_leaf_off_core(io, conn, check, pending);
+                Ok(())
+            }
+        }
+    }
+
+    /// Refuses a leaf's CONNECT as nats-server does.
+    pub(super) fn refuse_leaf(&mut self, io: &mut Io<'_>, conn: ConnId, user: Option<&str>) {
+        if let Some(link) = self.link(conn) {
+            let line = self.live.auth.refusal_log(None, user);
+            error!("{} - lid:{} - {line}", link.peer, link.cid);
+        }
+        io.write(conn, crate::protocol::encoder::err::AUTHORIZATION_VIOLATION);
+        self.close_leaf(io, conn, "Authentication Failure");
+    }
+
+    /// A leaf's password needs bcrypt: the check goes to the workers and the link waits.
+    pub(super) fn check_leaf_off_core(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        check: crate::auth::SecretCheck,
+        mut pending: PendingConnect,
+    ) {
+        self.auth_tickets += 1;
+        let ticket = self.auth_tickets;
+        let submitted =
+            self.shared
+                .auth_checks
+                .submit(check, conn, ticket, self.core, io.waker(), true);
+        if let Err(rejected) = submitted {
+            if let Some(link) = self.link(conn) {
+                error!(
+                    "{} - lid:{} - refusing a login: {rejected:?} (limit {})",
+                    link.peer,
+                    link.cid,
+                    self.shared.auth_checks.queued_max()
+                );
+            }
+            self.refuse_leaf(io, conn, pending.user.as_deref());
+            return;
+        }
+        pending.ticket = ticket;
+        pending.generation = self.live.generation;
+        if let Some(link) = self.link_mut(conn) {
+            link.phase = Phase::Authenticating;
+            link.pending = Some(Box::new(pending));
+        }
+        io.pause_reading(conn);
+    }
+
+    /// A bcrypt answer for a connection that is not a client: a leaf's, if it still waits.
+    pub(in crate::broker) fn leaf_auth_answer(&mut self, io: &mut Io<'_>, answer: CheckDone) {
+        let Some(link) = self.link_mut(answer.conn) else {
+            return;
+        };
+        if link.phase != Phase::Authenticating
+            || link.pending.as_ref().map(|p| p.ticket) != Some(answer.ticket)
+        {
+            return;
+        }
+        let Some(pending) = link.pending.take() else {
+            return;
+        };
+        link.phase = Phase::AwaitingConnect;
+        let conn = answer.conn;
+        io.resume_reading(conn);
+        let result = match answer.admitted {
+            // Reloaded meanwhile: the leaf users may have changed; ask again.
+            _ if pending.generation != self.live.generation => {
+                self.authorize_leaf(io, conn, *pending)
+            }
+            Some(identity) => self.finish_leaf_connect(io, conn, *pending, identity),
+            None => {
+                self.refuse_leaf(io, conn, pending.user.as_deref());
+                Ok(())
+            }
+        };
+        if let Err(reason) = result {
+            self.close_leaf(io, conn, reason);
+            return;
+        }
+        if self
+            .link(conn)
+            .is_some_and(|link| link.phase == Phase::Active)
+        {
+            self.replay_held(io, conn);
+        }
+    }
+
+    /// Operations read while the CONNECT was checked, in their order.
+    fn replay_held(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        let held = std::mem::take(&mut link.held);
+        for op in &held {
+            if let Err(reason) = self.on_link_op(io, conn, op.borrow()) {
+                self.close_leaf(io, conn, reason);
+                return;
+            }
+        }
+    }
+
+    /// The leaf port's auth timer (every accepted link until its CONNECT).
+    pub(super) fn arm_leaf_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let timeout = self
+            .live
+            .config
+            .leafnodes
+            .as_ref()
+            .and_then(|leaf| leaf.auth.timeout)
+            .unwrap_or(self.live.config.limits.leaf_auth_timeout);
+        let timer = io.set_timer(io.now() + timeout, Timer::Auth(conn).token());
+        if let Some(link) = self.link_mut(conn) {
+            if let Some(old) = link.auth_timer.replace(timer) {
+                io.cancel_timer(old);
+            }
+        }
+    }
+
+    pub(super) fn cancel_leaf_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        if let Some(timer) = self.link_mut(conn).and_then(|link| link.auth_timer.take()) {
+            io.cancel_timer(timer);
+        }
+    }
+
+    pub(in crate::broker) fn on_leaf_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        link.auth_timer = None;
+        if link.phase != Phase::AwaitingConnect {
+            return;
+        }
+        debug!("{} - lid:{} - Authentication Timeout", link.peer, link.cid);
+        io.write(conn, b"-ERR 'Authentication Timeout'\r\n");
+        self.close_leaf(io, conn, "Authentication Timeout");
+    }
+
+    /// The account a link is bound to, as nats-server names it in its log lines (empty
+    /// before an accepted leaf's CONNECT is authorized).
+    pub(super) fn link_account_label(&self, account: AccountIndex, bound: bool) -> &str {
+        if bound {
+            self.live.auth.account_name(account)
+        } else {
+            ""
+        }
+    }
+}
