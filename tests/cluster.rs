@@ -318,3 +318,180 @@ fn a_route_to_ourselves_is_dropped_and_never_dialled_again() {
         2
     );
 }
+
+/// A node from a configuration file written into `dir`.
+fn node_from_conf(flavor: Flavor, dir: &std::path::Path, name: &str, body: &str) -> Node {
+    let conf = common::leaf::write_conf(dir, &format!("{name}.conf"), body);
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let server = Server::start_flavor(flavor, Opts::default(), &launch);
+    let line = server.wait_for_log(ROUTE_LINE, REPLY_TIMEOUT);
+    let route_port = line
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no route port in {line:?}"));
+    Node { server, route_port }
+}
+
+/// The leaf port a server logged.
+fn leaf_port(server: &Server) -> u16 {
+    let line = server.wait_for_log("Listening for leafnode connections on ", REPLY_TIMEOUT);
+    line.rsplit(':')
+        .next()
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no leaf port in {line:?}"))
+}
+
+/// A nats-server leaf of cluster `leafy` dialling `hub_leaf_port`.
+fn leaf_of(dir: &std::path::Path, name: &str, hub_leaf_port: u16) -> Server {
+    let conf = common::leaf::write_conf(
+        dir,
+        &format!("{name}.conf"),
+        &format!(
+            "server_name: {name}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf_port}\" }} ] }}\n"
+        ),
+    );
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let leaf = Server::start_flavor(Flavor::NatsServer, Opts::default(), &launch);
+    leaf.wait_for_log("Leafnode connection created", LINK_TIMEOUT);
+    leaf
+}
+
+#[test]
+fn leaf_nodes_of_different_cluster_nodes_reach_each_other_across_the_route() {
+    // A (under test) and C (nats-server) in one cluster, each a hub with a nats-server
+    // leaf: interest and messages go leaf → hub → route → hub → leaf both ways, and C's
+    // leaf interest reaches A in nats-server's leaf-origin form (LS+ origin account ...).
+    let dir = common::leaf::temp_dir("cluster", "leaves");
+    let a = node_from_conf(
+        Flavor::from_env(),
+        &dir,
+        "lv-a",
+        "server_name: lv-a\ncluster { name: mix, listen: \"127.0.0.1:-1\" }\nleafnodes { listen: \"127.0.0.1:-1\" }\n",
+    );
+    let c = node_from_conf(
+        Flavor::NatsServer,
+        &dir,
+        "lv-c",
+        &format!(
+            "server_name: lv-c\ncluster {{ name: mix, listen: \"127.0.0.1:-1\", routes: [\"nats-route://127.0.0.1:{}\"] }}\nleafnodes {{ listen: \"127.0.0.1:-1\" }}\n",
+            a.route_port
+        ),
+    );
+    wait_for_mesh(&[&a, &c]);
+    let leaf_a = leaf_of(&dir, "leaf-a", leaf_port(&a.server));
+    let leaf_c = leaf_of(&dir, "leaf-c", leaf_port(&c.server));
+    common::leaf::wait_link_ready(&a.server, &leaf_a);
+    common::leaf::wait_link_ready(&c.server, &leaf_c);
+    let mut on_a = RawClient::subscriber(leaf_a.port(), "SUB to.a 1\r\nSUB q.a workers 2\r\n");
+    let mut on_c = RawClient::subscriber(leaf_c.port(), "SUB to.c 1\r\nSUB q.c workers 2\r\n");
+    barrier(&leaf_a, &leaf_c, "ac");
+    barrier(&leaf_c, &leaf_a, "ca");
+    // From one leaf to the other, and from each cluster node to the far leaf.
+    RawClient::connect_quiet(leaf_a.port(), b"")
+        .send_and_sync(b"PUB to.c 2\r\nac\r\nPUB q.c 2\r\nqc\r\n");
+    RawClient::connect_quiet(leaf_c.port(), b"")
+        .send_and_sync(b"PUB to.a 2\r\nca\r\nPUB q.a 2\r\nqa\r\n");
+    RawClient::connect_quiet(a.server.port(), b"").send_and_sync(b"PUB to.c 2\r\nAC\r\n");
+    RawClient::connect_quiet(c.server.port(), b"").send_and_sync(b"PUB to.a 2\r\nCA\r\n");
+    assert_eq!(
+        frames(&mut on_c, 3),
+        "MSG to.c 1 2\r\nac\r\nMSG q.c 2 2\r\nqc\r\nMSG to.c 1 2\r\nAC\r\n"
+    );
+    assert_eq!(
+        frames(&mut on_a, 3),
+        "MSG to.a 1 2\r\nca\r\nMSG q.a 2 2\r\nqa\r\nMSG to.a 1 2\r\nCA\r\n"
+    );
+    assert_eq!(drain(&mut on_a), "PONG\r\n");
+    assert_eq!(drain(&mut on_c), "PONG\r\n");
+}
+
+#[test]
+fn a_cluster_name_that_differs_is_refused_with_nats_servers_error() {
+    let dir = common::leaf::temp_dir("cluster", "names");
+    let a = node_from_conf(
+        Flavor::from_env(),
+        &dir,
+        "nm-a",
+        "server_name: nm-a\ncluster { name: one, listen: \"127.0.0.1:-1\" }\n",
+    );
+    let _b = node_from_conf(
+        Flavor::NatsServer,
+        &dir,
+        "nm-b",
+        &format!(
+            "server_name: nm-b\ncluster {{ name: two, listen: \"127.0.0.1:-1\", routes: [\"nats-route://127.0.0.1:{}\"] }}\n",
+            a.route_port
+        ),
+    );
+    let line = a.server.wait_for_log("Rejecting connection", LINK_TIMEOUT);
+    assert!(
+        line.contains("[ERR] 127.0.0.1:")
+            && line.contains(" - rid:")
+            && line
+                .ends_with(" - Rejecting connection, cluster name \"two\" does not match \"one\""),
+        "{line:?}"
+    );
+    let closed = a
+        .server
+        .wait_for_log("connection closed: Cluster Name Conflict", LINK_TIMEOUT);
+    assert!(closed.contains(" - rid:"), "{closed:?}");
+    // No route was made: A's clients still see no other node.
+    assert_eq!(
+        connect_urls(&RawClient::connect(a.server.port()).info),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn two_nodes_that_dial_each_other_keep_exactly_one_route() {
+    let flavor = Flavor::from_env();
+    let dir = common::leaf::temp_dir("cluster", "mutual");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let (pa, pb) = (free(), free());
+    let conf = |me: u16, other: u16, name: &str| {
+        format!(
+            "server_name: {name}\nhttp_port: -1\ncluster {{ name: mix, listen: \"127.0.0.1:{me}\", routes: [\"nats-route://127.0.0.1:{other}\"] }}\n"
+        )
+    };
+    let a = node_from_conf(flavor, &dir, "mu-a", &conf(pa, pb, "mu-a"));
+    let b = node_from_conf(Flavor::NatsServer, &dir, "mu-b", &conf(pb, pa, "mu-b"));
+    wait_for_mesh(&[&a, &b]);
+    // A dialled first and failed (B was not listening); B's dial made the route; A's
+    // second dial makes a duplicate, which is dropped.
+    a.server
+        .wait_for_log_count("Route connection created", 2, LINK_TIMEOUT);
+    a.server.wait_for_log("connection closed", LINK_TIMEOUT);
+    let mut sub = RawClient::subscriber(b.server.port(), "SUB once 1\r\n");
+    barrier(&b.server, &a.server, "once");
+    RawClient::connect_quiet(a.server.port(), b"").send_and_sync(b"PUB once 1\r\n1\r\n");
+    // One route each way carries it: a second route would deliver it twice.
+    assert_eq!(frames(&mut sub, 1), "MSG once 1 1\r\n1\r\n");
+    assert_eq!(drain(&mut sub), "PONG\r\n");
+    for node in [&a, &b] {
+        let port = node
+            .server
+            .wait_for_log("Starting http monitor on ", REPLY_TIMEOUT)
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .expect("http port");
+        let routez = common::http::wait_json(port, "/routez", |doc| doc["num_routes"] == 1);
+        assert_eq!(
+            routez["routes"].as_array().map(Vec::len),
+            Some(1),
+            "{routez}"
+        );
+    }
+}

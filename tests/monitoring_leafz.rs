@@ -7,17 +7,12 @@
 
 mod common;
 
+use common::http::{get, get_json, wait_json};
 use common::leaf::{barrier, frames, wait_link_ready};
 use common::{Flavor, Launch, Opts, RawClient, Server, REPLY_TIMEOUT};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
 
 const LEAF_LINE: &str = "Listening for leafnode connections on ";
-
-/// Between two polls of an endpoint while waiting for a condition.
-const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// A link's keys in nats-server 2.9.10's order, with `subs=1`.
 const LEAF_KEYS: &[&str] = &[
@@ -84,55 +79,6 @@ fn pair(name: &str) -> Pair {
         leaf,
         leaf_port,
         _dir: dir,
-    }
-}
-
-/// GET over a fresh connection (`Connection: close`); status and body (de-chunked: nats-
-/// server sends larger bodies chunked).
-fn get(port: u16, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to monitoring");
-    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).expect("send request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read response");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("head and body");
-    let status = head[9..12].parse().expect("status code");
-    if !head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return (status, body.to_string());
-    }
-    let (mut rest, mut whole) = (body, String::new());
-    loop {
-        let (size, after) = rest.split_once("\r\n").expect("chunk size line");
-        let size = usize::from_str_radix(size.trim(), 16).expect("hex chunk size");
-        if size == 0 {
-            return (status, whole);
-        }
-        whole.push_str(&after[..size]);
-        rest = &after[size + 2..];
-    }
-}
-
-fn get_json(port: u16, path: &str) -> (Value, String) {
-    let (status, body) = get(port, path);
-    assert_eq!(status, 200, "{path}: {body}");
-    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
-    (json, body)
-}
-
-/// Polls `path` until `settled` holds, then returns that document.
-fn wait_json(port: u16, path: &str, settled: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + REPLY_TIMEOUT;
-    loop {
-        let (json, _) = get_json(port, path);
-        if settled(&json) {
-            return json;
-        }
-        assert!(Instant::now() < deadline, "{path} did not settle: {json}");
-        std::thread::sleep(POLL_INTERVAL);
     }
 }
 
