@@ -241,6 +241,33 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
             show(&new.leaf_remotes),
         ));
     }
+    // Routes are not reloaded yet (nats-server reloads the route list): any change of
+    // the cluster block is refused; what its names resolve to may change.
+    let cluster = |c: &Option<crate::config::ClusterConfig>| {
+        c.as_ref().map(|c| {
+            (
+                c.name.clone(),
+                c.host.clone(),
+                c.port,
+                c.routes.clone(),
+                c.no_advertise,
+                c.connect_retries,
+            )
+        })
+    };
+    if cluster(&old.cluster) != cluster(&new.cluster) {
+        let show = |c: &Option<crate::config::ClusterConfig>| match c {
+            Some(c) => format!(
+                "{{Name:{} Host:{} Port:{} Routes:{:?}}}",
+                c.name.as_deref().unwrap_or(""),
+                c.host,
+                c.port,
+                c.routes
+            ),
+            None => "{}".to_string(),
+        };
+        return Err(unsupported("Cluster", show(&old.cluster), show(&new.cluster)));
+    }
     if old.http_port != new.http_port {
         let go_port = |port: Option<u16>| match port {
             Some(0) => -1,
@@ -685,7 +712,19 @@ mod tests {
     #[test]
     fn fixed_options_refuse_the_reload_with_the_go_field_name() {
         let old = with_file();
-        let cases: [(Edit, &str); 9] = [
+        let cases: [(Edit, &str); 10] = [
+            (
+                |c| {
+                    c.cluster = Some(crate::config::ClusterConfig {
+                        name: Some("edge".into()),
+                        port: 6222,
+                        routes: vec!["127.0.0.1:6223".into()],
+                        ..crate::config::ClusterConfig::new()
+                    })
+                },
+                "config reload not supported for Cluster: old={}, new={Name:edge Host:0.0.0.0 \
+                 Port:6222 Routes:[\"127.0.0.1:6223\"]}",
+            ),
             (
                 |c| c.leaf_remotes.remotes = vec![vec!["127.0.0.1:7422".into()]],
                 "config reload not supported for LeafNode.Remotes: old=[], new=[[\"127.0.0.1:7422\"]]",
