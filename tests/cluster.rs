@@ -495,3 +495,32 @@ fn two_nodes_that_dial_each_other_keep_exactly_one_route() {
         );
     }
 }
+
+#[test]
+fn a_node_in_lame_duck_mode_is_no_longer_offered_to_clients() {
+    let flavor = Flavor::from_env();
+    let a = node(flavor, "ld-a", &[]);
+    let b = node(flavor, "ld-b", &[a.route_port]);
+    wait_for_mesh(&[&a, &b]);
+    let connected = |node: &Node| {
+        let mut client = RawClient::connect(node.server.port());
+        client.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\n");
+        assert_eq!(drain(&mut client), "PONG\r\n");
+        client
+    };
+    let (mut on_a, mut on_b) = (connected(&a), connected(&b));
+    let status = std::process::Command::new("kill")
+        .args(["-USR2", &b.server.pid().to_string()])
+        .status()
+        .expect("kill -USR2");
+    assert!(status.success());
+    let only_a = vec![format!("127.0.0.1:{}", a.server.port())];
+    // B's clients hear lame duck mode and are pointed at A only; A's stop being offered B.
+    let to_b = frames(&mut on_b, 1);
+    assert!(to_b.contains(",\"ldm\":true}"), "{to_b:?}");
+    assert_eq!(connect_urls(&to_b), only_a);
+    let to_a = frames(&mut on_a, 1);
+    assert!(!to_a.contains("\"ldm\""), "{to_a:?}");
+    assert_eq!(connect_urls(&to_a), only_a);
+    assert_eq!(drain(&mut on_a), "PONG\r\n");
+}

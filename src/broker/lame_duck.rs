@@ -72,6 +72,7 @@ impl Shard {
         }
         if self.lame_duck.seen < PHASE_NOTIFY && phase >= PHASE_NOTIFY {
             self.send_lame_duck_info(io);
+            self.announce_lame_duck_to_routes(io);
         }
         if phase == PHASE_CLOSE {
             let close_over =
@@ -87,6 +88,9 @@ impl Shard {
         let mut info = self.live.info.clone();
         info.ldm = true;
         self.add_cluster_fields(&mut info);
+        // Clients are pointed at the other nodes only, as nats-server does.
+        info.connect_urls
+            .retain(|url| !self.shared.client_urls.contains(url));
         for slot in 0..self.clients.len() {
             let Some(client) = self.clients[slot].as_deref() else {
                 continue;

@@ -266,7 +266,11 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
             ),
             None => "{}".to_string(),
         };
-        return Err(unsupported("Cluster", show(&old.cluster), show(&new.cluster)));
+        return Err(unsupported(
+            "Cluster",
+            show(&old.cluster),
+            show(&new.cluster),
+        ));
     }
     if old.http_port != new.http_port {
         let go_port = |port: Option<u16>| match port {

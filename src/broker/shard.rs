@@ -126,6 +126,7 @@ impl Shard {
                 .as_ref()
                 .is_some_and(|cluster| cluster.name.is_none()),
             published: Vec::new(),
+            lame_duck: false,
         };
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Shard {

@@ -25,6 +25,8 @@ pub(in crate::broker) struct Cluster {
     pub dynamic: bool,
     /// The client URLs last published to the cores (ours first, then the peers').
     pub published: Vec<String>,
+    /// We are in lame duck mode (our route INFO says so).
+    pub lame_duck: bool,
 }
 
 /// A route INFO in nats-server's field order.
@@ -48,6 +50,8 @@ struct RouteInfo<'a> {
     cluster_dynamic: bool,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     connect_urls: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ldm: bool,
     lnoc: bool,
 }
 
@@ -72,6 +76,8 @@ struct PeerInfo {
     cluster: String,
     cluster_dynamic: bool,
     connect_urls: Vec<String>,
+    /// The peer is in lame duck mode: its clients' URLs are no longer offered.
+    ldm: bool,
 }
 
 /// The CONNECT a dialling nats-server 2.9.10 sends on a route, in its field order.
@@ -152,10 +158,11 @@ impl Shard {
             headers: true,
             max_payload: live.config.limits.max_payload,
             ip: ip.as_deref(),
-            nonce: about.is_none().then_some(nonce.as_str()),
+            nonce: (about.is_none() && !self.cluster.lame_duck).then_some(nonce.as_str()),
             cluster: &self.cluster.name,
             cluster_dynamic: self.cluster.dynamic,
             connect_urls: about.map_or(advertised, |peer| &peer.client_urls[..]),
+            ldm: about.is_none() && self.cluster.lame_duck,
             lnoc: true,
         };
         let json = serde_json::to_string(&info).expect("INFO serialises");
@@ -263,7 +270,12 @@ impl Shard {
             Phase::Handshake => self.register_route(io, conn, info),
             Phase::Active if info.server_id == route.remote_id => {
                 if let Some(route) = self.route_mut(conn) {
-                    route.client_urls = info.connect_urls;
+                    // A peer in lame duck mode: its clients' URLs are offered no more.
+                    route.client_urls = if info.ldm {
+                        Vec::new()
+                    } else {
+                        info.connect_urls
+                    };
                 }
                 self.publish_cluster_urls(io);
                 Ok(())
@@ -350,6 +362,20 @@ impl Shard {
         }
         self.publish_cluster_urls(io);
         Ok(())
+    }
+
+    /// Lame duck mode (core 0): every route is told, with our route INFO and `ldm`.
+    pub(in crate::broker) fn announce_lame_duck_to_routes(&mut self, io: &mut Io<'_>) {
+        if self.core != 0 || self.cluster.lame_duck || self.live.config.cluster.is_none() {
+            return;
+        }
+        self.cluster.lame_duck = true;
+        let routes: Vec<ConnId> = super::active_routes(&self.routes)
+            .map(|route| route.id)
+            .collect();
+        for conn in routes {
+            self.send_route_info(io, conn, None);
+        }
     }
 
     /// The route's peer left the cluster view: its client URLs go.
