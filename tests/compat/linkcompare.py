@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Leaf link wire comparison: a scripted fake leaf talks to nats-server's and ringmq's leaf
-ports, and what each hub sends on the link is compared, byte for byte after normalisation.
+"""Link wire comparison: a scripted fake leaf talks to nats-server's and ringmq's leaf
+ports, and a scripted fake route to their route ports; what each server sends on the link
+is compared, byte for byte after normalisation.
 
 Each hub is started with a client port and `leafnodes { listen }`; ringmq once per
 --cores value. A scenario drives the fake leaf (raw TCP on the leaf port) and plain clients
@@ -12,7 +13,8 @@ Normalisation (what a hub may differ in without a leaf noticing):
     (version, proto, headers, max_payload, auth_required, info_on_connect, connect_info,
     remote_account), JSON types for the rest (ids, names, ports, nonce, urls).
   * Interest for nats-server's system account imports (`LS+ $SYS.…`) is dropped: ringmq has
-    no system account. `$LDS.<id>` is replaced by `$LDS.<hub>`.
+    no system account. `$LDS.<id>` is replaced by `$LDS.<hub>`. On routes, the `$SYS`
+    account's interest and messages (`RS+ $SYS …`, `RMSG $SYS …`) are dropped likewise.
   * The hub's keep-alive PINGs are answered and dropped; asynchronous INFO updates after the
     handshake are dropped.
   * The first interest batch is sorted (nats-server sends it in Go map order).
@@ -37,7 +39,18 @@ QUIET = 0.3
 START_DEADLINE = 15.0
 
 INFO_VALUE_KEYS = ("version", "proto", "headers", "max_payload", "auth_required",
-                   "info_on_connect", "connect_info", "remote_account")
+                   "info_on_connect", "connect_info", "remote_account", "cluster",
+                   "cluster_dynamic", "lnoc", "ldm")
+ROUTE_CLUSTER = "cmp"
+ROUTE_CONNECT = (b'CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,'
+                 b'"headers":true,"name":"NFAKEROUTE","cluster":"cmp","lnoc":true}\r\n')
+
+
+def route_info(server_id, port):
+    return (b'INFO {"server_id":"%s","server_name":"%s","version":"2.9.10","proto":2,'
+            b'"go":"go1.19.8","host":"127.0.0.1","port":%d,"headers":true,'
+            b'"max_payload":1048576,"cluster":"cmp","connect_urls":["127.0.0.1:%d"],'
+            b'"lnoc":true}\r\n' % (server_id, server_id, port, port + 1))
 LEAF_CONNECT = (b'CONNECT {"version":"2.9.10","tls_required":false,"server_id":"NFAKELEAF",'
                 b'"name":"fake","cluster":"fake","headers":true}\r\n')
 CLIENT_CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\n'
@@ -98,7 +111,7 @@ class Peer:
             return None
         line = self.buf[:nl + 2]
         words = line.split()
-        if words and words[0] in (b"MSG", b"HMSG", b"LMSG"):
+        if words and words[0] in (b"MSG", b"HMSG", b"LMSG", b"RMSG"):
             size = int(words[-1])
             end = nl + 2 + size + 2
             if len(self.buf) < end:
@@ -150,6 +163,14 @@ def link_lines(frames, sort=False):
         if frame.startswith(b"LS+ $LDS.") or frame.startswith(b"LS- $LDS."):
             frame = frame[:9] + b"<hub>\r\n"
         out.append(frame)
+    return sorted(out) if sort else out
+
+
+def route_lines(frames, sort=False):
+    """Route interest and messages, without nats-server's `$SYS` account traffic and the
+    INFOs."""
+    out = [f for f in frames
+           if not f.startswith((b"RS+ $SYS ", b"RS- $SYS ", b"RMSG $SYS ", b"INFO "))]
     return sorted(out) if sort else out
 
 
@@ -271,15 +292,145 @@ SCENARIOS = [handshake, interest_counts, messages_to_the_leaf, messages_from_the
              loop_detected, wrong_port]
 
 
+# --- route scenarios ----------------------------------------------------------------------
+# Each takes (client port, route port) and returns [(label, bytes)].
+
+def route(rport, transcript, server_id=b"NFAKEROUTE", port=30001):
+    """The fake route dials the server: its INFO (and PING), our CONNECT and INFO, its
+    first interest batch up to the PONG of our PING."""
+    peer = Peer(rport)
+    first = peer.frames(quiet=True)
+    infos = [normalise_info(f) for f in first if f.startswith(b"INFO ")]
+    transcript.append(("route INFO", b"".join(infos[:1])))
+    connect = ROUTE_CONNECT.replace(b"NFAKEROUTE", server_id)
+    peer.send(connect + route_info(server_id, port) + b"PING\r\n")
+    frames = peer.frames(until=b"PONG\r\n")
+    transcript.append(("first route interest", b"".join(route_lines(frames, sort=True))))
+    return peer, first
+
+
+def route_sync(peer):
+    peer.send(b"PING\r\n")
+    return b"".join(route_lines(peer.frames(until=b"PONG\r\n")))
+
+
+def route_handshake(cport, rport):
+    t = []
+    sub = client(cport, b"SUB foo 1\r\nSUB q.bar workers 2\r\nSUB q.bar workers 3\r\n")
+    peer, _ = route(rport, t)
+    for p in (peer, sub):
+        p.close()
+    return t
+
+
+def route_interest(cport, rport):
+    t = []
+    peer, _ = route(rport, t)
+    a = client(cport, b"SUB foo 1\r\nSUB q.bar workers 2\r\n")
+    b = client(cport, b"SUB foo 1\r\nSUB q.bar workers 2\r\nSUB w.* 3\r\n")
+    t.append(("after SUBs on two connections", route_sync(peer)))
+    a.send(b"UNSUB 1\r\nUNSUB 2\r\nPING\r\n")
+    a.frames(until=b"PONG\r\n")
+    t.append(("after one side's UNSUBs", route_sync(peer)))
+    b.send(b"UNSUB 1\r\nUNSUB 2\r\nUNSUB 3\r\nPING\r\n")
+    b.frames(until=b"PONG\r\n")
+    t.append(("after the other's", route_sync(peer)))
+    for p in (peer, a, b):
+        p.close()
+    return t
+
+
+def messages_to_the_route(cport, rport):
+    t = []
+    peer, _ = route(rport, t)
+    peer.send(b"RS+ $G foo\r\nRS+ $G hdr.>\r\nRS+ $G q.x grp 1\r\n")
+    pub = client(cport)
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        pub.send(b"PUB foo 4\r\nsync\r\nPING\r\n")
+        pub.frames(until=b"PONG\r\n")
+        got = peer.frames(quiet=True)
+        if any(f.startswith(b"RMSG $G foo") for f in got) or time.monotonic() > deadline:
+            break
+    pub.send(b"PUB foo r.1 5\r\nhello\r\nHPUB hdr.a 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+             b"PUB q.x 3\r\none\r\nPUB q.x r.2 3\r\ntwo\r\nPUB nobody 1\r\nx\r\nPING\r\n")
+    pub.frames(until=b"PONG\r\n")
+    t.append(("RMSG/HMSG forms", route_sync(peer)))
+    for p in (peer, pub):
+        p.close()
+    return t
+
+
+def messages_from_the_route(cport, rport):
+    t = []
+    sub = client(cport, b"SUB from.> 1\r\nSUB q.y grp 2\r\nSUB q.z other 3\r\n")
+    peer, _ = route(rport, t)
+    peer.send(b"RMSG $G from.a 3\r\nabc\r\nRMSG $G from.b r.9 2\r\nhi\r\n"
+              b"HMSG $G from.h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+              b"RMSG $G q.y | grp 1\r\nq\r\nRMSG $G q.y + r.8 grp 1\r\nr\r\n"
+              b"RMSG $G q.z 1\r\nz\r\nRMSG $G q.z | grp 1\r\nw\r\n"
+              b"LMSG LC $G from.l 0 2\r\nlm\r\nLS+ LC $G leafy\r\nLS-  $G leafy\r\n"
+              b"RMSG NOACC from.x 1\r\nx\r\nPING\r\n")
+    peer.frames(until=b"PONG\r\n")
+    sub.send(b"PING\r\n")
+    t.append(("client receives", b"".join(sub.frames(until=b"PONG\r\n"))))
+    t.append(("nothing comes back to the route", route_sync(peer)))
+    for p in (peer, sub):
+        p.close()
+    return t
+
+
+def route_name_conflict(cport, rport):
+    peer = Peer(rport)
+    peer.frames(quiet=True)
+    peer.send(ROUTE_CONNECT.replace(b'"cmp"', b'"other"'))
+    out = b"".join(peer.frames(quiet=True))
+    peer.close()
+    return [("CONNECT of another cluster", out)]
+
+
+def route_to_itself(cport, rport):
+    """An INFO with the server's own id: the route is closed."""
+    peer = Peer(rport)
+    first = peer.frames(quiet=True)
+    own = json.loads(first[0][5:].strip())["server_id"].encode()
+    peer.send(ROUTE_CONNECT + route_info(own, 30001))
+    out = b"".join(route_lines(peer.frames(quiet=True)))
+    peer.close()
+    return [("INFO with the server's own id", out)]
+
+
+def gossip(cport, rport):
+    """A second peer dials: the first is told about it (the implicit route's INFO)."""
+    t = []
+    first, _ = route(rport, t)
+    second, _ = route(rport, [], server_id=b"NFAKESECOND", port=30011)
+    got = [normalise_info(f) for f in first.frames(quiet=True) if f.startswith(b"INFO ")]
+    t.append(("gossip INFO to the first peer", b"".join(got)))
+    for p in (first, second):
+        p.close()
+    return t
+
+
+ROUTE_SCENARIOS = [route_handshake, route_interest, messages_to_the_route,
+                   messages_from_the_route, route_name_conflict, route_to_itself, gossip]
+
+
 # --- servers ------------------------------------------------------------------------------
 
 class Hub:
-    def __init__(self, name, argv_head, logdir):
+    def __init__(self, name, argv_head, logdir, cluster=False):
+        """A server with a leaf port, or with a route port (`cluster`); `lport` is the
+        port the scenario's fake peer dials."""
         self.name = name
         self.cport, self.lport = free_port(), free_port()
         conf = os.path.join(logdir, "%s.conf" % name)
         with open(conf, "w") as f:
-            f.write("leafnodes { listen: 127.0.0.1:%d }\n" % self.lport)
+            if cluster:
+                f.write("cluster { name: %s, listen: 127.0.0.1:%d }\n"
+                        % (ROUTE_CLUSTER, self.lport))
+            else:
+                f.write("leafnodes { listen: 127.0.0.1:%d }\n" % self.lport)
         self.log = open(os.path.join(logdir, "%s.log" % name), "wb")
         self.proc = subprocess.Popen(argv_head + ["-a", "127.0.0.1", "-p", str(self.cport),
                                                   "-c", conf],
@@ -319,14 +470,15 @@ def main():
     ap.add_argument("--cores", default="1,2")
     ap.add_argument("-k", action="append", help="only scenarios whose name contains this")
     args = ap.parse_args()
-    scenarios = [s for s in SCENARIOS if not args.k or any(k in s.__name__ for k in args.k)]
+    scenarios = [(s, s in ROUTE_SCENARIOS) for s in SCENARIOS + ROUTE_SCENARIOS
+                 if not args.k or any(k in s.__name__ for k in args.k)]
     logdir = tempfile.mkdtemp(prefix="linkcompare-")
     passed = failed = 0
     started = time.monotonic()
-    for scenario in scenarios:
-        hubs = [Hub("nats-server", [args.nats_server], logdir)]
+    for scenario, cluster in scenarios:
+        hubs = [Hub("nats-server", [args.nats_server], logdir, cluster)]
         try:
-            hubs += [Hub("ringmq-c%s" % c, [args.ringmq, "--cores", c], logdir)
+            hubs += [Hub("ringmq-c%s" % c, [args.ringmq, "--cores", c], logdir, cluster)
                      for c in args.cores.split(",")]
             transcripts = []
             for hub in hubs:
