@@ -4,7 +4,9 @@
 Each case starts its own server (ringmq by default, or nats-server with
 `--server-bin /usr/sbin/nats-server`) on 127.0.0.1 with a free port, drives it with
 nats-py, and compares payloads, counts and (where NATS guarantees it) order exactly.
-The reconnect case stops the server and starts it again on the same port.
+The reconnect case stops the server and starts it again on the same port; the
+cluster_failover case starts two cluster nodes of its own and kills the one its client
+was given, which must find the other through INFO `connect_urls`.
 
 Synchronisation is by protocol, never by sleeping: `flush()` is a PING/PONG round trip,
 after which the server has processed everything the connection sent before it (for a
@@ -76,11 +78,14 @@ class ServerProcess:
         self.starts = 0
         self.log_path = None
 
-    def start(self, port=-1):
-        """Starts on `port` (-1: the server picks a free one) and waits until it listens."""
+    def start(self, port=-1, extra=()):
+        """Starts on `port` (-1: the server picks a free one) and waits until it listens;
+        `extra`: more arguments (a cluster node's)."""
         self.starts += 1
-        self.log_path = os.path.join(self.workdir, f"server-{self.starts}.log")
-        args = [self.binary, "-a", "127.0.0.1", "-p", str(port)]
+        self.log_path = os.path.join(
+            self.workdir, f"server-{id(self)}-{self.starts}.log"
+        )
+        args = [self.binary, "-a", "127.0.0.1", "-p", str(port), *extra]
         if not self.is_nats_server:
             args += ["--cores", str(self.cores)]
         with open(self.log_path, "wb") as log:
@@ -109,6 +114,19 @@ class ServerProcess:
                 if time.monotonic() > deadline:
                     raise Mismatch(f"port {self.port} never accepted:\n{self.log()}")
                 time.sleep(0.01)
+
+    def wait_log(self, pattern):
+        """The first match of `pattern` in the log, waited for with a deadline."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            with open(self.log_path, "r", errors="replace") as f:
+                match = re.search(pattern, f.read())
+            if match:
+                return match
+            self.check_alive("waiting for its log")
+            if time.monotonic() > deadline:
+                raise Mismatch(f"no {pattern!r} in the log:\n{self.log()}")
+            time.sleep(0.01)  # poll interval of a condition wait with a deadline
 
     def check_alive(self, doing):
         if self.proc.poll() is not None:
@@ -584,6 +602,83 @@ async def case_reconnect(server):
         await pub_nc.close()
 
 
+async def case_cluster_failover(server):
+    """Two cluster nodes; a client given only node A learns B from INFO `connect_urls`,
+    and when A is killed it reconnects to B and goes on: subscriptions re-sent, messages
+    from B's publisher reach it again."""
+    cluster = ["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "py"]
+    a = ServerProcess(server.binary, server.cores, server.workdir)
+    b = ServerProcess(server.binary, server.cores, server.workdir)
+    try:
+        a.start(extra=cluster)
+        route_port = a.wait_log(r"Listening for route connections on \S+:(\d+)").group(1)
+        b.start(extra=[*cluster, "--routes", f"nats://127.0.0.1:{route_port}"])
+        b_url = f"127.0.0.1:{b.port}"
+        # The cluster is formed once a new client of A is told about B.
+        deadline = time.monotonic() + RECONNECT_TIMEOUT
+        while True:
+            probe = await connect(a)
+            found = [f"{s.hostname}:{s.port}" for s in probe.discovered_servers]
+            await probe.close()
+            if b_url in found:
+                break
+            if time.monotonic() > deadline:
+                raise Mismatch(f"A never listed B in connect_urls (got {found})")
+            await asyncio.sleep(0.01)  # poll interval of a condition wait with a deadline
+
+        reconnected = asyncio.Event()
+
+        async def on_reconnect():
+            reconnected.set()
+
+        sub_nc = await connect(
+            a,
+            expect_disconnects=True,
+            allow_reconnect=True,
+            reconnect_time_wait=0.05,
+            max_reconnect_attempts=-1,
+            dont_randomize=True,
+            reconnected_cb=on_reconnect,
+        )
+        pub_nc = await connect(b)
+        try:
+            sub = await sub_nc.subscribe("fo.>")
+            await sync(sub_nc)
+            # A's interest reaches B over the route: publish until it arrives.
+            deadline = time.monotonic() + MSG_TIMEOUT
+            while True:
+                await pub_nc.publish("fo.probe", b"probe")
+                await sync(pub_nc)
+                try:
+                    msg = await sub.next_msg(timeout=0.2)
+                    expect_eq(msg.data, b"probe", "probe across the route")
+                    break
+                except nats.errors.TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise Mismatch("B's publishes never reached A's subscriber")
+            while sub.pending_msgs:
+                sub._pending_queue.get_nowait()
+            a.kill()
+            await asyncio.wait_for(reconnected.wait(), RECONNECT_TIMEOUT)
+            expect_eq(sub_nc.connected_url.port, b.port, "reconnected to B")
+            await sync(sub_nc)
+            for i in range(5):
+                await pub_nc.publish(f"fo.{i}", f"after{i}".encode())
+            await sync(pub_nc)
+            got = [(m.subject, m.data) for m in await take(sub, 5)]
+            expect_eq(
+                got,
+                [(f"fo.{i}", f"after{i}".encode()) for i in range(5)],
+                "messages after the failover",
+            )
+        finally:
+            await sub_nc.close()
+            await pub_nc.close()
+    finally:
+        a.kill()
+        b.kill()
+
+
 CASES = [
     ("connect", case_connect),
     ("wildcards", case_wildcards),
@@ -595,6 +690,7 @@ CASES = [
     ("flush", case_flush),
     ("drain", case_drain),
     ("reconnect", case_reconnect),
+    ("cluster_failover", case_cluster_failover),
 ]
 
 
