@@ -288,8 +288,31 @@ def wrong_port(cport, lport):
     return [("client CONNECT on the leaf port", out)]
 
 
+def garbage(port, after_handshake):
+    """Bytes no link speaks, before any CONNECT or after the handshake; what comes back up
+    to the close. A client on the client port is unharmed."""
+    peer = Peer(port)
+    peer.frames(quiet=True)
+    if after_handshake:
+        peer.send(LEAF_CONNECT + b"PING\r\n")
+        peer.frames(until=b"PONG\r\n")
+    peer.send(b"\x16\x03\x01GARBAGE \xff\xfe\r\nMORE\r\n")
+    out = b"".join(link_lines(peer.frames(quiet=True)))
+    peer.close()
+    return out
+
+
+def garbage_on_the_leaf_port(cport, lport):
+    t = [("before CONNECT", garbage(lport, False)), ("after the handshake", garbage(lport, True))]
+    c = client(cport, b"SUB ok 1\r\n")
+    c.send(b"PUB ok 2\r\nok\r\nPING\r\n")
+    t.append(("a client meanwhile", b"".join(c.frames(until=b"PONG\r\n"))))
+    c.close()
+    return t
+
+
 SCENARIOS = [handshake, interest_counts, messages_to_the_leaf, messages_from_the_leaf,
-             loop_detected, wrong_port]
+             loop_detected, wrong_port, garbage_on_the_leaf_port]
 
 
 # --- route scenarios ----------------------------------------------------------------------
@@ -412,8 +435,27 @@ def gossip(cport, rport):
     return t
 
 
+def garbage_on_the_route_port(cport, rport):
+    t = []
+    peer = Peer(rport)
+    peer.frames(quiet=True)
+    peer.send(b"\x16\x03\x01GARBAGE \xff\xfe\r\nMORE\r\n")
+    t.append(("before CONNECT", b"".join(route_lines(peer.frames(quiet=True)))))
+    peer.close()
+    peer, _ = route(rport, [])
+    peer.send(b"\x16\x03\x01GARBAGE \xff\xfe\r\nMORE\r\n")
+    t.append(("after the handshake", b"".join(route_lines(peer.frames(quiet=True)))))
+    peer.close()
+    c = client(cport, b"SUB ok 1\r\n")
+    c.send(b"PUB ok 2\r\nok\r\nPING\r\n")
+    t.append(("a client meanwhile", b"".join(c.frames(until=b"PONG\r\n"))))
+    c.close()
+    return t
+
+
 ROUTE_SCENARIOS = [route_handshake, route_interest, messages_to_the_route,
-                   messages_from_the_route, route_name_conflict, route_to_itself, gossip]
+                   messages_from_the_route, route_name_conflict, route_to_itself, gossip,
+                   garbage_on_the_route_port]
 
 
 # --- servers ------------------------------------------------------------------------------

@@ -201,6 +201,14 @@ impl Shard {
         }
         match (result, failure) {
             (_, Some(reason)) => self.close_leaf(io, conn, reason),
+            (Err(_), None)
+                if self
+                    .link(conn)
+                    .is_some_and(|link| link.phase == Phase::AwaitingConnect) =>
+            {
+                io.write(conn, encoder::err::AUTHORIZATION_VIOLATION);
+                self.close_leaf(io, conn, "Authentication Failure");
+            }
             (Err(error), None) => {
                 let text = match error {
                     crate::protocol::ParseError::UnknownOperation => "Unknown Protocol Operation",
@@ -232,6 +240,12 @@ impl Shard {
                     link.held.push(auth::HeldOp::own(op));
                 }
                 Ok(())
+            }
+            // The leaf port requires authentication: whatever comes before the CONNECT is
+            // refused as nats-server refuses it.
+            (Phase::AwaitingConnect, op) if !matches!(op, LinkOp::Connect(_)) => {
+                io.write(conn, encoder::err::AUTHORIZATION_VIOLATION);
+                Err("Authentication Failure")
             }
             (_, LinkOp::Ping) => {
                 io.write(conn, encoder::PONG);
