@@ -368,3 +368,45 @@ fn a_slow_leaf_slows_the_hub_publisher_instead_of_being_cut() {
     assert_eq!(publisher.join().expect("publisher"), "PONG\r\n");
     assert_eq!(hub.count_log("Slow Consumer"), 0);
 }
+
+#[test]
+fn two_leaves_of_one_hub_reach_each_other() {
+    let pair = pair("l2l");
+    let dir = common::leaf::temp_dir("leafhub", "l2l-second");
+    let leaf_port: u16 = pair
+        .hub
+        .wait_for_log(LEAF_LINE, REPLY_TIMEOUT)
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim().parse().ok())
+        .expect("leaf port");
+    let conf = write_conf(
+        &dir,
+        "leaf2.conf",
+        &format!(
+            "server_name: leaf2\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{leaf_port}\" }} ] }}\n"
+        ),
+    );
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let second = Server::start_flavor(Flavor::NatsServer, Opts::default(), &launch);
+    second.wait_for_log("Leafnode connection created", REPLY_TIMEOUT);
+    wait_link_ready(&pair.hub, &second);
+    let mut on_first = RawClient::subscriber(pair.leaf.port(), "SUB l2l.* 1\r\n");
+    let mut on_second = RawClient::subscriber(second.port(), "SUB l2l.* 1\r\nSUB r.* 2\r\n");
+    barrier(&pair.leaf, &second, "to-first");
+    barrier(&second, &pair.leaf, "to-second");
+    let mut requester = RawClient::connect_quiet(second.port(), b"");
+    requester.send_and_sync(b"PUB l2l.a r.1 2\r\nhi\r\n");
+    assert_eq!(frames(&mut on_first, 1), "MSG l2l.a 1 r.1 2\r\nhi\r\n");
+    RawClient::connect_quiet(pair.leaf.port(), b"").send_and_sync(b"PUB r.1 2\r\nyo\r\n");
+    // The second leaf's own subscriber gets its own publish locally, once.
+    assert_eq!(
+        frames(&mut on_second, 2),
+        "MSG l2l.a 1 r.1 2\r\nhi\r\nMSG r.1 2 2\r\nyo\r\n"
+    );
+    assert_eq!(drain(&mut on_first), "PONG\r\n");
+    assert_eq!(drain(&mut on_second), "PONG\r\n");
+}

@@ -311,8 +311,40 @@ def garbage_on_the_leaf_port(cport, lport):
     return t
 
 
+def two_leaves(cport, lport):
+    """Two leaves on one hub: each is told the other's interest (never its own) and gets
+    the other's messages."""
+    t = []
+    first = leaf(lport, t)
+    second = Peer(lport)
+    second.frames(quiet=True)
+    second.send(LEAF_CONNECT.replace(b"NFAKELEAF", b"NFAKELEAF2").replace(b'"fake"', b'"fake2"')
+                + b"PING\r\n")
+    second.frames(until=b"PONG\r\n")
+    # Each step is synced on the sending leaf first, so the hub has processed it before
+    # the other leaf's PING: what it forwards then precedes that PONG.
+    first.send(b"LS+ one\r\nLS+ q.one grp 2\r\nLS+ both\r\n")
+    t.append(("first, after its LS+", sync(first)))
+    t.append(("second told", sync(second)))
+    second.send(b"LS+ two\r\nLS+ both\r\nLS+ q.one grp 1\r\n")
+    t.append(("second, after its LS+", sync(second)))
+    t.append(("first told", sync(first)))
+    second.send(b"LMSG one 2\r\nhi\r\nLMSG both 2\r\nbo\r\n")
+    sync(second)
+    t.append(("first receives", sync(first)))
+    first.send(b"LMSG two 2\r\nyo\r\n")
+    sync(first)
+    t.append(("second receives", sync(second)))
+    first.send(b"LS- one\r\nLS- q.one grp\r\nLS- both\r\n")
+    sync(first)
+    t.append(("second told of the first's LS-", sync(second)))
+    for p in (first, second):
+        p.close()
+    return t
+
+
 SCENARIOS = [handshake, interest_counts, messages_to_the_leaf, messages_from_the_leaf,
-             loop_detected, wrong_port, garbage_on_the_leaf_port]
+             loop_detected, wrong_port, garbage_on_the_leaf_port, two_leaves]
 
 
 # --- route scenarios ----------------------------------------------------------------------

@@ -5,12 +5,13 @@
 //! other cores (one record per unit of weight, so their counts match).
 //!
 //! Out: `HubInterest` counts every client subscription of every core per account (a
-//! subject once, a queue group with its members); the link core keeps it from its own
-//! SUB/UNSUB and the other cores' interest records. A change that the leaf can see goes to
-//! every active link of the account at once, in the order the changes were applied:
-//! `LS+` when a subject's count leaves 0, `LS-` when it returns to 0, `LS+ s q n` with the
-//! new weight of a queue group, `LS- s q` when its last member goes. Interest that came
-//! from links is not in it (a leaf's own interest is never sent back to it).
+//! subject once, a queue group with its members), every route's and every leaf link's
+//! interest; the link core keeps it from its own SUB/UNSUB, the other cores' interest
+//! records and the links' LS+/RS+. A change goes to every active leaf link of the account
+//! at once, in the order the changes were applied, as that link sees it: the count without
+//! its own interest (a leaf's own interest is never sent back to it). `LS+` when that count
+//! leaves 0, `LS-` when it returns to 0, `LS+ s q n` with the new weight of a queue group,
+//! `LS- s q` when its last member elsewhere goes.
 
 use super::{Phase, Shard};
 use crate::auth::AccountIndex;
@@ -91,26 +92,58 @@ impl Shard {
         pattern: &[u8],
         queue: Option<&[u8]>,
     ) {
+        self.note_leaf_visible_interest(io, add, account, pattern, queue, None);
+    }
+
+    /// One unit of interest the leaf links can see changed: a client's (any core), a
+    /// route's, or leaf link `source`'s (its own change is never sent back to it). Each
+    /// link is told what the others have: `LS+` when that count leaves 0, `LS-` when it
+    /// returns to 0, a queue group's weight at each change.
+    pub(in crate::broker) fn note_leaf_visible_interest(
+        &mut self,
+        io: &mut Io<'_>,
+        add: bool,
+        account: AccountIndex,
+        pattern: &[u8],
+        queue: Option<&[u8]>,
+        source: Option<u32>,
+    ) {
         let Some(count) = self.hub_interest.apply(add, account, pattern, queue) else {
             return;
         };
-        let visible = queue.is_some() || (add && count == 1) || (!add && count == 0);
-        if !visible || self.links.is_empty() {
+        if self.links.is_empty() {
             return;
         }
-        self.line.clear();
-        interest_line(&mut self.line, pattern, queue, count);
+        let before = if add { count - 1 } else { count + 1 };
+        let key: InterestKey = (pattern.into(), queue.map(Into::into));
+        let mut line = std::mem::take(&mut self.line);
         for link in self.links.iter().flatten() {
-            if link.phase == Phase::Active
-                && link.account == account
-                && link
+            if link.phase != Phase::Active
+                || link.account != account
+                || Some(link.id.slot) == source
+                || !link
                     .deny
                     .as_ref()
                     .is_none_or(|deny| deny.may_announce(pattern))
             {
-                io.write(link.id, &self.line);
+                continue;
+            }
+            // What the other links and clients have, without this link's own interest
+            // (one member for a queue group of its own, whatever its weight).
+            let own = u32::from(link.interest.contains_key(&key));
+            let (others_before, others) = (before.saturating_sub(own), count.saturating_sub(own));
+            let visible = if queue.is_some() {
+                others_before != others
+            } else {
+                (others_before == 0) != (others == 0)
+            };
+            if visible {
+                line.clear();
+                interest_line(&mut line, pattern, queue, others);
+                io.write(link.id, &line);
             }
         }
+        self.line = line;
     }
 
     /// Right after the handshake: the account's whole interest, then our `$LDS` subject.
@@ -255,14 +288,20 @@ impl Shard {
             debug_assert!(inserted.is_ok(), "pattern was validated");
         }
         let add = new > old;
-        let from_route = self.is_route_slot(conn.slot);
         for _ in 0..old.abs_diff(new) {
             self.broadcast_link_interest(io, add, account, subject, queue);
-            if from_route {
+        }
+        if self.is_route_slot(conn.slot) {
+            // A route's queue weight is its members: each unit counts for the leaves.
+            for _ in 0..old.abs_diff(new) {
                 self.note_hub_interest(io, add, account, subject, queue);
-            } else {
-                self.note_route_interest(io, add, account, subject, queue);
             }
+        } else if (old == 0) != (new == 0) {
+            // A leaf's interest goes to the routes and to the other leaf links, a queue
+            // group as one member whatever its weight (as nats-server counts a leaf's).
+            self.note_route_interest(io, add, account, subject, queue);
+            let source = Some(conn.slot);
+            self.note_leaf_visible_interest(io, add, account, subject, queue, source);
         }
     }
 }
