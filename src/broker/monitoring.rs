@@ -198,7 +198,7 @@ fn server_facts(shared: &Shared, live: &Live) -> ServerFacts {
         },
         cluster: match (&config.cluster, shared.route_port) {
             (Some(cluster), Some(port)) => {
-                ClusterVarz::listening(&shared.cluster_name, &cluster.host, port)
+                ClusterVarz::listening(&shared.cluster_name, &cluster.host, port, &cluster.routes)
             }
             _ => ClusterVarz::default(),
         },

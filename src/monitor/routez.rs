@@ -21,18 +21,23 @@ pub struct ClusterVarz {
     pub cluster_port: u16,
     #[serde(skip_serializing_if = "is_zero_float")]
     pub auth_timeout: GoFloat,
+    /// The configured routes (`host:port`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
     #[serde(skip_serializing_if = "is_zero_float")]
     pub tls_timeout: GoFloat,
 }
 
 impl ClusterVarz {
-    /// The section for cluster `name` with its route port bound on `addr`:`port`.
-    pub fn listening(name: &str, addr: &str, port: u16) -> ClusterVarz {
+    /// The section for cluster `name` with its route port bound on `addr`:`port` and the
+    /// configured routes `urls`.
+    pub fn listening(name: &str, addr: &str, port: u16, urls: &[String]) -> ClusterVarz {
         ClusterVarz {
             name: name.to_string(),
             addr: addr.to_string(),
             cluster_port: port,
             auth_timeout: GoFloat(CLUSTER_AUTH_TIMEOUT_SECONDS),
+            urls: urls.to_vec(),
             tls_timeout: GoFloat(CLUSTER_TLS_TIMEOUT_SECONDS),
         }
     }

@@ -350,8 +350,10 @@ def cluster_round(nats_server, node_commands):
     peer and messages across the route; the CLUSTER_ENDPOINTS answers of each node."""
     answers = []
     for name, command in node_commands:
+        # A configured route that never answers: /varz then lists it in cluster.urls.
         node = Server(name + " node", command + ["--cluster", "nats://127.0.0.1:-1",
-                                                 "--cluster_name", "cmp"])
+                                                 "--cluster_name", "cmp",
+                                                 "--routes", "nats://127.0.0.1:9"])
         peer = None
         try:
             route_port = node._port("Listening for route connections on ")

@@ -91,7 +91,7 @@ struct RouteConnect<'a> {
     name: &'a str,
     cluster: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    dynamic: bool,
+    cluster_dynamic: bool,
     lnoc: bool,
 }
 
@@ -101,7 +101,7 @@ struct RouteConnect<'a> {
 struct PeerConnect {
     name: String,
     cluster: String,
-    dynamic: bool,
+    cluster_dynamic: bool,
     lang: Option<String>,
 }
 
@@ -181,7 +181,7 @@ impl Shard {
             headers: true,
             name: &self.live.info.server_id,
             cluster: &self.cluster.name,
-            dynamic: self.cluster.dynamic,
+            cluster_dynamic: self.cluster.dynamic,
             lnoc: true,
         };
         let json = serde_json::to_string(&connect).expect("CONNECT serialises");
@@ -203,7 +203,7 @@ impl Shard {
             self.write_route_error(io, conn, "attempted to connect to route port");
             return Err("Incorrect Port");
         }
-        self.check_cluster_name(io, conn, &connect.cluster, connect.dynamic, true)?;
+        self.check_cluster_name(io, conn, &connect.cluster, connect.cluster_dynamic, true)?;
         if let Some(route) = self.route_mut(conn) {
             route.got_connect = true;
             if route.remote_id.is_empty() {
