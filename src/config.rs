@@ -65,6 +65,10 @@ pub struct Limits {
     /// `authorization { timeout }` is not given (nats-server's default auth timeout, 2 s;
     /// without TLS). Past it: `-ERR 'Authentication Timeout'` and the link is closed.
     pub leaf_auth_timeout: Duration,
+    /// How long an accepted route has to send its CONNECT when the cluster has an
+    /// `authorization` block without a `timeout` (nats-server's default, 2 s). Past it:
+    /// `-ERR 'Authentication Timeout'` and the route is closed.
+    pub route_auth_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -88,6 +92,7 @@ impl Default for Limits {
             leaf_queue_weight_max: 1024,
             leaf_dial_timeout: Duration::from_secs(1),
             leaf_auth_timeout: Duration::from_secs(2),
+            route_auth_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -217,6 +222,21 @@ pub struct ClusterConfig {
     /// What the route host names resolved to when the configuration was read (see
     /// [`LeafRemotes::addresses`]).
     pub addresses: std::collections::BTreeMap<String, std::net::SocketAddr>,
+    /// `authorization { user, password, timeout }`: the credentials an accepted route's
+    /// CONNECT must carry; `None`: routes are not authenticated.
+    pub authorization: Option<RouteAuthorization>,
+    /// Credentials of configured routes (`nats-route://user:pass@host:port`), by
+    /// `host:port`, sent in our CONNECT.
+    pub credentials: std::collections::BTreeMap<String, (String, String)>,
+}
+
+/// The route port's single user (`cluster { authorization { user, password, timeout } }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteAuthorization {
+    pub user: String,
+    pub password: String,
+    /// `timeout` in seconds; `None`: `Limits::route_auth_timeout`.
+    pub timeout: Option<Duration>,
 }
 
 /// nats-server's default route port.
@@ -232,6 +252,8 @@ impl ClusterConfig {
             no_advertise: false,
             connect_retries: 0,
             addresses: std::collections::BTreeMap::new(),
+            authorization: None,
+            credentials: std::collections::BTreeMap::new(),
         }
     }
 

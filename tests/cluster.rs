@@ -524,3 +524,63 @@ fn a_node_in_lame_duck_mode_is_no_longer_offered_to_clients() {
     assert_eq!(connect_urls(&to_a), only_a);
     assert_eq!(drain(&mut on_a), "PONG\r\n");
 }
+
+#[test]
+fn route_authorization_admits_the_cluster_user_and_refuses_others() {
+    // A and B under test, C nats-server; every node has the route user, B and C dial A
+    // with it; A tells B and C about each other and they dial each other with their own
+    // credentials (the gossiped INFO says auth_required).
+    let dir = common::leaf::temp_dir("cluster", "auth");
+    let conf = |name: &str, routes: &str| {
+        format!(
+            "server_name: {name}\ncluster {{ name: mix, listen: \"127.0.0.1:-1\", authorization {{ user: ruser, password: rpass, timeout: 1 }}, routes: [{routes}] }}\n"
+        )
+    };
+    let flavor = Flavor::from_env();
+    let a = node_from_conf(flavor, &dir, "au-a", &conf("au-a", ""));
+    let seed = format!("\"nats-route://ruser:rpass@127.0.0.1:{}\"", a.route_port);
+    let b = node_from_conf(flavor, &dir, "au-b", &conf("au-b", &seed));
+    let c = node_from_conf(Flavor::NatsServer, &dir, "au-c", &conf("au-c", &seed));
+    wait_for_mesh(&[&a, &b, &c]);
+    let mut sub = RawClient::subscriber(c.server.port(), "SUB secured 1\r\n");
+    barrier(&c.server, &b.server, "auth");
+    RawClient::connect_quiet(b.server.port(), b"").send_and_sync(b"PUB secured 2\r\nok\r\n");
+    assert_eq!(frames(&mut sub, 1), "MSG secured 1 2\r\nok\r\n");
+
+    // A stranger with the wrong password, one with none, one that never sends CONNECT.
+    let wrong = node_from_conf(
+        Flavor::NatsServer,
+        &dir,
+        "au-wrong",
+        &format!(
+            "server_name: au-wrong\ncluster {{ name: mix, listen: \"127.0.0.1:-1\", routes: [\"nats-route://ruser:nope@127.0.0.1:{}\"] }}\n",
+            a.route_port
+        ),
+    );
+    let line = a.server.wait_for_log("authentication error", LINK_TIMEOUT);
+    assert!(
+        line.contains("[ERR] 127.0.0.1:") && line.contains(" - rid:"),
+        "{line:?}"
+    );
+    a.server
+        .wait_for_log("connection closed: Authentication Failure", LINK_TIMEOUT);
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", a.route_port)).expect("dial");
+    silent
+        .set_read_timeout(Some(LINK_TIMEOUT))
+        .expect("timeout");
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut silent, &mut got).expect("read to EOF");
+    let got = text(&got);
+    assert!(
+        got.starts_with("INFO {") && got.contains("\"auth_required\":true"),
+        "{got:?}"
+    );
+    assert!(
+        got.ends_with("-ERR 'Authentication Timeout'\r\n"),
+        "{got:?}"
+    );
+    drop(wrong);
+    // The cluster is untouched: still three nodes.
+    wait_for_mesh(&[&a, &b, &c]);
+    assert_eq!(drain(&mut sub), "PONG\r\n");
+}

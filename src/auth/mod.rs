@@ -23,6 +23,9 @@ pub use config::{
     DEFAULT_AUTH_TIMEOUT, DEFAULT_RESPONSE_EXPIRES, DEFAULT_RESPONSE_MAX_MSGS,
 };
 pub use nkey::{new_nonce, SignatureError};
+/// A plain secret compared in constant time (a bcrypt one checked on the calling thread:
+/// callers on a core must only pass plain ones; route passwords are refused as bcrypt).
+pub use password::matches as secret_matches;
 pub use permissions::{
     is_subset_match, literal_match, ClientPermissions, Rules, CACHE_PRUNE_COUNT,
     DELIVERY_CACHE_MAX, PUBLISH_CACHE_MAX, RESPONSE_GRANTS_MAX,

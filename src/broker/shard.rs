@@ -301,6 +301,9 @@ impl Handler for Shard {
             Timer::Auth(conn) if self.kinds.get(conn) == Some(ConnectionKind::Leaf) => {
                 self.on_leaf_auth_timer(io, conn)
             }
+            Timer::Auth(conn) if self.kinds.get(conn) == Some(ConnectionKind::Route) => {
+                self.on_route_auth_timer(io, conn)
+            }
             Timer::Auth(conn) => self.on_auth_timer(io, conn),
             Timer::PeerStall(peer) => self.on_peer_stall_timer(io, peer),
             Timer::LameDuck => self.close_next_lame_duck_batch(io),

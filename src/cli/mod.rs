@@ -277,6 +277,18 @@ fn apply_cluster(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
             .strip_prefix("nats://")
             .or_else(|| url.strip_prefix("nats-route://"))
             .unwrap_or(&url);
+        // As nats-server: credentials in the URL are the route port's user.
+        let (credentials, rest) = match rest.rsplit_once('@') {
+            Some((userinfo, rest)) => (userinfo.split_once(':'), rest),
+            None => (None, rest),
+        };
+        if let Some((user, password)) = credentials {
+            cluster.authorization = Some(crate::config::RouteAuthorization {
+                user: user.to_string(),
+                password: password.to_string(),
+                timeout: None,
+            });
+        }
         let rest = rest.trim_end_matches('/');
         let parsed = rest.rsplit_once(':').and_then(|(host, port)| {
             let port: i64 = port.parse().ok()?;
@@ -299,13 +311,18 @@ fn apply_cluster(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
         cluster.name = name;
     }
     if let Some(Some(routes)) = flags.string(Key::Routes) {
-        cluster.routes = routes
+        let routes: Vec<crate::conf::RouteUrl> = routes
             .split(',')
             .map(str::trim)
             .filter(|url| !url.is_empty())
             .map(crate::conf::route_url)
             .collect::<Result<_, _>>()
             .map_err(CliError::Invalid)?;
+        cluster.routes = routes.iter().map(|(url, _)| url.clone()).collect();
+        cluster.credentials = routes
+            .into_iter()
+            .filter_map(|(url, credentials)| credentials.map(|c| (url, c)))
+            .collect();
         cluster.addresses.clear();
         cluster.resolve_names();
     }

@@ -1,12 +1,13 @@
-//! The `cluster` block → `Config::cluster`: the route port, the cluster's name and the
-//! routes to dial, with nats-server's key names. Keys of features ringmq lacks (route
-//! authorization, TLS, advertise, pool sizes of newer servers) refuse the start, naming
-//! the key.
+//! The `cluster` block → `Config::cluster`: the route port, the cluster's name, the
+//! routes to dial (with their credentials) and the route port's single user, with
+//! nats-server's key names. Keys of features ringmq lacks (route TLS, permissions,
+//! advertise, pool sizes of newer servers) refuse the start, naming the key.
 
-use super::mapping::{boolean, integer, listen, port, string};
+use super::mapping::{boolean, integer, listen, parse_duration, port, string};
 use super::parser::{Node, Value};
 use super::{Diagnostic, Report};
-use crate::config::{ClusterConfig, Config, DEFAULT_CLUSTER_PORT};
+use crate::config::{ClusterConfig, Config, RouteAuthorization, DEFAULT_CLUSTER_PORT};
+use std::time::Duration;
 
 /// `cluster { name, listen | host + port, routes: [...], no_advertise, connect_retries }`.
 pub(super) fn cluster_block(
@@ -42,7 +43,16 @@ pub(super) fn cluster_block(
                 })
                 .map(|port| cluster.port = port),
             "host" | "net" => string(value).map(|host| cluster.host = host),
-            "routes" => route_list(value).map(|routes| cluster.routes = routes),
+            "routes" => route_list(value).map(|routes| {
+                cluster.routes = routes.iter().map(|(url, _)| url.clone()).collect();
+                cluster.credentials = routes
+                    .into_iter()
+                    .filter_map(|(url, credentials)| credentials.map(|c| (url, c)))
+                    .collect();
+            }),
+            "authorization" => {
+                route_authorization(value, report).map(|auth| cluster.authorization = Some(auth))
+            }
             "no_advertise" => boolean(value).map(|on| cluster.no_advertise = on),
             "connect_retries" => integer(value).and_then(|n| {
                 u32::try_from(n)
@@ -68,30 +78,86 @@ pub(super) fn cluster_block(
     Ok(())
 }
 
-/// `routes: [ "nats-route://H:P", ... ]` (or one string) → `host:port` each.
-fn route_list(node: &Node) -> Result<Vec<String>, String> {
+/// A route URL's `host:port` and its credentials, if any.
+pub type RouteUrl = (String, Option<(String, String)>);
+
+/// `routes: [ "nats-route://H:P", ... ]` (or one string).
+fn route_list(node: &Node) -> Result<Vec<RouteUrl>, String> {
     match &node.value {
         Value::Array(items) => items.iter().map(|item| route_url(&string(item)?)).collect(),
         _ => Ok(vec![route_url(&string(node)?)?]),
     }
 }
 
-/// `nats-route://HOST:PORT` (or `nats://`) → `HOST:PORT`; credentials and TLS refused.
-pub fn route_url(url: &str) -> Result<String, String> {
+/// `nats-route://[user:pass@]HOST:PORT` (or `nats://`) → `HOST:PORT` and the credentials
+/// (percent-decoded); TLS refused.
+pub fn route_url(url: &str) -> Result<RouteUrl, String> {
     let rest = url
         .strip_prefix("nats-route://")
         .or_else(|| url.strip_prefix("nats://"))
         .or_else(|| url.strip_prefix("route://"))
         .ok_or_else(|| format!("{url:?}: expected nats-route://HOST:PORT (no TLS yet)"))?;
-    if rest.contains('@') {
-        return Err(format!("{url:?}: route credentials are not supported yet"));
-    }
+    let (credentials, rest) = super::leafnodes::url_credentials(url, rest)?;
     let rest = rest.trim_end_matches('/');
     match rest.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(rest.to_string())
+            Ok((rest.to_string(), credentials))
         }
         _ => Err(format!("{url:?}: expected nats-route://HOST:PORT")),
+    }
+}
+
+/// `authorization { user, password, timeout }`: the route port's single user. A bcrypt
+/// password, `token`, `users` and `permissions` refuse the start.
+fn route_authorization(node: &Node, report: &mut Report) -> Result<RouteAuthorization, String> {
+    let Value::Map(map) = &node.value else {
+        return Err(format!("expected a block, got {}", node.value.describe()));
+    };
+    let (mut user, mut password, mut timeout) = (None, None, None);
+    for entry in map.entries() {
+        let value = &entry.node;
+        let applied = match entry.key.to_ascii_lowercase().as_str() {
+            "user" | "username" => string(value).map(|v| user = Some(v)),
+            "password" | "pass" => string(value).and_then(|v| {
+                if v.starts_with("$2") {
+                    Err("bcrypt route passwords are not supported yet".to_string())
+                } else {
+                    password = Some(v);
+                    Ok(())
+                }
+            }),
+            "timeout" => match &value.value {
+                Value::Integer(n) => u64::try_from(*n)
+                    .map(|n| timeout = Some(Duration::from_secs(n)))
+                    .map_err(|_| format!("must not be negative, got {n}")),
+                Value::Float(f) if *f >= 0.0 => {
+                    timeout = Some(Duration::from_secs_f64(*f));
+                    Ok(())
+                }
+                Value::String(text) => parse_duration(text).map(|d| timeout = Some(d)),
+                other => Err(format!("expected seconds, got {}", other.describe())),
+            },
+            _ => {
+                report.errors.push(Diagnostic {
+                    pos: Some(entry.key_pos.clone()),
+                    message: format!(
+                        "cluster: authorization: {} is not supported yet: refusing to start \
+                         rather than run without it",
+                        entry.key
+                    ),
+                });
+                Ok(())
+            }
+        };
+        applied.map_err(|message| format!("authorization: {}: {message}", entry.key))?;
+    }
+    match (user, password) {
+        (Some(user), Some(password)) => Ok(RouteAuthorization {
+            user,
+            password,
+            timeout,
+        }),
+        _ => Err("authorization: a route user needs user and password".to_string()),
     }
 }
 
@@ -125,6 +191,7 @@ mod tests {
         assert_eq!(cluster.name.as_deref(), Some("edge"));
         assert_eq!((cluster.host.as_str(), cluster.port), ("127.0.0.1", 6333));
         assert_eq!(cluster.routes, vec!["127.0.0.1:6334", "10.0.0.2:6222"]);
+        assert!(cluster.credentials.is_empty() && cluster.authorization.is_none());
         assert!(cluster.no_advertise);
         assert_eq!(cluster.connect_retries, 3);
     }
@@ -139,13 +206,51 @@ mod tests {
             (cluster.name, cluster.host.as_str(), cluster.port),
             (None, "0.0.0.0", 0)
         );
-        let refused = load("cluster { port: 6222, authorization { user: a, password: b } }")
-            .expect_err("refused");
+        let refused =
+            load("cluster { port: 6222, authorization { token: t } }").expect_err("refused");
         assert!(
-            refused.contains("authorization is not supported yet"),
+            refused.contains("authorization: token is not supported yet"),
             "{refused}"
         );
         let bad = load("cluster { routes: [\"tls://127.0.0.1:1\"] }").expect_err("refused");
         assert!(bad.contains("expected nats-route://HOST:PORT"), "{bad}");
+    }
+}
+
+#[cfg(test)]
+mod auth_tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn route_credentials_and_the_route_user_are_read() {
+        let root = crate::conf::parser::parse_str(
+            "cluster { port: -1, authorization { user: ruser, password: \"p w\", timeout: 0.5 }, \
+             routes: [\"nats-route://a%40b:s%3Acret@127.0.0.1:6001\", \"nats://127.0.0.1:6002\"] }",
+            std::path::Path::new("c.conf"),
+            &no_env,
+        )
+        .expect("parses");
+        let mut config = Config::default();
+        let report = crate::conf::mapping::apply(&root, &mut config);
+        assert!(report.errors.is_empty(), "{report:?}");
+        let cluster = config.cluster.expect("cluster");
+        assert_eq!(cluster.routes, vec!["127.0.0.1:6001", "127.0.0.1:6002"]);
+        assert_eq!(
+            cluster.credentials.get("127.0.0.1:6001"),
+            Some(&("a@b".to_string(), "s:cret".to_string()))
+        );
+        assert_eq!(cluster.credentials.len(), 1);
+        assert_eq!(
+            cluster.authorization,
+            Some(RouteAuthorization {
+                user: "ruser".into(),
+                password: "p w".into(),
+                timeout: Some(Duration::from_millis(500)),
+            })
+        );
     }
 }

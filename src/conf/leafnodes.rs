@@ -251,16 +251,7 @@ fn leaf_url(url: &str) -> Result<(String, Option<(String, String)>), String> {
         .ok_or_else(|| {
             format!("{url:?}: only nats-leaf:// URLs are supported yet (no TLS, no websocket)")
         })?;
-    let (credentials, rest) = match rest.rsplit_once('@') {
-        Some((userinfo, rest)) => {
-            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            let decode = |part: &str| {
-                percent_decode(part).ok_or_else(|| format!("{url:?}: invalid escape in the URL"))
-            };
-            (Some((decode(user)?, decode(pass)?)), rest)
-        }
-        None => (None, rest),
-    };
+    let (credentials, rest) = url_credentials(url, rest)?;
     let rest = rest.trim_end_matches('/');
     match rest.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
@@ -271,6 +262,26 @@ fn leaf_url(url: &str) -> Result<(String, Option<(String, String)>), String> {
 }
 
 /// `%XX` escapes of a URL's user information decoded (Go's `url.Parse`).
+/// A URL's user and password.
+pub(super) type Credentials = (String, String);
+
+/// Splits `user:pass@` (percent-decoded) off the part of `url` after its scheme.
+pub(super) fn url_credentials<'a>(
+    url: &str,
+    rest: &'a str,
+) -> Result<(Option<Credentials>, &'a str), String> {
+    Ok(match rest.rsplit_once('@') {
+        Some((userinfo, rest)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let decode = |part: &str| {
+                percent_decode(part).ok_or_else(|| format!("{url:?}: invalid escape in the URL"))
+            };
+            (Some((decode(user)?, decode(pass)?)), rest)
+        }
+        None => (None, rest),
+    })
+}
+
 fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -11,7 +11,7 @@
 //! hole. Other unknown keys are warnings.
 
 mod cluster;
-pub use cluster::route_url;
+pub use cluster::{route_url, RouteUrl};
 mod leafnodes;
 pub mod lexer;
 pub mod mapping;

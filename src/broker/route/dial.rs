@@ -27,6 +27,9 @@ struct RouteDial {
     timer: Option<TimerId>,
     /// Never dialled again (it led to ourselves, or the retries ran out).
     done: bool,
+    /// Sent in our CONNECT: the URL's, or, for a gossiped peer that wants credentials,
+    /// our own route user's (nats-server's rule).
+    credentials: Option<(String, String)>,
 }
 
 /// Every route dial of this server (core 0).
@@ -65,6 +68,7 @@ impl Shard {
                 conn: None,
                 timer: None,
                 done: false,
+                credentials: cluster.credentials.get(url).cloned(),
             })
             .collect();
         for index in 0..self.route_dials.list.len() {
@@ -74,7 +78,13 @@ impl Shard {
 
     /// Gossip named a server and its route URL: dial it unless it is us, routed already,
     /// or being dialled.
-    pub(super) fn learn_route(&mut self, io: &mut Io<'_>, server_id: &str, url: &str) {
+    pub(super) fn learn_route(
+        &mut self,
+        io: &mut Io<'_>,
+        server_id: &str,
+        url: &str,
+        auth_required: bool,
+    ) {
         if server_id == self.live.info.server_id
             || super::active_routes(&self.routes).any(|route| route.remote_id == server_id)
         {
@@ -95,12 +105,12 @@ impl Shard {
             self.dial_route(io, index);
             return;
         }
-        let connect_retries = self
-            .live
-            .config
-            .cluster
-            .as_ref()
-            .map_or(0, |cluster| cluster.connect_retries);
+        let cluster = self.live.config.cluster.as_ref();
+        let connect_retries = cluster.map_or(0, |cluster| cluster.connect_retries);
+        let credentials = cluster
+            .and_then(|cluster| cluster.authorization.as_ref())
+            .filter(|_| auth_required)
+            .map(|auth| (auth.user.clone(), auth.password.clone()));
         self.route_dials.list.push(RouteDial {
             url: url.to_string(),
             server_id: Some(server_id.to_string()),
@@ -109,6 +119,7 @@ impl Shard {
             conn: None,
             timer: None,
             done: false,
+            credentials,
         });
         let index = self.route_dials.list.len() - 1;
         self.dial_route(io, index);
@@ -226,6 +237,14 @@ impl Shard {
         if dial.conn.is_none() && !dial.done {
             self.dial_route(io, index);
         }
+    }
+
+    /// The credentials dial `index` sends in its CONNECT.
+    pub(super) fn route_dial_credentials(&self, index: usize) -> Option<&(String, String)> {
+        self.route_dials
+            .list
+            .get(index)
+            .and_then(|dial| dial.credentials.as_ref())
     }
 
     /// The URL dial `index` dials.

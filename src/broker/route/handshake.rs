@@ -40,6 +40,8 @@ struct RouteInfo<'a> {
     host: &'a str,
     port: u16,
     headers: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    auth_required: bool,
     max_payload: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     ip: Option<&'a str>,
@@ -62,6 +64,8 @@ pub(super) struct Gossip {
     /// Its route `host:port`.
     route_url: String,
     client_urls: Vec<String>,
+    /// Its route port wants credentials.
+    auth_required: bool,
 }
 
 /// The fields of a peer's INFO that we read.
@@ -78,6 +82,8 @@ struct PeerInfo {
     connect_urls: Vec<String>,
     /// The peer is in lame duck mode: its clients' URLs are no longer offered.
     ldm: bool,
+    /// The peer's route port wants credentials (a gossiped peer: we send ours).
+    auth_required: bool,
 }
 
 /// The CONNECT a dialling nats-server 2.9.10 sends on a route, in its field order.
@@ -86,6 +92,10 @@ struct RouteConnect<'a> {
     echo: bool,
     verbose: bool,
     pedantic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pass: Option<&'a str>,
     tls_required: bool,
     headers: bool,
     name: &'a str,
@@ -103,6 +113,8 @@ struct PeerConnect {
     cluster: String,
     cluster_dynamic: bool,
     lang: Option<String>,
+    user: String,
+    pass: String,
 }
 
 /// `nats-route://host:port/` → `host:port`.
@@ -156,6 +168,7 @@ impl Shard {
             host,
             port,
             headers: true,
+            auth_required: about.map_or(cluster.authorization.is_some(), |peer| peer.auth_required),
             max_payload: live.config.limits.max_payload,
             ip: ip.as_deref(),
             nonce: (about.is_none() && !self.cluster.lame_duck).then_some(nonce.as_str()),
@@ -171,12 +184,18 @@ impl Shard {
         io.write_parts(conn, &[b"INFO ", json.as_bytes(), end]);
     }
 
-    /// Our CONNECT then INFO, on a route we dialled.
+    /// Our CONNECT (with the dial's credentials) then INFO, on a route we dialled.
     pub(super) fn send_route_connect(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let credentials = self
+            .route_ref(conn)
+            .and_then(|route| route.dial)
+            .and_then(|index| self.route_dial_credentials(index));
         let connect = RouteConnect {
             echo: true,
             verbose: false,
             pedantic: false,
+            user: credentials.map(|(user, _)| user.as_str()),
+            pass: credentials.map(|(_, pass)| pass.as_str()),
             tls_required: false,
             headers: true,
             name: &self.live.info.server_id,
@@ -202,6 +221,19 @@ impl Shard {
         if connect.lang.is_some() {
             self.write_route_error(io, conn, "attempted to connect to route port");
             return Err("Incorrect Port");
+        }
+        if let Some(auth) = self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|cluster| cluster.authorization.as_ref())
+        {
+            let admitted = connect.user == auth.user
+                && crate::auth::secret_matches(&auth.password, &connect.pass);
+            if !admitted {
+                return Err(self.refuse_route(io, conn));
+            }
         }
         self.check_cluster_name(io, conn, &connect.cluster, connect.cluster_dynamic, true)?;
         if let Some(route) = self.route_mut(conn) {
@@ -282,7 +314,7 @@ impl Shard {
             }
             Phase::Active => {
                 if let Some(url) = route_address(&info.ip) {
-                    self.learn_route(io, &info.server_id, &url);
+                    self.learn_route(io, &info.server_id, &url, info.auth_required);
                 }
                 Ok(())
             }
@@ -337,6 +369,7 @@ impl Shard {
         route.remote_id = info.server_id;
         route.remote_name = info.server_name;
         route.client_urls = info.connect_urls;
+        route.auth_required = info.auth_required;
         route.phase = Phase::Active;
         let solicited = route.dial.is_some();
         let (peer, rid, id) = (route.peer, route.rid, route.remote_id.clone());
@@ -345,6 +378,7 @@ impl Shard {
             name: route.remote_name.clone(),
             route_url,
             client_urls: route.client_urls.clone(),
+            auth_required: route.auth_required,
         });
         debug!("{peer} - rid:{rid} - Registering remote route {id:?}");
         self.route_dial_succeeded(conn);
@@ -362,6 +396,29 @@ impl Shard {
         }
         self.publish_cluster_urls(io);
         Ok(())
+    }
+
+    /// A route that did not authenticate: nats-server's error and log line.
+    pub(super) fn refuse_route(&mut self, io: &mut Io<'_>, conn: ConnId) -> &'static str {
+        if let Some(route) = self.route_ref(conn) {
+            crate::error!("{} - rid:{} - authentication error", route.peer, route.rid);
+        }
+        io.write(conn, crate::protocol::encoder::err::AUTHORIZATION_VIOLATION);
+        "Authentication Failure"
+    }
+
+    /// Whether an accepted route must authenticate and has not yet.
+    pub(super) fn route_must_authenticate(&self, conn: ConnId) -> bool {
+        let required = self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .is_some_and(|cluster| cluster.authorization.is_some());
+        required
+            && self
+                .route_ref(conn)
+                .is_some_and(|route| route.dial.is_none() && !route.got_connect)
     }
 
     /// Lame duck mode (core 0): every route is told, with our route INFO and `ldm`.

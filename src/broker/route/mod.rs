@@ -66,10 +66,14 @@ pub(super) struct Route {
     route_url: Option<String>,
     /// The peer's client URLs (its INFO `connect_urls`).
     client_urls: Vec<String>,
+    /// The peer's route port wants credentials (told on in gossip).
+    auth_required: bool,
     /// The peer's interest: (account, subject, queue) → weight (1 for a subject).
     interest: HashMap<interest::RouteKey, u32>,
     pings_out: u32,
     ping_timer: Option<TimerId>,
+    /// An accepted route's deadline for its CONNECT (route `authorization`).
+    auth_timer: Option<TimerId>,
     pub(super) in_msgs: u64,
     pub(super) out_msgs: u64,
     pub(super) in_bytes: u64,
@@ -133,9 +137,11 @@ impl Shard {
             remote_name: String::new(),
             route_url: None,
             client_urls: Vec::new(),
+            auth_required: false,
             interest: HashMap::new(),
             pings_out: 0,
             ping_timer: None,
+            auth_timer: None,
             in_msgs: 0,
             out_msgs: 0,
             in_bytes: 0,
@@ -155,6 +161,35 @@ impl Shard {
         self.send_route_info(io, conn, None);
         self.send_route_ping(io, conn);
         self.arm_route_ping(io, conn);
+        let auth_timeout = self.live.config.cluster.as_ref().and_then(|cluster| {
+            let auth = cluster.authorization.as_ref()?;
+            Some(
+                auth.timeout
+                    .unwrap_or(self.live.config.limits.route_auth_timeout),
+            )
+        });
+        if let Some(timeout) = auth_timeout {
+            let timer = io.set_timer(io.now() + timeout, Timer::Auth(conn).token());
+            if let Some(route) = self.route_mut(conn) {
+                route.auth_timer = Some(timer);
+            }
+        }
+    }
+
+    /// An accepted route sent no CONNECT in time.
+    pub(super) fn on_route_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        if let Some(route) = self.route_mut(conn) {
+            route.auth_timer = None;
+        }
+        if !self.route_must_authenticate(conn)
+            || self
+                .route_ref(conn)
+                .is_none_or(|route| route.phase == Phase::Closing)
+        {
+            return;
+        }
+        io.write(conn, b"-ERR 'Authentication Timeout'\r\n");
+        self.close_route(io, conn, "Authentication Timeout");
     }
 
     pub(super) fn route_input(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
@@ -179,6 +214,10 @@ impl Shard {
         }
         match (result, failure) {
             (_, Some(reason)) => self.close_route(io, conn, reason),
+            (Err(_), None) if self.route_must_authenticate(conn) => {
+                let reason = self.refuse_route(io, conn);
+                self.close_route(io, conn, reason);
+            }
             (Err(error), None) => {
                 let text = match error {
                     crate::protocol::ParseError::UnknownOperation => "Unknown Protocol Operation",
@@ -205,6 +244,12 @@ impl Shard {
             .map_or(Phase::Closing, |route| route.phase);
         match (phase, op) {
             (Phase::Closing, _) => Ok(()),
+            // With route authorization, nothing before an accepted route's CONNECT counts.
+            (Phase::Handshake, op)
+                if !matches!(op, LinkOp::Connect(_)) && self.route_must_authenticate(conn) =>
+            {
+                Err(self.refuse_route(io, conn))
+            }
             (_, LinkOp::Ping) => {
                 io.write(conn, encoder::PONG);
                 Ok(())
@@ -223,7 +268,7 @@ impl Shard {
             (_, LinkOp::Err(text)) => {
                 if let Some(route) = self.route_ref(conn) {
                     error!(
-                        "{} - rid:{} - Router Error {}",
+                        "{} - rid:{} - Route Error {}",
                         route.peer,
                         route.rid,
                         String::from_utf8_lossy(text)
@@ -280,6 +325,9 @@ impl Shard {
             route.peer, route.rid
         );
         if let Some(timer) = route.ping_timer.take() {
+            io.cancel_timer(timer);
+        }
+        if let Some(timer) = route.auth_timer.take() {
             io.cancel_timer(timer);
         }
         self.withdraw_route_interest(io, conn);
