@@ -180,7 +180,9 @@ impl Shard {
     ) {
         self.collect_targets(link, false, account, message.subject, Some(source));
         self.deliver_collected(io, account, message);
-        self.congested = None;
+        if let Some(consumer) = self.congested.take() {
+            self.stall_link(io, link, consumer);
+        }
     }
 
     // Inlined into both callers: as a call, this and `collect_targets` cost a publish with

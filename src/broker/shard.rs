@@ -97,6 +97,8 @@ pub struct Shard {
     pub(super) link_targets: Vec<super::leaf::LinkTarget>,
     /// The hubs this server dials as a leaf (`leaf::remote`; core 0).
     pub(super) remotes: super::leaf::Remotes,
+    /// Links (leaf or route) whose reading is paused while a consumer drains (core 0).
+    pub(super) link_stalls: Vec<super::stall::LinkStall>,
     /// Cluster routes by runtime slot (core 0).
     pub(super) routes: Vec<Option<Box<super::route::Route>>>,
     /// The routes this server dials (core 0).
@@ -166,6 +168,7 @@ impl Shard {
             hub_interest: super::leaf::HubInterest::default(),
             link_targets: Vec::new(),
             remotes: super::leaf::Remotes::default(),
+            link_stalls: Vec::new(),
             routes: Vec::new(),
             route_dials: super::route::RouteDials::default(),
             route_interest: super::route::RouteInterest::default(),
@@ -297,6 +300,14 @@ impl Handler for Shard {
                 self.on_route_ping_timer(io, conn)
             }
             Timer::Ping(conn) => self.on_ping_timer(io, conn),
+            Timer::Stall(conn)
+                if matches!(
+                    self.kinds.get(conn),
+                    Some(ConnectionKind::Leaf | ConnectionKind::Route)
+                ) =>
+            {
+                self.on_link_stall_timer(io, conn)
+            }
             Timer::Stall(conn) => self.on_stall_timer(io, conn),
             Timer::Auth(conn) if self.kinds.get(conn) == Some(ConnectionKind::Leaf) => {
                 self.on_leaf_auth_timer(io, conn)

@@ -1,8 +1,10 @@
 //! The stall gates (DESIGN.md §4): a publisher whose message left a consumer over half of
 //! max_pending stops being read until that consumer drains, so TCP slows the publisher
 //! instead of the consumer being cut. Locally the publisher's reading pauses; across cores
-//! the consumer's core stops taking the publisher core's mail. A consumer that takes
-//! nothing for [`STALL_NO_PROGRESS`] has stopped reading and gates no one until it reads.
+//! the consumer's core stops taking the publisher core's mail. A link (leaf or route) is
+//! a publisher like a client: its reading pauses after the read that congested a consumer
+//! on its core (the rest of that read is delivered first). A consumer that takes nothing
+//! for [`STALL_NO_PROGRESS`] has stopped reading and gates no one until it reads.
 
 use super::timers::Timer;
 use super::Shard;
@@ -31,7 +33,55 @@ pub(super) struct PeerStall {
     timer: TimerId,
 }
 
+/// A link whose reading is paused while a consumer on its core drains.
+#[derive(Debug)]
+pub(super) struct LinkStall {
+    link: ConnId,
+    consumer: ConnId,
+    since: Instant,
+    consumer_sent: usize,
+}
+
 impl Shard {
+    /// The stall gate for a link: stops reading it until `consumer` drains (the local
+    /// consumer a message from it left over half of max_pending).
+    pub(super) fn stall_link(&mut self, io: &mut Io<'_>, link: ConnId, consumer: ConnId) {
+        if consumer == link || self.link_stalls.iter().any(|stall| stall.link == link) {
+            return;
+        }
+        let now = io.now();
+        self.link_stalls.push(LinkStall {
+            link,
+            consumer,
+            since: now,
+            consumer_sent: io.sent_bytes(consumer),
+        });
+        io.pause_reading(link);
+        io.set_timer(now + STALL_CHECK_INTERVAL, Timer::Stall(link).token());
+    }
+
+    /// A stalled link's check: reading resumes once its consumer drained, stopped reading,
+    /// or STALL_MAX passed, as for a client publisher.
+    pub(super) fn on_link_stall_timer(&mut self, io: &mut Io<'_>, link: ConnId) {
+        let Some(index) = self.link_stalls.iter().position(|stall| stall.link == link) else {
+            return;
+        };
+        let resume_below = self.live.config.limits.max_pending / 4;
+        let now = io.now();
+        let stall = &self.link_stalls[index];
+        let (consumer, sent, since) = (stall.consumer, stall.consumer_sent, stall.since);
+        let drained = io.pending_bytes(consumer) <= resume_below;
+        if drained
+            || now.duration_since(since) >= STALL_MAX
+            || self.stopped_reading(io, consumer, sent, since)
+        {
+            self.link_stalls.swap_remove(index);
+            io.resume_reading(link);
+            return;
+        }
+        io.set_timer(now + STALL_CHECK_INTERVAL, Timer::Stall(link).token());
+    }
+
     /// Stops reading from `publisher` until `consumer` has drained (stall gate): TCP then
     /// pushes back on the publishing client instead of the consumer being cut.
     pub(super) fn stall_publisher(&mut self, io: &mut Io<'_>, publisher: ConnId, consumer: ConnId) {
