@@ -9,6 +9,7 @@
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod leaf;
 
 use std::io::{BufRead, BufReader, Read, Write};
