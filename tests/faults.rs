@@ -1073,24 +1073,6 @@ fn slow_flood_reader(mut stream: TcpStream, progress: Arc<AtomicUsize>) -> Vec<u
     next
 }
 
-/// A blocking socket connected with a fixed SO_RCVBUF (set before connect, so the window
-/// scale fits it).
-fn connect_with_receive_buffer(port: u16, bytes: u32) -> TcpStream {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .expect("runtime");
-    let stream = runtime.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
-        let address = format!("127.0.0.1:{port}").parse().expect("address");
-        socket.connect(address).await.expect("connect")
-    });
-    let stream = stream.into_std().expect("std stream");
-    stream.set_nonblocking(false).expect("blocking");
-    stream
-}
-
 #[test]
 fn a_full_cross_core_mailbox_pauses_the_publisher_and_drops_nothing() {
     let server = Server::start(Opts::default());
@@ -1110,8 +1092,10 @@ fn a_full_cross_core_mailbox_pauses_the_publisher_and_drops_nothing() {
     for sid in 1..=FLOOD_SIDS {
         subscriptions.push_str(&format!("SUB flood {sid}\r\n"));
     }
-    let mut subscriber =
-        RawClient::from_stream(connect_with_receive_buffer(port, FLOOD_RECEIVE_BUFFER));
+    let mut subscriber = RawClient::from_stream(common::connect_with_receive_buffer(
+        port,
+        FLOOD_RECEIVE_BUFFER,
+    ));
     subscriber.send(common::CONNECT_QUIET);
     assert_eq!(
         text(&subscriber.send_and_sync(subscriptions.as_bytes())),

@@ -46,7 +46,7 @@ impl Shard {
     /// The stall gate for a link: stops reading it until `consumer` drains (the local
     /// consumer a message from it left over half of max_pending).
     pub(super) fn stall_link(&mut self, io: &mut Io<'_>, link: ConnId, consumer: ConnId) {
-        if consumer == link || self.link_stalls.iter().any(|stall| stall.link == link) {
+        if consumer == link || self.link_stalled(link) {
             return;
         }
         let now = io.now();
@@ -76,10 +76,19 @@ impl Shard {
             || self.stopped_reading(io, consumer, sent, since)
         {
             self.link_stalls.swap_remove(index);
-            io.resume_reading(link);
+            if self.is_route_slot(link.slot) {
+                self.resume_route(io, link);
+            } else {
+                self.resume_leaf(io, link);
+            }
             return;
         }
         io.set_timer(now + STALL_CHECK_INTERVAL, Timer::Stall(link).token());
+    }
+
+    /// Whether the stall gate has paused `link`.
+    pub(super) fn link_stalled(&self, link: ConnId) -> bool {
+        self.link_stalls.iter().any(|stall| stall.link == link)
     }
 
     /// Stops reading from `publisher` until `consumer` has drained (stall gate): TCP then

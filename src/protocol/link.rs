@@ -13,6 +13,8 @@
 //!   `input` is copied into the carry buffer (bounded by `max_control_line` for a line and
 //!   `max_payload` for a message).
 //! - A protocol error is returned once; the parser must not be used again.
+//! - `parse_some` stops after an operation its callback refuses to go on from, and says
+//!   how many bytes it consumed; the caller gives the rest again later (a paused link).
 //!
 //! Links are few and their input is mostly messages, so this parser finds line ends with
 //! `memchr` instead of stepping the client parser's byte state machine: the client path
@@ -127,26 +129,48 @@ impl LinkParser {
     }
 
     /// Parses all of `input`; see the module contract.
-    pub fn parse<F>(&mut self, mut input: &[u8], mut on_op: F) -> Result<(), ParseError>
+    pub fn parse<F>(&mut self, input: &[u8], mut on_op: F) -> Result<(), ParseError>
     where
         F: FnMut(LinkOp<'_>),
     {
+        self.parse_some(input, |op| {
+            on_op(op);
+            true
+        })
+        .map(|_| ())
+    }
+
+    /// Like [`LinkParser::parse`], but stops after an operation for which `on_op` returns
+    /// false (a link whose reading is paused): returns how many bytes of `input` it
+    /// consumed; the rest is to be given again, from its start, by a later call.
+    pub fn parse_some<F>(&mut self, mut input: &[u8], mut on_op: F) -> Result<usize, ParseError>
+    where
+        F: FnMut(LinkOp<'_>) -> bool,
+    {
+        let total = input.len();
         if self.state != Carry::None {
-            input = self.finish_carried(input, &mut on_op)?;
+            let (rest, go) = self.finish_carried(input, &mut on_op)?;
+            input = rest;
+            if !go {
+                return Ok(total - input.len());
+            }
         }
         while !input.is_empty() {
             let Some(line_end) = memchr(b'\n', input) else {
                 self.check_line_length(input.len())?;
                 self.carry.extend_from_slice(input);
                 self.state = Carry::Line;
-                return Ok(());
+                return Ok(total);
             };
             self.check_line_length(line_end)?;
             let line = trim_cr(&input[..line_end]);
             match message_length(line, self.dialect, self.limits)? {
                 None => {
-                    on_op(parse_line(line, self.dialect)?);
+                    let go = on_op(parse_line(line, self.dialect)?);
                     input = &input[line_end + 1..];
+                    if !go {
+                        return Ok(total - input.len());
+                    }
                 }
                 Some((message_len, header_len)) => {
                     let start = line_end + 1;
@@ -154,13 +178,16 @@ impl LinkParser {
                     if input.len() >= end {
                         check_crlf(&input[end - 2..end])?;
                         let message = &input[start..start + message_len];
-                        on_op(LinkOp::Message(message_op(
+                        let go = on_op(LinkOp::Message(message_op(
                             line,
                             self.dialect,
                             header_len,
                             message,
                         )?));
                         input = &input[end..];
+                        if !go {
+                            return Ok(total - input.len());
+                        }
                     } else {
                         self.carry.clear();
                         self.carry.extend_from_slice(line);
@@ -169,12 +196,12 @@ impl LinkParser {
                             line_len: line.len(),
                             message_len,
                         };
-                        return Ok(());
+                        return Ok(total);
                     }
                 }
             }
         }
-        Ok(())
+        Ok(total)
     }
 
     fn check_line_length(&self, len: usize) -> Result<(), ParseError> {
@@ -185,22 +212,23 @@ impl LinkParser {
         }
     }
 
-    /// Completes the carried frame from the start of `input`; returns the rest of `input`.
+    /// Completes the carried frame from the start of `input`; returns the rest of `input`
+    /// and whether to go on (what `on_op` said of the completed frame).
     fn finish_carried<'i, F>(
         &mut self,
         input: &'i [u8],
         on_op: &mut F,
-    ) -> Result<&'i [u8], ParseError>
+    ) -> Result<(&'i [u8], bool), ParseError>
     where
-        F: FnMut(LinkOp<'_>),
+        F: FnMut(LinkOp<'_>) -> bool,
     {
         match self.state {
-            Carry::None => Ok(input),
+            Carry::None => Ok((input, true)),
             Carry::Line => {
                 let Some(line_end) = memchr(b'\n', input) else {
                     self.check_line_length(self.carry.len() + input.len())?;
                     self.carry.extend_from_slice(input);
-                    return Ok(&input[input.len()..]);
+                    return Ok((&input[input.len()..], true));
                 };
                 self.check_line_length(self.carry.len() + line_end)?;
                 self.carry.extend_from_slice(&input[..=line_end]);
@@ -213,8 +241,8 @@ impl LinkParser {
                 let line = trim_cr(&joined[..line_len - 1]);
                 let outcome = match message_length(line, self.dialect, self.limits)? {
                     None => {
-                        on_op(parse_line(line, self.dialect)?);
-                        Ok(rest)
+                        let go = on_op(parse_line(line, self.dialect)?);
+                        Ok((rest, go))
                     }
                     Some((message_len, _)) => {
                         let line_len = line.len();
@@ -240,13 +268,13 @@ impl LinkParser {
                 let take = need.min(input.len());
                 self.carry.extend_from_slice(&input[..take]);
                 if take < need {
-                    return Ok(&input[input.len()..]);
+                    return Ok((&input[input.len()..], true));
                 }
                 let (line, body) = self.carry.split_at(line_len);
                 check_crlf(&body[message_len..])?;
                 let header_len =
                     message_length(line, self.dialect, self.limits)?.map_or(0, |(_, h)| h);
-                on_op(LinkOp::Message(message_op(
+                let go = on_op(LinkOp::Message(message_op(
                     line,
                     self.dialect,
                     header_len,
@@ -257,7 +285,7 @@ impl LinkParser {
                     self.carry = Vec::new();
                 }
                 self.state = Carry::None;
-                Ok(&input[take..])
+                Ok((&input[take..], go))
             }
         }
     }

@@ -201,3 +201,32 @@ LMSG LC $G foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n",
         ["error ProtocolViolation"]
     );
 }
+
+#[test]
+fn parse_some_stops_where_told_and_the_rest_parses_the_same() {
+    let expected = expected();
+    for stop_after in 1..expected.len() {
+        for cut in [0, 7, STREAM.len() / 2] {
+            let mut parser = LinkParser::new(LIMITS);
+            let mut out = Vec::new();
+            // A first chunk (maybe cut mid-frame), then the rest, stopping once.
+            let (head, tail) = STREAM.split_at(cut);
+            parser
+                .parse(head, |op| out.push(render(op)))
+                .expect("head parses");
+            let mut stopped = false;
+            let consumed = parser
+                .parse_some(tail, |op| {
+                    out.push(render(op));
+                    let go = stopped || out.len() != stop_after;
+                    stopped |= !go;
+                    go
+                })
+                .expect("tail parses");
+            parser
+                .parse(&tail[consumed..], |op| out.push(render(op)))
+                .expect("the rest parses");
+            assert_eq!(out, expected, "stop after {stop_after}, cut at {cut}");
+        }
+    }
+}

@@ -709,3 +709,21 @@ pub async fn await_interest(subscriber: &async_nats::Client, publisher: &async_n
     }
     probe.unsubscribe().await.unwrap();
 }
+
+/// A blocking socket connected with a fixed SO_RCVBUF (set before connect, so the window
+/// scale fits it).
+pub fn connect_with_receive_buffer(port: u16, bytes: u32) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let address = format!("127.0.0.1:{port}").parse().expect("address");
+        socket.connect(address).await.expect("connect")
+    });
+    let stream = stream.into_std().expect("std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+}

@@ -84,6 +84,8 @@ pub(super) struct LeafLink {
     /// The CONNECT being checked off the core, and what was read after it.
     pending: Option<Box<auth::PendingConnect>>,
     held: Vec<auth::HeldOp>,
+    /// Input received after the stall gate paused the link, parsed when it resumes.
+    held_input: Vec<u8>,
     /// The leaf's interest: (subject, queue) → weight (1 for a subject).
     interest: HashMap<interest::InterestKey, u32>,
     pings_out: u32,
@@ -165,6 +167,7 @@ impl Shard {
             auth_timer: None,
             pending: None,
             held: Vec::new(),
+            held_input: Vec::new(),
             interest: HashMap::new(),
             pings_out: 0,
             ping_timer: None,
@@ -187,17 +190,49 @@ impl Shard {
         if link.phase == Phase::Closing {
             return;
         }
-        let Some(mut parser) = link.parser.take() else {
+        // Paused by the stall gate: what was already received waits, in order.
+        if !link.held_input.is_empty() {
+            link.held_input.extend_from_slice(data);
+            return;
+        }
+        self.leaf_parse(io, conn, data);
+    }
+
+    /// The stall gate let the link go: its held input first, then reading again (unless
+    /// that input stalled it anew).
+    pub(super) fn resume_leaf(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(link) = self.link_mut(conn) else {
+            return;
+        };
+        let held = std::mem::take(&mut link.held_input);
+        if !held.is_empty() {
+            self.leaf_parse(io, conn, &held);
+        }
+        if !self.link_stalled(conn) {
+            io.resume_reading(conn);
+        }
+    }
+
+    /// Parses `data` until the link closes or the stall gate pauses it; what is left is
+    /// held for [`Shard::resume_leaf`].
+    fn leaf_parse(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        let Some(mut parser) = self.link_mut(conn).and_then(|link| link.parser.take()) else {
             return;
         };
         let mut failure = None;
-        let result = parser.parse(data, |op| {
+        let result = parser.parse_some(data, |op| {
             if failure.is_none() {
                 failure = self.on_link_op(io, conn, op).err();
             }
+            failure.is_none() && !self.link_stalled(conn)
         });
         if let Some(link) = self.link_mut(conn) {
             link.parser = Some(parser);
+            if let (Ok(consumed), None) = (&result, &failure) {
+                if *consumed < data.len() {
+                    link.held_input = data[*consumed..].to_vec();
+                }
+            }
         }
         match (result, failure) {
             (_, Some(reason)) => self.close_leaf(io, conn, reason),
@@ -221,7 +256,7 @@ impl Shard {
                 io.write(conn, &self.line);
                 self.close_leaf(io, conn, "Protocol Violation");
             }
-            (Ok(()), None) => {}
+            (Ok(_), None) => {}
         }
     }
 

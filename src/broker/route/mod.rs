@@ -74,6 +74,8 @@ pub(super) struct Route {
     ping_timer: Option<TimerId>,
     /// An accepted route's deadline for its CONNECT (route `authorization`).
     auth_timer: Option<TimerId>,
+    /// Input received after the stall gate paused the route, parsed when it resumes.
+    held_input: Vec<u8>,
     pub(super) in_msgs: u64,
     pub(super) out_msgs: u64,
     pub(super) in_bytes: u64,
@@ -142,6 +144,7 @@ impl Shard {
             pings_out: 0,
             ping_timer: None,
             auth_timer: None,
+            held_input: Vec::new(),
             in_msgs: 0,
             out_msgs: 0,
             in_bytes: 0,
@@ -200,17 +203,49 @@ impl Shard {
             return;
         }
         route.last_activity = io.now();
-        let Some(mut parser) = route.parser.take() else {
+        // Paused by the stall gate: what was already received waits, in order.
+        if !route.held_input.is_empty() {
+            route.held_input.extend_from_slice(data);
+            return;
+        }
+        self.route_parse(io, conn, data);
+    }
+
+    /// The stall gate let the route go: its held input first, then reading again (unless
+    /// that input stalled it anew).
+    pub(super) fn resume_route(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let Some(route) = self.route_mut(conn) else {
+            return;
+        };
+        let held = std::mem::take(&mut route.held_input);
+        if !held.is_empty() {
+            self.route_parse(io, conn, &held);
+        }
+        if !self.link_stalled(conn) {
+            io.resume_reading(conn);
+        }
+    }
+
+    /// Parses `data` until the route closes or the stall gate pauses it; what is left is
+    /// held for [`Shard::resume_route`].
+    fn route_parse(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
+        let Some(mut parser) = self.route_mut(conn).and_then(|route| route.parser.take()) else {
             return;
         };
         let mut failure = None;
-        let result = parser.parse(data, |op| {
+        let result = parser.parse_some(data, |op| {
             if failure.is_none() {
                 failure = self.on_route_op(io, conn, op).err();
             }
+            failure.is_none() && !self.link_stalled(conn)
         });
         if let Some(route) = self.route_mut(conn) {
             route.parser = Some(parser);
+            if let (Ok(consumed), None) = (&result, &failure) {
+                if *consumed < data.len() {
+                    route.held_input = data[*consumed..].to_vec();
+                }
+            }
         }
         match (result, failure) {
             (_, Some(reason)) => self.close_route(io, conn, reason),
@@ -228,7 +263,7 @@ impl Shard {
                 self.write_route_error(io, conn, text);
                 self.close_route(io, conn, "Protocol Violation");
             }
-            (Ok(()), None) => {}
+            (Ok(_), None) => {}
         }
     }
 
