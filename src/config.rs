@@ -298,7 +298,7 @@ fn resolve_into<'a>(
     }
 }
 
-/// The hubs ringmq dials as a leaf (`leafnodes { remotes, reconnect }`); no TLS.
+/// The hubs ringmq dials as a leaf (`leafnodes { remotes, reconnect }`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LeafRemotes {
     /// One entry per remote: its `url`/`urls` as `host:port`, dialled in turn.
@@ -347,6 +347,13 @@ pub struct LeafRemoteSettings {
     /// `deny_exports`: subjects never forwarded to the hub; the hub's interest in such a
     /// literal subject is ignored.
     pub deny_exports: Vec<String>,
+    /// `tls { ca_file, cert_file, key_file, insecure, timeout }`: TLS to this remote even
+    /// when its INFO does not ask for it. Without the block, TLS is used when the hub's
+    /// INFO says `tls_required` (the system's CAs, as nats-server).
+    pub tls: Option<LeafTls>,
+    /// The first host name (not an IP address) among the remote's URLs: the TLS server
+    /// name when an URL learned from the hub is an IP address (nats-server's `tlsName`).
+    pub tls_name: Option<String>,
 }
 
 impl LeafRemoteSettings {
@@ -371,6 +378,7 @@ impl std::fmt::Debug for LeafRemoteSettings {
             .field("account", &self.account)
             .field("deny_imports", &self.deny_imports)
             .field("deny_exports", &self.deny_exports)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -384,6 +392,42 @@ pub struct LeafnodesConfig {
     pub port: u16,
     /// `authorization { user, password, account, users, timeout }`.
     pub auth: LeafAuth,
+    /// `tls { cert_file, key_file, ca_file, verify, timeout }`: the leaf port requires TLS
+    /// (INFO in plain text with `tls_required`, then the handshake).
+    pub tls: Option<LeafTls>,
+}
+
+/// A `tls {}` block of `leafnodes` (the leaf port: `cert_file` and `key_file` required) or
+/// of a remote (all optional). The files are read at start-up; one that cannot be read
+/// stops the server, naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafTls {
+    /// Our certificate chain and its key, PEM.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// The leaf port: CAs of the leaves' certificates (with `verify`). A remote: CAs of
+    /// the hub's certificate; `None`: the system's CA bundle.
+    pub ca_file: Option<PathBuf>,
+    /// The leaf port: a leaf must present a certificate from `ca_file` (INFO says
+    /// `tls_verify`).
+    pub verify: bool,
+    /// A remote: the hub's certificate and name are not checked (nats-server warns).
+    pub insecure: bool,
+    /// Handshake deadline (`timeout`, seconds in the file); default 2 s as nats-server.
+    pub timeout: Duration,
+}
+
+impl Default for LeafTls {
+    fn default() -> LeafTls {
+        LeafTls {
+            cert_file: None,
+            key_file: None,
+            ca_file: None,
+            verify: false,
+            insecure: false,
+            timeout: TlsConfig::DEFAULT_TIMEOUT,
+        }
+    }
 }
 
 /// The leaf port's `authorization` block (nats-server 2.9.10 has no token and no

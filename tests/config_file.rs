@@ -249,8 +249,11 @@ fn unsupported_security_blocks_refuse_to_start() {
         )
     );
     // In an included file, every such block is named with its own file and line.
-    // Of `leafnodes`, TLS is not supported: its keys are named.
-    let leaf = scratch.write("leaf.conf", "\nleafnodes {\n  port: 7422\n  tls: {}\n}\n");
+    // Of `leafnodes`, what is not supported is named by its key.
+    let leaf = scratch.write(
+        "leaf.conf",
+        "\nleafnodes {\n  port: 7422\n  advertise: \"h:1\"\n}\n",
+    );
     let main = scratch.write("main.conf", "include leaf.conf\ngateway: {}\n");
     let main_arg = path_arg(&main);
     let (status, stderr) = run_to_exit(&["-a", "127.0.0.1", "-p", "-1", "-c", &main_arg], &[]);
@@ -258,7 +261,7 @@ fn unsupported_security_blocks_refuse_to_start() {
     assert_eq!(
         stderr,
         format!(
-            "ringmq: {}:4:3: leafnodes: tls is not supported yet: refusing to start rather \
+            "ringmq: {}:4:3: leafnodes: advertise is not supported yet: refusing to start rather \
              than run without it\n{main_arg}:2:1: gateway is not supported yet: refusing to start \
              rather than run without it\n",
             leaf.display()

@@ -90,6 +90,8 @@ pub struct Shared {
     pub leaf_port: Option<u16>,
     /// This server's loop detection subject, `$LDS.<nuid>`, sent to every leaf.
     pub leaf_lds: String,
+    /// The leaf port's and the remotes' TLS configurations.
+    pub leaf_tls: leaf::LeafTlsConfigs,
     /// The route port bound (`None`: no `cluster`).
     pub route_port: Option<u16>,
     /// The cluster's name at start-up: the configured one, or a dynamic one (a random
@@ -253,6 +255,8 @@ impl Server {
             ),
             None => None,
         };
+        let leaf_tls = leaf::LeafTlsConfigs::load(&config)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let tls_digest = reload::tls_files_digest(&config.tls);
         let monitor_listener = bind_monitor(&config)?;
         let http_port = match &monitor_listener {
@@ -339,6 +343,7 @@ impl Server {
             auth_checks,
             leaf_port,
             leaf_lds: format!("$LDS.{}", crate::auth::new_nonce()),
+            leaf_tls,
             route_port,
             cluster_name: config_cluster_name,
             client_urls,

@@ -739,6 +739,7 @@ mod tests {
                         host: "127.0.0.1".into(),
                         port: 7422,
                         auth: Default::default(),
+                        tls: None,
                     })
                 },
                 "config reload not supported for LeafNode: old={}, new={Host:127.0.0.1 Port:7422}",

@@ -258,8 +258,8 @@ impl Handler for Shard {
     fn on_tls_established(&mut self, io: &mut Io<'_>, conn: ConnId, handshake: TlsHandshake) {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.tls_established(io, conn, handshake),
-            Some(ConnectionKind::Monitor | ConnectionKind::Leaf | ConnectionKind::Route) | None => {
-            }
+            Some(ConnectionKind::Leaf) => self.leaf_tls_established(io, conn),
+            Some(ConnectionKind::Monitor | ConnectionKind::Route) | None => {}
         }
     }
 

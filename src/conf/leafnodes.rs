@@ -2,7 +2,7 @@
 //! `Config::leaf_remotes` (ringmq as a leaf: the hubs it dials), with nats-server's key
 //! names. Keys of features ringmq lacks refuse the start, naming the key.
 
-use crate::config::{LeafAuth, LeafRemoteSettings, LeafUser};
+use crate::config::{LeafAuth, LeafRemoteSettings, LeafTls, LeafUser};
 
 use super::mapping::{boolean, integer, listen, parse_duration, port, string};
 use super::parser::{Entry, Node, Value};
@@ -10,10 +10,10 @@ use super::{Diagnostic, Report};
 use crate::config::Config;
 use std::time::Duration;
 
-/// `leafnodes { listen: HOST:PORT | host + port, authorization }` (ringmq as a hub) and
-/// `remotes`, `reconnect` (ringmq as a leaf). The leaf port is opened only when `listen`,
-/// `port` or `host` is given (nats-server opens none without a port). Every other key of
-/// the block (tls, advertise, ...) and of a remote (credentials, tls, hub, ...) names a
+/// `leafnodes { listen: HOST:PORT | host + port, authorization, tls }` (ringmq as a hub)
+/// and `remotes`, `reconnect` (ringmq as a leaf). The leaf port is opened only when
+/// `listen`, `port` or `host` is given (nats-server opens none without a port). Every other
+/// key of the block (advertise, ...) and of a remote (credentials, hub, ...) names a
 /// feature ringmq lacks and refuses the start.
 pub(super) fn leafnodes_block(
     node: &Node,
@@ -27,6 +27,7 @@ pub(super) fn leafnodes_block(
         host: "0.0.0.0".to_string(),
         port: crate::config::DEFAULT_LEAFNODE_PORT,
         auth: LeafAuth::default(),
+        tls: None,
     };
     let mut listens = false;
     let mut remotes = crate::config::LeafRemotes::default();
@@ -49,6 +50,7 @@ pub(super) fn leafnodes_block(
                 .map(|port| leaf.port = port),
             "host" | "net" => string(value).map(|host| leaf.host = host),
             "authorization" => leaf_authorization(value, report).map(|auth| leaf.auth = auth),
+            "tls" => leaf_tls(value, report, true).map(|tls| leaf.tls = Some(tls)),
             "remotes" => leaf_remotes(value, report).map(|list| {
                 (remotes.remotes, remotes.settings) = list.into_iter().unzip();
             }),
@@ -116,6 +118,58 @@ fn leaf_authorization(node: &Node, report: &mut Report) -> Result<LeafAuth, Stri
         ));
     }
     Ok(auth)
+}
+
+/// A `tls {}` block: `cert_file`, `key_file`, `ca_file`, `verify`, `insecure`, `timeout`
+/// (seconds, or a duration string). The leaf port's (`port`) needs a certificate and key;
+/// a remote's may have both or neither. Other TLS keys (cipher_suites, pinned_certs,
+/// verify_and_map, ...) refuse the start.
+fn leaf_tls(node: &Node, report: &mut Report, port: bool) -> Result<LeafTls, String> {
+    let Value::Map(map) = &node.value else {
+        return Err(format!("expected a block, got {}", node.value.describe()));
+    };
+    let mut tls = LeafTls::default();
+    let block = if port {
+        "leafnodes: tls"
+    } else {
+        "leafnodes: remotes: tls"
+    };
+    for entry in map.entries() {
+        let value = &entry.node;
+        let path = |text: String| Some(std::path::PathBuf::from(text));
+        let applied = match entry.key.to_ascii_lowercase().as_str() {
+            "cert_file" => string(value).map(|v| tls.cert_file = path(v)),
+            "key_file" => string(value).map(|v| tls.key_file = path(v)),
+            "ca_file" => string(value).map(|v| tls.ca_file = path(v)),
+            "verify" => boolean(value).map(|v| tls.verify = v),
+            "insecure" => boolean(value).map(|v| tls.insecure = v),
+            "timeout" => tls_timeout(value).map(|v| tls.timeout = v),
+            _ => {
+                not_supported(report, entry, block);
+                Ok(())
+            }
+        };
+        applied.map_err(|message| format!("{}: {message}", entry.key))?;
+    }
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(_), Some(_)) => Ok(tls),
+        (None, None) if !port => Ok(tls),
+        (None, None) => Err("a tls block needs cert_file and key_file".to_string()),
+        _ => Err("cert_file and key_file go together".to_string()),
+    }
+}
+
+/// A TLS handshake deadline: seconds (fractions allowed) or a duration string.
+fn tls_timeout(node: &Node) -> Result<Duration, String> {
+    let timeout = match &node.value {
+        Value::Integer(n) => Duration::try_from_secs_f64(*n as f64).ok(),
+        Value::Float(f) => Duration::try_from_secs_f64(*f).ok(),
+        Value::String(s) => Some(parse_duration(s)?),
+        other => return Err(format!("expected seconds, got {}", other.describe())),
+    };
+    timeout
+        .filter(|timeout| !timeout.is_zero())
+        .ok_or_else(|| "must be more than 0 seconds".to_string())
 }
 
 /// `timeout: 1` or `1.5` (seconds, as nats-server reads it).
@@ -205,6 +259,11 @@ fn leaf_remotes(
                 let own = (address.clone(), credentials.clone());
                 settings.url_credentials.push(own);
             }
+            let host = address.rsplit_once(':').map_or("", |(host, _)| host);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if settings.tls_name.is_none() && host.parse::<std::net::IpAddr>().is_err() {
+                settings.tls_name = Some(host.to_string());
+            }
             urls.push(address);
             // nats-server's saveUserPassword: the first URL that has credentials.
             if settings.credentials.is_none() {
@@ -227,6 +286,7 @@ fn leaf_remotes(
                 "deny_exports" | "deny_export" => {
                     subject_list(value).map(|v| settings.deny_exports = v)
                 }
+                "tls" => leaf_tls(value, report, false).map(|tls| settings.tls = Some(tls)),
                 _ => {
                     not_supported(report, entry, "leafnodes: remotes");
                     Ok(())
@@ -242,14 +302,16 @@ fn leaf_remotes(
     Ok(remotes)
 }
 
-/// `nats-leaf://[USER[:PASS]@]HOST:PORT` (or `nats://`, `tls://` refused) → `HOST:PORT`
-/// and the percent-decoded credentials.
+/// `nats-leaf://[USER[:PASS]@]HOST:PORT` (or `nats://`, `tls://`) → `HOST:PORT` and the
+/// percent-decoded credentials. As in nats-server 2.9.10 the scheme does not decide TLS:
+/// the remote's `tls` block or the hub's INFO does. Websocket schemes are refused.
 fn leaf_url(url: &str) -> Result<(String, Option<(String, String)>), String> {
     let rest = url
         .strip_prefix("nats-leaf://")
         .or_else(|| url.strip_prefix("nats://"))
+        .or_else(|| url.strip_prefix("tls://"))
         .ok_or_else(|| {
-            format!("{url:?}: only nats-leaf:// URLs are supported yet (no TLS, no websocket)")
+            format!("{url:?}: only nats-leaf://, nats:// and tls:// URLs are supported yet (no websocket)")
         })?;
     let (credentials, rest) = url_credentials(url, rest)?;
     let rest = rest.trim_end_matches('/');
@@ -427,6 +489,61 @@ mod tests {
         assert_eq!(
             config("accounts { Y { users [ {user: y, password: y} ] } }\nleafnodes { remotes: [ { url: \"nats-leaf://h:1\", account: Y } ] }\n"),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn tls_blocks_of_the_port_and_of_remotes_are_read() {
+        let (config, errors) = check(
+            "leafnodes { port: 1, tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, verify: true, timeout: 0.5 }, remotes: [ { urls: [\"tls://10.0.0.1:1\", \"nats-leaf://hub.example:2\"], tls { ca_file: ca.pem, timeout: \"3s\" } }, { url: \"nats-leaf://10.0.0.2:3\" } ] }\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let tls = config.leafnodes.expect("leafnodes").tls.expect("tls");
+        assert_eq!(tls.cert_file.as_deref(), Some(Path::new("c.pem")));
+        assert_eq!(tls.key_file.as_deref(), Some(Path::new("k.pem")));
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("ca.pem")));
+        assert!(tls.verify && !tls.insecure);
+        assert_eq!(tls.timeout, Duration::from_millis(500));
+        let remotes = &config.leaf_remotes;
+        assert_eq!(remotes.remotes[0], ["10.0.0.1:1", "hub.example:2"]);
+        let remote = remotes.settings[0].tls.as_ref().expect("remote tls");
+        assert_eq!(remote.ca_file.as_deref(), Some(Path::new("ca.pem")));
+        assert_eq!(
+            (remote.cert_file.as_deref(), remote.key_file.as_deref()),
+            (None, None)
+        );
+        assert_eq!(remote.timeout, Duration::from_secs(3));
+        // The first host name among the URLs names the hub when an IP address is dialled.
+        assert_eq!(remotes.settings[0].tls_name.as_deref(), Some("hub.example"));
+        assert_eq!(remotes.settings[1].tls, None);
+        assert_eq!(remotes.settings[1].tls_name, None);
+        // The default deadline is nats-server's 2 s.
+        let (config, _) = check(
+            "leafnodes { remotes: [ { url: \"nats-leaf://h:1\", tls { insecure: true } } ] }\n",
+        );
+        let remote = config.leaf_remotes.settings[0].tls.clone().expect("tls");
+        assert!(remote.insecure);
+        assert_eq!(remote.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn tls_blocks_refuse_what_ringmq_cannot_do() {
+        let errors = |text: &str| check(text).1;
+        assert_eq!(
+            errors("leafnodes { port: 1, tls { ca_file: ca.pem } }\n"),
+            ["m.conf:1:11: leafnodes: tls: a tls block needs cert_file and key_file"]
+        );
+        assert_eq!(
+            errors("leafnodes { remotes: [ { url: \"nats-leaf://h:1\", tls { cert_file: c.pem } } ] }\n"),
+            ["m.conf:1:11: leafnodes: remotes: tls: cert_file and key_file go together"]
+        );
+        assert_eq!(
+            errors("leafnodes { port: 1, tls { cert_file: c, key_file: k, pinned_certs: [] } }\n"),
+            ["m.conf:1:55: leafnodes: tls: pinned_certs is not supported yet: refusing to start rather than run without it"]
+        );
+        assert_eq!(
+            errors("leafnodes { port: 1, tls { cert_file: c, key_file: k, timeout: 0 } }\n"),
+            ["m.conf:1:11: leafnodes: tls: timeout: must be more than 0 seconds"]
         );
     }
 }

@@ -745,10 +745,10 @@ mod tests {
         let leaf = config.leafnodes.expect("leafnodes");
         assert_eq!((leaf.host.as_str(), leaf.port), ("0.0.0.0", 0));
         assert_eq!(
-            errors("leafnodes {\n  port: 7422\n  remotes: [ { url: \"nats-leaf://h:1\", credentials: \"a.creds\" } ]\n  tls { }\n}\n"),
+            errors("leafnodes {\n  port: 7422\n  remotes: [ { url: \"nats-leaf://h:1\", credentials: \"a.creds\" } ]\n  advertise: \"h:1\"\n}\n"),
             [
                 "m.conf:3:40: leafnodes: remotes: credentials is not supported yet: refusing to start rather than run without it",
-                "m.conf:4:3: leafnodes: tls is not supported yet: refusing to start rather than run without it",
+                "m.conf:4:3: leafnodes: advertise is not supported yet: refusing to start rather than run without it",
             ]
         );
     }
@@ -789,8 +789,8 @@ mod tests {
             Some(Duration::from_millis(250))
         );
         assert_eq!(
-            errors("leafnodes { remotes: [ { url: \"tls://h:1\", account: A } ] }\n"),
-            ["m.conf:1:11: leafnodes: remotes: url: \"tls://h:1\": only nats-leaf:// URLs are supported yet (no TLS, no websocket)"]
+            errors("leafnodes { remotes: [ { url: \"wss://h:1\", account: A } ] }\n"),
+            ["m.conf:1:11: leafnodes: remotes: url: \"wss://h:1\": only nats-leaf://, nats:// and tls:// URLs are supported yet (no websocket)"]
         );
     }
 

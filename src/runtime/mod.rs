@@ -38,7 +38,9 @@
 //! - Timers: [`Io::set_timer`] schedules [`Handler::on_timer`] with a token; millisecond
 //!   resolution; `cancel_timer` is idempotent.
 //! - TLS: [`Io::start_tls`] makes a connection a TLS server connection (rustls, driven by
-//!   this loop over the same buffers): output queued before it stays plain, later output is
+//!   this loop over the same buffers; [`Io::start_tls_with`] with a configuration of the
+//!   caller's, [`Io::start_tls_client`] the client side of a session on a dialled
+//!   connection): output queued before it stays plain, later output is
 //!   encrypted at the flush (once per loop turn), input is decrypted before
 //!   [`Handler::on_data`].
 //!   [`Handler::on_tls_established`] reports the completed handshake; a TLS failure closes
@@ -56,7 +58,8 @@
 //! `mailbox.rs` (SPSC block queues between cores; its safe channel API is public for
 //! `benches/mailbox.rs`), `timer.rs` (deadline heap), `core_state.rs` (what `Io` reaches),
 //! `event_loop.rs` (the turn) with `accept.rs`, `mail_turn.rs` and `connection_io.rs` (its
-//! accepts, mail, and connection IO), `tls.rs` (TLS sessions over those buffers), `probe.rs`,
+//! accepts, mail, and connection IO), `tls/` (TLS sessions over those buffers, both sides;
+//! its configurations and failures), `probe.rs`,
 //! `signals.rs`. Mail still unpublished when a core exits is dropped (only at shutdown);
 //! an fd handed to a core that has already stopped is closed.
 
@@ -92,7 +95,9 @@ pub use connect::{ConnectError, CONNECT_TIMEOUT_DEFAULT};
 use core_state::{CoreState, Shared};
 use mailbox::RecordKind;
 use timer::TimerTarget;
-pub use tls::{CertificateProblem, TlsFailure, TlsHandshake, TlsLoadError, TlsServerConfig};
+pub use tls::{
+    CertificateProblem, TlsClientConfig, TlsFailure, TlsHandshake, TlsLoadError, TlsServerConfig,
+};
 
 /// A connection owned by one core: slab slot + generation (a reused slot has a new
 /// generation, so a stale id is recognised and ignored).
@@ -298,14 +303,45 @@ impl Io<'_> {
     /// stays plaintext. Returns false if the runtime has no TLS configuration, `conn` is
     /// not open, or it already speaks TLS. No handshake deadline: the caller sets a timer.
     pub fn start_tls(&mut self, conn: ConnId) -> bool {
-        tls::start(self.state, conn, false)
+        self.start_runtime_tls(conn, false)
+    }
+
+    /// Like [`Io::start_tls`], with `config` instead of the runtime's (a port with a
+    /// certificate of its own, such as the leaf port).
+    pub fn start_tls_with(&mut self, conn: ConnId, config: &TlsServerConfig) -> bool {
+        tls::start_server(self.state, conn, config, false)
+    }
+
+    /// Makes `conn` (typically one this core dialled) the client side of a TLS session
+    /// with the server named `server_name` (a DNS name or an IP address; its certificate
+    /// must name it unless `config` is insecure). The ClientHello leaves at this turn's
+    /// flush; output queued before stays plain and goes first; output written from now on
+    /// is encrypted and, until the handshake completes, held by the session. Then as for
+    /// [`Io::start_tls`]. False if `conn` is not open, already speaks TLS, or
+    /// `server_name` is not a valid name (logged). No handshake deadline: the caller sets
+    /// a timer.
+    pub fn start_tls_client(
+        &mut self,
+        conn: ConnId,
+        config: &TlsClientConfig,
+        server_name: &str,
+    ) -> bool {
+        tls::start_client(self.state, conn, config, server_name)
+    }
+
+    fn start_runtime_tls(&mut self, conn: ConnId, offered: bool) -> bool {
+        let Some(config) = self.state.config.tls.clone() else {
+            crate::error!("runtime: start_tls without a TLS configuration");
+            return false;
+        };
+        tls::start_server(self.state, conn, &config, offered)
     }
 
     /// Like [`Io::start_tls`], but TLS is offered, not required: the peer's first byte
     /// decides. A TLS handshake record's (0x16) keeps the session; any other byte drops it
     /// and that byte and the rest reach `on_data` as they came (plain text both ways).
     pub fn offer_tls(&mut self, conn: ConnId) -> bool {
-        tls::start(self.state, conn, true)
+        self.start_runtime_tls(conn, true)
     }
 
     /// Drops `conn`'s TLS session if the peer has not sent a byte yet: the connection is

@@ -391,7 +391,7 @@ impl Shard {
             .leafnodes
             .as_ref()
             .and_then(|leaf| leaf.auth.timeout)
-            .unwrap_or(self.live.config.limits.leaf_auth_timeout);
+            .unwrap_or_else(|| self.default_leaf_auth_timeout());
         let timer = io.set_timer(io.now() + timeout, Timer::Auth(conn).token());
         if let Some(link) = self.link_mut(conn) {
             if let Some(old) = link.auth_timer.replace(timer) {
@@ -411,6 +411,10 @@ impl Shard {
             return;
         };
         link.auth_timer = None;
+        if link.tls_handshaking {
+            self.on_leaf_tls_deadline(io, conn);
+            return;
+        }
         if link.phase != Phase::AwaitingConnect {
             return;
         }

@@ -21,6 +21,10 @@ struct LeafInfo<'a> {
     port: u16,
     headers: bool,
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_payload: usize,
     ip: &'a str,
     client_id: u64,
@@ -78,6 +82,8 @@ impl Shard {
             headers: true,
             // nats-server always says so on its leaf port (the nonce is there to be signed).
             auth_required: true,
+            tls_required: self.shared.leaf_tls.port_requires_tls(),
+            tls_verify: leaf.tls.as_ref().is_some_and(|tls| tls.verify),
             max_payload: live.config.limits.max_payload,
             ip: &address,
             client_id: cid,

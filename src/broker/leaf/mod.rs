@@ -10,6 +10,8 @@
 //! - `interest`: the leaf's LS+/LS- as interest entries every core sees, and the hub's
 //!   interest (all cores, aggregated) sent to the leaf as LS+/LS-.
 //! - `messages`: LMSG/HMSG in (routed like a publish, never back to the link) and out.
+//! - `tls`: TLS on links, both roles (the leaf port's certificate, the remotes' client
+//!   side, the handshake deadline and its failures).
 //!
 //! Interest model: a link's interest is kept on its core in `Shard::link_interest` (per
 //! account; value = the link's slot, count = 1 for a subject, the weight for a queue
@@ -23,6 +25,7 @@ mod handshake;
 mod interest;
 mod messages;
 mod remote;
+mod tls;
 
 use super::timers::Timer;
 use super::Shard;
@@ -38,6 +41,7 @@ use std::net::SocketAddr;
 pub(super) use interest::HubInterest;
 pub(super) use messages::{add_link_target, LinkTarget};
 pub(super) use remote::Remotes;
+pub use tls::LeafTlsConfigs;
 
 /// In a `remote` trie value: the interest is behind a link on that core.
 pub(super) const LINK_BIT: u16 = 0x8000;
@@ -79,8 +83,11 @@ pub(super) struct LeafLink {
     bound: bool,
     /// Subjects this link does not carry (`None`: all of them).
     deny: Option<Box<auth::LinkDeny>>,
-    /// The leaf port's auth timer, until the CONNECT.
+    /// The leaf port's auth timer, until the CONNECT; during a TLS handshake (either
+    /// role) its deadline.
     auth_timer: Option<TimerId>,
+    /// A TLS handshake is under way on the link.
+    tls_handshaking: bool,
     /// The CONNECT being checked off the core, and what was read after it.
     pending: Option<Box<auth::PendingConnect>>,
     held: Vec<auth::HeldOp>,
@@ -129,7 +136,10 @@ impl Shard {
         info!("{peer} - lid:{cid} - Leafnode connection created ");
         self.send_leaf_info(io, conn, cid, false);
         self.arm_leaf_ping(io, conn);
-        self.arm_leaf_auth_timer(io, conn);
+        // With TLS the auth timer starts once the handshake is done.
+        if !self.start_leaf_port_tls(io, conn) {
+            self.arm_leaf_auth_timer(io, conn);
+        }
     }
 
     /// Registers a new link in `phase`; returns its `lid`.
@@ -165,6 +175,7 @@ impl Shard {
             bound: false,
             deny: None,
             auth_timer: None,
+            tls_handshaking: false,
             pending: None,
             held: Vec::new(),
             held_input: Vec::new(),
@@ -356,13 +367,13 @@ impl Shard {
     }
 
     pub(super) fn leaf_closed(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
-        if self
-            .link(conn)
-            .is_some_and(|link| link.phase != Phase::Closing)
-        {
+        if let Some(link) = self.link(conn).filter(|link| link.phase != Phase::Closing) {
+            let handshaking = link.tls_handshaking;
             let text = match reason {
                 CloseReason::WriteDeadline => "Slow Consumer (Write Deadline)",
                 CloseReason::Shutdown => "Server Shutdown",
+                CloseReason::Tls(failure) => self.leaf_tls_failed(conn, failure),
+                CloseReason::PeerClosed if handshaking => self.leaf_tls_failed_eof(conn),
                 _ => "Client Closed",
             };
             self.close_leaf(io, conn, text);

@@ -75,6 +75,7 @@ struct LeafConnect<'a> {
 #[serde(default)]
 struct HubInfo {
     client_id: u64,
+    tls_required: bool,
     leafnode_urls: Option<Vec<String>>,
     connect_info: bool,
     info_on_connect: bool,
@@ -265,7 +266,15 @@ impl Shard {
         }
         let finish = match phase {
             Phase::AwaitingInfo => {
-                self.send_leaf_connect(io, conn);
+                let url = self
+                    .remotes
+                    .list
+                    .get(index)
+                    .and_then(|remote| remote.current.clone())
+                    .unwrap_or_default();
+                let tls = self.start_remote_tls(io, conn, index, info.tls_required, &url);
+                // With TLS the session holds it until the handshake is done.
+                self.send_leaf_connect(io, conn, tls);
                 if let Some(link) = self.link_mut(conn) {
                     link.phase = Phase::AwaitingConnectInfo;
                 }
@@ -289,7 +298,7 @@ impl Shard {
         Ok(())
     }
 
-    fn send_leaf_connect(&mut self, io: &mut Io<'_>, conn: ConnId) {
+    fn send_leaf_connect(&mut self, io: &mut Io<'_>, conn: ConnId, tls: bool) {
         let info = &self.live.info;
         let index = self.link(conn).and_then(|link| link.remote);
         let settings = index.and_then(|index| self.live.config.leaf_remotes.settings.get(index));
@@ -302,7 +311,7 @@ impl Shard {
             version: &info.version,
             user: credentials.map(|(user, _)| user),
             pass: credentials.map(|(_, pass)| pass),
-            tls_required: false,
+            tls_required: tls,
             server_id: &info.server_id,
             name: &info.server_name,
             cluster: &info.server_name,
