@@ -54,40 +54,16 @@ fn a_link_faster_than_a_subscriber_is_slowed_and_the_subscriber_loses_nothing() 
 fn a_route_faster_than_a_subscriber() {
     for cores in [1, 2] {
         let (server, route_port) = node(cores);
-        let sub = slow_subscriber(server.port());
-        // A scripted peer dials the route port and blasts RMSGs once its interest is in.
-        let mut route = std::net::TcpStream::connect(("127.0.0.1", route_port)).expect("dial");
-        route
-            .write_all(
-                b"CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":true,\"name\":\"NFAST\",\"cluster\":\"stall\",\"lnoc\":true}\r\n\
-                  INFO {\"server_id\":\"NFAST\",\"server_name\":\"fast\",\"version\":\"2.9.10\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\"cluster\":\"stall\",\"lnoc\":true}\r\n",
-            )
-            .expect("handshake");
-        let mut seen = Vec::new();
-        let mut buffer = [0u8; 4096];
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        while !text(&seen).contains("RS+ $G bulk\r\n") {
-            assert!(Instant::now() < deadline, "no RS+: {:?}", text(&seen));
-            let n = route.read(&mut buffer).expect("read");
-            assert!(n > 0, "route closed: {:?}", text(&seen));
-            seen.extend_from_slice(&buffer[..n]);
-        }
-        let payload = "x".repeat(SIZE);
-        let writer = std::thread::spawn(move || {
-            let batch: String = (0..100)
-                .map(|_| format!("RMSG $G bulk {SIZE}\r\n{payload}\r\n"))
-                .collect();
-            for _ in 0..MESSAGES / 100 {
-                route.write_all(batch.as_bytes()).expect("write RMSGs");
-            }
-            route
-        });
-        let mut stream = sub.into_stream();
-        let received = read_slowly(&mut stream, cores);
-        assert_eq!(received, expected_bytes(), "cores {cores}");
-        drop(writer.join().expect("writer"));
-        assert_eq!(server.count_log("Slow Consumer"), 0, "cores {cores}");
-        still_served(&mut stream, cores);
+        // A scripted peer dials the route port and floods RMSGs once its interest is in.
+        flood(
+            &server,
+            cores,
+            route_port,
+            b"CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":true,\"name\":\"NFAST\",\"cluster\":\"stall\",\"lnoc\":true}\r\n\
+              INFO {\"server_id\":\"NFAST\",\"server_name\":\"fast\",\"version\":\"2.9.10\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\"cluster\":\"stall\",\"lnoc\":true}\r\n",
+            "RS+ $G bulk\r\n",
+            "RMSG $G bulk",
+        );
     }
 }
 
@@ -100,37 +76,53 @@ fn a_leaf_faster_than_a_hub_subscriber() {
             .next()
             .and_then(|p| p.trim().parse().ok())
             .expect("leaf port");
-        let sub = slow_subscriber(server.port());
-        let mut leaf = std::net::TcpStream::connect(("127.0.0.1", leaf_port)).expect("dial");
-        leaf.write_all(b"CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"NFASTLEAF\",\"name\":\"fast\",\"cluster\":\"fast\",\"headers\":true}\r\n")
-            .expect("connect");
-        // The hub's interest reaches the leaf as LS+ bulk (sent with the handshake).
-        let mut seen = Vec::new();
-        let mut buffer = [0u8; 4096];
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        while !text(&seen).contains("LS+ bulk\r\n") {
-            assert!(Instant::now() < deadline, "no LS+: {:?}", text(&seen));
-            let n = leaf.read(&mut buffer).expect("read");
-            assert!(n > 0, "link closed: {:?}", text(&seen));
-            seen.extend_from_slice(&buffer[..n]);
-        }
-        let payload = "x".repeat(SIZE);
-        let writer = std::thread::spawn(move || {
-            let batch: String = (0..100)
-                .map(|_| format!("LMSG bulk {SIZE}\r\n{payload}\r\n"))
-                .collect();
-            for _ in 0..MESSAGES / 100 {
-                leaf.write_all(batch.as_bytes()).expect("write LMSGs");
-            }
-            leaf
-        });
-        let mut stream = sub.into_stream();
-        let received = read_slowly(&mut stream, cores);
-        assert_eq!(received, expected_bytes(), "cores {cores}");
-        drop(writer.join().expect("writer"));
-        assert_eq!(server.count_log("Slow Consumer"), 0, "cores {cores}");
-        still_served(&mut stream, cores);
+        // A scripted leaf; the hub's interest reaches it as LS+ with the handshake.
+        flood(
+            &server,
+            cores,
+            leaf_port,
+            b"CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"NFASTLEAF\",\"name\":\"fast\",\"cluster\":\"fast\",\"headers\":true}\r\n",
+            "LS+ bulk\r\n",
+            "LMSG bulk",
+        );
     }
+}
+
+/// A slow subscriber on `server`; a scripted link dials `port`, says `hello`, waits for
+/// `interest`, then floods `MESSAGES` messages (`verb` and subject, then the size): every
+/// one reaches the subscriber, which is never cut.
+fn flood(server: &Server, cores: usize, port: u16, hello: &[u8], interest: &str, verb: &str) {
+    let sub = slow_subscriber(server.port());
+    let mut link = std::net::TcpStream::connect(("127.0.0.1", port)).expect("dial");
+    link.write_all(hello).expect("handshake");
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    while !text(&seen).contains(interest) {
+        assert!(
+            Instant::now() < deadline,
+            "no {interest:?}: {:?}",
+            text(&seen)
+        );
+        let n = link.read(&mut buffer).expect("read");
+        assert!(n > 0, "link closed: {:?}", text(&seen));
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    let batch: String = (0..100)
+        .map(|_| format!("{verb} {SIZE}\r\n{}\r\n", "x".repeat(SIZE)))
+        .collect();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..MESSAGES / 100 {
+            link.write_all(batch.as_bytes()).expect("write the flood");
+        }
+        link
+    });
+    let mut stream = sub.into_stream();
+    let received = read_slowly(&mut stream, cores);
+    assert_eq!(received, expected_bytes(), "cores {cores}");
+    drop(writer.join().expect("writer"));
+    assert_eq!(server.count_log("Slow Consumer"), 0, "cores {cores}");
+    still_served(&mut stream, cores);
 }
 
 /// The bytes of every MSG the subscriber must get.

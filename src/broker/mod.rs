@@ -23,6 +23,7 @@ mod kind;
 mod lame_duck;
 mod leaf;
 mod lifecycle;
+mod link_input;
 mod login;
 mod monitoring;
 mod monitoring_snapshot;

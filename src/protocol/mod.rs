@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod encoder;
 pub mod link;
+pub mod link_encoder;
 pub mod parser;
 
 pub use connect::{ConnectError, ConnectOptions, DecodedConnect, ServerInfo};

@@ -15,6 +15,7 @@
 
 use super::{Phase, Shard};
 use crate::auth::AccountIndex;
+use crate::protocol::link_encoder::interest_line;
 use crate::runtime::{ConnId, Io};
 use std::collections::HashMap;
 
@@ -65,21 +66,6 @@ impl HubInterest {
             Some(left)
         }
     }
-}
-
-/// Appends `LS+ subject\r\n`, `LS+ subject queue weight\r\n`, or the LS- forms.
-fn interest_line(out: &mut Vec<u8>, pattern: &[u8], queue: Option<&[u8]>, count: u32) {
-    out.extend_from_slice(if count > 0 { b"LS+ " } else { b"LS- " });
-    out.extend_from_slice(pattern);
-    if let Some(queue) = queue {
-        out.push(b' ');
-        out.extend_from_slice(queue);
-        if count > 0 {
-            out.push(b' ');
-            out.extend_from_slice(count.to_string().as_bytes());
-        }
-    }
-    out.extend_from_slice(b"\r\n");
 }
 
 impl Shard {
@@ -139,7 +125,7 @@ impl Shard {
             };
             if visible {
                 line.clear();
-                interest_line(&mut line, pattern, queue, others);
+                interest_line(&mut line, None, pattern, queue, others);
                 io.write(link.id, &line);
             }
         }
@@ -162,11 +148,11 @@ impl Shard {
                     .as_ref()
                     .is_none_or(|deny| deny.may_announce(pattern))
                 {
-                    interest_line(&mut out, pattern, queue.as_deref(), count);
+                    interest_line(&mut out, None, pattern, queue.as_deref(), count);
                 }
             }
         }
-        interest_line(&mut out, self.shared.leaf_lds.as_bytes(), None, 1);
+        interest_line(&mut out, None, self.shared.leaf_lds.as_bytes(), None, 1);
         io.write(conn, &out);
         self.line = out;
     }

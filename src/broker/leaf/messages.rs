@@ -105,36 +105,15 @@ impl Shard {
             link.out_bytes += message.message.len() as u64;
             let line = &mut self.line;
             line.clear();
-            line.extend_from_slice(if message.header_size.is_some() {
-                b"HMSG "
-            } else {
-                b"LMSG "
-            });
-            line.extend_from_slice(message.subject);
-            match (message.reply, target.queues.is_empty()) {
-                (Some(reply), true) => {
-                    line.push(b' ');
-                    line.extend_from_slice(reply);
-                }
-                (None, true) => {}
-                (Some(reply), false) => {
-                    line.extend_from_slice(b" + ");
-                    line.extend_from_slice(reply);
-                    line.push(b' ');
-                    line.extend_from_slice(&target.queues);
-                }
-                (None, false) => {
-                    line.extend_from_slice(b" | ");
-                    line.extend_from_slice(&target.queues);
-                }
-            }
-            if let Some(header_size) = message.header_size {
-                line.push(b' ');
-                line.extend_from_slice(header_size);
-            }
-            line.push(b' ');
-            line.extend_from_slice(message.total_size);
-            line.extend_from_slice(b"\r\n");
+            crate::protocol::link_encoder::message_line(
+                line,
+                None,
+                message.subject,
+                message.reply,
+                &target.queues,
+                message.header_size,
+                message.total_size,
+            );
             io.write_parts(conn, &[line, message.message, b"\r\n"]);
             self.counters.out_msgs += 1;
             self.counters.out_bytes += message.message.len() as u64;

@@ -230,22 +230,14 @@ impl Shard {
         let Some(mut parser) = self.link_mut(conn).and_then(|link| link.parser.take()) else {
             return;
         };
-        let mut failure = None;
-        let result = parser.parse_some(data, |op| {
-            if failure.is_none() {
-                failure = self.on_link_op(io, conn, op).err();
-            }
-            failure.is_none() && !self.link_stalled(conn)
-        });
+        let read = self.parse_link_read(io, conn, &mut parser, data, Shard::on_link_op);
         if let Some(link) = self.link_mut(conn) {
             link.parser = Some(parser);
-            if let (Ok(consumed), None) = (&result, &failure) {
-                if *consumed < data.len() {
-                    link.held_input = data[*consumed..].to_vec();
-                }
+            if let Some(rest) = read.rest(data) {
+                link.held_input = rest.to_vec();
             }
         }
-        match (result, failure) {
+        match (read.parsed, read.failure) {
             (_, Some(reason)) => self.close_leaf(io, conn, reason),
             (Err(_), None)
                 if self
@@ -256,14 +248,8 @@ impl Shard {
                 self.close_leaf(io, conn, "Authentication Failure");
             }
             (Err(error), None) => {
-                let text = match error {
-                    crate::protocol::ParseError::UnknownOperation => "Unknown Protocol Operation",
-                    crate::protocol::ParseError::MaxControlLine => "maximum control line exceeded",
-                    crate::protocol::ParseError::MaxPayload => "Maximum Payload Violation",
-                    _ => "Protocol Error",
-                };
                 self.line.clear();
-                encoder::err_line(&mut self.line, text);
+                encoder::err_line(&mut self.line, super::link_input::parse_error_text(error));
                 io.write(conn, &self.line);
                 self.close_leaf(io, conn, "Protocol Violation");
             }

@@ -12,6 +12,7 @@
 
 use super::{Phase, Shard};
 use crate::auth::AccountIndex;
+use crate::protocol::link_encoder::interest_line;
 use crate::runtime::{ConnId, Io};
 
 /// (account, subject, queue) of a route's interest entry.
@@ -19,29 +20,6 @@ pub(super) type RouteKey = (AccountIndex, Box<[u8]>, Option<Box<[u8]>>);
 
 /// The interest the routes see, aggregated over every core and leaf link.
 pub(in crate::broker) type RouteInterest = crate::broker::leaf::HubInterest;
-
-/// Appends `RS+ account subject\r\n`, `RS+ account subject queue weight\r\n`, or `RS-`.
-fn interest_line(
-    out: &mut Vec<u8>,
-    account: &str,
-    pattern: &[u8],
-    queue: Option<&[u8]>,
-    count: u32,
-) {
-    out.extend_from_slice(if count > 0 { b"RS+ " } else { b"RS- " });
-    out.extend_from_slice(account.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(pattern);
-    if let Some(queue) = queue {
-        out.push(b' ');
-        out.extend_from_slice(queue);
-        if count > 0 {
-            out.push(b' ');
-            out.extend_from_slice(count.to_string().as_bytes());
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-}
 
 impl Shard {
     /// One unit of interest the routes can see changed (a client's subscription on any
@@ -66,13 +44,8 @@ impl Shard {
         }
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        interest_line(
-            &mut line,
-            self.live.auth.account_name(account),
-            pattern,
-            queue,
-            count,
-        );
+        let name = Some(self.live.auth.account_name(account));
+        interest_line(&mut line, name, pattern, queue, count);
         for route in self.routes.iter().flatten() {
             if route.phase == Phase::Active {
                 io.write(route.id, &line);
@@ -88,7 +61,7 @@ impl Shard {
         for (account, map) in self.route_interest.accounts() {
             let name = self.live.auth.account_name(account);
             for ((pattern, queue), &count) in map {
-                interest_line(&mut out, name, pattern, queue.as_deref(), count);
+                interest_line(&mut out, Some(name), pattern, queue.as_deref(), count);
             }
         }
         io.write(conn, &out);

@@ -65,38 +65,15 @@ impl Shard {
         route.out_bytes += message.message.len() as u64;
         let line = &mut self.line;
         line.clear();
-        line.extend_from_slice(if message.header_size.is_some() {
-            b"HMSG "
-        } else {
-            b"RMSG "
-        });
-        line.extend_from_slice(self.live.auth.account_name(account).as_bytes());
-        line.push(b' ');
-        line.extend_from_slice(message.subject);
-        match (message.reply, queues.is_empty()) {
-            (Some(reply), true) => {
-                line.push(b' ');
-                line.extend_from_slice(reply);
-            }
-            (None, true) => {}
-            (Some(reply), false) => {
-                line.extend_from_slice(b" + ");
-                line.extend_from_slice(reply);
-                line.push(b' ');
-                line.extend_from_slice(queues);
-            }
-            (None, false) => {
-                line.extend_from_slice(b" | ");
-                line.extend_from_slice(queues);
-            }
-        }
-        if let Some(header_size) = message.header_size {
-            line.push(b' ');
-            line.extend_from_slice(header_size);
-        }
-        line.push(b' ');
-        line.extend_from_slice(message.total_size);
-        line.extend_from_slice(b"\r\n");
+        crate::protocol::link_encoder::message_line(
+            line,
+            Some(self.live.auth.account_name(account)),
+            message.subject,
+            message.reply,
+            queues,
+            message.header_size,
+            message.total_size,
+        );
         io.write_parts(conn, &[line, message.message, b"\r\n"]);
         self.counters.out_msgs += 1;
         self.counters.out_bytes += message.message.len() as u64;

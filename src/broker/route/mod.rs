@@ -232,34 +232,21 @@ impl Shard {
         let Some(mut parser) = self.route_mut(conn).and_then(|route| route.parser.take()) else {
             return;
         };
-        let mut failure = None;
-        let result = parser.parse_some(data, |op| {
-            if failure.is_none() {
-                failure = self.on_route_op(io, conn, op).err();
-            }
-            failure.is_none() && !self.link_stalled(conn)
-        });
+        let read = self.parse_link_read(io, conn, &mut parser, data, Shard::on_route_op);
         if let Some(route) = self.route_mut(conn) {
             route.parser = Some(parser);
-            if let (Ok(consumed), None) = (&result, &failure) {
-                if *consumed < data.len() {
-                    route.held_input = data[*consumed..].to_vec();
-                }
+            if let Some(rest) = read.rest(data) {
+                route.held_input = rest.to_vec();
             }
         }
-        match (result, failure) {
+        match (read.parsed, read.failure) {
             (_, Some(reason)) => self.close_route(io, conn, reason),
             (Err(_), None) if self.route_must_authenticate(conn) => {
                 let reason = self.refuse_route(io, conn);
                 self.close_route(io, conn, reason);
             }
             (Err(error), None) => {
-                let text = match error {
-                    crate::protocol::ParseError::UnknownOperation => "Unknown Protocol Operation",
-                    crate::protocol::ParseError::MaxControlLine => "maximum control line exceeded",
-                    crate::protocol::ParseError::MaxPayload => "Maximum Payload Violation",
-                    _ => "Protocol Error",
-                };
+                let text = super::link_input::parse_error_text(error);
                 self.write_route_error(io, conn, text);
                 self.close_route(io, conn, "Protocol Violation");
             }
