@@ -480,3 +480,36 @@ fn the_hubs_leafnode_urls_join_the_rotation_and_are_dialled_after_a_lost_link() 
     let _again = accept_within(&configured);
     leaf.wait_for_log_count(CREATED, 2, LINK_TIMEOUT);
 }
+
+/// The visibility bound across a link: after a SUB and its PONG on the leaf (on either
+/// core), the hub delivers to it once the link has carried the LS+. Measured 20 times:
+/// the time from the PONG to the first publish on the hub that arrives (publishing every
+/// round trip); the bound asserted is one keep-alive-free second, the figures are printed.
+#[test]
+fn interest_made_on_the_leaf_reaches_the_hub_within_a_bound() {
+    let pair = pair("bound");
+    let mut publisher = RawClient::connect_quiet(pair.hub.port(), b"");
+    let mut delays = Vec::new();
+    for round in 0..20 {
+        let subject = format!("bound.{round}");
+        let mut sub = RawClient::subscriber(pair.leaf.port(), &format!("SUB {subject} 1\r\n"));
+        let after_pong = Instant::now();
+        loop {
+            publisher.send_and_sync(format!("PUB {subject} 1\r\nx\r\n").as_bytes());
+            if drain(&mut sub).contains("MSG") {
+                break;
+            }
+            assert!(
+                after_pong.elapsed() < Duration::from_secs(1),
+                "round {round}: the hub did not see the interest within 1 s"
+            );
+        }
+        delays.push(after_pong.elapsed());
+    }
+    delays.sort();
+    eprintln!(
+        "interest across the link after the PONG: median {:?}, max {:?}",
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
+    );
+}
