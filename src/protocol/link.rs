@@ -164,7 +164,7 @@ impl LinkParser {
             };
             self.check_line_length(line_end)?;
             let line = trim_cr(&input[..line_end]);
-            match message_length(line, self.dialect, self.limits)? {
+            match message_head(line, self.dialect, self.limits)? {
                 None => {
                     let go = on_op(parse_line(line, self.dialect)?);
                     input = &input[line_end + 1..];
@@ -172,18 +172,14 @@ impl LinkParser {
                         return Ok(total - input.len());
                     }
                 }
-                Some((message_len, header_len)) => {
+                Some(head) => {
+                    let message_len = head.total;
                     let start = line_end + 1;
                     let end = start + message_len + 2;
                     if input.len() >= end {
                         check_crlf(&input[end - 2..end])?;
                         let message = &input[start..start + message_len];
-                        let go = on_op(LinkOp::Message(message_op(
-                            line,
-                            self.dialect,
-                            header_len,
-                            message,
-                        )?));
+                        let go = on_op(LinkOp::Message(head.with(message)));
                         input = &input[end..];
                         if !go {
                             return Ok(total - input.len());
@@ -239,12 +235,15 @@ impl LinkParser {
                 self.state = Carry::None;
                 let line_len = joined.len();
                 let line = trim_cr(&joined[..line_len - 1]);
-                let outcome = match message_length(line, self.dialect, self.limits)? {
+                let outcome = match message_head(line, self.dialect, self.limits)? {
                     None => {
                         let go = on_op(parse_line(line, self.dialect)?);
                         Ok((rest, go))
                     }
-                    Some((message_len, _)) => {
+                    Some(Head {
+                        total: message_len,
+                        ..
+                    }) => {
                         let line_len = line.len();
                         joined.truncate(line_len);
                         self.carry = joined;
@@ -272,14 +271,9 @@ impl LinkParser {
                 }
                 let (line, body) = self.carry.split_at(line_len);
                 check_crlf(&body[message_len..])?;
-                let header_len =
-                    message_length(line, self.dialect, self.limits)?.map_or(0, |(_, h)| h);
-                let go = on_op(LinkOp::Message(message_op(
-                    line,
-                    self.dialect,
-                    header_len,
-                    &body[..message_len],
-                )?));
+                let head = message_head(line, self.dialect, self.limits)?
+                    .ok_or(ParseError::ProtocolViolation)?;
+                let go = on_op(LinkOp::Message(head.with(&body[..message_len])));
                 self.carry.clear();
                 if self.carry.capacity() > 64 * 1024 {
                     self.carry = Vec::new();
@@ -372,13 +366,42 @@ fn message_fields(line: &[u8], dialect: Dialect) -> Option<MessageFields<'_>> {
     Some((rest, header, total, leaf_origin))
 }
 
-/// For a message line: the message length and header length; `None` for other verbs.
-fn message_length(
+/// A message line's fields, checked against the limits: all of the operation but the
+/// message bytes, which follow the line.
+struct Head<'a> {
+    account: Option<&'a [u8]>,
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    queues: &'a [u8],
+    header_size: Option<&'a [u8]>,
+    total_size: &'a [u8],
+    /// The message's length (headers and payload) and its header length.
+    total: usize,
+    header: usize,
+}
+
+impl<'a> Head<'a> {
+    fn with(self, message: &'a [u8]) -> LinkMessage<'a> {
+        LinkMessage {
+            account: self.account,
+            subject: self.subject,
+            reply: self.reply,
+            queues: self.queues,
+            header_size: self.header_size,
+            total_size: self.total_size,
+            header_len: self.header,
+            message,
+        }
+    }
+}
+
+/// A message line's head, split once; `None` for a line of another verb.
+fn message_head(
     line: &[u8],
     dialect: Dialect,
     limits: ParserLimits,
-) -> Result<Option<(usize, usize)>, ParseError> {
-    let Some((names, header_size, total_size, _)) = message_fields(line, dialect) else {
+) -> Result<Option<Head<'_>>, ParseError> {
+    let Some((names, header_size, total_size, leaf_origin)) = message_fields(line, dialect) else {
         return Ok(None);
     };
     if names.is_empty() || total_size.is_empty() || header_size.is_some_and(<[u8]>::is_empty) {
@@ -392,22 +415,6 @@ fn message_length(
     if total > limits.max_payload {
         return Err(ParseError::MaxPayload);
     }
-    Ok(Some((total, header)))
-}
-
-fn size(field: &[u8]) -> Result<usize, ParseError> {
-    super::parse_size(field).ok_or(ParseError::ProtocolViolation)
-}
-
-/// The fields of an LMSG/HMSG line (already checked by `message_length`).
-fn message_op<'a>(
-    line: &'a [u8],
-    dialect: Dialect,
-    header_len: usize,
-    message: &'a [u8],
-) -> Result<LinkMessage<'a>, ParseError> {
-    let (names, header_size, total_size, leaf_origin) =
-        message_fields(line, dialect).ok_or(ParseError::ProtocolViolation)?;
     let names = if leaf_origin {
         first_field(names).1
     } else {
@@ -439,16 +446,20 @@ fn message_op<'a>(
         _ if after.is_empty() => (Some(second), &[][..]),
         _ => return Err(ParseError::ProtocolViolation),
     };
-    Ok(LinkMessage {
+    Ok(Some(Head {
         account,
         subject,
         reply,
         queues,
         header_size,
         total_size,
-        header_len,
-        message,
-    })
+        total,
+        header,
+    }))
+}
+
+fn size(field: &[u8]) -> Result<usize, ParseError> {
+    super::parse_size(field).ok_or(ParseError::ProtocolViolation)
 }
 
 /// A line that carries no message.
