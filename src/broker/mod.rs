@@ -366,16 +366,6 @@ impl Server {
                 join_host_port(&live.config.host, http_port)
             );
         }
-        if let (Some(cluster), Some(port)) = (&live.config.cluster, route_port) {
-            info!("Cluster name is {}", shared.cluster_name);
-            if cluster.name.is_none() {
-                warn!("Cluster name was dynamically generated, consider setting one");
-            }
-            info!(
-                "Listening for route connections on {}",
-                join_host_port(&cluster.host, port)
-            );
-        }
         if let (Some(leaf), Some(port)) = (&live.config.leafnodes, leaf_port) {
             info!(
                 "Listening for leafnode connections on {}",
@@ -393,6 +383,17 @@ impl Server {
             }
         }
         info!("Server is ready");
+        // nats-server starts its route port after the client port is ready, and says so.
+        if let (Some(cluster), Some(port)) = (&live.config.cluster, route_port) {
+            info!("Cluster name is {}", shared.cluster_name);
+            if cluster.name.is_none() {
+                warn!("Cluster name was dynamically generated, consider setting one");
+            }
+            info!(
+                "Listening for route connections on {}",
+                join_host_port(&cluster.host, port)
+            );
+        }
         Ok(Server {
             runtime,
             shared,

@@ -241,8 +241,7 @@ impl LinkParser {
                         Ok((rest, go))
                     }
                     Some(Head {
-                        total: message_len,
-                        ..
+                        total: message_len, ..
                     }) => {
                         let line_len = line.len();
                         joined.truncate(line_len);
