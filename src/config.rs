@@ -395,6 +395,12 @@ pub struct LeafnodesConfig {
     /// `tls { cert_file, key_file, ca_file, verify, timeout }`: the leaf port requires TLS
     /// (INFO in plain text with `tls_required`, then the handshake).
     pub tls: Option<LeafTls>,
+    /// `advertise: "host:port"`: the address leaves are told (INFO `host`, `port`, `ip`,
+    /// `leafnode_urls`) instead of the one bound, for a port behind NAT or a proxy.
+    pub advertise: Option<(String, u16)>,
+    /// `no_advertise`: accepted; nats-server keeps this server's leaf URL out of what its
+    /// cluster peers tell their leaves, which ringmq's routes do not tell yet.
+    pub no_advertise: bool,
 }
 
 /// A `tls {}` block of `leafnodes` (the leaf port: `cert_file` and `key_file` required) or

@@ -252,7 +252,7 @@ fn unsupported_security_blocks_refuse_to_start() {
     // Of `leafnodes`, what is not supported is named by its key.
     let leaf = scratch.write(
         "leaf.conf",
-        "\nleafnodes {\n  port: 7422\n  advertise: \"h:1\"\n}\n",
+        "\nleafnodes {\n  port: 7422\n  min_version: \"2.8.0\"\n}\n",
     );
     let main = scratch.write("main.conf", "include leaf.conf\ngateway: {}\n");
     let main_arg = path_arg(&main);
@@ -261,7 +261,7 @@ fn unsupported_security_blocks_refuse_to_start() {
     assert_eq!(
         stderr,
         format!(
-            "ringmq: {}:4:3: leafnodes: advertise is not supported yet: refusing to start rather \
+            "ringmq: {}:4:3: leafnodes: min_version is not supported yet: refusing to start rather \
              than run without it\n{main_arg}:2:1: gateway is not supported yet: refusing to start \
              rather than run without it\n",
             leaf.display()

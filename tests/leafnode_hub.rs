@@ -410,3 +410,38 @@ fn two_leaves_of_one_hub_reach_each_other() {
     assert_eq!(drain(&mut on_first), "PONG\r\n");
     assert_eq!(drain(&mut on_second), "PONG\r\n");
 }
+
+#[test]
+fn an_advertised_leaf_address_is_what_leaves_are_told() {
+    let dir = common::leaf::temp_dir("leafhub", "advertise");
+    let conf = write_conf(
+        &dir,
+        "hub.conf",
+        "leafnodes { host: 127.0.0.1, port: -1, advertise: \"10.1.2.3:7777\", no_advertise: true }\n",
+    );
+    let hub = Server::start_with_args(Opts::default(), &["-c", &conf]);
+    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
+    let port: u16 = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .expect("leaf port");
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("leaf port");
+    let leaf = RawClient::from_stream(stream);
+    let info: serde_json::Value =
+        serde_json::from_str(leaf.info.trim_start_matches("INFO ").trim_end()).expect("INFO");
+    assert_eq!(
+        (
+            &info["host"],
+            &info["port"],
+            &info["ip"],
+            &info["leafnode_urls"]
+        ),
+        (
+            &serde_json::json!("10.1.2.3"),
+            &serde_json::json!(7777),
+            &serde_json::json!("10.1.2.3:7777"),
+            &serde_json::json!(["10.1.2.3:7777"])
+        )
+    );
+}

@@ -736,6 +736,8 @@ mod tests {
             (
                 |c| {
                     c.leafnodes = Some(crate::config::LeafnodesConfig {
+                        advertise: None,
+                        no_advertise: false,
                         host: "127.0.0.1".into(),
                         port: 7422,
                         auth: Default::default(),

@@ -28,6 +28,8 @@ pub(super) fn leafnodes_block(
         port: crate::config::DEFAULT_LEAFNODE_PORT,
         auth: LeafAuth::default(),
         tls: None,
+        advertise: None,
+        no_advertise: false,
     };
     let mut listens = false;
     let mut remotes = crate::config::LeafRemotes::default();
@@ -51,6 +53,20 @@ pub(super) fn leafnodes_block(
             "host" | "net" => string(value).map(|host| leaf.host = host),
             "authorization" => leaf_authorization(value, report).map(|auth| leaf.auth = auth),
             "tls" => leaf_tls(value, report, true).map(|tls| leaf.tls = Some(tls)),
+            "advertise" | "leafnode_advertise" => string(value).and_then(|text| {
+                let parsed = text
+                    .rsplit_once(':')
+                    .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+                    .filter(|(host, port)| !host.is_empty() && *port > 0);
+                match parsed {
+                    Some((host, port)) => {
+                        leaf.advertise = Some((host.to_string(), port));
+                        Ok(())
+                    }
+                    None => Err(format!("{text:?}: expected host:port")),
+                }
+            }),
+            "no_advertise" => boolean(value).map(|on| leaf.no_advertise = on),
             "remotes" => leaf_remotes(value, report).map(|list| {
                 (remotes.remotes, remotes.settings) = list.into_iter().unzip();
             }),

@@ -745,10 +745,10 @@ mod tests {
         let leaf = config.leafnodes.expect("leafnodes");
         assert_eq!((leaf.host.as_str(), leaf.port), ("0.0.0.0", 0));
         assert_eq!(
-            errors("leafnodes {\n  port: 7422\n  remotes: [ { url: \"nats-leaf://h:1\", credentials: \"a.creds\" } ]\n  advertise: \"h:1\"\n}\n"),
+            errors("leafnodes {\n  port: 7422\n  remotes: [ { url: \"nats-leaf://h:1\", credentials: \"a.creds\" } ]\n  min_version: \"2.8.0\"\n}\n"),
             [
                 "m.conf:3:40: leafnodes: remotes: credentials is not supported yet: refusing to start rather than run without it",
-                "m.conf:4:3: leafnodes: advertise is not supported yet: refusing to start rather than run without it",
+                "m.conf:4:3: leafnodes: min_version is not supported yet: refusing to start rather than run without it",
             ]
         );
     }

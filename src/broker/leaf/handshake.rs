@@ -64,8 +64,15 @@ impl Shard {
         let Some(leaf) = &live.config.leafnodes else {
             return;
         };
-        let port = self.shared.leaf_port.unwrap_or(leaf.port);
-        let address = super::super::join_host_port(&leaf.host, port);
+        // What leaves are told: the advertised address, else the one bound.
+        let (host, port) = match &leaf.advertise {
+            Some((host, port)) => (host.as_str(), *port),
+            None => (
+                leaf.host.as_str(),
+                self.shared.leaf_port.unwrap_or(leaf.port),
+            ),
+        };
+        let address = super::super::join_host_port(host, port);
         let nonce = (!connect_info).then(crate::auth::new_nonce);
         let account = self
             .link(conn)
@@ -77,7 +84,7 @@ impl Shard {
             version: &live.info.version,
             proto: 1,
             go: &live.info.go,
-            host: &leaf.host,
+            host,
             port,
             headers: true,
             // nats-server always says so on its leaf port (the nonce is there to be signed).
