@@ -175,8 +175,9 @@ fn the_route_info_comes_after_the_handshake_with_tls_required_and_tls_verify() {
     assert_eq!(info["tls_required"], serde_json::Value::Bool(true));
     assert_eq!(info["tls_verify"], serde_json::Value::Bool(true));
     assert!(
-        peer.info
-            .contains("\"headers\":true,\"tls_required\":true,\"tls_verify\":true,\"max_payload\":"),
+        peer.info.contains(
+            "\"headers\":true,\"tls_required\":true,\"tls_verify\":true,\"max_payload\":"
+        ),
         "{}",
         peer.info
     );
@@ -214,8 +215,15 @@ fn a_peer_without_a_certificate_or_with_another_cas_is_refused() {
         "TLS route handshake error: x509: certificate signed by unknown authority",
         LINK_TIMEOUT,
     );
-    s.wait_for_log("Router connection closed: TLS Handshake Failure", REPLY_TIMEOUT);
-    a.wait_for_log_count("Router connection closed: TLS Handshake Failure", 2, LINK_TIMEOUT);
+    s.wait_for_log(
+        "Router connection closed: TLS Handshake Failure",
+        REPLY_TIMEOUT,
+    );
+    a.wait_for_log_count(
+        "Router connection closed: TLS Handshake Failure",
+        2,
+        LINK_TIMEOUT,
+    );
     assert!(
         !a.log_lines()
             .iter()
@@ -224,9 +232,23 @@ fn a_peer_without_a_certificate_or_with_another_cas_is_refused() {
         a.log_lines().join("\n")
     );
     // And the server under test dialling a node that trusts another CA.
-    let (t, _) = tls_node(Flavor::from_env(), dir, "t", &route_certificate(dir, &certificates.ca, "t"), &ca, &[s_port_of(&s)], "");
-    t.wait_for_log("TLS route handshake error: x509: certificate signed by unknown authority", LINK_TIMEOUT);
-    t.wait_for_log("Router connection closed: TLS Handshake Failure", REPLY_TIMEOUT);
+    let (t, _) = tls_node(
+        Flavor::from_env(),
+        dir,
+        "t",
+        &route_certificate(dir, &certificates.ca, "t"),
+        &ca,
+        &[s_port_of(&s)],
+        "",
+    );
+    t.wait_for_log(
+        "TLS route handshake error: x509: certificate signed by unknown authority",
+        LINK_TIMEOUT,
+    );
+    t.wait_for_log(
+        "Router connection closed: TLS Handshake Failure",
+        REPLY_TIMEOUT,
+    );
 }
 
 /// A TLS client's attempt at a route port: everything it read before the connection
@@ -264,8 +286,24 @@ fn mutual_tls_with_verify_joins_nodes_and_a_plain_peer_times_out() {
     let a_cert = route_certificate(dir, &certificates.ca, "a");
     let b_cert = route_certificate(dir, &certificates.ca, "b");
     let flavor = Flavor::from_env();
-    let (a, a_port) = tls_node(flavor, dir, "a", &a_cert, &ca, &[], "    verify: true\n    timeout: 1");
-    let (b, _) = tls_node(Flavor::NatsServer, dir, "b", &b_cert, &ca, &[a_port], "    verify: true");
+    let (a, a_port) = tls_node(
+        flavor,
+        dir,
+        "a",
+        &a_cert,
+        &ca,
+        &[],
+        "    verify: true\n    timeout: 1",
+    );
+    let (b, _) = tls_node(
+        Flavor::NatsServer,
+        dir,
+        "b",
+        &b_cert,
+        &ca,
+        &[a_port],
+        "    verify: true",
+    );
     wait_link_ready(&a, &b);
     exchange(&a, &b, "vab", 5);
     exchange(&b, &a, "vba", 5);
@@ -276,5 +314,8 @@ fn mutual_tls_with_verify_joins_nodes_and_a_plain_peer_times_out() {
     let _ = std::io::Read::read_to_end(&mut plain, &mut got);
     assert!(!got.starts_with(b"INFO"), "{}", text(&got));
     a.wait_for_log("i/o timeout", REPLY_TIMEOUT);
-    a.wait_for_log("Router connection closed: TLS Handshake Failure", REPLY_TIMEOUT);
+    a.wait_for_log(
+        "Router connection closed: TLS Handshake Failure",
+        REPLY_TIMEOUT,
+    );
 }

@@ -215,6 +215,23 @@ mod tests {
             refused.contains("authorization: token is not supported yet"),
             "{refused}"
         );
+        let tls = load("cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, timeout: 3 } }")
+            .expect("loads")
+            .cluster
+            .and_then(|cluster| cluster.tls)
+            .expect("tls");
+        assert_eq!(tls.ca_file.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert_eq!(tls.timeout, Duration::from_secs(3));
+        let refused = load("cluster { port: 1, tls { cert_file: c.pem } }").expect_err("refused");
+        assert!(
+            refused.contains("cert_file and key_file go together"),
+            "{refused}"
+        );
+        let refused = load(
+            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, pinned_certs: [] } }",
+        )
+        .expect_err("refused");
+        assert!(refused.contains("cluster: tls: pinned_certs"), "{refused}");
         let bad = load("cluster { routes: [\"tls://127.0.0.1:1\"] }").expect_err("refused");
         assert!(bad.contains("expected nats-route://HOST:PORT"), "{bad}");
     }

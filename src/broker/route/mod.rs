@@ -177,7 +177,10 @@ impl Shard {
     /// deadline for its CONNECT when routes are authenticated.
     fn greet_accepted_route(&mut self, io: &mut Io<'_>, conn: ConnId) {
         if let Some(route) = self.route_ref(conn) {
-            info!("{} - rid:{} - Route connection created", route.peer, route.rid);
+            info!(
+                "{} - rid:{} - Route connection created",
+                route.peer, route.rid
+            );
         }
         self.send_route_info(io, conn, None);
         self.send_route_ping(io, conn);
@@ -392,9 +395,9 @@ impl Shard {
                 CloseReason::Tls(failure) => self
                     .route_tls_failed(conn, Some(failure))
                     .unwrap_or("Read Error"),
-                CloseReason::PeerClosed => self
-                    .route_tls_failed(conn, None)
-                    .unwrap_or("Client Closed"),
+                CloseReason::PeerClosed => {
+                    self.route_tls_failed(conn, None).unwrap_or("Client Closed")
+                }
                 _ => "Client Closed",
             };
             self.close_route(io, conn, text);

@@ -141,7 +141,10 @@ impl Shard {
         }
         let timer = route.auth_timer.take();
         let dialled = route.dial.is_some();
-        debug!("{} - rid:{} - TLS handshake complete", route.peer, route.rid);
+        debug!(
+            "{} - rid:{} - TLS handshake complete",
+            route.peer, route.rid
+        );
         if let Some(timer) = timer {
             io.cancel_timer(timer);
         }
@@ -166,7 +169,9 @@ impl Shard {
         let local = io
             .local_address(conn)
             .map_or_else(|| "?".to_string(), |address| address.to_string());
-        error!("{peer} - rid:{rid} - TLS route handshake error: read tcp {local}->{peer}: i/o timeout");
+        error!(
+            "{peer} - rid:{rid} - TLS route handshake error: read tcp {local}->{peer}: i/o timeout"
+        );
         error!("{peer} - rid:{rid} - TLS handshake timeout");
         self.close_route(io, conn, HANDSHAKE_FAILURE);
         true
