@@ -228,6 +228,10 @@ pub struct ClusterConfig {
     /// Credentials of configured routes (`nats-route://user:pass@host:port`), by
     /// `host:port`, sent in our CONNECT.
     pub credentials: std::collections::BTreeMap<String, (String, String)>,
+    /// `tls {}`: every route speaks TLS from its first byte, both sides presenting this
+    /// certificate and verifying the peer's against `ca_file` (nats-server forces `verify`
+    /// on routes); `None`: plain routes.
+    pub tls: Option<LeafTls>,
 }
 
 /// The route port's single user (`cluster { authorization { user, password, timeout } }`).
@@ -254,7 +258,18 @@ impl ClusterConfig {
             addresses: std::collections::BTreeMap::new(),
             authorization: None,
             credentials: std::collections::BTreeMap::new(),
+            tls: None,
         }
+    }
+
+    /// The name a dialled route's certificate must carry when its URL's host is an IP
+    /// address: the first host name among the configured routes (nats-server's rule).
+    pub fn tls_name(&self) -> Option<&str> {
+        self.routes
+            .iter()
+            .filter_map(|url| url.rsplit_once(':').map(|(host, _)| host))
+            .map(|host| host.trim_start_matches('[').trim_end_matches(']'))
+            .find(|host| host.parse::<std::net::IpAddr>().is_err())
     }
 
     /// Resolves the route URLs that are not IP addresses (blocking: where the

@@ -93,6 +93,8 @@ pub struct Shared {
     pub leaf_lds: String,
     /// The leaf port's and the remotes' TLS configurations.
     pub leaf_tls: leaf::LeafTlsConfigs,
+    /// The routes' TLS configurations (`cluster { tls {} }`), both sides.
+    pub route_tls: Option<route::RouteTlsConfigs>,
     /// The route port bound (`None`: no `cluster`).
     pub route_port: Option<u16>,
     /// The cluster's name at start-up: the configured one, or a dynamic one (a random
@@ -258,6 +260,8 @@ impl Server {
         };
         let leaf_tls = leaf::LeafTlsConfigs::load(&config)
             .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+        let route_tls = route::RouteTlsConfigs::load(&config)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let tls_digest = reload::tls_files_digest(&config.tls);
         let monitor_listener = bind_monitor(&config)?;
         let http_port = match &monitor_listener {
@@ -345,6 +349,7 @@ impl Server {
             leaf_port,
             leaf_lds: format!("$LDS.{}", crate::auth::new_nonce()),
             leaf_tls,
+            route_tls,
             route_port,
             cluster_name: config_cluster_name,
             client_urls,

@@ -259,7 +259,8 @@ impl Handler for Shard {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.tls_established(io, conn, handshake),
             Some(ConnectionKind::Leaf) => self.leaf_tls_established(io, conn),
-            Some(ConnectionKind::Monitor | ConnectionKind::Route) | None => {}
+            Some(ConnectionKind::Route) => self.route_tls_established(io, conn),
+            Some(ConnectionKind::Monitor) | None => {}
         }
     }
 

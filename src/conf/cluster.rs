@@ -1,6 +1,6 @@
 //! The `cluster` block → `Config::cluster`: the route port, the cluster's name, the
-//! routes to dial (with their credentials) and the route port's single user, with
-//! nats-server's key names. Keys of features ringmq lacks (route TLS, permissions,
+//! routes to dial (with their credentials), the route port's single user and the routes'
+//! TLS (`tls {}`), with nats-server's key names. Keys of features ringmq lacks (permissions,
 //! advertise, pool sizes of newer servers) refuse the start, naming the key.
 
 use super::mapping::{boolean, integer, listen, parse_duration, port, string};
@@ -9,7 +9,8 @@ use super::{Diagnostic, Report};
 use crate::config::{ClusterConfig, Config, RouteAuthorization, DEFAULT_CLUSTER_PORT};
 use std::time::Duration;
 
-/// `cluster { name, listen | host + port, routes: [...], no_advertise, connect_retries }`.
+/// `cluster { name, listen | host + port, routes: [...], authorization, tls, no_advertise,
+/// connect_retries }`.
 pub(super) fn cluster_block(
     node: &Node,
     config: &mut Config,
@@ -53,6 +54,8 @@ pub(super) fn cluster_block(
             "authorization" => {
                 route_authorization(value, report).map(|auth| cluster.authorization = Some(auth))
             }
+            "tls" => super::leafnodes::tls_block(value, report, "cluster: tls", true)
+                .map(|tls| cluster.tls = Some(tls)),
             "no_advertise" => boolean(value).map(|on| cluster.no_advertise = on),
             "connect_retries" => integer(value).and_then(|n| {
                 u32::try_from(n)
@@ -212,6 +215,23 @@ mod tests {
             refused.contains("authorization: token is not supported yet"),
             "{refused}"
         );
+        let tls = load("cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, timeout: 3 } }")
+            .expect("loads")
+            .cluster
+            .and_then(|cluster| cluster.tls)
+            .expect("tls");
+        assert_eq!(tls.ca_file.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert_eq!(tls.timeout, Duration::from_secs(3));
+        let refused = load("cluster { port: 1, tls { cert_file: c.pem } }").expect_err("refused");
+        assert!(
+            refused.contains("cert_file and key_file go together"),
+            "{refused}"
+        );
+        let refused = load(
+            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, pinned_certs: [] } }",
+        )
+        .expect_err("refused");
+        assert!(refused.contains("cluster: tls: pinned_certs"), "{refused}");
         let bad = load("cluster { routes: [\"tls://127.0.0.1:1\"] }").expect_err("refused");
         assert!(bad.contains("expected nats-route://HOST:PORT"), "{bad}");
     }

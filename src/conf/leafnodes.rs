@@ -141,15 +141,26 @@ fn leaf_authorization(node: &Node, report: &mut Report) -> Result<LeafAuth, Stri
 /// a remote's may have both or neither. Other TLS keys (cipher_suites, pinned_certs,
 /// verify_and_map, ...) refuse the start.
 fn leaf_tls(node: &Node, report: &mut Report, port: bool) -> Result<LeafTls, String> {
-    let Value::Map(map) = &node.value else {
-        return Err(format!("expected a block, got {}", node.value.describe()));
-    };
-    let mut tls = LeafTls::default();
     let block = if port {
         "leafnodes: tls"
     } else {
         "leafnodes: remotes: tls"
     };
+    tls_block(node, report, block, port)
+}
+
+/// A `tls {}` block (see [`leaf_tls`]) named `block` in diagnostics; `needs_cert`: the
+/// certificate and key are required.
+pub(super) fn tls_block(
+    node: &Node,
+    report: &mut Report,
+    block: &str,
+    needs_cert: bool,
+) -> Result<LeafTls, String> {
+    let Value::Map(map) = &node.value else {
+        return Err(format!("expected a block, got {}", node.value.describe()));
+    };
+    let mut tls = LeafTls::default();
     for entry in map.entries() {
         let value = &entry.node;
         let path = |text: String| Some(std::path::PathBuf::from(text));
@@ -169,7 +180,7 @@ fn leaf_tls(node: &Node, report: &mut Report, port: bool) -> Result<LeafTls, Str
     }
     match (&tls.cert_file, &tls.key_file) {
         (Some(_), Some(_)) => Ok(tls),
-        (None, None) if !port => Ok(tls),
+        (None, None) if !needs_cert => Ok(tls),
         (None, None) => Err("a tls block needs cert_file and key_file".to_string()),
         _ => Err("cert_file and key_file go together".to_string()),
     }

@@ -152,7 +152,8 @@ impl Shard {
         }
     }
 
-    /// A route dial connected: the route starts with our CONNECT and INFO.
+    /// A route dial connected: the route starts with the TLS handshake (route TLS), or at
+    /// once with our CONNECT and INFO.
     pub(in crate::broker) fn on_route_connected(
         &mut self,
         io: &mut Io<'_>,
@@ -161,9 +162,20 @@ impl Shard {
         peer: SocketAddr,
     ) {
         let index = (tag & !ROUTE_DIAL_TAG) as usize;
-        let rid = self.new_route(io, conn, peer, Some(index));
-        debug!("{peer} - rid:{rid} - Route connect msg sent");
-        info!("{peer} - rid:{rid} - Route connection created");
+        self.new_route(io, conn, peer, Some(index));
+        let url = self.route_dial_url(index).cloned().unwrap_or_default();
+        if !self.start_route_client_tls(io, conn, &url) {
+            self.greet_dialled_route(io, conn);
+        }
+    }
+
+    /// A dialled route is set up (past its TLS handshake, if any): CONNECT and INFO.
+    pub(super) fn greet_dialled_route(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        if let Some(route) = self.route_ref(conn) {
+            let (peer, rid) = (route.peer, route.rid);
+            debug!("{peer} - rid:{rid} - Route connect msg sent");
+            info!("{peer} - rid:{rid} - Route connection created");
+        }
         self.send_route_connect(io, conn);
         self.arm_route_ping(io, conn);
     }

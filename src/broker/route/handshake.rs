@@ -42,6 +42,10 @@ struct RouteInfo<'a> {
     headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_payload: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     ip: Option<&'a str>,
@@ -169,6 +173,9 @@ impl Shard {
             port,
             headers: true,
             auth_required: about.map_or(cluster.authorization.is_some(), |peer| peer.auth_required),
+            // nats-server forces verification on routes: both flags follow `tls {}`.
+            tls_required: cluster.tls.is_some(),
+            tls_verify: cluster.tls.is_some(),
             max_payload: live.config.limits.max_payload,
             ip: ip.as_deref(),
             nonce: (about.is_none() && !self.cluster.lame_duck).then_some(nonce.as_str()),
@@ -196,7 +203,7 @@ impl Shard {
             pedantic: false,
             user: credentials.map(|(user, _)| user.as_str()),
             pass: credentials.map(|(_, pass)| pass.as_str()),
-            tls_required: false,
+            tls_required: self.shared.route_tls.is_some(),
             headers: true,
             name: &self.live.info.server_id,
             cluster: &self.cluster.name,

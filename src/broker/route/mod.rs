@@ -13,6 +13,7 @@
 //!   client interest and our leaf links' interest, aggregated per account.
 //! - `messages`: RMSG/HMSG in (to local clients and leaf links, never to another route)
 //!   and out.
+//! - `tls`: `cluster { tls {} }`, the handshake both sides run before anything else.
 //!
 //! Routing rules (nats-server's): a message from a route goes to no route (one hop); a
 //! message from a client or a leaf link goes to every route with interest; a queue group
@@ -22,6 +23,7 @@ mod dial;
 mod handshake;
 mod interest;
 mod messages;
+mod tls;
 
 use super::timers::Timer;
 use super::Shard;
@@ -35,6 +37,7 @@ use std::net::SocketAddr;
 pub(super) use dial::{RouteDials, ROUTE_DIAL_TAG};
 pub(super) use handshake::Cluster;
 pub(super) use interest::RouteInterest;
+pub use tls::RouteTlsConfigs;
 
 /// Where a route is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +75,11 @@ pub(super) struct Route {
     interest: HashMap<interest::RouteKey, u32>,
     pings_out: u32,
     ping_timer: Option<TimerId>,
-    /// An accepted route's deadline for its CONNECT (route `authorization`).
+    /// An accepted route's deadline for its CONNECT (route `authorization`), or, while
+    /// `tls_handshaking`, the TLS handshake's.
     auth_timer: Option<TimerId>,
+    /// The TLS handshake (route TLS) is under way: nothing has been sent yet.
+    tls_handshaking: bool,
     /// Input received after the stall gate paused the route, parsed when it resumes.
     held_input: Vec<u8>,
     pub(super) in_msgs: u64,
@@ -144,6 +150,7 @@ impl Shard {
             pings_out: 0,
             ping_timer: None,
             auth_timer: None,
+            tls_handshaking: false,
             held_input: Vec::new(),
             in_msgs: 0,
             out_msgs: 0,
@@ -157,19 +164,34 @@ impl Shard {
         rid
     }
 
-    /// A connection accepted on the route port: our INFO and a PING, as nats-server.
+    /// A connection accepted on the route port: the TLS handshake first with route TLS,
+    /// then (`greet_accepted_route`) our INFO and a PING, as nats-server.
     pub(super) fn open_route(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
-        let rid = self.new_route(io, conn, peer, None);
-        info!("{peer} - rid:{rid} - Route connection created");
+        self.new_route(io, conn, peer, None);
+        if !self.start_route_server_tls(io, conn) {
+            self.greet_accepted_route(io, conn);
+        }
+    }
+
+    /// An accepted route is set up (past its TLS handshake, if any): INFO, PING, and the
+    /// deadline for its CONNECT when routes are authenticated.
+    fn greet_accepted_route(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        if let Some(route) = self.route_ref(conn) {
+            info!(
+                "{} - rid:{} - Route connection created",
+                route.peer, route.rid
+            );
+        }
         self.send_route_info(io, conn, None);
         self.send_route_ping(io, conn);
         self.arm_route_ping(io, conn);
+        let default_timeout = match &self.shared.route_tls {
+            Some(tls) => tls.auth_timeout(),
+            None => self.live.config.limits.route_auth_timeout,
+        };
         let auth_timeout = self.live.config.cluster.as_ref().and_then(|cluster| {
             let auth = cluster.authorization.as_ref()?;
-            Some(
-                auth.timeout
-                    .unwrap_or(self.live.config.limits.route_auth_timeout),
-            )
+            Some(auth.timeout.unwrap_or(default_timeout))
         });
         if let Some(timeout) = auth_timeout {
             let timer = io.set_timer(io.now() + timeout, Timer::Auth(conn).token());
@@ -181,6 +203,9 @@ impl Shard {
 
     /// An accepted route sent no CONNECT in time.
     pub(super) fn on_route_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        if self.on_route_tls_deadline(io, conn) {
+            return;
+        }
         if let Some(route) = self.route_mut(conn) {
             route.auth_timer = None;
         }
@@ -367,6 +392,12 @@ impl Shard {
             let text = match reason {
                 CloseReason::WriteDeadline => "Slow Consumer (Write Deadline)",
                 CloseReason::Shutdown => "Server Shutdown",
+                CloseReason::Tls(failure) => self
+                    .route_tls_failed(conn, Some(failure))
+                    .unwrap_or("Read Error"),
+                CloseReason::PeerClosed => {
+                    self.route_tls_failed(conn, None).unwrap_or("Client Closed")
+                }
                 _ => "Client Closed",
             };
             self.close_route(io, conn, text);
