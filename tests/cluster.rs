@@ -599,3 +599,38 @@ fn route_authorization_admits_the_cluster_user_and_refuses_others() {
     wait_for_mesh(&[&a, &b, &c]);
     assert_eq!(drain(&mut sub), "PONG\r\n");
 }
+
+#[test]
+fn a_dynamic_cluster_name_gives_way_to_a_configured_one() {
+    // A (under test) has no cluster name; B (nats-server) is configured "fixed".
+    let dir = common::leaf::temp_dir("cluster", "dynamic");
+    let a = node_from_conf(
+        Flavor::from_env(),
+        &dir,
+        "dy-a",
+        "server_name: dy-a\ncluster { listen: \"127.0.0.1:-1\" }\n",
+    );
+    a.server.wait_for_log(
+        "Cluster name was dynamically generated, consider setting one",
+        REPLY_TIMEOUT,
+    );
+    let b = node_from_conf(
+        Flavor::NatsServer,
+        &dir,
+        "dy-b",
+        &format!(
+            "server_name: dy-b\ncluster {{ name: fixed, listen: \"127.0.0.1:-1\", routes: [\"nats-route://127.0.0.1:{}\"] }}\n",
+            a.route_port
+        ),
+    );
+    let line = a
+        .server
+        .wait_for_log("Cluster name updated to ", LINK_TIMEOUT);
+    assert!(
+        line.ends_with("[INF] Cluster name updated to fixed"),
+        "{line:?}"
+    );
+    wait_for_mesh(&[&a, &b]);
+    let info = RawClient::connect(a.server.port()).info;
+    assert!(info.contains("\"cluster\":\"fixed\""), "{info}");
+}

@@ -96,15 +96,20 @@ pub enum Record<'a> {
     Message(ForwardedMessage<'a>),
     /// Everything after the kind byte of a [`MONITOR`] record.
     Monitor(&'a [u8]),
-    /// The client URLs of every cluster node (INFO `connect_urls`), one per line.
+    /// The cluster's name, then the client URLs of every cluster node (INFO `cluster`
+    /// and `connect_urls`), one per line.
     ClusterUrls(&'a [u8]),
 }
 
-/// Encodes the cluster's client URLs into `out` (cleared first).
-pub fn encode_cluster_urls(out: &mut Vec<u8>, urls: &[String]) {
+/// Encodes the cluster's name and client URLs into `out` (cleared first).
+pub fn encode_cluster_urls(out: &mut Vec<u8>, name: &str, urls: &[String]) {
     out.clear();
     out.push(CLUSTER_URLS);
-    out.extend_from_slice(urls.join("\n").as_bytes());
+    out.extend_from_slice(name.as_bytes());
+    for url in urls {
+        out.push(b'\n');
+        out.extend_from_slice(url.as_bytes());
+    }
 }
 
 /// Encodes a client's interest record into `out` (cleared first).

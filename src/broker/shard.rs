@@ -107,8 +107,10 @@ pub struct Shard {
     pub(super) route_interest: super::route::RouteInterest,
     /// The cluster's name (core 0).
     pub(super) cluster: super::route::Cluster,
-    /// The cluster's client URLs (INFO `connect_urls`), on every core.
+    /// The cluster's client URLs (INFO `connect_urls`) and its name as core 0 last
+    /// published them (empty: the start-up name), on every core.
     pub(super) connect_urls: Vec<String>,
+    pub(super) cluster_name: String,
 }
 
 impl Shard {
@@ -128,6 +130,7 @@ impl Shard {
                 .as_ref()
                 .is_some_and(|cluster| cluster.name.is_none()),
             published: Vec::new(),
+            published_name: String::new(),
             lame_duck: false,
         };
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -174,6 +177,7 @@ impl Shard {
             route_interest: super::route::RouteInterest::default(),
             cluster,
             connect_urls: Vec::new(),
+            cluster_name: String::new(),
         }
     }
 

@@ -23,8 +23,10 @@ const CLUSTER_NAME_CONFLICT: &str = "Cluster Name Conflict";
 pub(in crate::broker) struct Cluster {
     pub name: String,
     pub dynamic: bool,
-    /// The client URLs last published to the cores (ours first, then the peers').
+    /// The client URLs last published to the cores (ours first, then the peers'), and
+    /// the cluster name published with them.
     pub published: Vec<String>,
+    pub published_name: String,
     /// We are in lame duck mode (our route INFO says so).
     pub lame_duck: bool,
 }
@@ -271,6 +273,8 @@ impl Shard {
             info!("Cluster name updated to {theirs}");
             self.cluster.name = theirs.to_string();
             self.cluster.dynamic = their_dynamic;
+            // Every core's client INFO says the new name.
+            self.publish_cluster_urls(io);
             let others: Vec<ConnId> = self
                 .routes
                 .iter()
@@ -468,25 +472,33 @@ impl Shard {
                 }
             }
         }
-        if urls == self.cluster.published {
+        if urls == self.cluster.published && self.cluster.name == self.cluster.published_name {
             return;
         }
-        interest::encode_cluster_urls(&mut self.record, &urls);
+        interest::encode_cluster_urls(&mut self.record, &self.cluster.name, &urls);
         for peer in 0..self.cores {
             if peer != self.core {
                 io.send_mail(peer, &[&self.record]);
             }
         }
-        let text = urls.join("\n");
+        let body = self.record[1..].to_vec();
         self.cluster.published = urls;
-        self.adopt_cluster_urls(io, text.as_bytes());
+        self.cluster.published_name = self.cluster.name.clone();
+        self.adopt_cluster_urls(io, &body);
     }
 
     /// Every core: the cluster's client URLs changed; clients that take asynchronous INFO
     /// (protocol 1, first PING answered) get an INFO with them.
-    pub(in crate::broker) fn adopt_cluster_urls(&mut self, io: &mut Io<'_>, urls: &[u8]) {
-        let urls: Vec<String> = String::from_utf8_lossy(urls)
-            .split('\n')
+    pub(in crate::broker) fn adopt_cluster_urls(&mut self, io: &mut Io<'_>, body: &[u8]) {
+        let body = String::from_utf8_lossy(body);
+        let mut lines = body.split('\n');
+        // The name first (a dynamic one may have been replaced by a peer's).
+        if let Some(name) = lines.next() {
+            if name != self.cluster_name {
+                self.cluster_name = name.to_string();
+            }
+        }
+        let urls: Vec<String> = lines
             .filter(|url| !url.is_empty())
             .map(str::to_string)
             .collect();
@@ -502,7 +514,11 @@ impl Shard {
     /// A client INFO's cluster fields: the cluster's name and its client URLs.
     pub(in crate::broker) fn add_cluster_fields(&self, info: &mut crate::protocol::ServerInfo) {
         if self.live.config.cluster.is_some() {
-            info.cluster = Some(self.shared.cluster_name.clone());
+            info.cluster = Some(if self.cluster_name.is_empty() {
+                self.shared.cluster_name.clone()
+            } else {
+                self.cluster_name.clone()
+            });
             info.connect_urls = self.connect_urls.clone();
         }
     }
