@@ -177,7 +177,7 @@ impl Shard {
             info!("{peer} - rid:{rid} - Route connection created");
         }
         self.send_route_connect(io, conn);
-        self.arm_route_ping(io, conn);
+        self.arm_first_route_ping(io, conn);
     }
 
     pub(in crate::broker) fn on_route_connect_failed(

@@ -39,6 +39,9 @@ pub(super) use handshake::Cluster;
 pub(super) use interest::RouteInterest;
 pub use tls::RouteTlsConfigs;
 
+/// When a route's first PING goes out (nats-server: a second, plus some jitter).
+const FIRST_ROUTE_PING: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Where a route is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -173,8 +176,8 @@ impl Shard {
         }
     }
 
-    /// An accepted route is set up (past its TLS handshake, if any): INFO, PING, and the
-    /// deadline for its CONNECT when routes are authenticated.
+    /// An accepted route is set up (past its TLS handshake, if any): INFO, the first PING's
+    /// timer, and the deadline for its CONNECT when routes are authenticated.
     fn greet_accepted_route(&mut self, io: &mut Io<'_>, conn: ConnId) {
         if let Some(route) = self.route_ref(conn) {
             info!(
@@ -183,8 +186,7 @@ impl Shard {
             );
         }
         self.send_route_info(io, conn, None);
-        self.send_route_ping(io, conn);
-        self.arm_route_ping(io, conn);
+        self.arm_first_route_ping(io, conn);
         let default_timeout = match &self.shared.route_tls {
             Some(tls) => tls.auth_timeout(),
             None => self.live.config.limits.route_auth_timeout,
@@ -427,8 +429,20 @@ impl Shard {
         io.write(conn, encoder::PING);
     }
 
+    /// The first PING of a route, about a second after it is set up (nats-server's first
+    /// ping), which gives /routez its `rtt`; then every `ping_interval`.
+    pub(super) fn arm_first_route_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
+        let first = self.live.config.limits.ping_interval.min(FIRST_ROUTE_PING);
+        self.arm_route_ping_in(io, conn, first);
+    }
+
     fn arm_route_ping(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let at = io.now() + self.live.config.limits.ping_interval;
+        let every = self.live.config.limits.ping_interval;
+        self.arm_route_ping_in(io, conn, every);
+    }
+
+    fn arm_route_ping_in(&mut self, io: &mut Io<'_>, conn: ConnId, delay: std::time::Duration) {
+        let at = io.now() + delay;
         let timer = io.set_timer(at, Timer::Ping(conn).token());
         if let Some(route) = self.route_mut(conn) {
             if let Some(old) = route.ping_timer.replace(timer) {
@@ -445,13 +459,9 @@ impl Shard {
             return;
         };
         route.ping_timer = None;
-        match route.phase {
-            Phase::Closing => return,
-            Phase::Handshake => {
-                self.close_route(io, conn, "Stale Connection");
-                return;
-            }
-            Phase::Active => {}
+        // A route still in its handshake is pinged too: a peer that never answers is stale.
+        if route.phase == Phase::Closing {
+            return;
         }
         if route.pings_out + 1 > ping_max {
             io.write(conn, encoder::err::STALE_CONNECTION);
