@@ -634,3 +634,69 @@ fn a_dynamic_cluster_name_gives_way_to_a_configured_one() {
     let info = RawClient::connect(a.server.port()).info;
     assert!(info.contains("\"cluster\":\"fixed\""), "{info}");
 }
+
+#[test]
+fn leaves_of_a_cluster_node_are_told_every_nodes_leaf_url() {
+    let dir = common::leaf::temp_dir("cluster", "leafurls");
+    let conf = |name: &str, routes: &str| {
+        format!(
+            "server_name: {name}\ncluster {{ name: mix, listen: \"127.0.0.1:-1\", routes: [{routes}] }}\nleafnodes {{ listen: \"127.0.0.1:-1\" }}\n"
+        )
+    };
+    let a = node_from_conf(Flavor::from_env(), &dir, "lu-a", &conf("lu-a", ""));
+    let a_leaf = leaf_port(&a.server);
+    // A scripted leaf on A: its INFO names the cluster and A's leaf URL.
+    let stream = std::net::TcpStream::connect(("127.0.0.1", a_leaf)).expect("leaf port");
+    let mut leaf = RawClient::from_stream(stream);
+    let info_of = |line: &str| -> serde_json::Value {
+        serde_json::from_str(line.trim_start_matches("INFO ").trim_end()).expect("INFO JSON")
+    };
+    let urls = |info: &serde_json::Value| -> Vec<String> {
+        let mut urls: Vec<String> = info["leafnode_urls"]
+            .as_array()
+            .expect("leafnode_urls")
+            .iter()
+            .map(|u| u.as_str().expect("a URL").to_string())
+            .collect();
+        urls.sort();
+        urls
+    };
+    let first = info_of(&leaf.info);
+    assert_eq!(first["cluster"], serde_json::json!("mix"));
+    assert_eq!(urls(&first), vec![format!("127.0.0.1:{a_leaf}")]);
+    leaf.send(b"CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"NFAKELEAF\",\"name\":\"fake\",\"cluster\":\"fake\",\"headers\":true}\r\n");
+    let _ = drain(&mut leaf);
+    // B joins: the leaf is told both nodes' leaf URLs, without per-connection fields.
+    let b = node_from_conf(
+        Flavor::NatsServer,
+        &dir,
+        "lu-b",
+        &conf(
+            "lu-b",
+            &format!("\"nats-route://127.0.0.1:{}\"", a.route_port),
+        ),
+    );
+    let b_leaf = leaf_port(&b.server);
+    let deadline = Instant::now() + LINK_TIMEOUT;
+    let joined = loop {
+        let frame = text(&leaf.next_frame(deadline).expect("a frame"));
+        if frame.starts_with("INFO ") {
+            break info_of(&frame);
+        }
+    };
+    let mut both = vec![format!("127.0.0.1:{a_leaf}"), format!("127.0.0.1:{b_leaf}")];
+    both.sort();
+    assert_eq!(urls(&joined), both);
+    assert!(
+        joined.get("client_id").is_none() && joined.get("nonce").is_none(),
+        "{joined}"
+    );
+    drop(b);
+    let left = loop {
+        let frame = text(&leaf.next_frame(deadline).expect("a frame"));
+        if frame.starts_with("INFO ") {
+            break info_of(&frame);
+        }
+    };
+    assert_eq!(urls(&left), vec![format!("127.0.0.1:{a_leaf}")]);
+}

@@ -111,6 +111,8 @@ pub struct Shard {
     /// published them (empty: the start-up name), on every core.
     pub(super) connect_urls: Vec<String>,
     pub(super) cluster_name: String,
+    /// Every cluster node's leaf URL, sorted (core 0; empty: not clustered, ours alone).
+    pub(super) cluster_leaf_urls: Vec<String>,
 }
 
 impl Shard {
@@ -178,6 +180,7 @@ impl Shard {
             cluster,
             connect_urls: Vec::new(),
             cluster_name: String::new(),
+            cluster_leaf_urls: Vec::new(),
         }
     }
 

@@ -27,14 +27,26 @@ struct LeafInfo<'a> {
     tls_verify: bool,
     max_payload: usize,
     ip: &'a str,
-    client_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    /// The cluster's name, when clustered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
     info_on_connect: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     connect_info: bool,
-    leafnode_urls: [&'a str; 1],
+    leafnode_urls: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
+    remote_account: Option<&'a str>,
+}
+
+/// The per-connection fields of a leaf INFO (none in an asynchronous one).
+struct Greeting<'a> {
+    client_id: Option<u64>,
+    nonce: Option<&'a str>,
+    connect_info: bool,
     remote_account: Option<&'a str>,
 }
 
@@ -60,11 +72,39 @@ impl Shard {
         cid: u64,
         connect_info: bool,
     ) {
-        let live = &self.live;
-        let Some(leaf) = &live.config.leafnodes else {
-            return;
+        let account = self
+            .link(conn)
+            .map_or(crate::auth::GLOBAL_ACCOUNT, |link| link.account);
+        let account = self.live.auth.account_name(account).to_string();
+        let nonce = (!connect_info).then(crate::auth::new_nonce);
+        let greeting = Greeting {
+            client_id: Some(cid),
+            nonce: nonce.as_deref(),
+            connect_info,
+            remote_account: connect_info.then_some(account.as_str()),
         };
-        // What leaves are told: the advertised address, else the one bound.
+        if let Some(json) = self.leaf_info_json(&greeting) {
+            io.write_parts(conn, &[b"INFO ", json.as_bytes(), b" \r\n"]);
+        }
+    }
+
+    /// This server's leaf URL as leaves are told it: the advertised address, else the
+    /// one bound (`None` without a leaf port).
+    pub(in crate::broker) fn own_leaf_url(&self) -> Option<String> {
+        let leaf = self.live.config.leafnodes.as_ref()?;
+        Some(match &leaf.advertise {
+            Some((host, port)) => super::super::join_host_port(host, *port),
+            None => {
+                super::super::join_host_port(&leaf.host, self.shared.leaf_port.unwrap_or(leaf.port))
+            }
+        })
+    }
+
+    /// The leaf INFO's JSON with the per-connection fields of `greeting`.
+    fn leaf_info_json(&self, greeting: &Greeting<'_>) -> Option<String> {
+        let live = &self.live;
+        let leaf = live.config.leafnodes.as_ref()?;
+        let address = self.own_leaf_url()?;
         let (host, port) = match &leaf.advertise {
             Some((host, port)) => (host.as_str(), *port),
             None => (
@@ -72,12 +112,18 @@ impl Shard {
                 self.shared.leaf_port.unwrap_or(leaf.port),
             ),
         };
-        let address = super::super::join_host_port(host, port);
-        let nonce = (!connect_info).then(crate::auth::new_nonce);
-        let account = self
-            .link(conn)
-            .map_or(crate::auth::GLOBAL_ACCOUNT, |link| link.account);
-        let account = live.auth.account_name(account);
+        // Every cluster node's leaf URL (ours when not clustered), for leaves to fail over.
+        let own = [address.clone()];
+        let leaf_urls: &[String] = if self.cluster_leaf_urls.is_empty() {
+            &own
+        } else {
+            &self.cluster_leaf_urls
+        };
+        let cluster = live
+            .config
+            .cluster
+            .as_ref()
+            .map(|_| self.cluster.name.as_str());
         let info = LeafInfo {
             server_id: &live.info.server_id,
             server_name: &live.info.server_name,
@@ -93,15 +139,34 @@ impl Shard {
             tls_verify: leaf.tls.as_ref().is_some_and(|tls| tls.verify),
             max_payload: live.config.limits.max_payload,
             ip: &address,
-            client_id: cid,
-            nonce: nonce.as_deref(),
+            client_id: greeting.client_id,
+            nonce: greeting.nonce,
+            cluster,
             info_on_connect: true,
-            connect_info,
-            leafnode_urls: [&address],
-            remote_account: connect_info.then_some(account),
+            connect_info: greeting.connect_info,
+            leafnode_urls: leaf_urls,
+            remote_account: greeting.remote_account,
         };
-        let json = serde_json::to_string(&info).expect("INFO serialises");
-        io.write_parts(conn, &[b"INFO ", json.as_bytes(), b" \r\n"]);
+        Some(serde_json::to_string(&info).expect("INFO serialises"))
+    }
+
+    /// The cluster's leaf URLs changed: every accepted leaf link is sent the leaf INFO
+    /// again (no per-connection fields), as nats-server does.
+    pub(in crate::broker) fn send_async_leaf_info(&mut self, io: &mut Io<'_>) {
+        let greeting = Greeting {
+            client_id: None,
+            nonce: None,
+            connect_info: false,
+            remote_account: None,
+        };
+        let Some(json) = self.leaf_info_json(&greeting) else {
+            return;
+        };
+        for link in self.links.iter().flatten() {
+            if link.phase == Phase::Active && link.remote.is_none() {
+                io.write_parts(link.id, &[b"INFO ", json.as_bytes(), b" \r\n"]);
+            }
+        }
     }
 
     /// The leaf's CONNECT: authorized first (see `auth`), then the handshake goes on.

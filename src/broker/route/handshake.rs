@@ -61,6 +61,9 @@ struct RouteInfo<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ldm: bool,
     lnoc: bool,
+    /// Our leaf URL (a gossiped peer's), for the peers to tell their leaves.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    leafnode_urls: &'a [String],
 }
 
 /// A peer announced to our other routes.
@@ -72,6 +75,8 @@ pub(super) struct Gossip {
     client_urls: Vec<String>,
     /// Its route port wants credentials.
     auth_required: bool,
+    /// Its leaf URLs.
+    leaf_urls: Vec<String>,
 }
 
 /// The fields of a peer's INFO that we read.
@@ -90,6 +95,8 @@ struct PeerInfo {
     ldm: bool,
     /// The peer's route port wants credentials (a gossiped peer: we send ours).
     auth_required: bool,
+    /// The peer's leaf URLs.
+    leafnode_urls: Vec<String>,
 }
 
 /// The CONNECT a dialling nats-server 2.9.10 sends on a route, in its field order.
@@ -156,6 +163,10 @@ impl Shard {
             &self.shared.client_urls[..]
         };
         let ip = about.map(|peer| format!("nats-route://{}/", peer.route_url));
+        let own_leaf: Vec<String> = match &live.config.leafnodes {
+            Some(leaf) if !leaf.no_advertise => self.own_leaf_url().into_iter().collect(),
+            _ => Vec::new(),
+        };
         let nonce = crate::auth::new_nonce();
         let (host, port) = match about {
             Some(peer) => peer
@@ -186,6 +197,7 @@ impl Shard {
             connect_urls: about.map_or(advertised, |peer| &peer.client_urls[..]),
             ldm: about.is_none() && self.cluster.lame_duck,
             lnoc: true,
+            leafnode_urls: about.map_or(&own_leaf[..], |peer| &peer.leaf_urls[..]),
         };
         let json = serde_json::to_string(&info).expect("INFO serialises");
         // nats-server ends its own INFO with a blank before CRLF, a forwarded one without.
@@ -319,6 +331,7 @@ impl Shard {
                     } else {
                         info.connect_urls
                     };
+                    route.leaf_urls = info.leafnode_urls;
                 }
                 self.publish_cluster_urls(io);
                 Ok(())
@@ -380,6 +393,7 @@ impl Shard {
         route.remote_id = info.server_id;
         route.remote_name = info.server_name;
         route.client_urls = info.connect_urls;
+        route.leaf_urls = info.leafnode_urls;
         route.auth_required = info.auth_required;
         route.phase = Phase::Active;
         let solicited = route.dial.is_some();
@@ -390,6 +404,7 @@ impl Shard {
             route_url,
             client_urls: route.client_urls.clone(),
             auth_required: route.auth_required,
+            leaf_urls: route.leaf_urls.clone(),
         });
         debug!("{peer} - rid:{rid} - Registering remote route {id:?}");
         self.route_dial_succeeded(conn);
@@ -446,10 +461,11 @@ impl Shard {
         }
     }
 
-    /// The route's peer left the cluster view: its client URLs go.
+    /// The route's peer left the cluster view: its client and leaf URLs go.
     pub(super) fn route_left(&mut self, io: &mut Io<'_>, conn: ConnId) {
         if let Some(route) = self.route_mut(conn) {
             route.client_urls.clear();
+            route.leaf_urls.clear();
         }
         self.publish_cluster_urls(io);
     }
@@ -457,6 +473,7 @@ impl Shard {
     /// Recomputes the cluster's client URLs (ours, then every peer's, each once) and, when
     /// they changed, tells every core (each sends its clients an INFO).
     fn publish_cluster_urls(&mut self, io: &mut Io<'_>) {
+        self.update_cluster_leaf_urls(io);
         let no_advertise = self
             .live
             .config
@@ -485,6 +502,27 @@ impl Shard {
         self.cluster.published = urls;
         self.cluster.published_name = self.cluster.name.clone();
         self.adopt_cluster_urls(io, &body);
+    }
+
+    /// The leaf URLs of every node (ours and the peers'), sorted: when they change, the
+    /// leaves of this hub are sent the leaf INFO again, so that they can fail over to
+    /// another node.
+    fn update_cluster_leaf_urls(&mut self, io: &mut Io<'_>) {
+        let Some(own) = self.own_leaf_url() else {
+            return;
+        };
+        let mut urls: Vec<String> = std::iter::once(own)
+            .chain(
+                super::active_routes(&self.routes)
+                    .flat_map(|route| route.leaf_urls.iter().cloned()),
+            )
+            .collect();
+        urls.sort();
+        urls.dedup();
+        if urls != self.cluster_leaf_urls {
+            self.cluster_leaf_urls = urls;
+            self.send_async_leaf_info(io);
+        }
     }
 
     /// Every core: the cluster's client URLs changed; clients that take asynchronous INFO

@@ -74,6 +74,8 @@ pub(super) struct Route {
     client_urls: Vec<String>,
     /// The peer's route port wants credentials (told on in gossip).
     auth_required: bool,
+    /// The peer's leaf URLs (its INFO `leafnode_urls`).
+    leaf_urls: Vec<String>,
     /// The peer's interest: (account, subject, queue) → weight (1 for a subject).
     interest: HashMap<interest::RouteKey, u32>,
     pings_out: u32,
@@ -149,6 +151,7 @@ impl Shard {
             route_url: None,
             client_urls: Vec::new(),
             auth_required: false,
+            leaf_urls: Vec::new(),
             interest: HashMap::new(),
             pings_out: 0,
             ping_timer: None,
