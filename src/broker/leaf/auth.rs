@@ -8,8 +8,8 @@
 //! refused leaf gets `-ERR 'Authorization Violation'` and is closed; one that sends no
 //! CONNECT within the auth timeout gets `-ERR 'Authentication Timeout'`. A bcrypt
 //! comparison runs on the auth workers (`auth_checks`), never on the core: the link's
-//! reading pauses and the operations already read after the CONNECT wait, owned, in
-//! `LeafLink::held` until the answer.
+//! reading pauses and the bytes already read after the CONNECT wait in
+//! `LeafLink::held_input` (as for the stall gate) until the answer.
 //!
 //! Both roles: a link's [`LinkDeny`] lists. `deny_out` (nats-server's publish deny of the
 //! leaf connection: the leaf's `deny_pub` at the hub, `deny_exports` at the leaf) stops
@@ -22,7 +22,6 @@ use super::{Phase, Shard};
 use crate::auth::{literal_match, AccountIndex, Credentials, Identity, Verdict};
 use crate::broker::auth_checks::CheckDone;
 use crate::broker::timers::Timer;
-use crate::protocol::link::{LinkMessage, LinkOp};
 use crate::runtime::{ConnId, Io};
 use crate::{debug, error};
 
@@ -99,96 +98,6 @@ impl std::fmt::Debug for PendingConnect {
             .field("user", &self.user)
             .field("ticket", &self.ticket)
             .finish_non_exhaustive()
-    }
-}
-
-/// An operation read after a CONNECT whose check is still running, owned.
-#[derive(Debug)]
-pub(super) enum HeldOp {
-    Ping,
-    Pong,
-    Ok,
-    Err(Box<[u8]>),
-    Info(Box<[u8]>),
-    Connect(Box<[u8]>),
-    Subscribe(Box<[u8]>, Option<(Box<[u8]>, u32)>),
-    Unsubscribe(Box<[u8]>, Option<Box<[u8]>>),
-    Message {
-        subject: Box<[u8]>,
-        reply: Option<Box<[u8]>>,
-        queues: Box<[u8]>,
-        header_size: Option<Box<[u8]>>,
-        total_size: Box<[u8]>,
-        header_len: usize,
-        message: Box<[u8]>,
-    },
-}
-
-impl HeldOp {
-    pub(super) fn own(op: LinkOp<'_>) -> HeldOp {
-        match op {
-            LinkOp::Ping => HeldOp::Ping,
-            LinkOp::Pong => HeldOp::Pong,
-            LinkOp::Ok => HeldOp::Ok,
-            LinkOp::Err(text) => HeldOp::Err(text.into()),
-            LinkOp::Info(json) => HeldOp::Info(json.into()),
-            LinkOp::Connect(json) => HeldOp::Connect(json.into()),
-            LinkOp::Subscribe { subject, queue, .. } => HeldOp::Subscribe(
-                subject.into(),
-                queue.map(|(name, weight)| (name.into(), weight)),
-            ),
-            LinkOp::Unsubscribe { subject, queue, .. } => {
-                HeldOp::Unsubscribe(subject.into(), queue.map(Into::into))
-            }
-            LinkOp::Message(m) => HeldOp::Message {
-                subject: m.subject.into(),
-                reply: m.reply.map(Into::into),
-                queues: m.queues.into(),
-                header_size: m.header_size.map(Into::into),
-                total_size: m.total_size.into(),
-                header_len: m.header_len,
-                message: m.message.into(),
-            },
-        }
-    }
-
-    fn borrow(&self) -> LinkOp<'_> {
-        match self {
-            HeldOp::Ping => LinkOp::Ping,
-            HeldOp::Pong => LinkOp::Pong,
-            HeldOp::Ok => LinkOp::Ok,
-            HeldOp::Err(text) => LinkOp::Err(text),
-            HeldOp::Info(json) => LinkOp::Info(json),
-            HeldOp::Connect(json) => LinkOp::Connect(json),
-            HeldOp::Subscribe(subject, queue) => LinkOp::Subscribe {
-                account: None,
-                subject,
-                queue: queue.as_ref().map(|(name, weight)| (&name[..], *weight)),
-            },
-            HeldOp::Unsubscribe(subject, queue) => LinkOp::Unsubscribe {
-                account: None,
-                subject,
-                queue: queue.as_deref(),
-            },
-            HeldOp::Message {
-                subject,
-                reply,
-                queues,
-                header_size,
-                total_size,
-                header_len,
-                message,
-            } => LinkOp::Message(LinkMessage {
-                account: None,
-                subject,
-                reply: reply.as_deref(),
-                queues,
-                header_size: header_size.as_deref(),
-                total_size,
-                header_len: *header_len,
-                message,
-            }),
-        }
     }
 }
 
@@ -345,7 +254,6 @@ impl Shard {
         };
         link.phase = Phase::AwaitingConnect;
         let conn = answer.conn;
-        io.resume_reading(conn);
         let result = match answer.admitted {
             // Reloaded meanwhile: the leaf users may have changed; ask again.
             _ if pending.generation != self.live.generation => {
@@ -361,25 +269,12 @@ impl Shard {
             self.close_leaf(io, conn, reason);
             return;
         }
+        // The input read after the CONNECT, then reading again (unless asked again).
         if self
             .link(conn)
-            .is_some_and(|link| link.phase == Phase::Active)
+            .is_some_and(|link| !matches!(link.phase, Phase::Authenticating | Phase::Closing))
         {
-            self.replay_held(io, conn);
-        }
-    }
-
-    /// Operations read while the CONNECT was checked, in their order.
-    fn replay_held(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let Some(link) = self.link_mut(conn) else {
-            return;
-        };
-        let held = std::mem::take(&mut link.held);
-        for op in &held {
-            if let Err(reason) = self.on_link_op(io, conn, op.borrow()) {
-                self.close_leaf(io, conn, reason);
-                return;
-            }
+            self.resume_leaf(io, conn);
         }
     }
 

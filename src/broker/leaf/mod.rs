@@ -90,7 +90,6 @@ pub(super) struct LeafLink {
     tls_handshaking: bool,
     /// The CONNECT being checked off the core, and what was read after it.
     pending: Option<Box<auth::PendingConnect>>,
-    held: Vec<auth::HeldOp>,
     /// Input received after the stall gate paused the link, parsed when it resumes.
     held_input: Vec<u8>,
     /// The leaf's interest: (subject, queue) → weight (1 for a subject).
@@ -177,7 +176,6 @@ impl Shard {
             auth_timer: None,
             tls_handshaking: false,
             pending: None,
-            held: Vec::new(),
             held_input: Vec::new(),
             interest: HashMap::new(),
             pings_out: 0,
@@ -201,16 +199,17 @@ impl Shard {
         if link.phase == Phase::Closing {
             return;
         }
-        // Paused by the stall gate: what was already received waits, in order.
-        if !link.held_input.is_empty() {
+        // Paused (the stall gate, or its CONNECT's bcrypt check): what was already
+        // received waits, in order.
+        if !link.held_input.is_empty() || link.phase == Phase::Authenticating {
             link.held_input.extend_from_slice(data);
             return;
         }
         self.leaf_parse(io, conn, data);
     }
 
-    /// The stall gate let the link go: its held input first, then reading again (unless
-    /// that input stalled it anew).
+    /// The stall gate or the auth check let the link go: its held input first, then
+    /// reading again (unless that input paused it anew).
     pub(super) fn resume_leaf(&mut self, io: &mut Io<'_>, conn: ConnId) {
         let Some(link) = self.link_mut(conn) else {
             return;
@@ -219,9 +218,15 @@ impl Shard {
         if !held.is_empty() {
             self.leaf_parse(io, conn, &held);
         }
-        if !self.link_stalled(conn) {
+        if !self.link_input_paused(conn) {
             io.resume_reading(conn);
         }
+    }
+
+    /// Whether `conn` is a leaf whose CONNECT waits for its bcrypt check.
+    pub(in crate::broker) fn leaf_awaits_auth(&self, conn: ConnId) -> bool {
+        self.link(conn)
+            .is_some_and(|link| link.phase == Phase::Authenticating)
     }
 
     /// Parses `data` until the link closes or the stall gate pauses it; what is left is
@@ -267,12 +272,9 @@ impl Shard {
         let phase = self.link(conn).map_or(Phase::Closing, |link| link.phase);
         match (phase, op) {
             (Phase::Closing, _) => Ok(()),
-            (Phase::Authenticating, op) => {
-                if let Some(link) = self.link_mut(conn) {
-                    link.held.push(auth::HeldOp::own(op));
-                }
-                Ok(())
-            }
+            // Never reached: the input of a link whose CONNECT is being checked is held as
+            // bytes (`leaf_input`, `parse_link_read`) until the answer.
+            (Phase::Authenticating, _) => Err("Protocol Violation"),
             // The leaf port requires authentication: whatever comes before the CONNECT is
             // refused as nats-server refuses it.
             (Phase::AwaitingConnect, op) if !matches!(op, LinkOp::Connect(_)) => {
@@ -340,7 +342,7 @@ impl Shard {
         }
         link.phase = Phase::Closing;
         link.refused |= reason == LOOP_DETECTED;
-        link.held = Vec::new();
+        link.held_input = Vec::new();
         let timers = [link.ping_timer.take(), link.auth_timer.take()];
         let (peer, cid, account, bound) = (link.peer, link.cid, link.account, link.bound);
         let label = self.link_account_label(account, bound);
