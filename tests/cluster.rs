@@ -45,12 +45,7 @@ fn node(flavor: Flavor, name: &str, routes: &[u16]) -> Node {
         ..Launch::default()
     };
     let server = Server::start_flavor(flavor, Opts::default(), &launch);
-    let line = server.wait_for_log(ROUTE_LINE, REPLY_TIMEOUT);
-    let route_port = line
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no route port in {line:?}"));
+    let route_port = server.listening_port(ROUTE_LINE);
     Node { server, route_port }
 }
 
@@ -327,22 +322,13 @@ fn node_from_conf(flavor: Flavor, dir: &std::path::Path, name: &str, body: &str)
         ..Launch::default()
     };
     let server = Server::start_flavor(flavor, Opts::default(), &launch);
-    let line = server.wait_for_log(ROUTE_LINE, REPLY_TIMEOUT);
-    let route_port = line
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no route port in {line:?}"));
+    let route_port = server.listening_port(ROUTE_LINE);
     Node { server, route_port }
 }
 
 /// The leaf port a server logged.
 fn leaf_port(server: &Server) -> u16 {
-    let line = server.wait_for_log("Listening for leafnode connections on ", REPLY_TIMEOUT);
-    line.rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no leaf port in {line:?}"))
+    server.listening_port("Listening for leafnode connections on ")
 }
 
 /// A nats-server leaf of cluster `leafy` dialling `hub_leaf_port`.
@@ -495,13 +481,7 @@ fn two_nodes_that_dial_each_other_keep_exactly_one_route() {
     assert_eq!(frames(&mut sub, 1), "MSG once 1 1\r\n1\r\n");
     assert_eq!(drain(&mut sub), "PONG\r\n");
     for node in [&a, &b] {
-        let port = node
-            .server
-            .wait_for_log("Starting http monitor on ", REPLY_TIMEOUT)
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse::<u16>().ok())
-            .expect("http port");
+        let port = node.server.listening_port("Starting http monitor on ");
         let routez = common::http::wait_json(port, "/routez", |doc| doc["num_routes"] == 1);
         assert_eq!(
             routez["routes"].as_array().map(Vec::len),

@@ -72,12 +72,7 @@ fn tls_node(
         ..Launch::default()
     };
     let server = Server::start_flavor(flavor, Opts::default(), &launch);
-    let line = server.wait_for_log(ROUTE_LINE, REPLY_TIMEOUT);
-    let port = line
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no route port in {line:?}"));
+    let port = server.listening_port(ROUTE_LINE);
     (server, port)
 }
 
@@ -271,11 +266,7 @@ fn tls_attempt(port: u16, config: std::sync::Arc<rustls::ClientConfig>) -> Vec<u
 
 /// The route port of `server`, from its log.
 fn s_port_of(server: &Server) -> u16 {
-    let line = server.wait_for_log(ROUTE_LINE, REPLY_TIMEOUT);
-    line.rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no route port in {line:?}"))
+    server.listening_port(ROUTE_LINE)
 }
 
 #[test]

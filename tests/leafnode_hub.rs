@@ -33,12 +33,7 @@ fn pair(name: &str) -> Pair {
         "server_name: hub\nleafnodes { host: 127.0.0.1, port: -1 }\n",
     );
     let hub = Server::start_with_args(Opts::default(), &["-c", &hub_conf]);
-    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
-    let leaf_port: u16 = line
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let leaf_port = hub.listening_port(LEAF_LINE);
     let leaf_conf = write_conf(
         &dir,
         "leaf.conf",
@@ -204,9 +199,8 @@ fn hub_only_with(name: &str, extra: &str) -> (Server, u16) {
         &format!("server_name: hub\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n{extra}"),
     );
     let hub = Server::start_with_args(Opts::default(), &["-c", &conf]);
-    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
-    let port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok());
-    (hub, port.unwrap_or_else(|| panic!("no port in {line:?}")))
+    let port = hub.listening_port(LEAF_LINE);
+    (hub, port)
 }
 
 /// The keys of an `INFO {...} \r\n` line, in order.
@@ -373,13 +367,7 @@ fn a_slow_leaf_slows_the_hub_publisher_instead_of_being_cut() {
 fn two_leaves_of_one_hub_reach_each_other() {
     let pair = pair("l2l");
     let dir = common::leaf::temp_dir("leafhub", "l2l-second");
-    let leaf_port: u16 = pair
-        .hub
-        .wait_for_log(LEAF_LINE, REPLY_TIMEOUT)
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .expect("leaf port");
+    let leaf_port = pair.hub.listening_port(LEAF_LINE);
     let conf = write_conf(
         &dir,
         "leaf2.conf",
@@ -420,12 +408,7 @@ fn an_advertised_leaf_address_is_what_leaves_are_told() {
         "leafnodes { host: 127.0.0.1, port: -1, advertise: \"10.1.2.3:7777\", no_advertise: true }\n",
     );
     let hub = Server::start_with_args(Opts::default(), &["-c", &conf]);
-    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
-    let port: u16 = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .expect("leaf port");
+    let port = hub.listening_port(LEAF_LINE);
     let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("leaf port");
     let leaf = RawClient::from_stream(stream);
     let info: serde_json::Value =

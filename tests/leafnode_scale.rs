@@ -64,12 +64,7 @@ fn start_hub(dir: &std::path::Path) -> (Server, u16) {
         ..Opts::default()
     };
     let hub = Server::start_with_args(opts, &["-c", &conf]);
-    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
-    let port = line
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let port = hub.listening_port(LEAF_LINE);
     (hub, port)
 }
 

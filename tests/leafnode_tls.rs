@@ -23,11 +23,7 @@ const HANDSHAKE_CLOSED: &str = "Leafnode connection closed: TLS Handshake Failur
 
 /// The port of `server`'s leaf listener, from its log.
 fn leaf_port(server: &Server) -> u16 {
-    let line = server.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
-    line.rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"))
+    server.listening_port(LEAF_LINE)
 }
 
 /// Starts a hub of `flavor` whose leaf port requires TLS with the test certificate, plus

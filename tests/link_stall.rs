@@ -34,12 +34,7 @@ fn node(cores: usize) -> (Server, u16) {
         ..Launch::default()
     };
     let server = Server::start_flavor(Flavor::Ringmq, opts, &launch);
-    let line = server.wait_for_log("Listening for route connections on ", REPLY_TIMEOUT);
-    let port = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .expect("route port");
+    let port = server.listening_port("Listening for route connections on ");
     (server, port)
 }
 
@@ -70,12 +65,7 @@ fn a_route_faster_than_a_subscriber() {
 fn a_leaf_faster_than_a_hub_subscriber() {
     for cores in [1, 2] {
         let (server, _) = node(cores);
-        let line = server.wait_for_log("Listening for leafnode connections on ", REPLY_TIMEOUT);
-        let leaf_port: u16 = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .expect("leaf port");
+        let leaf_port = server.listening_port("Listening for leafnode connections on ");
         // A scripted leaf; the hub's interest reaches it as LS+ with the handshake.
         flood(
             &server,

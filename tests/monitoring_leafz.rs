@@ -52,12 +52,7 @@ fn pair(name: &str) -> Pair {
         },
         &["-c", &hub_conf.to_string_lossy()],
     );
-    let line = hub.wait_for_log(LEAF_LINE, REPLY_TIMEOUT);
-    let leaf_port: u16 = line
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let leaf_port = hub.listening_port(LEAF_LINE);
     let leaf_conf = dir.join("leaf.conf");
     std::fs::write(
         &leaf_conf,

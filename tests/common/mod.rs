@@ -172,6 +172,12 @@ impl Server {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The port of the `HOST:PORT` a start-up line ending with `marker` names ("Listening
+    /// for route connections on "), waited for.
+    pub fn listening_port(&self, marker: &str) -> u16 {
+        parse_port_after(&self.wait_for_log(marker, REPLY_TIMEOUT), marker)
+    }
+
     /// Waits until a stderr line contains `needle` and returns that line. Panics with the
     /// whole log if the deadline passes or the server exits first.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
