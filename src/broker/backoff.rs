@@ -1,6 +1,6 @@
 //! When a link this server solicits (a leaf node remote, a cluster route) dials again after
 //! a failed dial or a lost connection: nats-server 2.9.10's policies, pure (no clock, no
-//! IO). The caller dials with `runtime::Io::connect` and sets a timer for each `Retry::After`.
+//! IO; the dial error's text). The caller dials with `runtime::Io::connect` and sets a timer for each `Retry::After`.
 //!
 //! - Leaf remote: forever, every `reconnect` interval (default 1 s); after the hub closed
 //!   the link for a loop, a permission violation or the same cluster name, the next wait is
@@ -20,8 +20,22 @@ pub const LEAF_RECONNECT_DEFAULT: Duration = Duration::from_secs(1);
 /// The wait after the hub refused the link for a loop, a permission violation or the same
 /// cluster name (nats-server waits 30 s in each case).
 pub const LEAF_RECONNECT_AFTER_REFUSAL: Duration = Duration::from_secs(30);
+/// A solicited link's failed dials are logged as errors at attempt 1 and every this many
+/// attempts, at debug level otherwise (nats-server's `DEFAULT_CONNECT_ERROR_REPORTS`, for
+/// leaf remotes on their first connect and for routes); a leaf remote that lost its link
+/// logs every failure (`DEFAULT_RECONNECT_ERROR_REPORTS` = 1).
+pub const CONNECT_ERROR_REPORTS: u32 = 3600;
 /// Between two route dials (`DEFAULT_ROUTE_CONNECT`).
 pub const ROUTE_CONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Go's text for a failed dial (`dial tcp 127.0.0.1:7422: connect: connection refused`),
+/// as nats-server logs it for leaf remotes and routes.
+pub fn dial_error(address: std::net::SocketAddr, error: crate::runtime::ConnectError) -> String {
+    match error {
+        crate::runtime::ConnectError::TimedOut => format!("dial tcp {address}: i/o timeout"),
+        error => format!("dial tcp {address}: connect: {error}"),
+    }
+}
 
 /// Which link's rules apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

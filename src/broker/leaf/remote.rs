@@ -13,17 +13,12 @@
 //! must be an IP address (nats-server advertises addresses).
 
 use super::{LeafLink, Phase, Shard};
-use crate::broker::backoff::{Backoff, Failure, Policy, Retry, LEAF_RECONNECT_DEFAULT};
+use crate::broker::backoff::{dial_error, Backoff, Failure, Policy, Retry, LEAF_RECONNECT_DEFAULT};
 use crate::broker::timers::Timer;
 use crate::runtime::{ConnId, ConnectError, Io, TimerId};
 use crate::{debug, error, info};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-
-/// On the first connect, a failed dial is logged as an error at attempt 1 and every this
-/// many attempts, at debug level otherwise (`DEFAULT_CONNECT_ERROR_REPORTS`); after a lost
-/// link every failure is logged as an error (`DEFAULT_RECONNECT_ERROR_REPORTS` = 1).
-const CONNECT_ERROR_REPORTS: u32 = 3600;
 
 /// One configured remote's dial state.
 #[derive(Debug)]
@@ -174,8 +169,9 @@ impl Shard {
         remote.attempts += 1;
         let attempts = remote.attempts;
         let url = remote.current.clone().unwrap_or_default();
-        let report =
-            attempts == 1 || !remote.first_connect || attempts % CONNECT_ERROR_REPORTS == 0;
+        let report = attempts == 1
+            || !remote.first_connect
+            || attempts % crate::broker::backoff::CONNECT_ERROR_REPORTS == 0;
         if report {
             error!("Error trying to connect as leafnode to remote server {url:?} (attempt {attempts}): {text}");
         } else {
@@ -356,12 +352,4 @@ fn go_json(json: String) -> String {
         .replace('&', "\\u0026")
         .replace('\u{2028}', "\\u2028")
         .replace('\u{2029}', "\\u2029")
-}
-
-/// Go's dial error text (`dial tcp 127.0.0.1:7422: connect: connection refused`).
-fn dial_error(address: SocketAddr, error: ConnectError) -> String {
-    match error {
-        ConnectError::TimedOut => format!("dial tcp {address}: i/o timeout"),
-        error => format!("dial tcp {address}: connect: {error}"),
-    }
 }

@@ -119,12 +119,7 @@ impl Shard {
         let Some(config) = self.shared.leaf_tls.remotes.get(index).cloned() else {
             return false;
         };
-        let host = url.rsplit_once(':').map_or(url, |(host, _)| host);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let name = match settings.and_then(|settings| settings.tls_name.as_deref()) {
-            Some(name) if host.parse::<std::net::IpAddr>().is_ok() => name.to_string(),
-            _ => host.to_string(),
-        };
+        let name = tls_server_name(url, settings.and_then(|s| s.tls_name.as_deref()));
         let timeout = block.map_or(TlsConfig::DEFAULT_TIMEOUT, |tls| tls.timeout);
         if !io.start_tls_client(conn, &config, &name) {
             return false;
@@ -233,3 +228,15 @@ impl Shard {
 
 /// nats-server's close reason after a failed handshake.
 const HANDSHAKE_FAILURE: &str = "TLS Handshake Failure";
+
+/// The name a dialled link's TLS checks the peer's certificate against: the host of the
+/// URL dialled (`host:port`), or, for an IP address, `name_for_ip` when there is one (the
+/// first host name among the configured URLs, as nats-server picks it).
+pub(in crate::broker) fn tls_server_name(url: &str, name_for_ip: Option<&str>) -> String {
+    let host = url.rsplit_once(':').map_or(url, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match name_for_ip {
+        Some(name) if host.parse::<std::net::IpAddr>().is_ok() => name.to_string(),
+        _ => host.to_string(),
+    }
+}

@@ -6,7 +6,7 @@
 //! (`ClusterConfig::addresses`), gossip carries addresses.
 
 use super::{Route, Shard};
-use crate::broker::backoff::{Backoff, Failure, Policy, Retry};
+use crate::broker::backoff::{dial_error, Backoff, Failure, Policy, Retry};
 use crate::broker::timers::Timer;
 use crate::runtime::{ConnId, ConnectError, Io, TimerId};
 use crate::{debug, error, info};
@@ -37,14 +37,6 @@ struct RouteDial {
 pub(in crate::broker) struct RouteDials {
     started: bool,
     list: Vec<RouteDial>,
-}
-
-/// Go's dial error text.
-fn dial_error(address: SocketAddr, error: ConnectError) -> String {
-    match error {
-        ConnectError::TimedOut => format!("dial tcp {address}: i/o timeout"),
-        error => format!("dial tcp {address}: connect: {error}"),
-    }
 }
 
 impl Shard {
@@ -214,8 +206,7 @@ impl Shard {
         };
         dial.attempts += 1;
         let attempts = dial.attempts;
-        // nats-server: the first failure and every hour's worth after it are errors.
-        if attempts == 1 || attempts % 3600 == 0 {
+        if attempts == 1 || attempts % crate::broker::backoff::CONNECT_ERROR_REPORTS == 0 {
             error!("Error trying to connect to route (attempt {attempts}): {text}");
         } else {
             debug!("Error trying to connect to route (attempt {attempts}): {text}");

@@ -94,13 +94,8 @@ impl Shard {
             return false;
         };
         let (config, timeout) = (tls.client.clone(), tls.timeout);
-        let host = url.rsplit_once(':').map_or(url, |(host, _)| host);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
         let tls_name = self.live.config.cluster.as_ref().and_then(|c| c.tls_name());
-        let name = match tls_name {
-            Some(name) if host.parse::<std::net::IpAddr>().is_ok() => name.to_string(),
-            _ => host.to_string(),
-        };
+        let name = crate::broker::leaf::tls_server_name(url, tls_name);
         if !io.start_tls_client(conn, &config, &name) {
             return false;
         }
