@@ -9,7 +9,7 @@
 //! CONNECT within the auth timeout gets `-ERR 'Authentication Timeout'`. A bcrypt
 //! comparison runs on the auth workers (`auth_checks`), never on the core: the link's
 //! reading pauses and the bytes already read after the CONNECT wait in
-//! `LeafLink::held_input` (as for the stall gate) until the answer.
+//! the link's reader (`link_input`, as for the stall gate) until the answer.
 //!
 //! Both roles: a link's [`LinkDeny`] lists. `deny_out` (nats-server's publish deny of the
 //! leaf connection: the leaf's `deny_pub` at the hub, `deny_exports` at the leaf) stops

@@ -27,6 +27,7 @@ mod messages;
 mod remote;
 mod tls;
 
+use super::link_input::{LinkKind, LinkRead, LinkReader};
 use super::timers::Timer;
 use super::Shard;
 use crate::auth::Authenticator;
@@ -75,7 +76,7 @@ pub(super) struct LeafLink {
     cid: u64,
     peer: SocketAddr,
     phase: Phase,
-    parser: Option<LinkParser>,
+    reader: LinkReader,
     /// The leaf's `server_id` and `name` from its CONNECT.
     remote_id: String,
     remote_name: String,
@@ -91,8 +92,6 @@ pub(super) struct LeafLink {
     tls_handshaking: bool,
     /// The CONNECT being checked off the core, and what was read after it.
     pending: Option<Box<auth::PendingConnect>>,
-    /// Input received after the stall gate paused the link, parsed when it resumes.
-    held_input: Vec<u8>,
     /// The leaf's interest: (subject, queue) → weight (1 for a subject).
     interest: HashMap<interest::InterestKey, u32>,
     pings_out: u32,
@@ -109,6 +108,17 @@ pub(super) struct LeafLink {
     remote: Option<usize>,
     /// Leaf role: closed for a loop (ours or the hub's -ERR): the next dial waits 30 s.
     refused: bool,
+}
+
+/// How a leaf link is read (see `link_input`).
+const LEAF_READS: LinkKind = LinkKind {
+    reader: leaf_reader,
+    on_op: Shard::on_link_op,
+    on_end: Shard::leaf_read_end,
+};
+
+fn leaf_reader(shard: &mut Shard, conn: ConnId) -> Option<&mut LinkReader> {
+    shard.link_mut(conn).map(|link| &mut link.reader)
 }
 
 /// The close reason after a loop was detected (either side).
@@ -168,7 +178,7 @@ impl Shard {
             cid,
             peer,
             phase,
-            parser: Some(parser),
+            reader: LinkReader::new(parser),
             remote_id: String::new(),
             remote_name: String::new(),
             account: crate::auth::GLOBAL_ACCOUNT,
@@ -177,7 +187,6 @@ impl Shard {
             auth_timer: None,
             tls_handshaking: false,
             pending: None,
-            held_input: Vec::new(),
             interest: HashMap::new(),
             pings_out: 0,
             ping_timer: None,
@@ -200,28 +209,13 @@ impl Shard {
         if link.phase == Phase::Closing {
             return;
         }
-        // Paused (the stall gate, or its CONNECT's bcrypt check): what was already
-        // received waits, in order.
-        if !link.held_input.is_empty() || link.phase == Phase::Authenticating {
-            link.held_input.extend_from_slice(data);
-            return;
-        }
-        self.leaf_parse(io, conn, data);
+        self.link_input(io, conn, data, &LEAF_READS);
     }
 
     /// The stall gate or the auth check let the link go: its held input first, then
     /// reading again (unless that input paused it anew).
     pub(super) fn resume_leaf(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let Some(link) = self.link_mut(conn) else {
-            return;
-        };
-        let held = std::mem::take(&mut link.held_input);
-        if !held.is_empty() {
-            self.leaf_parse(io, conn, &held);
-        }
-        if !self.link_input_paused(conn) {
-            io.resume_reading(conn);
-        }
+        self.resume_link(io, conn, &LEAF_READS);
     }
 
     /// Whether `conn` is a leaf whose CONNECT waits for its bcrypt check.
@@ -230,19 +224,9 @@ impl Shard {
             .is_some_and(|link| link.phase == Phase::Authenticating)
     }
 
-    /// Parses `data` until the link closes or the stall gate pauses it; what is left is
-    /// held for [`Shard::resume_leaf`].
-    fn leaf_parse(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
-        let Some(mut parser) = self.link_mut(conn).and_then(|link| link.parser.take()) else {
-            return;
-        };
-        let read = self.parse_link_read(io, conn, &mut parser, data, Shard::on_link_op);
-        if let Some(link) = self.link_mut(conn) {
-            link.parser = Some(parser);
-            if let Some(rest) = read.rest(data) {
-                link.held_input = rest.to_vec();
-            }
-        }
+    /// The end of one read of a leaf link: a refused operation or a protocol error closes
+    /// it (before the CONNECT, as an authorization failure).
+    fn leaf_read_end(&mut self, io: &mut Io<'_>, conn: ConnId, read: LinkRead) {
         match (read.parsed, read.failure) {
             (_, Some(reason)) => self.close_leaf(io, conn, reason),
             (Err(_), None)
@@ -343,7 +327,7 @@ impl Shard {
         }
         link.phase = Phase::Closing;
         link.refused |= reason == LOOP_DETECTED;
-        link.held_input = Vec::new();
+        link.reader.drop_held();
         let timers = [link.ping_timer.take(), link.auth_timer.take()];
         let (peer, cid, account, bound) = (link.peer, link.cid, link.account, link.bound);
         let label = self.link_account_label(account, bound);

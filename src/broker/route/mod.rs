@@ -25,6 +25,7 @@ mod interest;
 mod messages;
 mod tls;
 
+use super::link_input::{LinkKind, LinkRead, LinkReader};
 use super::timers::Timer;
 use super::Shard;
 use crate::protocol::link::{Dialect, LinkOp, LinkParser};
@@ -38,6 +39,17 @@ pub(super) use dial::{RouteDials, ROUTE_DIAL_TAG};
 pub(super) use handshake::Cluster;
 pub(super) use interest::RouteInterest;
 pub use tls::RouteTlsConfigs;
+
+/// How a route is read (see `link_input`).
+const ROUTE_READS: LinkKind = LinkKind {
+    reader: route_reader,
+    on_op: Shard::on_route_op,
+    on_end: Shard::route_read_end,
+};
+
+fn route_reader(shard: &mut Shard, conn: ConnId) -> Option<&mut LinkReader> {
+    shard.route_mut(conn).map(|route| &mut route.reader)
+}
 
 /// When a route's first PING goes out (nats-server: a second, plus some jitter).
 const FIRST_ROUTE_PING: std::time::Duration = std::time::Duration::from_secs(1);
@@ -60,7 +72,7 @@ pub(super) struct Route {
     rid: u64,
     peer: SocketAddr,
     phase: Phase,
-    parser: Option<LinkParser>,
+    reader: LinkReader,
     /// We dialled it: the index of its dial in `RouteDials`.
     dial: Option<usize>,
     /// The peer dialled us and its CONNECT has arrived.
@@ -85,8 +97,6 @@ pub(super) struct Route {
     auth_timer: Option<TimerId>,
     /// The TLS handshake (route TLS) is under way: nothing has been sent yet.
     tls_handshaking: bool,
-    /// Input received after the stall gate paused the route, parsed when it resumes.
-    held_input: Vec<u8>,
     pub(super) in_msgs: u64,
     pub(super) out_msgs: u64,
     pub(super) in_bytes: u64,
@@ -143,7 +153,7 @@ impl Shard {
             rid,
             peer,
             phase: Phase::Handshake,
-            parser: Some(parser),
+            reader: LinkReader::new(parser),
             dial,
             got_connect: false,
             remote_id: String::new(),
@@ -157,7 +167,6 @@ impl Shard {
             ping_timer: None,
             auth_timer: None,
             tls_handshaking: false,
-            held_input: Vec::new(),
             in_msgs: 0,
             out_msgs: 0,
             in_bytes: 0,
@@ -233,42 +242,16 @@ impl Shard {
             return;
         }
         route.last_activity = io.now();
-        // Paused by the stall gate: what was already received waits, in order.
-        if !route.held_input.is_empty() {
-            route.held_input.extend_from_slice(data);
-            return;
-        }
-        self.route_parse(io, conn, data);
+        self.link_input(io, conn, data, &ROUTE_READS);
     }
 
-    /// The stall gate let the route go: its held input first, then reading again (unless
-    /// that input stalled it anew).
+    /// The stall gate let the route go: its held input first, then reading again.
     pub(super) fn resume_route(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let Some(route) = self.route_mut(conn) else {
-            return;
-        };
-        let held = std::mem::take(&mut route.held_input);
-        if !held.is_empty() {
-            self.route_parse(io, conn, &held);
-        }
-        if !self.link_stalled(conn) {
-            io.resume_reading(conn);
-        }
+        self.resume_link(io, conn, &ROUTE_READS);
     }
 
-    /// Parses `data` until the route closes or the stall gate pauses it; what is left is
-    /// held for [`Shard::resume_route`].
-    fn route_parse(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]) {
-        let Some(mut parser) = self.route_mut(conn).and_then(|route| route.parser.take()) else {
-            return;
-        };
-        let read = self.parse_link_read(io, conn, &mut parser, data, Shard::on_route_op);
-        if let Some(route) = self.route_mut(conn) {
-            route.parser = Some(parser);
-            if let Some(rest) = read.rest(data) {
-                route.held_input = rest.to_vec();
-            }
-        }
+    /// The end of one read of a route: a refused operation or a protocol error closes it.
+    fn route_read_end(&mut self, io: &mut Io<'_>, conn: ConnId, read: LinkRead) {
         match (read.parsed, read.failure) {
             (_, Some(reason)) => self.close_route(io, conn, reason),
             (Err(_), None) if self.route_must_authenticate(conn) => {
