@@ -53,14 +53,16 @@ pub struct Limits {
     /// together; see `broker::auth_checks`). Over it, a CONNECT that needs one is refused
     /// with `-ERR 'Authorization Violation'`, and the log says why.
     pub auth_checks_queued: usize,
-    /// A queue group weight a leaf link may announce (`LS+ subject queue weight`). Above it
+    /// A queue group weight a link may announce (a leaf's `LS+ subject queue weight`, a
+    /// route's `RS+ account subject queue weight`). Above it
     /// the weight counts as this many members: each unit is one trie count and one record
     /// to every other core, so an absurd weight must not stall the link's core; only the
     /// share of deliveries between the link and other members is affected.
-    pub leaf_queue_weight_max: u32,
-    /// How long a dial to a leaf remote may take before it is abandoned and retried after
-    /// the reconnect interval (nats-server's dial timeout: 1 s).
-    pub leaf_dial_timeout: Duration,
+    pub link_queue_weight_max: u32,
+    /// How long a dial of a link this server solicits (a leaf remote, a route) may take
+    /// before it is abandoned and retried as its policy says (nats-server's dial timeout:
+    /// 1 s for both).
+    pub link_dial_timeout: Duration,
     /// How long an accepted leaf has to send its CONNECT when the leaf port's
     /// `authorization { timeout }` is not given (nats-server's default auth timeout, 2 s;
     /// without TLS). Past it: `-ERR 'Authentication Timeout'` and the link is closed.
@@ -89,8 +91,8 @@ impl Default for Limits {
             listen_backlog: 4096,
             max_closed_clients: 10_000,
             auth_checks_queued: 256,
-            leaf_queue_weight_max: 1024,
-            leaf_dial_timeout: Duration::from_secs(1),
+            link_queue_weight_max: 1024,
+            link_dial_timeout: Duration::from_secs(1),
             leaf_auth_timeout: Duration::from_secs(2),
             route_auth_timeout: Duration::from_secs(2),
         }

@@ -378,8 +378,8 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
             l.listen_backlog,
             l.connections_per_core,
             l.auth_checks_queued,
-            l.leaf_queue_weight_max,
-            l.leaf_dial_timeout,
+            l.link_queue_weight_max,
+            l.link_dial_timeout,
         )
     };
     if sizing(o) != sizing(n) {

@@ -200,7 +200,7 @@ impl Shard {
             io.write(conn, &line);
             return Err("Protocol Violation");
         }
-        let weight_max = self.live.config.limits.leaf_queue_weight_max;
+        let weight_max = self.live.config.limits.link_queue_weight_max;
         let (queue_name, weight) = match queue {
             Some((name, weight)) => (Some(name), weight.min(weight_max)),
             None => (None, 1),

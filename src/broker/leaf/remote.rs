@@ -130,7 +130,7 @@ impl Shard {
             })
             .and_then(|address| {
                 self.remotes.list[index].address = Some(address);
-                let timeout = self.live.config.limits.leaf_dial_timeout;
+                let timeout = self.live.config.limits.link_dial_timeout;
                 io.connect(address, index as u64, timeout)
                     .map_err(|error| dial_error(address, error))
             });

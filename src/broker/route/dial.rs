@@ -137,7 +137,7 @@ impl Shard {
             return;
         };
         debug!("Trying to connect to route on {url} ({address})");
-        let timeout = self.live.config.limits.leaf_dial_timeout;
+        let timeout = self.live.config.limits.link_dial_timeout;
         match io.connect(address, ROUTE_DIAL_TAG | index as u64, timeout) {
             Ok(conn) => self.route_dials.list[index].conn = Some(conn),
             Err(error) => self.route_dial_failed(io, index, &dial_error(address, error)),
