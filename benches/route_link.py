@@ -55,7 +55,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 from link_bench import Client, cpu_ticks, free_port, wait_for_second_subscriber, wait_port
 
