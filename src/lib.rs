@@ -13,10 +13,13 @@
 //! - [`auth`]: users, nkeys, tokens, accounts and permissions, decided at CONNECT.
 //! - [`broker`]: NATS semantics on top of the above: connections, routing, interest.
 //! - [`monitor`]: the HTTP monitoring endpoints' wire formats (pure; served by `broker`).
+//! - [`websocket`]: NATS over WebSocket on the wire: the upgrade request, frames, deflate
+//!   (pure; run by `runtime` as a transport, answered by `broker`).
 //!
 //! Dependencies point down only: `broker` uses `auth`, `protocol`, `subjects`, `runtime`
 //! and `monitor`; `auth` and `monitor` use only `subjects`; `protocol` and `subjects` use
-//! nothing of ours; `runtime` uses only [`log`].
+//! nothing of ours; `websocket` uses nothing of ours; `runtime` uses only [`log`] and
+//! [`websocket`].
 #![deny(unsafe_code)]
 
 pub mod auth;
@@ -30,6 +33,7 @@ pub mod monitor;
 pub mod protocol;
 pub mod runtime;
 pub mod subjects;
+pub mod websocket;
 
 /// The nats-server version whose wire behaviour ringmq matches; sent in INFO so clients
 /// enable the right features.
