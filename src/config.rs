@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod go_url;
+mod websocket;
+pub use websocket::{AllowedOrigin, WebsocketAuth, WebsocketConfig};
+
 /// Every limit of the server, one place. Defaults match nats-server 2.9.10 where it has the
 /// same limit; the rest are ours and say so.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,6 +205,8 @@ pub struct Config {
     /// `cluster { ... }` / `--cluster`: the route port and the routes this server dials;
     /// `None`: not clustered.
     pub cluster: Option<ClusterConfig>,
+    /// `websocket { ... }` with a port: the WebSocket listener; `None`: none.
+    pub websocket: Option<WebsocketConfig>,
 }
 
 /// A cluster (`cluster { name, listen | host + port, routes, no_advertise,
@@ -568,6 +574,7 @@ impl Default for Config {
             leafnodes: None,
             leaf_remotes: LeafRemotes::default(),
             cluster: None,
+            websocket: None,
         }
     }
 }
@@ -624,6 +631,10 @@ impl Config {
         self.check_leaf_accounts()?;
         if self.tls.as_ref().is_some_and(|tls| tls.timeout.is_zero()) {
             return Err(ConfigError("TLS timeout must be positive".into()));
+        }
+        // Last, as in nats-server's validateOptions.
+        if let Some(websocket) = &self.websocket {
+            websocket.validate(&self.auth)?;
         }
         Ok(())
     }

@@ -406,3 +406,58 @@ fn changed_bcrypt_hashes_check_connected_clients_again() {
         "MSG a 1 2\r\nhi\r\nPONG\r\n"
     );
 }
+
+/// A port free at the time of asking (the kernel's pick), for a config that must name its
+/// port: a refusal prints it.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+#[test]
+fn an_unchanged_websocket_block_lets_the_rest_of_a_reload_apply() {
+    let block = "websocket { listen: \"127.0.0.1:-1\", no_tls: true, compression: true, \
+                 allowed_origins: [\"http://a\", \"http://b\"] }\n";
+    let file = ConfigFile::new("ws-same", &format!("max_payload: 1024\n{block}"));
+    let server = start(&file);
+    // The origins in another order are the same list, as for nats-server.
+    let reordered = block.replace("\"http://a\", \"http://b\"", "\"http://b\", \"http://a\"");
+    file.rewrite(&format!("max_payload: 100\n{reordered}"));
+    reload(&server, 1);
+    server.wait_for_log("Reloaded: max_payload = 100", DEADLINE);
+    assert_eq!(info_field(&server.raw().info, "max_payload"), 100);
+}
+
+#[test]
+fn a_changed_websocket_block_refuses_the_reload_with_nats_server_text() {
+    let port = free_port();
+    let block = |compression: bool| {
+        format!(
+            "websocket {{ listen: \"127.0.0.1:{port}\", no_tls: true, compression: \
+             {compression} }}\n"
+        )
+    };
+    let file = ConfigFile::new("ws-changed", &format!("max_payload: 1024\n{}", block(false)));
+    let server = start(&file);
+    file.rewrite(&format!("max_payload: 100\n{}", block(true)));
+    hangup(&server);
+    let line = server.wait_for_log(FAILED, DEADLINE);
+    let expected = format!(
+        "[ERR] Failed to reload server configuration: config reload not supported for \
+         Websocket: old={{127.0.0.1 {port}       0 true <nil> false map[] false [] false 0s}}, \
+         new={{127.0.0.1 {port}       0 true <nil> false map[] false [] true 0s}}"
+    );
+    assert!(line.ends_with(&expected), "{line}");
+    // Nothing of the file applied, the other change included.
+    assert_eq!(info_field(&server.raw().info, "max_payload"), 1024);
+    // Removing the block is a change too.
+    file.rewrite("max_payload: 1024\n");
+    hangup(&server);
+    let line = server.wait_for_log_count(FAILED, 2, DEADLINE);
+    let expected = format!(
+        "old={{127.0.0.1 {port}       0 true <nil> false map[] false [] false 0s}}, new={{ 0       \
+         0 false <nil> false map[] false [] false 0s}}"
+    );
+    assert!(line.ends_with(&expected), "{line}");
+    assert!(!server.log_lines().iter().any(|l| l.contains(RELOADED)));
+}

@@ -97,6 +97,9 @@ pub struct Shared {
     pub route_tls: Option<route::RouteTlsConfigs>,
     /// The route port bound (`None`: no `cluster`).
     pub route_port: Option<u16>,
+    /// The WebSocket port bound (`None`: no `websocket` listener). TO BE FILLED by the
+    /// WebSocket listener's start-up (lead): /varz and reload read it.
+    pub websocket_port: Option<u16>,
     /// The cluster's name at start-up: the configured one, or a dynamic one (a random
     /// name a configured peer's replaces).
     pub cluster_name: String,
@@ -263,6 +266,8 @@ impl Server {
         let route_tls = route::RouteTlsConfigs::load(&config)
             .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let tls_digest = reload::tls_files_digest(&config.tls);
+        let websocket_tls = reload::websocket_tls(&config)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let monitor_listener = bind_monitor(&config)?;
         let http_port = match &monitor_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
@@ -341,6 +346,7 @@ impl Server {
                 info,
                 tls_digest,
                 tls: tls.clone(),
+                websocket_tls,
                 surplus_by_core: Vec::new(),
             }),
             clock,
@@ -351,6 +357,7 @@ impl Server {
             leaf_tls,
             route_tls,
             route_port,
+            websocket_port: None,
             cluster_name: config_cluster_name,
             client_urls,
         });

@@ -26,6 +26,7 @@ use crate::monitor::leafz::{self, LeafVarz};
 use crate::monitor::metrics;
 use crate::monitor::query::{self, ConnState, ConnzOptions, Endpoint, SubsListing, SubszOptions};
 use crate::monitor::routez::{self, ClusterVarz};
+use crate::monitor::websocket::WebsocketVarz;
 use crate::monitor::snapshot::{
     self, ConnRecord, ConnSelect, CoreSnapshot, CoreStats, SnapshotRequest, SubSelect,
 };
@@ -201,6 +202,10 @@ fn server_facts(shared: &Shared, live: &Live) -> ServerFacts {
                 ClusterVarz::listening(&shared.cluster_name, &cluster.host, port, &cluster.routes)
             }
             _ => ClusterVarz::default(),
+        },
+        websocket: match (&config.websocket, shared.websocket_port) {
+            (Some(ws), Some(port)) => WebsocketVarz::listening(ws, port),
+            _ => WebsocketVarz::default(),
         },
     }
 }

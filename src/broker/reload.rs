@@ -37,6 +37,8 @@ use crate::runtime::{ConnId, Io, TlsServerConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod websocket;
+
 /// One generation of the running configuration.
 #[derive(Debug)]
 pub struct Live {
@@ -50,6 +52,9 @@ pub struct Live {
     pub tls: Option<TlsServerConfig>,
     /// [`tls_files_digest`] of the files `tls` was loaded from.
     pub tls_digest: Option<[u8; 32]>,
+    /// The WebSocket listener's certificate and key (Some exactly when
+    /// `config.websocket`'s `tls` is); a reload may replace them, for new connections.
+    pub websocket_tls: Option<TlsServerConfig>,
     /// When this generation was loaded (Unix nanoseconds; /varz `config_load_time`).
     pub loaded_at: i64,
     /// Per core: clients to close because a reload lowered `max_connections` below the
@@ -301,6 +306,7 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
     if o.max_pending != n.max_pending {
         return Err(unsupported("MaxPending", o.max_pending, n.max_pending));
     }
+    websocket::check(old.websocket.as_ref(), new.websocket.as_ref())?;
     let pid_file = old.pid_file != new.pid_file;
     if pid_file {
         line(format!("Reloaded: pid_file = {}", go_string(&new.pid_file)));
@@ -395,6 +401,22 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
     Ok(changes)
 }
 
+/// The WebSocket listener's TLS files, loaded (a file that cannot be read refuses the
+/// start or the reload, naming it).
+pub fn websocket_tls(config: &Config) -> Result<Option<TlsServerConfig>, String> {
+    let Some(tls) = config.websocket.as_ref().and_then(|ws| ws.tls.as_ref()) else {
+        return Ok(None);
+    };
+    TlsServerConfig::load(
+        &tls.cert_file,
+        &tls.key_file,
+        tls.ca_file.as_deref(),
+        tls.verify,
+    )
+    .map(Some)
+    .map_err(|e| format!("websocket: {e}"))
+}
+
 /// Clients to close per core so that `counts` fit within `max`: the surplus, taken from the
 /// busiest cores first.
 fn surplus_by_core(counts: &[usize], max: usize) -> Vec<usize> {
@@ -427,8 +449,21 @@ impl Server {
         if config.port == 0 {
             config.port = current.config.port;
         }
+        // Likewise the WebSocket port: nats-server compares (and prints) the port bound.
+        let mut old_config = None;
+        if let Some(bound) = self.shared.websocket_port.map(i32::from) {
+            if let Some(ws) = config.websocket.as_mut().filter(|ws| ws.port == -1) {
+                ws.port = bound;
+            }
+            if current.config.websocket.as_ref().is_some_and(|ws| ws.port == -1) {
+                let mut old = current.config.clone();
+                old.websocket.iter_mut().for_each(|ws| ws.port = bound);
+                old_config = Some(old);
+            }
+        }
+        let old_config = old_config.as_ref().unwrap_or(&current.config);
         let tls_digest = tls_files_digest(&config.tls);
-        let changes = diff(&current.config, &config, tls_digest != current.tls_digest)?;
+        let changes = diff(old_config, &config, tls_digest != current.tls_digest)?;
         let auth = Authenticator::reloaded(&config.auth, &current.auth)?
             .with_certificate_mapping(super::greeting::maps_certificates(&config));
         let tls = match &config.tls {
@@ -443,6 +478,7 @@ impl Server {
             ),
             None => None,
         };
+        let websocket_tls = websocket_tls(&config)?;
         if changes.logging {
             // The file first: a file that cannot be opened refuses the reload unchanged.
             match &config.log_file {
@@ -492,6 +528,7 @@ impl Server {
             info,
             tls,
             tls_digest,
+            websocket_tls,
             loaded_at: WallClock::now_unix_nanos(),
             surplus_by_core: surplus,
         });

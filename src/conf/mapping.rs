@@ -19,8 +19,6 @@ use std::time::Duration;
 pub const UNSUPPORTED_SECURITY_KEYS: &[&str] = &[
     "gateway",
     "jetstream",
-    "websocket",
-    "ws",
     "mqtt",
     "operator",
     "operators",
@@ -250,6 +248,7 @@ fn apply_key(
         "server_name" => config.server_name = Some(string(node)?),
         "leafnodes" | "leaf" => super::leafnodes::leafnodes_block(node, config, report)?,
         "cluster" => super::cluster::cluster_block(node, config, report)?,
+        "websocket" | "ws" => super::websocket::websocket_block(node, config, report)?,
         "debug" => config.debug = boolean(node)?,
         "trace" => config.trace = boolean(node)?,
         "logtime" => config.logtime = boolean(node)?,
@@ -397,8 +396,14 @@ fn http_port(value: i64) -> Result<Option<u16>, String> {
 /// `listen: PORT` or `listen: HOST:PORT` (`[::1]:4222` for IPv6). An empty host is
 /// `0.0.0.0`, as in nats-server.
 pub(super) fn listen(node: &Node) -> Result<(Option<String>, u16), String> {
+    let (host, number) = listen_parts(node)?;
+    Ok((host, port(number)?))
+}
+
+/// [`listen`]'s host (`0.0.0.0` for an empty one) and port number, not checked yet.
+pub(super) fn listen_parts(node: &Node) -> Result<(Option<String>, i64), String> {
     let text = match &node.value {
-        Value::Integer(n) => return Ok((None, port(*n)?)),
+        Value::Integer(n) => return Ok((None, *n)),
         Value::String(s) => s,
         other => {
             return Err(format!(
@@ -428,7 +433,7 @@ pub(super) fn listen(node: &Node) -> Result<(Option<String>, u16), String> {
         .parse()
         .map_err(|_| format!("could not parse port {port_text:?}"))?;
     let host = if host.is_empty() { "0.0.0.0" } else { host };
-    Ok((Some(host.to_string()), port(number)?))
+    Ok((Some(host.to_string()), number))
 }
 
 /// A duration string (`"2m"`, `"1h30m"`, `"500ms"`), or, as nats-server still accepts

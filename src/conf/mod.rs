@@ -2,8 +2,8 @@
 //!
 //! Three steps, one file each: [`lexer`] turns text into tokens with line and column;
 //! [`parser`] builds a tree of values, reading `include`s and resolving `$VARIABLE`s;
-//! [`mapping`] applies the keys ringmq knows to a [`Config`] (the `leafnodes` block in
-//! `leafnodes.rs`). Problems come back as
+//! [`mapping`] applies the keys ringmq knows to a [`Config`] (the `leafnodes`, `cluster` and
+//! `websocket` blocks in files of their own). Problems come back as
 //! [`Diagnostic`]s naming file, line and column: errors stop start-up, warnings do not.
 //!
 //! Security settings ringmq does not implement yet (`authorization`, `tls`, ...) are
@@ -16,6 +16,7 @@ mod leafnodes;
 pub mod lexer;
 pub mod mapping;
 pub mod parser;
+mod websocket;
 
 use crate::config::Config;
 use std::path::Path;

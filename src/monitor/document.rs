@@ -7,6 +7,7 @@ use super::leafz::LeafVarz;
 use super::query::SubsListing;
 use super::routez::ClusterVarz;
 use super::snapshot::{ConnRecord, CoreStats, SubRecord};
+use super::websocket::WebsocketVarz;
 use serde::ser::{Serialize, Serializer};
 use serde_json::ser::{CharEscape, Formatter, PrettyFormatter};
 use std::collections::BTreeMap;
@@ -180,6 +181,8 @@ pub struct ServerFacts {
     pub leaf: LeafVarz,
     /// The /varz `cluster` section (`{}` without a cluster).
     pub cluster: ClusterVarz,
+    /// The /varz `websocket` section (`{}` without a WebSocket listener).
+    pub websocket: WebsocketVarz,
 }
 
 /// The changing part of /varz.
@@ -233,7 +236,7 @@ struct Varz<'a> {
     gateway: Empty,
     leaf: &'a LeafVarz,
     mqtt: Empty,
-    websocket: Empty,
+    websocket: &'a WebsocketVarz,
     jetstream: Empty,
     tls_timeout: GoFloat,
     write_deadline: u64,
@@ -287,7 +290,7 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         gateway: Empty {},
         leaf: &facts.leaf,
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: &facts.websocket,
         jetstream: Empty {},
         tls_timeout: GoFloat(facts.tls_timeout),
         write_deadline: facts.write_deadline.as_nanos() as u64,

@@ -167,6 +167,7 @@ mod tests {
             worker_cores: 2,
             leaf: Default::default(),
             cluster: Default::default(),
+            websocket: Default::default(),
         };
         let counters = VarzCounters {
             now: 90_500_000_000,

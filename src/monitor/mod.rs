@@ -10,6 +10,7 @@
 //! - `snapshot`: what a core reports, and the sort/page rules that merge reports exactly.
 //! - `document`: the JSON documents in nats-server's layout (Go escaping and floats).
 //! - `leafz`: /leafz and the /varz `leaf` section.
+//! - `websocket`: the /varz `websocket` section.
 //! - `metrics`: the Prometheus text.
 //! - `clock`: Instant → Unix time, RFC 3339, Go durations, uptime text, HTTP dates.
 
@@ -21,3 +22,4 @@ pub mod metrics;
 pub mod query;
 pub mod routez;
 pub mod snapshot;
+pub mod websocket;
