@@ -48,6 +48,8 @@ pub struct Client {
     pub cid: u64,
     pub peer: SocketAddr,
     pub state: State,
+    /// A WebSocket client (the runtime frames its bytes; closes send a close frame).
+    pub websocket: bool,
     pub options: ConnectOptions,
     /// Whether a CONNECT has been accepted (the first one re-arms the ping timer).
     pub connected: bool,
@@ -142,6 +144,7 @@ impl Client {
             id,
             cid,
             peer,
+            websocket: false,
             state: State::Open,
             options: ConnectOptions::default(),
             connected: false,
@@ -241,6 +244,30 @@ pub enum ClosedReason {
     SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
     ServerShutdown,
+}
+
+/// How log lines name a client: `cid:N`, or `wid:N` for a WebSocket client (nats-server's
+/// prefixes).
+pub struct ClientTag {
+    websocket: bool,
+    cid: u64,
+}
+
+impl std::fmt::Display for ClientTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.websocket { "wid" } else { "cid" };
+        write!(f, "{kind}:{}", self.cid)
+    }
+}
+
+impl Client {
+    /// `cid:N` or `wid:N`, as log lines name this client.
+    pub fn tag(&self) -> ClientTag {
+        ClientTag {
+            websocket: self.websocket,
+            cid: self.cid,
+        }
+    }
 }
 
 impl ClosedReason {

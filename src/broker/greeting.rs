@@ -106,8 +106,9 @@ impl Shard {
             return true;
         };
         debug!(
-            "{} - cid:{} - Starting TLS client connection handshake",
-            client.peer, client.cid
+            "{} - {} - Starting TLS client connection handshake",
+            client.peer,
+            client.tag()
         );
         client.tls_handshaking = true;
         client.tls_wait = wait;
@@ -129,12 +130,16 @@ impl Shard {
             return;
         };
         debug!(
-            "{} - cid:{} - TLS handshake complete",
-            client.peer, client.cid
+            "{} - {} - TLS handshake complete",
+            client.peer,
+            client.tag()
         );
         debug!(
-            "{} - cid:{} - TLS version {}, cipher suite {}",
-            client.peer, client.cid, handshake.protocol_version, handshake.cipher_suite
+            "{} - {} - TLS version {}, cipher suite {}",
+            client.peer,
+            client.tag(),
+            handshake.protocol_version,
+            handshake.cipher_suite
         );
         let info_due = std::mem::take(&mut client.info_after_handshake);
         if info_due {
@@ -216,8 +221,10 @@ impl Shard {
                     .local_address(conn)
                     .map_or_else(|| "?".to_string(), |address| address.to_string());
                 error!(
-                    "{} - cid:{} - TLS handshake error: read tcp {local}->{}: i/o timeout",
-                    client.peer, client.cid, client.peer
+                    "{} - {} - TLS handshake error: read tcp {local}->{}: i/o timeout",
+                    client.peer,
+                    client.tag(),
+                    client.peer
                 );
                 if let Some(client) = self.client_mut(conn) {
                     client.tls_handshaking = false;

@@ -67,9 +67,9 @@ impl Shard {
         if crate::log::enabled(crate::log::Level::Trace) {
             if let Some(client) = self.client(conn) {
                 trace!(
-                    "{} - cid:{} - <<- [{}]",
+                    "{} - {} - <<- [{}]",
                     client.peer,
-                    client.cid,
+                    client.tag(),
                     TracedOp(&op)
                 );
             }
@@ -235,9 +235,9 @@ impl Shard {
         };
         if let Some(client) = self.client(conn) {
             error!(
-                "{} - cid:{} - {what}; read began {}",
+                "{} - {} - {what}; read began {}",
                 client.peer,
-                client.cid,
+                client.tag(),
                 quote_snippet(read)
             );
         }

@@ -51,8 +51,9 @@ impl Shard {
         if !recently_active || !client.rtt_measured {
             if client.pings_out + 1 > ping_max {
                 debug!(
-                    "{} - cid:{} - Stale Client Connection - Closing",
-                    client.peer, client.cid
+                    "{} - {} - Stale Client Connection - Closing",
+                    client.peer,
+                    client.tag()
                 );
                 io.write(conn, err::STALE_CONNECTION);
                 self.close_client(io, conn, true, ClosedReason::StaleConnection);

@@ -15,6 +15,9 @@ pub(super) enum ConnectionKind {
     Leaf,
     /// A cluster route, accepted or dialled, on core 0 (`route`).
     Route,
+    /// A connection from the WebSocket listener until its upgrade request passed
+    /// (`websocket`); then a `Client`.
+    WebsocketUpgrade,
 }
 
 /// Each open connection's kind, by runtime slot; a slot's entry names the generation it

@@ -16,7 +16,15 @@ use std::sync::Arc;
 impl Shard {
     /// A new client: INFO (with a nonce when nkey users exist), its state, the connection
     /// limit, then either the TLS handshake with its deadline or the auth and ping timers.
-    pub(super) fn open_client(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+    /// A `websocket` client is framed by the runtime already: INFO goes at once, and the
+    /// client port's TLS does not apply (the WebSocket listener has its own).
+    pub(super) fn open_client(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        peer: SocketAddr,
+        websocket: bool,
+    ) {
         // A client accepted after a reload was published gets the new INFO and rules even
         // if this core has not reached its turn end since.
         self.adopt_live_if_newer(io);
@@ -34,20 +42,27 @@ impl Shard {
         }
         let mut client = Box::new(Client::new(conn, cid, peer, parser, io.now()));
         client.awaiting_auth = live.auth.is_required();
+        client.websocket = websocket;
         client.nonce = nonce.map(String::into_boxed_str);
         self.clients[slot] = Some(client);
         self.open_clients += 1;
-        if !self.info_after_handshake() {
+        if websocket || !self.info_after_handshake() {
             self.write_info(io, conn, false);
         }
         if io.total_connections() > limits.max_connections {
-            error!("{peer} - cid:{cid} - maximum connections exceeded");
+            error!(
+                "{peer} - {} - maximum connections exceeded",
+                tag(websocket, cid)
+            );
             io.write(conn, err::MAX_CONNECTIONS);
             self.close_client(io, conn, true, ClosedReason::MaxConnectionsExceeded);
             return;
         }
-        debug!("{peer} - cid:{cid} - Client connection created");
-        if !self.start_client_tls(io, conn) {
+        debug!(
+            "{peer} - {} - Client connection created",
+            tag(websocket, cid)
+        );
+        if websocket || !self.start_client_tls(io, conn) {
             if live.auth.is_required() {
                 self.arm_auth_timer(io, conn);
             }
@@ -60,17 +75,24 @@ impl Shard {
     pub(super) fn client_closed(&mut self, io: &mut Io<'_>, conn: ConnId, reason: CloseReason) {
         self.retire(io, conn, closed_reason(reason));
         if let Some(client) = self.client(conn) {
+            if let CloseReason::Websocket(fault) = reason {
+                error!("{} - {} - read error: {fault}", client.peer, client.tag());
+            }
             log_tls_failure(client, reason);
             if reason == CloseReason::WriteDeadline {
                 self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 info!(
-                    "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                    client.peer, client.cid, self.live.config.limits.write_deadline
+                    "{} - {} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                    client.peer,
+                    client.tag(),
+                    self.live.config.limits.write_deadline
                 );
             }
             debug!(
-                "{} - cid:{} - Client connection closed: {:?}",
-                client.peer, client.cid, reason
+                "{} - {} - Client connection closed: {:?}",
+                client.peer,
+                client.tag(),
+                reason
             );
         }
         if let Some(client) = self.client_mut(conn) {
@@ -104,10 +126,20 @@ impl Shard {
         let Some(client) = self.client_mut(conn) else {
             return;
         };
+        let websocket = client.websocket;
         mark_closing(client, io);
         self.remove_all_subscriptions(io, conn);
+        if websocket && flush && super::websocket::flushes_on_close(reason) {
+            io.websocket_close(conn, super::websocket::close_status(reason), reason.text());
+        }
         io.close(conn, flush);
     }
+}
+
+/// `cid:N` / `wid:N` before the client exists.
+fn tag(websocket: bool, cid: u64) -> String {
+    let kind = if websocket { "wid" } else { "cid" };
+    format!("{kind}:{cid}")
 }
 
 /// What /connz shows for a close the runtime saw (the handler's own closes say why).
@@ -118,6 +150,7 @@ fn closed_reason(reason: CloseReason) -> ClosedReason {
         CloseReason::WriteDeadline => ClosedReason::SlowConsumerWriteDeadline,
         CloseReason::Shutdown => ClosedReason::ServerShutdown,
         CloseReason::Tls(_) => ClosedReason::TlsHandshakeError,
+        CloseReason::Websocket(_) => ClosedReason::ReadError,
     }
 }
 
@@ -126,8 +159,9 @@ fn closed_reason(reason: CloseReason) -> ClosedReason {
 fn log_tls_failure(client: &Client, reason: CloseReason) {
     match reason {
         CloseReason::Tls(failure) if client.tls_handshaking => error!(
-            "{} - cid:{} - TLS handshake error: {failure}",
-            client.peer, client.cid
+            "{} - {} - TLS handshake error: {failure}",
+            client.peer,
+            client.tag()
         ),
         // (Not for an `allow_non_tls` client that had yet to choose: nats-server's peek
         // takes its EOF as a plain-text client's.)
@@ -135,14 +169,14 @@ fn log_tls_failure(client: &Client, reason: CloseReason) {
             if client.tls_handshaking && client.tls_wait != TlsWait::ClientChoice =>
         {
             error!(
-                "{} - cid:{} - TLS handshake error: EOF",
-                client.peer, client.cid
+                "{} - {} - TLS handshake error: EOF",
+                client.peer,
+                client.tag()
             )
         }
-        CloseReason::Tls(failure) => debug!(
-            "{} - cid:{} - TLS error: {failure}",
-            client.peer, client.cid
-        ),
+        CloseReason::Tls(failure) => {
+            debug!("{} - {} - TLS error: {failure}", client.peer, client.tag())
+        }
         _ => {}
     }
 }

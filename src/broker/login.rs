@@ -46,7 +46,7 @@ impl Shard {
             Err(error) => {
                 // As nats-server: the JSON error is the log line, the client gets no -ERR.
                 if let Some(problem) = client.options.decode_problem(json) {
-                    error!("{} - cid:{} - {problem}", client.peer, client.cid);
+                    error!("{} - {} - {problem}", client.peer, client.tag());
                 }
                 return self.refuse_connect(io, conn, error);
             }
@@ -173,8 +173,9 @@ impl Shard {
             Rejected::NoWorkers => "no password check worker could start".to_string(),
         };
         error!(
-            "{} - cid:{} - refusing a login: {why} (limit {queued_max})",
-            client.peer, client.cid
+            "{} - {} - refusing a login: {why} (limit {queued_max})",
+            client.peer,
+            client.tag()
         );
         if let CheckKind::Connect(decoded) = kind {
             client.options = decoded.options;
@@ -283,14 +284,14 @@ impl Shard {
             return;
         };
         if let Some(detail) = detail {
-            debug!("{} - cid:{} - {detail}", client.peer, client.cid);
+            debug!("{} - {} - {detail}", client.peer, client.tag());
         }
         let options = &client.options;
         let line = self
             .live
             .auth
             .refusal_log(options.nkey.as_deref(), options.user.as_deref());
-        error!("{} - cid:{} - {line}", client.peer, client.cid);
+        error!("{} - {} - {line}", client.peer, client.tag());
         io.write(conn, err::AUTHORIZATION_VIOLATION);
         self.close_client(io, conn, true, ClosedReason::AuthenticationViolation);
     }
@@ -354,8 +355,9 @@ impl Shard {
             return;
         }
         debug!(
-            "{} - cid:{} - Authentication Timeout",
-            client.peer, client.cid
+            "{} - {} - Authentication Timeout",
+            client.peer,
+            client.tag()
         );
         io.write(conn, AUTHENTICATION_TIMEOUT);
         self.close_client(io, conn, true, ClosedReason::AuthenticationTimeout);

@@ -35,6 +35,7 @@ mod stall;
 mod subscriptions;
 mod timers;
 mod trace;
+pub mod websocket;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -97,8 +98,7 @@ pub struct Shared {
     pub route_tls: Option<route::RouteTlsConfigs>,
     /// The route port bound (`None`: no `cluster`).
     pub route_port: Option<u16>,
-    /// The WebSocket port bound (`None`: no `websocket` listener). TO BE FILLED by the
-    /// WebSocket listener's start-up (lead): /varz and reload read it.
+    /// The WebSocket port bound (`None`: no `websocket` listener): /varz and reload read it.
     pub websocket_port: Option<u16>,
     /// The cluster's name at start-up: the configured one, or a dynamic one (a random
     /// name a configured peer's replaces).
@@ -107,6 +107,8 @@ pub struct Shared {
     /// start-up: the client host and port, or, for an unspecified host, this machine's
     /// addresses.
     pub client_urls: Vec<String>,
+    /// The WebSocket listener, if a `websocket {}` block configured one.
+    pub websocket: Option<websocket::WebsocketPort>,
 }
 
 /// A running broker.
@@ -213,21 +215,31 @@ fn client_urls(host: &str, port: u16) -> Vec<String> {
     vec![join_host_port(&outside, port)]
 }
 
+/// `host:port` (an IPv6 host with or without brackets) as a socket address; the error names
+/// the configuration `block`.
+fn parse_listen_address(
+    host: &str,
+    port: u16,
+    block: &str,
+) -> std::io::Result<std::net::SocketAddr> {
+    let address = format!("{host}:{port}");
+    address
+        .parse()
+        .or_else(|_| format!("[{host}]:{port}").parse())
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{block}: bad listen address {address:?}"),
+            )
+        })
+}
+
 /// Binds the leaf node listener of a `leafnodes` block.
 fn bind_leaf(config: &Config) -> std::io::Result<Option<TcpListener>> {
     let Some(leaf) = &config.leafnodes else {
         return Ok(None);
     };
-    let address = format!("{}:{}", leaf.host, leaf.port);
-    let address = address
-        .parse()
-        .or_else(|_| format!("[{}]:{}", leaf.host, leaf.port).parse())
-        .map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("leafnodes: bad listen address {address:?}"),
-            )
-        })?;
+    let address = parse_listen_address(&leaf.host, leaf.port, "leafnodes")?;
     bind_listener(address).map(Some).map_err(|error| {
         std::io::Error::new(
             error.kind(),
@@ -277,6 +289,11 @@ impl Server {
         let route_port = match &route_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
             None => None,
+        };
+        let websocket = websocket::bind(&config)?;
+        let (websocket_listener, websocket) = match websocket {
+            Some((listener, port)) => (Some(listener), Some(port)),
+            None => (None, None),
         };
         let leaf_listener = bind_leaf(&config)?;
         let leaf_port = match &leaf_listener {
@@ -357,9 +374,10 @@ impl Server {
             leaf_tls,
             route_tls,
             route_port,
-            websocket_port: None,
+            websocket_port: websocket.as_ref().map(|port| port.port),
             cluster_name: config_cluster_name,
             client_urls,
+            websocket,
         });
         let live = shared.live.load();
         let factory_shared = Arc::clone(&shared);
@@ -368,6 +386,7 @@ impl Server {
             local: monitor_listener,
             leaf: leaf_listener,
             route: route_listener,
+            websocket: websocket_listener,
         };
         let runtime = runtime::start_with(runtime_config, listeners, move |core| {
             Shard::new(core, Arc::clone(&factory_shared))
@@ -377,6 +396,9 @@ impl Server {
                 "Starting http monitor on {}",
                 join_host_port(&live.config.host, http_port)
             );
+        }
+        if let Some(port) = &shared.websocket {
+            websocket::log_listening(&live.config, port);
         }
         if let (Some(leaf), Some(port)) = (&live.config.leafnodes, leaf_port) {
             info!(

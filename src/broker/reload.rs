@@ -455,7 +455,12 @@ impl Server {
             if let Some(ws) = config.websocket.as_mut().filter(|ws| ws.port == -1) {
                 ws.port = bound;
             }
-            if current.config.websocket.as_ref().is_some_and(|ws| ws.port == -1) {
+            if current
+                .config
+                .websocket
+                .as_ref()
+                .is_some_and(|ws| ws.port == -1)
+            {
                 let mut old = current.config.clone();
                 old.websocket.iter_mut().for_each(|ws| ws.port = bound);
                 old_config = Some(old);
@@ -631,9 +636,9 @@ impl Shard {
             == Some(false);
         if gone {
             crate::debug!(
-                "{} - cid:{} - user removed by a reload, closing",
+                "{} - {} - user removed by a reload, closing",
                 client.peer,
-                client.cid
+                client.tag()
             );
             self.close_client(io, conn, true, ClosedReason::ClientClosed);
             return;
@@ -658,9 +663,9 @@ impl Shard {
         };
         if identity.account != client.account {
             crate::debug!(
-                "{} - cid:{} - account changed by a reload, closing",
+                "{} - {} - account changed by a reload, closing",
                 client.peer,
-                client.cid
+                client.tag()
             );
             self.close_client(io, conn, true, ClosedReason::ClientClosed);
             return;

@@ -108,8 +108,9 @@ impl Shard {
             let options = &client.options;
             let user = crate::auth::user_label(options.nkey.as_deref(), options.user.as_deref());
             error!(
-                "{} - cid:{} - Publish Violation - {user}, {field} {subject:?}",
-                client.peer, client.cid
+                "{} - {} - Publish Violation - {user}, {field} {subject:?}",
+                client.peer,
+                client.tag()
             );
         }
     }
@@ -140,9 +141,9 @@ impl Shard {
             let user = crate::auth::user_label(options.nkey.as_deref(), options.user.as_deref());
             let queue = queue.map(|q| format!(", Queue: {q:?}")).unwrap_or_default();
             error!(
-                "{} - cid:{} - Subscription Violation - {user}, Subject {subject:?}{queue}, SID {}",
+                "{} - {} - Subscription Violation - {user}, Subject {subject:?}{queue}, SID {}",
                 client.peer,
-                client.cid,
+                client.tag(),
                 String::from_utf8_lossy(sid)
             );
         }
@@ -506,8 +507,10 @@ impl Shard {
     fn slow_consumer(&mut self, io: &mut Io<'_>, conn: ConnId, max_pending: usize) {
         if let Some(client) = self.client(conn) {
             info!(
-                "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                client.peer, client.cid, max_pending
+                "{} - {} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                client.peer,
+                client.tag(),
+                max_pending
             );
         }
         self.shared.slow_consumers.fetch_add(1, Ordering::Relaxed);

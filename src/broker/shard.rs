@@ -76,6 +76,8 @@ pub struct Shard {
     pub(super) monitoring: bool,
     /// Core 0 with monitoring on: the HTTP port's connections and requests in progress.
     pub(super) monitor: Option<Box<super::monitoring::Host>>,
+    /// WebSocket connections whose upgrade request is still arriving.
+    pub(super) upgrading: super::websocket::UpgradingConnections,
     /// The configuration this core runs with; replaced between loop turns when a reload
     /// publishes a newer generation (`reload`).
     pub(super) live: Arc<Live>,
@@ -163,6 +165,7 @@ impl Shard {
             monitoring: shared.http_port.is_some(),
             monitor: (core == 0 && shared.http_port.is_some())
                 .then(|| Box::new(super::monitoring::Host::new(&shared, &live))),
+            upgrading: Default::default(),
             shared,
             live,
             auth_tickets: 0,
@@ -220,7 +223,11 @@ impl Shard {
 impl Handler for Shard {
     fn on_open(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
         self.kinds.insert(conn, ConnectionKind::Client);
-        self.open_client(io, conn, peer);
+        self.open_client(io, conn, peer, false);
+    }
+
+    fn on_open_websocket(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        self.open_websocket(io, conn, peer);
     }
 
     fn on_open_local(&mut self, io: &mut Io<'_>, conn: ConnId, _peer: SocketAddr) {
@@ -267,7 +274,7 @@ impl Handler for Shard {
             Some(ConnectionKind::Client) => self.tls_established(io, conn, handshake),
             Some(ConnectionKind::Leaf) => self.leaf_tls_established(io, conn),
             Some(ConnectionKind::Route) => self.route_tls_established(io, conn),
-            Some(ConnectionKind::Monitor) | None => {}
+            Some(ConnectionKind::Monitor | ConnectionKind::WebsocketUpgrade) | None => {}
         }
     }
 
@@ -275,6 +282,7 @@ impl Handler for Shard {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.client_input(io, conn, data),
             Some(ConnectionKind::Monitor) => self.on_monitor_data(io, conn, data),
+            Some(ConnectionKind::WebsocketUpgrade) => self.upgrade_input(io, conn, data),
             Some(ConnectionKind::Leaf) => self.leaf_input(io, conn, data),
             Some(ConnectionKind::Route) => self.route_input(io, conn, data),
             None => {}
@@ -285,6 +293,7 @@ impl Handler for Shard {
         match self.kinds.get(conn) {
             Some(ConnectionKind::Client) => self.client_closed(io, conn, reason),
             Some(ConnectionKind::Monitor) => self.on_monitor_close(io, conn),
+            Some(ConnectionKind::WebsocketUpgrade) => self.upgrade_closed(io, conn),
             Some(ConnectionKind::Leaf) => self.leaf_closed(io, conn, reason),
             Some(ConnectionKind::Route) => self.route_closed(io, conn, reason),
             None => {}
@@ -306,6 +315,9 @@ impl Handler for Shard {
             }
             Timer::Ping(conn) if self.kinds.get(conn) == Some(ConnectionKind::Route) => {
                 self.on_route_ping_timer(io, conn)
+            }
+            Timer::Ping(conn) if self.kinds.get(conn) == Some(ConnectionKind::WebsocketUpgrade) => {
+                self.upgrade_timed_out(io, conn)
             }
             Timer::Ping(conn) => self.on_ping_timer(io, conn),
             Timer::Stall(conn)

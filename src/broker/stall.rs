@@ -170,9 +170,9 @@ impl Shard {
         }
         if let Some(client) = self.client_mut(consumer) {
             crate::debug!(
-                "{} - cid:{} - Not reading: no longer slowing its publishers",
+                "{} - {} - Not reading: no longer slowing its publishers",
                 client.peer,
-                client.cid
+                client.tag()
             );
             client.not_reading_at = Some(now_sent);
         }

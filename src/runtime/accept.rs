@@ -33,6 +33,28 @@ pub(super) enum ListenerKind {
     Local,
     Leaf,
     Route,
+    /// WebSocket clients: spread over the cores like `Clients`.
+    Websocket,
+}
+
+impl ListenerKind {
+    /// Connections of this kind go to the least-loaded core and count as live.
+    fn spread(self) -> bool {
+        matches!(self, ListenerKind::Clients | ListenerKind::Websocket)
+    }
+
+    /// The kind a hand-off record names (its byte after the fd).
+    pub(super) fn from_byte(byte: u8) -> ListenerKind {
+        if byte == 1 {
+            ListenerKind::Websocket
+        } else {
+            ListenerKind::Clients
+        }
+    }
+
+    fn to_byte(self) -> u8 {
+        u8::from(self == ListenerKind::Websocket)
+    }
 }
 
 /// One listening socket and its multishot accept.
@@ -78,7 +100,7 @@ impl<H: Handler> EventLoop<'_, H> {
             return;
         };
         for (index, listener) in acceptor.listeners.iter_mut().enumerate() {
-            if listener.kind != ListenerKind::Clients {
+            if !listener.kind.spread() {
                 continue;
             }
             listener.stopping = true;
@@ -107,8 +129,8 @@ impl<H: Handler> EventLoop<'_, H> {
         let kind = listener.kind;
         if result >= 0 {
             acceptor.exhaustion_logged = false;
-            if kind == ListenerKind::Clients {
-                self.hand_off(result);
+            if kind.spread() {
+                self.hand_off(result, kind);
             } else {
                 core_state::set_no_delay(result);
                 self.open_connection(result, kind);
@@ -161,7 +183,7 @@ impl<H: Handler> EventLoop<'_, H> {
     }
 
     /// Gives the fd to the core with the fewest live connections (ties round-robin).
-    pub(super) fn hand_off(&mut self, fd: i32) {
+    pub(super) fn hand_off(&mut self, fd: i32, kind: ListenerKind) {
         core_state::set_no_delay(fd);
         let shared = self.state.shared.clone();
         let acceptor = self.acceptor.as_mut().expect("only core 0 accepts");
@@ -178,17 +200,20 @@ impl<H: Handler> EventLoop<'_, H> {
         acceptor.next_core = (target + 1) % shared.cores;
         shared.live_connections[target].fetch_add(1, Ordering::Relaxed);
         if target == self.state.core {
-            self.open_connection(fd, ListenerKind::Clients);
+            self.open_connection(fd, kind);
         } else {
             let fd_bytes = fd.to_le_bytes();
-            self.state
-                .send_mail(target, RecordKind::NewConnection, &[&fd_bytes]);
+            self.state.send_mail(
+                target,
+                RecordKind::NewConnection,
+                &[&fd_bytes, &[kind.to_byte()]],
+            );
         }
     }
 
     /// Takes a connection into this core, opened by the callback of its listener's kind.
     pub(super) fn open_connection(&mut self, fd: i32, kind: ListenerKind) {
-        let uncounted = kind != ListenerKind::Clients;
+        let uncounted = !kind.spread();
         let Some(id) = self.state.insert_connection(fd, uncounted) else {
             return;
         };
@@ -201,6 +226,7 @@ impl<H: Handler> EventLoop<'_, H> {
             ListenerKind::Local => self.handler.on_open_local(&mut io, id, peer),
             ListenerKind::Leaf => self.handler.on_open_leaf(&mut io, id, peer),
             ListenerKind::Route => self.handler.on_open_route(&mut io, id, peer),
+            ListenerKind::Websocket => self.handler.on_open_websocket(&mut io, id, peer),
         }
         self.state.queue_arm(id.slot as usize);
     }

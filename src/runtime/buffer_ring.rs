@@ -198,18 +198,20 @@ impl BufferRing {
         }
     }
 
-    /// The `length` bytes the kernel wrote into buffer `buffer_id`. The borrow ends before
-    /// [`BufferRing::recycle`] (which takes `&mut self`) can hand the buffer back.
-    pub fn filled(&self, buffer_id: u16, length: usize) -> &[u8] {
+    /// The `length` bytes the kernel wrote into buffer `buffer_id`, writable (a WebSocket
+    /// payload is unmasked in place). The borrow ends before [`BufferRing::recycle`] (which
+    /// takes `&mut self`) can hand the buffer back.
+    pub fn filled_mut(&mut self, buffer_id: u16, length: usize) -> &mut [u8] {
         assert!(buffer_id < self.entries);
         assert!(length <= self.buffer_size as usize);
         let offset = usize::from(buffer_id) * self.buffer_size as usize;
         debug_assert!(offset + length <= self.data_bytes);
         // SAFETY: the completion that named `buffer_id` transferred that buffer to us; the
-        // kernel does not touch it again until we write it back at the tail, which needs
-        // `&mut self` and so cannot happen while this slice lives. The range is in bounds
-        // (asserted above) and the mapping lives as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.data.as_ptr().add(offset), length) }
+        // kernel does not touch it again until we write it back at the tail (`recycle`),
+        // which needs `&mut self` and so cannot happen while this exclusive borrow lives, and
+        // no other slice of the mapping exists meanwhile. The range is in bounds (asserted
+        // above) and the mapping lives as long as `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.data.as_ptr().add(offset), length) }
     }
 
     /// A completion consumed one buffer from the kernel's side of the ring.

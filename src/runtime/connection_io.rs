@@ -10,6 +10,7 @@ use super::event_loop::{EventLoop, HELD_INPUT_KEEP_BYTES};
 use super::outbound::{self, SendPlan};
 use super::ring::{self, OpKind, Token};
 use super::tls;
+use super::websocket;
 use super::{CloseReason, Handler, Io};
 
 impl<H: Handler> EventLoop<'_, H> {
@@ -94,12 +95,14 @@ impl<H: Handler> EventLoop<'_, H> {
         if connection.state != ConnectionState::Open {
             return;
         }
-        let data = self.ring.buffers().filled(buffer_id, length);
         let paused_by_handler = connection.paused_by_handler;
+        let data = self.ring.buffers_mut().filled_mut(buffer_id, length);
         if !paused_by_handler && connection.held_input.is_empty() {
             let id = connection.id(slot);
             if connection.tls.is_some() {
                 tls::receive(&mut self.state, &mut self.handler, slot, data);
+            } else if connection.websocket.is_some() {
+                websocket::receive(&mut self.state, &mut self.handler, slot, data);
             } else {
                 self.handler.on_data(
                     &mut Io {
@@ -132,6 +135,9 @@ impl<H: Handler> EventLoop<'_, H> {
             // Held bytes are ciphertext; they go through the session like fresh input,
             // after any plaintext a pause left in the session (hence even when empty).
             tls::receive(&mut self.state, &mut self.handler, slot, &held);
+        } else if connection.websocket.is_some() {
+            // Held bytes are frames, decoded like fresh input.
+            websocket::receive(&mut self.state, &mut self.handler, slot, &mut held);
         } else if !held.is_empty() {
             self.handler.on_data(
                 &mut Io {
@@ -375,6 +381,14 @@ impl<H: Handler> EventLoop<'_, H> {
                 continue;
             };
             connection.dirty = false;
+            if let Some(websocket) = connection.websocket.as_mut() {
+                // Written bytes become frames first (TLS then encrypts the frames).
+                websocket.frame_output(
+                    &mut connection.outbound,
+                    &mut self.state.pool,
+                    &mut self.state.websocket_engines,
+                );
+            }
             if let Some(tls) = connection.tls.as_mut() {
                 // The plaintext tail becomes records before any send is planned (even with a
                 // send in flight: the next one is planned from its completion).

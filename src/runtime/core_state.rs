@@ -19,6 +19,7 @@ use super::ring::{self, OpKind, Token};
 use super::ring_fd::RingFdSlot;
 use super::timer::{TimerTarget, Timers};
 use super::tls::TlsState;
+use super::websocket::{Engines, WebsocketState};
 use super::{CloseReason, ConnId, RuntimeConfig};
 
 /// State shared by all cores (and the `RuntimeHandle`): atomics only, no locks on the data
@@ -146,6 +147,8 @@ pub struct Connection {
     pub vectors: Box<SendVectors>,
     /// The TLS session once the handler called `start_tls`; `outbound` then holds records.
     pub tls: Option<Box<TlsState>>,
+    /// The WebSocket framing once the handler called `start_websocket` (under TLS if both).
+    pub websocket: Option<Box<WebsocketState>>,
     /// A dialled connection until its connect succeeds: the address the kernel reads, the
     /// handler's tag, the deadline (see `connect.rs`). Boxed: the slab may move the
     /// connection, the address must not move while the connect is in flight.
@@ -197,6 +200,8 @@ pub struct CoreState {
     /// Decrypted input of one TLS record, lent to `on_data` (empty until the first TLS
     /// connection; see `tls::PLAINTEXT_SCRATCH_BYTES`).
     pub tls_plaintext: Vec<u8>,
+    /// The WebSocket deflate/inflate engines and scratch buffers (made on first use).
+    pub websocket_engines: Engines,
 }
 
 impl CoreState {
@@ -266,6 +271,7 @@ impl CoreState {
             outbound: Outbound::default(),
             vectors: SendVectors::new(),
             tls: None,
+            websocket: None,
             dial,
         });
         ConnId {
@@ -354,6 +360,15 @@ impl CoreState {
             ConnectionState::Closing { .. } => return,
             ConnectionState::Draining { .. } if flush => return,
             _ => {}
+        }
+        if let Some(websocket) = connection.websocket.as_mut() {
+            if flush && connection.state == ConnectionState::Open {
+                websocket.frame_output(
+                    &mut connection.outbound,
+                    &mut self.pool,
+                    &mut self.websocket_engines,
+                );
+            }
         }
         if let Some(tls) = connection.tls.as_mut() {
             if flush && connection.state == ConnectionState::Open {

@@ -71,6 +71,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
                 (listeners.local, ListenerKind::Local),
                 (listeners.leaf, ListenerKind::Leaf),
                 (listeners.route, ListenerKind::Route),
+                (listeners.websocket, ListenerKind::Websocket),
             ];
             let others = others.into_iter().filter_map(|(socket, kind)| {
                 socket.map(|socket| AcceptListener {
@@ -334,7 +335,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             while let Some(block) = inbox.pop() {
                 for (kind, body) in mailbox::records(&block) {
                     if kind == RecordKind::NewConnection {
-                        let fd = i32::from_le_bytes(body.try_into().expect("4-byte fd"));
+                        let fd = i32::from_le_bytes(body[..4].try_into().expect("4-byte fd"));
                         core_state::close_fd(fd);
                         let core = self.state.core;
                         self.state.shared.live_connections[core].fetch_sub(1, Ordering::Relaxed);

@@ -57,8 +57,9 @@ impl<H: Handler> EventLoop<'_, H> {
                     body,
                 ),
                 RecordKind::NewConnection => {
-                    let fd = i32::from_le_bytes(body.try_into().expect("fd record is 4 bytes"));
-                    self.open_connection(fd, super::accept::ListenerKind::Clients);
+                    let fd = i32::from_le_bytes(body[..4].try_into().expect("fd record"));
+                    let kind = super::accept::ListenerKind::from_byte(body[4]);
+                    self.open_connection(fd, kind);
                 }
             }
         }

@@ -90,6 +90,7 @@ pub mod sys;
 mod teardown_tests;
 mod timer;
 mod tls;
+mod websocket;
 
 pub use connect::{ConnectError, CONNECT_TIMEOUT_DEFAULT};
 use core_state::{CoreState, Shared};
@@ -98,6 +99,7 @@ use timer::TimerTarget;
 pub use tls::{
     CertificateProblem, TlsClientConfig, TlsFailure, TlsHandshake, TlsLoadError, TlsServerConfig,
 };
+pub use websocket::{WebsocketFault, WebsocketSettings};
 
 /// A connection owned by one core: slab slot + generation (a reused slot has a new
 /// generation, so a stale id is recognised and ignored).
@@ -126,6 +128,9 @@ pub enum CloseReason {
     Shutdown,
     /// The TLS session failed (see [`Io::start_tls`]); any alert was sent first.
     Tls(TlsFailure),
+    /// The WebSocket framing failed (see [`Io::start_websocket`]); a close frame with the
+    /// fault's status and text was sent first.
+    Websocket(WebsocketFault),
 }
 
 /// Sizes and bounds of the runtime (filled from `config::Limits`).
@@ -183,6 +188,12 @@ pub trait Handler {
     /// A new connection from the route listener (core 0 only; see [`Listeners::route`]);
     /// the default closes it.
     fn on_open_route(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
+        let _ = peer;
+        io.close(conn, false);
+    }
+    /// A new connection from the WebSocket listener (see [`Listeners::websocket`]), placed
+    /// on the least-loaded core like a client; the default closes it.
+    fn on_open_websocket(&mut self, io: &mut Io<'_>, conn: ConnId, peer: SocketAddr) {
         let _ = peer;
         io.close(conn, false);
     }
@@ -283,6 +294,31 @@ impl Io<'_> {
         self.state
             .connection(conn)
             .map_or(0, |connection| connection.outbound.sent_total())
+    }
+
+    /// Makes `conn` a WebSocket connection (after the handler wrote its 101 answer, which
+    /// goes out as it is): input from now on is decoded from frames before `on_data` (ping,
+    /// close and framing faults are answered by the runtime), output written from now on is
+    /// framed at the flush. Under TLS if `conn` has a session. False if `conn` is not open.
+    pub fn start_websocket(&mut self, conn: ConnId, settings: WebsocketSettings) -> bool {
+        self.state.connection(conn).is_some()
+            && websocket::start(self.state, conn.slot as usize, settings)
+    }
+
+    /// Queues a WebSocket close frame on `conn` with `status` and `body` (cut to fit), sent
+    /// after the output written before it; typically right before [`Io::close`] with flush.
+    /// Only a connection's first close frame is sent; ignored on other connections.
+    pub fn websocket_close(&mut self, conn: ConnId, status: u16, body: &str) {
+        if self.state.connection(conn).is_some() {
+            websocket::queue_close(self.state, conn.slot as usize, status, body);
+        }
+    }
+
+    /// Whether `conn` is a WebSocket connection.
+    pub fn is_websocket(&self, conn: ConnId) -> bool {
+        self.state
+            .connection(conn)
+            .is_some_and(|connection| connection.websocket.is_some())
     }
 
     /// Replaces the TLS settings [`Io::start_tls`] uses from now on (configuration reload);
@@ -600,6 +636,9 @@ pub struct Listeners {
     /// Cluster route connections: like `local` (core 0, uncounted), opened with
     /// [`Handler::on_open_route`].
     pub route: Option<TcpListener>,
+    /// WebSocket client connections: spread over the cores and counted like `clients`,
+    /// opened with [`Handler::on_open_websocket`].
+    pub websocket: Option<TcpListener>,
 }
 
 /// Starts the cores with one client listener; see the module contract.
@@ -617,6 +656,7 @@ where
         local: None,
         leaf: None,
         route: None,
+        websocket: None,
     };
     start_with(config, listeners, make_handler)
 }
@@ -783,6 +823,7 @@ fn run_core<H: Handler>(
         write_scan_armed: false,
         shutting_down: false,
         tls_plaintext: Vec::new(),
+        websocket_engines: websocket::Engines::default(),
         to_connect: Vec::new(),
     };
     let handler = make_handler(seed.core);

@@ -11,11 +11,24 @@ const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// A compressed message could not be inflated (bad deflate data, or it inflates past the
 /// bound).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InflateError(pub String);
+pub enum InflateError {
+    /// Not deflate data (the engine's words).
+    Invalid(String),
+    /// The message (compressed or inflated) is longer than `max` bytes.
+    TooLarge { max: u64 },
+}
 
 impl std::fmt::Display for InflateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            InflateError::Invalid(error) => write!(f, "invalid deflate data: {error}"),
+            InflateError::TooLarge { max } => {
+                write!(
+                    f,
+                    "compressed message longer than the maximum of {max} bytes"
+                )
+            }
+        }
     }
 }
 
@@ -36,6 +49,17 @@ impl Inflater {
             produced: 0,
             max_message,
         }
+    }
+
+    /// Changes the bound on a message's inflated size (from the next byte on).
+    pub fn set_max_message(&mut self, max_message: u64) {
+        self.max_message = max_message;
+    }
+
+    /// Forgets a message left half inflated (after an error).
+    pub fn reset(&mut self) {
+        self.state.reset(false);
+        self.produced = 0;
     }
 
     /// Inflates `input`, a piece of the current message (the last one if `message_end`),
@@ -68,17 +92,16 @@ impl Inflater {
             let status = self
                 .state
                 .decompress(input, scratch, flush)
-                .map_err(|error| InflateError(format!("invalid deflate data: {error}")))?;
+                .map_err(|error| InflateError::Invalid(error.to_string()))?;
             let consumed = (self.state.total_in() - in_before) as usize;
             let produced = (self.state.total_out() - out_before) as usize;
             input = &input[consumed..];
             if produced > 0 {
                 self.produced += produced as u64;
                 if self.produced > self.max_message {
-                    return Err(InflateError(format!(
-                        "compressed message inflates past the maximum of {} bytes",
-                        self.max_message
-                    )));
+                    return Err(InflateError::TooLarge {
+                        max: self.max_message,
+                    });
                 }
                 sink(&scratch[..produced]);
             }
@@ -186,9 +209,7 @@ mod tests {
         let mut small = Inflater::new(50_000);
         assert_eq!(
             inflate_all(&mut small, &[&compressed]),
-            Err(InflateError(
-                "compressed message inflates past the maximum of 50000 bytes".into()
-            ))
+            Err(InflateError::TooLarge { max: 50_000 })
         );
     }
 }

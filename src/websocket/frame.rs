@@ -43,25 +43,52 @@ const RSV1_BIT: u8 = 0x40;
 const MASK_BIT: u8 = 0x80;
 
 /// A client broke the framing rules: the connection ends with a close frame carrying
-/// `status` and `text` (nats-server's words), after the input before the fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameError {
-    pub status: u16,
-    pub text: String,
+/// [`FrameError::status`] and the text (nats-server's words), after the input before the
+/// fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameError {
+    MaskMissing,
+    ControlTooLong,
+    ControlNotFinal,
+    MessageNotFinished,
+    InvalidContinuation,
+    UnknownOpcode(u8),
+    /// A data frame longer than the bound (ringmq's; nats-server has none).
+    TooLarge {
+        length: u64,
+        max: u64,
+    },
 }
 
 impl FrameError {
-    fn protocol(text: impl Into<String>) -> FrameError {
-        FrameError {
-            status: status::PROTOCOL_ERROR,
-            text: text.into(),
+    /// The close frame's status code.
+    pub fn status(self) -> u16 {
+        match self {
+            FrameError::TooLarge { .. } => status::MESSAGE_TOO_BIG,
+            _ => status::PROTOCOL_ERROR,
         }
     }
 }
 
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
+        match self {
+            FrameError::MaskMissing => f.write_str("mask bit missing"),
+            FrameError::ControlTooLong => write!(
+                f,
+                "control frame length bigger than maximum allowed of {MAX_CONTROL_PAYLOAD} bytes"
+            ),
+            FrameError::ControlNotFinal => f.write_str("control frame does not have final bit set"),
+            FrameError::MessageNotFinished => f.write_str(
+                "new message started before final frame for previous message was received",
+            ),
+            FrameError::InvalidContinuation => f.write_str("invalid continuation frame"),
+            FrameError::UnknownOpcode(opcode) => write!(f, "unknown opcode {opcode}"),
+            FrameError::TooLarge { length, max } => write!(
+                f,
+                "frame payload of {length} bytes exceeds the maximum of {max}"
+            ),
+        }
     }
 }
 
@@ -275,12 +302,9 @@ impl Decoder {
             self.stage = Stage::Control;
         } else {
             if length > self.max_frame_payload {
-                return Err(FrameError {
-                    status: status::MESSAGE_TOO_BIG,
-                    text: format!(
-                        "frame payload of {length} bytes exceeds the maximum of {}",
-                        self.max_frame_payload
-                    ),
+                return Err(FrameError::TooLarge {
+                    length,
+                    max: self.max_frame_payload,
                 });
             }
             self.stage = Stage::Payload;
@@ -295,26 +319,20 @@ impl Decoder {
         let fin = b0 & FINAL_BIT != 0;
         let compressed = b0 & RSV1_BIT != 0;
         if self.masked && b1 & MASK_BIT == 0 {
-            return Err(FrameError::protocol("mask bit missing"));
+            return Err(FrameError::MaskMissing);
         }
         match opcode {
             opcode::CLOSE | opcode::PING | opcode::PONG => {
                 if (b1 & 0x7F) as usize > MAX_CONTROL_PAYLOAD {
-                    return Err(FrameError::protocol(format!(
-                        "control frame length bigger than maximum allowed of {MAX_CONTROL_PAYLOAD} bytes"
-                    )));
+                    return Err(FrameError::ControlTooLong);
                 }
                 if !fin {
-                    return Err(FrameError::protocol(
-                        "control frame does not have final bit set",
-                    ));
+                    return Err(FrameError::ControlNotFinal);
                 }
             }
             opcode::TEXT | opcode::BINARY => {
                 if self.message_open {
-                    return Err(FrameError::protocol(
-                        "new message started before final frame for previous message was received",
-                    ));
+                    return Err(FrameError::MessageNotFinished);
                 }
                 self.message_open = !fin;
                 self.message_compressed = compressed;
@@ -322,12 +340,12 @@ impl Decoder {
             }
             opcode::CONTINUATION => {
                 if !self.message_open || compressed {
-                    return Err(FrameError::protocol("invalid continuation frame"));
+                    return Err(FrameError::InvalidContinuation);
                 }
                 self.message_open = !fin;
                 self.frame_final = fin;
             }
-            other => return Err(FrameError::protocol(format!("unknown opcode {other}"))),
+            other => return Err(FrameError::UnknownOpcode(other)),
         }
         Ok(())
     }

@@ -58,7 +58,7 @@ fn decode_in_pieces(stream: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<String>) {
                     events.push(format!("close {status} {body}"))
                 }
                 Err(error) => {
-                    events.push(format!("error {} {}", error.status, error.text));
+                    events.push(format!("error {} {error}", error.status()));
                     return (data, events);
                 }
             }
@@ -167,9 +167,9 @@ fn a_frame_over_the_bound_is_refused_and_a_long_length_form_is_read_as_written()
     let mut position = 0;
     assert_eq!(
         decoder.next(&mut frame, &mut position),
-        Err(FrameError {
-            status: status::MESSAGE_TOO_BIG,
-            text: "frame payload of 101 bytes exceeds the maximum of 100".into()
+        Err(FrameError::TooLarge {
+            length: 101,
+            max: 100
         })
     );
     // A 5-byte payload in the 8-byte length form (not minimal) is read as written.

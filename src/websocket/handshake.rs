@@ -244,6 +244,9 @@ pub struct Upgrade {
     pub no_masking: bool,
     /// A browser (`User-Agent: Mozilla/…`): server frames of at most 4 KiB.
     pub browser: bool,
+    /// Safari (its agent names `Version/` and `Safari/`) with compression: a compressed
+    /// message goes in one frame, not in 4 KiB fragments.
+    pub whole_compressed_frames: bool,
     /// A valid `X-Forwarded-For` address: the client's address from now on.
     pub forwarded_for: Option<IpAddr>,
 }
@@ -290,9 +293,9 @@ pub fn check(request: &Request, policy: &Policy) -> Result<Upgrade, Refusal> {
         return refuse(403, format!("origin not allowed: {reason}"));
     }
     let compress = policy.compression && offers_deflate(request);
-    let browser = request
-        .header("User-Agent")
-        .is_some_and(|agent| agent.starts_with("Mozilla/"));
+    let agent = request.header("User-Agent").unwrap_or("");
+    let browser = agent.starts_with("Mozilla/");
+    let safari = agent.contains("Version/") && agent.contains("Safari/");
     let endpoint = if request.target.starts_with("/leafnode") {
         Endpoint::Leafnode
     } else if request.target.starts_with("/mqtt") {
@@ -306,6 +309,7 @@ pub fn check(request: &Request, policy: &Policy) -> Result<Upgrade, Refusal> {
         compress,
         no_masking: request.header("Nats-No-Masking") == Some("true"),
         browser: browser && endpoint != Endpoint::Leafnode,
+        whole_compressed_frames: browser && compress && safari,
         forwarded_for: request
             .header("X-Forwarded-For")
             .and_then(|value| value.parse().ok()),

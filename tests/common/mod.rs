@@ -11,6 +11,7 @@
 
 pub mod http;
 pub mod leaf;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};

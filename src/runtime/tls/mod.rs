@@ -475,7 +475,11 @@ fn deliver_plaintext<H: Handler>(
         if count == 0 {
             break Delivery::Done;
         }
-        handler.on_data(&mut Io { state }, id, &scratch[..count]);
+        if state.connections[slot].websocket.is_some() {
+            super::websocket::receive(state, handler, slot, &mut scratch[..count]);
+        } else {
+            handler.on_data(&mut Io { state }, id, &scratch[..count]);
+        }
     };
     state.tls_plaintext = scratch;
     outcome
