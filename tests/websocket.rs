@@ -431,3 +431,96 @@ fn websocket_and_tcp_clients_exchange_messages_across_cores() {
     let expected: Vec<String> = (0..200).map(|i| format!("{i:03}")).collect();
     assert_eq!(seen, expected, "each job exactly once across the group");
 }
+
+/// A server started from a whole configuration file; returns it and its WebSocket port.
+fn start_conf(name: &str, body: &str) -> (Server, u16) {
+    let dir = temp_dir("ws", name);
+    let conf = write_conf(&dir, "ws.conf", body);
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let server = Server::start_launch(Opts::default(), &launch);
+    let port = server.listening_port(WS_LINE);
+    (server, port)
+}
+
+/// Upgrades and returns the client and its INFO line.
+fn upgraded(port: u16) -> (WsClient, String) {
+    let (mut client, head) = WsClient::connect(port, "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let info = client.next_frame(deadline()).expect("INFO");
+    (client, text(&info.payload))
+}
+
+#[test]
+fn the_blocks_own_token_guards_websocket_clients_only() {
+    let (server, port) = start_conf(
+        "token",
+        "websocket {\n  listen: \"127.0.0.1:-1\"\n  no_tls: true\n  authorization { token: \"s3cr3t\" }\n}\n",
+    );
+    let (mut refused, info) = upgraded(port);
+    assert!(info.contains("\"auth_required\":true"), "{info}");
+    refused.send(&binary(b"CONNECT {\"verbose\":false}\r\nPING\r\n"));
+    assert_eq!(
+        refused.read_stream_until(b"'Authorization Violation'\r\n", REPLY_TIMEOUT),
+        b"-ERR 'Authorization Violation'\r\n"
+    );
+    let close = refused.next_frame(deadline()).expect("close frame");
+    assert_eq!(
+        (close.first_byte, close.payload.as_slice()),
+        (0x88, &b"\x03\xf0Authentication Failure"[..])
+    );
+    assert!(refused.closed(deadline()));
+    let (mut admitted, _) = upgraded(port);
+    admitted.send(&binary(
+        b"CONNECT {\"verbose\":false,\"auth_token\":\"s3cr3t\"}\r\nPING\r\n",
+    ));
+    assert_eq!(
+        admitted.read_stream_until(b"PONG\r\n", REPLY_TIMEOUT),
+        b"PONG\r\n"
+    );
+    // TCP clients are not asked for it.
+    let mut tcp = RawClient::connect(server.port());
+    assert!(!tcp.info.contains("\"auth_required\""), "{}", tcp.info);
+    assert_eq!(text(&tcp.send_and_sync(common::CONNECT_QUIET)), "PONG\r\n");
+}
+
+#[test]
+fn no_auth_user_of_the_block_logs_websocket_clients_in_to_its_account() {
+    let (server, port) = start_conf(
+        "noauth",
+        "accounts {\n  A { users: [ { user: alice, password: pa } ] }\n  B { users: [ { user: bob, password: pb } ] }\n}\n\
+         websocket {\n  listen: \"127.0.0.1:-1\"\n  no_tls: true\n  no_auth_user: alice\n}\n",
+    );
+    let (mut websocket, info) = upgraded(port);
+    assert!(info.contains("\"auth_required\":true"), "{info}");
+    websocket.send(&binary(
+        b"CONNECT {\"verbose\":false}\r\nSUB in.a 1\r\nPING\r\n",
+    ));
+    assert_eq!(
+        websocket.read_stream_until(b"PONG\r\n", REPLY_TIMEOUT),
+        b"PONG\r\n"
+    );
+    // alice's account A reaches it; bob's account B does not.
+    for (user, pass) in [("bob", "pb"), ("alice", "pa")] {
+        let mut tcp = RawClient::connect(server.port());
+        tcp.send(
+            format!(
+                "CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\nPUB in.a {}\r\n{user}\r\n",
+                user.len()
+            )
+                .as_bytes(),
+        );
+        assert_eq!(text(&tcp.send_and_sync(b"")), "PONG\r\n");
+    }
+    websocket.send(&binary(b"PING\r\n"));
+    assert_eq!(
+        websocket.read_stream_until(b"PONG\r\n", REPLY_TIMEOUT),
+        b"MSG in.a 1 5\r\nalice\r\nPONG\r\n"
+    );
+    // A TCP client without credentials is refused (no top-level no_auth_user).
+    let mut anonymous = RawClient::connect(server.port());
+    anonymous.send(common::CONNECT_QUIET);
+    assert!(text(&anonymous.read_to_eof(deadline())).contains("-ERR 'Authorization Violation'\r\n"));
+}

@@ -70,6 +70,9 @@ impl Shard {
         info.client_ip = client.peer.ip().to_string();
         info.nonce = client.nonce.as_deref().map(str::to_string);
         info.tls_required |= encrypted;
+        // nats-server: a WebSocket block with credentials of its own makes its clients'
+        // INFO say auth_required, whatever the server's says.
+        info.auth_required |= client.websocket && self.live.websocket_auth.is_some();
         self.add_cluster_fields(&mut info);
         self.line.clear();
         info.encode(&mut self.line);
@@ -166,7 +169,8 @@ impl Shard {
         };
         client.tls_handshaking = false;
         client.tls_wait = TlsWait::Handshake;
-        if self.live.auth.is_required() {
+        let websocket = client.websocket;
+        if self.live.auth_for(websocket).is_required() {
             self.arm_auth_timer(io, conn);
         }
         self.arm_ping_timer(io, conn, interval);

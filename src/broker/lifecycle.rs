@@ -30,7 +30,8 @@ impl Shard {
         self.adopt_live_if_newer(io);
         let live = Arc::clone(&self.live);
         let cid = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let nonce = live.auth.needs_nonce().then(auth::new_nonce);
+        let authenticator = live.auth_for(websocket);
+        let nonce = authenticator.needs_nonce().then(auth::new_nonce);
         let limits = &live.config.limits;
         let parser = Parser::new(ParserLimits {
             max_control_line: limits.max_control_line,
@@ -41,7 +42,7 @@ impl Shard {
             self.clients.resize_with(slot + 1, || None);
         }
         let mut client = Box::new(Client::new(conn, cid, peer, parser, io.now()));
-        client.awaiting_auth = live.auth.is_required();
+        client.awaiting_auth = authenticator.is_required();
         client.websocket = websocket;
         client.nonce = nonce.map(String::into_boxed_str);
         self.clients[slot] = Some(client);
@@ -63,7 +64,7 @@ impl Shard {
             tag(websocket, cid)
         );
         if websocket || !self.start_client_tls(io, conn) {
-            if live.auth.is_required() {
+            if authenticator.is_required() {
                 self.arm_auth_timer(io, conn);
             }
             self.arm_ping_timer(io, conn, limits.ping_interval);

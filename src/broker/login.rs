@@ -68,11 +68,12 @@ impl Shard {
             return ControlFlow::Break(());
         };
         let mut identity = None;
-        if live.auth.is_required() {
+        let authenticator = live.auth_for(client.websocket);
+        if authenticator.is_required() {
             let mut credentials = credentials(&decoded.options);
             credentials.certificate = io.peer_certificate(conn);
             let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
-            match live.auth.verdict(&credentials, nonce) {
+            match authenticator.verdict(&credentials, nonce) {
                 Verdict::Admit(found) => identity = Some(found),
                 Verdict::Refuse(refusal) => {
                     client.options = decoded.options;
@@ -322,7 +323,8 @@ impl Shard {
         if matches!(first, b'C' | b'c') {
             return true;
         }
-        match self.live.auth.no_auth_identity() {
+        let websocket = self.client(conn).is_some_and(|client| client.websocket);
+        match self.live.auth_for(websocket).no_auth_identity() {
             Some(identity) => {
                 self.admit(io, conn, identity);
                 true
@@ -337,7 +339,8 @@ impl Shard {
     /// Closes `conn` with 'Authentication Timeout' unless it authenticates within the
     /// configured auth timeout.
     pub(super) fn arm_auth_timer(&mut self, io: &mut Io<'_>, conn: ConnId) {
-        let at = io.now() + self.live.auth.timeout();
+        let websocket = self.client(conn).is_some_and(|client| client.websocket);
+        let at = io.now() + self.live.auth_for(websocket).timeout();
         let timer = io.set_timer(at, Timer::Auth(conn).token());
         if let Some(client) = self.client_mut(conn) {
             if let Some(previous) = client.auth_timer.replace(timer) {

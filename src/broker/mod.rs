@@ -280,6 +280,8 @@ impl Server {
         let tls_digest = reload::tls_files_digest(&config.tls);
         let websocket_tls = reload::websocket_tls(&config)
             .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+        let websocket_auth = reload::websocket_authenticator(&config)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let monitor_listener = bind_monitor(&config)?;
         let http_port = match &monitor_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
@@ -364,6 +366,7 @@ impl Server {
                 tls_digest,
                 tls: tls.clone(),
                 websocket_tls,
+                websocket_auth,
                 surplus_by_core: Vec::new(),
             }),
             clock,

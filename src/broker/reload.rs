@@ -55,6 +55,10 @@ pub struct Live {
     /// The WebSocket listener's certificate and key (Some exactly when
     /// `config.websocket`'s `tls` is); a reload may replace them, for new connections.
     pub websocket_tls: Option<TlsServerConfig>,
+    /// WebSocket clients' authenticator when the `websocket` block has credentials of its
+    /// own (a user, a token or a `no_auth_user`, which then replace the top-level ones for
+    /// them, as nats-server's `authOverride`); `None`: they log in as TCP clients do.
+    pub websocket_auth: Option<Authenticator>,
     /// When this generation was loaded (Unix nanoseconds; /varz `config_load_time`).
     pub loaded_at: i64,
     /// Per core: clients to close because a reload lowered `max_connections` below the
@@ -403,6 +407,40 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
 
 /// The WebSocket listener's TLS files, loaded (a file that cannot be read refuses the
 /// start or the reload, naming it).
+impl Live {
+    /// Who decides a client's login: the WebSocket block's own authenticator for a
+    /// WebSocket client when there is one, else the server's.
+    pub fn auth_for(&self, websocket: bool) -> &Authenticator {
+        match &self.websocket_auth {
+            Some(auth) if websocket => auth,
+            _ => &self.auth,
+        }
+    }
+}
+
+/// The authenticator of WebSocket clients when the `websocket` block overrides the
+/// top-level credentials: the server's users, nkeys and accounts with the block's user,
+/// password, token, `no_auth_user` (each replacing the top-level one, set or not, as
+/// nats-server does) and auth timeout.
+pub fn websocket_authenticator(config: &Config) -> Result<Option<Authenticator>, String> {
+    let Some(websocket) = config.websocket.as_ref().filter(|ws| ws.overrides_auth()) else {
+        return Ok(None);
+    };
+    let block = websocket.authorization.clone().unwrap_or_default();
+    let mut auth = config.auth.clone();
+    auth.user = block.user;
+    auth.password = block.password;
+    auth.token = block.token;
+    auth.no_auth_user = websocket.no_auth_user.clone();
+    if block.timeout.is_some() {
+        auth.timeout = block.timeout;
+    }
+    let authenticator = Authenticator::new(&auth)
+        .map_err(|error| format!("websocket: {error}"))?
+        .with_certificate_mapping(super::greeting::maps_certificates(config));
+    Ok(Some(authenticator))
+}
+
 pub fn websocket_tls(config: &Config) -> Result<Option<TlsServerConfig>, String> {
     let Some(tls) = config.websocket.as_ref().and_then(|ws| ws.tls.as_ref()) else {
         return Ok(None);
@@ -484,6 +522,7 @@ impl Server {
             None => None,
         };
         let websocket_tls = websocket_tls(&config)?;
+        let websocket_auth = websocket_authenticator(&config)?;
         if changes.logging {
             // The file first: a file that cannot be opened refuses the reload unchanged.
             match &config.log_file {
@@ -534,6 +573,7 @@ impl Server {
             tls,
             tls_digest,
             websocket_tls,
+            websocket_auth,
             loaded_at: WallClock::now_unix_nanos(),
             surplus_by_core: surplus,
         });
@@ -612,7 +652,7 @@ impl Shard {
         if !admitted {
             // Not yet authenticated: its CONNECT meets the new users; the timer starts now
             // if auth became required.
-            let required = live.auth.is_required();
+            let required = live.auth_for(client.websocket).is_required();
             if required && !client.awaiting_auth {
                 client.awaiting_auth = true;
                 self.arm_auth_timer(io, conn);
@@ -631,7 +671,7 @@ impl Shard {
         // As nats-server: a client whose user or nkey is gone is closed without a word
         // (it "moved accounts"); one whose credentials no longer pass is refused.
         let gone = live
-            .auth
+            .auth_for(client.websocket)
             .knows_login(sent.nkey.as_deref(), sent.user.as_deref())
             == Some(false);
         if gone {
@@ -646,7 +686,7 @@ impl Shard {
         let mut credentials = credentials;
         credentials.certificate = io.peer_certificate(conn);
         let nonce = client.nonce.as_deref().unwrap_or("").as_bytes();
-        match live.auth.verdict(&credentials, nonce) {
+        match live.auth_for(client.websocket).verdict(&credentials, nonce) {
             Verdict::Admit(identity) => self.apply_rechecked(io, conn, identity),
             Verdict::Refuse(_) => self.refuse_auth(io, conn, None),
             // A changed bcrypt hash: checked off the core; the client keeps its current
