@@ -437,7 +437,10 @@ fn a_changed_websocket_block_refuses_the_reload_with_nats_server_text() {
              {compression} }}\n"
         )
     };
-    let file = ConfigFile::new("ws-changed", &format!("max_payload: 1024\n{}", block(false)));
+    let file = ConfigFile::new(
+        "ws-changed",
+        &format!("max_payload: 1024\n{}", block(false)),
+    );
     let server = start(&file);
     file.rewrite(&format!("max_payload: 100\n{}", block(true)));
     hangup(&server);

@@ -147,7 +147,10 @@ fn a_good_block_and_a_block_without_a_port_pass_the_check() {
              handshake_timeout: \"5s\"\n  authorization { token: s3cret, timeout: 2 }\n}\n",
         ),
         // nats-server reads a block without a port and ignores it: no check applies.
-        ("portless", "ws { no_tls: false, jwt_cookie: c, no_auth_user: nobody }\n"),
+        (
+            "portless",
+            "ws { no_tls: false, jwt_cookie: c, no_auth_user: nobody }\n",
+        ),
     ] {
         let file = ConfigFile::new(name, text);
         let (program, prefix) = match Flavor::from_env() {

@@ -26,10 +26,10 @@ use crate::monitor::leafz::{self, LeafVarz};
 use crate::monitor::metrics;
 use crate::monitor::query::{self, ConnState, ConnzOptions, Endpoint, SubsListing, SubszOptions};
 use crate::monitor::routez::{self, ClusterVarz};
-use crate::monitor::websocket::WebsocketVarz;
 use crate::monitor::snapshot::{
     self, ConnRecord, ConnSelect, CoreSnapshot, CoreStats, SnapshotRequest, SubSelect,
 };
+use crate::monitor::websocket::WebsocketVarz;
 use crate::runtime::{ConnId, Io, TimerId};
 use crate::{debug, error};
 use std::collections::{BTreeMap, HashMap, VecDeque};

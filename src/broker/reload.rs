@@ -455,7 +455,12 @@ impl Server {
             if let Some(ws) = config.websocket.as_mut().filter(|ws| ws.port == -1) {
                 ws.port = bound;
             }
-            if current.config.websocket.as_ref().is_some_and(|ws| ws.port == -1) {
+            if current
+                .config
+                .websocket
+                .as_ref()
+                .is_some_and(|ws| ws.port == -1)
+            {
                 let mut old = current.config.clone();
                 old.websocket.iter_mut().for_each(|ws| ws.port = bound);
                 old_config = Some(old);

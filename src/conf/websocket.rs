@@ -83,8 +83,8 @@ impl Block<'_> {
                 }
             },
             "same_origin" => boolean(value).map(|on| ws.same_origin = on),
-            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin"
-            | "origins" | "origin" => match origins(value) {
+            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
+            | "origin" => match origins(value) {
                 Ok(list) => {
                     ws.allowed_origins = list;
                     Ok(())
@@ -226,7 +226,9 @@ fn tls_block(node: &Node, report: &mut Report) -> Result<Option<TlsConfig>, (Pos
             "insecure" => boolean(value).map(|_| ()),
             "timeout" => tls_timeout(value).map(|t| tls.timeout = t),
             "verify_cert_and_check_known_urls" => boolean(value).and_then(|on| match on {
-                true => Err("verify_cert_and_check_known_urls not supported in this context".into()),
+                true => {
+                    Err("verify_cert_and_check_known_urls not supported in this context".into())
+                }
                 false => Ok(()),
             }),
             _ if REFUSED_TLS_KEYS.contains(&key.as_str()) => {
@@ -415,7 +417,9 @@ mod tests {
         );
         let users = "authorization { users: [ {user: a, password: b} ] }\n";
         assert_eq!(
-            refused(&format!("{users}websocket {{ port: -1, no_tls: true, no_auth_user: bob }}\n")),
+            refused(&format!(
+                "{users}websocket {{ port: -1, no_tls: true, no_auth_user: bob }}\n"
+            )),
             "no_auth_user: \"bob\" not present as user in authorization block or account \
              configuration"
         );
@@ -424,7 +428,9 @@ mod tests {
             "websocket authentication username not compatible with presence of users/nkeys"
         );
         assert_eq!(
-            refused(&format!("{users}websocket {{ port: -1, no_tls: true, authorization {{ token: t }} }}\n")),
+            refused(&format!(
+                "{users}websocket {{ port: -1, no_tls: true, authorization {{ token: t }} }}\n"
+            )),
             "websocket authentication token not compatible with presence of users/nkeys"
         );
         assert_eq!(
@@ -474,8 +480,10 @@ mod tests {
         );
         assert_eq!(
             errors("websocket { port: 70000 }\n"),
-            ["m.conf:1:19: websocket: port: port must be 1-65535, 0 for none or -1 for a \
-              random port, got 70000"]
+            [
+                "m.conf:1:19: websocket: port: port must be 1-65535, 0 for none or -1 for a \
+              random port, got 70000"
+            ]
         );
     }
 
@@ -491,7 +499,10 @@ mod tests {
             (tls.cert_file.to_str(), tls.key_file.to_str()),
             (Some("c.pem"), Some("k.pem"))
         );
-        assert_eq!(tls.ca_file.as_deref().and_then(|p| p.to_str()), Some("ca.pem"));
+        assert_eq!(
+            tls.ca_file.as_deref().and_then(|p| p.to_str()),
+            Some("ca.pem")
+        );
         assert!(tls.verify && !tls.verify_and_map && !ws.no_tls);
         assert_eq!(tls.timeout, Duration::from_millis(500));
         assert_eq!(

@@ -72,8 +72,7 @@ fn parse_inner(raw: &str, via_request: bool) -> Result<Url, String> {
     }
     let mut host = String::new();
     let mut path = rest;
-    if (!scheme.is_empty() || !via_request && !rest.starts_with("///")) && rest.starts_with("//")
-    {
+    if (!scheme.is_empty() || !via_request && !rest.starts_with("///")) && rest.starts_with("//") {
         let authority_and_path = &rest[2..];
         let (authority, after) = match authority_and_path.find('/') {
             Some(i) => authority_and_path.split_at(i),
@@ -212,8 +211,7 @@ fn unescape(text: &str, mode: Mode) -> Result<String, String> {
                 i += 3;
             }
             c => {
-                if matches!(mode, Mode::Host | Mode::Zone) && c < 0x80 && should_escape_in_host(c)
-                {
+                if matches!(mode, Mode::Host | Mode::Zone) && c < 0x80 && should_escape_in_host(c) {
                     return Err(format!(
                         "invalid character {} in host name",
                         quote(&(c as char).to_string())
@@ -339,7 +337,11 @@ mod tests {
     fn parse_accepts_what_go_accepts() {
         for (text, scheme, host) in [
             ("http://example.com", "http", "example.com"),
-            ("HTTPS://Example.com:8443/x?y#z", "https", "Example.com:8443"),
+            (
+                "HTTPS://Example.com:8443/x?y#z",
+                "https",
+                "Example.com:8443",
+            ),
             ("http://[::1]:80", "http", "[::1]:80"),
             ("x", "", ""),
             ("mailto:a@b", "mailto", ""),
@@ -377,7 +379,10 @@ mod tests {
                 "http://u{}@h",
                 r#"parse "http://u{}@h": net/url: invalid userinfo"#,
             ),
-            ("http://h/#%g", r#"parse "http://h/#%g": invalid URL escape "%g""#),
+            (
+                "http://h/#%g",
+                r#"parse "http://h/#%g": invalid URL escape "%g""#,
+            ),
         ] {
             assert_eq!(parse(text).unwrap_err(), error, "{text}");
         }
@@ -389,18 +394,21 @@ mod tests {
             parse_request_uri("x").unwrap_err(),
             r#"parse "x": invalid URI for request"#
         );
-        assert_eq!(
-            parse_request_uri("").unwrap_err(),
-            r#"parse "": empty url"#
-        );
+        assert_eq!(parse_request_uri("").unwrap_err(), r#"parse "": empty url"#);
         let url = parse_request_uri("https://Web.Example:8443").unwrap();
-        assert_eq!((url.scheme.as_str(), url.host.as_str()), ("https", "Web.Example:8443"));
+        assert_eq!(
+            (url.scheme.as_str(), url.host.as_str()),
+            ("https", "Web.Example:8443")
+        );
     }
 
     #[test]
     fn hosts_and_default_ports_as_nats_server() {
         let split = |tls, text| ws_host_and_port(tls, text);
-        assert_eq!(split(false, "Example.COM"), Ok(("example.com".into(), "80".into())));
+        assert_eq!(
+            split(false, "Example.COM"),
+            Ok(("example.com".into(), "80".into()))
+        );
         assert_eq!(split(true, "h"), Ok(("h".into(), "443".into())));
         assert_eq!(split(true, "h:8443"), Ok(("h".into(), "8443".into())));
         assert_eq!(split(false, "[::1]:80"), Ok(("::1".into(), "80".into())));

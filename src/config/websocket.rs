@@ -106,9 +106,8 @@ impl WebsocketConfig {
             return Err(ConfigError("websocket requires TLS configuration".into()));
         }
         for origin in &self.allowed_origins {
-            go_url::parse(origin).map_err(|error| {
-                ConfigError(format!("unable to parse allowed origin: {error}"))
-            })?;
+            go_url::parse(origin)
+                .map_err(|error| ConfigError(format!("unable to parse allowed origin: {error}")))?;
         }
         if let Some(name) = &self.no_auth_user {
             if auth.users.is_empty() {

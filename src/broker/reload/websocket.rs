@@ -11,7 +11,11 @@ pub fn check(old: Option<&WebsocketConfig>, new: Option<&WebsocketConfig>) -> Re
     if comparable(old) == comparable(new) {
         return Ok(());
     }
-    Err(super::unsupported("Websocket", go_value(old), go_value(new)))
+    Err(super::unsupported(
+        "Websocket",
+        go_value(old),
+        go_value(new),
+    ))
 }
 
 /// What nats-server compares: everything but the TLS configuration, the origins in order,
@@ -117,7 +121,12 @@ mod tests {
             ..plain()
         };
         let refused = check(Some(&old), Some(&token)).unwrap_err();
-        assert!(refused.ends_with("new={127.0.0.1 18443      [REDACTED] 0 true <nil> false map[] false [] false 0s}"), "{refused}");
+        assert!(
+            refused.ends_with(
+                "new={127.0.0.1 18443      [REDACTED] 0 true <nil> false map[] false [] false 0s}"
+            ),
+            "{refused}"
+        );
     }
 
     #[test]
