@@ -203,10 +203,10 @@ fn authorization(node: &Node, report: &mut Report) -> Option<WebsocketAuth> {
     Some(auth)
 }
 
-/// `tls { cert_file, key_file, ca_file, verify, timeout }` (`insecure` is accepted and
-/// means nothing on a server, as in nats-server). The keys of [`REFUSED_TLS_KEYS`] refuse
-/// the start; other keys are unknown to nats-server 2.9.10 too. Problems other than the
-/// first are reported directly.
+/// `tls { cert_file, key_file, ca_file, verify, timeout }` (`insecure` and
+/// `connection_rate_limit` are accepted and do nothing here, as in nats-server). The keys
+/// of [`REFUSED_TLS_KEYS`] refuse the start; other keys are unknown to nats-server 2.9.10
+/// too. Problems other than the first are reported directly.
 fn tls_block(node: &Node, report: &mut Report) -> Result<Option<TlsConfig>, (Pos, String)> {
     let Value::Map(map) = &node.value else {
         let message = format!("expected a block, got {}", node.value.describe());
@@ -224,6 +224,8 @@ fn tls_block(node: &Node, report: &mut Report) -> Result<Option<TlsConfig>, (Pos
             "ca_file" => string(value).map(|v| tls.ca_file = path(v)),
             "verify" => boolean(value).map(|on| tls.verify = on),
             "insecure" => boolean(value).map(|_| ()),
+            // nats-server reads it and applies it to the client port only.
+            "connection_rate_limit" => integer(value).map(|_| ()),
             "timeout" => tls_timeout(value).map(|t| tls.timeout = t),
             "verify_cert_and_check_known_urls" => boolean(value).and_then(|on| match on {
                 true => {
@@ -492,7 +494,7 @@ mod tests {
         let ws = clean(
             "websocket { port: 443, tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, \
              verify: true, timeout: 0.5, insecure: false, verify_and_map: false, \
-             pinned_certs: [] } }\n",
+             pinned_certs: [], connection_rate_limit: 10 } }\n",
         );
         let tls = ws.tls.expect("tls");
         assert_eq!(
