@@ -393,6 +393,9 @@ impl<H: Handler> EventLoop<'_, H> {
                 // The plaintext tail becomes records before any send is planned (even with a
                 // send in flight: the next one is planned from its completion).
                 tls.encrypt(&mut connection.outbound, &mut self.state.pool);
+                if let Some(websocket) = connection.websocket.as_mut() {
+                    websocket.tail_replaced(&connection.outbound);
+                }
             }
             if connection.send_in_flight
                 || matches!(connection.state, ConnectionState::Closing { .. })

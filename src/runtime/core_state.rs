@@ -373,6 +373,9 @@ impl CoreState {
         if let Some(tls) = connection.tls.as_mut() {
             if flush && connection.state == ConnectionState::Open {
                 tls.finish(&mut connection.outbound, &mut self.pool);
+                if let Some(websocket) = connection.websocket.as_mut() {
+                    websocket.tail_replaced(&connection.outbound);
+                }
             }
         }
         if flush && !connection.outbound.is_empty() {

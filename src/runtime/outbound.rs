@@ -114,7 +114,7 @@ pub enum SendPlan {
 pub struct Outbound {
     chunks: VecDeque<Chunk>,
     queued_bytes: usize,
-    /// Bytes ever appended, wrapping (see `written_total`).
+    /// Bytes appended and not truncated, wrapping (see `written_total`).
     written_total: usize,
     /// Front bytes covered by the send planned last and not yet completed (0: none). The
     /// kernel may be reading them: nothing but `advance` may release them.
@@ -212,9 +212,11 @@ impl Outbound {
         })
     }
 
-    /// Bytes ever appended (wrapping): a TLS connection remembers this count after each
-    /// encryption, so that everything written since is known to be its plaintext tail
-    /// without `write` having to ask.
+    /// Bytes appended and not truncated since (wrapping): a TLS or WebSocket connection
+    /// remembers this count after each encryption or framing, so that everything written
+    /// since is known to be its plaintext tail without `write` having to ask. A tail
+    /// replaced by `truncate_tail` is not counted, so two transforms stacked (frames, then
+    /// TLS records) each see only what followed their own last pass.
     pub fn written_total(&self) -> usize {
         self.written_total
     }
@@ -264,6 +266,7 @@ impl Outbound {
             self.in_flight
         );
         self.queued_bytes -= count;
+        self.written_total = self.written_total.wrapping_sub(count);
         while count > 0 {
             let chunk = self
                 .chunks

@@ -116,6 +116,12 @@ impl WebsocketState {
         }
     }
 
+    /// The transport under this one (TLS) replaced the queue's tail, frames included, by
+    /// its records: nothing written so far is this one's to frame any more.
+    pub(super) fn tail_replaced(&mut self, outbound: &Outbound) {
+        self.framed_up_to = outbound.written_total();
+    }
+
     /// Replaces the plaintext tail of `outbound` by frames: queued pongs, then the tail as
     /// one binary message (deflated past the threshold when negotiated; cut into 4 KiB
     /// frames for a browser), then a queued close frame.

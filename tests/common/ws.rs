@@ -81,21 +81,76 @@ fn inflate(bytes: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The socket under the frames: plain TCP, or a TLS session over it (`wss://`).
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(stream) => stream,
+            Transport::Tls(stream) => &stream.sock,
+        }
+    }
+
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.read(buffer),
+            Transport::Tls(stream) => stream.read(buffer),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(stream) => stream.write_all(bytes),
+            Transport::Tls(stream) => {
+                stream.write_all(bytes)?;
+                stream.flush()
+            }
+        }
+    }
+}
+
 pub struct WsClient {
-    stream: TcpStream,
+    stream: Transport,
     buffer: Vec<u8>,
 }
 
 impl WsClient {
     /// Connects and sends `request` (an upgrade request or anything else).
     pub fn send_request(port: u16, request: &[u8]) -> WsClient {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream.set_nodelay(true).expect("nodelay");
-        stream.write_all(request).expect("write request");
-        WsClient {
-            stream,
+        let mut client = WsClient {
+            stream: Transport::Plain(stream),
             buffer: Vec::new(),
-        }
+        };
+        client.send(request);
+        client
+    }
+
+    /// Connects over TLS (trusting `config`'s roots, naming the server `localhost`),
+    /// upgrades with `extra` headers, and returns the client and the response head.
+    pub fn connect_tls(
+        port: u16,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        extra: &str,
+    ) -> (WsClient, String) {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let session = rustls::ClientConnection::new(config, name).expect("TLS session");
+        let mut client = WsClient {
+            stream: Transport::Tls(Box::new(rustls::StreamOwned::new(session, tcp))),
+            buffer: Vec::new(),
+        };
+        client.send(upgrade_request(extra).as_bytes());
+        let head = client
+            .read_head(Instant::now() + Duration::from_secs(10))
+            .expect("an answer to the upgrade request");
+        (client, head)
     }
 
     /// Connects, upgrades with `extra` headers, and returns the client and the response
@@ -122,6 +177,7 @@ impl WsClient {
                 return false;
             }
             self.stream
+                .tcp()
                 .set_read_timeout(Some(deadline - now))
                 .expect("timeout");
             match self.stream.read(&mut chunk) {

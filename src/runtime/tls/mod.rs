@@ -384,7 +384,10 @@ fn feed<H: Handler>(
     input: &mut &[u8],
 ) -> bool {
     let CoreState {
-        connections, pool, ..
+        connections,
+        pool,
+        websocket_engines,
+        ..
     } = &mut *state;
     let connection = &mut connections[slot];
     let peer = connection.peer;
@@ -417,7 +420,20 @@ fn feed<H: Handler>(
     // rustls's answers (handshake flights, key updates, the fatal alert of an error), after
     // the plaintext the handler wrote so far (so only when there are answers: otherwise the
     // plaintext waits for the flush and shares records with what follows).
-    let wrote = tls.session.wants_write() && tls.encrypt(&mut connection.outbound, pool);
+    let wants_write = tls.session.wants_write();
+    if wants_write {
+        // Plaintext a WebSocket connection wrote becomes frames before it is encrypted.
+        if let Some(websocket) = connection.websocket.as_mut() {
+            websocket.frame_output(&mut connection.outbound, pool, websocket_engines);
+        }
+    }
+    let tls = connection.tls.as_deref_mut().expect("a TLS connection");
+    let wrote = wants_write && tls.encrypt(&mut connection.outbound, pool);
+    if wants_write {
+        if let Some(websocket) = connection.websocket.as_mut() {
+            websocket.tail_replaced(&connection.outbound);
+        }
+    }
     let io_state = match processed {
         Ok(io_state) => io_state,
         Err(failure) => {
