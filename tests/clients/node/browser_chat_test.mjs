@@ -78,12 +78,17 @@ async function openChat(browser, pageUrl, server, name, problems) {
   await cdp.send("Network.enable");
   const handshakes = [];
   cdp.on("Network.webSocketHandshakeResponseReceived", (e) => handshakes.push(e.response));
+  // Sizes of the data frames the page received (binary ones come base64-encoded).
+  const frames = [];
+  cdp.on("Network.webSocketFrameReceived", ({ response: r }) =>
+    frames.push(r.opcode === 2 ? Buffer.from(r.payloadData, "base64").length : r.payloadData.length),
+  );
   const query = new URLSearchParams({ name, room: "lobby", server: server.wsUrl });
   await page.goto(`${pageUrl}?${query}`);
   await page.waitForSelector('body[data-state="joined"]', { timeout: MSG_TIMEOUT }).catch(async (e) => {
     throw new Mismatch(`${name} did not join: ${await page.textContent("#status")} (${e.message.split("\n")[0]})`);
   });
-  return { page, context, handshakes, name };
+  return { page, context, handshakes, frames, name };
 }
 
 /** Waits until `selector`'s elements show exactly `expected` (their text, in order). */
@@ -163,6 +168,14 @@ async function chatCase(browser, server, pageUrl, compression, screenshot) {
     await step("tcp-bot: welcome bob");
     await say(alice, "a longer line, so that this frame is over the server's 64-byte compression threshold");
     await step("alice: a longer line, so that this frame is over the server's 64-byte compression threshold");
+    if (screenshot) await bob.page.screenshot({ path: screenshot });
+    // A message of 10,889 bytes: nats-server sends a browser (User-Agent `Mozilla/…`)
+    // uncompressed frames of at most 4096 bytes, so it arrives in pieces; the pages must
+    // show it whole.
+    const long = Array.from({ length: 2000 }, (_, i) => `w${i}`).join(" ");
+    expectEq(long.length, 10_889, "length of the long message");
+    await botSays(long);
+    await step(`tcp-bot: ${long}`);
     botInbox.expectNoMore("tcp-bot");
 
     // What each page's WebSocket upgrade got back: the extension only when compression is on.
@@ -171,8 +184,9 @@ async function chatCase(browser, server, pageUrl, compression, screenshot) {
       const { status, headers: h } = chat.handshakes[0];
       const ext = Object.entries(h).find(([k]) => k.toLowerCase() === "sec-websocket-extensions");
       expectEq([status, ext?.[1] ?? null], [101, compression ? DEFLATE_101 : null], `${chat.name}: 101 response and its Sec-WebSocket-Extensions`);
+      // Uncompressed, the long message came in frames of 4096 bytes and no frame was larger.
+      if (!compression) expectEq(Math.max(...chat.frames), 4096, `${chat.name}: largest frame (sizes ${chat.frames})`);
     }
-    if (screenshot) await bob.page.screenshot({ path: screenshot });
     if (problems.length) throw new Mismatch(`problems: ${problems.join("; ")}`);
   } finally {
     for (const chat of chats) await chat.context.close();
