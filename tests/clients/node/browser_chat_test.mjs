@@ -123,6 +123,7 @@ async function chatCase(browser, server, pageUrl, compression, screenshot) {
   const chats = [];
   try {
     const botInbox = new Inbox(bot, "chat.lobby", {}, (e) => problems.push(e));
+    const botLeft = new Inbox(bot, "chat.lobby.left", {}, (e) => problems.push(e));
     bot.subscribe("chat.lobby.presence", { callback: (_err, msg) => msg.respond("tcp-bot") });
     await within(bot.flush(), MSG_TIMEOUT, "tcp-bot flush");
     const botSays = async (line) => {
@@ -177,6 +178,11 @@ async function chatCase(browser, server, pageUrl, compression, screenshot) {
     await botSays(long);
     await step(`tcp-bot: ${long}`);
     botInbox.expectNoMore("tcp-bot");
+
+    // Bob leaves (the page goes away): his `pagehide` handler says so on chat.lobby.left.
+    await bob.page.goto("about:blank");
+    expectEq(await botLeft.payloads(1, "chat.lobby.left"), ["bob"], "who left, as tcp-bot saw it");
+    await expectShown(alice, "#who li", ["alice", "tcp-bot"], "who is here after bob left");
 
     // What each page's WebSocket upgrade got back: the extension only when compression is on.
     for (const chat of chats) {
