@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real NATS clients against ringmq: the Python client (nats-py, from PyPI, in a venv) and
-# the JavaScript client (@nats-io/transport-node, from npm) each run the scripts in
+# the JavaScript client (@nats-io/transport-node over TCP, @nats-io/nats-core's wsconnect
+# over WebSocket, from npm) each run the scripts in
 # tests/clients/, which start their own server on a free loopback port and exit non-zero
 # on any mismatch. The Rust client (async-nats) runs in `cargo test` as
 # tests/client_async_nats.rs.
@@ -102,6 +103,7 @@ run_client() {
 start=$SECONDS
 run_client python "$VENV/bin/python" tests/clients/python/nats_py_client.py
 run_client node node tests/clients/node/client_test.mjs
+run_client node-websocket node tests/clients/node/ws_test.mjs
 echo
 echo "client scripts took $((SECONDS - start)) s"
 echo "clients: $total_passed passed, $total_failed failed"
