@@ -105,6 +105,14 @@ def safe_run(row, server):
         return [("error", ("%s: %r" % (type(e).__name__, e)).encode())]
 
 
+def same(ref, tr):
+    """Equal transcripts; `optional:` entries count only when both have them."""
+    required = lambda t: [(l, d) for l, d in t if not l.startswith("optional:")]
+    optional = lambda t: {l: d for l, d in t if l.startswith("optional:")}
+    a, b = optional(ref), optional(tr)
+    return required(ref) == required(tr) and all(a[k] == b[k] for k in a.keys() & b.keys())
+
+
 def render(transcript):
     lines = []
     for label, data in transcript:
@@ -112,7 +120,7 @@ def render(transcript):
             lines.append("%s:" % label)
             lines += ["    " + d.decode("latin-1") for d in data]
         else:
-            lines.append("%s: %s" % (label, data.decode("latin-1")))
+            lines.append("%s: %s" % (label, repr(data)[2:-1]))  # escaped, one line
     return lines
 
 
@@ -137,7 +145,7 @@ def run_config(args, config, rows, logdir):
             ref = transcripts[0]
             outcome = []
             for server, tr in zip(servers[1:], transcripts[1:]):
-                if tr == ref:
+                if same(ref, tr):
                     outcome.append((server.name, None))
                 else:
                     outcome.append((server.name, list(difflib.unified_diff(

@@ -89,9 +89,20 @@ def finish(p, tr, label="ws"):
     return tr
 
 
-def closes(p, tr, label="ws", deadline=3.0):
-    """Everything up to the server closing the connection (<TIMEOUT> if it does not)."""
-    tr.append((label + " until close", p.events(until="eof", deadline=deadline)))
+def closes(p, tr, label="ws", deadline=3.0, optional_close=False):
+    """Everything up to the server closing the connection (<TIMEOUT> if it does not).
+    optional_close: for frame-level protocol errors, where nats-server 2.9.10 enqueues a
+    1002 close frame but closes the socket in a race with its writer, so the frame comes
+    only sometimes (more often under load): a close frame right before EOF is moved to an
+    `optional:` entry, compared only when both servers sent one."""
+    events = p.events(until="eof", deadline=deadline)
+    closing = None
+    if optional_close and len(events) >= 2 and events[-1] == b"<EOF>" \
+            and events[-2].startswith(b"close 88 \\x03\\xea"):
+        closing = events.pop(-2)
+    tr.append((label + " until close", events))
+    if closing is not None:
+        tr.append(("optional: close frame before EOF", closing))
     p.close()
     return tr
 
