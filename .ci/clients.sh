@@ -17,6 +17,8 @@ export CARGO_TERM_COLOR=never
 
 # Pinned client versions (the npm one is pinned in tests/clients/node/package-lock.json).
 NATS_PY_VERSION=2.16.0
+# nats-py's WebSocket transport (ws:// URLs) needs aiohttp, an optional dependency of it.
+AIOHTTP_VERSION=3.14.5
 VENV=.venv-clients
 # A hung client or server must fail the run, not eat CI's time budget.
 SCRIPT_TIMEOUT=300
@@ -54,8 +56,9 @@ if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
 fi
-"$VENV/bin/python" -m pip install --disable-pip-version-check --quiet "nats-py==$NATS_PY_VERSION"
-"$VENV/bin/python" -c 'import importlib.metadata as m; print("nats-py", m.version("nats-py"))'
+"$VENV/bin/python" -m pip install --disable-pip-version-check --quiet "nats-py==$NATS_PY_VERSION" \
+    "aiohttp==$AIOHTTP_VERSION"
+"$VENV/bin/python" -c 'import importlib.metadata as m; print("nats-py", m.version("nats-py"), "aiohttp", m.version("aiohttp"))'
 
 step "node client: npm ci in tests/clients/node"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -102,6 +105,7 @@ run_client() {
 
 start=$SECONDS
 run_client python "$VENV/bin/python" tests/clients/python/nats_py_client.py
+run_client python-websocket "$VENV/bin/python" tests/clients/python/nats_py_ws_client.py
 run_client node node tests/clients/node/client_test.mjs
 run_client node-websocket node tests/clients/node/ws_test.mjs
 echo
