@@ -75,14 +75,15 @@ pub struct Limits {
     /// `authorization` block without a `timeout` (nats-server's default, 2 s). Past it:
     /// `-ERR 'Authentication Timeout'` and the route is closed.
     pub route_auth_timeout: Duration,
-    /// Longest WebSocket data frame payload a client may send, and longest compressed
-    /// message it may send (gathered while its frames arrive) or have inflate to. Ours:
-    /// nats-server bounds neither (it reads any frame length and inflates any message
-    /// whole). Past it: a close frame `1009` naming the bound, the connection closed.
+    /// Longest compressed WebSocket message (permessage-deflate) a client may send,
+    /// gathered while its frames arrive, and longest it may inflate to. Ours: nats-server
+    /// inflates any message whole. Past it: a close frame `1009` naming the bound, the
+    /// connection closed. (Uncompressed frames stream through at any length, as in
+    /// nats-server; the NATS parser bounds what they carry.)
     pub websocket_max_frame_payload: u64,
-    /// Longest WebSocket upgrade request head (request line and headers). Go's HTTP server
-    /// allows 1 MiB + 4 KiB, here kept smaller since a head is held while it arrives. Past
-    /// it: Go's `431 Request Header Fields Too Large`, the connection closed.
+    /// Longest WebSocket upgrade request head (request line and headers), held while it
+    /// arrives: Go's HTTP server's bound under nats-server, 1 MiB + 4 KiB. Past it: Go's
+    /// `431 Request Header Fields Too Large`, the connection closed.
     pub websocket_max_request_head: usize,
 }
 
@@ -109,7 +110,7 @@ impl Default for Limits {
             leaf_auth_timeout: Duration::from_secs(2),
             route_auth_timeout: Duration::from_secs(2),
             websocket_max_frame_payload: 64 * 1024 * 1024,
-            websocket_max_request_head: 64 * 1024,
+            websocket_max_request_head: (1 << 20) + 4096,
         }
     }
 }

@@ -228,12 +228,17 @@ impl Shard {
         }
     }
 
-    /// The upgrade did not finish within `handshake_timeout`: Go's server closes the
-    /// connection without an answer.
+    /// The upgrade did not finish within `handshake_timeout`: Go's server answers a
+    /// request it has begun to read with its plain 400 and closes; a silent connection it
+    /// just closes.
     pub(super) fn upgrade_timed_out(&mut self, io: &mut Io<'_>, conn: ConnId) {
         if let Some(upgrading) = self.upgrading.get_mut(&conn) {
             upgrading.deadline = None;
-            self.end_upgrade(io, conn, false);
+            let begun = !upgrading.head.is_empty();
+            if begun {
+                io.write(conn, handshake::BAD_REQUEST);
+            }
+            self.end_upgrade(io, conn, begun);
         }
     }
 

@@ -53,7 +53,7 @@ pub enum FrameError {
     MessageNotFinished,
     InvalidContinuation,
     UnknownOpcode(u8),
-    /// A data frame longer than the bound (ringmq's; nats-server has none).
+    /// A compressed data frame longer than the bound (ringmq's; nats-server has none).
     TooLarge {
         length: u64,
         max: u64,
@@ -131,7 +131,7 @@ pub struct Decoder {
     /// Client frames must be masked (false only after a `Nats-No-Masking` request: then
     /// no mask key is read, as nats-server does).
     masked: bool,
-    /// Frames with a longer payload end the connection (status 1009).
+    /// Compressed frames with a longer payload end the connection (status 1009).
     max_frame_payload: u64,
     stage: Stage,
     header: [u8; MAX_HEADER_BYTES],
@@ -301,7 +301,9 @@ impl Decoder {
             self.control_len = 0;
             self.stage = Stage::Control;
         } else {
-            if length > self.max_frame_payload {
+            // An uncompressed payload streams through (nats-server reads any length); a
+            // compressed one is gathered, so it is bounded.
+            if self.message_compressed && length > self.max_frame_payload {
                 return Err(FrameError::TooLarge {
                     length,
                     max: self.max_frame_payload,

@@ -161,9 +161,9 @@ fn framing_faults_get_nats_servers_texts() {
 }
 
 #[test]
-fn a_frame_over_the_bound_is_refused_and_a_long_length_form_is_read_as_written() {
+fn a_compressed_frame_over_the_bound_is_refused_and_a_long_length_form_is_read_as_written() {
     let mut decoder = Decoder::new(true, 100);
-    let mut frame = client_frame(0x82, &[b'x'; 101], KEY);
+    let mut frame = client_frame(0xC2, &[b'x'; 101], KEY);
     let mut position = 0;
     assert_eq!(
         decoder.next(&mut frame, &mut position),
@@ -172,6 +172,14 @@ fn a_frame_over_the_bound_is_refused_and_a_long_length_form_is_read_as_written()
             max: 100
         })
     );
+    // Uncompressed, the same frame streams through.
+    let mut decoder = Decoder::new(true, 100);
+    let mut frame = client_frame(0x82, &[b'x'; 101], KEY);
+    let mut position = 0;
+    assert!(matches!(
+        decoder.next(&mut frame, &mut position),
+        Ok(Some(Frame::Data { .. }))
+    ));
     // A 5-byte payload in the 8-byte length form (not minimal) is read as written.
     let mut frame = vec![0x82, MASK_BIT | 127, 0, 0, 0, 0, 0, 0, 0, 5];
     frame.extend_from_slice(&KEY);
