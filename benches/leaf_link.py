@@ -9,8 +9,10 @@ For each case, run and hub (alternating, RUNS times): the hub (client port and
 client subscribes to the case's subject on the receiving side and a sentinel is published
 from the sending side until it arrives, so the interest has crossed the link before the
 measured run starts (none of loadgen's messages can be dropped for want of it); then
-`loadgen pubsub --pub-url SENDER --sub-url RECEIVER`. Reports the median subscriber rate
-and the hub's and the leaf's CPU per million messages; "server" names the one under test.
+`loadgen pubsub --pub-url SENDER --sub-url RECEIVER`. Reports the median subscriber rate,
+the hub's, the leaf's and loadgen's CPU per million messages, and the other load on the
+machine during the run (cores busy outside these three processes: on a shared machine the
+rates mean little when it is not near 0); "server" names the one under test.
 
 Usage: benches/leaf_link.py [--runs N] [--loadgen PATH] [--ringmq PATH] [--nats-server PATH]
                             [--cases leaf-to-hub-16,hub-to-leaf-16,leaf-to-hub-1k,hub-to-leaf-1k]
@@ -19,6 +21,7 @@ Usage: benches/leaf_link.py [--runs N] [--loadgen PATH] [--ringmq PATH] [--nats-
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -29,6 +32,13 @@ from link_bench import Client, cpu_ticks, free_port, wait_for_second_subscriber,
 DEADLINE = 10.0
 MSGS = {"16": 1_000_000, "1k": 300_000}
 SIZE = {"16": 16, "1k": 1024}
+
+
+def machine_ticks():
+    """(all, idle) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]
 
 
 def start(argv, log):
@@ -76,6 +86,8 @@ def one_run(args, server, case, tmp):
             if time.monotonic() > deadline:
                 raise SystemExit("the link never carried the interest (%s, %s)" % (hub, case))
         before = (cpu_ticks(hub_proc.pid), cpu_ticks(leaf_proc.pid))
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine_before = machine_ticks()
         loadgen = subprocess.Popen(
             [args.loadgen, "pubsub", "--publishers", "1", "--subscribers", "1",
              "--msgs", str(MSGS[size]), "--size", str(SIZE[size]),
@@ -91,6 +103,16 @@ def one_run(args, server, case, tmp):
         anchor.send(b"UNSUB 1\r\n")
         stdout, _ = loadgen.communicate(timeout=300)
         after = (cpu_ticks(hub_proc.pid), cpu_ticks(leaf_proc.pid))
+        machine_after = machine_ticks()
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # Only loadgen is reaped between the two readings: the servers are still running.
+        loadgen_cpu = (children_after.ru_utime + children_after.ru_stime
+                       - children_before.ru_utime - children_before.ru_stime)
+        all_ticks = machine_after[0] - machine_before[0]
+        busy_cores = ((all_ticks - (machine_after[1] - machine_before[1]))
+                      / max(1, all_ticks) * os.cpu_count())
+        ours = (after[0] - before[0] + after[1] - before[1]) / 100 + loadgen_cpu
+        ticks_per_core = all_ticks / os.cpu_count()
         result = json.loads(stdout.decode().strip().splitlines()[-1])
         sent = result.get("msgs_sent") or 1
         return {
@@ -98,6 +120,8 @@ def one_run(args, server, case, tmp):
             "lost": result.get("lost", 0),
             "hub_cpu": (after[0] - before[0]) / 100 / sent * 1e6,
             "leaf_cpu": (after[1] - before[1]) / 100 / sent * 1e6,
+            "loadgen_cpu": loadgen_cpu / sent * 1e6,
+            "other_cores": max(0.0, busy_cores - ours / (ticks_per_core / 100)),
         }
     finally:
         for proc in (leaf_proc, hub_proc):
@@ -125,17 +149,19 @@ def main():
             for _ in range(args.runs):
                 for hub in hubs:
                     results[(case, hub)].append(one_run(args, hub, case, tmp))
-    print("| case | %s | sub msgs/s | hub CPU s/M msgs | leaf CPU s/M msgs | lost | rate / nats |"
-          % args.role)
-    print("|---|---|---|---|---|---|---|")
+    print("| case | %s | sub msgs/s | hub CPU s/M msgs | leaf CPU s/M msgs | loadgen CPU s/M"
+          " | other load, cores | lost | rate / nats |" % args.role)
+    print("|---|---|---|---|---|---|---|---|---|")
     for case in cases:
         base = statistics.median(r["rate"] for r in results[(case, "nats")])
         for hub in hubs:
             rows = results[(case, hub)]
             rate = statistics.median(r["rate"] for r in rows)
-            print("| %s | %s | %.0f | %.3f | %.3f | %d | %.2f |" % (
+            print("| %s | %s | %.0f | %.3f | %.3f | %.3f | %.2f | %d | %.2f |" % (
                 case, hub, rate, statistics.median(r["hub_cpu"] for r in rows),
                 statistics.median(r["leaf_cpu"] for r in rows),
+                statistics.median(r["loadgen_cpu"] for r in rows),
+                statistics.median(r["other_cores"] for r in rows),
                 sum(r["lost"] for r in rows), rate / base if base else 0))
 
 

@@ -422,6 +422,44 @@ fn a_scripted_hub_sees_the_leaf_connect_its_interest_messages_and_the_loop_error
     }
 }
 
+/// The CONNECT with its server id (also the name of an unnamed server) replaced by `ID`.
+fn masked_connect(connect: &str) -> String {
+    let id_at = connect
+        .find("\"server_id\":\"")
+        .unwrap_or_else(|| panic!("{connect:?}"))
+        + 13;
+    let id_len = connect[id_at..].find('"').expect("closing quote");
+    assert!(id_len > 0, "{connect:?}");
+    connect.replace(&connect[id_at..id_at + id_len], "ID")
+}
+
+#[test]
+fn a_leaf_without_a_server_name_sends_no_cluster_in_its_connect() {
+    let dir = temp_dir("unnamed");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let conf = write_conf(
+        &dir,
+        "leaf.conf",
+        &format!("leafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\" }} ] }}\n"),
+    );
+    let _leaf = Server::start_with_args(Opts::default(), &["-c", &conf]);
+    let stream = accept_within(&listener);
+    let mut hub = ScriptedHub {
+        reader: std::io::BufReader::new(stream.try_clone().expect("clone")),
+        writer: stream,
+    };
+    hub.send(&format!(
+        "INFO {{\"server_id\":\"NSCRIPTEDHUB\",\"server_name\":\"hub\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,\"max_payload\":1048576,\"client_id\":7,\"nonce\":\"abc\",\"info_on_connect\":true,\"leafnode_urls\":[\"127.0.0.1:{port}\"]}}\r\n"
+    ));
+    // nats-server 2.9.10 takes a standalone server's cluster name from `server_name`
+    // only; the server id stands in for the name, never for the cluster.
+    assert_eq!(
+        masked_connect(&hub.line()),
+        "CONNECT {\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"ID\",\"name\":\"ID\",\"headers\":true}\r\n"
+    );
+}
+
 /// Accepts one connection on `listener` within `LINK_TIMEOUT`, polling.
 fn accept_within(listener: &std::net::TcpListener) -> std::net::TcpStream {
     listener.set_nonblocking(true).expect("nonblocking");

@@ -58,7 +58,8 @@ struct LeafConnect<'a> {
     tls_required: bool,
     server_id: &'a str,
     name: &'a str,
-    cluster: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
     headers: bool,
     /// The remote's `deny_imports`: the hub sends nothing on these subjects.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -302,7 +303,12 @@ impl Shard {
             .and_then(|index| self.remotes.list.get(index))
             .and_then(|remote| remote.current.as_deref());
         let credentials = settings.and_then(|s| s.credentials_for(current));
-        // nats-server: a standalone server with remotes uses its name as cluster name.
+        // nats-server sends its cluster's name; a standalone server with remotes takes its
+        // configured `server_name` as that name, and sends none without one.
+        let cluster = match self.live.config.cluster {
+            Some(_) => Some(self.cluster.name.as_str()),
+            None => self.live.config.server_name.as_deref(),
+        };
         let connect = LeafConnect {
             version: &info.version,
             user: credentials.map(|(user, _)| user),
@@ -310,7 +316,7 @@ impl Shard {
             tls_required: tls,
             server_id: &info.server_id,
             name: &info.server_name,
-            cluster: &info.server_name,
+            cluster,
             headers: true,
             deny_pub: settings.map_or(&[], |s| &s.deny_imports),
         };
