@@ -522,3 +522,21 @@ fn no_auth_user_of_the_block_logs_websocket_clients_in_to_its_account() {
     anonymous.send(common::CONNECT_QUIET);
     assert!(text(&anonymous.read_to_eof(deadline())).contains("-ERR 'Authorization Violation'\r\n"));
 }
+
+#[test]
+fn a_shutdown_says_going_away_in_a_close_frame() {
+    let (mut server, port) = start("shutdown", "");
+    let mut client = connected(port, "");
+    client.send(&binary(b"PING\r\n"));
+    assert_eq!(
+        client.read_stream_until(b"PONG\r\n", REPLY_TIMEOUT),
+        b"PONG\r\n"
+    );
+    server.terminate(REPLY_TIMEOUT);
+    let close = client.next_frame(deadline()).expect("a close frame");
+    assert_eq!(
+        (close.first_byte, close.payload.as_slice()),
+        (0x88, &b"\x03\xe9Server Shutdown"[..])
+    );
+    assert!(client.closed(deadline()));
+}

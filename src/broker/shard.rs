@@ -356,7 +356,18 @@ impl Handler for Shard {
         self.publish_counters();
     }
 
-    fn on_shutdown(&mut self, _io: &mut Io<'_>) {
+    fn on_shutdown(&mut self, io: &mut Io<'_>) {
         self.publish_counters();
+        // nats-server closes each client as `ServerShutdown`: a WebSocket client is told
+        // so in a close frame, which the runtime's shutdown flush sends.
+        for client in self.clients.iter().flatten() {
+            if client.websocket && client.is_open() {
+                io.websocket_close(
+                    client.id,
+                    crate::websocket::frame::status::GOING_AWAY,
+                    "Server Shutdown",
+                );
+            }
+        }
     }
 }
