@@ -540,3 +540,59 @@ fn a_shutdown_says_going_away_in_a_close_frame() {
     );
     assert!(client.closed(deadline()));
 }
+
+#[test]
+fn refusals_and_framing_faults_are_counted_in_metrics() {
+    if Flavor::from_env() == Flavor::NatsServer {
+        return; // ringmq's own /metrics series; nats-server has no /metrics.
+    }
+    let dir = temp_dir("ws", "metrics");
+    let conf = write_conf(
+        &dir,
+        "ws.conf",
+        "websocket {\n  listen: \"127.0.0.1:-1\"\n  no_tls: true\n}\n",
+    );
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let server = Server::start_launch(
+        Opts {
+            monitor: true,
+            ..Opts::default()
+        },
+        &launch,
+    );
+    let port = server.listening_port(WS_LINE);
+    let no_version = upgrade_request("").replace("Sec-WebSocket-Version: 13\r\n", "");
+    for _ in 0..2 {
+        let mut refused = WsClient::send_request(port, no_version.as_bytes());
+        assert!(refused
+            .read_head(deadline())
+            .unwrap()
+            .starts_with("HTTP/1.1 400 "));
+    }
+    let mut faulty = connected(port, "");
+    faulty.send(&[0x82, 0x02, b'h', b'i']);
+    assert!(faulty
+        .next_frame(deadline())
+        .is_some_and(|f| f.first_byte == 0x88));
+    assert!(faulty.closed(deadline()));
+    server.wait_for_log("read error: mask bit missing", REPLY_TIMEOUT);
+    let (status, metrics) = common::http::get(server.monitor_port(), "/metrics");
+    assert_eq!(status, 200);
+    let id = server_id(&metrics);
+    for (series, count) in [
+        ("ringmq_websocket_handshake_refusals_total", 2),
+        ("ringmq_websocket_framing_faults_total", 1),
+    ] {
+        let line = format!("{series}{{server_id=\"{id}\"}} {count}\n");
+        assert!(metrics.contains(&line), "{line:?} in\n{metrics}");
+    }
+}
+
+/// The server id the /metrics series are labelled with.
+fn server_id(metrics: &str) -> String {
+    let start = metrics.find("server_id=\"").expect("a labelled series") + 11;
+    metrics[start..].split('"').next().unwrap().to_string()
+}

@@ -77,6 +77,7 @@ impl Shard {
         self.retire(io, conn, closed_reason(reason));
         if let Some(client) = self.client(conn) {
             if let CloseReason::Websocket(fault) = reason {
+                self.shared.websocket_faults.fetch_add(1, Ordering::Relaxed);
                 error!("{} - {} - read error: {fault}", client.peer, client.tag());
             }
             log_tls_failure(client, reason);

@@ -76,6 +76,10 @@ pub struct Shared {
     pub live: LiveCell,
     pub next_client_id: AtomicU64,
     pub slow_consumers: AtomicU64,
+    /// WebSocket upgrade requests refused, and WebSocket connections closed for framing
+    /// faults (/metrics).
+    pub websocket_refusals: AtomicU64,
+    pub websocket_faults: AtomicU64,
     pub core_counters: Vec<CoreCounters>,
     /// Seeds the per-core random generators (queue member choice, ping jitter).
     pub seed: u64,
@@ -355,6 +359,8 @@ impl Server {
             core_counters: (0..config.cores).map(|_| CoreCounters::default()).collect(),
             next_client_id: AtomicU64::new(1),
             slow_consumers: AtomicU64::new(0),
+            websocket_refusals: AtomicU64::new(0),
+            websocket_faults: AtomicU64::new(0),
             seed: random_u64(),
             lame_duck: LameDuckSignal::default(),
             live: LiveCell::new(Live {

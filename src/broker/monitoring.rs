@@ -596,6 +596,8 @@ impl Shard {
                     slow_consumers: self.shared.slow_consumers.load(Ordering::Relaxed),
                     leafnodes: super::leaf::active_links(&self.links).count() as u64,
                     routes: super::route::active_routes(&self.routes).count() as u64,
+                    websocket_refusals: self.shared.websocket_refusals.load(Ordering::Relaxed),
+                    websocket_faults: self.shared.websocket_faults.load(Ordering::Relaxed),
                     connect_urls: self.connect_urls.clone(),
                     http_req_stats: host.request_counts.clone(),
                 };

@@ -141,12 +141,14 @@ impl Shard {
             let upgrading = self.upgrading.get_mut(&conn).expect("upgrading");
             let Some(end) = handshake::head_end(&upgrading.head) else {
                 if upgrading.head.len() > limit {
+                    self.count_refusal();
                     io.write(conn, handshake::HEAD_TOO_LARGE);
                     self.end_upgrade(io, conn, true);
                 }
                 return;
             };
             if end > limit {
+                self.count_refusal();
                 io.write(conn, handshake::HEAD_TOO_LARGE);
                 self.end_upgrade(io, conn, true);
                 return;
@@ -155,6 +157,7 @@ impl Shard {
             let request = match handshake::parse(&upgrading.head[..end]) {
                 Ok(request) => request,
                 Err(malformed) => {
+                    self.count_refusal();
                     io.write(conn, malformed.response);
                     self.end_upgrade(io, conn, true);
                     return;
@@ -163,6 +166,7 @@ impl Shard {
             let tls = self.shared.websocket.as_ref().is_some_and(|port| port.tls);
             match handshake::check(&request, &policy(&self.live.config, tls)) {
                 Err(refusal) => {
+                    self.count_refusal();
                     error!("{peer} - websocket handshake error: {}", refusal.reason);
                     let date = crate::monitor::clock::http_date(
                         crate::monitor::clock::WallClock::now_unix_nanos(),
@@ -180,6 +184,7 @@ impl Shard {
                 Ok(upgrade) => {
                     let early_data = end < upgrading_mut(self, conn).head.len();
                     if early_data {
+                        self.count_refusal();
                         // nats-server's answer cannot be written (the connection is already
                         // hijacked): it logs and closes.
                         error!(
@@ -192,11 +197,13 @@ impl Shard {
                     match upgrade.endpoint {
                         Endpoint::Client => {}
                         Endpoint::Leafnode => {
+                            self.count_refusal();
                             error!("Not configured to accept leaf node connections");
                             self.end_upgrade(io, conn, true);
                             return;
                         }
                         Endpoint::Mqtt => {
+                            self.count_refusal();
                             error!("{peer} - MQTT over websocket is not supported");
                             self.end_upgrade(io, conn, true);
                             return;
@@ -235,11 +242,19 @@ impl Shard {
         if let Some(upgrading) = self.upgrading.get_mut(&conn) {
             upgrading.deadline = None;
             let begun = !upgrading.head.is_empty();
+            self.count_refusal();
             if begun {
                 io.write(conn, handshake::BAD_REQUEST);
             }
             self.end_upgrade(io, conn, begun);
         }
+    }
+
+    /// One more refused upgrade request (/metrics).
+    fn count_refusal(&self) {
+        self.shared
+            .websocket_refusals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Closes a connection in its upgrade (after what was written, if `flush`).

@@ -199,6 +199,10 @@ pub struct VarzCounters {
     pub leafnodes: u64,
     /// Routes past their handshake.
     pub routes: u64,
+    /// WebSocket upgrade requests refused and connections closed for framing faults
+    /// (/metrics only).
+    pub websocket_refusals: u64,
+    pub websocket_faults: u64,
     /// The cluster's client URLs (`connect_urls`; empty when not clustered or alone).
     pub connect_urls: Vec<String>,
     pub http_req_stats: BTreeMap<String, u64>,

@@ -114,8 +114,18 @@ pub fn render(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -
             "Outbound bytes per connection before it is a slow consumer.",
             facts.max_pending as f64,
         ),
-        ("routes", Kind::Gauge, "Cluster routes.", 0.0),
-        ("leafnodes", Kind::Gauge, "Leaf node connections.", 0.0),
+        (
+            "routes",
+            Kind::Gauge,
+            "Cluster routes.",
+            counters.routes as f64,
+        ),
+        (
+            "leafnodes",
+            Kind::Gauge,
+            "Leaf node connections.",
+            counters.leafnodes as f64,
+        ),
     ];
     let mut text = String::with_capacity(4096);
     for (name, kind, help, value) in series {
@@ -128,6 +138,30 @@ pub fn render(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -
         let _ = writeln!(
             text,
             "gnatsd_varz_{name}{{server_id=\"{}\"}} {value}",
+            facts.server_id
+        );
+    }
+    // ringmq's own series (no /varz field of nats-server's carries them).
+    let own = [
+        (
+            "websocket_handshake_refusals_total",
+            "WebSocket upgrade requests refused (bad request, origin, head too large, data \
+             before the handshake, handshake timeout).",
+            counters.websocket_refusals,
+        ),
+        (
+            "websocket_framing_faults_total",
+            "WebSocket connections closed for breaking the framing rules or sending bad \
+             deflate data.",
+            counters.websocket_faults,
+        ),
+    ];
+    for (name, help, value) in own {
+        let _ = writeln!(text, "# HELP ringmq_{name} {help}");
+        let _ = writeln!(text, "# TYPE ringmq_{name} counter");
+        let _ = writeln!(
+            text,
+            "ringmq_{name}{{server_id=\"{}\"}} {value}",
             facts.server_id
         );
     }
@@ -172,6 +206,9 @@ mod tests {
         let counters = VarzCounters {
             now: 90_500_000_000,
             cpu: 12.5,
+            routes: 2,
+            leafnodes: 5,
+            websocket_faults: 4,
             ..VarzCounters::default()
         };
         let stats = CoreStats {
@@ -188,8 +225,14 @@ mod tests {
         assert!(text.contains("gnatsd_varz_connections{server_id=\"NID\"} 3\n"));
         assert!(text.contains("gnatsd_varz_cpu{server_id=\"NID\"} 12.5\n"));
         assert!(text.contains("gnatsd_varz_uptime_seconds{server_id=\"NID\"} 90.5\n"));
+        assert!(text.contains("gnatsd_varz_routes{server_id=\"NID\"} 2\n"));
+        assert!(text.contains("gnatsd_varz_leafnodes{server_id=\"NID\"} 5\n"));
+        assert!(text.contains(
+            "# TYPE ringmq_websocket_framing_faults_total counter\n\
+             ringmq_websocket_framing_faults_total{server_id=\"NID\"} 4\n"
+        ));
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples, 18);
-        assert_eq!(text.matches("# TYPE ").count(), 18);
+        assert_eq!(samples, 20);
+        assert_eq!(text.matches("# TYPE ").count(), 20);
     }
 }
