@@ -20,19 +20,33 @@ const WS_LINE: &str = "Listening for websocket clients on ws://";
 /// A server with a WebSocket listener configured by `block` (the inside of `websocket {}`
 /// besides `listen` and `no_tls`); returns it and its WebSocket port.
 fn start(name: &str, block: &str) -> (Server, u16) {
-    let dir = temp_dir("ws", name);
-    let conf = write_conf(
-        &dir,
-        "ws.conf",
+    start_conf(
+        name,
         &format!("websocket {{\n  listen: \"127.0.0.1:-1\"\n  no_tls: true\n  {block}\n}}\n"),
-    );
+    )
+}
+
+/// A server started from a whole configuration file (and monitoring if `monitor`); returns
+/// it and its WebSocket port.
+fn start_with(name: &str, body: &str, monitor: bool) -> (Server, u16) {
+    let dir = temp_dir("ws", name);
+    let conf = write_conf(&dir, "ws.conf", body);
     let launch = Launch {
         args: vec!["-c".into(), conf],
         ..Launch::default()
     };
-    let server = Server::start_launch(Opts::default(), &launch);
+    let opts = Opts {
+        monitor,
+        ..Opts::default()
+    };
+    let server = Server::start_launch(opts, &launch);
     let port = server.listening_port(WS_LINE);
     (server, port)
+}
+
+/// [`start_with`] without monitoring.
+fn start_conf(name: &str, body: &str) -> (Server, u16) {
+    start_with(name, body, false)
 }
 
 fn deadline() -> Instant {
@@ -430,19 +444,6 @@ fn websocket_and_tcp_clients_exchange_messages_across_cores() {
     assert_eq!(seen, expected, "each job exactly once across the group");
 }
 
-/// A server started from a whole configuration file; returns it and its WebSocket port.
-fn start_conf(name: &str, body: &str) -> (Server, u16) {
-    let dir = temp_dir("ws", name);
-    let conf = write_conf(&dir, "ws.conf", body);
-    let launch = Launch {
-        args: vec!["-c".into(), conf],
-        ..Launch::default()
-    };
-    let server = Server::start_launch(Opts::default(), &launch);
-    let port = server.listening_port(WS_LINE);
-    (server, port)
-}
-
 /// Upgrades and returns the client and its INFO line.
 fn upgraded(port: u16) -> (WsClient, String) {
     let (mut client, head) = WsClient::connect(port, "");
@@ -546,24 +547,11 @@ fn refusals_and_framing_faults_are_counted_in_metrics() {
     if Flavor::from_env() == Flavor::NatsServer {
         return; // ringmq's own /metrics series; nats-server has no /metrics.
     }
-    let dir = temp_dir("ws", "metrics");
-    let conf = write_conf(
-        &dir,
-        "ws.conf",
+    let (server, port) = start_with(
+        "metrics",
         "websocket {\n  listen: \"127.0.0.1:-1\"\n  no_tls: true\n}\n",
+        true,
     );
-    let launch = Launch {
-        args: vec!["-c".into(), conf],
-        ..Launch::default()
-    };
-    let server = Server::start_launch(
-        Opts {
-            monitor: true,
-            ..Opts::default()
-        },
-        &launch,
-    );
-    let port = server.listening_port(WS_LINE);
     let no_version = upgrade_request("").replace("Sec-WebSocket-Version: 13\r\n", "");
     for _ in 0..2 {
         let mut refused = WsClient::send_request(port, no_version.as_bytes());
