@@ -322,6 +322,7 @@ impl<H: Handler> EventLoop<'_, H> {
         }
         buffers.publish();
         self.submit_connects();
+        self.submit_files();
         self.arm_recvs();
         self.submit_sends();
         self.publish_mail();

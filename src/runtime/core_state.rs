@@ -202,6 +202,8 @@ pub struct CoreState {
     pub tls_plaintext: Vec<u8>,
     /// The WebSocket deflate/inflate engines and scratch buffers (made on first use).
     pub websocket_engines: Engines,
+    /// File operations submitted by the handler and not yet finished (`file_io.rs`).
+    pub files: super::file_io::Files,
 }
 
 impl CoreState {

@@ -175,6 +175,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             OpKind::Send => self.on_send_complete(token, result),
             OpKind::CloseCancel => self.on_connection_op_done(token, |_| {}),
             OpKind::Connect => self.on_connect_complete(token, result),
+            OpKind::File => self.on_file_complete(token, result),
         }
     }
 
@@ -312,7 +313,7 @@ impl<'ring, H: Handler> EventLoop<'ring, H> {
             .acceptor
             .as_ref()
             .is_some_and(|acceptor| acceptor.listeners.iter().any(|l| l.armed));
-        self.state.connections.is_empty() && !accepting
+        self.state.connections.is_empty() && !accepting && self.state.files.in_flight() == 0
     }
 
     /// After the loop: wait for every core to leave its loop, close fds handed to us that
@@ -356,8 +357,11 @@ impl<H: Handler> Drop for EventLoop<'_, H> {
     fn drop(&mut self) {
         // Unwinding: wake-ups still queued are never submitted (nothing submits after this).
         self.release_wake_leases();
-        let in_flight = self.state.connections.iter().any(|(_, c)| c.in_flight > 0);
+        let in_flight = self.state.connections.iter().any(|(_, c)| c.in_flight > 0)
+            || self.state.files.in_flight() > 0;
         if in_flight {
+            // The kernel may still read or write an operation's buffers.
+            std::mem::forget(std::mem::take(&mut self.state.files));
             std::mem::forget(std::mem::take(&mut self.state.connections));
             self.ring.buffers_mut().keep_data_mapped();
         }

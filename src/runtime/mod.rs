@@ -77,6 +77,7 @@ mod connect;
 mod connection_io;
 mod core_state;
 mod event_loop;
+mod file_io;
 // Public only for `benches/mailbox.rs` (a standalone core pair); see its module docs.
 mod mail_turn;
 pub mod mailbox;
@@ -95,6 +96,7 @@ mod websocket;
 
 pub use connect::{ConnectError, CONNECT_TIMEOUT_DEFAULT};
 use core_state::{CoreState, Shared};
+pub use file_io::{FileDone, FileOp, FileResult};
 use mailbox::RecordKind;
 pub use start::{start, start_with, Listeners};
 use timer::TimerTarget;
@@ -199,6 +201,11 @@ pub trait Handler {
         let _ = peer;
         io.close(conn, false);
     }
+    /// A file operation submitted with [`Io::submit_file`] finished (on a later turn);
+    /// `tag` is the handler's. The default ignores it.
+    fn on_file_done(&mut self, io: &mut Io<'_>, tag: u64, result: FileResult) {
+        let _ = (io, tag, result);
+    }
     /// Bytes received on `conn` (never empty).
     fn on_data(&mut self, io: &mut Io<'_>, conn: ConnId, data: &[u8]);
     /// `conn` is gone; called exactly once per opened connection.
@@ -296,6 +303,13 @@ impl Io<'_> {
         self.state
             .connection(conn)
             .map_or(0, |connection| connection.outbound.sent_total())
+    }
+
+    /// Submits a file operation on this core's ring at this turn's flush; its result comes
+    /// to [`Handler::on_file_done`] with `tag`. The runtime keeps the operation's buffers
+    /// until then; shutdown waits for operations in flight.
+    pub fn submit_file(&mut self, op: FileOp, tag: u64) {
+        file_io::queue(self.state, op, tag);
     }
 
     /// Makes `conn` a WebSocket connection (after the handler wrote its 101 answer, which

@@ -51,6 +51,8 @@ pub enum OpKind {
     WakeSent = 8,
     /// A dialled connection's connect.
     Connect = 9,
+    /// A file operation (`file_io.rs`); the slot names it in the core's file slab.
+    File = 10,
 }
 
 impl OpKind {
@@ -65,6 +67,7 @@ impl OpKind {
             7 => OpKind::Wake,
             8 => OpKind::WakeSent,
             9 => OpKind::Connect,
+            10 => OpKind::File,
             _ => return None,
         })
     }
@@ -164,6 +167,22 @@ impl<'ring> Ring<'ring> {
                 return;
             }
             self.submit();
+        }
+    }
+
+    /// Queues `entries` together, so that a linked chain never straddles two submissions
+    /// (which would break the link); submits first if the SQ lacks room for all of them.
+    ///
+    /// # Safety
+    ///
+    /// As [`Ring::push`], for every entry.
+    pub unsafe fn push_linked(&mut self, entries: &[squeue::Entry]) {
+        if self.submission.capacity() - self.submission.len() < entries.len() {
+            self.submit();
+        }
+        // SAFETY: forwarded from this function's contract; the SQ has room for all.
+        if unsafe { self.submission.push_multiple(entries) }.is_err() {
+            unreachable!("the SQ was emptied for {} entries", entries.len());
         }
     }
 

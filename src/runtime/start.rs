@@ -214,6 +214,7 @@ fn run_core<H: Handler>(
         shutting_down: false,
         tls_plaintext: Vec::new(),
         websocket_engines: websocket::Engines::default(),
+        files: Default::default(),
         to_connect: Vec::new(),
     };
     let handler = make_handler(seed.core);
