@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::connection::{Credentials, Target};
+use crate::ws_stream::WsTarget;
 
 /// The placement rule, shown under `loadgen --help` (see `servers.rs`).
 const SEVERAL_SERVERS: &str = "Several servers: --url repeats or takes URL,URL,... \
@@ -20,7 +21,7 @@ publisher on a and every subscriber on b.";
 #[command(
     name = "loadgen",
     version,
-    about = "NATS load generator (raw protocol over TCP)",
+    about = "NATS load generator (raw protocol over TCP or WebSocket)",
     flatten_help = true,
     after_help = SEVERAL_SERVERS
 )]
@@ -43,7 +44,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Server URL, nats://[USER:PASS@]HOST:PORT. Several servers: repeat the flag or separate URLs with commas; each side's connection i goes to URL i mod N (see --pub-url, --sub-url).
+    /// Server URL, nats://[USER:PASS@]HOST:PORT or ws://[USER:PASS@]HOST:PORT (WebSocket). Several servers: repeat the flag or separate URLs with commas; each side's connection i goes to URL i mod N (see --pub-url, --sub-url).
     #[arg(
         long,
         value_name = "URL[,URL...]",
@@ -54,6 +55,10 @@ pub struct Common {
     /// Print one JSON object as the last stdout line.
     #[arg(long)]
     pub json: bool,
+    /// ws:// URLs: offer permessage-deflate (no context takeover) and require the server to
+    /// take it; every frame loadgen writes is then deflated.
+    #[arg(long)]
+    pub ws_compression: bool,
 }
 
 /// Where each side's connections go (see `servers.rs` for the rule).
@@ -214,9 +219,18 @@ impl PlotArgs {
     }
 }
 
-/// Resolves `nats://HOST:PORT` (scheme optional, port 4222 by default).
+/// Resolves `nats://HOST:PORT` (scheme optional, port 4222 by default) or `ws://HOST:PORT`
+/// (port 80 by default).
 pub fn resolve_url(url: &str) -> Result<Target, String> {
-    let rest = url.strip_prefix("nats://").unwrap_or(url);
+    if url.starts_with("wss://") {
+        return Err(format!(
+            "{url}: wss:// is not supported by loadgen (ws:// is)"
+        ));
+    }
+    let (rest, websocket, default_port) = match url.strip_prefix("ws://") {
+        Some(rest) => (rest, true, 80),
+        None => (url.strip_prefix("nats://").unwrap_or(url), false, 4222),
+    };
     let (userinfo, rest) = match rest.rsplit_once('@') {
         Some((userinfo, host)) => (Some(userinfo), host),
         None => (None, rest),
@@ -228,7 +242,7 @@ pub fn resolve_url(url: &str) -> Result<Target, String> {
     {
         rest.to_string()
     } else {
-        format!("{rest}:4222")
+        format!("{rest}:{default_port}")
     };
     let address = with_port
         .to_socket_addrs()
@@ -249,7 +263,11 @@ pub fn resolve_url(url: &str) -> Result<Target, String> {
             },
         },
     };
-    Ok(Target::new(address, &credentials))
+    let websocket = websocket.then(|| WsTarget {
+        host: with_port.clone(),
+        compression: false,
+    });
+    Ok(Target::new(address, &credentials, websocket))
 }
 
 /// `%XX` escapes of a URL's user information (as Go's url.Parse decodes them).
@@ -538,6 +556,34 @@ mod tests {
         assert_eq!(resolved("127.0.0.1:4333"), Ok(expected));
         assert_eq!(resolved("nats://user:pw@127.0.0.1:4333/"), Ok(expected));
         assert_eq!(resolved("nats://127.0.0.1").unwrap().port(), 4222);
+        assert_eq!(
+            resolve_url("nats://127.0.0.1:4333").unwrap().websocket,
+            None
+        );
+    }
+
+    /// `ws://` asks for the upgrade (Host: the URL's host and port, port 80 by default);
+    /// `wss://` is refused.
+    #[test]
+    fn websocket_urls_resolve() {
+        let target = resolve_url("ws://u:p@127.0.0.1:4333/").unwrap();
+        assert_eq!(target.address, "127.0.0.1:4333".parse().unwrap());
+        let websocket = |host: &str| {
+            Some(WsTarget {
+                host: host.into(),
+                compression: false,
+            })
+        };
+        assert_eq!(target.websocket, websocket("127.0.0.1:4333"));
+        assert!(String::from_utf8_lossy(target.connect_line()).contains("\"user\":\"u\""));
+        assert_eq!(
+            resolve_url("ws://127.0.0.1").unwrap().websocket,
+            websocket("127.0.0.1:80")
+        );
+        assert_eq!(
+            resolve_url("wss://127.0.0.1:443").unwrap_err(),
+            "wss://127.0.0.1:443: wss:// is not supported by loadgen (ws:// is)"
+        );
     }
 
     /// Credentials in the URL go into every CONNECT, JSON-escaped, %-escapes decoded.
@@ -607,8 +653,8 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 15, reqrep 12 (--pub-url and --sub-url in both), conns 5 (--url and
-        // --json in each), plot 3 and its files.
-        assert_eq!((flags, positionals), (15 + 12 + 5 + 3, 1));
+        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), conns 6 (--url, --json
+        // and --ws-compression in each), plot 3 and its files.
+        assert_eq!((flags, positionals), (16 + 13 + 6 + 3, 1));
     }
 }

@@ -1,4 +1,5 @@
-//! One client connection: a blocking TCP socket plus its frame reader, and the handshake
+//! One client connection: a blocking TCP socket (WebSocket frames over it for `ws://`) plus
+//! its frame reader, and the handshake
 //! (CONNECT, setup lines, PING, then wait for PONG so the server has applied everything).
 
 use std::io::{self, Write};
@@ -6,8 +7,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::frame::{Frame, FrameReader};
+use crate::transport::Stream;
+use crate::ws_stream::WsTarget;
 
-/// How long the handshake's PING may take to come back.
+/// How long the handshake's PING (and a WebSocket upgrade's 101) may take to come back.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest a single write may block: a server that stops reading altogether (a hung broker
@@ -31,11 +34,17 @@ pub struct Credentials {
 #[derive(Clone, Debug)]
 pub struct Target {
     pub address: SocketAddr,
+    /// `ws://` URLs: the upgrade to do before CONNECT.
+    pub websocket: Option<WsTarget>,
     connect_line: Vec<u8>,
 }
 
 impl Target {
-    pub fn new(address: SocketAddr, credentials: &Credentials) -> Target {
+    pub fn new(
+        address: SocketAddr,
+        credentials: &Credentials,
+        websocket: Option<WsTarget>,
+    ) -> Target {
         let mut line = format!("CONNECT {{{CONNECT_OPTIONS}");
         let fields = [
             ("user", &credentials.user),
@@ -51,6 +60,7 @@ impl Target {
         line.push_str("}\r\n");
         Target {
             address,
+            websocket,
             connect_line: line.into_bytes(),
         }
     }
@@ -61,16 +71,20 @@ impl Target {
 }
 
 pub struct Connection {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub reader: FrameReader,
 }
 
 impl Connection {
-    /// Connects and sends CONNECT, `setup` (raw protocol lines) and PING, without waiting.
+    /// Connects (and upgrades, for `ws://`), then sends CONNECT, `setup` (raw protocol lines)
+    /// and PING, without waiting for the PONG.
     pub fn start(target: &Target, setup: &[u8], read_buffer_bytes: usize) -> io::Result<Self> {
-        let mut stream = TcpStream::connect(target.address)?;
-        stream.set_nodelay(true)?;
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let socket = TcpStream::connect(target.address)?;
+        socket.set_nodelay(true)?;
+        socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+        let websocket = target.websocket.as_ref();
+        let mut stream = Stream::connect(socket, websocket, read_buffer_bytes, deadline)?;
         let connect = target.connect_line();
         let mut hello = Vec::with_capacity(connect.len() + setup.len() + 6);
         hello.extend_from_slice(connect);

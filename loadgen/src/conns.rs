@@ -5,7 +5,6 @@
 //! full backlog drops SYNs, and the kernel retries them only after a second).
 
 use std::io;
-use std::net::TcpStream;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -14,6 +13,7 @@ use crate::cli::ConnsArgs;
 use crate::connection::{subscribe_line, Connection, HANDSHAKE_TIMEOUT};
 use crate::report;
 use crate::servers::Servers;
+use crate::transport::Stream;
 
 /// Connections started before waiting for their PONGs.
 const WAVE_SIZE: usize = 256;
@@ -57,7 +57,7 @@ pub fn run(args: &ConnsArgs, servers: &Servers) -> Result<Value, String> {
 }
 
 /// Opens every connection and returns the sockets, all with their handshake done.
-fn open_all(args: &ConnsArgs, servers: &Servers) -> Result<Vec<TcpStream>, String> {
+fn open_all(args: &ConnsArgs, servers: &Servers) -> Result<Vec<Stream>, String> {
     let mut held = Vec::with_capacity(args.count);
     let mut wave = Vec::with_capacity(WAVE_SIZE);
     while held.len() < args.count {

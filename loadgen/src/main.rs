@@ -1,10 +1,13 @@
-//! loadgen: a NATS load generator that speaks the raw protocol over blocking TCP sockets,
+//! loadgen: a NATS load generator that speaks the raw protocol over blocking TCP sockets
+//! (or WebSocket over them),
 //! one thread per connection, so it costs less CPU per message than the server it measures.
 //!
 //! # Layout
 //! - `cli`: flags per subcommand. `pubsub`, `reqrep`, `conns`: the three workloads.
 //! - `servers`: which of several `--url`s each connection goes to.
 //! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
+//! - `transport`: TCP or WebSocket under a connection; `ws_stream`: the upgrade and the
+//!   framed socket; `ws_frame`: RFC 6455 frames and permessage-deflate, without sockets.
 //! - `stamp`: sequence and send time in each payload; `sequence`: loss/dup accounting.
 //! - `pacer`: open-loop schedule for `--rate`; `report`: JSON and text results, /proc reads.
 //! - `progress`: the stderr progress line (terminals only).
@@ -26,6 +29,9 @@ mod reqrep;
 mod sequence;
 mod servers;
 mod stamp;
+mod transport;
+mod ws_frame;
+mod ws_stream;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -51,7 +57,8 @@ fn run(command: &Command) -> Result<ExitCode, String> {
         Command::Pubsub(args) => {
             let placement = &args.placement;
             let servers =
-                Servers::resolve(&args.common.url, &placement.pub_url, &placement.sub_url)?;
+                Servers::resolve(&args.common.url, &placement.pub_url, &placement.sub_url)?
+                    .ws_compression(args.common.ws_compression)?;
             let summary = pubsub::run(args, &servers)?;
             let plot = args.plot.as_deref().map(|path| {
                 let title = plot::pubsub_title(args, &summary);
@@ -62,7 +69,8 @@ fn run(command: &Command) -> Result<ExitCode, String> {
         Command::Reqrep(args) => {
             let placement = &args.placement;
             let servers =
-                Servers::resolve(&args.common.url, &placement.pub_url, &placement.sub_url)?;
+                Servers::resolve(&args.common.url, &placement.pub_url, &placement.sub_url)?
+                    .ws_compression(args.common.ws_compression)?;
             let summary = reqrep::run(args, &servers)?;
             let plot = args.plot.as_deref().map(|path| {
                 let title = plot::reqrep_title(args, &summary);
@@ -71,7 +79,8 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
         Command::Conns(args) => {
-            let servers = Servers::resolve(&args.common.url, &[], &[])?;
+            let servers = Servers::resolve(&args.common.url, &[], &[])?
+                .ws_compression(args.common.ws_compression)?;
             let result = conns::run(args, &servers)?;
             if !args.common.json {
                 println!("{}", serde_json::to_string_pretty(&result).expect("json"));

@@ -35,6 +35,24 @@ impl Servers {
         })
     }
 
+    /// `--ws-compression`: every `ws://` server gets the permessage-deflate offer; an error
+    /// when on and no URL is `ws://`.
+    pub fn ws_compression(mut self, on: bool) -> Result<Servers, String> {
+        if !on {
+            return Ok(self);
+        }
+        let targets = self.publishing.iter_mut().chain(&mut self.subscribing);
+        let mut websockets = 0;
+        for websocket in targets.filter_map(|target| target.websocket.as_mut()) {
+            websocket.compression = true;
+            websockets += 1;
+        }
+        if websockets == 0 {
+            return Err("--ws-compression needs a ws:// URL".into());
+        }
+        Ok(self)
+    }
+
     /// Publishing connection `index` (publisher, requester).
     pub fn publisher(&self, index: usize) -> &Target {
         &self.publishing[index % self.publishing.len()]
@@ -107,6 +125,23 @@ mod tests {
         assert_eq!(
             Servers::resolve(&url, &strings(&[" "]), &[]).unwrap_err(),
             "no server URL given"
+        );
+    }
+
+    /// `--ws-compression` turns the offer on for every ws:// server, and needs one.
+    #[test]
+    fn ws_compression_reaches_every_websocket_server() {
+        let url = strings(&["ws://127.0.0.1:1", "nats://127.0.0.1:2"]);
+        let servers = Servers::resolve(&url, &[], &strings(&["ws://127.0.0.1:3"])).unwrap();
+        let servers = servers.ws_compression(true).unwrap();
+        let offers = |target: &Target| target.websocket.as_ref().map(|ws| ws.compression);
+        assert_eq!(offers(servers.publisher(0)), Some(true));
+        assert_eq!(offers(servers.publisher(1)), None);
+        assert_eq!(offers(servers.subscriber(0)), Some(true));
+        let tcp = Servers::resolve(&strings(&["127.0.0.1:1"]), &[], &[]).unwrap();
+        assert_eq!(
+            tcp.ws_compression(true).unwrap_err(),
+            "--ws-compression needs a ws:// URL"
         );
     }
 }
