@@ -135,10 +135,25 @@ impl WebsocketState {
         if tail == 0 && self.controls.is_empty() && self.close_frame.is_none() {
             return;
         }
-        let plain = &mut engines.plain;
+        // Compressed, the tail is deflated straight from the queue's chunks; plain, it is
+        // copied out so that a frame header can go in front of it.
+        let compress = self.settings.compress && tail > COMPRESS_THRESHOLD;
+        let Engines {
+            deflater,
+            plain,
+            compressed,
+            ..
+        } = engines;
         plain.clear();
-        for slice in outbound.tail_slices(tail) {
-            plain.extend_from_slice(slice);
+        compressed.clear();
+        if compress {
+            deflater
+                .get_or_insert_with(Deflater::default)
+                .compress(outbound.tail_slices(tail), compressed);
+        } else {
+            for slice in outbound.tail_slices(tail) {
+                plain.extend_from_slice(slice);
+            }
         }
         outbound.truncate_tail(pool, tail);
         if !self.controls.is_empty() {
@@ -147,13 +162,7 @@ impl WebsocketState {
         }
         if tail > 0 {
             let browser_limit = self.settings.browser.then_some(BROWSER_FRAME_BYTES);
-            if self.settings.compress && tail > COMPRESS_THRESHOLD {
-                let compressed = &mut engines.compressed;
-                compressed.clear();
-                engines
-                    .deflater
-                    .get_or_insert_with(Deflater::default)
-                    .compress(std::iter::once(&plain[..]), compressed);
+            if compress {
                 let limit = browser_limit.filter(|_| !self.settings.whole_compressed_frames);
                 write_fragments(outbound, pool, compressed, limit);
             } else {
@@ -164,14 +173,17 @@ impl WebsocketState {
             outbound.write(pool, &close);
         }
         self.framed_up_to = outbound.written_total();
-        if plain.capacity() > SCRATCH_KEEP_BYTES {
-            *plain = Vec::new();
+        for scratch in [plain, compressed] {
+            if scratch.capacity() > SCRATCH_KEEP_BYTES {
+                *scratch = Vec::new();
+            }
         }
     }
 }
 
-/// The core's scratch buffers keep at most this capacity between flushes.
-const SCRATCH_KEEP_BYTES: usize = 256 * 1024;
+/// The core's scratch buffers keep at most this capacity between flushes (a flush is at
+/// most what one turn wrote to one connection; past this a larger one reallocates).
+const SCRATCH_KEEP_BYTES: usize = 4 * 1024 * 1024;
 
 /// Uncompressed output: one binary message, or (for a browser) several of at most `limit`.
 fn write_messages(
