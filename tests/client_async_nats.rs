@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use async_nats::{Client, ConnectOptions, Event, HeaderMap, RequestErrorKind, Subscriber};
 use bytes::Bytes;
-use common::{await_interest, Flavor, READY_LINE};
+use common::nats_client::{
+    await_interest, header_values, next_message, publish_header_messages, MESSAGE_TIMEOUT,
+};
+use common::{Flavor, READY_LINE};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
-/// Deadline for one message that must arrive.
-const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a server may take to start listening (generous: the machine is shared).
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a server may take to exit after SIGTERM (ringmq flushes for up to 2 s).
@@ -209,14 +210,6 @@ async fn connect(server: &ServerProcess) -> Client {
     async_nats::connect(server.url())
         .await
         .expect("async-nats connects")
-}
-
-/// The next message of `subscriber`, which must arrive before the deadline.
-async fn next_message(subscriber: &mut Subscriber, what: &str) -> async_nats::Message {
-    tokio::time::timeout(MESSAGE_TIMEOUT, subscriber.next())
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no message within {MESSAGE_TIMEOUT:?}"))
-        .unwrap_or_else(|| panic!("{what}: subscription ended"))
 }
 
 /// The next `count` messages as (subject, payload) text pairs.
@@ -456,13 +449,6 @@ async fn request_reply_between_async_nats_clients() {
     );
 }
 
-fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {
-    headers
-        .get_all(name)
-        .map(|v| v.as_str().to_string())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_round_trip_through_publish_and_request_reply() {
     let server = ServerProcess::start().await;
@@ -472,26 +458,7 @@ async fn headers_round_trip_through_publish_and_request_reply() {
     let mut service = subscriber.subscribe("hdr.svc").await.unwrap();
     await_interest(&subscriber, &publisher).await;
 
-    let mut headers = HeaderMap::new();
-    headers.insert("X-Trace", "abc-123");
-    headers.append("X-Multi", "a");
-    headers.append("X-Multi", "b c");
-    headers.insert("X-Colon", "k: v");
-    publisher
-        .publish_with_headers("hdr.test", headers, "with headers".into())
-        .await
-        .unwrap();
-    let mut only = HeaderMap::new();
-    only.insert("Only", "headers");
-    publisher
-        .publish_with_headers("hdr.test", only, Bytes::new())
-        .await
-        .unwrap();
-    publisher
-        .publish("hdr.test", "no headers".into())
-        .await
-        .unwrap();
-    publisher.flush().await.unwrap();
+    publish_header_messages(&publisher, "hdr.test").await;
 
     let first = next_message(&mut sub, "message 1").await;
     assert_eq!(first.payload, Bytes::from("with headers"));

@@ -11,15 +11,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use async_nats::{Client, HeaderMap, Message, Subscriber};
+use async_nats::{Client, HeaderMap, Subscriber};
 use bytes::Bytes;
-use common::{await_interest, Opts, Server};
-use futures::StreamExt;
+use common::nats_client::{await_interest, header_values, next_message, publish_header_messages};
+use common::{Opts, Server};
 
-/// Deadline for one message that must arrive.
-const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The start-up line that names the WebSocket port (both servers print it).
 const WS_LINE: &str = "Listening for websocket clients on ";
 
@@ -74,13 +70,6 @@ async fn ws_client(port: u16) -> Client {
     async_nats::connect(format!("ws://127.0.0.1:{port}"))
         .await
         .expect("async-nats connects over WebSocket")
-}
-
-async fn next_message(sub: &mut Subscriber, what: &str) -> Message {
-    tokio::time::timeout(MESSAGE_TIMEOUT, sub.next())
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing within {MESSAGE_TIMEOUT:?}"))
-        .unwrap_or_else(|| panic!("{what}: subscription ended"))
 }
 
 async fn take(sub: &mut Subscriber, count: usize, what: &str) -> Vec<Bytes> {
@@ -194,13 +183,6 @@ async fn websocket_request_reply_with_compression_on() {
     request_reply(true).await;
 }
 
-fn values(headers: &HeaderMap, name: &str) -> Vec<String> {
-    headers
-        .get_all(name)
-        .map(|v| v.as_str().to_string())
-        .collect()
-}
-
 /// Headers (multi-valued, with spaces and colons) from a WebSocket publisher to a
 /// WebSocket and a TCP subscriber, a headers-only message, a message without; then a
 /// request with headers answered with headers by a WebSocket responder.
@@ -216,39 +198,20 @@ async fn websocket_headers_to_websocket_and_tcp_and_through_request_reply() {
     await_interest(&subscriber, &publisher).await;
     await_interest(&tcp, &publisher).await;
 
-    let mut headers = HeaderMap::new();
-    headers.insert("X-Trace", "abc-123");
-    headers.append("X-Multi", "a");
-    headers.append("X-Multi", "b c");
-    headers.insert("X-Colon", "k: v");
-    publisher
-        .publish_with_headers("hdr.ws", headers, "with headers".into())
-        .await
-        .unwrap();
-    let mut only = HeaderMap::new();
-    only.insert("Only", "headers");
-    publisher
-        .publish_with_headers("hdr.ws", only, Bytes::new())
-        .await
-        .unwrap();
-    publisher
-        .publish("hdr.ws", "no headers".into())
-        .await
-        .unwrap();
-    publisher.flush().await.unwrap();
+    publish_header_messages(&publisher, "hdr.ws").await;
 
     for (who, sub) in [("ws", &mut ws_sub), ("tcp", &mut tcp_sub)] {
         let first = next_message(sub, who).await;
         assert_eq!(first.payload, "with headers", "{who}");
         let h = first.headers.expect("headers on message 1");
         assert_eq!(h.len(), 3, "{who}: {h:?}");
-        assert_eq!(values(&h, "X-Trace"), ["abc-123"], "{who}");
-        assert_eq!(values(&h, "X-Multi"), ["a", "b c"], "{who}");
-        assert_eq!(values(&h, "X-Colon"), ["k: v"], "{who}");
+        assert_eq!(header_values(&h, "X-Trace"), ["abc-123"], "{who}");
+        assert_eq!(header_values(&h, "X-Multi"), ["a", "b c"], "{who}");
+        assert_eq!(header_values(&h, "X-Colon"), ["k: v"], "{who}");
         let second = next_message(sub, who).await;
         assert_eq!(second.payload, Bytes::new(), "{who}");
         assert_eq!(
-            values(&second.headers.expect("headers"), "Only"),
+            header_values(&second.headers.expect("headers"), "Only"),
             ["headers"]
         );
         let third = next_message(sub, who).await;
@@ -259,7 +222,7 @@ async fn websocket_headers_to_websocket_and_tcp_and_through_request_reply() {
     let responder = subscriber.clone();
     let answer = tokio::spawn(async move {
         let request = next_message(&mut service, "request").await;
-        let asked = values(&request.headers.expect("request headers"), "Ask");
+        let asked = header_values(&request.headers.expect("request headers"), "Ask");
         let mut reply = HeaderMap::new();
         reply.insert("Echo", asked.join(",").as_str());
         let body: Vec<u8> = request.payload.iter().rev().copied().collect();
@@ -277,7 +240,7 @@ async fn websocket_headers_to_websocket_and_tcp_and_through_request_reply() {
         .unwrap();
     assert_eq!(reply.payload, "cba");
     assert_eq!(
-        values(&reply.headers.expect("reply headers"), "Echo"),
+        header_values(&reply.headers.expect("reply headers"), "Echo"),
         ["value 42"]
     );
     answer.await.unwrap();

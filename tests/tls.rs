@@ -118,7 +118,7 @@ fn async_nats_requests_over_tls() {
         let requester = connect().await.expect("async-nats connects over TLS");
         let mut requests = responder.subscribe("service").await.unwrap();
         // flush() is no interest barrier: wait until the requester's publishes reach it.
-        common::await_interest(&responder, &requester).await;
+        common::nats_client::await_interest(&responder, &requester).await;
         let serve = tokio::spawn(async move {
             use futures::StreamExt;
             let request = requests.next().await.expect("a request");

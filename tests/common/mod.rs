@@ -11,6 +11,7 @@
 
 pub mod http;
 pub mod leaf;
+pub mod nats_client;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -683,38 +684,6 @@ impl Server {
         let state = self.log.state.lock().unwrap();
         state.lines.iter().filter(|l| l.contains(needle)).count()
     }
-}
-
-/// How long [`await_interest`] waits for subscriptions to become visible.
-pub const INTEREST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long [`await_interest`] waits for one probe before it publishes another.
-pub const INTEREST_POLL: Duration = Duration::from_millis(10);
-
-/// Waits until the subscriptions that `subscriber` made before this call reach publishes
-/// from `publisher`: subscribes to a fresh probe subject after them and publishes probes
-/// until one arrives. A server applies a connection's SUBs in order, so the probe's
-/// arrival means the earlier SUBs are in place too.
-pub async fn await_interest(subscriber: &async_nats::Client, publisher: &async_nats::Client) {
-    let subject = subscriber.new_inbox();
-    let mut probe = subscriber.subscribe(subject.clone()).await.unwrap();
-    subscriber.flush().await.unwrap();
-    let deadline = Instant::now() + INTEREST_TIMEOUT;
-    loop {
-        publisher
-            .publish(subject.clone(), bytes::Bytes::new())
-            .await
-            .unwrap();
-        publisher.flush().await.unwrap();
-        match tokio::time::timeout(INTEREST_POLL, futures::StreamExt::next(&mut probe)).await {
-            Ok(Some(_)) => break,
-            Ok(None) => panic!("probe subscription ended"),
-            Err(_) => assert!(
-                Instant::now() < deadline,
-                "subscriptions not visible within {INTEREST_TIMEOUT:?}"
-            ),
-        }
-    }
-    probe.unsubscribe().await.unwrap();
 }
 
 /// A blocking socket connected with a fixed SO_RCVBUF (set before connect, so the window

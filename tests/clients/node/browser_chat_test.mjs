@@ -12,17 +12,14 @@
 //   node browser_chat_test.mjs [--server-bin PATH] [--chromium PATH] [--screenshot FILE]
 // Prints one line per run and `N passed, N failed`; exits 1 on any failure.
 
-import { mkdtempSync, rmSync, accessSync, existsSync, readFileSync, constants } from "node:fs";
-import os from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 import { connect as tcpconnect, headers } from "@nats-io/transport-node";
 
-import { CASE_TIMEOUT, MSG_TIMEOUT, Inbox, Mismatch, WsServerProcess, expectEq, text, waitUntil, within } from "./harness.mjs";
+import { HERE, MSG_TIMEOUT, Inbox, Mismatch, expectEq, packageVersion, parseArgs, report, requireExecutable, runCases, text, waitUntil, within } from "./harness.mjs";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHAT_DIR = path.resolve(HERE, "..", "..", "..", "examples", "chat");
 const { serve } = await import(path.join(CHAT_DIR, "serve.mjs"));
 
@@ -38,33 +35,6 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 const DEFLATE_101 = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
-
-function parseArgs(argv) {
-  const args = {
-    serverBin: path.resolve(HERE, "..", "..", "..", "target", "release", "ringmq"),
-    chromium: "/usr/bin/chromium",
-    screenshot: null,
-    cores: 2,
-    repeat: 1,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
-      return argv[++i];
-    };
-    if (arg === "--server-bin") args.serverBin = value();
-    else if (arg === "--chromium") args.chromium = value();
-    else if (arg === "--screenshot") args.screenshot = path.resolve(value());
-    else if (arg === "--cores") args.cores = Number(value());
-    else if (arg === "--repeat") args.repeat = Number(value());
-    else if (arg === "-h" || arg === "--help") {
-      console.log("usage: node browser_chat_test.mjs [--server-bin PATH] [--chromium PATH] [--screenshot FILE] [--cores N] [--repeat N]");
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}`);
-  }
-  return args;
-}
 
 /** One chat page: its handshake response headers and any page errors are recorded. */
 async function openChat(browser, pageUrl, server, name, problems) {
@@ -201,59 +171,42 @@ async function chatCase(browser, server, pageUrl, compression, screenshot) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs(
+    process.argv.slice(2),
+    "usage: node browser_chat_test.mjs [--server-bin PATH] [--chromium PATH] [--screenshot FILE] [--cores N] [--repeat N]",
+    {
+      "--chromium": (a, value) => (a.chromium = value),
+      "--screenshot": (a, value) => (a.screenshot = path.resolve(value)),
+    },
+  );
+  if (args.cases.length) throw new Error(`unknown argument ${args.cases[0]}`);
+  const chromiumPath = args.chromium ?? "/usr/bin/chromium";
   const binary = path.resolve(args.serverBin);
-  for (const [what, file] of [["server binary", binary], ["chromium", args.chromium]]) {
-    try {
-      accessSync(file, constants.X_OK);
-    } catch {
-      console.error(`${what} ${file} is not executable`);
-      process.exit(2);
-    }
-  }
+  requireExecutable("server binary", binary);
+  requireExecutable("chromium", chromiumPath);
   if (!existsSync(path.join(CHAT_DIR, "dist", "chat.js"))) {
     console.error(`${CHAT_DIR}/dist/chat.js is missing: run npm ci && npm run build there`);
     process.exit(2);
   }
-  const pw = JSON.parse(readFileSync(path.join(HERE, "node_modules", "playwright-core", "package.json"), "utf8")).version;
-  const browser = await chromium.launch({ executablePath: args.chromium, args: CHROMIUM_ARGS, timeout: 30_000 });
-  console.log(`chromium ${browser.version()} via playwright-core ${pw} (node ${process.version}) against ${binary}`);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 30_000 });
+  console.log(`chromium ${browser.version()} via playwright-core ${packageVersion("playwright-core")} (node ${process.version}) against ${binary}`);
   const pages = await serve(0);
   const pageUrl = `http://127.0.0.1:${pages.address().port}/`;
 
-  const workdir = mkdtempSync(path.join(os.tmpdir(), "browser-chat-"));
-  let passed = 0;
-  let failed = 0;
+  const runs = [false, true].map((compression) => ({
+    label: `browser chat (compression ${compression ? "on" : "off"})`,
+    name: `chat-${compression}`,
+    start: { websocket: { compression } },
+    body: (server, round) => chatCase(browser, server, pageUrl, compression, compression && round === 0 ? args.screenshot : null),
+  }));
+  let counts;
   try {
-    for (let r = 0; r < args.repeat; r++) {
-      for (const compression of [false, true]) {
-        const label = `browser chat (compression ${compression ? "on" : "off"})`;
-        const server = new WsServerProcess(binary, args.cores, workdir, `chat-${compression}`);
-        const started = Date.now();
-        try {
-          await server.start({ compression });
-          const shot = compression && r === 0 ? args.screenshot : null;
-          await within(chatCase(browser, server, pageUrl, compression, shot), CASE_TIMEOUT, label);
-          server.checkAlive("running the case");
-          await server.stop();
-          passed++;
-          console.log(`ok   ${label} (${Date.now() - started} ms)`);
-        } catch (e) {
-          failed++;
-          console.log(`FAIL ${label}: ${e?.stack ?? e}`);
-          console.log(`--- server log ---\n${server.log()}\n---`);
-        } finally {
-          await server.kill();
-        }
-      }
-    }
+    counts = await runCases({ binary, cores: args.cores, repeat: args.repeat, tmpPrefix: "browser-chat-", runs });
   } finally {
-    rmSync(workdir, { recursive: true, force: true });
     pages.close();
     await browser.close();
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  report(counts);
 }
 
 main().catch((e) => {

@@ -16,172 +16,13 @@
 // Prints one line per case and `N passed, N failed` at the end; exits 1 on any failure.
 //   cd tests/clients/node && npm ci && node client_test.mjs --server-bin ../../../target/release/ringmq
 
-import { spawn } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync, accessSync, constants } from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import path from "node:path";
 
-import { connect, headers, errors } from "@nats-io/transport-node";
+import { connect, errors } from "@nats-io/transport-node";
 
-// Deadlines in ms. Generous: the CI machine is small and shared.
-const START_TIMEOUT = 20_000; // server start until it listens
-const STOP_TIMEOUT = 10_000; // SIGTERM until the process has exited
-const MSG_TIMEOUT = 10_000; // expected messages
-const RECONNECT_TIMEOUT = 20_000; // client notices the restart and reconnects
-const CASE_TIMEOUT = 60_000; // one whole case
-const POLL_MS = 10; // poll interval of the condition waits below
-
-const READY_RE = /Listening for client connections on (\S+):(\d+)/;
-
-class Mismatch extends Error {}
-
-function short(value, limit = 600) {
-  const text = JSON.stringify(value);
-  return text.length <= limit ? text : `${text.slice(0, limit)}... (${text.length} chars)`;
-}
-
-function expectEq(actual, expected, what) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) {
-    let detail = "";
-    if (Array.isArray(actual) && Array.isArray(expected)) {
-      let first = 0;
-      while (first < actual.length && first < expected.length && JSON.stringify(actual[first]) === JSON.stringify(expected[first])) {
-        first++;
-      }
-      detail = ` (lengths ${actual.length} vs ${expected.length}, first difference at ${first})`;
-    }
-    throw new Mismatch(`${what}: expected ${short(expected)}, got ${short(actual)}${detail}`);
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves with `promise`, or rejects with a Mismatch naming `what` after `ms`. */
-async function within(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Mismatch(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` until it holds; throws a Mismatch naming `what` at the deadline. */
-async function waitUntil(condition, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Mismatch(`${what}: not within ${ms} ms`);
-    await sleep(POLL_MS);
-  }
-}
-
-class ServerProcess {
-  constructor(binary, cores, workdir) {
-    this.binary = binary;
-    this.isNatsServer = path.basename(binary).includes("nats-server");
-    this.cores = cores;
-    this.workdir = workdir;
-    this.child = null;
-    this.exited = null; // promise of the exit code
-    this.exitCode = undefined;
-    this.port = null;
-    this.starts = 0;
-    this.logPath = null;
-  }
-
-  /** Starts on `port` (-1: the server picks a free one) and waits until it listens. */
-  async start(port = -1) {
-    this.starts += 1;
-    this.logPath = path.join(this.workdir, `server-${this.starts}.log`);
-    const args = ["-a", "127.0.0.1", "-p", String(port)];
-    if (!this.isNatsServer) args.push("--cores", String(this.cores));
-    const log = openSync(this.logPath, "w");
-    this.child = spawn(this.binary, args, { stdio: ["ignore", log, log] });
-    closeSync(log);
-    this.exitCode = undefined;
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        this.exitCode = code ?? signal;
-        resolve(this.exitCode);
-      });
-    });
-    // Wait for the ready line (it carries the port when -1 was asked for) ...
-    await waitUntil(() => {
-      this.checkAlive("starting");
-      const match = READY_RE.exec(readFileSync(this.logPath, "utf8"));
-      if (match) this.port = Number(match[2]);
-      return match !== null;
-    }, START_TIMEOUT, `server reporting that it listens\n${this.log()}`);
-    // ... then until the port accepts.
-    await waitUntil(() => {
-      this.checkAlive("starting");
-      return new Promise((resolve) => {
-        const socket = net.connect({ host: "127.0.0.1", port: this.port });
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once("error", () => resolve(false));
-      });
-    }, START_TIMEOUT, `port ${this.port} accepting`);
-  }
-
-  checkAlive(doing) {
-    if (this.exitCode !== undefined) {
-      throw new Mismatch(`server exited with ${this.exitCode} while ${doing}:\n${this.log()}`);
-    }
-  }
-
-  /** SIGTERM, then wait for the exit (SIGKILL at the deadline). */
-  async stop() {
-    if (!this.child || this.exitCode !== undefined) return;
-    this.child.kill("SIGTERM");
-    try {
-      await within(this.exited, STOP_TIMEOUT, "server exit after SIGTERM");
-    } catch (e) {
-      this.child.kill("SIGKILL");
-      await this.exited;
-      throw e;
-    }
-  }
-
-  /** Stops the server and starts it again on the same port. */
-  async restart() {
-    const port = this.port;
-    await this.stop();
-    await this.start(port);
-    expectEq(this.port, port, "port after restart");
-  }
-
-  async kill() {
-    if (this.child && this.exitCode === undefined) {
-      this.child.kill("SIGKILL");
-      await this.exited;
-    }
-  }
-
-  log() {
-    if (!this.logPath || !existsSync(this.logPath)) return "(no log)";
-    return readFileSync(this.logPath, "utf8").split("\n").slice(-40).join("\n");
-  }
-
-  get url() {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-}
-
-// Errors the client reported asynchronously during the current case (subscription
-// errors, server -ERR). A case fails if any were reported.
-let clientErrors = [];
+import * as shared from "./cases.mjs";
+import { MSG_TIMEOUT, RECONNECT_TIMEOUT, Inbox, Mismatch, chooseCases, expectEq, matches, parseArgs, report, requireExecutable, runCases, text, waitUntil, watchStatus, within } from "./harness.mjs";
 
 async function connectTo(server, options = {}) {
   const nc = await connect({
@@ -191,64 +32,8 @@ async function connectTo(server, options = {}) {
     timeout: 5_000,
     ...options,
   });
-  (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === "error" || status.type === "slowConsumer") {
-        clientErrors.push(`${status.type}: ${status.error ?? status.pending}`);
-      }
-    }
-  })().catch((e) => clientErrors.push(`status iterator: ${e}`));
+  watchStatus(nc);
   return nc;
-}
-
-const text = (data) => new TextDecoder().decode(data);
-
-/**
- * A subscription whose messages are collected by the client's callback, in arrival
- * order; `take(n)` waits (with a deadline) until n are there and removes them.
- */
-class Inbox {
-  constructor(nc, subject, opts = {}) {
-    this.messages = [];
-    this.waiter = null;
-    this.subject = subject;
-    this.sub = nc.subscribe(subject, {
-      ...opts,
-      callback: (err, msg) => {
-        if (err) {
-          clientErrors.push(`subscription ${subject}: ${err}`);
-          return;
-        }
-        this.messages.push(msg);
-        if (this.waiter && this.messages.length >= this.waiter.count) this.waiter.resolve();
-      },
-    });
-  }
-
-  async take(count, what = `messages on ${this.subject}`) {
-    if (this.messages.length < count) {
-      const arrived = new Promise((resolve) => {
-        this.waiter = { count, resolve };
-      });
-      try {
-        await within(arrived, MSG_TIMEOUT, `${what} (${this.messages.length} of ${count} so far)`);
-      } finally {
-        this.waiter = null;
-      }
-    }
-    return this.messages.splice(0, count);
-  }
-
-  async payloads(count, what) {
-    return (await this.take(count, what)).map((m) => text(m.data));
-  }
-
-  /** Nothing more arrived. Only meaningful after a later marker on the same connection. */
-  expectNoMore(what) {
-    if (this.messages.length !== 0) {
-      throw new Mismatch(`${what}: unexpected extra messages ${short(this.messages.map((m) => [m.subject, text(m.data)]))}`);
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -269,45 +54,9 @@ async function caseConnect(server) {
   expectEq(await nc.closed(), undefined, "close reason (none: closed by us)");
 }
 
-function matches(pattern, subject) {
-  const p = pattern.split(".");
-  const s = subject.split(".");
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">") return s.length > i;
-    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
-}
-
 async function caseWildcards(server) {
-  const subNc = await connectTo(server);
-  const pubNc = await connectTo(server);
-  try {
-    expectEq(["wild", "wild.a", "wild.a.b.c"].map((s) => matches("wild.>", s)), [false, true, true], "matcher self-check");
-    const patterns = ["wild.*", "wild.>", "wild.*.c", "wild.a.b", "*.a"];
-    const inboxes = patterns.map((p) => new Inbox(subNc, p));
-    const marker = new Inbox(subNc, "marker.wild");
-    await within(subNc.flush(), MSG_TIMEOUT, "subscriber flush");
-
-    const published = ["wild", "wild.a", "wild.a.b", "wild.x.c", "wild.a.b.c", "other.a", "wild.b"];
-    published.forEach((subject, i) => pubNc.publish(subject, `${i}:${subject}`));
-    pubNc.publish("marker.wild", "end");
-    await within(pubNc.flush(), MSG_TIMEOUT, "publisher flush");
-
-    expectEq(await marker.payloads(1), ["end"], "marker");
-    for (const inbox of inboxes) {
-      const expected = published
-        .map((subject, i) => [subject, `${i}:${subject}`])
-        .filter(([subject]) => matches(inbox.subject, subject));
-      const got = (await inbox.take(expected.length)).map((m) => [m.subject, text(m.data)]);
-      // In publish order: one publisher, one subscribing connection.
-      expectEq(got, expected, `messages on ${inbox.subject}`);
-      inbox.expectNoMore(inbox.subject);
-    }
-  } finally {
-    await subNc.close();
-    await pubNc.close();
-  }
+  expectEq(["wild", "wild.a", "wild.a.b.c"].map((s) => matches("wild.>", s)), [false, true, true], "matcher self-check");
+  await shared.caseWildcards(server, connectTo);
 }
 
 async function caseQueueGroups(server) {
@@ -353,112 +102,11 @@ async function caseQueueGroups(server) {
   }
 }
 
-async function caseRequestReply(server) {
-  const svcNc = await connectTo(server);
-  const reqNc = await connectTo(server);
-  try {
-    const seen = [];
-    svcNc.subscribe("svc.echo", {
-      callback: (err, msg) => {
-        if (err) return clientErrors.push(String(err));
-        seen.push(text(msg.data));
-        msg.respond(`re:${text(msg.data)}`);
-      },
-    });
-    await within(svcNc.flush(), MSG_TIMEOUT, "service flush");
-    for (let i = 0; i < 50; i++) {
-      const reply = await reqNc.request("svc.echo", `q${i}`, { timeout: MSG_TIMEOUT });
-      expectEq(text(reply.data), `re:q${i}`, `reply ${i}`);
-    }
-    expectEq(seen, [...Array(50).keys()].map((i) => `q${i}`), "requests seen by the service");
-    // Old-style requests (one inbox subscription per request, noMux) work too.
-    const reply = await reqNc.request("svc.echo", "nomux", { timeout: MSG_TIMEOUT, noMux: true });
-    expectEq(text(reply.data), "re:nomux", "noMux reply");
-  } finally {
-    await svcNc.close();
-    await reqNc.close();
-  }
-}
-
-async function caseHeaders(server) {
-  const subNc = await connectTo(server);
-  const pubNc = await connectTo(server);
-  try {
-    const inbox = new Inbox(subNc, "hdr.test");
-    await within(subNc.flush(), MSG_TIMEOUT, "subscriber flush");
-    const h = headers();
-    h.append("X-Trace", "abc-123");
-    h.append("X-Multi", "a");
-    h.append("X-Multi", "b c");
-    h.append("X-Colon", "k: v");
-    pubNc.publish("hdr.test", "with headers", { headers: h });
-    const only = headers();
-    only.set("Only", "headers");
-    pubNc.publish("hdr.test", undefined, { headers: only });
-    pubNc.publish("hdr.test", "no headers");
-    await within(pubNc.flush(), MSG_TIMEOUT, "publisher flush");
-
-    const [first, second, third] = await inbox.take(3);
-    expectEq(text(first.data), "with headers", "payload 1");
-    expectEq([...first.headers.keys()], ["X-Trace", "X-Multi", "X-Colon"], "header names 1");
-    expectEq(first.headers.values("X-Multi"), ["a", "b c"], "X-Multi values");
-    expectEq(first.headers.get("X-Trace"), "abc-123", "X-Trace");
-    expectEq(first.headers.get("X-Colon"), "k: v", "X-Colon");
+function caseHeaders(server) {
+  return shared.caseHeaders(server, connectTo, (first, second) => {
     expectEq(first.headers.hasError, false, "no status on a plain header message");
-    expectEq(text(second.data), "", "payload 2");
-    expectEq([...second.headers.keys()], ["Only"], "header names 2");
     expectEq(second.headers.get("Only"), "headers", "Only");
-    expectEq(text(third.data), "no headers", "payload 3");
-    expectEq(third.headers, undefined, "headers 3");
-
-    // Headers survive a request/reply round trip both ways.
-    subNc.subscribe("hdr.svc", {
-      callback: (err, msg) => {
-        if (err) return clientErrors.push(String(err));
-        const back = headers();
-        back.set("Echo", msg.headers.get("Ask"));
-        msg.respond(text(msg.data).split("").reverse().join(""), { headers: back });
-      },
-    });
-    await within(subNc.flush(), MSG_TIMEOUT, "service flush");
-    const ask = headers();
-    ask.set("Ask", "value 42");
-    const reply = await pubNc.request("hdr.svc", "abc", { timeout: MSG_TIMEOUT, headers: ask });
-    expectEq(text(reply.data), "cba", "reply payload");
-    expectEq([...reply.headers.keys()], ["Echo"], "reply header names");
-    expectEq(reply.headers.get("Echo"), "value 42", "reply header value");
-  } finally {
-    await subNc.close();
-    await pubNc.close();
-  }
-}
-
-async function caseNoResponders(server) {
-  const nc = await connectTo(server);
-  try {
-    for (const noMux of [false, true]) {
-      let error = null;
-      try {
-        await nc.request("nobody.home", "anyone?", { timeout: MSG_TIMEOUT, noMux });
-      } catch (e) {
-        error = e;
-      }
-      if (error === null) throw new Mismatch("request without subscribers returned a reply");
-      // A timeout would be a TimeoutError; the 503 status makes a RequestError caused by
-      // NoRespondersError.
-      if (!(error instanceof errors.RequestError) || !error.isNoResponders()) {
-        throw new Mismatch(`noMux=${noMux}: expected no responders, got ${error?.name}: ${error?.message}`);
-      }
-      expectEq(error.cause.subject, "nobody.home", "subject in NoRespondersError");
-    }
-    // The connection is still usable, and a responder that appears is reached.
-    nc.subscribe("nobody.home", { callback: (_err, msg) => msg.respond("here") });
-    await within(nc.flush(), MSG_TIMEOUT, "flush");
-    const reply = await nc.request("nobody.home", "anyone?", { timeout: MSG_TIMEOUT });
-    expectEq(text(reply.data), "here", "reply once a responder exists");
-  } finally {
-    await nc.close();
-  }
+  });
 }
 
 async function caseUnsubscribeMax(server) {
@@ -609,91 +257,24 @@ const CASES = [
   ["connect", caseConnect],
   ["wildcards", caseWildcards],
   ["queue_groups", caseQueueGroups],
-  ["request_reply", caseRequestReply],
+  ["request_reply", (server) => shared.caseRequestReply(server, connectTo)],
   ["headers", caseHeaders],
-  ["no_responders", caseNoResponders],
+  ["no_responders", (server) => shared.caseNoResponders(server, connectTo)],
   ["unsubscribe_max", caseUnsubscribeMax],
   ["flush", caseFlush],
   ["drain", caseDrain],
   ["reconnect", caseReconnect],
 ];
 
-function parseArgs(argv) {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const args = {
-    serverBin: path.resolve(here, "..", "..", "..", "target", "release", "ringmq"),
-    cores: 2,
-    repeat: 1,
-    cases: [],
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
-      return argv[++i];
-    };
-    if (arg === "--server-bin") args.serverBin = value();
-    else if (arg === "--cores") args.cores = Number(value());
-    else if (arg === "--repeat") args.repeat = Number(value());
-    else if (arg === "-h" || arg === "--help") {
-      console.log("usage: node client_test.mjs [--server-bin PATH] [--cores N] [--repeat N] [CASE...]");
-      process.exit(0);
-    } else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}`);
-    else args.cases.push(arg);
-  }
-  return args;
-}
-
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2), "usage: node client_test.mjs [--server-bin PATH] [--cores N] [--repeat N] [CASE...]");
   const binary = path.resolve(args.serverBin);
-  try {
-    accessSync(binary, constants.X_OK);
-  } catch {
-    console.error(`server binary ${args.serverBin} is not executable`);
-    process.exit(2);
-  }
-  const known = CASES.map(([name]) => name);
-  const unknown = args.cases.filter((c) => !known.includes(c));
-  if (unknown.length) {
-    console.error(`unknown cases ${unknown}; known: ${known}`);
-    process.exit(2);
-  }
-  const chosen = CASES.filter(([name]) => args.cases.length === 0 || args.cases.includes(name));
+  requireExecutable("server binary", binary);
+  const chosen = chooseCases(CASES, args.cases);
   const version = createRequire(import.meta.url)("@nats-io/transport-node/package.json").version;
   console.log(`@nats-io/transport-node ${version} (node ${process.version}) against ${binary}`);
-
-  const workdir = mkdtempSync(path.join(os.tmpdir(), "clients-node-"));
-  let passed = 0;
-  let failed = 0;
-  try {
-    for (let r = 0; r < args.repeat; r++) {
-      for (const [name, fn] of chosen) {
-        const server = new ServerProcess(binary, args.cores, workdir);
-        const started = Date.now();
-        clientErrors = [];
-        try {
-          await server.start();
-          await within(fn(server), CASE_TIMEOUT, `case ${name}`);
-          server.checkAlive("running the case");
-          if (clientErrors.length) throw new Mismatch(`client reported errors: ${clientErrors}`);
-          await server.stop();
-          passed++;
-          console.log(`ok   node ${name} (${Date.now() - started} ms)`);
-        } catch (e) {
-          failed++;
-          console.log(`FAIL node ${name}: ${e?.stack ?? e}`);
-          console.log(`--- server log ---\n${server.log()}\n---`);
-        } finally {
-          await server.kill();
-        }
-      }
-    }
-  } finally {
-    rmSync(workdir, { recursive: true, force: true });
-  }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  const runs = chosen.map(([name, fn]) => ({ label: `node ${name}`, name, start: {}, body: fn }));
+  report(await runCases({ binary, cores: args.cores, repeat: args.repeat, tmpPrefix: "clients-node-", runs }));
 }
 
 main().catch((e) => {

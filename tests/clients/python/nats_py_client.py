@@ -17,226 +17,15 @@ Run through .ci/clients.sh, or directly with a venv that has nats-py:
     .venv-clients/bin/python tests/clients/python/nats_py_client.py --server-bin target/release/ringmq
 """
 
-import argparse
 import asyncio
-import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import traceback
 
-import nats
 import nats.aio.client
 import nats.errors
 
-# Deadlines. Generous: the CI machine is small and shared.
-START_TIMEOUT = 20.0  # server start until it listens
-STOP_TIMEOUT = 10.0  # SIGTERM until the process has exited
-MSG_TIMEOUT = 10.0  # one expected message
-RECONNECT_TIMEOUT = 20.0  # client notices the restart and reconnects
-CASE_TIMEOUT = 60.0  # one whole case
-
-READY_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
-
-
-class Mismatch(AssertionError):
-    pass
-
-
-def short(value, limit=600):
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        detail = ""
-        if isinstance(actual, list) and isinstance(expected, list):
-            first = next(
-                (i for i, (a, e) in enumerate(zip(actual, expected)) if a != e),
-                min(len(actual), len(expected)),
-            )
-            detail = f" (lengths {len(actual)} vs {len(expected)}, first difference at {first})"
-        raise Mismatch(f"{what}: expected {short(expected)}, got {short(actual)}{detail}")
-
-
-class ServerProcess:
-    """One server child: ringmq or nats-server, started on 127.0.0.1."""
-
-    def __init__(self, binary, cores, workdir):
-        self.binary = binary
-        self.is_nats_server = "nats-server" in os.path.basename(binary)
-        self.cores = cores
-        self.workdir = workdir
-        self.proc = None
-        self.port = None
-        self.starts = 0
-        self.log_path = None
-
-    def start(self, port=-1, extra=()):
-        """Starts on `port` (-1: the server picks a free one) and waits until it listens;
-        `extra`: more arguments (a cluster node's)."""
-        self.starts += 1
-        self.log_path = os.path.join(
-            self.workdir, f"server-{id(self)}-{self.starts}.log"
-        )
-        args = [self.binary, "-a", "127.0.0.1", "-p", str(port), *extra]
-        if not self.is_nats_server:
-            args += ["--cores", str(self.cores)]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        # Wait for the ready line (it carries the port when -1 was asked for) ...
-        while True:
-            with open(self.log_path, "r", errors="replace") as f:
-                match = READY_RE.search(f.read())
-            if match:
-                self.port = int(match.group(2))
-                break
-            self.check_alive("starting")
-            if time.monotonic() > deadline:
-                raise Mismatch(f"server did not report listening in time:\n{self.log()}")
-            time.sleep(0.01)  # poll interval of a condition wait with a deadline
-        # ... then until the port accepts.
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                self.check_alive("starting")
-                if time.monotonic() > deadline:
-                    raise Mismatch(f"port {self.port} never accepted:\n{self.log()}")
-                time.sleep(0.01)
-
-    def wait_log(self, pattern):
-        """The first match of `pattern` in the log, waited for with a deadline."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            with open(self.log_path, "r", errors="replace") as f:
-                match = re.search(pattern, f.read())
-            if match:
-                return match
-            self.check_alive("waiting for its log")
-            if time.monotonic() > deadline:
-                raise Mismatch(f"no {pattern!r} in the log:\n{self.log()}")
-            time.sleep(0.01)  # poll interval of a condition wait with a deadline
-
-    def check_alive(self, doing):
-        if self.proc.poll() is not None:
-            raise Mismatch(
-                f"server exited with {self.proc.returncode} while {doing}:\n{self.log()}"
-            )
-
-    def stop(self):
-        """SIGTERM, then wait for the exit (SIGKILL at the deadline)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise Mismatch(f"server ignored SIGTERM for {STOP_TIMEOUT}s:\n{self.log()}")
-
-    def restart(self):
-        """Stops the server and starts it again on the same port."""
-        port = self.port
-        self.stop()
-        self.start(port)
-        expect_eq(self.port, port, "port after restart")
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def log(self):
-        if not self.log_path or not os.path.exists(self.log_path):
-            return "(no log)"
-        with open(self.log_path, "r", errors="replace") as f:
-            lines = f.read().splitlines()
-        return "\n".join(lines[-40:])
-
-    @property
-    def url(self):
-        return f"nats://127.0.0.1:{self.port}"
-
-
-# Errors nats-py reported through error_cb during the current case (an exception in a
-# subscription callback lands here too). A case fails if any were reported.
-CLIENT_ERRORS = []
-
-
-async def connect(server, expect_disconnects=False, **options):
-    async def error_cb(e):
-        if expect_disconnects and isinstance(
-            e, (OSError, nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError)
-        ):
-            return  # the server restart of the reconnect case
-        CLIENT_ERRORS.append(e)
-
-    options.setdefault("error_cb", error_cb)
-    options.setdefault("connect_timeout", 5)
-    # No reconnects unless a case asks: a server that dies mid-case must fail it.
-    options.setdefault("allow_reconnect", False)
-    return await nats.connect(server.url, **options)
-
-
-async def write_out(nc):
-    """Waits until nc's flusher task has written every queued command to the socket."""
-    await nc._flush_pending(force_flush=True)
-
-
-async def sync(nc):
-    """The NATS flush guarantee: returns once the server has processed everything nc sent
-    before (a SUB is then visible to every later publish, from any connection).
-
-    nats-py 2.16's flush() alone is not enough: it writes its PING straight to the socket,
-    ahead of commands still queued for the client's flusher task, so a flush() right after
-    subscribe() or publish() can be answered before the server has seen them (observed
-    against nats-server 2.9.10 with -DV: PING, PONG, then the SUB). So write the queue out
-    first, then PING.
-    """
-    await write_out(nc)
-    await nc.flush(timeout=MSG_TIMEOUT)
-
-
-async def next_msg(sub, what):
-    try:
-        return await sub.next_msg(timeout=MSG_TIMEOUT)
-    except nats.errors.TimeoutError:
-        raise Mismatch(f"{what}: no message on {sub.subject!r} within {MSG_TIMEOUT}s") from None
-
-
-async def next_payload(sub, what="next message"):
-    return (await next_msg(sub, what)).data
-
-
-async def take(sub, count, what="messages"):
-    """Exactly the next `count` messages of `sub` (each with a deadline)."""
-    got = []
-    for _ in range(count):
-        got.append(await next_msg(sub, f"{what} ({len(got)} of {count} so far)"))
-    return got
-
-
-def expect_no_pending(sub, what):
-    """Nothing more is queued on `sub`. Only meaningful once a later message on the same
-    connection has arrived (a marker), because a connection's messages arrive in order."""
-    if sub.pending_msgs != 0:
-        extra = []
-        while sub.pending_msgs:
-            extra.append(sub._pending_queue.get_nowait())
-        raise Mismatch(f"{what}: unexpected extra messages {[(m.subject, m.data) for m in extra]}")
-
+from harness import (MSG_TIMEOUT, RECONNECT_TIMEOUT, Mismatch, ServerProcess, connect,
+                     expect_eq, expect_no_pending, next_payload, parse_args,
+                     queue_group_deliveries, run_cases, sync, take, write_out)
 
 # ---------------------------------------------------------------------------------------
 # Cases. Each takes a started server and raises on any mismatch.
@@ -310,29 +99,10 @@ async def case_queue_groups(server):
     plain_nc = await connect(server)
     pub_nc = await connect(server)
     try:
-        member_subs = []
-        for nc in members:
-            work = await nc.subscribe("work", queue="workers")
-            done = await nc.subscribe("work.done")
-            await sync(nc)
-            member_subs.append((work, done))
         plain = await plain_nc.subscribe("work")
         plain_done = await plain_nc.subscribe("work.done")
         await sync(plain_nc)
-
-        for i in range(total):
-            await pub_nc.publish("work", str(i).encode())
-        await pub_nc.publish("work.done", b"")
-        await sync(pub_nc)
-
-        per_member = []
-        for work, done in member_subs:
-            # The marker follows every work item on that connection.
-            expect_eq(await next_payload(done), b"", "done marker")
-            items = []
-            while work.pending_msgs:
-                items.append(int((await work.next_msg(timeout=MSG_TIMEOUT)).data))
-            per_member.append(items)
+        per_member = await queue_group_deliveries(members, pub_nc, "work", "workers", total)
         counts = [len(items) for items in per_member]
         everything = sorted(i for items in per_member for i in items)
         expect_eq(len(everything), total, f"total delivered to the group (per member {counts})")
@@ -695,54 +465,10 @@ CASES = [
 
 
 def main():
-    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--server-bin",
-        default=os.path.join(repo, "target", "release", "ringmq"),
-        help="server binary: ringmq (default target/release/ringmq) or nats-server",
-    )
-    parser.add_argument("--cores", type=int, default=2, help="ringmq --cores (default 2)")
-    parser.add_argument("--repeat", type=int, default=1, help="run every case N times")
-    parser.add_argument("cases", nargs="*", help="run only these cases")
-    args = parser.parse_args()
-    binary = shutil.which(args.server_bin) or args.server_bin
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"server binary {args.server_bin!r} is not executable")
-    chosen = [c for c in CASES if not args.cases or c[0] in args.cases]
-    unknown = set(args.cases) - {name for name, _ in CASES}
-    if unknown:
-        sys.exit(f"unknown cases {sorted(unknown)}; known: {[n for n, _ in CASES]}")
+    args, binary, chosen = parse_args(__doc__, CASES)
     print(f"nats-py {nats.aio.client.__version__} against {binary}", flush=True)
-
-    passed = failed = 0
-    with tempfile.TemporaryDirectory(prefix="clients-py-") as workdir:
-        for _ in range(args.repeat):
-            for name, case in chosen:
-                server = ServerProcess(binary, args.cores, workdir)
-                started = time.monotonic()
-                try:
-                    CLIENT_ERRORS.clear()
-                    server.start()
-                    asyncio.run(asyncio.wait_for(case(server), CASE_TIMEOUT))
-                    if CLIENT_ERRORS:
-                        raise Mismatch(f"client reported errors: {CLIENT_ERRORS!r}")
-                    server.check_alive("running the case")
-                    server.stop()
-                    passed += 1
-                    ms = (time.monotonic() - started) * 1000
-                    print(f"ok   python {name} ({ms:.0f} ms)", flush=True)
-                except BaseException as e:  # noqa: BLE001 - report every failure
-                    if isinstance(e, KeyboardInterrupt):
-                        raise
-                    failed += 1
-                    print(f"FAIL python {name}: {e!r}", flush=True)
-                    traceback.print_exc()
-                    print(f"--- server log ---\n{server.log()}\n---", flush=True)
-                finally:
-                    server.kill()
-    print(f"{passed} passed, {failed} failed", flush=True)
-    sys.exit(1 if failed else 0)
+    runs = [(f"python {name}", {}, case) for name, case in chosen]
+    run_cases(runs, args, binary, "clients-py-")
 
 
 if __name__ == "__main__":

@@ -9,36 +9,18 @@ and drives it with WebSocket clients, and TCP clients for the mixed cases. Every
 runs twice: `compression: false`, and `compression: true` with the client offering
 permessage-deflate (see `offer_deflate`), so both directions go through deflate.
 
-Synchronisation as in nats_py_client.py (whose helpers this reuses): a flush after the
+Synchronisation as in nats_py_client.py (both use harness.py): a flush after the
 client's queue is written out, markers, deadlines; never sleeps.
 
 Prints one line per case and mode and `N passed, N failed`; exits 1 on any failure.
     .venv-clients/bin/python tests/clients/python/nats_py_ws_client.py --server-bin target/release/ringmq
 """
 
-import argparse
-import asyncio
-import os
-import shutil
-import sys
-import tempfile
-import time
-import traceback
-
 import aiohttp
-import nats
 import nats.aio.client
-import nats.aio.transport
 
-from nats_py_client import (CASE_TIMEOUT, CLIENT_ERRORS, MSG_TIMEOUT, Mismatch, ServerProcess,
-                            connect, expect_eq, expect_no_pending, next_payload, sync, take)
-
-WS_LINE = r"Listening for websocket clients on ws://\S+:(\d+)"
-
-
-def ws_config(compression):
-    return ("websocket {\n  listen: \"127.0.0.1:-1\"\n  no_tls: true\n"
-            f"  compression: {'true' if compression else 'false'}\n}}\n")
+from harness import (MSG_TIMEOUT, Mismatch, connect, expect_eq, expect_no_pending, next_payload,
+                     parse_args, queue_group_deliveries, run_cases, sync, take)
 
 
 class Endpoint:
@@ -64,10 +46,10 @@ def offer_deflate(enabled):
 
 
 class Servers:
-    def __init__(self, server):
-        self.ws = Endpoint(f"ws://127.0.0.1:{server.ws_port}")
+    def __init__(self, server, deflate):
+        self.ws = Endpoint(server.ws_url)
         self.tcp = Endpoint(server.url)
-        self.deflate = server.deflate
+        self.deflate = deflate
 
 
 def negotiated(nc):
@@ -133,23 +115,9 @@ async def case_queue_groups(s):
     members = [await connect(s.ws), await connect(s.ws), await connect(s.tcp)]
     plain_nc, pub_nc = await connect(s.ws), await connect(s.ws)
     try:
-        subs = []
-        for nc in members:
-            subs.append((await nc.subscribe("wq", queue="workers"), await nc.subscribe("wq.done")))
-            await sync(nc)
         plain = await plain_nc.subscribe("wq")
         await sync(plain_nc)
-        for i in range(total):
-            await pub_nc.publish("wq", str(i).encode())
-        await pub_nc.publish("wq.done", b"")
-        await sync(pub_nc)
-        per_member = []
-        for work, done in subs:
-            expect_eq(await next_payload(done), b"", "done marker")
-            items = []
-            while work.pending_msgs:
-                items.append(int((await work.next_msg(timeout=MSG_TIMEOUT)).data))
-            per_member.append(items)
+        per_member = await queue_group_deliveries(members, pub_nc, "wq", "workers", total)
         counts = [len(items) for items in per_member]
         expect_eq(sorted(i for items in per_member for i in items), list(range(total)),
                   f"each message to exactly one member (per member {counts})")
@@ -243,69 +211,30 @@ CASES = [
 ]
 
 
-def start(binary, cores, workdir, deflate):
-    path = os.path.join(workdir, f"ws-{'deflate' if deflate else 'plain'}.conf")
-    with open(path, "w") as f:
-        f.write(ws_config(deflate))
-    server = ServerProcess(binary, cores, workdir)
-    server.start(extra=["-c", path])
-    server.ws_port = int(server.wait_log(WS_LINE).group(1))
-    server.deflate = deflate
-    return server
+def run(case, deflate):
+    """The body of one run: `case` with the client offering deflate when `deflate`."""
+
+    async def body(server):
+        restore = offer_deflate(deflate)
+        try:
+            await case(Servers(server, deflate))
+        finally:
+            restore()
+
+    return body
 
 
 def main():
-    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server-bin", default=os.path.join(repo, "target", "release", "ringmq"))
-    parser.add_argument("--cores", type=int, default=2, help="ringmq --cores (default 2)")
-    parser.add_argument("--repeat", type=int, default=1, help="run every case N times")
-    parser.add_argument("cases", nargs="*", help="run only these cases")
-    args = parser.parse_args()
-    binary = shutil.which(args.server_bin) or args.server_bin
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"server binary {args.server_bin!r} is not executable")
-    unknown = set(args.cases) - {name for name, _ in CASES}
-    if unknown:
-        sys.exit(f"unknown cases {sorted(unknown)}; known: {[n for n, _ in CASES]}")
-    chosen = [c for c in CASES if not args.cases or c[0] in args.cases]
+    args, binary, chosen = parse_args(__doc__, CASES)
     print(f"nats-py {nats.aio.client.__version__} over WebSocket (aiohttp {aiohttp.__version__})"
           f" against {binary}", flush=True)
-
-    passed = failed = 0
-    with tempfile.TemporaryDirectory(prefix="clients-py-ws-") as workdir:
-        for _ in range(args.repeat):
-            for deflate in (False, True):
-                mode = "compression" if deflate else "no-compression"
-                for name, case in chosen:
-                    server = None
-                    restore = offer_deflate(deflate)
-                    started = time.monotonic()
-                    try:
-                        CLIENT_ERRORS.clear()
-                        server = start(binary, args.cores, workdir, deflate)
-                        asyncio.run(asyncio.wait_for(case(Servers(server)), CASE_TIMEOUT))
-                        if CLIENT_ERRORS:
-                            raise Mismatch(f"client reported errors: {CLIENT_ERRORS!r}")
-                        server.check_alive("running the case")
-                        server.stop()
-                        passed += 1
-                        ms = (time.monotonic() - started) * 1000
-                        print(f"ok   python-ws {name} [{mode}] ({ms:.0f} ms)", flush=True)
-                    except BaseException as e:  # noqa: BLE001 - report every failure
-                        if isinstance(e, KeyboardInterrupt):
-                            raise
-                        failed += 1
-                        print(f"FAIL python-ws {name} [{mode}]: {e!r}", flush=True)
-                        traceback.print_exc()
-                        if server is not None:
-                            print(f"--- server log ---\n{server.log()}\n---", flush=True)
-                    finally:
-                        restore()
-                        if server is not None:
-                            server.kill()
-    print(f"{passed} passed, {failed} failed", flush=True)
-    sys.exit(1 if failed else 0)
+    runs = [
+        (f"python-ws {name} [{'compression' if deflate else 'no-compression'}]",
+         {"websocket": deflate}, run(case, deflate))
+        for deflate in (False, True)
+        for name, case in chosen
+    ]
+    run_cases(runs, args, binary, "clients-py-ws-")
 
 
 if __name__ == "__main__":
