@@ -57,8 +57,13 @@ class Server:
         self.store = tempfile.mkdtemp(prefix="js-%s-" % name, dir=logdir)
         self.log_path = os.path.join(logdir, "%s.log" % name)
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv_fn(self.port, self.store), stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            self.proc = subprocess.Popen(argv_fn(self.port, self.store), stdin=subprocess.DEVNULL,
+                                         stdout=self.log, stderr=subprocess.STDOUT)
+        except OSError as e:
+            self.log.write(repr(e).encode())
+            self.log.close()
+            raise StartError(self)
         deadline = time.monotonic() + START_DEADLINE
         while True:
             if self.proc.poll() is not None:
@@ -151,10 +156,13 @@ def main():
     ap.add_argument("--cores", default="1,2")
     ap.add_argument("-k", action="append", help="only rows whose name contains this")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--include-deviations", action="store_true",
+                    help="also run rows where ringmq follows nats-server 2.11 on purpose")
     ap.add_argument("--dump", action="store_true", help="print nats-server's transcripts")
     args = ap.parse_args()
 
-    rows = [r for r in jsrows.ROWS if not args.k or any(k in r.__name__ for k in args.k)]
+    rows = jsrows.ROWS + (jsrows.DEVIATIONS if args.include_deviations else [])
+    rows = [r for r in rows if not args.k or any(k in r.__name__ for k in args.k)]
     if args.list:
         for r in rows:
             print(r.__name__)
