@@ -582,11 +582,16 @@ def ack_next(port):
 def push_delivery(port):
     t = with_orders(port, 2)
     t.c.send(b"SUB push.deliver 2\r\n")
-    t.create_consumer("push", "CONSUMER.CREATE.ORDERS.PD",
-                      {"name": "PD", "deliver_subject": "push.deliver", "ack_policy": "explicit",
-                       "idle_heartbeat": 200_000_000, "flow_control": True})
+    # Deliveries may overtake the create response: collect all four frames, then split.
+    inbox = t.c.inbox()
+    t.c.pub(API + "CONSUMER.CREATE.ORDERS.PD", json.dumps({"stream_name": "ORDERS", "config": {
+        "name": "PD", "deliver_subject": "push.deliver", "ack_policy": "explicit",
+        "idle_heartbeat": 200_000_000, "flow_control": True}}), inbox)
+    frames = t.c.wait_frames(4)
+    for f in [f for f in frames if f.subject == inbox]:
+        t.frame("push create", f)
     # Deliveries carry the stored subject; the idle heartbeat comes on the deliver subject.
-    for i, f in enumerate(t.c.wait_frames(3)):
+    for i, f in enumerate([f for f in frames if f.subject != inbox]):
         t.add("push %d subject" % i, f.subject)
         t.frame("push %d" % i, f)
     return t.done()
