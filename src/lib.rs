@@ -12,12 +12,14 @@
 //!   about NATS; the only module allowed to opt out of `deny(unsafe_code)`.
 //! - [`auth`]: users, nkeys, tokens, accounts and permissions, decided at CONNECT.
 //! - [`broker`]: NATS semantics on top of the above: connections, routing, interest.
+//! - [`jetstream`]: JetStream's API documents (configs, errors, responses, ack subjects;
+//!   pure, nats-server 2.9.10's JSON).
 //! - [`monitor`]: the HTTP monitoring endpoints' wire formats (pure; served by `broker`).
 //! - [`websocket`]: NATS over WebSocket on the wire: the upgrade request, frames, deflate
 //!   (pure; run by `runtime` as a transport, answered by `broker`).
 //!
 //! Dependencies point down only: `broker` uses `auth`, `protocol`, `subjects`, `runtime`
-//! and `monitor`; `auth` and `monitor` use only `subjects`; `protocol` and `subjects` use
+//! and `monitor`; `auth`, `monitor` and `jetstream` use only `subjects`; `protocol` and `subjects` use
 //! nothing of ours; `websocket` uses nothing of ours; `runtime` uses only [`log`] and
 //! [`websocket`].
 #![deny(unsafe_code)]
@@ -28,6 +30,7 @@ pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod control;
+pub mod jetstream;
 pub mod log;
 pub mod monitor;
 pub mod protocol;
