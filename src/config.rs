@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod go_url;
+mod jetstream;
 mod websocket;
+pub use jetstream::{friendly_bytes, resolved_limits, JetStreamConfig, SyncPolicy};
 pub use websocket::{AllowedOrigin, WebsocketAuth, WebsocketConfig};
 
 /// Every limit of the server, one place. Defaults match nats-server 2.9.10 where it has the
@@ -201,10 +203,12 @@ pub struct Config {
     pub auth: crate::auth::AuthConfig,
     /// TLS required on the client port (`--tls`); None: plain text.
     pub tls: Option<TlsConfig>,
-    /// JetStream's storage directory (`-sd`, `--store_dir`). Accepted, as nats-server accepts
-    /// it without `-js` (client test harnesses pass it on every start); unused until ringmq
-    /// has JetStream.
+    /// JetStream's storage directory (`-sd`, `--store_dir`). Accepted without `-js`, as
+    /// nats-server accepts it (client test harnesses pass it on every start); with JetStream
+    /// on it is `jetstream.store_dir` unless the block names one.
     pub store_dir: Option<PathBuf>,
+    /// JetStream (`-js`, `jetstream {}`); `None`: off.
+    pub jetstream: Option<JetStreamConfig>,
     /// With `tls`, plain-text clients are served too (`allow_non_tls`): INFO says
     /// `tls_available` instead of `tls_required`, and a client's first byte chooses.
     pub allow_non_tls: bool,
@@ -582,6 +586,7 @@ impl Default for Config {
             auth: crate::auth::AuthConfig::default(),
             tls: None,
             store_dir: None,
+            jetstream: None,
             allow_non_tls: false,
             leafnodes: None,
             leaf_remotes: LeafRemotes::default(),

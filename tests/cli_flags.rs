@@ -6,7 +6,7 @@
 mod common;
 
 use ringmq::cli::{self, CliError, Command, FLAGS, USAGE};
-use ringmq::config::{ClusterConfig, Config, TlsConfig};
+use ringmq::config::{ClusterConfig, Config, JetStreamConfig, TlsConfig};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Output, Stdio};
@@ -156,8 +156,12 @@ const TABLE: &[Row] = &[
         Refused("truncated trace lines"),
     ),
     // JetStream options.
-    row("js", None, Refused("JetStream")),
-    row("jetstream", None, Refused("JetStream")),
+    row("js", None, Set(|c| c.jetstream = Some(JetStreamConfig::new()))),
+    row(
+        "jetstream",
+        None,
+        Set(|c| c.jetstream = Some(JetStreamConfig::new())),
+    ),
     row("sd", Some("/sd"), Set(|c| c.store_dir = Some("/sd".into()))),
     row(
         "store_dir",
@@ -461,7 +465,18 @@ fn refused_flags_at_their_default_leave_the_feature_off_and_are_accepted() {
     }
     assert_eq!(
         run(&["-js=false", "--js"]),
-        "error flag --js is not supported yet (JetStream)"
+        runs(|c| c.jetstream = Some(JetStreamConfig::new()))
+    );
+    // -sd names the store directory of -js.
+    assert_eq!(
+        run(&["-js", "-sd", "/sd"]),
+        runs(|c| {
+            c.store_dir = Some("/sd".into());
+            c.jetstream = Some(JetStreamConfig {
+                store_dir: Some("/sd".into()),
+                ..JetStreamConfig::new()
+            });
+        })
     );
     // Without a route port no cluster starts, as in nats-server: these change nothing.
     for args in [
@@ -623,8 +638,8 @@ const RINGMQ: &str = env!("CARGO_BIN_EXE_ringmq");
 fn binary_refuses_a_flag_of_a_missing_feature_by_name() {
     let cases = [
         (
-            ["-js"].as_slice(),
-            "ringmq: flag -js is not supported yet (JetStream)\n",
+            ["-ms", "8443"].as_slice(),
+            "ringmq: flag -ms is not supported yet (HTTPS monitoring)\n",
         ),
         (
             &["-cluster_advertise", "h:1"],

@@ -88,10 +88,25 @@ impl Walker {
             },
             10 => FileOp::Unlink { path },
             11 => FileOp::Unlink { path },
+            12 | 13 => FileOp::MkDir {
+                path: with_suffix(&path, ".d"),
+                mode: 0o700,
+            },
+            14 => FileOp::Rename {
+                from: with_suffix(&path, ".d"),
+                to: with_suffix(&path, ".e"),
+            },
+            15 | 16 => FileOp::RemoveDir {
+                path: with_suffix(&path, ".e"),
+            },
             _ => return,
         };
         io.submit_file(op, tag);
     }
+}
+
+fn with_suffix(path: &CString, suffix: &str) -> CString {
+    CString::new(format!("{}{suffix}", path.to_str().unwrap())).unwrap()
 }
 
 impl Handler for Walker {
@@ -120,7 +135,7 @@ impl Handler for Walker {
 }
 
 #[test]
-fn a_file_is_written_synced_read_truncated_and_removed_on_the_ring() {
+fn files_and_directories_are_made_written_synced_read_renamed_and_removed_on_the_ring() {
     runtime::probe().expect("io_uring usable");
     let board = Arc::new(Board::default());
     let for_core = board.clone();
@@ -135,7 +150,7 @@ fn a_file_is_written_synced_read_truncated_and_removed_on_the_ring() {
     *board.start.lock().unwrap() = Some(path.clone());
     handle.wake();
     let deadline = Instant::now() + WAIT_MAX;
-    while board.results.lock().unwrap().len() < 11 {
+    while board.results.lock().unwrap().len() < 16 {
         assert!(Instant::now() < deadline, "file steps did not finish");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -161,6 +176,11 @@ fn a_file_is_written_synced_read_truncated_and_removed_on_the_ring() {
             (9, Err(libc::EBADF)),
             (10, Ok(FileDone::Unlinked)),
             (11, Err(libc::ENOENT)),
+            (12, Ok(FileDone::MadeDir)),
+            (13, Err(libc::EEXIST)),
+            (14, Ok(FileDone::Renamed)),
+            (15, Ok(FileDone::RemovedDir)),
+            (16, Err(libc::ENOENT)),
         ]
     );
     assert!(!path.exists());

@@ -35,8 +35,10 @@ pub enum Key {
     TlsCert,
     TlsKey,
     TlsCaCert,
-    /// `-sd`: accepted and kept in `Config::store_dir`; unused without JetStream.
+    /// `-sd`: JetStream's storage directory (kept without `-js` too).
     StoreDir,
+    /// `-js`: JetStream on.
+    JetStream,
     /// Ours: worker cores.
     Cores,
     // Features ringmq does not have yet: refused unless left at nats-server's default.
@@ -47,7 +49,6 @@ pub enum Key {
     MaxTracedMsgLen,
     Syslog,
     RemoteSyslog,
-    JetStream,
     Routes,
     ClusterListen,
     ClusterName,
@@ -67,7 +68,6 @@ impl Key {
             Key::LogSizeLimit => "log file rotation by size",
             Key::MaxTracedMsgLen => "truncated trace lines",
             Key::Syslog | Key::RemoteSyslog => "syslog",
-            Key::JetStream => "JetStream",
             Key::ClusterAdvertise => "advertised cluster URLs",
             Key::Profile => "profiling",
             _ => return None,
@@ -177,7 +177,8 @@ Logging Options:
     -DVV                             Same as -DV
 
 JetStream Options:
-    -sd, --store_dir <dir>           Accepted for compatibility; unused (no JetStream yet)
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
 
 Authorization Options:
         --user <user>                User required for connections

@@ -225,8 +225,23 @@ fn apply_flags(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
     if let Some(pid) = flags.path(Key::Pid) {
         config.pid_file = pid;
     }
+    if let Some(enabled) = flags.bool(Key::JetStream) {
+        // A `jetstream {}` block's settings stay; -js=false turns it off.
+        match (enabled, config.jetstream.is_some()) {
+            (true, false) => config.jetstream = Some(crate::config::JetStreamConfig::new()),
+            (false, _) => config.jetstream = None,
+            (true, true) => {}
+        }
+    }
     if let Some(dir) = flags.path(Key::StoreDir) {
         config.store_dir = dir;
+    }
+    // As nats-server: the flag's or the top-level `store_dir` is the store directory unless
+    // the block names one; a flag wins over the block.
+    if let (Some(js), Some(dir)) = (config.jetstream.as_mut(), config.store_dir.as_ref()) {
+        if js.store_dir.is_none() || flags.path(Key::StoreDir).is_some() {
+            js.store_dir = Some(dir.clone());
+        }
     }
     if let Some(logtime) = flags.bool(Key::Logtime) {
         config.logtime = logtime;

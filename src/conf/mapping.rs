@@ -18,7 +18,6 @@ use std::time::Duration;
 /// protects.
 pub const UNSUPPORTED_SECURITY_KEYS: &[&str] = &[
     "gateway",
-    "jetstream",
     "mqtt",
     "operator",
     "operators",
@@ -49,8 +48,6 @@ pub const UNSUPPORTED_KEYS: &[&str] = &[
     "https",
     "https_port",
     "http_base_path",
-    "store_dir",
-    "storedir",
     "logfile_size_limit",
     "log_size_limit",
     "syslog",
@@ -249,6 +246,8 @@ fn apply_key(
         "leafnodes" | "leaf" => super::leafnodes::leafnodes_block(node, config, report)?,
         "cluster" => super::cluster::cluster_block(node, config, report)?,
         "websocket" | "ws" => super::websocket::websocket_block(node, config, report)?,
+        "jetstream" => super::jetstream::jetstream_block(node, config, report)?,
+        "store_dir" | "storedir" => config.store_dir = Some(PathBuf::from(string(node)?)),
         "debug" => config.debug = boolean(node)?,
         "trace" => config.trace = boolean(node)?,
         "logtime" => config.logtime = boolean(node)?,

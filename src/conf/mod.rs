@@ -11,6 +11,7 @@
 //! hole. Other unknown keys are warnings.
 
 mod cluster;
+mod jetstream;
 pub use cluster::{route_url, RouteUrl};
 mod leafnodes;
 pub mod lexer;

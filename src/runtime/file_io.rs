@@ -1,5 +1,5 @@
 //! File operations on a core's own ring: open, write (optionally followed by fdatasync as
-//! one linked pair), fdatasync, read, truncate, close, unlink. A message core never blocks
+//! one linked pair), fdatasync, read, truncate, close, unlink, mkdir, rename, rmdir. A message core never blocks
 //! on the disk: the handler submits an operation with a tag and is told its result by
 //! `Handler::on_file_done` on a later turn. This is how JetStream's storage engine (sans-IO,
 //! `src/store/`) reaches the disk on the core that owns a stream.
@@ -45,6 +45,12 @@ pub enum FileOp {
     Close { fd: RawFd },
     /// `unlinkat(AT_FDCWD, path, 0)`.
     Unlink { path: CString },
+    /// `mkdirat(AT_FDCWD, path, mode)` (one level; `EEXIST` is the caller's to judge).
+    MkDir { path: CString, mode: u32 },
+    /// `renameat(AT_FDCWD, from, AT_FDCWD, to)`: replaces `to` atomically.
+    Rename { from: CString, to: CString },
+    /// `unlinkat(AT_FDCWD, path, AT_REMOVEDIR)`: an empty directory.
+    RemoveDir { path: CString },
 }
 
 /// A finished [`FileOp`].
@@ -59,6 +65,9 @@ pub enum FileDone {
     Truncated,
     Closed,
     Unlinked,
+    MadeDir,
+    Renamed,
+    RemovedDir,
 }
 
 /// A file operation's outcome: done, or the errno it failed with (`EIO` for a short write).
@@ -186,6 +195,9 @@ impl<H: Handler> EventLoop<'_, H> {
                 FileOp::Truncate { .. } => FileDone::Truncated,
                 FileOp::Close { .. } => FileDone::Closed,
                 FileOp::Unlink { .. } => FileDone::Unlinked,
+                FileOp::MkDir { .. } => FileDone::MadeDir,
+                FileOp::Rename { .. } => FileDone::Renamed,
+                FileOp::RemoveDir { .. } => FileDone::RemovedDir,
             }),
         };
         self.handler.on_file_done(
@@ -256,6 +268,21 @@ fn entries(pending: &mut PendingFile, token: Token) -> Vec<squeue::Entry> {
             .build()
             .user_data(user_data)],
         FileOp::Unlink { path } => vec![opcode::UnlinkAt::new(at_cwd, path.as_ptr())
+            .build()
+            .user_data(user_data)],
+        FileOp::MkDir { path, mode } => vec![opcode::MkDirAt::new(at_cwd, path.as_ptr())
+            .mode(*mode)
+            .build()
+            .user_data(user_data)],
+        FileOp::Rename { from, to } => {
+            vec![
+                opcode::RenameAt::new(at_cwd, from.as_ptr(), at_cwd, to.as_ptr())
+                    .build()
+                    .user_data(user_data),
+            ]
+        }
+        FileOp::RemoveDir { path } => vec![opcode::UnlinkAt::new(at_cwd, path.as_ptr())
+            .flags(libc::AT_REMOVEDIR)
             .build()
             .user_data(user_data)],
     }

@@ -100,6 +100,33 @@ pub fn process_cpu_time() -> io::Result<Duration> {
     ))
 }
 
+/// The machine's physical memory in bytes (JetStream's default memory limit is a share of it).
+pub fn physical_memory() -> io::Result<u64> {
+    // SAFETY: sysconf reads a system constant and has no memory effects.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    // SAFETY: as above.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if pages <= 0 || page_size <= 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pages as u64 * page_size as u64)
+}
+
+/// Bytes an unprivileged user may still write on the file system holding `path` (statfs
+/// `f_bavail` blocks, as nats-server reads it).
+pub fn disk_available(path: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    // SAFETY: an all-zero statvfs is a valid value of this plain C struct.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c_path` is NUL-terminated and `stats` writable for the duration of the call.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(stats.f_bavail as u64 * stats.f_frsize as u64)
+}
+
 /// A global allocator that counts allocations (alloc, alloc_zeroed, realloc) and otherwise
 /// is the system allocator. Tests install it with `#[global_allocator]` to check that a
 /// path allocates nothing.
