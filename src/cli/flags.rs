@@ -68,7 +68,6 @@ impl Key {
             Key::MaxTracedMsgLen => "truncated trace lines",
             Key::Syslog | Key::RemoteSyslog => "syslog",
             Key::JetStream => "JetStream",
-            Key::ClusterAdvertise => "advertised cluster URLs",
             Key::Profile => "profiling",
             _ => return None,
         })

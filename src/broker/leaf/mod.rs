@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 
 pub(super) use interest::HubInterest;
 pub(super) use messages::{add_link_target, LinkTarget};
-pub(super) use remote::Remotes;
+pub(super) use remote::{go_json, Remotes};
 pub(super) use tls::tls_server_name;
 pub use tls::LeafTlsConfigs;
 
