@@ -298,3 +298,29 @@ fn route_permissions_filter_the_interest_sent_and_taken_and_the_messages_sent() 
     assert_eq!(got, "RMSG $G out.ok 1\r\nc\r\n");
     assert_eq!(route_frames(&mut peer), "PONG\r\n");
 }
+
+#[test]
+fn varz_names_the_cluster_a_dynamic_name_gave_way_to() {
+    let dir = temp_dir("cluster-options", "varz-name");
+    let (a, a_route) = start_conf(
+        Flavor::from_env(),
+        &dir,
+        "vn-a",
+        "server_name: vn-a\nhttp_port: -1\ncluster { listen: \"127.0.0.1:-1\" }\n",
+    );
+    let (b, _) = start_conf(
+        Flavor::NatsServer,
+        &dir,
+        "vn-b",
+        &format!(
+            "server_name: vn-b\ncluster {{ name: fixed, listen: \"127.0.0.1:-1\", routes: [\"nats-route://127.0.0.1:{a_route}\"] }}\n"
+        ),
+    );
+    a.wait_for_log("Cluster name updated to fixed", LINK_TIMEOUT);
+    wait_for_urls(&a, &[a.port(), b.port()]);
+    // The first /varz after the change (nats-server keeps the section of its first /varz).
+    let http_port = a.listening_port("Starting http monitor on ");
+    let (varz, _) = common::http::get_json(http_port, "/varz");
+    assert_eq!(varz["cluster"]["name"], "fixed", "{}", varz["cluster"]);
+    assert_eq!(varz["cluster"]["cluster_port"], a_route);
+}

@@ -310,3 +310,43 @@ fn mutual_tls_with_verify_joins_nodes_and_a_plain_peer_times_out() {
         REPLY_TIMEOUT,
     );
 }
+
+#[test]
+fn varz_shows_route_tls_as_nats_server_fills_it() {
+    let certificates = Certificates::generate("route-varz");
+    let dir = &certificates.directory;
+    let ca = certificates.path("ca.pem");
+    let (cert, key) = route_certificate(dir, &certificates.ca, "v");
+    let conf = write_conf(
+        dir,
+        "v.conf",
+        &format!(
+            "server_name: v\nhttp_port: -1\ncluster {{ name: tls, listen: \"127.0.0.1:-1\", tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", timeout: 3 }} }}\n",
+            cert.display(),
+            key.display(),
+            ca.display()
+        ),
+    );
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let server = Server::start_flavor(Flavor::from_env(), Opts::default(), &launch);
+    let route_port = server.listening_port(ROUTE_LINE);
+    let http_port = server.listening_port("Starting http monitor on ");
+    let (varz, _) = common::http::get_json(http_port, "/varz");
+    // Both flags follow `tls {}` (verification is forced on routes); the auth timeout is
+    // the TLS timeout plus one second.
+    assert_eq!(
+        varz["cluster"],
+        serde_json::json!({
+            "name": "tls",
+            "addr": "127.0.0.1",
+            "cluster_port": route_port,
+            "auth_timeout": 4,
+            "tls_timeout": 3,
+            "tls_required": true,
+            "tls_verify": true
+        })
+    );
+}
