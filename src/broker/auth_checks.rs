@@ -1,5 +1,6 @@
-//! bcrypt off the message cores. A CONNECT (a client's, a leaf's or a route's) whose password or token is a bcrypt hash, and
-//! whose success is not remembered from an earlier CONNECT, needs a bcrypt run: about 100 ms
+//! bcrypt off the message cores. A CONNECT (a client's, a leaf's or a route's) whose
+//! password or token is a bcrypt hash, and whose success is not remembered from an earlier
+//! CONNECT, needs a bcrypt run: about 100 ms
 //! at the usual costs, during which a core would serve no one else. The shard hands such a
 //! check to these worker threads instead, holds the client's further input, and finishes
 //! the CONNECT when the answer comes back (`Shard::finish_auth_checks`). A reload that
