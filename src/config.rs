@@ -499,6 +499,10 @@ pub struct LeafTls {
     pub insecure: bool,
     /// Handshake deadline (`timeout`, seconds in the file); default 2 s as nats-server.
     pub timeout: Duration,
+    /// `pinned_certs` (the leaf port's and the routes'): the key ids (lowercase hex SHA-256
+    /// of the `SubjectPublicKeyInfo`) a peer's certificate must have, checked after the
+    /// handshake; empty: any certificate the CAs accept.
+    pub pinned_certs: Vec<String>,
 }
 
 impl Default for LeafTls {
@@ -510,6 +514,7 @@ impl Default for LeafTls {
             verify: false,
             insecure: false,
             timeout: TlsConfig::DEFAULT_TIMEOUT,
+            pinned_certs: Vec::new(),
         }
     }
 }

@@ -345,10 +345,27 @@ mod tests {
             "{refused}"
         );
         let refused = load(
-            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, pinned_certs: [] } }",
+            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, cipher_suites: [] } }",
         )
         .expect_err("refused");
-        assert!(refused.contains("cluster: tls: pinned_certs"), "{refused}");
+        assert!(refused.contains("cluster: tls: cipher_suites"), "{refused}");
+        let key = "AB".repeat(32);
+        let pinned = load(&format!(
+            "cluster {{ port: 1, tls {{ cert_file: c.pem, key_file: k.pem, pinned_certs: [\"{key}\"] }} }}"
+        ))
+        .expect("loads")
+        .cluster
+        .and_then(|cluster| cluster.tls)
+        .expect("tls");
+        assert_eq!(pinned.pinned_certs, vec!["ab".repeat(32)]);
+        let refused = load(
+            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, pinned_certs: [\"abc\"] } }",
+        )
+        .expect_err("refused");
+        assert!(
+            refused.contains("error parsing tls config, 'pinned_certs' key abc does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"),
+            "{refused}"
+        );
         let bad = load("cluster { routes: [\"tls://127.0.0.1:1\"] }").expect_err("refused");
         assert!(bad.contains("expected nats-route://HOST:PORT"), "{bad}");
     }
