@@ -225,8 +225,9 @@ pub struct Config {
     pub websocket: Option<WebsocketConfig>,
 }
 
-/// A cluster (`cluster { name, listen | host + port, routes, no_advertise,
-/// connect_retries }`, `--cluster`, `--cluster_name`, `--routes`): no route auth, no TLS.
+/// A cluster (`cluster { name, listen | host + port, routes, no_advertise, connect_retries,
+/// authorization, tls, advertise, permissions }`, `--cluster`, `--cluster_name`, `--routes`,
+/// `--cluster_advertise`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     /// The cluster's name; `None`: a dynamic name, replaced by a peer's (nats-server's rule).
@@ -256,9 +257,28 @@ pub struct ClusterConfig {
     /// certificate and verifying the peer's against `ca_file` (nats-server forces `verify`
     /// on routes); `None`: plain routes.
     pub tls: Option<LeafTls>,
+    /// `advertise` / `--cluster_advertise` (`HOST[:PORT]`): the route address our route
+    /// INFO gives (its `host`, `port` and `ip`), which peers gossip to the others; client
+    /// `connect_urls` are not affected. `None`: the route listener's host and port.
+    pub advertise: Option<String>,
+    /// `permissions { import, export }`: what interest we send a route (import: the
+    /// subjects we want from it) and accept from it (export: the subjects we give it);
+    /// `None`: everything.
+    pub permissions: Option<RoutePermissions>,
 }
 
-/// The route port's single user (`cluster { authorization { user, password, timeout } }`).
+/// Route permissions, as nats-server keeps them: `import` is checked as a publish
+/// permission against our own interest before it is sent as RS+, `export` as a subscribe
+/// permission against a route's RS+ (and, for a wildcard overlapping a deny entry, against
+/// each message sent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutePermissions {
+    pub import: Option<crate::auth::SubjectPermission>,
+    pub export: Option<crate::auth::SubjectPermission>,
+}
+
+/// The route port's single user (`cluster { authorization { user, password, timeout } }`);
+/// the password may be a bcrypt hash (checked on the auth workers, off the cores).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteAuthorization {
     pub user: String,
@@ -283,7 +303,30 @@ impl ClusterConfig {
             authorization: None,
             credentials: std::collections::BTreeMap::new(),
             tls: None,
+            advertise: None,
+            permissions: None,
         }
+    }
+
+    /// The advertised route address (`advertise`), read as nats-server's `parseHostPort`:
+    /// `HOST:PORT`, or `HOST` alone with the route port; a port of 0 or -1 is the route
+    /// port. `Ok(None)`: nothing advertised.
+    pub fn advertised(&self, route_port: u16) -> Result<Option<(String, u16)>, String> {
+        let Some(text) = self.advertise.as_deref().filter(|text| !text.is_empty()) else {
+            return Ok(None);
+        };
+        let bad = || format!("invalid cluster advertise value {text:?}: expected HOST[:PORT]");
+        let (host, port) = match text.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => (host, port),
+            // No port (an IPv6 address without brackets has colons but no port).
+            _ => (text, ""),
+        };
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let port = match port.trim() {
+            "" | "0" | "-1" => route_port,
+            number => number.parse::<u16>().map_err(|_| bad())?,
+        };
+        Ok(Some((host.to_string(), port)))
     }
 
     /// The name a dialled route's certificate must carry when its URL's host is an IP
@@ -460,6 +503,10 @@ pub struct LeafTls {
     pub insecure: bool,
     /// Handshake deadline (`timeout`, seconds in the file); default 2 s as nats-server.
     pub timeout: Duration,
+    /// `pinned_certs` (the leaf port's and the routes'): the key ids (lowercase hex SHA-256
+    /// of the `SubjectPublicKeyInfo`) a peer's certificate must have, checked after the
+    /// handshake; empty: any certificate the CAs accept.
+    pub pinned_certs: Vec<String>,
 }
 
 impl Default for LeafTls {
@@ -471,6 +518,7 @@ impl Default for LeafTls {
             verify: false,
             insecure: false,
             timeout: TlsConfig::DEFAULT_TIMEOUT,
+            pinned_certs: Vec::new(),
         }
     }
 }

@@ -273,10 +273,18 @@ const TABLE: &[Row] = &[
             }),
         ),
     ),
-    row(
-        "cluster_advertise",
-        Some("h:1"),
-        Refused("advertised cluster URLs"),
+    with(
+        &["--cluster", "nats://127.0.0.1:-1"],
+        row(
+            "cluster_advertise",
+            Some("h:1"),
+            Set(|c| {
+                c.cluster = Some(ClusterConfig {
+                    advertise: Some("h:1".into()),
+                    ..cluster("127.0.0.1", 0)
+                })
+            }),
+        ),
     ),
     // Profiling options.
     row("profile", Some("6060"), Refused("profiling")),
@@ -642,8 +650,8 @@ fn binary_refuses_a_flag_of_a_missing_feature_by_name() {
             "ringmq: flag -ms is not supported yet (HTTPS monitoring)\n",
         ),
         (
-            &["-cluster_advertise", "h:1"],
-            "ringmq: flag -cluster_advertise is not supported yet (advertised cluster URLs)\n",
+            &["-client_advertise", "h:1"],
+            "ringmq: flag -client_advertise is not supported yet (advertised client URLs)\n",
         ),
     ];
     for (args, stderr) in cases {

@@ -310,3 +310,91 @@ fn mutual_tls_with_verify_joins_nodes_and_a_plain_peer_times_out() {
         REPLY_TIMEOUT,
     );
 }
+
+#[test]
+fn varz_shows_route_tls_as_nats_server_fills_it() {
+    let certificates = Certificates::generate("route-varz");
+    let dir = &certificates.directory;
+    let ca = certificates.path("ca.pem");
+    let (cert, key) = route_certificate(dir, &certificates.ca, "v");
+    let conf = write_conf(
+        dir,
+        "v.conf",
+        &format!(
+            "server_name: v\nhttp_port: -1\ncluster {{ name: tls, listen: \"127.0.0.1:-1\", tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", timeout: 3 }} }}\n",
+            cert.display(),
+            key.display(),
+            ca.display()
+        ),
+    );
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let server = Server::start_flavor(Flavor::from_env(), Opts::default(), &launch);
+    let route_port = server.listening_port(ROUTE_LINE);
+    let http_port = server.listening_port("Starting http monitor on ");
+    let (varz, _) = common::http::get_json(http_port, "/varz");
+    // Both flags follow `tls {}` (verification is forced on routes); the auth timeout is
+    // the TLS timeout plus one second.
+    assert_eq!(
+        varz["cluster"],
+        serde_json::json!({
+            "name": "tls",
+            "addr": "127.0.0.1",
+            "cluster_port": route_port,
+            "auth_timeout": 4,
+            "tls_timeout": 3,
+            "tls_required": true,
+            "tls_verify": true
+        })
+    );
+}
+
+/// The key id `pinned_certs` names a certificate by: SHA-256 of its SubjectPublicKeyInfo.
+fn pinned_key_id(key_path: &Path) -> String {
+    use sha2::Digest;
+    let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(key_path).unwrap()).unwrap();
+    sha2::Sha256::digest(rcgen::PublicKeyData::subject_public_key_info(&key))
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_peer_whose_certificate_is_not_pinned_is_refused() {
+    let certificates = Certificates::generate("route-pinned");
+    let dir = &certificates.directory;
+    let ca = certificates.path("ca.pem");
+    let a_cert = route_certificate(dir, &certificates.ca, "a");
+    let b_cert = route_certificate(dir, &certificates.ca, "b");
+    let c_cert = route_certificate(dir, &certificates.ca, "c");
+    // A pins B's key (in upper case: nats-server lowercases the list).
+    let pin = pinned_key_id(&b_cert.1).to_uppercase();
+    let (a, a_port) = tls_node(
+        Flavor::from_env(),
+        dir,
+        "a",
+        &a_cert,
+        &ca,
+        &[],
+        &format!("    pinned_certs: [\"{pin}\"]"),
+    );
+    let (b, _) = tls_node(Flavor::NatsServer, dir, "b", &b_cert, &ca, &[a_port], "");
+    wait_link_ready(&a, &b);
+    // C's certificate is of the same CA but not pinned: refused after the handshake.
+    let (_c, _) = tls_node(Flavor::NatsServer, dir, "c", &c_cert, &ca, &[a_port], "");
+    let line = a.wait_for_log(
+        "TLS route handshake error: certificate not pinned",
+        LINK_TIMEOUT,
+    );
+    assert!(
+        line.contains("[ERR] 127.0.0.1:") && line.contains(" - rid:"),
+        "{line:?}"
+    );
+    a.wait_for_log("connection closed: TLS Handshake Failure", LINK_TIMEOUT);
+    // Only B was routed.
+    let (port, body) = (a.port(), RawClient::connect(a.port()).info);
+    let urls = body.matches("127.0.0.1:").count();
+    assert_eq!(urls, 2, "{port}: {body}");
+}

@@ -310,3 +310,56 @@ fn leaf_presents_its_certificate_to_a_verifying_hub() {
     exchange_both_ways(&leaf, &hub, 5);
     assert_eq!(hub.count_log("TLS leafnode handshake error"), 0);
 }
+
+/// The key id `pinned_certs` names a certificate by: SHA-256 of its SubjectPublicKeyInfo.
+fn pinned_key_id(key_path: &Path) -> String {
+    use sha2::Digest;
+    let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(key_path).unwrap()).unwrap();
+    sha2::Sha256::digest(rcgen::PublicKeyData::subject_public_key_info(&key))
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[test]
+fn hub_with_pinned_certs_links_a_pinned_leaf_and_refuses_another() {
+    let certificates = Certificates::generate("leafhub-pinned");
+    certificates.issue_client("other", &[(rcgen::DnType::CommonName, "other")], Vec::new());
+    let pin = pinned_key_id(&certificates.path("client-key.pem"));
+    let extra = format!(
+        "    ca_file: \"{}\"\n    verify: true\n    pinned_certs: [\"{pin}\"]\n",
+        path(&certificates, "ca.pem")
+    );
+    let (hub, port) = start_hub(Flavor::from_env(), &certificates, &extra);
+    let url = format!("nats-leaf://localhost:{port}");
+    let keys = |name: &str| {
+        format!(
+            "ca_file: \"{}\", cert_file: \"{}\", key_file: \"{}\"",
+            path(&certificates, "ca.pem"),
+            path(&certificates, &format!("{name}-cert.pem")),
+            path(&certificates, &format!("{name}-key.pem"))
+        )
+    };
+    // A certificate of the same CA whose key is not pinned: refused after the handshake.
+    let _refused = start_leaf(
+        Flavor::NatsServer,
+        &certificates.directory,
+        "unpinned",
+        &url,
+        &keys("other"),
+    );
+    let line = hub.wait_for_log("TLS leafnode handshake error", LINK_TIMEOUT);
+    assert!(
+        line.ends_with(" - TLS leafnode handshake error: certificate not pinned"),
+        "{line}"
+    );
+    hub.wait_for_log(HANDSHAKE_CLOSED, REPLY_TIMEOUT);
+    let leaf = start_leaf(
+        Flavor::NatsServer,
+        &certificates.directory,
+        "pinned",
+        &url,
+        &keys("client"),
+    );
+    exchange_both_ways(&hub, &leaf, 5);
+}

@@ -310,6 +310,16 @@ fn same_rdn(left: &[(String, String)], right: &[(String, String)]) -> bool {
         && left.iter().all(|attribute| contains(right, attribute))
 }
 
+/// The key id `pinned_certs` lists name a certificate by: the SHA-256 of its DER
+/// `SubjectPublicKeyInfo`, in lowercase hex (nats-server's `matchesPinnedCert`). `None`:
+/// not a certificate.
+pub fn pinned_key_id(der: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    let (_, certificate) = X509Certificate::from_der(der).ok()?;
+    let digest = sha2::Sha256::digest(certificate.tbs_certificate.subject_pki.raw);
+    Some(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

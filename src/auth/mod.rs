@@ -17,7 +17,7 @@ mod password;
 mod permissions;
 mod tree;
 
-pub use certificate::{CertificateNames, Dn};
+pub use certificate::{pinned_key_id, CertificateNames, Dn};
 pub use config::{
     AuthConfig, NkeyUser, Permissions, ResponsePermission, Secret, SubjectPermission, User,
     DEFAULT_AUTH_TIMEOUT, DEFAULT_RESPONSE_EXPIRES, DEFAULT_RESPONSE_MAX_MSGS,

@@ -1,10 +1,10 @@
-//! bcrypt off the message cores. A CONNECT whose password or token is a bcrypt hash, and
-//! whose success is not remembered from an earlier CONNECT, needs a bcrypt run: about 100 ms
-//! at the usual costs, during which a core would serve no one else. The shard hands such a
-//! check to these worker threads instead, holds the client's further input, and finishes
-//! the CONNECT when the answer comes back (`Shard::finish_auth_checks`). A reload that
-//! changes a bcrypt hash re-checks its connected clients the same way; they go on with their
-//! current permissions meanwhile.
+//! bcrypt off the message cores. A CONNECT (a client's, a leaf's or a route's) whose
+//! password or token is a bcrypt hash, and whose success is not remembered from an earlier
+//! CONNECT, needs a bcrypt run: about 100 ms at the usual costs, during which a core would
+//! serve no one else. The shard hands such a check to these worker threads instead, holds
+//! the connection's further input, and finishes the CONNECT when the answer comes back
+//! (`Shard::finish_auth_checks`). A reload that changes a bcrypt hash re-checks its
+//! connected clients the same way; they go on with their current permissions meanwhile.
 //!
 //! - Workers: one per core, started at the first check, at a lower scheduling priority
 //!   (nice [`WORKER_NICE`]) so that a storm of bad passwords takes CPU from nothing but

@@ -1,7 +1,7 @@
 //! A link's input, for both kinds (leaf links and routes): one read parsed operation by
-//! operation until an operation fails, the link pauses (the stall gate, or a leaf's CONNECT
-//! waiting for its bcrypt check: the rest is held by the caller, as bytes, and parsed when
-//! it resumes), or the read ends.
+//! operation until an operation fails, the link pauses (the stall gate, or a leaf's or a
+//! route's CONNECT waiting for its bcrypt check: the rest is held by the caller, as bytes,
+//! and parsed when it resumes), or the read ends.
 
 use super::Shard;
 use crate::protocol::link::{LinkOp, LinkParser};
@@ -133,10 +133,10 @@ impl Shard {
         LinkRead { parsed, failure }
     }
 
-    /// Whether `conn`'s input waits: the stall gate paused it, or it is a leaf whose
-    /// CONNECT is being checked.
+    /// Whether `conn`'s input waits: the stall gate paused it, or it is a leaf or a route
+    /// whose CONNECT is being checked.
     pub(super) fn link_input_paused(&self, conn: ConnId) -> bool {
-        self.link_stalled(conn) || self.leaf_awaits_auth(conn)
+        self.link_stalled(conn) || self.leaf_awaits_auth(conn) || self.route_awaits_auth(conn)
     }
 }
 

@@ -204,7 +204,11 @@ impl Shard {
         let generation = self.live.generation;
         for answer in answers.drain(..) {
             let Some(client) = self.client_mut(answer.conn) else {
-                self.leaf_auth_answer(io, answer);
+                if self.is_route_slot(answer.conn.slot) {
+                    self.route_auth_answer(io, answer);
+                } else {
+                    self.leaf_auth_answer(io, answer);
+                }
                 continue;
             };
             // Only the answer this client waits for (a client has one check at a time).

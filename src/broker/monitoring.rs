@@ -199,7 +199,19 @@ fn server_facts(shared: &Shared, live: &Live) -> ServerFacts {
         },
         cluster: match (&config.cluster, shared.route_port) {
             (Some(cluster), Some(port)) => {
-                ClusterVarz::listening(&shared.cluster_name, &cluster.host, port, &cluster.routes)
+                let mut varz = ClusterVarz::listening(
+                    &shared.cluster_name,
+                    &cluster.host,
+                    port,
+                    &cluster.routes,
+                );
+                if let Some(tls) = &cluster.tls {
+                    varz = varz.with_tls(tls.timeout.as_secs_f64());
+                }
+                if let Some(timeout) = cluster.authorization.as_ref().and_then(|a| a.timeout) {
+                    varz.auth_timeout = crate::monitor::document::GoFloat(timeout.as_secs_f64());
+                }
+                varz
             }
             _ => ClusterVarz::default(),
         },
@@ -601,6 +613,11 @@ impl Shard {
                     connect_urls: self.connect_urls.clone(),
                     http_req_stats: host.request_counts.clone(),
                 };
+                // A dynamic cluster name may have given way to a peer's since start-up (core
+                // 0 keeps the current one, as its client INFO says).
+                if !host.facts.cluster.name.is_empty() && !self.cluster.name.is_empty() {
+                    host.facts.cluster.name.clone_from(&self.cluster.name);
+                }
                 if endpoint == Endpoint::Varz {
                     Response::json(document::varz(&host.facts, &counters, &merged.stats))
                 } else {

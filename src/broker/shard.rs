@@ -109,6 +109,8 @@ pub struct Shard {
     pub(super) route_interest: super::route::RouteInterest,
     /// The cluster's name (core 0).
     pub(super) cluster: super::route::Cluster,
+    /// Route permissions compiled for the running configuration (core 0).
+    pub(super) route_rules: super::route::RouteRules,
     /// The cluster's client URLs (INFO `connect_urls`) and its name as core 0 last
     /// published them (empty: the start-up name), on every core.
     pub(super) connect_urls: Vec<String>,
@@ -181,6 +183,7 @@ impl Shard {
             route_dials: super::route::RouteDials::default(),
             route_interest: super::route::RouteInterest::default(),
             cluster,
+            route_rules: super::route::RouteRules::default(),
             connect_urls: Vec::new(),
             cluster_name: String::new(),
             cluster_leaf_urls: Vec::new(),

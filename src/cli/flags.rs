@@ -68,7 +68,6 @@ impl Key {
             Key::LogSizeLimit => "log file rotation by size",
             Key::MaxTracedMsgLen => "truncated trace lines",
             Key::Syslog | Key::RemoteSyslog => "syslog",
-            Key::ClusterAdvertise => "advertised cluster URLs",
             Key::Profile => "profiling",
             _ => return None,
         })

@@ -283,7 +283,8 @@ fn apply_flags(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
 }
 
 /// `--cluster nats://HOST:PORT` (the route port, `-1` a free one), `--cluster_name`,
-/// `--routes URL,URL`, `--no_advertise`, `--connect_retries`, over the file's `cluster`.
+/// `--routes URL,URL`, `--cluster_advertise`, `--no_advertise`, `--connect_retries`, over
+/// the file's `cluster`.
 /// As in nats-server, routes without a route port are ignored (no cluster starts).
 fn apply_cluster(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
     if let Some(Some(url)) = flags.string(Key::ClusterListen) {
@@ -341,6 +342,12 @@ fn apply_cluster(flags: &Flags, config: &mut Config) -> Result<(), CliError> {
         cluster.addresses.clear();
         cluster.resolve_names();
     }
+    if let Some(Some(advertise)) = flags.string(Key::ClusterAdvertise) {
+        cluster.advertise = Some(advertise);
+    }
+    cluster
+        .advertised(cluster.port)
+        .map_err(|e| CliError::Invalid(format!("{e} (--cluster_advertise)")))?;
     if let Some(on) = flags.bool(Key::NoAdvertise) {
         cluster.no_advertise = on;
     }

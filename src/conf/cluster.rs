@@ -1,12 +1,16 @@
 //! The `cluster` block → `Config::cluster`: the route port, the cluster's name, the
 //! routes to dial (with their credentials), the route port's single user and the routes'
-//! TLS (`tls {}`), with nats-server's key names. Keys of features ringmq lacks (permissions,
-//! advertise, pool sizes of newer servers) refuse the start, naming the key.
+//! TLS (`tls {}`), the advertised route address and the route permissions, with
+//! nats-server's key names. Keys of features ringmq lacks (pool sizes of newer servers)
+//! refuse the start, naming the key.
 
 use super::mapping::{boolean, integer, listen, parse_duration, port, string};
 use super::parser::{Node, Value};
 use super::{Diagnostic, Report};
-use crate::config::{ClusterConfig, Config, RouteAuthorization, DEFAULT_CLUSTER_PORT};
+use crate::auth::SubjectPermission;
+use crate::config::{
+    ClusterConfig, Config, RouteAuthorization, RoutePermissions, DEFAULT_CLUSTER_PORT,
+};
 use std::time::Duration;
 
 /// `cluster { name, listen | host + port, routes: [...], authorization, tls, no_advertise,
@@ -20,6 +24,7 @@ pub(super) fn cluster_block(
         return Err(format!("expected a block, got {}", node.value.describe()));
     };
     let mut cluster = ClusterConfig::new();
+    let mut auth_permissions = None;
     for entry in map.entries() {
         let value = &entry.node;
         let applied = match entry.key.to_ascii_lowercase().as_str() {
@@ -52,7 +57,18 @@ pub(super) fn cluster_block(
                     .collect();
             }),
             "authorization" => {
-                route_authorization(value, report).map(|auth| cluster.authorization = Some(auth))
+                route_authorization(&entry.key_pos, value, report).map(|(auth, permissions)| {
+                    cluster.authorization = auth;
+                    if auth_permissions.is_none() {
+                        auth_permissions = permissions;
+                    }
+                })
+            }
+            "permissions" => {
+                route_permissions(value).map(|permissions| cluster.permissions = Some(permissions))
+            }
+            "advertise" | "cluster_advertise" => {
+                string(value).map(|advertise| cluster.advertise = Some(advertise))
             }
             "tls" => super::leafnodes::tls_block(value, report, "cluster: tls", true)
                 .map(|tls| cluster.tls = Some(tls)),
@@ -76,6 +92,13 @@ pub(super) fn cluster_block(
         };
         applied.map_err(|message| format!("{}: {message}", entry.key))?;
     }
+    // The block's own `permissions` win over the deprecated ones of `authorization`.
+    if cluster.permissions.is_none() {
+        cluster.permissions = auth_permissions;
+    }
+    cluster
+        .advertised(cluster.port)
+        .map_err(|e| format!("advertise: {e}"))?;
     cluster.resolve_names();
     config.cluster = Some(cluster);
     Ok(())
@@ -110,25 +133,30 @@ pub fn route_url(url: &str) -> Result<RouteUrl, String> {
     }
 }
 
-/// `authorization { user, password, timeout }`: the route port's single user. A bcrypt
-/// password, `token`, `users` and `permissions` refuse the start.
-fn route_authorization(node: &Node, report: &mut Report) -> Result<RouteAuthorization, String> {
+/// `authorization { user, password, timeout, permissions }`: the route port's single user
+/// (a bcrypt password is checked off the cores). As nats-server 2.9.10: `users` and
+/// `token` are refused with its errors, and `permissions` here is deprecated (a warning)
+/// and applies as the block's `permissions` unless that is given too.
+fn route_authorization(
+    entry_pos: &super::Pos,
+    node: &Node,
+    report: &mut Report,
+) -> Result<(Option<RouteAuthorization>, Option<RoutePermissions>), String> {
     let Value::Map(map) = &node.value else {
         return Err(format!("expected a block, got {}", node.value.describe()));
     };
-    let (mut user, mut password, mut timeout) = (None, None, None);
+    let (mut user, mut password, mut timeout, mut permissions) = (None, None, None, None);
+    let refuse = |report: &mut Report, message: &str| {
+        report.errors.push(Diagnostic {
+            pos: Some(entry_pos.clone()),
+            message: message.to_string(),
+        });
+    };
     for entry in map.entries() {
         let value = &entry.node;
         let applied = match entry.key.to_ascii_lowercase().as_str() {
             "user" | "username" => string(value).map(|v| user = Some(v)),
-            "password" | "pass" => string(value).and_then(|v| {
-                if v.starts_with("$2") {
-                    Err("bcrypt route passwords are not supported yet".to_string())
-                } else {
-                    password = Some(v);
-                    Ok(())
-                }
-            }),
+            "password" | "pass" => string(value).map(|v| password = Some(v)),
             "timeout" => match &value.value {
                 Value::Integer(n) => u64::try_from(*n)
                     .map(|n| timeout = Some(Duration::from_secs(n)))
@@ -140,6 +168,26 @@ fn route_authorization(node: &Node, report: &mut Report) -> Result<RouteAuthoriz
                 Value::String(text) => parse_duration(text).map(|d| timeout = Some(d)),
                 other => Err(format!("expected seconds, got {}", other.describe())),
             },
+            "users" => {
+                refuse(
+                    report,
+                    "Cluster authorization does not allow multiple users",
+                );
+                return Ok((None, None));
+            }
+            "token" => {
+                refuse(report, "Cluster authorization does not support tokens");
+                return Ok((None, None));
+            }
+            "permissions" => route_permissions(value).map(|p| {
+                report.warnings.push(Diagnostic {
+                    pos: Some(entry_pos.clone()),
+                    message: "invalid use of field \"authorization\": setting \"permissions\" \
+                              within cluster authorization block is deprecated"
+                        .to_string(),
+                });
+                permissions = Some(p);
+            }),
             _ => {
                 report.errors.push(Diagnostic {
                     pos: Some(entry.key_pos.clone()),
@@ -155,12 +203,69 @@ fn route_authorization(node: &Node, report: &mut Report) -> Result<RouteAuthoriz
         applied.map_err(|message| format!("authorization: {}: {message}", entry.key))?;
     }
     match (user, password) {
-        (Some(user), Some(password)) => Ok(RouteAuthorization {
-            user,
-            password,
-            timeout,
-        }),
+        (Some(user), Some(password)) => Ok((
+            Some(RouteAuthorization {
+                user,
+                password,
+                timeout,
+            }),
+            permissions,
+        )),
         _ => Err("authorization: a route user needs user and password".to_string()),
+    }
+}
+
+/// `permissions { import, export }` of the cluster block: each a subject, a list, or
+/// `{ allow, deny }`, as a user's publish and subscribe permissions are written.
+fn route_permissions(node: &Node) -> Result<RoutePermissions, String> {
+    let Value::Map(map) = &node.value else {
+        return Err(format!("expected a block, got {}", node.value.describe()));
+    };
+    let mut permissions = RoutePermissions::default();
+    for entry in map.entries() {
+        let side = match entry.key.to_ascii_lowercase().as_str() {
+            "import" | "pub" | "publish" => &mut permissions.import,
+            "export" | "sub" | "subscribe" => &mut permissions.export,
+            "publish_allow_responses" | "allow_responses" => {
+                return Err("Cluster permissions do not support dynamic responses".to_string())
+            }
+            other => return Err(format!("unknown field {other:?} in cluster permissions")),
+        };
+        *side = Some(subject_permission(&entry.node).map_err(|e| format!("{}: {e}", entry.key))?);
+    }
+    Ok(permissions)
+}
+
+/// A subject, a list of subjects (the allow list), or `{ allow, deny }`.
+fn subject_permission(node: &Node) -> Result<SubjectPermission, String> {
+    let list = |node: &Node| -> Result<Vec<String>, String> {
+        let subjects = match &node.value {
+            Value::Array(items) => items.iter().map(string).collect::<Result<Vec<_>, _>>()?,
+            _ => vec![string(node)?],
+        };
+        for subject in &subjects {
+            if !crate::subjects::is_valid_pattern(subject.as_bytes()) {
+                return Err(format!("subject {subject:?} is not a valid subject"));
+            }
+        }
+        Ok(subjects)
+    };
+    match &node.value {
+        Value::Map(map) => {
+            let mut permission = SubjectPermission::default();
+            for entry in map.entries() {
+                match entry.key.to_ascii_lowercase().as_str() {
+                    "allow" => permission.allow = Some(list(&entry.node)?),
+                    "deny" => permission.deny = list(&entry.node)?,
+                    other => return Err(format!("unknown field {other:?}")),
+                }
+            }
+            Ok(permission)
+        }
+        _ => Ok(SubjectPermission {
+            allow: Some(list(node)?),
+            deny: Vec::new(),
+        }),
     }
 }
 
@@ -211,8 +316,20 @@ mod tests {
         );
         let refused =
             load("cluster { port: 6222, authorization { token: t } }").expect_err("refused");
+        assert_eq!(
+            refused,
+            "c.conf:1:23: Cluster authorization does not support tokens"
+        );
+        let refused =
+            load("cluster {\n port: 6222\n authorization { users: [{user: a, password: b}] } }")
+                .expect_err("refused");
+        assert_eq!(
+            refused,
+            "c.conf:3:2: Cluster authorization does not allow multiple users"
+        );
+        let refused = load("cluster { port: 1, advertise: \"h:x\" }").expect_err("refused");
         assert!(
-            refused.contains("authorization: token is not supported yet"),
+            refused.contains("invalid cluster advertise value"),
             "{refused}"
         );
         let tls = load("cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, timeout: 3 } }")
@@ -228,10 +345,27 @@ mod tests {
             "{refused}"
         );
         let refused = load(
-            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, pinned_certs: [] } }",
+            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, cipher_suites: [] } }",
         )
         .expect_err("refused");
-        assert!(refused.contains("cluster: tls: pinned_certs"), "{refused}");
+        assert!(refused.contains("cluster: tls: cipher_suites"), "{refused}");
+        let key = "AB".repeat(32);
+        let pinned = load(&format!(
+            "cluster {{ port: 1, tls {{ cert_file: c.pem, key_file: k.pem, pinned_certs: [\"{key}\"] }} }}"
+        ))
+        .expect("loads")
+        .cluster
+        .and_then(|cluster| cluster.tls)
+        .expect("tls");
+        assert_eq!(pinned.pinned_certs, vec!["ab".repeat(32)]);
+        let refused = load(
+            "cluster { port: 1, tls { cert_file: c.pem, key_file: k.pem, pinned_certs: [\"abc\"] } }",
+        )
+        .expect_err("refused");
+        assert!(
+            refused.contains("error parsing tls config, 'pinned_certs' key abc does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"),
+            "{refused}"
+        );
         let bad = load("cluster { routes: [\"tls://127.0.0.1:1\"] }").expect_err("refused");
         assert!(bad.contains("expected nats-route://HOST:PORT"), "{bad}");
     }
@@ -272,5 +406,87 @@ mod auth_tests {
                 timeout: Some(Duration::from_millis(500)),
             })
         );
+    }
+
+    fn cluster_of(text: &str) -> (ClusterConfig, Report) {
+        let root = crate::conf::parser::parse_str(text, std::path::Path::new("c.conf"), &no_env)
+            .expect("parses");
+        let mut config = Config::default();
+        let report = crate::conf::mapping::apply(&root, &mut config);
+        assert!(report.errors.is_empty(), "{report:?}");
+        (config.cluster.expect("cluster"), report)
+    }
+
+    #[test]
+    fn bcrypt_route_passwords_advertise_and_permissions_are_read() {
+        let (cluster, report) = cluster_of(
+            "cluster { port: 1, advertise: \"10.0.0.1\", authorization { user: r, password: \"$2a$04$abc\" }, \
+             permissions { import: \"in.>\", export: { allow: [\"out.>\"], deny: \"out.x\" } } }",
+        );
+        assert!(report.warnings.is_empty(), "{report:?}");
+        assert_eq!(
+            cluster
+                .authorization
+                .as_ref()
+                .map(|auth| auth.password.clone()),
+            Some("$2a$04$abc".to_string())
+        );
+        assert_eq!(cluster.advertised(1), Ok(Some(("10.0.0.1".to_string(), 1))));
+        let permissions = cluster.permissions.expect("permissions");
+        assert_eq!(
+            permissions.import,
+            Some(SubjectPermission {
+                allow: Some(vec!["in.>".into()]),
+                deny: vec![],
+            })
+        );
+        assert_eq!(
+            permissions.export,
+            Some(SubjectPermission {
+                allow: Some(vec!["out.>".into()]),
+                deny: vec!["out.x".into()],
+            })
+        );
+        // Permissions inside `authorization`: deprecated, used unless the block has its own.
+        let (cluster, report) = cluster_of(
+            "cluster { port: 1, authorization { user: r, password: p, permissions { import: a } } }",
+        );
+        assert_eq!(
+            report.warnings[0].message,
+            "invalid use of field \"authorization\": setting \"permissions\" within cluster \
+             authorization block is deprecated"
+        );
+        assert_eq!(
+            cluster.permissions.and_then(|p| p.import),
+            Some(SubjectPermission {
+                allow: Some(vec!["a".into()]),
+                deny: vec![],
+            })
+        );
+        let (cluster, _) = cluster_of(
+            "cluster { port: 1, permissions { import: b }, authorization { user: r, password: p, permissions { import: a } } }",
+        );
+        assert_eq!(
+            cluster
+                .permissions
+                .and_then(|p| p.import)
+                .and_then(|p| p.allow),
+            Some(vec!["b".to_string()])
+        );
+    }
+
+    #[test]
+    fn advertise_reads_as_go_parse_host_port() {
+        let with = |text: &str| ClusterConfig {
+            advertise: Some(text.to_string()),
+            ..ClusterConfig::new()
+        };
+        assert_eq!(with("h:5").advertised(9), Ok(Some(("h".into(), 5))));
+        assert_eq!(with("h").advertised(9), Ok(Some(("h".into(), 9))));
+        assert_eq!(with("h:0").advertised(9), Ok(Some(("h".into(), 9))));
+        assert_eq!(with("h:-1").advertised(9), Ok(Some(("h".into(), 9))));
+        assert_eq!(with("[::1]:5").advertised(9), Ok(Some(("::1".into(), 5))));
+        assert_eq!(ClusterConfig::new().advertised(9), Ok(None));
+        assert!(with("h:x").advertised(9).is_err());
     }
 }

@@ -138,8 +138,8 @@ fn leaf_authorization(node: &Node, report: &mut Report) -> Result<LeafAuth, Stri
 
 /// A `tls {}` block: `cert_file`, `key_file`, `ca_file`, `verify`, `insecure`, `timeout`
 /// (seconds, or a duration string). The leaf port's (`port`) needs a certificate and key;
-/// a remote's may have both or neither. Other TLS keys (cipher_suites, pinned_certs,
-/// verify_and_map, ...) refuse the start.
+/// a remote's may have both or neither. The leaf port's may have `pinned_certs`. Other TLS
+/// keys (cipher_suites, a remote's pinned_certs, verify_and_map, ...) refuse the start.
 fn leaf_tls(node: &Node, report: &mut Report, port: bool) -> Result<LeafTls, String> {
     let block = if port {
         "leafnodes: tls"
@@ -171,6 +171,9 @@ pub(super) fn tls_block(
             "verify" => boolean(value).map(|v| tls.verify = v),
             "insecure" => boolean(value).map(|v| tls.insecure = v),
             "timeout" => tls_timeout(value).map(|v| tls.timeout = v),
+            // nats-server checks the leaf port's and the routes' pins (a remote's are not
+            // used: refused here rather than ignored).
+            "pinned_certs" if needs_cert => pinned_certs(value).map(|v| tls.pinned_certs = v),
             _ => {
                 not_supported(report, entry, block);
                 Ok(())
@@ -184,6 +187,32 @@ pub(super) fn tls_block(
         (None, None) => Err("a tls block needs cert_file and key_file".to_string()),
         _ => Err("cert_file and key_file go together".to_string()),
     }
+}
+
+/// `pinned_certs: [ "<sha256 hex of the SubjectPublicKeyInfo>", ... ]`, lowercased, with
+/// nats-server's errors.
+fn pinned_certs(node: &Node) -> Result<Vec<String>, String> {
+    let Value::Array(items) = &node.value else {
+        return Err(
+            "error parsing tls config, expected 'pinned_certs' to be a list of \
+                    hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+                .to_string(),
+        );
+    };
+    items
+        .iter()
+        .map(|item| {
+            let entry = string(item)?.to_ascii_lowercase();
+            if entry.len() == 64 && entry.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(entry)
+            } else {
+                Err(format!(
+                    "error parsing tls config, 'pinned_certs' key {entry} does not look like \
+                     hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+                ))
+            }
+        })
+        .collect()
 }
 
 /// A TLS handshake deadline: seconds (fractions allowed) or a duration string.
@@ -565,8 +594,8 @@ mod tests {
             ["m.conf:1:11: leafnodes: remotes: tls: cert_file and key_file go together"]
         );
         assert_eq!(
-            errors("leafnodes { port: 1, tls { cert_file: c, key_file: k, pinned_certs: [] } }\n"),
-            ["m.conf:1:55: leafnodes: tls: pinned_certs is not supported yet: refusing to start rather than run without it"]
+            errors("leafnodes { port: 1, tls { cert_file: c, key_file: k, cipher_suites: [] } }\n"),
+            ["m.conf:1:55: leafnodes: tls: cipher_suites is not supported yet: refusing to start rather than run without it"]
         );
         assert_eq!(
             errors("leafnodes { port: 1, tls { cert_file: c, key_file: k, timeout: 0 } }\n"),

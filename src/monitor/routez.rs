@@ -6,7 +6,7 @@ use super::document::{rtt_text, to_go_json, GoFloat, Time};
 use serde::Serialize;
 
 /// nats-server's defaults for a route port's `auth_timeout` and `tls_timeout` (seconds)
-/// when the configuration names neither (ringmq has no such cluster settings yet).
+/// when the configuration names neither (without route TLS).
 pub const CLUSTER_AUTH_TIMEOUT_SECONDS: f64 = 2.0;
 pub const CLUSTER_TLS_TIMEOUT_SECONDS: f64 = 2.0;
 
@@ -26,11 +26,17 @@ pub struct ClusterVarz {
     pub urls: Vec<String>,
     #[serde(skip_serializing_if = "is_zero_float")]
     pub tls_timeout: GoFloat,
+    /// Route TLS is configured; nats-server forces verification on routes, so both flags
+    /// follow `tls {}`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
 }
 
 impl ClusterVarz {
     /// The section for cluster `name` with its route port bound on `addr`:`port` and the
-    /// configured routes `urls`.
+    /// configured routes `urls`, without route TLS or a route `authorization` timeout.
     pub fn listening(name: &str, addr: &str, port: u16, urls: &[String]) -> ClusterVarz {
         ClusterVarz {
             name: name.to_string(),
@@ -39,7 +45,20 @@ impl ClusterVarz {
             auth_timeout: GoFloat(CLUSTER_AUTH_TIMEOUT_SECONDS),
             urls: urls.to_vec(),
             tls_timeout: GoFloat(CLUSTER_TLS_TIMEOUT_SECONDS),
+            tls_required: false,
+            tls_verify: false,
         }
+    }
+
+    /// With route TLS whose handshake has `tls_timeout` seconds: both flags, and the auth
+    /// timeout nats-server derives from it (one second more) unless `authorization` names
+    /// one.
+    pub fn with_tls(mut self, tls_timeout: f64) -> ClusterVarz {
+        self.tls_timeout = GoFloat(tls_timeout);
+        self.auth_timeout = GoFloat(tls_timeout + 1.0);
+        self.tls_required = true;
+        self.tls_verify = true;
+        self
     }
 }
 

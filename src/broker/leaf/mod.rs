@@ -41,9 +41,9 @@ use std::net::SocketAddr;
 
 pub(super) use interest::HubInterest;
 pub(super) use messages::{add_link_target, LinkTarget};
-pub(super) use remote::Remotes;
-pub(super) use tls::tls_server_name;
+pub(super) use remote::{go_json, Remotes};
 pub use tls::LeafTlsConfigs;
+pub(super) use tls::{check_pinned, tls_server_name, NOT_PINNED};
 
 /// In a `remote` trie value: the interest is behind a link on that core.
 pub(super) const LINK_BIT: u16 = 0x8000;

@@ -349,7 +349,7 @@ impl Shard {
 
 /// JSON as Go's encoder writes it: `<`, `>`, `&` and U+2028/9 escaped (they can only be
 /// inside strings, so replacing them is safe).
-fn go_json(json: String) -> String {
+pub(in crate::broker) fn go_json(json: String) -> String {
     if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
         return json;
     }

@@ -14,7 +14,9 @@
 //!
 //! Either way the handshake deadline (`timeout`, 2 s by default) runs on the link's auth
 //! timer; a failure is logged `TLS leafnode handshake error: ...` and the link closed with
-//! `TLS Handshake Failure`.
+//! `TLS Handshake Failure`. With `leafnodes { tls { pinned_certs } }`, the peer's
+//! certificate (of an accepted leaf or of a hub we dialled, as in nats-server) must be
+//! pinned, else the same failure with `certificate not pinned`.
 
 use super::{Phase, Shard};
 use crate::broker::timers::Timer;
@@ -161,6 +163,19 @@ impl Shard {
         let accepted = link.remote.is_none();
         let awaiting_connect = link.phase == Phase::AwaitingConnect;
         self.cancel_leaf_auth_timer(io, conn);
+        // The leaf port's pins, for accepted and dialled links alike (nats-server's rule).
+        let pins = self.port_tls().map_or(&[][..], |tls| &tls.pinned_certs[..]);
+        if let Err(detail) = check_pinned(io, conn, pins) {
+            if let Some(link) = self.link(conn) {
+                debug!("{} - lid:{} - {detail}", link.peer, link.cid);
+                error!(
+                    "{} - lid:{} - TLS leafnode handshake error: {NOT_PINNED}",
+                    link.peer, link.cid
+                );
+            }
+            self.close_leaf(io, conn, HANDSHAKE_FAILURE);
+            return;
+        }
         if accepted && awaiting_connect {
             self.arm_leaf_auth_timer(io, conn);
         }
@@ -228,6 +243,32 @@ impl Shard {
 
 /// nats-server's close reason after a failed handshake.
 const HANDSHAKE_FAILURE: &str = "TLS Handshake Failure";
+
+/// nats-server's handshake error when the peer's certificate is not pinned.
+pub(in crate::broker) const NOT_PINNED: &str = "certificate not pinned";
+
+/// nats-server's `matchesPinnedCert`, after a handshake: with `pins`, the peer's
+/// certificate's key id must be one of them. `Err` holds the debug line's detail.
+pub(in crate::broker) fn check_pinned(
+    io: &Io<'_>,
+    conn: ConnId,
+    pins: &[String],
+) -> Result<(), String> {
+    if pins.is_empty() {
+        return Ok(());
+    }
+    let Some(key_id) = io
+        .peer_certificate(conn)
+        .and_then(crate::auth::pinned_key_id)
+    else {
+        return Err("Failed pinned cert test as client did not provide a certificate".into());
+    };
+    if pins.contains(&key_id) {
+        Ok(())
+    } else {
+        Err(format!("Failed pinned cert test for key id: {key_id}"))
+    }
+}
 
 /// The name a dialled link's TLS checks the peer's certificate against: the host of the
 /// URL dialled (`host:port`), or, for an IP address, `name_for_ip` when there is one (the

@@ -9,6 +9,8 @@
 //! it: the implicit routes of a full mesh) and the cluster's client URLs (`connect_urls`).
 
 use super::{Phase, Shard};
+use crate::auth::{Identity, Refusal, SecretCheck, Verdict};
+use crate::broker::auth_checks::CheckDone;
 use crate::broker::interest;
 use crate::runtime::{ConnId, Io};
 use crate::{debug, info};
@@ -60,6 +62,11 @@ struct RouteInfo<'a> {
     connect_urls: &'a [String],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ldm: bool,
+    /// Our route permissions, for the peer to know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import: Option<super::permissions::PermissionJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    export: Option<super::permissions::PermissionJson<'a>>,
     lnoc: bool,
     /// Our leaf URL (a gossiped peer's), for the peers to tell their leaves.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -70,8 +77,12 @@ struct RouteInfo<'a> {
 pub(super) struct Gossip {
     server_id: String,
     name: String,
-    /// Its route `host:port`.
+    /// Its route `host:port`: the one its INFO's `ip` gives (its `advertise`), else its
+    /// address and its INFO's port.
     route_url: String,
+    /// Its INFO's `host` and `port`, forwarded as they came.
+    host: String,
+    port: u16,
     client_urls: Vec<String>,
     /// Its route port wants credentials.
     auth_required: bool,
@@ -118,6 +129,24 @@ struct RouteConnect<'a> {
     lnoc: bool,
 }
 
+/// A route's CONNECT, kept while its bcrypt check runs.
+pub(super) struct PendingRouteConnect {
+    connect: PeerConnect,
+    ticket: u64,
+    /// The configuration generation it was asked under (a reload in between: asked again).
+    generation: u64,
+}
+
+impl std::fmt::Debug for PendingRouteConnect {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRouteConnect")
+            .field("user", &self.connect.user)
+            .field("ticket", &self.ticket)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The fields of a route CONNECT that we read.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -157,24 +186,32 @@ impl Shard {
             return;
         };
         let port = self.shared.route_port.unwrap_or(cluster.port);
-        let advertised = if cluster.no_advertise {
+        let client_urls = if cluster.no_advertise {
             &[][..]
         } else {
             &self.shared.client_urls[..]
         };
-        let ip = about.map(|peer| format!("nats-route://{}/", peer.route_url));
+        // Gossip forwards the peer's own host and port, and its route URL in `ip`; our
+        // own INFO gives the advertised address (host, port and `ip`) when there is one.
+        let advertised = cluster.advertised(port).ok().flatten();
+        let ip = match (about, &advertised) {
+            (Some(peer), _) => Some(format!("nats-route://{}/", peer.route_url)),
+            (None, Some((host, port))) => Some(format!(
+                "nats-route://{}/",
+                crate::broker::join_host_port(host, *port)
+            )),
+            (None, None) => None,
+        };
         let own_leaf: Vec<String> = match &live.config.leafnodes {
             Some(leaf) if !leaf.no_advertise => self.own_leaf_url().into_iter().collect(),
             _ => Vec::new(),
         };
         let nonce = crate::auth::new_nonce();
-        let (host, port) = match about {
-            Some(peer) => peer
-                .route_url
-                .rsplit_once(':')
-                .map(|(host, port)| (host, port.parse().unwrap_or(0)))
-                .unwrap_or((&peer.route_url, 0)),
-            None => (cluster.host.as_str(), port),
+        let permissions = cluster.permissions.as_ref().filter(|_| about.is_none());
+        let (host, port) = match (about, &advertised) {
+            (Some(peer), _) => (peer.host.as_str(), peer.port),
+            (None, Some((host, port))) => (host.as_str(), *port),
+            (None, None) => (cluster.host.as_str(), port),
         };
         let info = RouteInfo {
             server_id: about.map_or(live.info.server_id.as_str(), |peer| &peer.server_id),
@@ -194,12 +231,19 @@ impl Shard {
             nonce: (about.is_none() && !self.cluster.lame_duck).then_some(nonce.as_str()),
             cluster: &self.cluster.name,
             cluster_dynamic: self.cluster.dynamic,
-            connect_urls: about.map_or(advertised, |peer| &peer.client_urls[..]),
+            connect_urls: about.map_or(client_urls, |peer| &peer.client_urls[..]),
             ldm: about.is_none() && self.cluster.lame_duck,
+            import: permissions
+                .and_then(|p| p.import.as_ref())
+                .map(super::permissions::PermissionJson::of),
+            export: permissions
+                .and_then(|p| p.export.as_ref())
+                .map(super::permissions::PermissionJson::of),
             lnoc: true,
             leafnode_urls: about.map_or(&own_leaf[..], |peer| &peer.leaf_urls[..]),
         };
-        let json = serde_json::to_string(&info).expect("INFO serialises");
+        let json =
+            crate::broker::leaf::go_json(serde_json::to_string(&info).expect("INFO serialises"));
         // nats-server ends its own INFO with a blank before CRLF, a forwarded one without.
         let end: &[u8] = if about.is_some() { b"\r\n" } else { b" \r\n" };
         io.write_parts(conn, &[b"INFO ", json.as_bytes(), end]);
@@ -229,8 +273,10 @@ impl Shard {
         self.send_route_info(io, conn, None);
     }
 
-    /// The CONNECT of a peer that dialled us: a client's is refused; its cluster's name
-    /// must be ours (or one of them dynamic).
+    /// The CONNECT of a peer that dialled us: a client's is refused; with route
+    /// authorization its user and password must be the route user's (a bcrypt hash is
+    /// compared on the auth workers while the route's input waits); its cluster's name must
+    /// be ours (or one of them dynamic).
     pub(super) fn on_route_connect(
         &mut self,
         io: &mut Io<'_>,
@@ -243,19 +289,46 @@ impl Shard {
             self.write_route_error(io, conn, "attempted to connect to route port");
             return Err("Incorrect Port");
         }
-        if let Some(auth) = self
+        match self.route_verdict(&connect.user, &connect.pass) {
+            Verdict::Admit(_) => self.finish_route_connect(io, conn, connect),
+            Verdict::Refuse(_) => Err(self.refuse_route(io, conn, &connect.user)),
+            Verdict::Check(check) => self.check_route_off_core(io, conn, check, connect),
+        }
+    }
+
+    /// The route port's verdict on a CONNECT's credentials (nats-server's
+    /// `isRouterAuthorized`: without a route user, every route is admitted).
+    fn route_verdict(&self, user: &str, pass: &str) -> Verdict {
+        let auth = self
             .live
             .config
             .cluster
             .as_ref()
-            .and_then(|cluster| cluster.authorization.as_ref())
-        {
-            let admitted = connect.user == auth.user
-                && crate::auth::secret_matches(&auth.password, &connect.pass);
-            if !admitted {
-                return Err(self.refuse_route(io, conn));
-            }
+            .and_then(|cluster| cluster.authorization.as_ref());
+        let admitted = Identity {
+            account: crate::auth::GLOBAL_ACCOUNT,
+            rules: None,
+            assumed_user: None,
+        };
+        match auth {
+            None => Verdict::Admit(admitted),
+            Some(auth) if auth.user != user => Verdict::Refuse(Refusal { detail: None }),
+            Some(auth) => self.live.auth.compare_secret(
+                format!("route user {}", auth.user),
+                &auth.password,
+                pass,
+                admitted,
+            ),
         }
+    }
+
+    /// An admitted CONNECT: the cluster name, then the route waits for the peer's INFO.
+    fn finish_route_connect(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        connect: PeerConnect,
+    ) -> Result<(), &'static str> {
         self.check_cluster_name(io, conn, &connect.cluster, connect.cluster_dynamic, true)?;
         if let Some(route) = self.route_mut(conn) {
             route.got_connect = true;
@@ -264,6 +337,92 @@ impl Shard {
             }
         }
         Ok(())
+    }
+
+    /// The route password is a bcrypt hash: the check goes to the auth workers, and the
+    /// route's input after its CONNECT waits in its reader (see `link_input`).
+    fn check_route_off_core(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        check: SecretCheck,
+        connect: PeerConnect,
+    ) -> Result<(), &'static str> {
+        self.auth_tickets += 1;
+        let ticket = self.auth_tickets;
+        let submitted =
+            self.shared
+                .auth_checks
+                .submit(check, conn, ticket, self.core, io.waker(), true);
+        if let Err(rejected) = submitted {
+            if let Some(route) = self.route_ref(conn) {
+                crate::error!(
+                    "{} - rid:{} - refusing a login: {rejected:?} (limit {})",
+                    route.peer,
+                    route.rid,
+                    self.shared.auth_checks.queued_max()
+                );
+            }
+            return Err(self.refuse_route(io, conn, &connect.user));
+        }
+        let generation = self.live.generation;
+        if let Some(route) = self.route_mut(conn) {
+            route.pending_connect = Some(Box::new(PendingRouteConnect {
+                connect,
+                ticket,
+                generation,
+            }));
+        }
+        io.pause_reading(conn);
+        Ok(())
+    }
+
+    /// Whether a route's CONNECT waits for its bcrypt check (its input is held).
+    pub(in crate::broker) fn route_awaits_auth(&self, conn: ConnId) -> bool {
+        self.route_ref(conn)
+            .is_some_and(|route| route.pending_connect.is_some())
+    }
+
+    /// A bcrypt answer for a route's CONNECT, if that route still waits for it.
+    pub(in crate::broker) fn route_auth_answer(&mut self, io: &mut Io<'_>, answer: CheckDone) {
+        let conn = answer.conn;
+        let Some(pending) = self.route_mut(conn).and_then(|route| {
+            route
+                .pending_connect
+                .take_if(|pending| pending.ticket == answer.ticket)
+        }) else {
+            return;
+        };
+        if self
+            .route_ref(conn)
+            .is_none_or(|route| route.phase == Phase::Closing)
+        {
+            return;
+        }
+        let PendingRouteConnect {
+            connect,
+            generation,
+            ..
+        } = *pending;
+        let result = if generation != self.live.generation {
+            // Reloaded meanwhile: the route user may have changed; ask again.
+            match self.route_verdict(&connect.user, &connect.pass) {
+                Verdict::Admit(_) => self.finish_route_connect(io, conn, connect),
+                Verdict::Refuse(_) => Err(self.refuse_route(io, conn, &connect.user)),
+                Verdict::Check(check) => self.check_route_off_core(io, conn, check, connect),
+            }
+        } else if answer.admitted.is_some() {
+            self.finish_route_connect(io, conn, connect)
+        } else {
+            Err(self.refuse_route(io, conn, &connect.user))
+        };
+        if let Err(reason) = result {
+            self.close_route(io, conn, reason);
+            return;
+        }
+        if !self.route_awaits_auth(conn) {
+            self.resume_route(io, conn);
+        }
     }
 
     /// nats-server's rule for a name that differs from ours: a dynamic name of ours gives
@@ -384,12 +543,14 @@ impl Shard {
             }
             return Err(DUPLICATE_ROUTE);
         }
-        let host = if info.host.is_empty() || info.host == "0.0.0.0" || info.host == "::" {
-            route.peer.ip().to_string()
-        } else {
-            info.host.clone()
-        };
-        route.route_url = (info.port > 0).then(|| crate::broker::join_host_port(&host, info.port));
+        // nats-server's rule: the URL the peer advertises in `ip`, else its address with
+        // the port of its INFO.
+        route.route_url = route_address(&info.ip).or_else(|| {
+            (info.port > 0)
+                .then(|| crate::broker::join_host_port(&route.peer.ip().to_string(), info.port))
+        });
+        route.remote_host = info.host;
+        route.remote_port = info.port;
         route.remote_id = info.server_id;
         route.remote_name = info.server_name;
         route.client_urls = info.connect_urls;
@@ -402,6 +563,8 @@ impl Shard {
             server_id: route.remote_id.clone(),
             name: route.remote_name.clone(),
             route_url,
+            host: route.remote_host.clone(),
+            port: route.remote_port,
             client_urls: route.client_urls.clone(),
             auth_required: route.auth_required,
             leaf_urls: route.leaf_urls.clone(),
@@ -424,10 +587,17 @@ impl Shard {
         Ok(())
     }
 
-    /// A route that did not authenticate: nats-server's error and log line.
-    pub(super) fn refuse_route(&mut self, io: &mut Io<'_>, conn: ConnId) -> &'static str {
+    /// A route that did not authenticate: nats-server's error and log line (which names
+    /// the user when the server has client users, as its `authViolation` does).
+    pub(super) fn refuse_route(
+        &mut self,
+        io: &mut Io<'_>,
+        conn: ConnId,
+        user: &str,
+    ) -> &'static str {
         if let Some(route) = self.route_ref(conn) {
-            crate::error!("{} - rid:{} - authentication error", route.peer, route.rid);
+            let line = self.live.auth.refusal_log(None, Some(user));
+            crate::error!("{} - rid:{} - {line}", route.peer, route.rid);
         }
         io.write(conn, crate::protocol::encoder::err::AUTHORIZATION_VIOLATION);
         "Authentication Failure"

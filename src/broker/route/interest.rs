@@ -5,6 +5,9 @@
 //! core and, as link interest records, on the others; unknown accounts are ignored (a
 //! nats-server peer announces its `$SYS` account's subscriptions).
 //!
+//! Route permissions (`permissions`) filter both ways: `export` the RS+ taken in, `import`
+//! the interest sent.
+//!
 //! Out: `RouteInterest` counts every core's client subscriptions and our leaf links'
 //! interest, per account, as the routes see it (a subject once, a queue group with its
 //! total weight); a change the routes can see goes to every active route at once. A
@@ -39,7 +42,7 @@ impl Shard {
             return;
         };
         let visible = queue.is_some() || (add && count == 1) || (!add && count == 0);
-        if !visible {
+        if !visible || !self.route_may_import(pattern) {
             return;
         }
         let mut line = std::mem::take(&mut self.line);
@@ -58,10 +61,16 @@ impl Shard {
     pub(super) fn send_route_interest(&mut self, io: &mut Io<'_>, conn: ConnId) {
         let mut out = std::mem::take(&mut self.line);
         out.clear();
+        let rules = self.route_rules();
         for (account, map) in self.route_interest.accounts() {
             let name = self.live.auth.account_name(account);
             for ((pattern, queue), &count) in map {
-                interest_line(&mut out, Some(name), pattern, queue.as_deref(), count);
+                if rules
+                    .as_ref()
+                    .is_none_or(|rules| rules.publish_allowed(pattern))
+                {
+                    interest_line(&mut out, Some(name), pattern, queue.as_deref(), count);
+                }
             }
         }
         io.write(conn, &out);
@@ -81,6 +90,17 @@ impl Shard {
             return;
         };
         if !crate::subjects::is_valid_pattern(subject) {
+            return;
+        }
+        if !self.route_may_export(conn, subject) {
+            if let Some(route) = self.route_ref(conn) {
+                crate::debug!(
+                    "{} - rid:{} - Can not export {:?}, ignoring remote subscription request",
+                    route.peer,
+                    route.rid,
+                    String::from_utf8_lossy(subject)
+                );
+            }
             return;
         }
         let weight_max = self.live.config.limits.link_queue_weight_max;

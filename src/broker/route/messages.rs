@@ -60,6 +60,12 @@ impl Shard {
         if route.phase != Phase::Active {
             return false;
         }
+        // The delivery filter of route permissions (a wildcard RS+ around an export deny).
+        if let Some(permissions) = route.permissions.as_mut() {
+            if !permissions.may_receive(message.subject) {
+                return false;
+            }
+        }
         let conn = route.id;
         route.out_msgs += 1;
         route.out_bytes += message.message.len() as u64;

@@ -13,6 +13,8 @@
 //!   client interest and our leaf links' interest, aggregated per account.
 //! - `messages`: RMSG/HMSG in (to local clients and leaf links, never to another route)
 //!   and out.
+//! - `permissions`: `cluster { permissions { import, export } }` on the interest both ways
+//!   and on the messages sent.
 //! - `tls`: `cluster { tls {} }`, the handshake both sides run before anything else.
 //!
 //! Routing rules (nats-server's): a message from a route goes to no route (one hop); a
@@ -23,6 +25,7 @@ mod dial;
 mod handshake;
 mod interest;
 mod messages;
+mod permissions;
 mod tls;
 
 use super::link_input::{LinkKind, LinkRead, LinkReader};
@@ -38,6 +41,7 @@ use std::net::SocketAddr;
 pub(super) use dial::{RouteDials, ROUTE_DIAL_TAG};
 pub(super) use handshake::Cluster;
 pub(super) use interest::RouteInterest;
+pub(super) use permissions::RouteRules;
 pub use tls::RouteTlsConfigs;
 
 /// How a route is read (see `link_input`).
@@ -82,6 +86,9 @@ pub(super) struct Route {
     remote_name: String,
     /// The peer's route URL (`host:port`), told to the other routes (gossip).
     route_url: Option<String>,
+    /// The `host` and `port` of the peer's INFO, forwarded in gossip as they came.
+    remote_host: String,
+    remote_port: u16,
     /// The peer's client URLs (its INFO `connect_urls`).
     client_urls: Vec<String>,
     /// The peer's route port wants credentials (told on in gossip).
@@ -97,6 +104,11 @@ pub(super) struct Route {
     auth_timer: Option<TimerId>,
     /// The TLS handshake (route TLS) is under way: nothing has been sent yet.
     tls_handshaking: bool,
+    /// The route permissions' state on this route (`None`: no route permissions): the
+    /// delivery filter its wildcard interest may need.
+    permissions: Option<Box<crate::auth::ClientPermissions>>,
+    /// The peer's CONNECT while its bcrypt password check runs (its input held).
+    pending_connect: Option<Box<handshake::PendingRouteConnect>>,
     pub(super) in_msgs: u64,
     pub(super) out_msgs: u64,
     pub(super) in_bytes: u64,
@@ -144,6 +156,7 @@ impl Shard {
             .shared
             .next_client_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let permissions = self.new_route_permissions();
         let slot = conn.slot as usize;
         if self.routes.len() <= slot {
             self.routes.resize_with(slot + 1, || None);
@@ -159,6 +172,8 @@ impl Shard {
             remote_id: String::new(),
             remote_name: String::new(),
             route_url: None,
+            remote_host: String::new(),
+            remote_port: 0,
             client_urls: Vec::new(),
             auth_required: false,
             leaf_urls: Vec::new(),
@@ -167,6 +182,8 @@ impl Shard {
             ping_timer: None,
             auth_timer: None,
             tls_handshaking: false,
+            pending_connect: None,
+            permissions,
             in_msgs: 0,
             out_msgs: 0,
             in_bytes: 0,
@@ -255,7 +272,7 @@ impl Shard {
         match (read.parsed, read.failure) {
             (_, Some(reason)) => self.close_route(io, conn, reason),
             (Err(_), None) if self.route_must_authenticate(conn) => {
-                let reason = self.refuse_route(io, conn);
+                let reason = self.refuse_route(io, conn, "");
                 self.close_route(io, conn, reason);
             }
             (Err(error), None) => {
@@ -283,7 +300,7 @@ impl Shard {
             (Phase::Handshake, op)
                 if !matches!(op, LinkOp::Connect(_)) && self.route_must_authenticate(conn) =>
             {
-                Err(self.refuse_route(io, conn))
+                Err(self.refuse_route(io, conn, ""))
             }
             (_, LinkOp::Ping) => {
                 io.write(conn, encoder::PONG);

@@ -8,7 +8,9 @@
 //!
 //! The handshake deadline (`timeout`, 2 s by default) runs on the route's auth timer; a
 //! failure is logged `TLS route handshake error: ...` and the route closed with `TLS
-//! Handshake Failure` (a dialled route is then dialled again as its policy says).
+//! Handshake Failure` (a dialled route is then dialled again as its policy says). With
+//! `pinned_certs`, a peer whose certificate's key id is not listed fails the same way
+//! (`certificate not pinned`), on either side.
 
 use super::Shard;
 use crate::broker::timers::Timer;
@@ -142,6 +144,26 @@ impl Shard {
         );
         if let Some(timer) = timer {
             io.cancel_timer(timer);
+        }
+        let pins = self
+            .live
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|cluster| cluster.tls.as_ref())
+            .map_or(&[][..], |tls| &tls.pinned_certs[..]);
+        if let Err(detail) = crate::broker::leaf::check_pinned(io, conn, pins) {
+            if let Some(route) = self.route_ref(conn) {
+                debug!("{} - rid:{} - {detail}", route.peer, route.rid);
+                error!(
+                    "{} - rid:{} - TLS route handshake error: {}",
+                    route.peer,
+                    route.rid,
+                    crate::broker::leaf::NOT_PINNED
+                );
+            }
+            self.close_route(io, conn, HANDSHAKE_FAILURE);
+            return;
         }
         if dialled {
             self.greet_dialled_route(io, conn);
