@@ -424,10 +424,6 @@ impl StreamStore {
         for seq in doomed {
             self.remove_msg(seq);
         }
-        for record in records.iter().filter(|record| record.kind == KIND_MSG) {
-            // Messages already dropped by limits still counted in their segment's live.
-            self.cache_remove(record.seq);
-        }
         self.index.last_seq = first - 1;
         self.index.last_ts_ns = self.index.msgs.values().next_back().map_or(0, |e| e.time_ns);
         Some((first, last))

@@ -97,7 +97,7 @@ pub(crate) struct CutReport {
     pub flipped: Option<(PathBuf, usize)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct SimDisk {
     files: BTreeMap<PathBuf, SimFile>,
     dirs: BTreeSet<PathBuf>,
@@ -272,9 +272,11 @@ impl SimDisk {
     }
 
     /// Power cut: every file keeps its synced bytes and, of each unsynced write, all, none
-    /// or a prefix; open files are forgotten. Then the planned bit flip, if any.
+    /// or a prefix; open files are forgotten. Then the planned bit flip, if any. The plan is
+    /// spent: after the cut, the disk is faultless (recovery is checked, not re-faulted).
     pub fn power_cut(&mut self) -> CutReport {
         let mut report = CutReport::default();
+        let plan = std::mem::take(&mut self.plan);
         self.open.clear();
         for sim in self.files.values_mut() {
             report.lost_acknowledged |= sim.lied;
@@ -291,7 +293,7 @@ impl SimDisk {
             sim.durable = image;
             sim.lied = false;
         }
-        if self.plan.flip_at_cut {
+        if plan.flip_at_cut {
             let segments: Vec<PathBuf> = self
                 .files
                 .iter()

@@ -140,7 +140,7 @@ impl StreamStore {
             payload: payload.to_vec(),
             time_ns: now_ns,
         });
-        self.enforce_limits(Some(subject), now_ns);
+        self.enforce_limits(Some(subject), None);
         if self.cfg.storage == StorageKind::Memory {
             self.durable_through = seq;
             self.events.push_back(StoreEvent::Durable { through: seq });
@@ -195,10 +195,12 @@ impl StreamStore {
         }
     }
 
-    /// Drops what the limits say must go (discard old per subject, max msgs, max bytes,
-    /// max age when `now_ns` says so). `subject`: only that subject's per-subject limit.
-    fn enforce_limits(&mut self, subject: Option<&str>, now_ns: i64) {
+    /// Drops what the limits say must go (discard old per subject, max msgs, max bytes, and
+    /// max age when given the time: only `expire` is, so an append never pays for ages).
+    /// `subject`: only that subject's per-subject limit, else every subject's.
+    fn enforce_limits(&mut self, subject: Option<&str>, age_now_ns: Option<i64>) {
         let limits = self.cfg.limits;
+        let now_ns = age_now_ns.unwrap_or(self.index.last_ts_ns);
         if limits.max_msgs_per_subject > 0 {
             let max = limits.max_msgs_per_subject as u64;
             let subjects: Vec<String> = match subject {
@@ -224,7 +226,7 @@ impl StreamStore {
                 limits.max_msgs > 0 && self.index.msgs.len() as u64 > limits.max_msgs as u64;
             let over_bytes = limits.max_bytes > 0 && self.index.bytes > limits.max_bytes as u64;
             let expired = limits.max_age_ns > 0
-                && entry.time_ns <= now_ns.saturating_sub(limits.max_age_ns);
+                && age_now_ns.is_some_and(|now| entry.time_ns <= now.saturating_sub(limits.max_age_ns));
             if !(over_msgs || over_bytes || expired) {
                 break;
             }
@@ -324,7 +326,7 @@ impl StreamStore {
             return 0;
         }
         let before = self.index.msgs.len() as u64;
-        self.enforce_limits(Some(""), now_ns);
+        self.enforce_limits(Some(""), Some(now_ns));
         before - self.index.msgs.len() as u64
     }
 
@@ -332,14 +334,7 @@ impl StreamStore {
     /// stream update); `max_age` is applied at the next `expire`.
     pub fn set_limits(&mut self, limits: StoreLimits) {
         self.cfg.limits = limits;
-        let now_ns = self.index.last_ts_ns;
-        let age_later = StoreLimits {
-            max_age_ns: 0,
-            ..limits
-        };
-        self.cfg.limits = age_later;
-        self.enforce_limits(None, now_ns);
-        self.cfg.limits = limits;
+        self.enforce_limits(None, None);
     }
 
     /// The message with this sequence: from the cache, or `Pending` with a ticket that a
