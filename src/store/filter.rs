@@ -47,7 +47,11 @@ mod tests {
             ("a.b.c", "a.b", false),
         ];
         for (filter, subject, expected) in cases {
-            assert_eq!(subject_matches(filter, subject), expected, "{filter} {subject}");
+            assert_eq!(
+                subject_matches(filter, subject),
+                expected,
+                "{filter} {subject}"
+            );
         }
         assert!(has_wildcard("a.*"));
         assert!(!has_wildcard("a.b"));

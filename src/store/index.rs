@@ -78,7 +78,9 @@ impl Index {
     }
 
     pub fn subject_count(&self, subject: &str) -> u64 {
-        self.subjects.get(subject).map_or(0, |seqs| seqs.len() as u64)
+        self.subjects
+            .get(subject)
+            .map_or(0, |seqs| seqs.len() as u64)
     }
 
     pub fn oldest_for_subject(&self, subject: &str) -> Option<u64> {

@@ -69,7 +69,11 @@ pub(crate) enum After {
     Opened(u32),
     Closed(u32),
     /// The cut of a failed write is done: tell the owner those appends failed.
-    ReportFailed { first: u64, last: u64, errno: i32 },
+    ReportFailed {
+        first: u64,
+        last: u64,
+        errno: i32,
+    },
 }
 
 #[derive(Debug)]
@@ -177,7 +181,10 @@ impl StreamStore {
 
     /// The oldest segment's pending records as one write.
     fn next_write(&mut self) -> Option<(u64, IoOp)> {
-        let index = self.segments.iter().position(|segment| !segment.pending.is_empty())?;
+        let index = self
+            .segments
+            .iter()
+            .position(|segment| !segment.pending.is_empty())?;
         let file = self.segments[index].file;
         let state = self.files.get(&file).map(|slot| slot.state);
         if state != Some(FileState::Open) {
@@ -295,8 +302,15 @@ impl StreamStore {
         });
     }
 
-    fn decode_read(&self, read: &ReadRequest, bytes: &[u8]) -> Result<super::StoredMsg, StoreError> {
-        let path = self.files.get(&read.file).map(|slot| slot.path.display().to_string());
+    fn decode_read(
+        &self,
+        read: &ReadRequest,
+        bytes: &[u8],
+    ) -> Result<super::StoredMsg, StoreError> {
+        let path = self
+            .files
+            .get(&read.file)
+            .map(|slot| slot.path.display().to_string());
         let corrupt = |why: &str| {
             StoreError::Corrupt(format!(
                 "message {} at offset {} of {}: {why}",
@@ -394,7 +408,11 @@ impl StreamStore {
     /// A segment's open failed: its pending appends cannot be written; roll them back now
     /// (nothing of them is on disk).
     fn fail_unwritten(&mut self, file: u32, errno: i32) {
-        let Some(index) = self.segments.iter().position(|segment| segment.file == file) else {
+        let Some(index) = self
+            .segments
+            .iter()
+            .position(|segment| segment.file == file)
+        else {
             return;
         };
         let mut records = Vec::new();
@@ -420,12 +438,22 @@ impl StreamStore {
             .map(|record| record.seq)
             .min()?;
         let last = self.index.last_seq.max(first);
-        let doomed: Vec<u64> = self.index.msgs.range(first..).map(|(&seq, _)| seq).collect();
+        let doomed: Vec<u64> = self
+            .index
+            .msgs
+            .range(first..)
+            .map(|(&seq, _)| seq)
+            .collect();
         for seq in doomed {
             self.remove_msg(seq);
         }
         self.index.last_seq = first - 1;
-        self.index.last_ts_ns = self.index.msgs.values().next_back().map_or(0, |e| e.time_ns);
+        self.index.last_ts_ns = self
+            .index
+            .msgs
+            .values()
+            .next_back()
+            .map_or(0, |e| e.time_ns);
         Some((first, last))
     }
 
@@ -459,7 +487,10 @@ impl StreamStore {
     }
 
     fn close_and_unlink(&mut self, segment: Segment) {
-        self.push_job(IoOp::Close { file: segment.file }, After::Closed(segment.file));
+        self.push_job(
+            IoOp::Close { file: segment.file },
+            After::Closed(segment.file),
+        );
         self.push_job(IoOp::Unlink { path: segment.path }, After::Nothing);
     }
 
@@ -546,7 +577,13 @@ impl StreamStore {
         }
         self.jobs.clear();
         let in_flight_open = match &self.in_flight {
-            Some((_, Flight::Job { op: IoOp::Open { file, .. }, .. })) => Some(*file),
+            Some((
+                _,
+                Flight::Job {
+                    op: IoOp::Open { file, .. },
+                    ..
+                },
+            )) => Some(*file),
             _ => None,
         };
         let mut open: Vec<u32> = self
@@ -577,7 +614,10 @@ impl StreamStore {
             && self.in_flight.is_none()
             && self.reads_waiting.is_empty()
             && self.reads_in_flight.is_empty()
-            && self.segments.iter().all(|segment| segment.pending.is_empty())
+            && self
+                .segments
+                .iter()
+                .all(|segment| segment.pending.is_empty())
     }
 
     /// The highest sequence a `Durable` event has covered.

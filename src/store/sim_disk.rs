@@ -247,8 +247,10 @@ impl SimDisk {
         apply(&mut sim.current, offset, &bytes[..kept]);
         sim.unsynced.push((offset, bytes[..kept].to_vec()));
         if torn {
-            self.fired
-                .push(format!("write {number} torn after {kept} of {} bytes", bytes.len()));
+            self.fired.push(format!(
+                "write {number} torn after {kept} of {} bytes",
+                bytes.len()
+            ));
             return IoResult::Err(libc::EIO);
         }
         if sync {
@@ -262,7 +264,8 @@ impl SimDisk {
         self.syncs_seen += 1;
         let sim = self.files.get_mut(path).expect("open files exist");
         if self.plan.lost_sync == Some(number) {
-            self.fired.push(format!("sync {number} acknowledged and lost"));
+            self.fired
+                .push(format!("sync {number} acknowledged and lost"));
             sim.lied = !sim.unsynced.is_empty() || sim.lied;
             return;
         }
@@ -308,7 +311,8 @@ impl SimDisk {
                 let bit = self.rng.below(sim.current.len() as u64 * 8) as usize;
                 sim.current[bit / 8] ^= 1 << (bit % 8);
                 sim.durable = sim.current.clone();
-                self.fired.push(format!("bit {bit} of {} flipped", path.display()));
+                self.fired
+                    .push(format!("bit {bit} of {} flipped", path.display()));
                 report.flipped = Some((path, bit / 8));
             }
         }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use super::filter::matches_all;
 use super::index::{Index, MsgEntry};
-use super::io_plan::{After, FileSlot, FileState, Flight, Job, PendingRecord, ReadRequest, Segment};
+use super::io_plan::{
+    After, FileSlot, FileState, Flight, Job, PendingRecord, ReadRequest, Segment,
+};
 use super::record::{self, Record, KIND_COMPACT, KIND_MSG, KIND_TOMBSTONE};
 use super::{
     Discard, IoOp, Lookup, StorageKind, StoreConfig, StoreError, StoreEvent, StoreLimits,
@@ -226,7 +228,8 @@ impl StreamStore {
                 limits.max_msgs > 0 && self.index.msgs.len() as u64 > limits.max_msgs as u64;
             let over_bytes = limits.max_bytes > 0 && self.index.bytes > limits.max_bytes as u64;
             let expired = limits.max_age_ns > 0
-                && age_now_ns.is_some_and(|now| entry.time_ns <= now.saturating_sub(limits.max_age_ns));
+                && age_now_ns
+                    .is_some_and(|now| entry.time_ns <= now.saturating_sub(limits.max_age_ns));
             if !(over_msgs || over_bytes || expired) {
                 break;
             }
@@ -272,7 +275,12 @@ impl StreamStore {
 
     /// nats-server's purge: everything (no filter), below `up_to_seq` (exclusive), or all but
     /// the last `keep`; with a filter, only matching messages. Returns how many went.
-    pub fn purge(&mut self, filter: Option<&str>, up_to_seq: Option<u64>, keep: Option<u64>) -> u64 {
+    pub fn purge(
+        &mut self,
+        filter: Option<&str>,
+        up_to_seq: Option<u64>,
+        keep: Option<u64>,
+    ) -> u64 {
         if self.destroyed {
             return 0;
         }
@@ -310,7 +318,12 @@ impl StreamStore {
     /// Every sequence below `floor` goes; a floor past the last sequence moves it too (the
     /// next append gets `floor`), as nats-server's compact does.
     fn compact(&mut self, floor: u64, now_ns: i64) {
-        let doomed: Vec<u64> = self.index.msgs.range(..floor).map(|(&seq, _)| seq).collect();
+        let doomed: Vec<u64> = self
+            .index
+            .msgs
+            .range(..floor)
+            .map(|(&seq, _)| seq)
+            .collect();
         for seq in doomed {
             self.remove_msg(seq);
         }
@@ -410,8 +423,7 @@ impl StreamStore {
             return;
         };
         let last = *self.last_sync_ns.get_or_insert(now_ns);
-        if now_ns.saturating_sub(last) < interval.as_nanos() as i64 || self.dirty_files.is_empty()
-        {
+        if now_ns.saturating_sub(last) < interval.as_nanos() as i64 || self.dirty_files.is_empty() {
             return;
         }
         self.last_sync_ns = Some(now_ns);
@@ -479,7 +491,10 @@ impl StreamStore {
         if full && record.kind == KIND_MSG {
             self.open_new_segment(record.seq);
         }
-        let segment = self.segments.back_mut().expect("a file stream has an open segment");
+        let segment = self
+            .segments
+            .back_mut()
+            .expect("a file stream has an open segment");
         let offset = segment.len;
         record::encode(&mut segment.pending, record);
         segment.len += len as u64;

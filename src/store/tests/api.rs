@@ -19,10 +19,18 @@ fn appends_get_sequences_and_file_sizes() {
     // nats-server's file store sizes: 22 + subject + payload + 8, plus 4 + headers.
     assert_eq!(state.bytes, 33 + 38 + 33);
     assert_eq!(
-        (state.msgs, state.first_seq, state.last_seq, state.num_subjects),
+        (
+            state.msgs,
+            state.first_seq,
+            state.last_seq,
+            state.num_subjects
+        ),
         (3, 1, 3, 2)
     );
-    assert_eq!((state.first_ts_ns, state.last_ts_ns, state.num_deleted), (10, 12, 0));
+    assert_eq!(
+        (state.first_ts_ns, state.last_ts_ns, state.num_deleted),
+        (10, 12, 0)
+    );
     assert_eq!(store.last_for_subject("a"), Some(3));
     assert_eq!(store.last_for_subject("c"), None);
     assert_eq!(store.get(2), Lookup::Ready(msg(2, "b", b"H", b"xx", 11)));
@@ -64,10 +72,19 @@ fn group_commit_batches_appends_made_while_a_sync_runs() {
     store.complete(token, IoResult::Opened);
     let record_bytes = OVERHEAD_BYTES as u64 + 1 + 2;
     let (token, op) = store.poll_io().unwrap();
-    let IoOp::Write { file, offset, bytes, sync } = op else {
+    let IoOp::Write {
+        file,
+        offset,
+        bytes,
+        sync,
+    } = op
+    else {
         panic!("a write, got {op:?}");
     };
-    assert_eq!((file, offset, bytes.len() as u64, sync), (1, 0, 3 * record_bytes, true));
+    assert_eq!(
+        (file, offset, bytes.len() as u64, sync),
+        (1, 0, 3 * record_bytes, true)
+    );
     append(&mut store, "a", b"xx", 6);
     append(&mut store, "a", b"xx", 6);
     assert_eq!(store.poll_io(), None, "the next batch waits for the sync");
@@ -78,7 +95,10 @@ fn group_commit_batches_appends_made_while_a_sync_runs() {
     let IoOp::Write { offset, bytes, .. } = op else {
         panic!("a write, got {op:?}");
     };
-    assert_eq!((offset, bytes.len() as u64), (3 * record_bytes, 2 * record_bytes));
+    assert_eq!(
+        (offset, bytes.len() as u64),
+        (3 * record_bytes, 2 * record_bytes)
+    );
     store.complete(token, IoResult::Ok);
     assert_eq!(events(&mut store), vec![StoreEvent::Durable { through: 5 }]);
     assert!(store.idle());
@@ -110,9 +130,15 @@ fn reads_come_from_disk_once_evicted_and_are_checked() {
     let mut store = StreamStore::create(config);
     let mut disk = quiet_disk();
     store.append("a.b", b"NATS/1.0\r\n\r\n", b"one", 7).unwrap();
-    assert!(matches!(store.get(1), Lookup::Ready(_)), "unwritten: cached");
+    assert!(
+        matches!(store.get(1), Lookup::Ready(_)),
+        "unwritten: cached"
+    );
     disk.run(&mut store);
-    assert!(matches!(store.get(1), Lookup::Pending(_)), "written: evicted");
+    assert!(
+        matches!(store.get(1), Lookup::Pending(_)),
+        "written: evicted"
+    );
     let expected = msg(1, "a.b", b"NATS/1.0\r\n\r\n", b"one", 7);
     assert_eq!(read(&mut store, &mut disk, 1), Ok(Some(expected)));
     // A bit flipped on disk: the read fails its checksum and is never served.
@@ -141,7 +167,15 @@ fn deletes_leave_interior_gaps() {
     assert!(store.delete(5));
     // A deleted last message keeps its sequence as the last (nats-server's count).
     let state = store.state();
-    assert_eq!((state.msgs, state.first_seq, state.last_seq, state.num_deleted), (1, 3, 5, 2));
+    assert_eq!(
+        (
+            state.msgs,
+            state.first_seq,
+            state.last_seq,
+            state.num_deleted
+        ),
+        (1, 3, 5, 2)
+    );
     assert_eq!(store.deleted(), vec![4, 5]);
     assert_eq!(append(&mut store, "a", b"x", 9), 6);
 }
@@ -171,7 +205,14 @@ fn discard_old_drops_from_the_front() {
     for time in 0..5 {
         append(&mut store, "a", b"x", time);
     }
-    assert_eq!((store.state().msgs, store.state().bytes, store.state().first_seq), (2, 36, 4));
+    assert_eq!(
+        (
+            store.state().msgs,
+            store.state().bytes,
+            store.state().first_seq
+        ),
+        (2, 36, 4)
+    );
 }
 
 #[test]
@@ -192,12 +233,18 @@ fn discard_new_refuses() {
     });
     append(&mut store, "a", b"x", 0);
     append(&mut store, "a", b"x", 0);
-    assert_eq!(store.append("a", &[], b"xxxx", 0), Err(StoreError::MaxBytes));
+    assert_eq!(
+        store.append("a", &[], b"xxxx", 0),
+        Err(StoreError::MaxBytes)
+    );
     let mut store = limited(StoreLimits {
         max_msg_size: 4,
         ..StoreLimits::default()
     });
-    assert_eq!(store.append("a", b"HH", b"xxx", 0), Err(StoreError::MaxMsgSize));
+    assert_eq!(
+        store.append("a", b"HH", b"xxx", 0),
+        Err(StoreError::MaxMsgSize)
+    );
     assert_eq!(store.append("a", b"HH", b"xx", 0), Ok(1));
 }
 
@@ -210,7 +257,10 @@ fn per_subject_limits() {
     for subject in ["a", "b", "a", "a", "a"] {
         append(&mut store, subject, b"x", 0);
     }
-    assert_eq!(store.subjects_matching(">"), vec![("a".into(), 2), ("b".into(), 1)]);
+    assert_eq!(
+        store.subjects_matching(">"),
+        vec![("a".into(), 2), ("b".into(), 1)]
+    );
     assert_eq!(store.deleted(), vec![3]);
     assert_eq!(store.state().first_seq, 2);
     let mut store = limited(StoreLimits {
@@ -220,7 +270,10 @@ fn per_subject_limits() {
         ..StoreLimits::default()
     });
     append(&mut store, "a", b"x", 0);
-    assert_eq!(store.append("a", &[], b"x", 0), Err(StoreError::MaxMsgsPerSubject));
+    assert_eq!(
+        store.append("a", &[], b"x", 0),
+        Err(StoreError::MaxMsgsPerSubject)
+    );
     assert_eq!(store.append("b", &[], b"x", 0), Ok(2));
     // Lowered limits apply at once.
     let mut store = limited(StoreLimits::default());
@@ -231,7 +284,10 @@ fn per_subject_limits() {
         max_msgs_per_subject: 1,
         ..StoreLimits::default()
     });
-    assert_eq!(store.subjects_matching(">"), vec![("a".into(), 1), ("b".into(), 1)]);
+    assert_eq!(
+        store.subjects_matching(">"),
+        vec![("a".into(), 1), ("b".into(), 1)]
+    );
     assert_eq!(store.state().first_seq, 3);
 }
 
@@ -347,7 +403,10 @@ fn meta_is_written_atomically_and_recovered() {
     let mut lines = Vec::new();
     let (_, meta) = StreamStore::recover(file_config(), &mut disk, &mut |l| lines.push(l)).unwrap();
     assert_eq!(meta.as_deref(), Some(&b"{\"name\":\"S\",\"v\":2}"[..]));
-    assert!(!disk.file_names().iter().any(|path| path.ends_with("meta.json.tmp")));
+    assert!(!disk
+        .file_names()
+        .iter()
+        .any(|path| path.ends_with("meta.json.tmp")));
 }
 
 #[test]

@@ -52,7 +52,9 @@ impl Model {
             StoreEvent::Durable { through } => {
                 assert!(through > self.durable_through, "durable goes forward");
                 for seq in self.durable_through + 1..=through {
-                    self.current(seq).expect("durable seqs were appended").durable = true;
+                    self.current(seq)
+                        .expect("durable seqs were appended")
+                        .durable = true;
                 }
                 self.durable_through = through;
             }
@@ -83,7 +85,11 @@ fn pump(store: &mut StreamStore, disk: &mut SimDisk, model: &mut Model, steps: u
 
 fn random_msg(rng: &mut SimRng, seq: u64, now: i64) -> StoredMsg {
     let subject = format!("s.{}", rng.below(4));
-    let headers = if rng.chance(20) { b"NATS/1.0\r\nA: b\r\n\r\n".to_vec() } else { Vec::new() };
+    let headers = if rng.chance(20) {
+        b"NATS/1.0\r\nA: b\r\n\r\n".to_vec()
+    } else {
+        Vec::new()
+    };
     let payload: Vec<u8> = (0..rng.below(60)).map(|_| rng.next_u64() as u8).collect();
     msg(seq, &subject, &headers, &payload, now)
 }
@@ -156,7 +162,19 @@ fn run_until_cut(
     (model, disk.power_cut())
 }
 
-fn check_seed(seed: u64) {
+/// How often each fault fired over the seeds, so the property cannot pass vacuously.
+#[derive(Debug, Default)]
+struct Coverage {
+    enospc: u64,
+    torn: u64,
+    lost_sync: u64,
+    flipped: u64,
+    failed_appends: u64,
+    recovery_log_lines: u64,
+    durable_checked: u64,
+}
+
+fn check_seed(seed: u64, coverage: &mut Coverage) {
     let mut rng = SimRng::new(seed);
     let plan = FaultPlan::random(&mut rng, 40);
     let mut disk = SimDisk::new(seed, plan.clone());
@@ -168,7 +186,21 @@ fn check_seed(seed: u64) {
     drop(store);
     let context = format!("seed {seed}, plan {plan:?}, fired {:?}", disk.fired);
 
-    let (mut recovered, _lines) = recover(config, &mut disk);
+    for fired in &disk.fired {
+        coverage.enospc += u64::from(fired.contains("ENOSPC"));
+        coverage.torn += u64::from(fired.contains("torn"));
+        coverage.lost_sync += u64::from(fired.contains("acknowledged and lost"));
+        coverage.flipped += u64::from(fired.contains("flipped"));
+    }
+    let failed = model
+        .history
+        .values()
+        .flatten()
+        .filter(|c| c.failed)
+        .count();
+    coverage.failed_appends += failed as u64;
+    let (mut recovered, lines) = recover(config, &mut disk);
+    coverage.recovery_log_lines += lines.len() as u64;
     let mut present = Vec::new();
     let mut excused_by_flip = 0;
     let top = model.history.keys().next_back().copied().unwrap_or(0) + 2;
@@ -178,6 +210,7 @@ fn check_seed(seed: u64) {
         let candidates = model.history.get(&seq).map(Vec::as_slice).unwrap_or(&[]);
         match served {
             Some(msg) => {
+                coverage.durable_checked += u64::from(candidates.iter().any(|c| c.durable));
                 assert!(
                     candidates.iter().any(|c| !c.failed && c.msg == msg),
                     "{context}: seq {seq} served {msg:?}, never appended as such: {candidates:?}"
@@ -185,8 +218,11 @@ fn check_seed(seed: u64) {
                 present.push(seq);
             }
             None => {
-                let promised = candidates.iter().find(|c| c.durable && !c.removed && !c.failed);
+                let promised = candidates
+                    .iter()
+                    .find(|c| c.durable && !c.removed && !c.failed);
                 if let Some(lost) = promised {
+                    coverage.durable_checked += 1;
                     if report.lost_acknowledged {
                         continue;
                     }
@@ -206,7 +242,9 @@ fn check_seed(seed: u64) {
         assert!(state.last_seq >= last, "{context}");
     }
     // The stream goes on: the next append is the next sequence and becomes durable.
-    let seq = recovered.append("s.after", b"", b"after", 1).expect("append after recovery");
+    let seq = recovered
+        .append("s.after", b"", b"after", 1)
+        .expect("append after recovery");
     assert_eq!(seq, state.last_seq + 1, "{context}");
     disk.run(&mut recovered);
     let seen = events(&mut recovered);
@@ -216,8 +254,23 @@ fn check_seed(seed: u64) {
 
 #[test]
 fn power_cuts_keep_every_acknowledged_append() {
-    for seed in 0..seed_count() {
-        check_seed(seed);
+    let seeds = seed_count();
+    let mut coverage = Coverage::default();
+    for seed in 0..seeds {
+        check_seed(seed, &mut coverage);
+    }
+    eprintln!("{seeds} seeds: {coverage:?}");
+    if seeds >= 100 {
+        let counts = [
+            coverage.enospc,
+            coverage.torn,
+            coverage.lost_sync,
+            coverage.flipped,
+            coverage.failed_appends,
+            coverage.recovery_log_lines,
+            coverage.durable_checked,
+        ];
+        assert!(counts.iter().all(|&count| count > 0), "{coverage:?}");
     }
 }
 

@@ -8,9 +8,7 @@ mod recovery;
 use std::path::PathBuf;
 
 use super::sim_disk::{FaultPlan, SimDisk};
-use super::{
-    Lookup, StorageKind, StoreConfig, StoreError, StoreEvent, StoredMsg, StreamStore,
-};
+use super::{Lookup, StorageKind, StoreConfig, StoreError, StoreEvent, StoredMsg, StreamStore};
 
 pub(super) const DIR: &str = "/sim/jetstream/A/streams/S";
 
@@ -52,10 +50,18 @@ pub(super) fn read(
     }
     // Keep the other events for the caller, in order.
     store.events.extend(others);
-    answer.expect("a pending read is answered once the disk has run").map(Some)
+    answer
+        .expect("a pending read is answered once the disk has run")
+        .map(Some)
 }
 
-pub(super) fn msg(seq: u64, subject: &str, headers: &[u8], payload: &[u8], time_ns: i64) -> StoredMsg {
+pub(super) fn msg(
+    seq: u64,
+    subject: &str,
+    headers: &[u8],
+    payload: &[u8],
+    time_ns: i64,
+) -> StoredMsg {
     StoredMsg {
         seq,
         subject: subject.to_string(),

@@ -22,20 +22,40 @@ fn five_written() -> (SimDisk, Vec<StoredMsg>, Vec<usize>) {
     for n in 1..=5u8 {
         let subject = format!("orders.{n}");
         let payload = vec![n; n as usize * 3];
-        let headers = if n % 2 == 0 { b"NATS/1.0\r\n\r\n".to_vec() } else { Vec::new() };
-        store.append(&subject, &headers, &payload, i64::from(n) * 100).unwrap();
+        let headers = if n % 2 == 0 {
+            b"NATS/1.0\r\n\r\n".to_vec()
+        } else {
+            Vec::new()
+        };
+        store
+            .append(&subject, &headers, &payload, i64::from(n) * 100)
+            .unwrap();
         disk.run(&mut store);
-        msgs.push(msg(u64::from(n), &subject, &headers, &payload, i64::from(n) * 100));
+        msgs.push(msg(
+            u64::from(n),
+            &subject,
+            &headers,
+            &payload,
+            i64::from(n) * 100,
+        ));
         let len = OVERHEAD_BYTES + subject.len() + headers.len() + payload.len();
         offsets.push(offsets.last().unwrap() + len);
     }
-    assert_eq!(events(&mut store).last(), Some(&StoreEvent::Durable { through: 5 }));
+    assert_eq!(
+        events(&mut store).last(),
+        Some(&StoreEvent::Durable { through: 5 })
+    );
     (disk, msgs, offsets)
 }
 
 fn assert_present(store: &mut StreamStore, disk: &mut SimDisk, expected: &[StoredMsg]) {
     for msg in expected {
-        assert_eq!(read(store, disk, msg.seq), Ok(Some(msg.clone())), "seq {}", msg.seq);
+        assert_eq!(
+            read(store, disk, msg.seq),
+            Ok(Some(msg.clone())),
+            "seq {}",
+            msg.seq
+        );
     }
 }
 
@@ -51,7 +71,9 @@ fn clean_run_recovers_state_and_bytes() {
     let mut disk = quiet_disk();
     for n in 0..40u64 {
         let subject = format!("s.{}", n % 5);
-        store.append(&subject, b"", &n.to_le_bytes(), n as i64).unwrap();
+        store
+            .append(&subject, b"", &n.to_le_bytes(), n as i64)
+            .unwrap();
         if n % 3 == 0 {
             disk.run(&mut store);
         }
@@ -63,12 +85,19 @@ fn clean_run_recovers_state_and_bytes() {
     assert_eq!(lines, Vec::<String>::new());
     assert_eq!(recovered.state(), store.state());
     assert_eq!(recovered.deleted(), store.deleted());
-    assert_eq!(recovered.subjects_matching(">"), store.subjects_matching(">"));
+    assert_eq!(
+        recovered.subjects_matching(">"),
+        store.subjects_matching(">")
+    );
     let state = store.state();
     assert_eq!((state.msgs, state.first_seq, state.last_seq), (11, 26, 40));
     for seq in 0..=41 {
         let original = read(&mut store, &mut disk, seq).unwrap();
-        assert_eq!(read(&mut recovered, &mut disk, seq), Ok(original), "seq {seq}");
+        assert_eq!(
+            read(&mut recovered, &mut disk, seq),
+            Ok(original),
+            "seq {seq}"
+        );
     }
     assert_eq!(recovered.append("s.9", b"", b"next", 99), Ok(41));
 }
@@ -83,7 +112,11 @@ fn torn_tail_at_every_byte_of_the_last_record_is_cut() {
         disk.settle();
         let (mut store, lines) = recover(file_config(), &mut disk);
         let state = store.state();
-        assert_eq!((state.msgs, state.first_seq, state.last_seq), (4, 1, 4), "cut {cut}");
+        assert_eq!(
+            (state.msgs, state.first_seq, state.last_seq),
+            (4, 1, 4),
+            "cut {cut}"
+        );
         assert_present(&mut store, &mut disk, &msgs[..4]);
         assert_eq!(store.get(5), Lookup::Missing);
         let torn_logged = lines.iter().any(|line| line.contains("torn tail"));
@@ -113,7 +146,12 @@ fn a_flipped_bit_in_a_middle_record_is_reported_and_never_served() {
         let (mut store, lines) = recover(file_config(), &mut disk);
         let state = store.state();
         assert_eq!(
-            (state.msgs, state.first_seq, state.last_seq, state.num_deleted),
+            (
+                state.msgs,
+                state.first_seq,
+                state.last_seq,
+                state.num_deleted
+            ),
             (4, 1, 5, 1),
             "bit {bit}"
         );
@@ -123,7 +161,10 @@ fn a_flipped_bit_in_a_middle_record_is_reported_and_never_served() {
         assert_present(&mut store, &mut disk, &expected);
         assert_eq!(lines.len(), 1, "bit {bit}: {lines:?}");
         assert!(lines[0].contains("damaged record at offset"), "{lines:?}");
-        assert!(lines[0].contains(&format!("{} bytes skipped", end - start)), "{lines:?}");
+        assert!(
+            lines[0].contains(&format!("{} bytes skipped", end - start)),
+            "{lines:?}"
+        );
         assert_eq!(store.append("orders.new", b"", b"x", 600), Ok(6));
     }
 }
