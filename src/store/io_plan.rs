@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use super::record::{self, KIND_MSG, KIND_TOMBSTONE};
+use super::segment_index::{self, IndexEntry};
 use super::stream_store::StreamStore;
 use super::{IoOp, IoResult, StorageKind, StoreError, StoreEvent, SyncPolicy};
 
@@ -25,6 +26,34 @@ pub(crate) struct Segment {
     /// Encoded records not yet handed to the driver (the next group commit).
     pub pending: Vec<u8>,
     pub pending_records: Vec<PendingRecord>,
+    /// Its tombstones and compacts `(kind, seq, time_ns)`, for its index file.
+    pub markers: Vec<(u8, u64, i64)>,
+    /// How many of `markers` are written (the rest are pending or in flight).
+    pub written_markers: usize,
+    /// Its index file is written or queued (sealed segments only).
+    pub indexed: bool,
+}
+
+impl Segment {
+    pub fn new(first_seq: u64, file: u32, path: PathBuf, len: u64) -> Segment {
+        Segment {
+            first_seq,
+            file,
+            path,
+            len,
+            live: 0,
+            pending: Vec::new(),
+            pending_records: Vec::new(),
+            markers: Vec::new(),
+            written_markers: 0,
+            indexed: false,
+        }
+    }
+
+    /// `<first_seq>.idx` beside the segment.
+    pub fn index_path(&self) -> PathBuf {
+        self.path.with_extension("idx")
+    }
 }
 
 /// What a pending or in-flight record was, to undo or redo it after a failed write.
@@ -118,6 +147,17 @@ impl StreamStore {
                 }
             }
             let job = self.jobs.pop_front().expect("front exists");
+            if let IoOp::Close { file } = job.op {
+                // Its open failed: nothing to close.
+                if self
+                    .files
+                    .get(&file)
+                    .is_some_and(|slot| slot.state == FileState::Failed)
+                {
+                    self.finish_job(job.after, Ok(()));
+                    return self.poll_io();
+                }
+            }
             if job.chain_start {
                 self.chain_failed = false;
             }
@@ -345,6 +385,10 @@ impl StreamStore {
         if self.cfg.sync != SyncPolicy::Always {
             self.dirty_files.insert(flight.file);
         }
+        let markers = flight.records.iter().filter(|r| r.kind != KIND_MSG).count();
+        if let Some(segment) = self.segment_mut(flight.segment) {
+            segment.written_markers += markers;
+        }
         if let Some(last) = last_msg {
             self.written_through = self.written_through.max(last);
             if last > self.durable_through {
@@ -354,6 +398,7 @@ impl StreamStore {
         }
         self.trim_cache();
         self.drop_front_segments();
+        self.write_indexes();
     }
 
     /// A batch write failed: every append not yet written is rolled back (sequences stay
@@ -371,6 +416,7 @@ impl StreamStore {
         for segment in self.segments.iter_mut().skip(index) {
             records.append(&mut segment.pending_records);
             segment.pending.clear();
+            segment.markers.truncate(segment.written_markers);
         }
         self.segments[index].len = flight.offset;
         let rolled_back = self.roll_back_msgs(&records);
@@ -420,6 +466,7 @@ impl StreamStore {
             records.append(&mut segment.pending_records);
             segment.len -= segment.pending.len() as u64;
             segment.pending.clear();
+            segment.markers.truncate(segment.written_markers);
         }
         let rolled_back = self.roll_back_msgs(&records);
         self.requeue_markers(&records, rolled_back.map(|(first, _)| first));
@@ -491,7 +538,84 @@ impl StreamStore {
             IoOp::Close { file: segment.file },
             After::Closed(segment.file),
         );
+        // The index first: an index without its segment is removed at recovery, a segment
+        // without its index is scanned.
+        let index_path = segment.index_path();
+        self.push_job(IoOp::Unlink { path: index_path }, After::Nothing);
         self.push_job(IoOp::Unlink { path: segment.path }, After::Nothing);
+    }
+
+    /// Queues the index file of every sealed segment whose writes are all done and that has
+    /// none yet. Its entries are the segment's live messages and all its markers.
+    pub(super) fn write_indexes(&mut self) {
+        let writing = match &self.in_flight {
+            Some((_, Flight::Write(flight))) => Some(flight.segment),
+            _ => None,
+        };
+        let sealed = self.segments.len().saturating_sub(1);
+        for position in 0..sealed {
+            let segment = &self.segments[position];
+            if segment.indexed || !segment.pending.is_empty() || writing == Some(segment.first_seq)
+            {
+                continue;
+            }
+            let next_first = self.segments[position + 1].first_seq;
+            let mut entries: Vec<IndexEntry> = self
+                .index
+                .msgs
+                .range(segment.first_seq..next_first)
+                .filter(|(_, entry)| entry.segment == segment.first_seq)
+                .map(|(&seq, entry)| IndexEntry {
+                    kind: KIND_MSG,
+                    seq,
+                    time_ns: entry.time_ns,
+                    offset: entry.offset,
+                    len: entry.len,
+                    size: entry.size,
+                    subject: entry.subject.to_string(),
+                })
+                .collect();
+            entries.extend(
+                segment
+                    .markers
+                    .iter()
+                    .map(|&(kind, seq, time_ns)| IndexEntry {
+                        kind,
+                        seq,
+                        time_ns,
+                        offset: 0,
+                        len: 0,
+                        size: 0,
+                        subject: String::new(),
+                    }),
+            );
+            let bytes = segment_index::encode(segment.len, &entries);
+            let path = segment.index_path();
+            self.segments[position].indexed = true;
+            let file = self.new_file(path.clone());
+            self.push_chain(vec![
+                (
+                    IoOp::Open {
+                        file,
+                        path,
+                        create: true,
+                    },
+                    After::Opened(file),
+                    false,
+                ),
+                (
+                    IoOp::Write {
+                        file,
+                        offset: 0,
+                        bytes,
+                        sync: true,
+                    },
+                    After::Nothing,
+                    true,
+                ),
+                (IoOp::Close { file }, After::Closed(file), false),
+            ]);
+        }
     }
 
     /// Starts `<first_seq>.seg` as the open segment.
@@ -506,15 +630,9 @@ impl StreamStore {
             },
             After::Opened(file),
         );
-        self.segments.push_back(Segment {
-            first_seq,
-            file,
-            path,
-            len: 0,
-            live: 0,
-            pending: Vec::new(),
-            pending_records: Vec::new(),
-        });
+        self.segments
+            .push_back(Segment::new(first_seq, file, path, 0));
+        self.write_indexes();
     }
 
     pub(super) fn new_file(&mut self, path: PathBuf) -> u32 {
@@ -598,6 +716,8 @@ impl StreamStore {
             self.push_job(IoOp::Close { file }, After::Closed(file));
         }
         for segment in std::mem::take(&mut self.segments) {
+            let index_path = segment.index_path();
+            self.push_job(IoOp::Unlink { path: index_path }, After::Nothing);
             self.push_job(IoOp::Unlink { path: segment.path }, After::Nothing);
         }
         for name in [super::META_FILE, super::META_TMP_FILE] {

@@ -12,7 +12,8 @@
 //!                          driver (io_uring / std / SimDisk) ──► complete ──► Durable{through}
 //! ```
 //!
-//! On disk, in `dir`: `<first seq>.seg` segment files (records, see `record`), `meta.json`
+//! On disk, in `dir`: `<first seq>.seg` segment files (records, see `record`), beside each
+//! sealed one its `<first seq>.idx` (see `segment_index`), `meta.json`
 //! (the stream config, written by `set_meta` through `meta.json.tmp` and a rename).
 
 mod driver;
@@ -21,6 +22,7 @@ mod index;
 mod io_plan;
 mod record;
 mod recover;
+mod segment_index;
 #[cfg(test)]
 pub(crate) mod sim_disk;
 mod stream_store;

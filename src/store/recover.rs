@@ -1,6 +1,7 @@
 //! Start-up recovery: rebuilds a `StreamStore`'s indexes from its segment files, blocking,
-//! before the cores run (no message core waits on it). Every segment is scanned record by
-//! record (sealed segments have no index files yet). A damaged record followed by a valid
+//! before the cores run (no message core waits on it). A sealed segment is read from its
+//! index file when that checks out; the open one (and any sealed one without a usable
+//! index) is scanned record by record. A damaged record followed by a valid
 //! one is reported and skipped; a damaged or short record with nothing valid after it is a
 //! torn tail, cut off with a log line. Damaged records are never indexed, so never served.
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use super::index::MsgEntry;
 use super::io_plan::{After, Segment};
 use super::record::{self, KIND_COMPACT, KIND_MSG, KIND_TOMBSTONE};
+use super::segment_index;
 use super::stream_store::StreamStore;
 use super::{IoOp, StorageKind, StoreConfig, StoreError, META_FILE, META_TMP_FILE};
 
@@ -20,6 +22,8 @@ pub trait RecoverFs {
     fn list(&mut self, dir: &Path) -> Result<Option<Vec<String>>, i32>;
     /// A whole file.
     fn read(&mut self, path: &Path) -> Result<Vec<u8>, i32>;
+    /// A file's length.
+    fn len(&mut self, path: &Path) -> Result<u64, i32>;
     /// Cuts a file to `len` bytes, durably.
     fn truncate(&mut self, path: &Path, len: u64) -> Result<(), i32>;
     fn remove(&mut self, path: &Path) -> Result<(), i32>;
@@ -54,6 +58,10 @@ impl RecoverFs for StdFs {
         std::fs::read(path).map_err(errno)
     }
 
+    fn len(&mut self, path: &Path) -> Result<u64, i32> {
+        Ok(std::fs::metadata(path).map_err(errno)?.len())
+    }
+
     fn truncate(&mut self, path: &Path, len: u64) -> Result<(), i32> {
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -77,6 +85,29 @@ struct Scan {
     floor: u64,
     last_seq: u64,
     last_ts_ns: i64,
+    /// The markers of the segment being read (moved to it after).
+    markers: Vec<(u8, u64, i64)>,
+}
+
+impl Scan {
+    fn add_msg(&mut self, seq: u64, entry: MsgEntry) {
+        if seq >= self.last_seq {
+            self.last_seq = seq;
+            self.last_ts_ns = entry.time_ns;
+        }
+        self.msgs.insert(seq, entry);
+    }
+
+    fn add_marker(&mut self, kind: u8, seq: u64, time_ns: i64) {
+        match kind {
+            KIND_TOMBSTONE => {
+                self.tombstones.insert(seq);
+            }
+            KIND_COMPACT => self.floor = self.floor.max(seq),
+            _ => return,
+        }
+        self.markers.push((kind, seq, time_ns));
+    }
 }
 
 impl StreamStore {
@@ -113,30 +144,53 @@ impl StreamStore {
         }
         let mut store = StreamStore::empty(cfg);
         let mut scan = Scan::default();
+        let last_first = *firsts.last().expect("not empty");
         for &first in &firsts {
             let path = store.cfg.dir.join(format!("{first}.seg"));
-            let len = scan_segment(&mut store, &mut scan, fs, first, &path, log)?;
             let file = store.new_file(path.clone());
+            let mut segment = Segment::new(first, file, path.clone(), 0);
+            let index_path = segment.index_path();
+            let has_index = names.iter().any(|name| *name == format!("{first}.idx"));
+            let markers_before = scan.markers.len();
+            let indexed = first != last_first
+                && has_index
+                && read_index(&mut store, &mut scan, fs, &mut segment, log)?;
+            if !indexed {
+                if has_index {
+                    // Stale (the open segment's) or unusable: rewritten once sealed.
+                    let _ = fs.remove(&index_path);
+                }
+                segment.len = scan_segment(&mut store, &mut scan, fs, first, &path, log)?;
+            }
+            segment.markers = scan.markers.split_off(markers_before);
+            segment.written_markers = segment.markers.len();
+            segment.indexed = indexed;
             store.push_job(
                 IoOp::Open {
                     file,
-                    path: path.clone(),
+                    path,
                     create: false,
                 },
                 After::Opened(file),
             );
-            store.segments.push_back(Segment {
-                first_seq: first,
-                file,
-                path,
-                len,
-                live: 0,
-                pending: Vec::new(),
-                pending_records: Vec::new(),
-            });
+            store.segments.push_back(segment);
         }
-        store.index_scan(scan, *firsts.last().expect("not empty"));
+        for name in &names {
+            let orphan = name
+                .strip_suffix(".idx")
+                .and_then(|first| first.parse::<u64>().ok())
+                .is_some_and(|first| !firsts.contains(&first));
+            if orphan {
+                let _ = fs.remove(&store.cfg.dir.join(name));
+            }
+        }
+        store.index_scan(scan, last_first);
+        // Limits hold after a restart too (removals not yet written when the power went
+        // may have come back), as nats-server enforces them when it opens a stream.
+        let limits = store.cfg.limits;
+        store.set_limits(limits);
         store.drop_front_segments();
+        store.write_indexes();
         Ok((store, meta))
     }
 
@@ -186,17 +240,9 @@ fn scan_segment(
                             time_ns: record.time_ns,
                             size: store.msg_size(record.subject, record.headers, record.payload),
                         };
-                        if record.seq >= scan.last_seq {
-                            scan.last_seq = record.seq;
-                            scan.last_ts_ns = record.time_ns;
-                        }
-                        scan.msgs.insert(record.seq, entry);
+                        scan.add_msg(record.seq, entry);
                     }
-                    KIND_TOMBSTONE => {
-                        scan.tombstones.insert(record.seq);
-                    }
-                    KIND_COMPACT => scan.floor = scan.floor.max(record.seq),
-                    _ => unreachable!("decode checks the kind"),
+                    kind => scan.add_marker(kind, record.seq, record.time_ns),
                 }
                 offset += len;
             }
@@ -224,4 +270,49 @@ fn scan_segment(
         }
     }
     Ok(offset as u64)
+}
+
+/// Reads a sealed segment's index file into `scan`; false (with a log line) if it cannot be
+/// trusted, and the segment is to be scanned instead.
+fn read_index(
+    store: &mut StreamStore,
+    scan: &mut Scan,
+    fs: &mut dyn RecoverFs,
+    segment: &mut Segment,
+    log: &mut dyn FnMut(String),
+) -> Result<bool, StoreError> {
+    let index_path = segment.index_path();
+    let bytes = fs.read(&index_path).map_err(StoreError::Io)?;
+    let segment_len = fs.len(&segment.path).map_err(StoreError::Io)?;
+    let entries = match segment_index::decode(&bytes) {
+        Some((len, entries)) if len == segment_len => entries,
+        found => {
+            let why = match found {
+                Some((len, _)) => format!("it records {len} bytes, the segment has {segment_len}"),
+                None => "damaged".to_string(),
+            };
+            log(format!(
+                "JetStream: {}: index unusable ({why}), scanning the segment",
+                index_path.display()
+            ));
+            return Ok(false);
+        }
+    };
+    for entry in entries {
+        if entry.kind != KIND_MSG {
+            scan.add_marker(entry.kind, entry.seq, entry.time_ns);
+            continue;
+        }
+        let msg = MsgEntry {
+            segment: segment.first_seq,
+            offset: entry.offset,
+            len: entry.len,
+            subject: store.index.intern(&entry.subject),
+            time_ns: entry.time_ns,
+            size: entry.size,
+        };
+        scan.add_msg(entry.seq, msg);
+    }
+    segment.len = segment_len;
+    Ok(true)
 }

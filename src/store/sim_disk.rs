@@ -243,7 +243,9 @@ impl SimDisk {
         } else {
             bytes.len()
         };
-        let sim = self.files.get_mut(&path).expect("open files exist");
+        let Some(sim) = self.files.get_mut(&path) else {
+            panic!("write to unlinked {path:?} at {offset}: {:?}", &self.fired);
+        };
         apply(&mut sim.current, offset, &bytes[..kept]);
         sim.unsynced.push((offset, bytes[..kept].to_vec()));
         if torn {
@@ -358,6 +360,11 @@ impl RecoverFs for SimDisk {
             .get(path)
             .map(|sim| sim.current.clone())
             .ok_or(libc::ENOENT)
+    }
+
+    fn len(&mut self, path: &Path) -> Result<u64, i32> {
+        let sim = self.files.get(path).ok_or(libc::ENOENT)?;
+        Ok(sim.current.len() as u64)
     }
 
     fn truncate(&mut self, path: &Path, len: u64) -> Result<(), i32> {

@@ -485,8 +485,12 @@ impl StreamStore {
         if self.cfg.storage == StorageKind::Memory {
             return (0, 0, len as u32);
         }
+        // A new segment is named by its first sequence, which must be above the open one's
+        // (after a rollback, re-queued markers can fill a segment before its first message).
         let full = self.segments.back().is_none_or(|segment| {
-            segment.len > 0 && segment.len + len as u64 > self.cfg.segment_bytes
+            segment.len > 0
+                && segment.len + len as u64 > self.cfg.segment_bytes
+                && record.seq > segment.first_seq
         });
         if full && record.kind == KIND_MSG {
             self.open_new_segment(record.seq);
@@ -505,6 +509,10 @@ impl StreamStore {
         });
         if record.kind == KIND_MSG {
             segment.live += 1;
+        } else {
+            segment
+                .markers
+                .push((record.kind, record.seq, record.time_ns));
         }
         (segment.first_seq, offset, len as u32)
     }
