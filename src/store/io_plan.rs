@@ -8,53 +8,9 @@
 
 use std::path::PathBuf;
 
-use super::record::{self, KIND_MSG, KIND_TOMBSTONE};
-use super::segment_index::{self, IndexEntry};
+use super::record::{self, KIND_COMPACT, KIND_MSG, KIND_TOMBSTONE};
 use super::stream_store::StreamStore;
 use super::{IoOp, IoResult, StorageKind, StoreError, StoreEvent, SyncPolicy};
-
-/// A segment file: `<first_seq>.seg`.
-#[derive(Debug)]
-pub(crate) struct Segment {
-    pub first_seq: u64,
-    pub file: u32,
-    pub path: PathBuf,
-    /// The logical end: bytes written, in flight and pending.
-    pub len: u64,
-    /// Live messages in it; a segment with none, ahead of every other, is dropped.
-    pub live: u64,
-    /// Encoded records not yet handed to the driver (the next group commit).
-    pub pending: Vec<u8>,
-    pub pending_records: Vec<PendingRecord>,
-    /// Its tombstones and compacts `(kind, seq, time_ns)`, for its index file.
-    pub markers: Vec<(u8, u64, i64)>,
-    /// How many of `markers` are written (the rest are pending or in flight).
-    pub written_markers: usize,
-    /// Its index file is written or queued (sealed segments only).
-    pub indexed: bool,
-}
-
-impl Segment {
-    pub fn new(first_seq: u64, file: u32, path: PathBuf, len: u64) -> Segment {
-        Segment {
-            first_seq,
-            file,
-            path,
-            len,
-            live: 0,
-            pending: Vec::new(),
-            pending_records: Vec::new(),
-            markers: Vec::new(),
-            written_markers: 0,
-            indexed: false,
-        }
-    }
-
-    /// `<first_seq>.idx` beside the segment.
-    pub fn index_path(&self) -> PathBuf {
-        self.path.with_extension("idx")
-    }
-}
 
 /// What a pending or in-flight record was, to undo or redo it after a failed write.
 #[derive(Debug, Clone, Copy)]
@@ -270,11 +226,15 @@ impl StreamStore {
             return;
         }
         let Some((in_flight_token, _)) = &self.in_flight else {
-            self.log(format!("store: completion of unknown IO request {token}"));
+            self.log(format!(
+                "JetStream: completion of unknown IO request {token}"
+            ));
             return;
         };
         if *in_flight_token != token {
-            self.log(format!("store: completion of unknown IO request {token}"));
+            self.log(format!(
+                "JetStream: completion of unknown IO request {token}"
+            ));
             return;
         }
         let (_, flight) = self.in_flight.take().expect("checked");
@@ -283,6 +243,8 @@ impl StreamStore {
             _ => Ok(()),
         };
         match flight {
+            // The stream is gone: nothing to acknowledge or roll back.
+            Flight::Write(_) if self.destroyed => {}
             Flight::Write(flight) => match outcome {
                 Ok(()) => self.on_write_done(flight),
                 Err(errno) => self.on_write_failed(flight, errno),
@@ -291,7 +253,10 @@ impl StreamStore {
                 if let Err(errno) = outcome {
                     self.chain_failed = true;
                     if !matches!(op, IoOp::Unlink { .. } if errno == libc::ENOENT) {
-                        self.log(format!("store: {} failed: errno {errno}", describe(&op)));
+                        self.log(format!(
+                            "JetStream: {} failed: errno {errno}",
+                            describe(&op)
+                        ));
                     }
                 }
                 self.finish_job(after, outcome);
@@ -431,7 +396,7 @@ impl StreamStore {
             None => After::Nothing,
         };
         self.log(format!(
-            "store: write to {} failed (errno {errno}); appends {rolled_back:?} rolled back",
+            "JetStream: write to {} failed (errno {errno}); appends {rolled_back:?} rolled back",
             self.segments[index].path.display()
         ));
         self.jobs.push_front(Job {
@@ -504,135 +469,22 @@ impl StreamStore {
         Some((first, last))
     }
 
-    /// Queues again the tombstones and compacts among `records` (a tombstone of a
-    /// rolled-back message is dropped with it).
+    /// Queues again the tombstones and compacts among `records`. A tombstone of a
+    /// rolled-back message goes with it; a compact past the rollback point is lowered to it
+    /// (it removed rolled-back messages too, whose sequences the next appends reuse).
     fn requeue_markers(&mut self, records: &[PendingRecord], rolled_back_from: Option<u64>) {
+        let limit = rolled_back_from.unwrap_or(u64::MAX);
         for record in records.iter().filter(|record| record.kind != KIND_MSG) {
-            let gone = record.kind == KIND_TOMBSTONE
-                && rolled_back_from.is_some_and(|first| record.seq >= first);
-            if !gone {
-                self.queue_marker(record.kind, record.seq, record.time_ns);
-            }
-        }
-    }
-
-    /// Drops the segments at the front that hold no live message (never the open one, and
-    /// only from the front, so no tombstone or compact outlives the segment it applies to).
-    pub(super) fn drop_front_segments(&mut self) {
-        let writing = match &self.in_flight {
-            Some((_, Flight::Write(flight))) => Some(flight.segment),
-            _ => None,
-        };
-        while self.segments.len() > 1 {
-            let front = &self.segments[0];
-            if front.live > 0 || !front.pending.is_empty() || writing == Some(front.first_seq) {
-                break;
-            }
-            let segment = self.segments.pop_front().expect("len checked");
-            self.close_and_unlink(segment);
-        }
-    }
-
-    fn close_and_unlink(&mut self, segment: Segment) {
-        self.push_job(
-            IoOp::Close { file: segment.file },
-            After::Closed(segment.file),
-        );
-        // The index first: an index without its segment is removed at recovery, a segment
-        // without its index is scanned.
-        let index_path = segment.index_path();
-        self.push_job(IoOp::Unlink { path: index_path }, After::Nothing);
-        self.push_job(IoOp::Unlink { path: segment.path }, After::Nothing);
-    }
-
-    /// Queues the index file of every sealed segment whose writes are all done and that has
-    /// none yet. Its entries are the segment's live messages and all its markers.
-    pub(super) fn write_indexes(&mut self) {
-        let writing = match &self.in_flight {
-            Some((_, Flight::Write(flight))) => Some(flight.segment),
-            _ => None,
-        };
-        let sealed = self.segments.len().saturating_sub(1);
-        for position in 0..sealed {
-            let segment = &self.segments[position];
-            if segment.indexed || !segment.pending.is_empty() || writing == Some(segment.first_seq)
-            {
+            if record.kind == KIND_TOMBSTONE && record.seq >= limit {
                 continue;
             }
-            let next_first = self.segments[position + 1].first_seq;
-            let mut entries: Vec<IndexEntry> = self
-                .index
-                .msgs
-                .range(segment.first_seq..next_first)
-                .filter(|(_, entry)| entry.segment == segment.first_seq)
-                .map(|(&seq, entry)| IndexEntry {
-                    kind: KIND_MSG,
-                    seq,
-                    time_ns: entry.time_ns,
-                    offset: entry.offset,
-                    len: entry.len,
-                    size: entry.size,
-                    subject: entry.subject.to_string(),
-                })
-                .collect();
-            entries.extend(
-                segment
-                    .markers
-                    .iter()
-                    .map(|&(kind, seq, time_ns)| IndexEntry {
-                        kind,
-                        seq,
-                        time_ns,
-                        offset: 0,
-                        len: 0,
-                        size: 0,
-                        subject: String::new(),
-                    }),
-            );
-            let bytes = segment_index::encode(segment.len, &entries);
-            let path = segment.index_path();
-            self.segments[position].indexed = true;
-            let file = self.new_file(path.clone());
-            self.push_chain(vec![
-                (
-                    IoOp::Open {
-                        file,
-                        path,
-                        create: true,
-                    },
-                    After::Opened(file),
-                    false,
-                ),
-                (
-                    IoOp::Write {
-                        file,
-                        offset: 0,
-                        bytes,
-                        sync: true,
-                    },
-                    After::Nothing,
-                    true,
-                ),
-                (IoOp::Close { file }, After::Closed(file), false),
-            ]);
+            let seq = if record.kind == KIND_COMPACT {
+                record.seq.min(limit)
+            } else {
+                record.seq
+            };
+            self.queue_marker(record.kind, seq, record.time_ns);
         }
-    }
-
-    /// Starts `<first_seq>.seg` as the open segment.
-    pub(super) fn open_new_segment(&mut self, first_seq: u64) {
-        let path = self.cfg.dir.join(format!("{first_seq}.seg"));
-        let file = self.new_file(path.clone());
-        self.push_job(
-            IoOp::Open {
-                file,
-                path: path.clone(),
-                create: true,
-            },
-            After::Opened(file),
-        );
-        self.segments
-            .push_back(Segment::new(first_seq, file, path, 0));
-        self.write_indexes();
     }
 
     pub(super) fn new_file(&mut self, path: PathBuf) -> u32 {

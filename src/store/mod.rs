@@ -22,6 +22,7 @@ mod index;
 mod io_plan;
 mod record;
 mod recover;
+mod segment;
 mod segment_index;
 #[cfg(test)]
 pub(crate) mod sim_disk;
@@ -60,10 +61,11 @@ pub enum StorageKind {
 pub enum SyncPolicy {
     /// After the batch's write and its linked fdatasync (group commit). The default.
     Always,
-    /// After the write; an fdatasync every interval ([`StreamStore::tick`]). A power cut
-    /// loses up to an interval of acknowledged appends.
+    /// After the write; an fdatasync every interval ([`StreamStore::tick`]) and when a
+    /// segment is sealed. A power cut loses up to an interval of acknowledged appends.
     Interval(Duration),
-    /// After the write; never fdatasync'ed by us.
+    /// After the write; fdatasync'ed only when a segment is sealed (before its index file
+    /// is written, which must describe bytes on disk).
     Never,
 }
 

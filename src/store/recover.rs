@@ -10,8 +10,9 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use super::index::MsgEntry;
-use super::io_plan::{After, Segment};
+use super::io_plan::After;
 use super::record::{self, KIND_COMPACT, KIND_MSG, KIND_TOMBSTONE};
+use super::segment::Segment;
 use super::segment_index;
 use super::stream_store::StreamStore;
 use super::{IoOp, StorageKind, StoreConfig, StoreError, META_FILE, META_TMP_FILE};

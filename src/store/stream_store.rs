@@ -7,10 +7,9 @@ use std::path::PathBuf;
 
 use super::filter::matches_all;
 use super::index::{Index, MsgEntry};
-use super::io_plan::{
-    After, FileSlot, FileState, Flight, Job, PendingRecord, ReadRequest, Segment,
-};
+use super::io_plan::{After, FileSlot, FileState, Flight, Job, PendingRecord, ReadRequest};
 use super::record::{self, Record, KIND_COMPACT, KIND_MSG, KIND_TOMBSTONE};
+use super::segment::Segment;
 use super::{
     Discard, IoOp, Lookup, StorageKind, StoreConfig, StoreError, StoreEvent, StoreLimits,
     StoredMsg, StreamState, SyncPolicy,

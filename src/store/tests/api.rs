@@ -501,3 +501,70 @@ fn std_driver_round_trip_on_a_real_directory() {
     driver.run(&mut recovered);
     assert!(!dir.exists());
 }
+
+#[test]
+fn sync_interval_syncs_written_files_on_tick() {
+    let mut config = file_config();
+    config.sync = SyncPolicy::Interval(std::time::Duration::from_nanos(100));
+    let mut store = StreamStore::create(config);
+    let mut disk = quiet_disk();
+    disk.run(&mut store);
+    store.tick(1_000);
+    append(&mut store, "a", b"xx", 5);
+    let mut ops = Vec::new();
+    let mut drive = |store: &mut StreamStore, ops: &mut Vec<String>| {
+        while let Some((token, op)) = store.poll_io() {
+            ops.push(match &op {
+                IoOp::Write { sync, .. } => format!("write sync={sync}"),
+                IoOp::Sync { file } => format!("sync {file}"),
+                other => format!("{other:?}"),
+            });
+            let result = disk.execute(op);
+            store.complete(token, result);
+        }
+    };
+    drive(&mut store, &mut ops);
+    assert_eq!(ops, vec!["write sync=false"]);
+    assert_eq!(events(&mut store), vec![StoreEvent::Durable { through: 1 }]);
+    store.tick(1_050);
+    drive(&mut store, &mut ops);
+    assert_eq!(ops.len(), 1, "not yet: 50 of 100 ns");
+    store.tick(1_100);
+    drive(&mut store, &mut ops);
+    assert_eq!(ops, vec!["write sync=false", "sync 1"]);
+    store.tick(1_300);
+    drive(&mut store, &mut ops);
+    assert_eq!(ops.len(), 2, "nothing written since");
+}
+
+#[test]
+fn a_read_racing_a_segment_drop_is_answered() {
+    let mut config = file_config();
+    config.segment_bytes = 100;
+    config.cache_bytes = 0;
+    let mut store = StreamStore::create(config);
+    let mut disk = quiet_disk();
+    for _ in 0..3 {
+        append(&mut store, "a", b"xx", 1);
+        disk.run(&mut store);
+    }
+    let Lookup::Pending(ticket) = store.get(1) else {
+        panic!("evicted");
+    };
+    // The segment is dropped while the read waits: the read goes first, then the close.
+    assert_eq!(store.purge(None, Some(3), None), 2);
+    disk.run(&mut store);
+    let answers: Vec<StoreEvent> = events(&mut store)
+        .into_iter()
+        .filter(|event| matches!(event, StoreEvent::ReadDone { .. }))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![StoreEvent::ReadDone {
+            ticket,
+            msg: Err(StoreError::NotFound)
+        }]
+    );
+    assert!(store.idle());
+    assert!(!disk.file_names().iter().any(|path| path.ends_with("1.seg")));
+}

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::store::sim_disk::SimRng;
-use crate::store::{Discard, IoOp, StoreLimits};
+use crate::store::{Discard, IoOp, StoreLimits, SyncPolicy};
 
 const DEFAULT_SEEDS: u64 = 200;
 
@@ -237,6 +237,11 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
     config.segment_bytes = 150 + rng.below(600);
     config.cache_bytes = rng.below(400);
     config.limits = random_limits(&mut rng);
+    // Without fdatasync nothing is promised across a power cut, but nothing wrong is served.
+    let synced = rng.chance(80);
+    if !synced {
+        config.sync = SyncPolicy::Never;
+    }
     let mut store = StreamStore::create(config.clone());
     let (model, report) = run_until_cut(&mut rng, &mut store, &mut disk);
     drop(store);
@@ -267,7 +272,8 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
         let served = match read(&mut recovered, &mut disk, seq) {
             Ok(served) => served,
             // A sealed segment's records are checked when read, not at start-up.
-            Err(StoreError::Corrupt(_)) if report.flipped.is_some() => {
+            // A lied-about sync can leave an index pointing at bytes that never landed.
+            Err(StoreError::Corrupt(_)) if report.flipped.is_some() || report.lost_acknowledged => {
                 corrupt += 1;
                 None
             }
@@ -288,7 +294,7 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
                     .find(|c| c.durable && !c.removed && !c.failed);
                 if let Some(lost) = promised {
                     coverage.durable_checked += 1;
-                    if report.lost_acknowledged {
+                    if report.lost_acknowledged || !synced {
                         continue;
                     }
                     excused_by_flip += 1;
@@ -301,7 +307,10 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
         }
     }
     let state = recovered.state();
-    assert!(corrupt <= 1, "{context}: {corrupt} damaged records");
+    assert!(
+        corrupt <= 1 || report.lost_acknowledged,
+        "{context}: {corrupt} damaged records"
+    );
     assert_eq!(
         state.msgs,
         present.len() as u64 + corrupt,
@@ -310,8 +319,8 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
     if let (Some(&first), Some(&last)) = (present.first(), present.last()) {
         // A damaged record (counted, not served) may be the first.
         assert!(
-            state.first_seq == first || corrupt == 1 && state.first_seq < first,
-            "{context}"
+            state.first_seq == first || corrupt > 0 && state.first_seq < first,
+            "{context}: present {present:?}, state {state:?}, corrupt {corrupt}, log {lines:?}"
         );
         assert!(state.last_seq >= last, "{context}");
     }
