@@ -21,7 +21,7 @@
 //!
 //! Dependencies point down only: `broker` uses `auth`, `protocol`, `subjects`, `runtime`
 //! and `monitor`; `auth`, `monitor` and `jetstream` use only `subjects`; `protocol` and `subjects` use
-//! nothing of ours; `websocket` uses nothing of ours; `runtime` uses only [`log`] and
+//! nothing of ours; `websocket` and `store` use nothing of ours; `runtime` uses only [`log`] and
 //! [`websocket`].
 #![deny(unsafe_code)]
 

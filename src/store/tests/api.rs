@@ -568,3 +568,40 @@ fn a_read_racing_a_segment_drop_is_answered() {
     assert!(store.idle());
     assert!(!disk.file_names().iter().any(|path| path.ends_with("1.seg")));
 }
+
+#[test]
+fn a_failed_segment_open_fails_its_appends_and_is_retried() {
+    let mut store = StreamStore::create(file_config());
+    let (token, _) = store.poll_io().unwrap();
+    store.complete(token, IoResult::Ok);
+    let (token, op) = store.poll_io().unwrap();
+    assert!(matches!(op, IoOp::Open { file: 1, .. }), "{op:?}");
+    append(&mut store, "a", b"xx", 1);
+    store.complete(token, IoResult::Err(libc::EMFILE));
+    let seen = events(&mut store);
+    assert_eq!(
+        seen.last(),
+        Some(&StoreEvent::AppendFailed {
+            first: 1,
+            last: 1,
+            errno: libc::EMFILE
+        })
+    );
+    assert_eq!((store.state().msgs, store.state().last_seq), (0, 0));
+    assert_eq!(append(&mut store, "b", b"yy", 2), 1);
+    let (token, op) = store.poll_io().unwrap();
+    assert_eq!(
+        op,
+        IoOp::Open {
+            file: 1,
+            path: format!("{DIR}/1.seg").into(),
+            create: true
+        }
+    );
+    store.complete(token, IoResult::Opened);
+    let (token, op) = store.poll_io().unwrap();
+    assert!(matches!(op, IoOp::Write { offset: 0, .. }), "{op:?}");
+    store.complete(token, IoResult::Ok);
+    assert_eq!(events(&mut store), vec![StoreEvent::Durable { through: 1 }]);
+    assert_eq!(store.get(1), Lookup::Ready(msg(1, "b", b"", b"yy", 2)));
+}
