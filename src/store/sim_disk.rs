@@ -108,6 +108,8 @@ pub(crate) struct SimDisk {
     syncs_seen: u64,
     /// Faults that fired, for the test's messages.
     pub fired: Vec<String>,
+    /// `RINGMQ_STORE_TRACE` set: every request and result goes to stderr.
+    trace: bool,
 }
 
 fn apply(target: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
@@ -129,6 +131,7 @@ impl SimDisk {
             writes_seen: 0,
             syncs_seen: 0,
             fired: Vec::new(),
+            trace: std::env::var_os("RINGMQ_STORE_TRACE").is_some(),
         }
     }
 
@@ -136,7 +139,24 @@ impl SimDisk {
     pub fn step(&mut self, store: &mut StreamStore) -> bool {
         match store.poll_io() {
             Some((token, op)) => {
+                if self.trace {
+                    match &op {
+                        IoOp::Write {
+                            file,
+                            offset,
+                            bytes,
+                            sync,
+                        } => eprintln!(
+                            "{token}: write file {file} at {offset}, {} bytes, sync {sync}",
+                            bytes.len()
+                        ),
+                        other => eprintln!("{token}: {other:?}"),
+                    }
+                }
                 let result = self.execute(op);
+                if self.trace {
+                    eprintln!("{token}: -> {result:?}");
+                }
                 store.complete(token, result);
                 true
             }

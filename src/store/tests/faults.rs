@@ -3,13 +3,14 @@
 //! append whose `Durable` event was seen is present with the same bytes (unless the disk
 //! lied about a sync, or a bit was flipped in it), a failed append is never served, nothing
 //! never written is served, and the recovered counts agree with what is served.
-//! Seeds: `RINGMQ_STORE_SEEDS` (default 200).
+//! Seeds: `RINGMQ_STORE_SEEDS` (default 200) from `RINGMQ_STORE_FIRST_SEED` (default 0);
+//! `RINGMQ_STORE_TRACE=1` prints every IO request and its result.
 
 use std::collections::BTreeMap;
 
 use super::*;
 use crate::store::sim_disk::SimRng;
-use crate::store::{Discard, IoOp, StoreLimits, SyncPolicy};
+use crate::store::{Discard, StoreLimits, SyncPolicy};
 
 const DEFAULT_SEEDS: u64 = 200;
 
@@ -75,24 +76,7 @@ impl Model {
 
 fn pump(store: &mut StreamStore, disk: &mut SimDisk, model: &mut Model, steps: u64) {
     for _ in 0..steps {
-        if std::env::var("RINGMQ_STORE_TRACE").is_ok() {
-            let Some((token, op)) = store.poll_io() else {
-                break;
-            };
-            let shown = match &op {
-                IoOp::Write {
-                    file,
-                    offset,
-                    bytes,
-                    sync,
-                } => format!("Write f{file} @{offset} +{} {sync}", bytes.len()),
-                other => format!("{other:?}"),
-            };
-            eprintln!("{token}: {shown}");
-            let result = disk.execute(op);
-            eprintln!("   -> {result:?}");
-            store.complete(token, result);
-        } else if !disk.step(store) {
+        if !disk.step(store) {
             break;
         }
         while let Some(event) = store.poll_event() {
