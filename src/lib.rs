@@ -14,13 +14,14 @@
 //! - [`broker`]: NATS semantics on top of the above: connections, routing, interest.
 //! - [`jetstream`]: JetStream's API documents (configs, errors, responses, ack subjects;
 //!   pure, nats-server 2.9.10's JSON).
+//! - [`store`]: JetStream's storage engine, sans-IO: segment files, indexes, recovery.
 //! - [`monitor`]: the HTTP monitoring endpoints' wire formats (pure; served by `broker`).
 //! - [`websocket`]: NATS over WebSocket on the wire: the upgrade request, frames, deflate
 //!   (pure; run by `runtime` as a transport, answered by `broker`).
 //!
 //! Dependencies point down only: `broker` uses `auth`, `protocol`, `subjects`, `runtime`
 //! and `monitor`; `auth`, `monitor` and `jetstream` use only `subjects`; `protocol` and `subjects` use
-//! nothing of ours; `websocket` uses nothing of ours; `runtime` uses only [`log`] and
+//! nothing of ours; `websocket` and `store` use nothing of ours; `runtime` uses only [`log`] and
 //! [`websocket`].
 #![deny(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod log;
 pub mod monitor;
 pub mod protocol;
 pub mod runtime;
+pub mod store;
 pub mod subjects;
 pub mod websocket;
 
