@@ -18,6 +18,8 @@ mod connection;
 mod greeting;
 mod input;
 mod interest;
+mod internal;
+mod jetstream;
 mod keepalive;
 mod kind;
 mod lame_duck;
@@ -113,6 +115,9 @@ pub struct Shared {
     pub client_urls: Vec<String>,
     /// The WebSocket listener, if a `websocket {}` block configured one.
     pub websocket: Option<websocket::WebsocketPort>,
+    /// JetStream (`-js`): its directories and limits, and the recovered streams core 0
+    /// takes on its first turn.
+    pub jetstream: Option<Arc<jetstream::JetStreamShared>>,
 }
 
 /// A running broker.
@@ -355,6 +360,7 @@ impl Server {
         let clock = WallClock::start();
         let auth_checks =
             auth_checks::AuthChecks::new(config.cores, config.limits.auth_checks_queued);
+        let jetstream = jetstream::boot::start(&config)?.map(Arc::new);
         let shared = Arc::new(Shared {
             core_counters: (0..config.cores).map(|_| CoreCounters::default()).collect(),
             next_client_id: AtomicU64::new(1),
@@ -387,6 +393,7 @@ impl Server {
             cluster_name: config_cluster_name,
             client_urls,
             websocket,
+            jetstream,
         });
         let live = shared.live.load();
         let factory_shared = Arc::clone(&shared);

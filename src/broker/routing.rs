@@ -169,6 +169,17 @@ impl Shard {
         self.deliver_collected(io, account, message)
     }
 
+    /// A publish of the server's own client (`internal`): echo on, no permissions.
+    pub(super) fn route_internal(
+        &mut self,
+        io: &mut Io<'_>,
+        publisher: ConnId,
+        account: AccountIndex,
+        message: &Message<'_>,
+    ) -> bool {
+        self.route(io, publisher, true, account, message)
+    }
+
     /// A message from a leaf link or a route (see [`LinkSource`]): routed as a publish that
     /// never goes back to its link, and from a route to no other route.
     pub(super) fn route_from_link(
@@ -411,6 +422,9 @@ impl Shard {
 
     /// Writes one MSG/HMSG to a local subscription; enforces max_pending and UNSUB max.
     fn deliver(&mut self, io: &mut Io<'_>, key: SubKey, message: &Message<'_>) -> bool {
+        if key.conn_slot() == super::internal::INTERNAL_SLOT {
+            return self.deliver_internal(key, message);
+        }
         let max_pending = self.live.config.limits.max_pending;
         let now = io.now();
         let Some(Some(client)) = self.clients.get_mut(key.conn_slot() as usize) else {

@@ -117,6 +117,10 @@ pub struct Shard {
     pub(super) cluster_name: String,
     /// Every cluster node's leaf URL, sorted (core 0; empty: not clustered, ours alone).
     pub(super) cluster_leaf_urls: Vec<String>,
+    /// The server's own subscriptions on this core and what they received (`internal`).
+    pub(super) internal: super::internal::Internal,
+    /// JetStream's service (core 0 with `-js`, from its first turn).
+    pub(super) jetstream: Option<Box<super::jetstream::JetStream>>,
 }
 
 impl Shard {
@@ -140,7 +144,7 @@ impl Shard {
             lame_duck: false,
         };
         let seed = shared.seed ^ ((core as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        Shard {
+        let mut shard = Shard {
             core,
             cores,
             kinds: Kinds::default(),
@@ -187,7 +191,13 @@ impl Shard {
             connect_urls: Vec::new(),
             cluster_name: String::new(),
             cluster_leaf_urls: Vec::new(),
+            internal: Default::default(),
+            jetstream: None,
+        };
+        if core != 0 {
+            shard.preload_jetstream_interest();
         }
+        shard
     }
 
     /// A uniformly random number below `bound` (xorshift64*; queue member choice).
@@ -348,6 +358,12 @@ impl Handler for Shard {
     }
 
     fn on_turn_end(&mut self, io: &mut Io<'_>) {
+        if self.core == 0 && self.shared.jetstream.is_some() {
+            if self.jetstream.is_none() {
+                self.start_jetstream(io);
+            }
+            self.run_jetstream(io);
+        }
         if self.leaf_hub {
             self.start_leaf_remotes(io);
             self.start_routes(io);
@@ -359,7 +375,12 @@ impl Handler for Shard {
         self.publish_counters();
     }
 
+    fn on_file_done(&mut self, io: &mut Io<'_>, tag: u64, result: crate::runtime::FileResult) {
+        self.jetstream_file_done(io, tag, result);
+    }
+
     fn on_shutdown(&mut self, io: &mut Io<'_>) {
+        self.stop_jetstream();
         self.publish_counters();
         // nats-server closes each client as `ServerShutdown`: a WebSocket client is told
         // so in a close frame, which the runtime's shutdown flush sends.
