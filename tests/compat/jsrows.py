@@ -106,7 +106,7 @@ def stream_create_full(port):
         "discard": "new", "storage": "memory", "num_replicas": 1, "no_ack": False,
         "duplicate_window": 60_000_000_000, "allow_direct": True, "deny_delete": True,
         "deny_purge": False, "allow_rollup_hdrs": True, "discard_new_per_subject": True,
-        "allow_msg_ttl": True, "unknown_field": {"x": [1, 2]}, "min_pending": None})
+        "unknown_field": {"x": [1, 2]}, "min_pending": None})
     return t.done()
 
 

@@ -38,12 +38,11 @@ impl Shard {
         let Some(reply) = msg.reply.clone().filter(|r| !r.is_empty()) else {
             return;
         };
-        js.stats.total += 1;
         let body = &msg.payload[..];
         let response = match request {
             ApiRequest::AccountInfo => Some(account_info(js)),
             ApiRequest::StreamCreate { stream } => Some(self.stream_create(io, js, &stream, body)),
-            ApiRequest::StreamUpdate { stream } => Some(stream_update(js, &stream, body)),
+            ApiRequest::StreamUpdate { stream } => Some(self.stream_update(io, js, &stream, body)),
             ApiRequest::StreamInfo { stream } => Some(stream_info(js, &stream, body)),
             ApiRequest::StreamNames => Some(stream_names(js, body)),
             ApiRequest::StreamList => Some(stream_list(js, body)),
@@ -82,6 +81,8 @@ impl Shard {
                 None
             }
         };
+        // Counted after the answer, as nats-server counts (INFO does not count itself).
+        js.stats.total += 1;
         if let Some(response) = response {
             if response.error.is_some() {
                 js.stats.errors += 1;
@@ -117,7 +118,8 @@ impl Shard {
         };
         if let Some(existing) = js.streams.get(name).filter(|s| !s.deleting) {
             if config.same_as(&existing.config) {
-                return Response::ok(kind, Payload::Stream(info_of(existing, None), false));
+                // nats-server 2.9.10 says `did_create` for the idempotent create too.
+                return Response::ok(kind, Payload::Stream(info_of(existing, None), true));
             }
             return Response::error(kind, ApiError::new(ErrorId::StreamNameExist));
         }
@@ -156,6 +158,60 @@ impl Shard {
         let info = info_of(&stream, None);
         js.add_stream(stream);
         Response::ok(kind, Payload::Stream(info, true))
+    }
+
+    fn stream_update(
+        &mut self,
+        io: &mut Io<'_>,
+        js: &mut JetStream,
+        name: &str,
+        body: &[u8],
+    ) -> Response {
+        let kind = types::STREAM_UPDATE;
+        let config = match StreamConfig::parse(body) {
+            Ok(config) => config,
+            Err(error) => return Response::error(kind, error),
+        };
+        if config.name != name {
+            return Response::error(kind, ApiError::new(ErrorId::StreamMismatch));
+        }
+        let Some(old) = js.streams.get(name).filter(|s| !s.deleting) else {
+            return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
+        };
+        let config = match config.checked_update(&old.config) {
+            Ok(config) => config,
+            Err(error) => return Response::error(kind, error),
+        };
+        if let Some(error) = overlap(js, name, &config) {
+            return Response::error(kind, error);
+        }
+        let stream = js.streams.get_mut(name).expect("looked up above");
+        if config.subjects != stream.config.subjects {
+            // The new subjects are subscribed before the old are dropped: a subject in
+            // both is never without a subscriber.
+            let added: Vec<usize> = config
+                .subjects
+                .iter()
+                .map(|subject| self.internal_subscribe(io, GLOBAL_ACCOUNT, subject, None))
+                .collect();
+            let removed = std::mem::replace(&mut stream.subs, added.clone());
+            for sub in removed {
+                js.by_sub.remove(&sub);
+                self.internal_unsubscribe(io, sub);
+            }
+            for sub in added {
+                js.by_sub.insert(sub, name.to_string());
+            }
+        }
+        let stream = js.streams.get_mut(name).expect("looked up above");
+        stream.store.set_limits(store_limits(&config));
+        if config.storage != Some(Storage::Memory) {
+            stream
+                .store
+                .set_meta(meta_bytes(&config, stream.created_ns));
+        }
+        stream.config = config;
+        Response::ok(kind, Payload::Stream(info_of(stream, None), false))
     }
 
     fn stream_delete(&mut self, io: &mut Io<'_>, js: &mut JetStream, name: &str) -> Response {
@@ -316,43 +372,6 @@ fn overlap(js: &JetStream, name: &str, config: &StreamConfig) -> Option<ApiError
     clash.then(|| ApiError::new(ErrorId::StreamSubjectOverlap))
 }
 
-fn stream_update(js: &mut JetStream, name: &str, body: &[u8]) -> Response {
-    let kind = types::STREAM_UPDATE;
-    let config = match StreamConfig::parse(body) {
-        Ok(config) => config,
-        Err(error) => return Response::error(kind, error),
-    };
-    if config.name != name {
-        return Response::error(kind, ApiError::new(ErrorId::StreamMismatch));
-    }
-    let Some(old) = js.streams.get(name).filter(|s| !s.deleting) else {
-        return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
-    };
-    let config = match config.checked_update(&old.config) {
-        Ok(config) => config,
-        Err(error) => return Response::error(kind, error),
-    };
-    if let Some(error) = overlap(js, name, &config) {
-        return Response::error(kind, error);
-    }
-    if config.subjects != old.config.subjects {
-        // Changing subjects means changing the internal subscriptions; not yet.
-        return Response::error(
-            kind,
-            ApiError::invalid_stream_config("changing a stream's subjects is not supported yet"),
-        );
-    }
-    let stream = js.streams.get_mut(name).expect("looked up above");
-    stream.store.set_limits(store_limits(&config));
-    if config.storage != Some(Storage::Memory) {
-        stream
-            .store
-            .set_meta(meta_bytes(&config, stream.created_ns));
-    }
-    stream.config = config;
-    Response::ok(kind, Payload::Stream(info_of(stream, None), false))
-}
-
 fn stream_info(js: &mut JetStream, name: &str, body: &[u8]) -> Response {
     let kind = types::STREAM_INFO;
     let request = match StreamInfoRequest::parse(body) {
@@ -366,7 +385,9 @@ fn stream_info(js: &mut JetStream, name: &str, body: &[u8]) -> Response {
     let mut info = info_of(stream, Some(&request));
     let mut response;
     if request.subjects_filter.is_empty() {
+        // nats-server writes the zero paging fields on every info response.
         response = Response::ok(kind, Payload::None);
+        response.paged = Some(Paged::default());
     } else {
         let total = info.state.subjects.len();
         let offset = request.offset.min(total);
@@ -539,6 +560,11 @@ fn msg_delete(js: &mut JetStream, name: &str, body: &[u8]) -> Response {
     };
     if stream.store.delete(request.seq) {
         Response::ok(kind, Payload::Success { success: true })
+    } else if request.seq > stream.store.state().last_seq {
+        Response::error(
+            kind,
+            ApiError::text(ErrorId::StreamMsgDeleteFailed, "stream store EOF"),
+        )
     } else {
         Response::error(kind, ApiError::sequence_not_found(request.seq))
     }
