@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real NATS clients against ringmq: the Python client (nats-py, from PyPI, in a venv) and
+# Real NATS clients against ringmq: the Python client (nats-py, from PyPI, in a venv; core,
+# WebSocket, and its JetStream and key-value APIs) and
 # the JavaScript client (@nats-io/transport-node over TCP, @nats-io/nats-core's wsconnect
 # over WebSocket, from npm) each run the scripts in
 # tests/clients/, which start their own server on a free loopback port and exit non-zero
@@ -106,6 +107,7 @@ run_client() {
 start=$SECONDS
 run_client python "$VENV/bin/python" tests/clients/python/nats_py_client.py
 run_client python-websocket "$VENV/bin/python" tests/clients/python/nats_py_ws_client.py
+run_client python-jetstream "$VENV/bin/python" tests/clients/python/nats_py_js_client.py
 run_client node node tests/clients/node/client_test.mjs
 run_client node-websocket node tests/clients/node/ws_test.mjs
 echo
