@@ -630,7 +630,7 @@ fn msg_get(js: &mut JetStream, name: &str, body: &[u8], reply: &str) -> Option<R
 }
 
 fn consumer_refused(js: &JetStream, stream: &str, kind: &'static str, error: ApiError) -> Response {
-    if !js.streams.get(stream).is_some_and(|s| !s.deleting) {
+    if js.streams.get(stream).is_none_or(|s| s.deleting) {
         return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
     }
     Response::error(kind, error)
@@ -642,7 +642,7 @@ fn consumer_listing(js: &JetStream, stream: &str, names: bool) -> Response {
     } else {
         types::CONSUMER_LIST
     };
-    if !js.streams.get(stream).is_some_and(|s| !s.deleting) {
+    if js.streams.get(stream).is_none_or(|s| s.deleting) {
         return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
     }
     let payload = if names {

@@ -1,0 +1,228 @@
+//! JetStream's storage through the server: PubAcks with their exact bytes, a restart after
+//! kill -9 with every acknowledged message back, a torn tail cut off the last segment
+//! (the record is gone, the ones before it served, the sequence reused), a bit flipped in
+//! a record (reported, never served), and start-up's banner. The banner test also runs
+//! against nats-server (`RINGMQ_TEST_SERVER=nats-server`); the others damage ringmq's own
+//! segment files and run against ringmq only.
+
+mod common;
+
+use common::{Flavor, Opts, RawClient, Server};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const REPLY: Duration = Duration::from_secs(5);
+
+fn store_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ringmq-js-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn start(dir: &Path) -> Server {
+    let dir = dir.to_str().expect("UTF-8 path").to_string();
+    Server::start(Opts {
+        args: vec!["-js".into(), "-sd".into(), dir],
+        ..Opts::default()
+    })
+}
+
+/// A client with a reply subscription on `_INBOX.t`.
+fn client(server: &Server) -> RawClient {
+    RawClient::subscriber(server.port(), "SUB _INBOX.t 1\r\n")
+}
+
+/// The payload of the next MSG/HMSG frame.
+fn next_payload(client: &mut RawClient) -> String {
+    let frame = client
+        .next_frame(Instant::now() + REPLY)
+        .expect("a reply before the deadline");
+    let text = String::from_utf8(frame).expect("UTF-8 reply");
+    let (_, body) = text.split_once("\r\n").expect("a MSG line");
+    body.strip_suffix("\r\n")
+        .expect("CRLF after the payload")
+        .to_string()
+}
+
+fn request(client: &mut RawClient, subject: &str, body: &str) -> String {
+    client.send(format!("PUB {subject} _INBOX.t {}\r\n{body}\r\n", body.len()).as_bytes());
+    next_payload(client)
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn create_stream(client: &mut RawClient) {
+    let created = json(&request(
+        client,
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","subjects":["s.>"]}"#,
+    ));
+    assert_eq!(created["did_create"], true, "{created}");
+}
+
+/// Publishes `count` messages `s.<i>` = `message <i>` and checks each PubAck's bytes.
+fn publish(client: &mut RawClient, first_seq: u64, count: u64) {
+    for i in 0..count {
+        let body = format!("message {}", first_seq + i);
+        let ack = request(client, &format!("s.{}", first_seq + i), &body);
+        assert_eq!(
+            ack,
+            format!("{{\"stream\":\"S\", \"seq\":{}}}", first_seq + i)
+        );
+    }
+}
+
+fn state(client: &mut RawClient) -> (u64, u64, u64) {
+    let info = json(&request(client, "$JS.API.STREAM.INFO.S", ""));
+    let state = &info["state"];
+    (
+        state["messages"].as_u64().unwrap(),
+        state["first_seq"].as_u64().unwrap(),
+        state["last_seq"].as_u64().unwrap(),
+    )
+}
+
+fn get(client: &mut RawClient, seq: u64) -> serde_json::Value {
+    json(&request(
+        client,
+        "$JS.API.STREAM.MSG.GET.S",
+        &format!("{{\"seq\":{seq}}}"),
+    ))
+}
+
+/// The stream's one segment file.
+fn segment(dir: &Path) -> PathBuf {
+    let streams = dir.join("jetstream").join("$G").join("streams").join("S");
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(&streams)
+        .expect("stream directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    segments.pop().unwrap()
+}
+
+#[test]
+fn start_up_prints_nats_servers_banner_with_the_store_directory() {
+    let dir = store_dir("banner");
+    let server = start(&dir);
+    let lines = server.log_lines();
+    let messages: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| {
+            l.split_once("[INF]")
+                .map(|(_, m)| m.strip_prefix(' ').unwrap_or(m))
+        })
+        .collect();
+    let at = messages
+        .iter()
+        .position(|m| *m == "Starting JetStream")
+        .unwrap_or_else(|| panic!("no banner in {lines:#?}"));
+    let store = format!("  Store Directory: \"{}\"", dir.join("jetstream").display());
+    assert_eq!(
+        messages[at + 8],
+        "---------------- JETSTREAM ----------------"
+    );
+    assert!(
+        messages[at + 9].starts_with("  Max Memory:      "),
+        "{lines:#?}"
+    );
+    assert!(
+        messages[at + 10].starts_with("  Max Storage:     "),
+        "{lines:#?}"
+    );
+    assert_eq!(messages[at + 11], store);
+    assert_eq!(
+        messages[at + 12],
+        "-------------------------------------------"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_acknowledged_message_is_back_after_kill_9() {
+    if Flavor::from_env() != Flavor::Ringmq {
+        return;
+    }
+    let dir = store_dir("kill");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    publish(&mut c, 1, 50);
+    drop(server); // SIGKILL
+    let server = start(&dir);
+    server.wait_for_log("Restored 50 messages for stream '$G > S'", REPLY);
+    let mut c = client(&server);
+    assert_eq!(state(&mut c), (50, 1, 50));
+    for seq in [1, 25, 50] {
+        let msg = get(&mut c, seq);
+        assert_eq!(msg["message"]["subject"], format!("s.{seq}"), "{msg}");
+    }
+    publish(&mut c, 51, 1);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_its_sequence_given_to_the_next_publish() {
+    if Flavor::from_env() != Flavor::Ringmq {
+        return;
+    }
+    let dir = store_dir("torn");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    publish(&mut c, 1, 10);
+    drop(server);
+    // A power cut in the middle of the last record's write.
+    let path = segment(&dir);
+    let len = std::fs::metadata(&path).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(len - 5).unwrap();
+    drop(file);
+    let server = start(&dir);
+    server.wait_for_log("Restored 9 messages for stream '$G > S'", REPLY);
+    let mut c = client(&server);
+    assert_eq!(state(&mut c), (9, 1, 9));
+    assert_eq!(get(&mut c, 10)["error"]["err_code"], 10037);
+    assert_eq!(get(&mut c, 9)["message"]["subject"], "s.9");
+    publish(&mut c, 10, 1);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_flipped_bit_in_a_record_is_reported_and_never_served() {
+    if Flavor::from_env() != Flavor::Ringmq {
+        return;
+    }
+    let dir = store_dir("flip");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    publish(&mut c, 1, 10);
+    drop(server);
+    // Flip one bit of message 5's payload ("message 5" appears once in the file).
+    let path = segment(&dir);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(9)
+        .position(|w| w == b"message 5")
+        .expect("payload of message 5 on disk");
+    bytes[at + 8] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let server = start(&dir);
+    server.wait_for_log("Restored 9 messages for stream '$G > S'", REPLY);
+    let mut c = client(&server);
+    let (messages, first, last) = state(&mut c);
+    assert_eq!((messages, first, last), (9, 1, 10));
+    assert_eq!(get(&mut c, 5)["error"]["err_code"], 10037);
+    for seq in [4, 6, 10] {
+        assert_eq!(get(&mut c, seq)["message"]["subject"], format!("s.{seq}"));
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
