@@ -84,6 +84,7 @@ impl Shard {
             } => {
                 let message = Message {
                     subject,
+                    deliver_as: None,
                     reply,
                     header_size: None,
                     total_size: size,
@@ -112,6 +113,7 @@ impl Shard {
                 }
                 let message = Message {
                     subject,
+                    deliver_as: None,
                     reply,
                     header_size: Some(header_size),
                     total_size,

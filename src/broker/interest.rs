@@ -29,12 +29,17 @@ const LINK_INTEREST_ADD: u8 = 6;
 const LINK_INTEREST_DEL: u8 = 7;
 /// The cluster's client URLs changed (core 0 to the others): the URLs, one per line.
 const CLUSTER_URLS: u8 = 8;
+/// A message shown to subscribers with another subject than the one it was routed by
+/// (JetStream deliveries): `MESSAGE`'s fields with that subject after the routed one.
+const MESSAGE_AS: u8 = 9;
 
 /// A message forwarded to another core. Byte fields borrow the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ForwardedMessage<'a> {
     pub account: AccountIndex,
     pub subject: &'a [u8],
+    /// The subject subscribers see, when it is not `subject` (`routing::Message::deliver_as`).
+    pub deliver_as: Option<&'a [u8]>,
     pub reply: Option<&'a [u8]>,
     /// HPUB: header size field verbatim; `None` for PUB.
     pub header_size: Option<&'a [u8]>,
@@ -168,6 +173,7 @@ pub fn encode_message_head(
     out: &mut Vec<u8>,
     account: AccountIndex,
     subject: &[u8],
+    deliver_as: Option<&[u8]>,
     reply: Option<&[u8]>,
     header_size: Option<&[u8]>,
     total_size: &[u8],
@@ -175,9 +181,16 @@ pub fn encode_message_head(
     queue_names: &[u8],
 ) {
     out.clear();
-    out.push(MESSAGE);
+    out.push(if deliver_as.is_some() {
+        MESSAGE_AS
+    } else {
+        MESSAGE
+    });
     out.extend_from_slice(&account.to_le_bytes());
     put_field(out, subject);
+    if let Some(shown) = deliver_as {
+        put_field(out, shown);
+    }
     put_optional(out, reply);
     put_optional(out, header_size);
     put_field(out, total_size);
@@ -229,9 +242,15 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
         }),
         MONITOR => Some(Record::Monitor(rest)),
         CLUSTER_URLS => Some(Record::ClusterUrls(rest)),
-        MESSAGE => {
+        MESSAGE | MESSAGE_AS => {
             let (account, rest) = take_u16(rest)?;
             let (subject, rest) = take_field(rest)?;
+            let (deliver_as, rest) = if kind == MESSAGE_AS {
+                let (shown, rest) = take_field(rest)?;
+                (Some(shown), rest)
+            } else {
+                (None, rest)
+            };
             let (reply, rest) = take_optional(rest)?;
             let (header_size, rest) = take_optional(rest)?;
             let (total_size, rest) = take_field(rest)?;
@@ -241,6 +260,7 @@ pub fn decode(record: &[u8]) -> Option<Record<'_>> {
             Some(Record::Message(ForwardedMessage {
                 account,
                 subject,
+                deliver_as,
                 reply,
                 header_size,
                 total_size,
@@ -358,6 +378,7 @@ mod tests {
             &mut head,
             2,
             b"a.b",
+            None,
             Some(b"_INBOX.1"),
             Some(b"12"),
             b"017",

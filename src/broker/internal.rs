@@ -112,6 +112,24 @@ impl Shard {
         self.broadcast_interest(io, false, sub.account, &sub.subject, queue);
     }
 
+    /// Whether anything would receive a message on `subject` in `account`: a subscription
+    /// on any core or a link's interest (a push consumer delivers only then, as
+    /// nats-server's does).
+    pub(super) fn has_interest(&mut self, account: AccountIndex, subject: &str) -> bool {
+        let index = usize::from(account);
+        let subject = subject.as_bytes();
+        fn any<V>(m: &crate::subjects::Matches<V>) -> bool {
+            !m.plain.is_empty() || !m.queues.is_empty()
+        }
+        if any(self.local[index].match_subject(subject)) {
+            return true;
+        }
+        if self.cores > 1 && any(self.remote[index].match_subject(subject)) {
+            return true;
+        }
+        self.leaf_hub && any(self.link_interest[index].match_subject(subject))
+    }
+
     /// The last step of delivery for an internal subscription: the message is copied.
     pub(super) fn deliver_internal(&mut self, key: SubKey, message: &Message<'_>) -> bool {
         let Some(sub) = self.internal.subs.get(key.sub_slot()) else {
@@ -155,6 +173,23 @@ impl Shard {
         headers: &[u8],
         payload: &[u8],
     ) {
+        self.internal_deliver(io, account, subject, None, reply, headers, payload);
+    }
+
+    /// [`Shard::internal_publish`] routed by `subject` and shown to subscribers as
+    /// `shown` (a JetStream delivery: routed by the deliver subject, shown with the stored
+    /// message's subject).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn internal_deliver(
+        &mut self,
+        io: &mut Io<'_>,
+        account: AccountIndex,
+        subject: &str,
+        shown: Option<&str>,
+        reply: Option<&str>,
+        headers: &[u8],
+        payload: &[u8],
+    ) {
         let mut body = std::mem::take(&mut self.internal.body);
         let mut sizes = std::mem::take(&mut self.internal.sizes);
         body.clear();
@@ -167,6 +202,7 @@ impl Shard {
         let _ = write!(sizes.1, "{}", body.len());
         let message = Message {
             subject: subject.as_bytes(),
+            deliver_as: shown.map(str::as_bytes),
             reply: reply.map(str::as_bytes),
             header_size: (!headers.is_empty()).then_some(sizes.0.as_bytes()),
             total_size: sizes.1.as_bytes(),

@@ -15,7 +15,11 @@ use std::sync::atomic::Ordering;
 /// A published message. Byte fields are as the publisher sent them.
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
+    /// The subject the message is routed by.
     pub subject: &'a [u8],
+    /// The subject subscribers see when it differs (JetStream deliveries are routed by the
+    /// deliver subject and shown with the stored message's subject); `None` for clients'.
+    pub deliver_as: Option<&'a [u8]>,
     pub reply: Option<&'a [u8]>,
     /// HPUB's header size field; `None` for PUB.
     pub header_size: Option<&'a [u8]>,
@@ -347,6 +351,7 @@ impl Shard {
                 &mut self.record,
                 account,
                 message.subject,
+                message.deliver_as,
                 message.reply,
                 message.header_size,
                 message.total_size,
@@ -369,6 +374,7 @@ impl Shard {
     ) {
         let message = Message {
             subject: forwarded.subject,
+            deliver_as: forwarded.deliver_as,
             reply: forwarded.reply,
             header_size: forwarded.header_size,
             total_size: forwarded.total_size,
@@ -453,11 +459,12 @@ impl Shard {
         let done = sub.max.is_some_and(|max| sub.delivered >= max);
         let line = &mut self.line;
         line.clear();
+        let shown = message.deliver_as.unwrap_or(message.subject);
         let body = match message.header_size {
             Some(header_size) if message.header_len > 0 && wants_headers => {
                 encoder::hmsg_line(
                     line,
-                    message.subject,
+                    shown,
                     &sub.sid,
                     message.reply,
                     header_size,
@@ -467,23 +474,11 @@ impl Shard {
             }
             Some(_) if message.header_len > 0 => {
                 let payload = &message.message[message.header_len..];
-                encoder::msg_line_len(
-                    line,
-                    message.subject,
-                    &sub.sid,
-                    message.reply,
-                    payload.len(),
-                );
+                encoder::msg_line_len(line, shown, &sub.sid, message.reply, payload.len());
                 payload
             }
             _ => {
-                encoder::msg_line(
-                    line,
-                    message.subject,
-                    &sub.sid,
-                    message.reply,
-                    message.total_size,
-                );
+                encoder::msg_line(line, shown, &sub.sid, message.reply, message.total_size);
                 message.message
             }
         };

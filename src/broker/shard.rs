@@ -354,6 +354,7 @@ impl Handler for Shard {
             Timer::Monitor(token) => self.on_monitor_timer(io, token),
             Timer::LeafRedial(remote) => self.on_leaf_redial_timer(io, remote),
             Timer::RouteRedial(index) => self.on_route_redial_timer(io, index),
+            Timer::JetStream => self.jetstream_tick(io),
         }
     }
 

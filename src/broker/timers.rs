@@ -4,7 +4,7 @@
 //! (the runtime's generations are 24 bits); the top bits say which timer, one bit each:
 //! 63 stall, 62 monitoring (`monitoring::TIMER_BIT`, with bit 61 for its gathers), 60 auth,
 //! 59 a leaf remote's redial, 58 a route's redial (their index in the low bits, no
-//! connection);
+//! connection), 57 alone JetStream's tick;
 //! the ping timer has none. The lame duck token (`u64::MAX`) and the peer-stall range sit
 //! above every connection token and are recognised first.
 
@@ -20,6 +20,8 @@ const AUTH_BIT: u64 = 1 << 60;
 const LEAF_REDIAL_BIT: u64 = 1 << 59;
 /// Marks a route dial's redial timer; the low bits are the dial's index.
 const ROUTE_REDIAL_BIT: u64 = 1 << 58;
+/// JetStream's tick (core 0): redeliveries, pull expiries, heartbeats.
+const JETSTREAM_TICK: u64 = 1 << 57;
 /// Timer tokens of the cross-core stall gate: this plus the peer core's index.
 const PEER_STALL_BASE: u64 = u64::MAX - 1 - MAX_CORES;
 /// More cores than any machine has; bounds the peer-stall token range.
@@ -44,6 +46,8 @@ pub(super) enum Timer {
     LeafRedial(usize),
     /// A route dial (by index) is due.
     RouteRedial(usize),
+    /// JetStream's periodic work.
+    JetStream,
 }
 
 impl Timer {
@@ -60,6 +64,7 @@ impl Timer {
             Timer::Monitor(token) => token,
             Timer::LeafRedial(remote) => LEAF_REDIAL_BIT | remote as u64,
             Timer::RouteRedial(index) => ROUTE_REDIAL_BIT | index as u64,
+            Timer::JetStream => JETSTREAM_TICK,
         }
     }
 
@@ -75,6 +80,9 @@ impl Timer {
         }
         if token & LEAF_REDIAL_BIT != 0 && token & (STALL_BIT | AUTH_BIT) == 0 {
             return Timer::LeafRedial((token & u64::from(u32::MAX)) as usize);
+        }
+        if token == JETSTREAM_TICK {
+            return Timer::JetStream;
         }
         if token & ROUTE_REDIAL_BIT != 0 && token & (STALL_BIT | AUTH_BIT) == 0 {
             return Timer::RouteRedial((token & u64::from(u32::MAX)) as usize);

@@ -399,7 +399,7 @@ def consumer_create_push(port):
         "deliver_policy": "last_per_subject", "ack_policy": "none", "max_deliver": 1,
         "ack_wait": 79_200_000_000_000, "flow_control": True, "idle_heartbeat": 5_000_000_000,
         "mem_storage": True, "num_replicas": 1, "filter_subject": "orders.>",
-        "deliver_subject": "_INBOX.ordered", "headers_only": True})
+        "deliver_subject": "ordered.deliver", "headers_only": True})
     t.create_consumer("backoff", "CONSUMER.CREATE.ORDERS.B1", {
         "name": "B1", "ack_policy": "explicit", "max_deliver": 4,
         "backoff": [1_000_000_000, 2_000_000_000], "deliver_policy": "by_start_sequence",

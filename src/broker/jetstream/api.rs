@@ -5,7 +5,7 @@
 
 use super::boot::{meta_bytes, store_limits};
 use super::executor::StreamIo;
-use super::{publish, JetStream, Shard, Stream};
+use super::{delivery, publish, JetStream, ReadFor, Shard, Stream};
 use crate::auth::GLOBAL_ACCOUNT;
 use crate::jetstream::api::{
     types, AccountInfo, AccountLimits, ListRequest, MsgDeleteRequest, MsgGetRequest, Paged,
@@ -54,30 +54,23 @@ impl Shard {
                 self.direct_get(io, js, &stream, last_for.as_deref(), body, &reply);
                 None
             }
-            ApiRequest::ConsumerCreate { stream, .. } => Some(consumer_refused(
-                js,
-                &stream,
-                types::CONSUMER_CREATE,
-                ApiError::text(ErrorId::ConsumerCreate, "consumers are not supported yet"),
-            )),
-            ApiRequest::ConsumerInfo { stream, .. } => Some(consumer_refused(
-                js,
-                &stream,
-                types::CONSUMER_INFO,
-                ApiError::new(ErrorId::ConsumerNotFound),
-            )),
-            ApiRequest::ConsumerDelete { stream, .. } => Some(consumer_refused(
-                js,
-                &stream,
-                types::CONSUMER_DELETE,
-                ApiError::new(ErrorId::ConsumerNotFound),
-            )),
-            ApiRequest::ConsumerNames { stream } => Some(consumer_listing(js, &stream, true)),
-            ApiRequest::ConsumerList { stream } => Some(consumer_listing(js, &stream, false)),
-            // A pull request for a consumer that does not exist: nats-server's 404 status.
-            ApiRequest::MsgNext { .. } => {
-                let status = b"NATS/1.0 404 No Messages\r\n\r\n";
-                self.internal_publish(io, GLOBAL_ACCOUNT, &reply, None, status, b"");
+            ApiRequest::ConsumerCreate { stream, form } => {
+                Some(self.consumer_create(io, js, &stream, &form, body))
+            }
+            ApiRequest::ConsumerInfo { stream, consumer } => {
+                Some(delivery::consumer_info(js, &stream, &consumer))
+            }
+            ApiRequest::ConsumerDelete { stream, consumer } => {
+                Some(delivery::consumer_delete(js, &stream, &consumer))
+            }
+            ApiRequest::ConsumerNames { stream } => {
+                Some(delivery::consumer_listing(js, &stream, true, body))
+            }
+            ApiRequest::ConsumerList { stream } => {
+                Some(delivery::consumer_listing(js, &stream, false, body))
+            }
+            ApiRequest::MsgNext { stream, consumer } => {
+                self.pull_request(io, js, &stream, &consumer, body, &reply);
                 None
             }
         };
@@ -153,6 +146,7 @@ impl Shard {
             acks: VecDeque::new(),
             dedupe: publish::Dedupe::default(),
             reads: HashMap::new(),
+            consumers: std::collections::BTreeMap::new(),
             deleting: false,
         };
         let info = info_of(&stream, None);
@@ -265,13 +259,11 @@ impl Shard {
         match stream.store.get(seq) {
             Lookup::Ready(msg) => self.answer_direct(io, name, reply, &msg),
             Lookup::Pending(ticket) => {
-                stream.reads.insert(
-                    ticket,
-                    PendingRead {
-                        reply: reply.to_string(),
-                        direct: true,
-                    },
-                );
+                let pending = PendingRead {
+                    reply: reply.to_string(),
+                    direct: true,
+                };
+                stream.reads.insert(ticket, ReadFor::Api(pending));
             }
             Lookup::Missing => {
                 let missing = status("404 Message Not Found");
@@ -301,18 +293,10 @@ impl Shard {
     pub(super) fn finish_read(
         &mut self,
         io: &mut Io<'_>,
-        js: &mut JetStream,
         name: &str,
-        ticket: u64,
+        pending: PendingRead,
         result: Result<StoredMsg, StoreError>,
     ) {
-        let Some(pending) = js
-            .streams
-            .get_mut(name)
-            .and_then(|s| s.reads.remove(&ticket))
-        else {
-            return;
-        };
         match (result, pending.direct) {
             (Ok(msg), true) => self.answer_direct(io, name, &pending.reply, &msg),
             (Ok(msg), false) => {
@@ -349,7 +333,12 @@ fn account_info(js: &JetStream) -> Response {
             memory,
             storage,
             streams: js.streams.values().filter(|s| !s.deleting).count(),
-            consumers: 0,
+            consumers: js
+                .streams
+                .values()
+                .filter(|s| !s.deleting)
+                .map(|s| s.consumers.len())
+                .sum(),
             limits: AccountLimits::default(),
             domain: js.shared.domain.clone(),
             api: js.stats.clone(),
@@ -431,7 +420,7 @@ fn info_of(stream: &Stream, request: Option<&StreamInfoRequest>) -> StreamInfo {
         subjects: Vec::new(),
         num_deleted: s.num_deleted as usize,
         deleted: Vec::new(),
-        consumer_count: 0,
+        consumer_count: stream.consumers.len(),
     };
     if let Some(request) = request {
         if request.deleted_details {
@@ -616,45 +605,13 @@ fn msg_get(js: &mut JetStream, name: &str, body: &[u8], reply: &str) -> Option<R
     match stream.store.get(seq) {
         Lookup::Ready(msg) => Some(Response::ok(kind, msg_payload(msg))),
         Lookup::Pending(ticket) => {
-            stream.reads.insert(
-                ticket,
-                PendingRead {
-                    reply: reply.to_string(),
-                    direct: false,
-                },
-            );
+            let pending = PendingRead {
+                reply: reply.to_string(),
+                direct: false,
+            };
+            stream.reads.insert(ticket, ReadFor::Api(pending));
             None
         }
         Lookup::Missing => not_found(),
     }
-}
-
-fn consumer_refused(js: &JetStream, stream: &str, kind: &'static str, error: ApiError) -> Response {
-    if js.streams.get(stream).is_none_or(|s| s.deleting) {
-        return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
-    }
-    Response::error(kind, error)
-}
-
-fn consumer_listing(js: &JetStream, stream: &str, names: bool) -> Response {
-    let kind = if names {
-        types::CONSUMER_NAMES
-    } else {
-        types::CONSUMER_LIST
-    };
-    if js.streams.get(stream).is_none_or(|s| s.deleting) {
-        return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
-    }
-    let payload = if names {
-        Payload::ConsumerNames { consumers: vec![] }
-    } else {
-        Payload::ConsumerList { consumers: vec![] }
-    };
-    let mut response = Response::ok(kind, payload);
-    response.paged = Some(Paged {
-        total: 0,
-        offset: 0,
-        limit: if names { NAMES_LIMIT } else { LIST_LIMIT },
-    });
-    response
 }

@@ -49,8 +49,11 @@ struct Meta {
     created: GoTime,
 }
 
+/// Where acks arrive (`$JS.ACK.<stream>.<consumer>.…`).
+pub const ACK_SUBJECT: &str = "$JS.ACK.>";
+
 impl JetStreamShared {
-    /// `$JS.API.>`, and `$JS.<domain>.API.>` with a domain.
+    /// `$JS.API.>`, and `$JS.<domain>.API.>` with a domain (the ack subject is apart).
     pub fn api_subjects(&self) -> Vec<String> {
         let mut subjects = vec!["$JS.API.>".to_string()];
         if let Some(domain) = &self.domain {

@@ -9,10 +9,14 @@
 //! - `api`: the `$JS.API.>` requests.
 //! - `publish`: a message into a stream: expectations, dedupe, append, PubAck after the
 //!   engine says it is durable.
+//! - `consumer`, `delivery`: consumers (push and pull), acks on `$JS.ACK.>`, redelivery
+//!   and heartbeats on a tick.
 //! - `executor`: one stream's engine requests on the ring, in order.
 
 mod api;
 pub mod boot;
+mod consumer;
+mod delivery;
 mod executor;
 mod publish;
 
@@ -37,6 +41,14 @@ pub(super) struct JetStream {
     shared: std::sync::Arc<JetStreamShared>,
     /// The `$JS.API.>` subscription (and `$JS.<domain>.API.>`).
     api_subs: Vec<usize>,
+    /// The `$JS.ACK.>` subscription.
+    ack_sub: usize,
+    /// Consumers made this turn, to deliver to at its end.
+    deliver_soon: Vec<(String, String)>,
+    /// The tick timer is set.
+    tick_armed: bool,
+    /// Seeds ephemeral consumer names.
+    name_seed: u64,
     streams: BTreeMap<String, Stream>,
     /// Internal subscription slot → the stream it feeds.
     by_sub: HashMap<usize, String>,
@@ -57,17 +69,28 @@ pub(super) struct Stream {
     /// PubAcks waiting for the engine's `Durable` (in sequence order).
     acks: VecDeque<publish::PendingAck>,
     dedupe: publish::Dedupe,
-    /// `MSG.GET` / `DIRECT.GET` answers waiting for a read.
-    reads: HashMap<u64, api::PendingRead>,
+    /// Reads in flight: for an API answer or a consumer's delivery.
+    reads: HashMap<u64, ReadFor>,
+    consumers: BTreeMap<String, consumer::Consumer>,
     /// Deleted: its files are being removed; gone from `streams` when the IO is done.
     deleting: bool,
 }
 
+/// Who waits for a read.
+enum ReadFor {
+    Api(api::PendingRead),
+    Consumer(String),
+}
+
 impl JetStream {
-    fn new(shared: std::sync::Arc<JetStreamShared>) -> JetStream {
+    fn new(shared: std::sync::Arc<JetStreamShared>, seed: u64) -> JetStream {
         JetStream {
             shared,
             api_subs: Vec::new(),
+            ack_sub: usize::MAX,
+            deliver_soon: Vec::new(),
+            tick_armed: false,
+            name_seed: seed | 1,
             streams: BTreeMap::new(),
             by_sub: HashMap::new(),
             by_id: HashMap::new(),
@@ -102,7 +125,9 @@ impl Shard {
             return;
         };
         let trie = &mut self.remote[usize::from(GLOBAL_ACCOUNT)];
-        for subject in shared.api_subjects().iter().chain(&shared.stream_subjects) {
+        let ack = [boot::ACK_SUBJECT.to_string()];
+        let service = shared.api_subjects().into_iter().chain(ack);
+        for subject in service.chain(shared.stream_subjects.iter().cloned()) {
             let inserted = trie.insert(subject.as_bytes(), None, 0);
             debug_assert!(inserted.is_ok(), "stream subjects were checked");
         }
@@ -118,11 +143,12 @@ impl Shard {
         let Some(boot) = shared.take_boot() else {
             return;
         };
-        let mut js = JetStream::new(shared.clone());
+        let mut js = JetStream::new(shared.clone(), self.shared.seed);
         for subject in shared.api_subjects() {
             js.api_subs
                 .push(self.internal_subscribe_preloaded(io, GLOBAL_ACCOUNT, &subject));
         }
+        js.ack_sub = self.internal_subscribe_preloaded(io, GLOBAL_ACCOUNT, boot::ACK_SUBJECT);
         for recovered in boot.streams {
             let subs = recovered
                 .config
@@ -140,6 +166,7 @@ impl Shard {
                 acks: VecDeque::new(),
                 dedupe: publish::Dedupe::default(),
                 reads: HashMap::new(),
+                consumers: BTreeMap::new(),
                 deleting: false,
             });
         }
@@ -164,12 +191,17 @@ impl Shard {
             }
             self.return_internal_inbox(inbox);
         }
+        for (stream, consumer) in std::mem::take(&mut js.deliver_soon) {
+            self.deliver_consumer(io, &mut js, &stream, &consumer);
+        }
         self.jetstream = Some(js);
         self.pump_jetstream(io);
     }
 
     fn jetstream_message(&mut self, io: &mut Io<'_>, js: &mut JetStream, msg: &InternalMsg) {
-        if js.api_subs.contains(&msg.sub) {
+        if msg.sub == js.ack_sub {
+            self.jetstream_ack(io, js, msg);
+        } else if js.api_subs.contains(&msg.sub) {
             self.jetstream_api(io, js, msg);
         } else if let Some(name) = js.by_sub.get(&msg.sub).cloned() {
             self.jetstream_publish(io, js, &name, msg);
@@ -184,6 +216,16 @@ impl Shard {
         let names: Vec<String> = js.streams.keys().cloned().collect();
         for name in names {
             self.pump_stream(io, &mut js, &name);
+        }
+        let ticking = js.streams.values().any(|s| {
+            !s.consumers.is_empty()
+                || s.config.max_age > 0
+                || matches!(js.shared.sync, crate::config::SyncPolicy::Interval(_))
+        });
+        if ticking && !js.tick_armed {
+            js.tick_armed = true;
+            let at = io.now() + delivery::TICK;
+            io.set_timer(at, super::timers::Timer::JetStream.token());
         }
         self.jetstream = Some(js);
     }
@@ -224,12 +266,27 @@ impl Shard {
 
     fn stream_event(&mut self, io: &mut Io<'_>, js: &mut JetStream, name: &str, event: StoreEvent) {
         match event {
-            StoreEvent::Durable { through } => self.send_pubacks(io, js, name, through),
+            StoreEvent::Durable { through } => {
+                self.send_pubacks(io, js, name, through);
+                self.deliver_stream(io, js, name);
+            }
             StoreEvent::AppendFailed { first, last, errno } => {
                 error!("JetStream stream '{name}': appends {first}..={last} failed: errno {errno}");
                 self.fail_pubacks(io, js, name, first, last, errno);
             }
-            StoreEvent::ReadDone { ticket, msg } => self.finish_read(io, js, name, ticket, msg),
+            StoreEvent::ReadDone { ticket, msg } => {
+                let waiter = js
+                    .streams
+                    .get_mut(name)
+                    .and_then(|s| s.reads.remove(&ticket));
+                match waiter {
+                    Some(ReadFor::Api(pending)) => self.finish_read(io, name, pending, msg),
+                    Some(ReadFor::Consumer(consumer)) => {
+                        self.consumer_read_done(io, js, name, &consumer, msg.ok())
+                    }
+                    None => {}
+                }
+            }
             StoreEvent::Log(line) => info!("JetStream stream '{name}': {line}"),
         }
     }

@@ -59,6 +59,7 @@ impl Shard {
         self.counters.in_bytes += message.message.len() as u64;
         let routed = Message {
             subject: message.subject,
+            deliver_as: None,
             reply: message.reply,
             header_size: message.header_size,
             total_size: message.total_size,

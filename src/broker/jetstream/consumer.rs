@@ -1,0 +1,296 @@
+//! A consumer's state and the decisions that need no IO: where it starts, what it
+//! delivers next, what an ack does, what is due for redelivery. `delivery` drives it with
+//! the stream's engine and publishes.
+
+use crate::jetstream::ack::PullRequest;
+use crate::jetstream::api::{ConsumerInfo, SequenceInfo};
+use crate::jetstream::consumer_config::{AckPolicy, ConsumerConfig, DeliverPolicy};
+use crate::jetstream::json::GoTime;
+use crate::store::StreamStore;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// A delivered message waiting for its ack.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pending {
+    pub consumer_seq: u64,
+    /// Deliveries so far (1 on the first).
+    pub deliveries: u64,
+    /// When it is due for redelivery.
+    pub deadline: Instant,
+}
+
+/// A pull request waiting for messages.
+#[derive(Debug)]
+pub(super) struct Waiting {
+    pub reply: String,
+    pub batch: i64,
+    /// Bytes it may still take (0: no limit).
+    pub max_bytes: i64,
+    pub expires: Option<Instant>,
+    pub no_wait: bool,
+    pub heartbeat: Option<Duration>,
+    pub last_heartbeat: Instant,
+    /// Messages delivered to it so far.
+    pub delivered: u64,
+}
+
+/// A consumer of a stream.
+#[derive(Debug)]
+pub(super) struct Consumer {
+    pub name: String,
+    pub config: ConsumerConfig,
+    pub created_ns: i64,
+    /// The next stream sequence never delivered.
+    pub next_seq: u64,
+    /// Sequences to deliver before `next_seq` (deliver policy `last_per_subject`).
+    pub start_queue: VecDeque<u64>,
+    /// Last delivery: consumer sequence, stream sequence, time.
+    pub delivered: (u64, u64, i64),
+    pub ack_floor: (u64, u64, i64),
+    pub pending: BTreeMap<u64, Pending>,
+    /// Stream sequences due for redelivery, in order.
+    pub redeliver: VecDeque<u64>,
+    pub num_redelivered: u64,
+    pub waiting: VecDeque<Waiting>,
+    /// The last message or heartbeat sent to a push consumer's deliver subject.
+    pub last_sent: Instant,
+    /// Deliveries stopped at a message being read from disk.
+    pub reading: bool,
+    /// When the last ack (of any kind) arrived (`ack_floor.last_active`).
+    pub last_ack_ns: i64,
+    /// A push consumer's deliver subject has a subscriber (`push_bound`).
+    pub push_bound: bool,
+}
+
+impl Consumer {
+    /// A new consumer of a stream in `store`'s state, starting where its deliver policy
+    /// says.
+    pub fn new(
+        name: String,
+        config: ConsumerConfig,
+        store: &StreamStore,
+        now: Instant,
+    ) -> Consumer {
+        let state = store.state();
+        let filter = filter_of(&config);
+        let mut start_queue = VecDeque::new();
+        let next_seq = match config.deliver_policy {
+            DeliverPolicy::All | DeliverPolicy::Undefined | DeliverPolicy::ByStartTime => {
+                state.first_seq.max(1)
+            }
+            DeliverPolicy::Last => state.last_seq.max(1),
+            DeliverPolicy::New => state.last_seq + 1,
+            DeliverPolicy::ByStartSequence => config.opt_start_seq.max(1),
+            DeliverPolicy::LastPerSubject => {
+                let pattern = filter.unwrap_or(">");
+                let mut seqs: Vec<u64> = store
+                    .subjects_matching(pattern)
+                    .iter()
+                    .filter_map(|(subject, _)| store.last_for_subject(subject))
+                    .collect();
+                seqs.sort_unstable();
+                start_queue.extend(seqs);
+                state.last_seq + 1
+            }
+        };
+        let start = start_queue
+            .front()
+            .copied()
+            .unwrap_or(next_seq)
+            .saturating_sub(1);
+        Consumer {
+            name,
+            config,
+            created_ns: super::now_ns(),
+            next_seq,
+            start_queue,
+            delivered: (0, start, 0),
+            ack_floor: (0, 0, 0),
+            pending: BTreeMap::new(),
+            redeliver: VecDeque::new(),
+            num_redelivered: 0,
+            waiting: VecDeque::new(),
+            last_sent: now,
+            reading: false,
+            last_ack_ns: 0,
+            push_bound: false,
+        }
+    }
+
+    pub fn acks(&self) -> bool {
+        self.config.ack_policy != AckPolicy::None
+    }
+
+    pub fn ack_wait(&self, deliveries: u64) -> Duration {
+        let backoff = &self.config.backoff;
+        let ns = if backoff.is_empty() {
+            self.config.ack_wait
+        } else {
+            let index = (deliveries.saturating_sub(1) as usize).min(backoff.len() - 1);
+            backoff[index]
+        };
+        Duration::from_nanos(ns.max(1) as u64)
+    }
+
+    /// Whether max_ack_pending stops deliveries.
+    pub fn saturated(&self) -> bool {
+        self.acks()
+            && self.config.max_ack_pending > 0
+            && self.pending.len() as i64 >= self.config.max_ack_pending
+    }
+
+    /// The next stream sequence to deliver and whether it is a redelivery.
+    pub fn next(&mut self, store: &StreamStore) -> Option<(u64, bool)> {
+        while let Some(seq) = self.redeliver.pop_front() {
+            if self.pending.contains_key(&seq) {
+                return Some((seq, true));
+            }
+        }
+        while let Some(seq) = self.start_queue.pop_front() {
+            if store.next_matching(seq, filter_of(&self.config)) == Some(seq) {
+                return Some((seq, false));
+            }
+        }
+        let seq = store.next_matching(self.next_seq, filter_of(&self.config))?;
+        Some((seq, false))
+    }
+
+    /// Gives back what `next` returned when it could not be delivered now.
+    pub fn put_back(&mut self, seq: u64, redelivery: bool) {
+        if redelivery {
+            self.redeliver.push_front(seq);
+        } else if seq < self.next_seq {
+            self.start_queue.push_front(seq);
+        }
+    }
+
+    /// Records a delivery of `seq` (stored at `time_ns`); returns (deliveries, consumer
+    /// sequence).
+    pub fn record_delivery(
+        &mut self,
+        seq: u64,
+        redelivery: bool,
+        time_ns: i64,
+        now: Instant,
+    ) -> (u64, u64) {
+        let consumer_seq = self.delivered.0 + 1;
+        let deliveries = if redelivery {
+            self.num_redelivered += 1;
+            self.pending.get(&seq).map_or(1, |p| p.deliveries + 1)
+        } else {
+            self.next_seq = self.next_seq.max(seq + 1);
+            1
+        };
+        self.delivered = (consumer_seq, self.delivered.1.max(seq), super::now_ns());
+        let _ = time_ns;
+        if self.acks() {
+            let deadline = now + self.ack_wait(deliveries);
+            self.pending.insert(
+                seq,
+                Pending {
+                    consumer_seq,
+                    deliveries,
+                    deadline,
+                },
+            );
+        } else {
+            self.ack_floor = (consumer_seq, seq, 0);
+        }
+        self.last_sent = now;
+        (deliveries, consumer_seq)
+    }
+
+    /// An ack of `seq` (for `ack_policy: all`, of everything up to it).
+    pub fn ack(&mut self, seq: u64) {
+        self.last_ack_ns = super::now_ns();
+        match self.config.ack_policy {
+            AckPolicy::All => {
+                let done: Vec<u64> = self.pending.range(..=seq).map(|(s, _)| *s).collect();
+                for s in done {
+                    self.pending.remove(&s);
+                }
+            }
+            _ => {
+                self.pending.remove(&seq);
+            }
+        }
+        self.move_floor();
+    }
+
+    /// The ack floor: everything delivered below the first pending message.
+    pub fn move_floor(&mut self) {
+        match self.pending.iter().next() {
+            None => self.ack_floor = self.delivered,
+            Some((&seq, pending)) => {
+                let floor = (pending.consumer_seq - 1, seq - 1, 0);
+                if floor.0 > self.ack_floor.0 || floor.1 > self.ack_floor.1 {
+                    self.ack_floor = floor;
+                }
+            }
+        }
+    }
+
+    /// Messages not delivered yet that the consumer would take.
+    pub fn num_pending(&self, store: &StreamStore) -> u64 {
+        store.num_pending(self.next_seq, filter_of(&self.config)) + self.start_queue.len() as u64
+    }
+
+    pub fn info(&self, stream: &str, store: &StreamStore) -> ConsumerInfo {
+        let time = |ns: i64| (ns > 0).then(|| GoTime::utc(ns));
+        ConsumerInfo {
+            stream_name: stream.to_string(),
+            name: self.name.clone(),
+            created: GoTime::utc(self.created_ns),
+            config: self.config.clone(),
+            delivered: SequenceInfo {
+                consumer_seq: self.delivered.0,
+                stream_seq: self.delivered.1,
+                last_active: time(self.delivered.2),
+            },
+            ack_floor: SequenceInfo {
+                consumer_seq: self.ack_floor.0,
+                stream_seq: self.ack_floor.1,
+                last_active: time(self.last_ack_ns),
+            },
+            num_ack_pending: self.pending.len() as u64,
+            num_redelivered: self.num_redelivered,
+            num_waiting: self.waiting.len() as u64,
+            num_pending: self.num_pending(store),
+            push_bound: self.config.is_push() && self.push_bound,
+        }
+    }
+
+    /// A pull request as it waits.
+    pub fn waiting_from(request: &PullRequest, reply: String, now: Instant) -> Waiting {
+        let ns = |v: i64| Duration::from_nanos(v as u64);
+        Waiting {
+            reply,
+            batch: request.batch,
+            max_bytes: request.max_bytes,
+            expires: (request.expires > 0).then(|| now + ns(request.expires)),
+            no_wait: request.no_wait,
+            heartbeat: (request.idle_heartbeat > 0).then(|| ns(request.idle_heartbeat)),
+            last_heartbeat: now,
+            delivered: 0,
+        }
+    }
+}
+
+/// The consumer's filter (`None`: the whole stream).
+pub(super) fn filter_of(config: &ConsumerConfig) -> Option<&str> {
+    (!config.filter_subject.is_empty()).then_some(config.filter_subject.as_str())
+}
+
+/// A random name for an ephemeral consumer (8 characters, as nats-server's).
+pub(super) fn ephemeral_name(seed: &mut u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..8)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            ALPHABET[(*seed % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
