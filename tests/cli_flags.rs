@@ -156,7 +156,11 @@ const TABLE: &[Row] = &[
         Refused("truncated trace lines"),
     ),
     // JetStream options.
-    row("js", None, Set(|c| c.jetstream = Some(JetStreamConfig::new()))),
+    row(
+        "js",
+        None,
+        Set(|c| c.jetstream = Some(JetStreamConfig::new())),
+    ),
     row(
         "jetstream",
         None,

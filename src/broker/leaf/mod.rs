@@ -402,6 +402,23 @@ impl Shard {
     }
 }
 
+impl Shard {
+    /// The cluster was renamed by a reload: the links we dialled are closed (nats-server's
+    /// `setClusterName`), and dialled again, to meet the hub under the new name.
+    pub(super) fn close_solicited_links(&mut self, io: &mut Io<'_>, reason: &str) {
+        let solicited: Vec<ConnId> = self
+            .links
+            .iter()
+            .flatten()
+            .filter(|link| link.remote.is_some())
+            .map(|link| link.id)
+            .collect();
+        for conn in solicited {
+            self.close_leaf(io, conn, reason);
+        }
+    }
+}
+
 /// Links past their CONNECT (nats-server counts and lists only those).
 pub(super) fn active_links(links: &[Option<Box<LeafLink>>]) -> impl Iterator<Item = &LeafLink> {
     links

@@ -15,6 +15,8 @@
 //!   and out.
 //! - `permissions`: `cluster { permissions { import, export } }` on the interest both ways
 //!   and on the messages sent.
+//! - `reload`: a reloaded `cluster` block applied (the name, the permissions, the route
+//!   list), and a peer's reloaded `export`.
 //! - `tls`: `cluster { tls {} }`, the handshake both sides run before anything else.
 //!
 //! Routing rules (nats-server's): a message from a route goes to no route (one hop); a
@@ -26,6 +28,7 @@ mod handshake;
 mod interest;
 mod messages;
 mod permissions;
+mod reload;
 mod tls;
 
 use super::link_input::{LinkKind, LinkRead, LinkReader};
@@ -107,6 +110,14 @@ pub(super) struct Route {
     /// The route permissions' state on this route (`None`: no route permissions): the
     /// delivery filter its wildcard interest may need.
     permissions: Option<Box<crate::auth::ClientPermissions>>,
+    /// The peer's `export` as its INFO last told it (`None`: it takes everything); a
+    /// later INFO that widens it gets our interest it now takes.
+    peer_export: Option<crate::auth::SubjectPermission>,
+    /// An accepted route's CONNECT credentials, checked again when a reload changes the
+    /// route `authorization` (nats-server's `isRouterAuthorized` on reload).
+    login: Option<(String, String)>,
+    /// The ticket of that re-check while its bcrypt comparison runs (the route goes on).
+    recheck_ticket: Option<u64>,
     /// The peer's CONNECT while its bcrypt password check runs (its input held).
     pending_connect: Option<Box<handshake::PendingRouteConnect>>,
     pub(super) in_msgs: u64,
@@ -184,6 +195,9 @@ impl Shard {
             tls_handshaking: false,
             pending_connect: None,
             permissions,
+            peer_export: None,
+            login: None,
+            recheck_ticket: None,
             in_msgs: 0,
             out_msgs: 0,
             in_bytes: 0,

@@ -14,6 +14,7 @@
 
 use super::Shard;
 use crate::auth::{ClientPermissions, Permissions, Rules, SubjectPermission};
+use crate::config::RoutePermissions;
 use crate::runtime::ConnId;
 use serde::Serialize;
 use std::sync::Arc;
@@ -44,6 +45,29 @@ pub(in crate::broker) struct RouteRules {
     rules: Option<Arc<Rules>>,
 }
 
+/// The rules of route permissions: `import` is a publish permission, `export` a
+/// subscribe one (nats-server's `setRoutePermissions`); `None`: everything allowed.
+pub(super) fn compile(permissions: Option<&RoutePermissions>) -> Option<Arc<Rules>> {
+    let permissions = permissions?;
+    let as_user = Permissions {
+        publish: permissions.import.clone(),
+        subscribe: permissions.export.clone(),
+        responses: None,
+    };
+    // The configuration was checked when it was read.
+    Rules::compile(&as_user).ok().map(Arc::new)
+}
+
+/// The rules of a peer's `export` alone, as its INFO tells it (what it takes from us).
+pub(super) fn compile_export(export: Option<&SubjectPermission>) -> Option<Arc<Rules>> {
+    let as_user = Permissions {
+        publish: None,
+        subscribe: Some(export?.clone()),
+        responses: None,
+    };
+    Rules::compile(&as_user).ok().map(Arc::new)
+}
+
 impl Shard {
     /// The route rules of the running configuration (`None`: no route permissions).
     pub(super) fn route_rules(&mut self) -> Option<Arc<Rules>> {
@@ -57,16 +81,7 @@ impl Shard {
                 .and_then(|cluster| cluster.permissions.as_ref());
             self.route_rules = RouteRules {
                 generation: Some(generation),
-                rules: permissions.and_then(|permissions| {
-                    // Import is a publish permission, export a subscribe one.
-                    let as_user = Permissions {
-                        publish: permissions.import.clone(),
-                        subscribe: permissions.export.clone(),
-                        responses: None,
-                    };
-                    // The configuration was checked when it was read.
-                    Rules::compile(&as_user).ok().map(Arc::new)
-                }),
+                rules: compile(permissions),
             };
         }
         self.route_rules.rules.clone()
