@@ -111,6 +111,10 @@ impl Shard {
                     .deny
                     .as_ref()
                     .is_none_or(|deny| deny.may_announce(pattern))
+                || !link
+                    .permissions
+                    .as_ref()
+                    .is_none_or(|permissions| permissions.may_announce(pattern))
             {
                 continue;
             }
@@ -147,6 +151,10 @@ impl Shard {
                     .deny
                     .as_ref()
                     .is_none_or(|deny| deny.may_announce(pattern))
+                    && link
+                        .permissions
+                        .as_ref()
+                        .is_none_or(|permissions| permissions.may_announce(pattern))
                 {
                     interest_line(&mut out, None, pattern, queue.as_deref(), count);
                 }
@@ -183,6 +191,10 @@ impl Shard {
             .deny
             .as_ref()
             .is_some_and(|deny| deny.refuses_interest(subject))
+            || link
+                .permissions
+                .as_ref()
+                .is_some_and(|permissions| permissions.refuses_interest(subject))
         {
             // A leaf ignores it (the hub told it what it may not have); a hub refuses it.
             if link.remote.is_some() {

@@ -82,6 +82,7 @@ impl Shard {
         message: &Message<'_>,
     ) -> bool {
         let max_pending = self.live.config.limits.max_pending;
+        let now = io.now();
         let mut targets = std::mem::take(&mut self.link_targets);
         let mut sent = false;
         for target in &targets {
@@ -97,6 +98,10 @@ impl Shard {
                     .deny
                     .as_ref()
                     .is_some_and(|deny| !deny.may_send(message.subject))
+                || link
+                    .permissions
+                    .as_mut()
+                    .is_some_and(|permissions| !permissions.may_send(message.subject, now))
             {
                 continue;
             }

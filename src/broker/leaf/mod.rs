@@ -85,6 +85,8 @@ pub(super) struct LeafLink {
     bound: bool,
     /// Subjects this link does not carry (`None`: all of them).
     deny: Option<Box<auth::LinkDeny>>,
+    /// Hub role: the permissions of the user the leaf logged in as (`None`: none).
+    permissions: Option<Box<auth::LeafPermissions>>,
     /// The leaf port's auth timer, until the CONNECT; during a TLS handshake (either
     /// role) its deadline.
     auth_timer: Option<TimerId>,
@@ -184,6 +186,7 @@ impl Shard {
             account: crate::auth::GLOBAL_ACCOUNT,
             bound: false,
             deny: None,
+            permissions: None,
             auth_timer: None,
             tls_handshaking: false,
             pending: None,

@@ -19,9 +19,9 @@ use crate::runtime::ConnId;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// `import`/`export` in a route INFO, as nats-server writes a `SubjectPermission`.
+/// `import`/`export` in a route or leaf INFO, as nats-server writes a `SubjectPermission`.
 #[derive(Serialize)]
-pub(super) struct PermissionJson<'a> {
+pub(in crate::broker) struct PermissionJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     allow: Option<&'a [String]>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -29,7 +29,7 @@ pub(super) struct PermissionJson<'a> {
 }
 
 impl<'a> PermissionJson<'a> {
-    pub(super) fn of(permission: &'a SubjectPermission) -> PermissionJson<'a> {
+    pub(in crate::broker) fn of(permission: &'a SubjectPermission) -> PermissionJson<'a> {
         PermissionJson {
             allow: permission.allow.as_deref().filter(|list| !list.is_empty()),
             deny: &permission.deny,
