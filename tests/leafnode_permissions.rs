@@ -5,7 +5,9 @@
 //! which of our subscriptions the leaf is told about), the leaf is told them in the INFO
 //! after its CONNECT (`import` = subscribe, `export` = publish), and an LS+ for a literal
 //! subject it may not receive is a permissions violation that closes the link. A scripted
-//! leaf reads the exact bytes.
+//! leaf reads the exact bytes. As a leaf (of a nats-server hub), the server under test
+//! applies the permissions the hub tells it: no LS+ for what it may not receive (the hub
+//! would close the link), no LMSG for what it may not publish.
 
 mod common;
 
@@ -21,6 +23,11 @@ fn free_port() -> u16 {
 
 /// The hub under test; its leaf port.
 fn start_hub(name: &str) -> (Server, u16) {
+    start_hub_of(Flavor::from_env(), name)
+}
+
+/// A hub of `flavor` whose user `leaf` has permissions; its leaf port.
+fn start_hub_of(flavor: Flavor, name: &str) -> (Server, u16) {
     let dir = temp_dir("leafperm", name);
     let leaf_port = free_port();
     let body = format!(
@@ -32,7 +39,7 @@ fn start_hub(name: &str) -> (Server, u16) {
         ..Launch::default()
     };
     (
-        Server::start_flavor(Flavor::from_env(), Opts::default(), &launch),
+        Server::start_flavor(flavor, Opts::default(), &launch),
         leaf_port,
     )
 }
@@ -165,4 +172,67 @@ fn an_ls_plus_for_a_literal_subject_the_leaf_may_not_receive_closes_the_link() {
         "Leafnode connection closed: Protocol Violation account: $G",
         REPLY_TIMEOUT,
     );
+}
+
+/// Publishes `subject` from `publisher` until `subscriber` gets it; returns what the
+/// subscriber got meanwhile.
+fn publish_until_seen(publisher: &mut RawClient, subject: &str, subscriber: &mut RawClient) {
+    let deadline = Instant::now() + common::leaf::LINK_TIMEOUT;
+    loop {
+        publisher.send_and_sync(format!("PUB {subject} 1\r\nx\r\n").as_bytes());
+        if text(&subscriber.send_and_sync(b"")).contains(&format!("MSG {subject} ")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{subject} never crossed the link"
+        );
+    }
+}
+
+#[test]
+fn as_a_leaf_it_applies_the_permissions_the_hub_tells_it() {
+    let (hub, leaf_port) = start_hub_of(Flavor::NatsServer, "leaf-role");
+    let dir = temp_dir("leafperm", "leaf-role");
+    let conf = write_conf(
+        &dir,
+        "leaf.conf",
+        &format!("server_name: leaf1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://leaf:pw@127.0.0.1:{leaf_port}\" }} ] }}\n"),
+    );
+    let launch = Launch {
+        args: vec!["-c".into(), conf],
+        ..Launch::default()
+    };
+    let leaf = Server::start_flavor(Flavor::from_env(), Opts::default(), &launch);
+    // Interest in a subject the user may not receive is not sent (the hub would close the
+    // link on it): the later sentinel crosses, and the link was made once.
+    let mut leaf_subs = RawClient::subscriber(leaf.port(), "SUB up.x 1\r\nSUB down.x 2\r\n");
+    let mut sentinel = RawClient::subscriber(leaf.port(), "SUB down.sync 1\r\n");
+    let mut hub_client = client(&hub, "");
+    publish_until_seen(&mut hub_client, "down.sync", &mut sentinel);
+    hub_client.send_and_sync(b"PUB down.x 1\r\na\r\n");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut got = String::new();
+    while !got.ends_with("a\r\n") {
+        got.push_str(&text(&leaf_subs.next_frame(deadline).expect("a frame")));
+    }
+    assert_eq!(got, "MSG down.x 2 1\r\na\r\n");
+    assert_eq!(
+        hub.count_log("Violation"),
+        0,
+        "{}",
+        hub.log_lines().join("\n")
+    );
+    assert_eq!(leaf.count_log("Leafnode connection created"), 1);
+    // A message the user may not publish is not sent, though the hub wants everything.
+    let mut everything = client(&hub, "SUB > 9\r\n");
+    let mut leaf_client = RawClient::connect_quiet(leaf.port(), b"");
+    publish_until_seen(&mut leaf_client, "both.sync", &mut everything);
+    leaf_client.send_and_sync(b"PUB down.y 1\r\na\r\nPUB up.y 1\r\nb\r\n");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut got = String::new();
+    while !got.ends_with("b\r\n") {
+        got.push_str(&text(&everything.next_frame(deadline).expect("a frame")));
+    }
+    assert_eq!(got, "MSG up.y 9 1\r\nb\r\n");
 }

@@ -17,17 +17,21 @@
 //! in such a literal subject is refused (hub: a permissions violation that closes the link;
 //! leaf: ignored). `deny_interest` (the subscribe deny: `deny_imports` at the leaf) keeps our
 //! interest in those subjects from being sent. `$LDS.` subjects are never filtered.
+//!
+//! Both roles, likewise: [`LeafPermissions`], a client user's permissions on the link of a
+//! leaf that logged in as that user (turned around, hub role), or the lists the hub told
+//! our leaf in its INFO (leaf role).
 
 use super::{Phase, Shard};
 use crate::auth::{
-    literal_match, AccountIndex, ClientPermissions, Credentials, Identity, Rules, SubjectPermission,
-    Verdict,
+    literal_match, AccountIndex, ClientPermissions, Credentials, Identity, Permissions, Rules,
+    SubjectPermission, Verdict,
 };
-use std::sync::Arc;
 use crate::broker::auth_checks::CheckDone;
 use crate::broker::timers::Timer;
 use crate::runtime::{ConnId, Io};
 use crate::{debug, error};
+use std::sync::Arc;
 
 /// Subjects a link will not carry (see the module docs).
 #[derive(Debug, Default, Clone)]
@@ -93,6 +97,18 @@ impl LeafPermissions {
             send: ClientPermissions::new(Arc::clone(&turned)),
             rules: turned,
         })
+    }
+
+    /// Leaf role: the permissions the hub told us in its INFO (`told.publish` its
+    /// `export`, `told.subscribe` its `import`), as nats-server applies them on its side:
+    /// interest we may not receive is not sent, messages we may not publish are not
+    /// written (the deny lists apply apart). `None`: lists that do not compile.
+    pub(super) fn told(told: &Permissions) -> Option<Box<LeafPermissions>> {
+        let rules = Arc::new(Rules::compile(told).ok()?);
+        Some(Box::new(LeafPermissions {
+            send: ClientPermissions::new(Arc::clone(&rules)),
+            rules,
+        }))
     }
 
     /// Whether a message on `subject` may be written to the link.

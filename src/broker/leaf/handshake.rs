@@ -5,9 +5,9 @@
 //! account the link is bound to), the hub's interest as LS+ and its `$LDS` subject.
 
 use super::auth::{LeafPermissions, LinkDeny, PendingConnect};
+use super::{Phase, Shard};
 use crate::auth::SubjectPermission;
 use crate::broker::route::PermissionJson;
-use super::{Phase, Shard};
 use crate::runtime::{ConnId, Io};
 use serde::Serialize;
 
@@ -166,7 +166,9 @@ impl Shard {
             remote_account: greeting.remote_account,
         };
         // Go's encoder escapes `<`, `>` and `&` (the permission lists' `>`).
-        Some(super::go_json(serde_json::to_string(&info).expect("INFO serialises")))
+        Some(super::go_json(
+            serde_json::to_string(&info).expect("INFO serialises"),
+        ))
     }
 
     /// The cluster's leaf URLs changed: every accepted leaf link is sent the leaf INFO

@@ -109,24 +109,7 @@ struct PeerInfo {
     /// The peer's leaf URLs.
     leafnode_urls: Vec<String>,
     /// The peer's route `export` permission: what it takes from us.
-    export: Option<PeerPermission>,
-}
-
-/// A `SubjectPermission` as a route INFO carries it.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PeerPermission {
-    allow: Option<Vec<String>>,
-    deny: Vec<String>,
-}
-
-impl PeerPermission {
-    fn into_permission(self) -> crate::auth::SubjectPermission {
-        crate::auth::SubjectPermission {
-            allow: self.allow,
-            deny: self.deny,
-        }
-    }
+    export: Option<super::permissions::PeerPermission>,
 }
 
 /// The CONNECT a dialling nats-server 2.9.10 sends on a route, in its field order.
@@ -509,7 +492,9 @@ impl Shard {
             Phase::Handshake => self.register_route(io, conn, info),
             Phase::Active if info.server_id == route.remote_id => {
                 let ldm = info.ldm;
-                let export = info.export.map(PeerPermission::into_permission);
+                let export = info
+                    .export
+                    .map(super::permissions::PeerPermission::into_permission);
                 if let Some(route) = self.route_mut(conn) {
                     // A peer in lame duck mode: its clients' URLs are offered no more.
                     route.client_urls = if info.ldm {
@@ -586,7 +571,9 @@ impl Shard {
         route.client_urls = info.connect_urls;
         route.leaf_urls = info.leafnode_urls;
         route.auth_required = info.auth_required;
-        route.peer_export = info.export.map(PeerPermission::into_permission);
+        route.peer_export = info
+            .export
+            .map(super::permissions::PeerPermission::into_permission);
         route.phase = Phase::Active;
         let solicited = route.dial.is_some();
         let (peer, rid, id) = (route.peer, route.rid, route.remote_id.clone());

@@ -44,7 +44,7 @@ use std::net::SocketAddr;
 pub(super) use dial::{RouteDials, ROUTE_DIAL_TAG};
 pub(super) use handshake::Cluster;
 pub(super) use interest::RouteInterest;
-pub(super) use permissions::{PermissionJson, RouteRules};
+pub(super) use permissions::{PeerPermission, PermissionJson, RouteRules};
 pub use tls::RouteTlsConfigs;
 
 /// How a route is read (see `link_input`).

@@ -37,6 +37,23 @@ impl<'a> PermissionJson<'a> {
     }
 }
 
+/// A `SubjectPermission` as a route or leaf INFO carries it.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(in crate::broker) struct PeerPermission {
+    allow: Option<Vec<String>>,
+    deny: Vec<String>,
+}
+
+impl PeerPermission {
+    pub(in crate::broker) fn into_permission(self) -> crate::auth::SubjectPermission {
+        crate::auth::SubjectPermission {
+            allow: self.allow,
+            deny: self.deny,
+        }
+    }
+}
+
 /// The compiled route rules of one configuration generation.
 #[derive(Debug, Default)]
 pub(in crate::broker) struct RouteRules {
