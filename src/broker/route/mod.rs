@@ -19,7 +19,9 @@
 //!   list), and a peer's reloaded `export`.
 //! - `tls`: `cluster { tls {} }`, the handshake both sides run before anything else.
 //!
-//! Routing rules (nats-server's): a message from a route goes to no route (one hop); a
+//! Routing rules (nats-server's): a message from a route goes to no route (one hop), but
+//! a queue message for a group with no member here or behind a leaf link goes on to a
+//! route with one (the sender's view was stale); a
 //! message from a client or a leaf link goes to every route with interest; a queue group
 //! prefers local members, and a route named in RMSG serves only the groups it names.
 
