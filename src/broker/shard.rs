@@ -107,6 +107,9 @@ pub struct Shard {
     pub(super) route_dials: super::route::RouteDials,
     /// Every core's client interest and the leaf links', aggregated for the routes.
     pub(super) route_interest: super::route::RouteInterest,
+    /// The origin cluster of route interest that a leaf link's interest opened (its first
+    /// unit), sent to routes that take it as `LS+ origin account subject` (core 0).
+    pub(super) route_origins: super::route::RouteOrigins,
     /// The cluster's name (core 0).
     pub(super) cluster: super::route::Cluster,
     /// Route permissions compiled for the running configuration (core 0).
@@ -182,6 +185,7 @@ impl Shard {
             routes: Vec::new(),
             route_dials: super::route::RouteDials::default(),
             route_interest: super::route::RouteInterest::default(),
+            route_origins: super::route::RouteOrigins::default(),
             cluster,
             route_rules: super::route::RouteRules::default(),
             connect_urls: Vec::new(),

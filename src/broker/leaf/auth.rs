@@ -153,6 +153,8 @@ pub(super) struct PendingConnect {
     pub server_id: String,
     pub name: String,
     pub deny_pub: Vec<String>,
+    /// The leaf's cluster (its interest's origin on the routes).
+    pub cluster: Option<String>,
     pub user: Option<String>,
     pub pass: Option<String>,
     pub token: Option<String>,

@@ -70,6 +70,7 @@ struct LeafConnect {
     pass: Option<String>,
     auth_token: Option<String>,
     deny_pub: Vec<String>,
+    cluster: Option<String>,
 }
 
 impl Shard {
@@ -208,6 +209,7 @@ impl Shard {
             server_id: connect.server_id,
             name: connect.name,
             deny_pub: connect.deny_pub,
+            cluster: connect.cluster,
             user: connect.user,
             pass: connect.pass,
             token: connect.auth_token,
@@ -246,6 +248,7 @@ impl Shard {
         };
         link.remote_id = connect.server_id;
         link.remote_name = connect.name;
+        link.remote_cluster = connect.cluster.filter(|c| !c.is_empty()).map(Into::into);
         link.account = identity.account;
         link.bound = true;
         // nats-server merges the leaf's `deny_pub` (its deny_imports) into the publish

@@ -297,7 +297,8 @@ impl Shard {
         } else if (old == 0) != (new == 0) {
             // A leaf's interest goes to the routes and to the other leaf links, a queue
             // group as one member whatever its weight (as nats-server counts a leaf's).
-            self.note_route_interest(io, add, account, subject, queue);
+            let origin = self.link(conn).and_then(|link| link.remote_cluster.clone());
+            self.note_route_interest_from(io, add, account, subject, queue, origin.as_deref());
             let source = Some(conn.slot);
             self.note_leaf_visible_interest(io, add, account, subject, queue, source);
         }

@@ -85,6 +85,9 @@ pub(super) struct LeafLink {
     bound: bool,
     /// Subjects this link does not carry (`None`: all of them).
     deny: Option<Box<auth::LinkDeny>>,
+    /// The cluster of the server at the other end (its CONNECT's or INFO's `cluster`): the
+    /// origin its interest carries to the routes.
+    remote_cluster: Option<Box<str>>,
     /// Hub role: the permissions of the user the leaf logged in as (`None`: none).
     permissions: Option<Box<auth::LeafPermissions>>,
     /// The leaf port's auth timer, until the CONNECT; during a TLS handshake (either
@@ -187,6 +190,7 @@ impl Shard {
             bound: false,
             deny: None,
             permissions: None,
+            remote_cluster: None,
             auth_timer: None,
             tls_handshaking: false,
             pending: None,

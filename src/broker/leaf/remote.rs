@@ -80,6 +80,8 @@ struct HubInfo {
     /// receive, `export`: what we may send).
     import: Option<PeerPermission>,
     export: Option<PeerPermission>,
+    /// The hub's cluster (the origin of its interest on our routes).
+    cluster: Option<String>,
 }
 
 impl Shard {
@@ -264,6 +266,11 @@ impl Shard {
             if !urls.is_empty() {
                 let learnt = urls.iter().filter(|url| !remote.configured.contains(url));
                 remote.urls = learnt.chain(&remote.configured).cloned().collect();
+            }
+        }
+        if let (Some(cluster), Some(link)) = (&info.cluster, self.link_mut(conn)) {
+            if !cluster.is_empty() {
+                link.remote_cluster = Some(cluster.as_str().into());
             }
         }
         if info.import.is_some() || info.export.is_some() {

@@ -110,6 +110,8 @@ struct PeerInfo {
     leafnode_urls: Vec<String>,
     /// The peer's route `export` permission: what it takes from us.
     export: Option<super::permissions::PeerPermission>,
+    /// The peer takes `LS+ origin ...` for interest of leaf origin.
+    lnoc: bool,
 }
 
 /// The CONNECT a dialling nats-server 2.9.10 sends on a route, in its field order.
@@ -574,6 +576,7 @@ impl Shard {
         route.peer_export = info
             .export
             .map(super::permissions::PeerPermission::into_permission);
+        route.lnoc = info.lnoc;
         route.phase = Phase::Active;
         let solicited = route.dial.is_some();
         let (peer, rid, id) = (route.peer, route.rid, route.remote_id.clone());

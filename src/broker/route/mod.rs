@@ -45,7 +45,7 @@ use std::net::SocketAddr;
 
 pub(super) use dial::{RouteDials, ROUTE_DIAL_TAG};
 pub(super) use handshake::Cluster;
-pub(super) use interest::RouteInterest;
+pub(super) use interest::{RouteInterest, RouteOrigins};
 pub(super) use permissions::{PeerPermission, PermissionJson, RouteRules};
 pub use tls::RouteTlsConfigs;
 
@@ -115,6 +115,8 @@ pub(super) struct Route {
     /// The peer's `export` as its INFO last told it (`None`: it takes everything); a
     /// later INFO that widens it gets our interest it now takes.
     peer_export: Option<crate::auth::SubjectPermission>,
+    /// The peer takes leaf-origin interest and messages (`lnoc` in its INFO).
+    lnoc: bool,
     /// An accepted route's CONNECT credentials, checked again when a reload changes the
     /// route `authorization` (nats-server's `isRouterAuthorized` on reload).
     login: Option<(String, String)>,
@@ -198,6 +200,7 @@ impl Shard {
             pending_connect: None,
             permissions,
             peer_export: None,
+            lnoc: false,
             login: None,
             recheck_ticket: None,
             in_msgs: 0,

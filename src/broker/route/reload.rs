@@ -20,7 +20,6 @@ use crate::auth::{Rules, SubjectPermission, Verdict};
 use crate::broker::auth_checks::CheckDone;
 use crate::config::{ClusterConfig, Config};
 use crate::info;
-use crate::protocol::link_encoder::interest_line;
 use crate::runtime::{ConnId, Io};
 use std::sync::Arc;
 
@@ -68,21 +67,21 @@ impl Shard {
     fn reload_route_permissions(&mut self, io: &mut Io<'_>, old: &ClusterConfig) {
         let then = compile(old.permissions.as_ref());
         let now = self.route_rules();
-        let (mut subs, mut unsubs) = (Vec::new(), Vec::new());
+        // RS+ (with the count) for what `import` now lets out, then RS- (count 0) for what
+        // it no longer does.
+        let mut changes: Vec<(RouteKey, u32)> = Vec::new();
+        let mut unsubs = Vec::new();
         for (account, map) in self.route_interest.accounts() {
-            let name = self.live.auth.account_name(account);
             for ((pattern, queue), &count) in map {
+                let key = || (account, pattern.clone(), queue.clone());
                 match (imports(&then, pattern), imports(&now, pattern)) {
-                    (false, true) => {
-                        interest_line(&mut subs, Some(name), pattern, queue.as_deref(), count)
-                    }
-                    (true, false) => {
-                        interest_line(&mut unsubs, Some(name), pattern, queue.as_deref(), 0)
-                    }
+                    (false, true) => changes.push((key(), count)),
+                    (true, false) => unsubs.push((key(), 0)),
                     _ => {}
                 }
             }
         }
+        changes.extend(unsubs);
         let conns: Vec<ConnId> = self.routes.iter().flatten().map(|route| route.id).collect();
         for conn in conns {
             let permissions = self.new_route_permissions();
@@ -111,8 +110,19 @@ impl Shard {
             if active {
                 // The peer learns our permissions (and takes what our export now gives it).
                 self.send_route_info(io, conn, None);
-                io.write(conn, &subs);
-                io.write(conn, &unsubs);
+                let lnoc = self.route_ref(conn).is_some_and(|route| route.lnoc);
+                let mut out = Vec::new();
+                for ((account, pattern, queue), count) in &changes {
+                    self.route_interest_line(
+                        &mut out,
+                        lnoc,
+                        *account,
+                        pattern,
+                        queue.as_deref(),
+                        *count,
+                    );
+                }
+                io.write(conn, &out);
             }
         }
     }
@@ -215,13 +225,20 @@ impl Shard {
         let then = compile_export(route.peer_export.as_ref());
         let now = compile_export(export.as_ref());
         route.peer_export = export;
+        let lnoc = route.lnoc;
         let ours = self.route_rules();
         let mut out = Vec::new();
         for (account, map) in self.route_interest.accounts() {
-            let name = self.live.auth.account_name(account);
             for ((pattern, queue), &count) in map {
                 if takes(&now, pattern) && !takes(&then, pattern) && imports(&ours, pattern) {
-                    interest_line(&mut out, Some(name), pattern, queue.as_deref(), count);
+                    self.route_interest_line(
+                        &mut out,
+                        lnoc,
+                        account,
+                        pattern,
+                        queue.as_deref(),
+                        count,
+                    );
                 }
             }
         }
