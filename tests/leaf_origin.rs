@@ -53,16 +53,28 @@ fn read_until(client: &mut RawClient, suffix: &str) -> String {
 
 #[test]
 fn a_message_from_a_leaf_cluster_reaches_a_subscriber_in_it_once() {
-    let dir = temp_dir("leaf-origin", "once");
+    leaf_cluster_at_two_hubs("once", Flavor::from_env(), Flavor::NatsServer);
+}
+
+#[test]
+fn a_hub_keeps_interest_from_leaves_of_its_origin_cluster() {
+    leaf_cluster_at_two_hubs("origin", Flavor::NatsServer, Flavor::from_env());
+}
+
+/// Hubs A (`a_flavor`) and B (`b_flavor`), the leaf cluster L of nats-server nodes, L1 on
+/// A and L2 on B: a message published on L2 reaches a subscriber on L1 once.
+fn leaf_cluster_at_two_hubs(name: &str, a_flavor: Flavor, b_flavor: Flavor) {
+    let dir = temp_dir("leaf-origin", name);
     let (ra, la, lb, rl1) = (free_port(), free_port(), free_port(), free_port());
     let a = start(
-        Flavor::from_env(),
+        a_flavor,
         &dir,
         "a",
         &format!("server_name: A\ncluster {{ name: hub, listen: \"127.0.0.1:{ra}\" }}\nleafnodes {{ listen: \"127.0.0.1:{la}\" }}\n"),
     );
+    a.wait_for_log("Listening for route connections on ", REPLY_TIMEOUT);
     let b = start(
-        Flavor::NatsServer,
+        b_flavor,
         &dir,
         "b",
         &format!("server_name: B\ncluster {{ name: hub, listen: \"127.0.0.1:-1\", routes: [\"nats-route://127.0.0.1:{ra}\"] }}\nleafnodes {{ listen: \"127.0.0.1:{lb}\" }}\n"),
@@ -188,4 +200,58 @@ fn a_leafs_interest_goes_to_routes_with_its_origin_cluster() {
     let mut lines: Vec<&str> = got.split_inclusive("\r\n").collect();
     lines.sort();
     assert_eq!(lines, ["PONG\r\n", "RS+ $G baz\r\n", "RS+ $G foo\r\n"]);
+}
+
+/// A scripted leaf of cluster `cluster` on leaf port `port`: its frames after the CONNECT.
+fn fake_leaf(port: u16, cluster: &str) -> (RawClient, String) {
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("leaf port");
+    let mut leaf = RawClient::from_stream(stream);
+    leaf.send(format!("CONNECT {{\"version\":\"2.9.10\",\"tls_required\":false,\"server_id\":\"NLEAF{cluster}\",\"name\":\"leaf{cluster}\",\"cluster\":\"{cluster}\",\"headers\":true}}\r\n").as_bytes());
+    let frames = text(&leaf.send_and_sync(b""));
+    (leaf, frames)
+}
+
+/// `frames`' LS+/LS- lines, without `$SYS`, `$LDS` and INFO lines.
+fn leaf_interest(frames: &str) -> String {
+    frames
+        .split_inclusive("\r\n")
+        .filter(|l| (l.starts_with("LS+ ") || l.starts_with("LS- ")) && !l.contains(" $"))
+        .collect()
+}
+
+#[test]
+fn a_routes_leaf_origin_interest_is_kept_from_leaves_of_that_cluster() {
+    let dir = temp_dir("leaf-origin", "kept");
+    let (ra, la) = (free_port(), free_port());
+    let a = start(
+        Flavor::from_env(),
+        &dir,
+        "a",
+        &format!("server_name: A\ncluster {{ name: hub, listen: \"127.0.0.1:{ra}\" }}\nleafnodes {{ listen: \"127.0.0.1:{la}\" }}\n"),
+    );
+    a.wait_for_log("Listening for route connections on ", REPLY_TIMEOUT);
+    let (mut peer, _) = route_peer(ra, "NPEER", true);
+    peer.send(b"LS+ LC $G foo\r\nLS+ LC $G bar q 2\r\nRS+ $G baz\r\n");
+    assert_eq!(route_frames(&mut peer), "PONG\r\n");
+    // First interest: a leaf of cluster LC is told only what did not come from LC.
+    let (mut same, frames) = fake_leaf(la, "LC");
+    assert_eq!(leaf_interest(&frames), "LS+ baz\r\n");
+    let (mut other, frames) = fake_leaf(la, "OTHER");
+    let mut lines: Vec<&str> = frames
+        .split_inclusive("\r\n")
+        .filter(|l| l.starts_with("LS+ ") && !l.contains(" $"))
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["LS+ bar q 2\r\n", "LS+ baz\r\n", "LS+ foo\r\n"]);
+    // Later changes likewise.
+    peer.send(b"LS+ LC $G later\r\nLS-  $G foo\r\n");
+    assert_eq!(route_frames(&mut peer), "PONG\r\n");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut got = String::new();
+    while !got.contains("LS- foo\r\n") {
+        assert!(Instant::now() < deadline, "{got:?}");
+        got.push_str(&leaf_interest(&text(&other.send_and_sync(b""))));
+    }
+    assert_eq!(got, "LS+ later\r\nLS- foo\r\n");
+    assert_eq!(leaf_interest(&text(&same.send_and_sync(b""))), "");
 }

@@ -40,6 +40,8 @@ pub enum LinkOp<'a> {
         account: Option<&'a [u8]>,
         subject: &'a [u8],
         queue: Option<(&'a [u8], u32)>,
+        /// A route's `LS+`: the cluster of the leaf the interest comes from.
+        origin: Option<&'a [u8]>,
     },
     /// `LS- subject [queue]`; on a route `RS-`/`LS-` with the account first.
     Unsubscribe {
@@ -481,10 +483,11 @@ fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
     } else if is(b"LS+") || (route && is(b"RS+")) {
         // On a route, `LS+` (interest a peer has from its leaf nodes) names the leaf's
         // cluster first: `LS+ origin account subject [queue weight]`.
-        let argument = if route && is(b"LS+") {
-            first_field(argument).1
+        let (origin, argument) = if route && is(b"LS+") {
+            let (origin, rest) = first_field(argument);
+            (Some(origin), rest)
         } else {
-            argument
+            (None, argument)
         };
         let (account, argument) = account_field(argument, dialect)?;
         let (subject, rest) = first_field(argument);
@@ -500,6 +503,7 @@ fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
                 account,
                 subject,
                 queue: None,
+                origin,
             }),
             (false, false, false, true) => {
                 let weight = super::parse_size(weight).ok_or(ParseError::ProtocolViolation)?;
@@ -507,6 +511,7 @@ fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
                     account,
                     subject,
                     queue: Some((queue, weight.min(u32::MAX as usize) as u32)),
+                    origin,
                 })
             }
             _ => Err(ParseError::ProtocolViolation),

@@ -167,6 +167,7 @@ impl Shard {
         account: &[u8],
         subject: &[u8],
         queue: Option<(&[u8], u32)>,
+        origin: Option<&[u8]>,
     ) {
         let Some(account) = self.live.auth.account_by_wire_name(account) else {
             return;
@@ -195,6 +196,15 @@ impl Shard {
         };
         let key: RouteKey = (account, subject.into(), queue_name.map(Into::into));
         let old = route.interest.get(&key).copied().unwrap_or(0);
+        if old == 0 {
+            // The origin of the first unit stays with the entry (nats-server keeps the
+            // subscription it made of the first LS+).
+            let origin = origin.filter(|o| !o.is_empty());
+            match origin.map(|o| String::from_utf8_lossy(o).into()) {
+                Some(origin) => route.origins.insert(key.clone(), origin),
+                None => route.origins.remove(&key),
+            };
+        }
         if weight == 0 {
             route.interest.remove(&key);
         } else {
@@ -223,6 +233,21 @@ impl Shard {
             return;
         };
         self.adjust_link_interest(io, conn, account, subject, queue, old, 0);
+        if let Some(route) = self.route_mut(conn) {
+            route.origins.remove(&key);
+        }
+    }
+
+    /// The leaf cluster a route's interest entry came from (`LS+ origin ...`).
+    pub(in crate::broker) fn route_origin(
+        &self,
+        conn: ConnId,
+        account: AccountIndex,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+    ) -> Option<Box<str>> {
+        let key: RouteKey = (account, subject.into(), queue.map(Into::into));
+        self.route_ref(conn)?.origins.get(&key).cloned()
     }
 
     /// The route is closing: all its interest goes.
@@ -233,6 +258,9 @@ impl Shard {
         let interest = std::mem::take(&mut route.interest);
         for ((account, subject, queue), weight) in interest {
             self.adjust_link_interest(io, conn, account, &subject, queue.as_deref(), weight, 0);
+        }
+        if let Some(route) = self.route_mut(conn) {
+            route.origins.clear();
         }
     }
 }

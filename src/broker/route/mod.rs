@@ -102,6 +102,8 @@ pub(super) struct Route {
     leaf_urls: Vec<String>,
     /// The peer's interest: (account, subject, queue) → weight (1 for a subject).
     interest: HashMap<interest::RouteKey, u32>,
+    /// The origin cluster of the peer's interest it sent as `LS+ origin ...`.
+    origins: HashMap<interest::RouteKey, Box<str>>,
     pings_out: u32,
     ping_timer: Option<TimerId>,
     /// An accepted route's deadline for its CONNECT (route `authorization`), or, while
@@ -193,6 +195,7 @@ impl Shard {
             auth_required: false,
             leaf_urls: Vec::new(),
             interest: HashMap::new(),
+            origins: HashMap::new(),
             pings_out: 0,
             ping_timer: None,
             auth_timer: None,
@@ -357,9 +360,11 @@ impl Shard {
                     account,
                     subject,
                     queue,
+                    origin,
                 },
             ) => {
-                self.on_route_subscribe(io, conn, account.unwrap_or_default(), subject, queue);
+                let account = account.unwrap_or_default();
+                self.on_route_subscribe(io, conn, account, subject, queue, origin);
                 Ok(())
             }
             (

@@ -104,8 +104,11 @@ impl Shard {
                 else {
                     continue;
                 };
-                let (account, subject, queue) = key;
+                let (account, subject, queue) = key.clone();
                 self.adjust_link_interest(io, conn, account, &subject, queue.as_deref(), weight, 0);
+                if let Some(route) = self.route_mut(conn) {
+                    route.origins.remove(&key);
+                }
             }
             if active {
                 // The peer learns our permissions (and takes what our export now gives it).
