@@ -53,17 +53,31 @@ fn read_until(client: &mut RawClient, suffix: &str) -> String {
 
 #[test]
 fn a_message_from_a_leaf_cluster_reaches_a_subscriber_in_it_once() {
-    leaf_cluster_at_two_hubs("once", Flavor::from_env(), Flavor::NatsServer);
+    leaf_cluster_at_two_hubs("once", Flavor::from_env(), Flavor::NatsServer, false);
 }
 
 #[test]
 fn a_hub_keeps_interest_from_leaves_of_its_origin_cluster() {
-    leaf_cluster_at_two_hubs("origin", Flavor::NatsServer, Flavor::from_env());
+    leaf_cluster_at_two_hubs("origin", Flavor::NatsServer, Flavor::from_env(), false);
+}
+
+/// With a subscriber on B too, the message goes L2 → B → A as `LMSG L ...`: A does not
+/// hand it back to L (the server under test receiving it).
+#[test]
+fn a_route_message_of_leaf_origin_is_not_delivered_back_to_that_cluster() {
+    leaf_cluster_at_two_hubs("lmsg-in", Flavor::from_env(), Flavor::NatsServer, true);
+}
+
+/// Likewise with the server under test at B, sending `LMSG L ...` to A.
+#[test]
+fn a_leafs_message_goes_to_routes_with_its_origin_cluster() {
+    leaf_cluster_at_two_hubs("lmsg-out", Flavor::NatsServer, Flavor::from_env(), true);
 }
 
 /// Hubs A (`a_flavor`) and B (`b_flavor`), the leaf cluster L of nats-server nodes, L1 on
-/// A and L2 on B: a message published on L2 reaches a subscriber on L1 once.
-fn leaf_cluster_at_two_hubs(name: &str, a_flavor: Flavor, b_flavor: Flavor) {
+/// A and L2 on B: a message published on L2 reaches a subscriber on L1 once (and one on
+/// B, with `b_subscriber`).
+fn leaf_cluster_at_two_hubs(name: &str, a_flavor: Flavor, b_flavor: Flavor, b_subscriber: bool) {
     let dir = temp_dir("leaf-origin", name);
     let (ra, la, lb, rl1) = (free_port(), free_port(), free_port(), free_port());
     let a = start(
@@ -94,6 +108,7 @@ fn leaf_cluster_at_two_hubs(name: &str, a_flavor: Flavor, b_flavor: Flavor) {
     // The subscriber on L1; its interest has crossed A and B once a sentinel subscribed
     // after it, on L1, gets a message published on B (it came A's route and leaf link).
     let mut subscriber = RawClient::subscriber(l1.port(), "SUB foo 1\r\nSUB mark.l1 2\r\n");
+    let mut b_foo = b_subscriber.then(|| RawClient::subscriber(b.port(), "SUB foo 7\r\n"));
     let mut sentinel = RawClient::subscriber(l1.port(), "SUB sync.l1 1\r\n");
     publish_until_seen(
         &mut RawClient::connect_quiet(b.port(), b""),
@@ -113,6 +128,9 @@ fn leaf_cluster_at_two_hubs(name: &str, a_flavor: Flavor, b_flavor: Flavor) {
         read_until(&mut subscriber, "one\r\n"),
         "MSG foo 1 3\r\none\r\n"
     );
+    if let Some(b_foo) = b_foo.as_mut() {
+        assert_eq!(read_until(b_foo, "one\r\n"), "MSG foo 7 3\r\none\r\n");
+    }
     // (Copies of the earlier barrier may come first.)
     let marks = read_until(&mut on_a, "end\r\n");
     assert!(marks.ends_with("MSG mark.a 1 3\r\nend\r\n"), "{marks:?}");

@@ -137,8 +137,9 @@ fn only_messages_its_user_may_subscribe_to_are_written_to_the_leaf() {
     publisher.send_and_sync(
         b"PUB down.x 1\r\na\r\nPUB down.no 1\r\nb\r\nPUB up.x 1\r\nc\r\nPUB both.x 1\r\nd\r\n",
     );
+    // (Late copies of the barrier's messages may come first.)
     assert_eq!(
-        text(&leaf.send_and_sync(b"")),
+        text(&leaf.send_and_sync(b"")).replace("LMSG down.sync 1\r\ns\r\n", ""),
         "LMSG down.x 1\r\na\r\nLMSG both.x 1\r\nd\r\nPONG\r\n"
     );
     // What the leaf sends is not checked (nats-server 2.9.10 neither).
@@ -234,5 +235,9 @@ fn as_a_leaf_it_applies_the_permissions_the_hub_tells_it() {
     while !got.ends_with("b\r\n") {
         got.push_str(&text(&everything.next_frame(deadline).expect("a frame")));
     }
-    assert_eq!(got, "MSG up.y 9 1\r\nb\r\n");
+    // (Late copies of the barrier's messages may come first.)
+    assert_eq!(
+        got.replace("MSG both.sync 9 1\r\nx\r\n", ""),
+        "MSG up.y 9 1\r\nb\r\n"
+    );
 }

@@ -179,8 +179,11 @@ impl Shard {
         message: &Message<'_>,
         source: LinkSource<'_>,
     ) {
+        self.message_from_leaf = !source.route;
         self.collect_targets(link, false, account, message.subject, Some(source));
         self.deliver_collected(io, account, message);
+        self.message_origin.clear();
+        self.message_from_leaf = false;
         if let Some(consumer) = self.congested.take() {
             self.stall_link(io, link, consumer);
         }

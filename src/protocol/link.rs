@@ -57,6 +57,8 @@ pub enum LinkOp<'a> {
 /// `LMSG subject + reply q.. size`; HMSG adds the header size before the total size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkMessage<'a> {
+    /// A route's `LMSG origin ...`: the cluster of the leaf the message comes from.
+    pub origin: Option<&'a [u8]>,
     /// The account, on a route (`RMSG $G ...`); `None` on a leaf link.
     pub account: Option<&'a [u8]>,
     pub subject: &'a [u8],
@@ -370,6 +372,7 @@ fn message_fields(line: &[u8], dialect: Dialect) -> Option<MessageFields<'_>> {
 /// A message line's fields, checked against the limits: all of the operation but the
 /// message bytes, which follow the line.
 struct Head<'a> {
+    origin: Option<&'a [u8]>,
     account: Option<&'a [u8]>,
     subject: &'a [u8],
     reply: Option<&'a [u8]>,
@@ -384,6 +387,7 @@ struct Head<'a> {
 impl<'a> Head<'a> {
     fn with(self, message: &'a [u8]) -> LinkMessage<'a> {
         LinkMessage {
+            origin: self.origin,
             account: self.account,
             subject: self.subject,
             reply: self.reply,
@@ -416,10 +420,11 @@ fn message_head(
     if total > limits.max_payload {
         return Err(ParseError::MaxPayload);
     }
-    let names = if leaf_origin {
-        first_field(names).1
+    let (origin, names) = if leaf_origin {
+        let (origin, rest) = first_field(names);
+        (Some(origin), rest)
     } else {
-        names
+        (None, names)
     };
     let (account, names) = match dialect {
         Dialect::Leaf => (None, names),
@@ -448,6 +453,7 @@ fn message_head(
         _ => return Err(ParseError::ProtocolViolation),
     };
     Ok(Some(Head {
+        origin,
         account,
         subject,
         reply,

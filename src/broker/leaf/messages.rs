@@ -70,6 +70,13 @@ impl Shard {
             route: false,
             queues: message.queues,
         };
+        self.message_origin.clear();
+        let cluster = self.links[conn.slot as usize]
+            .as_ref()
+            .and_then(|link| link.remote_cluster.as_deref());
+        if let Some(cluster) = cluster {
+            self.message_origin.extend_from_slice(cluster.as_bytes());
+        }
         self.route_from_link(io, conn, account, &routed, source);
     }
 
@@ -93,7 +100,14 @@ impl Shard {
             let Some(Some(link)) = self.links.get_mut(target.slot as usize) else {
                 continue;
             };
-            if link.phase != Phase::Active
+            // Cluster-wide no echo (nats-server): never to a leaf of the message's origin.
+            let same_cluster = !self.message_origin.is_empty()
+                && link
+                    .remote_cluster
+                    .as_deref()
+                    .is_some_and(|cluster| cluster.as_bytes() == self.message_origin);
+            if same_cluster
+                || link.phase != Phase::Active
                 || link
                     .deny
                     .as_ref()
