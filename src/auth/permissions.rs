@@ -98,12 +98,17 @@ pub struct Rules {
     subscribe_allow: Option<EntryList>,
     subscribe_deny: EntryList,
     responses: Option<ResponsePermission>,
+    /// The lists as configured (a leaf is told its user's lists in an INFO).
+    source: Permissions,
 }
 
 impl Rules {
     /// Compiles a user's permissions; an invalid subject is an error naming it.
     pub fn compile(permissions: &Permissions) -> Result<Rules, String> {
-        let mut rules = Rules::default();
+        let mut rules = Rules {
+            source: permissions.clone(),
+            ..Rules::default()
+        };
         if let Some(publish) = &permissions.publish {
             rules.publish_allow = publish.allow.as_deref().map(EntryList::parse).transpose()?;
             rules.publish_deny = EntryList::parse(&publish.deny)?;
@@ -122,6 +127,42 @@ impl Rules {
             rules.responses = Some(responses);
         }
         Ok(rules)
+    }
+
+    /// The permissions these rules were compiled from.
+    pub fn source(&self) -> &Permissions {
+        &self.source
+    }
+
+    /// The rules of a leaf link whose leaf logged in as this user, as nats-server 2.9.10
+    /// turns them around at the hub (data flows the other way): the user's subscribe lists
+    /// become the publish check of what is written to the leaf, its publish lists the
+    /// subscribe check of the interest the leaf is told. Queue entries of the subscribe
+    /// lists match no message, as in nats-server; response grants do not apply.
+    pub fn turned_for_leaf(&self) -> Rules {
+        Rules {
+            publish_allow: self.subscribe_allow.clone(),
+            publish_deny: self.subscribe_deny.clone(),
+            subscribe_allow: self.publish_allow.clone(),
+            subscribe_deny: self.publish_deny.clone(),
+            responses: None,
+            source: self.source.clone(),
+        }
+    }
+
+    /// nats-server's canSubscribe on a leaf connection: as [`Rules::subscribe_allowed`]
+    /// without a queue, except that a wildcard subject refused by the allow list is allowed
+    /// when it covers an allow entry (what it would carry is pruned message by message).
+    pub fn leaf_subscribe_allowed(&self, subject: &[u8]) -> bool {
+        let allowed = self.subscribe_allow.as_ref().is_none_or(|allow| {
+            allow.matches_plain(subject)
+                || (has_wildcard(subject)
+                    && allow
+                        .entries
+                        .iter()
+                        .any(|e| e.queue.is_none() && literal_match(subject, &e.pattern)))
+        });
+        allowed && !self.subscribe_deny.matches_plain(subject)
     }
 
     /// Whether publishing is restricted at all (else no per-message check is needed).

@@ -84,6 +84,10 @@ impl Backoff {
         self.failed_dials = 0;
     }
 
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     pub fn failed_dials(&self) -> u32 {
         self.failed_dials
     }

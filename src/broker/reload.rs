@@ -37,7 +37,10 @@ use crate::runtime::{ConnId, Io, TlsServerConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod cluster;
 mod websocket;
+
+use cluster::{cluster_changed, route_urls};
 
 /// One generation of the running configuration.
 #[derive(Debug)]
@@ -228,59 +231,6 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
     if o.ping_max != n.ping_max {
         line(format!("Reloaded: ping_max = {}", n.ping_max));
     }
-    if old.leafnodes != new.leafnodes {
-        let show = |leaf: &Option<crate::config::LeafnodesConfig>| match leaf {
-            Some(leaf) => format!("{{Host:{} Port:{}}}", leaf.host, leaf.port),
-            None => "{}".to_string(),
-        };
-        return Err(unsupported(
-            "LeafNode",
-            show(&old.leafnodes),
-            show(&new.leafnodes),
-        ));
-    }
-    // What the names resolve to may change on a reload; the remotes may not.
-    let remotes =
-        |r: &crate::config::LeafRemotes| (r.remotes.clone(), r.settings.clone(), r.reconnect);
-    if remotes(&old.leaf_remotes) != remotes(&new.leaf_remotes) {
-        let show = |remotes: &crate::config::LeafRemotes| format!("{:?}", remotes.remotes);
-        return Err(unsupported(
-            "LeafNode.Remotes",
-            show(&old.leaf_remotes),
-            show(&new.leaf_remotes),
-        ));
-    }
-    // Routes are not reloaded yet (nats-server reloads the route list): any change of
-    // the cluster block is refused; what its names resolve to may change.
-    let cluster = |c: &Option<crate::config::ClusterConfig>| {
-        c.as_ref().map(|c| {
-            (
-                c.name.clone(),
-                c.host.clone(),
-                c.port,
-                c.routes.clone(),
-                c.no_advertise,
-                c.connect_retries,
-            )
-        })
-    };
-    if cluster(&old.cluster) != cluster(&new.cluster) {
-        let show = |c: &Option<crate::config::ClusterConfig>| match c {
-            Some(c) => format!(
-                "{{Name:{} Host:{} Port:{} Routes:{:?}}}",
-                c.name.as_deref().unwrap_or(""),
-                c.host,
-                c.port,
-                c.routes
-            ),
-            None => "{}".to_string(),
-        };
-        return Err(unsupported(
-            "Cluster",
-            show(&old.cluster),
-            show(&new.cluster),
-        ));
-    }
     if old.http_port != new.http_port {
         let go_port = |port: Option<u16>| match port {
             Some(0) => -1,
@@ -310,6 +260,31 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
     if o.max_pending != n.max_pending {
         return Err(unsupported("MaxPending", o.max_pending, n.max_pending));
     }
+    if cluster_changed(old.cluster.as_ref(), new.cluster.as_ref())? {
+        line("Reloaded: cluster".into());
+    }
+    if old.leafnodes != new.leafnodes {
+        let show = |leaf: &Option<crate::config::LeafnodesConfig>| match leaf {
+            Some(leaf) => format!("{{Host:{} Port:{}}}", leaf.host, leaf.port),
+            None => "{}".to_string(),
+        };
+        return Err(unsupported(
+            "LeafNode",
+            show(&old.leafnodes),
+            show(&new.leafnodes),
+        ));
+    }
+    // What the names resolve to may change on a reload; the remotes may not.
+    let remotes =
+        |r: &crate::config::LeafRemotes| (r.remotes.clone(), r.settings.clone(), r.reconnect);
+    if remotes(&old.leaf_remotes) != remotes(&new.leaf_remotes) {
+        let show = |remotes: &crate::config::LeafRemotes| format!("{:?}", remotes.remotes);
+        return Err(unsupported(
+            "LeafNode.Remotes",
+            show(&old.leaf_remotes),
+            show(&new.leaf_remotes),
+        ));
+    }
     websocket::check(old.websocket.as_ref(), new.websocket.as_ref())?;
     let pid_file = old.pid_file != new.pid_file;
     if pid_file {
@@ -318,6 +293,9 @@ pub fn diff(old: &Config, new: &Config, tls_files_changed: bool) -> Result<Chang
     if old.log_file != new.log_file {
         line(format!("Reloaded: log_file = {}", go_string(&new.log_file)));
         logging = true;
+    }
+    if route_urls(old.cluster.as_ref()) != route_urls(new.cluster.as_ref()) {
+        line("Reloaded: cluster routes".into());
     }
     if old.allow_non_tls != new.allow_non_tls {
         return Err(unsupported(
@@ -504,6 +482,16 @@ impl Server {
                 old_config = Some(old);
             }
         }
+        // Likewise the route port (nats-server keeps the port bound for a `-1`).
+        if let Some(bound) = self.shared.route_port {
+            if let Some(cluster) = config.cluster.as_mut().filter(|c| c.port == 0) {
+                cluster.port = bound;
+            }
+            if current.config.cluster.as_ref().is_some_and(|c| c.port == 0) {
+                let old = old_config.get_or_insert_with(|| current.config.clone());
+                old.cluster.iter_mut().for_each(|c| c.port = bound);
+            }
+        }
         let old_config = old_config.as_ref().unwrap_or(&current.config);
         let tls_digest = tls_files_digest(&config.tls);
         let changes = diff(old_config, &config, tls_digest != current.tls_digest)?;
@@ -632,6 +620,7 @@ impl Shard {
                 surplus -= 1;
             }
         }
+        self.reload_cluster(io, &previous.config);
         self.on_live_changed_for_monitoring();
     }
 
@@ -808,8 +797,7 @@ mod tests {
                         ..crate::config::ClusterConfig::new()
                     })
                 },
-                "config reload not supported for Cluster: old={}, new={Name:edge Host:0.0.0.0 \
-                 Port:6222 Routes:[\"127.0.0.1:6223\"]}",
+                "config reload not supported for cluster host: old=, new=0.0.0.0",
             ),
             (
                 |c| c.leaf_remotes.remotes = vec![vec!["127.0.0.1:7422".into()]],

@@ -194,8 +194,11 @@ impl Shard {
         message: &Message<'_>,
         source: LinkSource<'_>,
     ) {
+        self.message_from_leaf = !source.route;
         self.collect_targets(link, false, account, message.subject, Some(source));
         self.deliver_collected(io, account, message);
+        self.message_origin.clear();
+        self.message_from_leaf = false;
         if let Some(consumer) = self.congested.take() {
             self.stall_link(io, link, consumer);
         }
@@ -268,6 +271,8 @@ impl Shard {
         };
         let routes = &self.routes;
         let may_take = |slot: u32| from.is_none_or(|from| from.may_go_to(slot, routes));
+        // A routed queue message with no member here may go on to another route.
+        let may_hand_on = |slot: u32| from.is_some_and(|from| from.may_hand_on(slot, routes));
         if let Some(links) = links {
             for &(slot, _) in &links.plain {
                 if may_take(slot) {
@@ -322,7 +327,7 @@ impl Shard {
                 remote_group,
                 find(link_queues, name),
                 from.is_some(),
-                &may_take,
+                (&may_take, &may_hand_on),
                 &mut rng,
             );
             match choice {
@@ -577,7 +582,7 @@ fn choose_member(
     remote: Option<&QueueMatch<u16>>,
     links: Option<&QueueMatch<u32>>,
     from_link: bool,
-    may_take: &dyn Fn(u32) -> bool,
+    (may_take, may_hand_on): (&dyn Fn(u32) -> bool, &dyn Fn(u32) -> bool),
     rng: &mut u64,
 ) -> Choice {
     let local_members = local.map_or(&[][..], |g| &g.members[..]);
@@ -611,7 +616,10 @@ fn choose_member(
     let elsewhere = if from_link { 0 } else { count_where(true) };
     let total = here + elsewhere;
     if total == 0 {
-        return Choice::None;
+        // From a route, with no member but behind other routes: nats-server 2.9.10 hands
+        // the message on to one of them (a leaf member would have been preferred).
+        let routes = link_members.iter().filter(|&&(slot, _)| may_hand_on(slot));
+        return weighted_pick_from(routes, rng).map_or(Choice::None, Choice::Link);
     }
     let pick = next_random(rng) % total;
     if pick < here {
@@ -623,7 +631,8 @@ fn choose_member(
 }
 
 /// Where a message from a link came from, for the routing rules: it never goes back to its
-/// link; from a route it goes to no route (one hop inside a cluster), from a leaf link to
+/// link; from a route it goes to no route (one hop inside a cluster), except a queue
+/// message for a group with no member here (handed on, as nats-server), from a leaf link to
 /// routes and other leaf links. `queues` (blank-separated) are the groups the sender chose
 /// this server for: from a leaf link none means every group, from a route none means no
 /// group (its plain subscribers only).
@@ -639,6 +648,25 @@ impl LinkSource<'_> {
         let to_route = matches!(routes.get(slot as usize), Some(Some(_)));
         slot != self.slot && !(self.route && to_route)
     }
+
+    /// Whether a queue message from this route, for a group with no member here or behind
+    /// a leaf link, may go on to `slot`: another route.
+    fn may_hand_on(&self, slot: u32, routes: &[Option<Box<super::route::Route>>]) -> bool {
+        let to_route = matches!(routes.get(slot as usize), Some(Some(_)));
+        self.route && to_route && slot != self.slot
+    }
+}
+
+/// One of `members` (slot, weight), each counted by its weight.
+fn weighted_pick_from<'a>(
+    members: impl Iterator<Item = &'a (u32, u32)> + Clone,
+    rng: &mut u64,
+) -> Option<u32> {
+    let total: u64 = members.clone().map(|&(_, n)| u64::from(n)).sum();
+    if total == 0 {
+        return None;
+    }
+    weighted_member(members, next_random(rng) % total)
 }
 
 /// One member of `members`, each counted by its weight.

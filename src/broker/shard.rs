@@ -107,6 +107,14 @@ pub struct Shard {
     pub(super) route_dials: super::route::RouteDials,
     /// Every core's client interest and the leaf links', aggregated for the routes.
     pub(super) route_interest: super::route::RouteInterest,
+    /// The origin cluster of route interest that a leaf link's interest opened (its first
+    /// unit), sent to routes that take it as `LS+ origin account subject` (core 0).
+    pub(super) route_origins: super::route::RouteOrigins,
+    /// The leaf cluster the link message being routed comes from (a leaf link's, or a
+    /// route's `LMSG origin`; empty: none), and whether it came from a leaf link: leaf
+    /// links of that cluster do not get it, routes get it as `LMSG origin` (core 0).
+    pub(super) message_origin: Vec<u8>,
+    pub(super) message_from_leaf: bool,
     /// The cluster's name (core 0).
     pub(super) cluster: super::route::Cluster,
     /// Route permissions compiled for the running configuration (core 0).
@@ -186,6 +194,9 @@ impl Shard {
             routes: Vec::new(),
             route_dials: super::route::RouteDials::default(),
             route_interest: super::route::RouteInterest::default(),
+            route_origins: super::route::RouteOrigins::default(),
+            message_origin: Vec::new(),
+            message_from_leaf: false,
             cluster,
             route_rules: super::route::RouteRules::default(),
             connect_urls: Vec::new(),

@@ -40,6 +40,8 @@ pub enum LinkOp<'a> {
         account: Option<&'a [u8]>,
         subject: &'a [u8],
         queue: Option<(&'a [u8], u32)>,
+        /// A route's `LS+`: the cluster of the leaf the interest comes from.
+        origin: Option<&'a [u8]>,
     },
     /// `LS- subject [queue]`; on a route `RS-`/`LS-` with the account first.
     Unsubscribe {
@@ -55,6 +57,8 @@ pub enum LinkOp<'a> {
 /// `LMSG subject + reply q.. size`; HMSG adds the header size before the total size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkMessage<'a> {
+    /// A route's `LMSG origin ...`: the cluster of the leaf the message comes from.
+    pub origin: Option<&'a [u8]>,
     /// The account, on a route (`RMSG $G ...`); `None` on a leaf link.
     pub account: Option<&'a [u8]>,
     pub subject: &'a [u8],
@@ -368,6 +372,7 @@ fn message_fields(line: &[u8], dialect: Dialect) -> Option<MessageFields<'_>> {
 /// A message line's fields, checked against the limits: all of the operation but the
 /// message bytes, which follow the line.
 struct Head<'a> {
+    origin: Option<&'a [u8]>,
     account: Option<&'a [u8]>,
     subject: &'a [u8],
     reply: Option<&'a [u8]>,
@@ -382,6 +387,7 @@ struct Head<'a> {
 impl<'a> Head<'a> {
     fn with(self, message: &'a [u8]) -> LinkMessage<'a> {
         LinkMessage {
+            origin: self.origin,
             account: self.account,
             subject: self.subject,
             reply: self.reply,
@@ -414,10 +420,11 @@ fn message_head(
     if total > limits.max_payload {
         return Err(ParseError::MaxPayload);
     }
-    let names = if leaf_origin {
-        first_field(names).1
+    let (origin, names) = if leaf_origin {
+        let (origin, rest) = first_field(names);
+        (Some(origin), rest)
     } else {
-        names
+        (None, names)
     };
     let (account, names) = match dialect {
         Dialect::Leaf => (None, names),
@@ -446,6 +453,7 @@ fn message_head(
         _ => return Err(ParseError::ProtocolViolation),
     };
     Ok(Some(Head {
+        origin,
         account,
         subject,
         reply,
@@ -481,10 +489,11 @@ fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
     } else if is(b"LS+") || (route && is(b"RS+")) {
         // On a route, `LS+` (interest a peer has from its leaf nodes) names the leaf's
         // cluster first: `LS+ origin account subject [queue weight]`.
-        let argument = if route && is(b"LS+") {
-            first_field(argument).1
+        let (origin, argument) = if route && is(b"LS+") {
+            let (origin, rest) = first_field(argument);
+            (Some(origin), rest)
         } else {
-            argument
+            (None, argument)
         };
         let (account, argument) = account_field(argument, dialect)?;
         let (subject, rest) = first_field(argument);
@@ -500,6 +509,7 @@ fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
                 account,
                 subject,
                 queue: None,
+                origin,
             }),
             (false, false, false, true) => {
                 let weight = super::parse_size(weight).ok_or(ParseError::ProtocolViolation)?;
@@ -507,6 +517,7 @@ fn parse_line(line: &[u8], dialect: Dialect) -> Result<LinkOp<'_>, ParseError> {
                     account,
                     subject,
                     queue: Some((queue, weight.min(u32::MAX as usize) as u32)),
+                    origin,
                 })
             }
             _ => Err(ParseError::ProtocolViolation),

@@ -50,6 +50,7 @@ fn render(op: LinkOp<'_>) -> String {
             account: acc,
             subject,
             queue,
+            ..
         } => {
             format!(
                 "LS+ {}{} {:?}",

@@ -386,6 +386,18 @@ impl RawClient {
         client
     }
 
+    /// Wraps a connected stream that is not greeted with an INFO (a route we accepted
+    /// from the server under test, which speaks first with its CONNECT).
+    pub fn wrap(stream: TcpStream) -> RawClient {
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient {
+            stream,
+            pending: Vec::new(),
+            consumed: 0,
+            info: String::new(),
+        }
+    }
+
     /// The socket, for a test that reads it at its own pace; only whole frames have been
     /// read from it so far.
     pub fn into_stream(self) -> TcpStream {

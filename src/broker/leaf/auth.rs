@@ -17,13 +17,21 @@
 //! in such a literal subject is refused (hub: a permissions violation that closes the link;
 //! leaf: ignored). `deny_interest` (the subscribe deny: `deny_imports` at the leaf) keeps our
 //! interest in those subjects from being sent. `$LDS.` subjects are never filtered.
+//!
+//! Both roles, likewise: [`LeafPermissions`], a client user's permissions on the link of a
+//! leaf that logged in as that user (turned around, hub role), or the lists the hub told
+//! our leaf in its INFO (leaf role).
 
 use super::{Phase, Shard};
-use crate::auth::{literal_match, AccountIndex, Credentials, Identity, Verdict};
+use crate::auth::{
+    literal_match, AccountIndex, ClientPermissions, Credentials, Identity, Permissions, Rules,
+    SubjectPermission, Verdict,
+};
 use crate::broker::auth_checks::CheckDone;
 use crate::broker::timers::Timer;
 use crate::runtime::{ConnId, Io};
 use crate::{debug, error};
+use std::sync::Arc;
 
 /// Subjects a link will not carry (see the module docs).
 #[derive(Debug, Default, Clone)]
@@ -65,14 +73,78 @@ impl LinkDeny {
     /// Whether the other side's interest in `subject` is refused: a literal subject we
     /// would never send (nats-server checks literal subjects only; not `$LDS.`/`$GR.`/`_GR_.`).
     pub(super) fn refuses_interest(&self, subject: &[u8]) -> bool {
-        let exempt = [b"$LDS.".as_slice(), b"$GR.", b"_GR_."]
-            .iter()
-            .any(|prefix| subject.starts_with(prefix));
-        let literal = !subject
-            .split(|&b| b == b'.')
-            .any(|token| token == b"*" || token == b">");
-        !exempt && literal && !self.may_send(subject)
+        !exempt_from_checks(subject) && is_literal(subject) && !self.may_send(subject)
     }
+}
+
+/// Hub role: the permissions of the user an accepted leaf logged in as (a client user of
+/// the top-level `authorization`), turned around as nats-server 2.9.10 turns them
+/// ([`Rules::turned_for_leaf`]). Messages the leaf sends us are not checked (nor are they
+/// in nats-server): it is told only the interest it may publish to.
+#[derive(Debug)]
+pub(super) struct LeafPermissions {
+    /// The user's subscribe lists as a publish check, cached: what is written to the link,
+    /// and the literal LS+ the leaf may send.
+    send: ClientPermissions,
+    /// The user's publish lists as a subscribe check: our interest the leaf is told.
+    rules: Arc<Rules>,
+}
+
+impl LeafPermissions {
+    pub(super) fn new(user: &Rules) -> Box<LeafPermissions> {
+        let turned = Arc::new(user.turned_for_leaf());
+        Box::new(LeafPermissions {
+            send: ClientPermissions::new(Arc::clone(&turned)),
+            rules: turned,
+        })
+    }
+
+    /// Leaf role: the permissions the hub told us in its INFO (`told.publish` its
+    /// `export`, `told.subscribe` its `import`), as nats-server applies them on its side:
+    /// interest we may not receive is not sent, messages we may not publish are not
+    /// written (the deny lists apply apart). `None`: lists that do not compile.
+    pub(super) fn told(told: &Permissions) -> Option<Box<LeafPermissions>> {
+        let rules = Arc::new(Rules::compile(told).ok()?);
+        Some(Box::new(LeafPermissions {
+            send: ClientPermissions::new(Arc::clone(&rules)),
+            rules,
+        }))
+    }
+
+    /// Whether a message on `subject` may be written to the link.
+    pub(super) fn may_send(&mut self, subject: &[u8], now: std::time::Instant) -> bool {
+        self.send.may_publish(subject, now)
+    }
+
+    /// Whether our interest in `pattern` may be told to the leaf (`$LDS.` always is).
+    pub(super) fn may_announce(&self, pattern: &[u8]) -> bool {
+        pattern.starts_with(b"$LDS.") || self.rules.leaf_subscribe_allowed(pattern)
+    }
+
+    /// Whether the leaf's interest in `subject` is a violation: a literal subject it may
+    /// not receive (not `$LDS.`/`$GR.`/`_GR_.`).
+    pub(super) fn refuses_interest(&self, subject: &[u8]) -> bool {
+        !exempt_from_checks(subject) && is_literal(subject) && !self.rules.publish_allowed(subject)
+    }
+
+    /// The user's lists for the INFO after the CONNECT: `import` its subscribe, `export`
+    /// its publish permission (what the leaf enforces on its side).
+    pub(super) fn user_lists(&self) -> (Option<&SubjectPermission>, Option<&SubjectPermission>) {
+        let source = self.rules.source();
+        (source.subscribe.as_ref(), source.publish.as_ref())
+    }
+}
+
+fn exempt_from_checks(subject: &[u8]) -> bool {
+    [b"$LDS.".as_slice(), b"$GR.", b"_GR_."]
+        .iter()
+        .any(|prefix| subject.starts_with(prefix))
+}
+
+fn is_literal(subject: &[u8]) -> bool {
+    !subject
+        .split(|&b| b == b'.')
+        .any(|token| token == b"*" || token == b">")
 }
 
 /// A leaf's CONNECT, kept while its password is checked off the core.
@@ -81,6 +153,8 @@ pub(super) struct PendingConnect {
     pub server_id: String,
     pub name: String,
     pub deny_pub: Vec<String>,
+    /// The leaf's cluster (its interest's origin on the routes).
+    pub cluster: Option<String>,
     pub user: Option<String>,
     pub pass: Option<String>,
     pub token: Option<String>,
@@ -156,14 +230,8 @@ impl Shard {
                 token,
                 ..Credentials::default()
             };
-            return match live.auth.verdict(&credentials, b"") {
-                // Permissions of a client user are not applied to a leaf link (yet).
-                Verdict::Admit(identity) => Verdict::Admit(Identity {
-                    rules: None,
-                    ..identity
-                }),
-                other => other,
-            };
+            // A client user's permissions come along (`LeafPermissions`).
+            return live.auth.verdict(&credentials, b"");
         }
         bound(auth.account.as_ref()).map_or_else(refused, Verdict::Admit)
     }

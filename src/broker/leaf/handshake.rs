@@ -4,8 +4,10 @@
 //! authorized by `auth`, then a second INFO with `connect_info` and `remote_account` (the
 //! account the link is bound to), the hub's interest as LS+ and its `$LDS` subject.
 
-use super::auth::{LinkDeny, PendingConnect};
+use super::auth::{LeafPermissions, LinkDeny, PendingConnect};
 use super::{Phase, Shard};
+use crate::auth::SubjectPermission;
+use crate::broker::route::PermissionJson;
 use crate::runtime::{ConnId, Io};
 use serde::Serialize;
 
@@ -34,6 +36,11 @@ struct LeafInfo<'a> {
     /// The cluster's name, when clustered.
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster: Option<&'a str>,
+    /// The leaf's user's subscribe and publish permissions (the INFO after its CONNECT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import: Option<PermissionJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    export: Option<PermissionJson<'a>>,
     info_on_connect: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     connect_info: bool,
@@ -48,6 +55,8 @@ struct Greeting<'a> {
     nonce: Option<&'a str>,
     connect_info: bool,
     remote_account: Option<&'a str>,
+    import: Option<&'a SubjectPermission>,
+    export: Option<&'a SubjectPermission>,
 }
 
 /// The fields of a leaf's CONNECT that the hub reads.
@@ -61,6 +70,7 @@ struct LeafConnect {
     pass: Option<String>,
     auth_token: Option<String>,
     deny_pub: Vec<String>,
+    cluster: Option<String>,
 }
 
 impl Shard {
@@ -77,11 +87,18 @@ impl Shard {
             .map_or(crate::auth::GLOBAL_ACCOUNT, |link| link.account);
         let account = self.live.auth.account_name(account).to_string();
         let nonce = (!connect_info).then(crate::auth::new_nonce);
+        let permissions = self
+            .link(conn)
+            .and_then(|link| link.permissions.as_ref())
+            .filter(|_| connect_info);
+        let (import, export) = permissions.map_or((None, None), |p| p.user_lists());
         let greeting = Greeting {
             client_id: Some(cid),
             nonce: nonce.as_deref(),
             connect_info,
             remote_account: connect_info.then_some(account.as_str()),
+            import,
+            export,
         };
         if let Some(json) = self.leaf_info_json(&greeting) {
             io.write_parts(conn, &[b"INFO ", json.as_bytes(), b" \r\n"]);
@@ -142,12 +159,17 @@ impl Shard {
             client_id: greeting.client_id,
             nonce: greeting.nonce,
             cluster,
+            import: greeting.import.map(PermissionJson::of),
+            export: greeting.export.map(PermissionJson::of),
             info_on_connect: true,
             connect_info: greeting.connect_info,
             leafnode_urls: leaf_urls,
             remote_account: greeting.remote_account,
         };
-        Some(serde_json::to_string(&info).expect("INFO serialises"))
+        // Go's encoder escapes `<`, `>` and `&` (the permission lists' `>`).
+        Some(super::go_json(
+            serde_json::to_string(&info).expect("INFO serialises"),
+        ))
     }
 
     /// The cluster's leaf URLs changed: every accepted leaf link is sent the leaf INFO
@@ -158,6 +180,8 @@ impl Shard {
             nonce: None,
             connect_info: false,
             remote_account: None,
+            import: None,
+            export: None,
         };
         let Some(json) = self.leaf_info_json(&greeting) else {
             return;
@@ -185,6 +209,7 @@ impl Shard {
             server_id: connect.server_id,
             name: connect.name,
             deny_pub: connect.deny_pub,
+            cluster: connect.cluster,
             user: connect.user,
             pass: connect.pass,
             token: connect.auth_token,
@@ -223,11 +248,14 @@ impl Shard {
         };
         link.remote_id = connect.server_id;
         link.remote_name = connect.name;
+        link.remote_cluster = connect.cluster.filter(|c| !c.is_empty()).map(Into::into);
         link.account = identity.account;
         link.bound = true;
         // nats-server merges the leaf's `deny_pub` (its deny_imports) into the publish
         // deny of the connection: nothing on those subjects is sent to it.
         link.deny = LinkDeny::new(&connect.deny_pub, &[]);
+        // A leaf logged in as a user with permissions: nats-server turns them around.
+        link.permissions = identity.rules.as_deref().map(LeafPermissions::new);
         link.phase = Phase::Active;
         let cid = link.cid;
         if let Some(old) = duplicate {

@@ -25,6 +25,9 @@ pub(in crate::broker) type InterestKey = (Box<[u8]>, Option<Box<[u8]>>);
 #[derive(Debug, Default)]
 pub(in crate::broker) struct HubInterest {
     accounts: Vec<HashMap<InterestKey, u32>>,
+    /// Of those units, the ones a route gave as of leaf origin, by origin cluster: a leaf
+    /// link of that cluster is not told them (nats-server's cluster-wide no echo).
+    origins: HashMap<(AccountIndex, InterestKey), HashMap<Box<str>, u32>>,
 }
 
 impl HubInterest {
@@ -36,6 +39,36 @@ impl HubInterest {
             .iter()
             .enumerate()
             .filter_map(|(index, map)| AccountIndex::try_from(index).ok().map(|a| (a, map)))
+    }
+
+    /// The units of (`account`, `key`) whose origin is `cluster`.
+    fn of_origin(&self, account: AccountIndex, key: &InterestKey, cluster: Option<&str>) -> u32 {
+        let Some(cluster) = cluster else {
+            return 0;
+        };
+        self.origins
+            .get(&(account, key.clone()))
+            .and_then(|by_origin| by_origin.get(cluster))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts one unit of origin `origin` in or out.
+    fn apply_origin(&mut self, add: bool, account: AccountIndex, key: &InterestKey, origin: &str) {
+        let entry = (account, key.clone());
+        let by_origin = self.origins.entry(entry.clone()).or_default();
+        let count = by_origin.entry(origin.into()).or_insert(0);
+        if add {
+            *count += 1;
+        } else {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                by_origin.remove(origin);
+                if by_origin.is_empty() {
+                    self.origins.remove(&entry);
+                }
+            }
+        }
     }
 
     /// Applies one change; returns the count after it, or `None` if nothing changed.
@@ -78,13 +111,14 @@ impl Shard {
         pattern: &[u8],
         queue: Option<&[u8]>,
     ) {
-        self.note_leaf_visible_interest(io, add, account, pattern, queue, None);
+        self.note_leaf_visible_interest(io, add, account, pattern, queue, (None, None));
     }
 
     /// One unit of interest the leaf links can see changed: a client's (any core), a
     /// route's, or leaf link `source`'s (its own change is never sent back to it). Each
     /// link is told what the others have: `LS+` when that count leaves 0, `LS-` when it
-    /// returns to 0, a queue group's weight at each change.
+    /// returns to 0, a queue group's weight at each change. A route's unit of leaf
+    /// `origin` (its `LS+ origin ...`) is not told to links of that cluster.
     pub(in crate::broker) fn note_leaf_visible_interest(
         &mut self,
         io: &mut Io<'_>,
@@ -92,16 +126,19 @@ impl Shard {
         account: AccountIndex,
         pattern: &[u8],
         queue: Option<&[u8]>,
-        source: Option<u32>,
+        (source, origin): (Option<u32>, Option<&str>),
     ) {
         let Some(count) = self.hub_interest.apply(add, account, pattern, queue) else {
             return;
         };
+        let key: InterestKey = (pattern.into(), queue.map(Into::into));
+        if let Some(origin) = origin {
+            self.hub_interest.apply_origin(add, account, &key, origin);
+        }
         if self.links.is_empty() {
             return;
         }
         let before = if add { count - 1 } else { count + 1 };
-        let key: InterestKey = (pattern.into(), queue.map(Into::into));
         let mut line = std::mem::take(&mut self.line);
         for link in self.links.iter().flatten() {
             if link.phase != Phase::Active
@@ -111,13 +148,27 @@ impl Shard {
                     .deny
                     .as_ref()
                     .is_none_or(|deny| deny.may_announce(pattern))
+                || !link
+                    .permissions
+                    .as_ref()
+                    .is_none_or(|permissions| permissions.may_announce(pattern))
             {
                 continue;
             }
             // What the other links and clients have, without this link's own interest
             // (one member for a queue group of its own, whatever its weight).
             let own = u32::from(link.interest.contains_key(&key));
-            let (others_before, others) = (before.saturating_sub(own), count.saturating_sub(own));
+            // Nor what a route has from leaves of this link's own cluster.
+            let cluster = link.remote_cluster.as_deref();
+            let theirs = self.hub_interest.of_origin(account, &key, cluster);
+            let changed = u32::from(origin.is_some() && origin == cluster);
+            let theirs_before = if add {
+                theirs - changed
+            } else {
+                theirs + changed
+            };
+            let others_before = before.saturating_sub(own + theirs_before);
+            let others = count.saturating_sub(own + theirs);
             let visible = if queue.is_some() {
                 others_before != others
             } else {
@@ -142,11 +193,21 @@ impl Shard {
         let account = link.account;
         out.clear();
         if let Some(map) = self.hub_interest.accounts.get(usize::from(account)) {
-            for ((pattern, queue), &count) in map {
-                if link
-                    .deny
-                    .as_ref()
-                    .is_none_or(|deny| deny.may_announce(pattern))
+            for (key, &count) in map {
+                let (pattern, queue) = key;
+                let theirs =
+                    self.hub_interest
+                        .of_origin(account, key, link.remote_cluster.as_deref());
+                let count = count.saturating_sub(theirs);
+                if count > 0
+                    && link
+                        .deny
+                        .as_ref()
+                        .is_none_or(|deny| deny.may_announce(pattern))
+                    && link
+                        .permissions
+                        .as_ref()
+                        .is_none_or(|permissions| permissions.may_announce(pattern))
                 {
                     interest_line(&mut out, None, pattern, queue.as_deref(), count);
                 }
@@ -183,6 +244,10 @@ impl Shard {
             .deny
             .as_ref()
             .is_some_and(|deny| deny.refuses_interest(subject))
+            || link
+                .permissions
+                .as_ref()
+                .is_some_and(|permissions| permissions.refuses_interest(subject))
         {
             // A leaf ignores it (the hub told it what it may not have); a hub refuses it.
             if link.remote.is_some() {
@@ -278,16 +343,20 @@ impl Shard {
             self.broadcast_link_interest(io, add, account, subject, queue);
         }
         if self.is_route_slot(conn.slot) {
-            // A route's queue weight is its members: each unit counts for the leaves.
+            // A route's queue weight is its members: each unit counts for the leaves, with
+            // the leaf cluster it came from, if any.
+            let origin = self.route_origin(conn, account, subject, queue);
             for _ in 0..old.abs_diff(new) {
-                self.note_hub_interest(io, add, account, subject, queue);
+                let origin = origin.as_deref();
+                self.note_leaf_visible_interest(io, add, account, subject, queue, (None, origin));
             }
         } else if (old == 0) != (new == 0) {
             // A leaf's interest goes to the routes and to the other leaf links, a queue
             // group as one member whatever its weight (as nats-server counts a leaf's).
-            self.note_route_interest(io, add, account, subject, queue);
+            let origin = self.link(conn).and_then(|link| link.remote_cluster.clone());
+            self.note_route_interest_from(io, add, account, subject, queue, origin.as_deref());
             let source = Some(conn.slot);
-            self.note_leaf_visible_interest(io, add, account, subject, queue, source);
+            self.note_leaf_visible_interest(io, add, account, subject, queue, (source, None));
         }
     }
 }

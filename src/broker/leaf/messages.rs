@@ -71,6 +71,13 @@ impl Shard {
             route: false,
             queues: message.queues,
         };
+        self.message_origin.clear();
+        let cluster = self.links[conn.slot as usize]
+            .as_ref()
+            .and_then(|link| link.remote_cluster.as_deref());
+        if let Some(cluster) = cluster {
+            self.message_origin.extend_from_slice(cluster.as_bytes());
+        }
         self.route_from_link(io, conn, account, &routed, source);
     }
 
@@ -83,6 +90,7 @@ impl Shard {
         message: &Message<'_>,
     ) -> bool {
         let max_pending = self.live.config.limits.max_pending;
+        let now = io.now();
         let mut targets = std::mem::take(&mut self.link_targets);
         let mut sent = false;
         for target in &targets {
@@ -93,11 +101,22 @@ impl Shard {
             let Some(Some(link)) = self.links.get_mut(target.slot as usize) else {
                 continue;
             };
-            if link.phase != Phase::Active
+            // Cluster-wide no echo (nats-server): never to a leaf of the message's origin.
+            let same_cluster = !self.message_origin.is_empty()
+                && link
+                    .remote_cluster
+                    .as_deref()
+                    .is_some_and(|cluster| cluster.as_bytes() == self.message_origin);
+            if same_cluster
+                || link.phase != Phase::Active
                 || link
                     .deny
                     .as_ref()
                     .is_some_and(|deny| !deny.may_send(message.subject))
+                || link
+                    .permissions
+                    .as_mut()
+                    .is_some_and(|permissions| !permissions.may_send(message.subject, now))
             {
                 continue;
             }

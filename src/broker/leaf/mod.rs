@@ -85,6 +85,11 @@ pub(super) struct LeafLink {
     bound: bool,
     /// Subjects this link does not carry (`None`: all of them).
     deny: Option<Box<auth::LinkDeny>>,
+    /// The cluster of the server at the other end (its CONNECT's or INFO's `cluster`): the
+    /// origin its interest carries to the routes.
+    remote_cluster: Option<Box<str>>,
+    /// Hub role: the permissions of the user the leaf logged in as (`None`: none).
+    permissions: Option<Box<auth::LeafPermissions>>,
     /// The leaf port's auth timer, until the CONNECT; during a TLS handshake (either
     /// role) its deadline.
     auth_timer: Option<TimerId>,
@@ -184,6 +189,8 @@ impl Shard {
             account: crate::auth::GLOBAL_ACCOUNT,
             bound: false,
             deny: None,
+            permissions: None,
+            remote_cluster: None,
             auth_timer: None,
             tls_handshaking: false,
             pending: None,
@@ -399,6 +406,23 @@ impl Shard {
         link.ping_sent_at = Some(io.now());
         io.write(conn, encoder::PING);
         self.arm_leaf_ping(io, conn);
+    }
+}
+
+impl Shard {
+    /// The cluster was renamed by a reload: the links we dialled are closed (nats-server's
+    /// `setClusterName`), and dialled again, to meet the hub under the new name.
+    pub(super) fn close_solicited_links(&mut self, io: &mut Io<'_>, reason: &str) {
+        let solicited: Vec<ConnId> = self
+            .links
+            .iter()
+            .flatten()
+            .filter(|link| link.remote.is_some())
+            .map(|link| link.id)
+            .collect();
+        for conn in solicited {
+            self.close_leaf(io, conn, reason);
+        }
     }
 }
 

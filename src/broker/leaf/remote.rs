@@ -14,6 +14,7 @@
 
 use super::{LeafLink, Phase, Shard};
 use crate::broker::backoff::{dial_error, Backoff, Failure, Policy, Retry, LEAF_RECONNECT_DEFAULT};
+use crate::broker::route::PeerPermission;
 use crate::broker::timers::Timer;
 use crate::runtime::{ConnId, ConnectError, Io, TimerId};
 use crate::{debug, error, info};
@@ -75,6 +76,12 @@ struct HubInfo {
     leafnode_urls: Option<Vec<String>>,
     connect_info: bool,
     info_on_connect: bool,
+    /// The permissions of the user we logged in as (the hub's `import`: what we may
+    /// receive, `export`: what we may send).
+    import: Option<PeerPermission>,
+    export: Option<PeerPermission>,
+    /// The hub's cluster (the origin of its interest on our routes).
+    cluster: Option<String>,
 }
 
 impl Shard {
@@ -259,6 +266,22 @@ impl Shard {
             if !urls.is_empty() {
                 let learnt = urls.iter().filter(|url| !remote.configured.contains(url));
                 remote.urls = learnt.chain(&remote.configured).cloned().collect();
+            }
+        }
+        if let (Some(cluster), Some(link)) = (&info.cluster, self.link_mut(conn)) {
+            if !cluster.is_empty() {
+                link.remote_cluster = Some(cluster.as_str().into());
+            }
+        }
+        if info.import.is_some() || info.export.is_some() {
+            let told = crate::auth::Permissions {
+                publish: info.export.map(PeerPermission::into_permission),
+                subscribe: info.import.map(PeerPermission::into_permission),
+                responses: None,
+            };
+            let permissions = super::auth::LeafPermissions::told(&told);
+            if let Some(link) = self.link_mut(conn) {
+                link.permissions = permissions;
             }
         }
         let finish = match phase {

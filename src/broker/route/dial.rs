@@ -154,6 +154,19 @@ impl Shard {
         peer: SocketAddr,
     ) {
         let index = (tag & !ROUTE_DIAL_TAG) as usize;
+        if self
+            .route_dials
+            .list
+            .get(index)
+            .is_some_and(|dial| dial.done)
+        {
+            // Removed by a reload while it was dialled.
+            if let Some(dial) = self.route_dials.list.get_mut(index) {
+                dial.conn = None;
+            }
+            io.close(conn, false);
+            return;
+        }
         self.new_route(io, conn, peer, Some(index));
         let url = self.route_dial_url(index).cloned().unwrap_or_default();
         if !self.start_route_client_tls(io, conn, &url) {
@@ -240,6 +253,50 @@ impl Shard {
         if dial.conn.is_none() && !dial.done {
             self.dial_route(io, index);
         }
+    }
+
+    /// A reload added an explicit route: dialled at once, for ever.
+    pub(super) fn add_explicit_route(
+        &mut self,
+        io: &mut Io<'_>,
+        url: &str,
+        credentials: Option<(String, String)>,
+    ) {
+        self.route_dials.list.push(RouteDial {
+            url: url.to_string(),
+            server_id: None,
+            backoff: Backoff::new(Policy::ExplicitRoute),
+            attempts: 0,
+            conn: None,
+            timer: None,
+            done: false,
+            credentials,
+        });
+        let index = self.route_dials.list.len() - 1;
+        self.dial_route(io, index);
+    }
+
+    /// A reload removed an explicit route: never dialled again; returns the connections
+    /// it has (a dial under way is closed when it connects).
+    pub(super) fn remove_explicit_route(
+        &mut self,
+        io: &mut Io<'_>,
+        url: &str,
+        credentials: &Option<(String, String)>,
+    ) -> Vec<ConnId> {
+        let mut conns = Vec::new();
+        for dial in &mut self.route_dials.list {
+            let explicit = matches!(dial.backoff.policy(), Policy::ExplicitRoute);
+            if !explicit || dial.done || dial.url != url || &dial.credentials != credentials {
+                continue;
+            }
+            dial.done = true;
+            if let Some(timer) = dial.timer.take() {
+                io.cancel_timer(timer);
+            }
+            conns.extend(dial.conn);
+        }
+        conns
     }
 
     /// The credentials dial `index` sends in its CONNECT.

@@ -108,6 +108,10 @@ struct PeerInfo {
     auth_required: bool,
     /// The peer's leaf URLs.
     leafnode_urls: Vec<String>,
+    /// The peer's route `export` permission: what it takes from us.
+    export: Option<super::permissions::PeerPermission>,
+    /// The peer takes `LS+ origin ...` for interest of leaf origin.
+    lnoc: bool,
 }
 
 /// The CONNECT a dialling nats-server 2.9.10 sends on a route, in its field order.
@@ -298,7 +302,7 @@ impl Shard {
 
     /// The route port's verdict on a CONNECT's credentials (nats-server's
     /// `isRouterAuthorized`: without a route user, every route is admitted).
-    fn route_verdict(&self, user: &str, pass: &str) -> Verdict {
+    pub(super) fn route_verdict(&self, user: &str, pass: &str) -> Verdict {
         let auth = self
             .live
             .config
@@ -332,6 +336,9 @@ impl Shard {
         self.check_cluster_name(io, conn, &connect.cluster, connect.cluster_dynamic, true)?;
         if let Some(route) = self.route_mut(conn) {
             route.got_connect = true;
+            if route.dial.is_none() {
+                route.login = Some((connect.user.clone(), connect.pass.clone()));
+            }
             if route.remote_id.is_empty() {
                 route.remote_id = connect.name;
             }
@@ -386,6 +393,9 @@ impl Shard {
     /// A bcrypt answer for a route's CONNECT, if that route still waits for it.
     pub(in crate::broker) fn route_auth_answer(&mut self, io: &mut Io<'_>, answer: CheckDone) {
         let conn = answer.conn;
+        if self.route_recheck_answer(io, &answer) {
+            return;
+        }
         let Some(pending) = self.route_mut(conn).and_then(|route| {
             route
                 .pending_connect
@@ -483,6 +493,10 @@ impl Shard {
         match route.phase {
             Phase::Handshake => self.register_route(io, conn, info),
             Phase::Active if info.server_id == route.remote_id => {
+                let ldm = info.ldm;
+                let export = info
+                    .export
+                    .map(super::permissions::PeerPermission::into_permission);
                 if let Some(route) = self.route_mut(conn) {
                     // A peer in lame duck mode: its clients' URLs are offered no more.
                     route.client_urls = if info.ldm {
@@ -491,6 +505,9 @@ impl Shard {
                         info.connect_urls
                     };
                     route.leaf_urls = info.leafnode_urls;
+                }
+                if !ldm {
+                    self.on_peer_export(io, conn, export);
                 }
                 self.publish_cluster_urls(io);
                 Ok(())
@@ -556,6 +573,10 @@ impl Shard {
         route.client_urls = info.connect_urls;
         route.leaf_urls = info.leafnode_urls;
         route.auth_required = info.auth_required;
+        route.peer_export = info
+            .export
+            .map(super::permissions::PeerPermission::into_permission);
+        route.lnoc = info.lnoc;
         route.phase = Phase::Active;
         let solicited = route.dial.is_some();
         let (peer, rid, id) = (route.peer, route.rid, route.remote_id.clone());
@@ -642,7 +663,7 @@ impl Shard {
 
     /// Recomputes the cluster's client URLs (ours, then every peer's, each once) and, when
     /// they changed, tells every core (each sends its clients an INFO).
-    fn publish_cluster_urls(&mut self, io: &mut Io<'_>) {
+    pub(super) fn publish_cluster_urls(&mut self, io: &mut Io<'_>) {
         self.update_cluster_leaf_urls(io);
         let no_advertise = self
             .live

@@ -42,6 +42,10 @@ impl Shard {
             route: true,
             queues: message.queues,
         };
+        self.message_origin.clear();
+        if let Some(origin) = message.origin {
+            self.message_origin.extend_from_slice(origin);
+        }
         self.route_from_link(io, conn, account, &routed, source);
     }
 
@@ -70,17 +74,24 @@ impl Shard {
         let conn = route.id;
         route.out_msgs += 1;
         route.out_bytes += message.message.len() as u64;
+        let lnoc = route.lnoc;
         let line = &mut self.line;
         line.clear();
-        crate::protocol::link_encoder::message_line(
-            line,
-            Some(self.live.auth.account_name(account)),
-            message.subject,
-            message.reply,
-            queues,
-            message.header_size,
-            message.total_size,
-        );
+        let account = self.live.auth.account_name(account);
+        if lnoc && self.message_from_leaf && !self.message_origin.is_empty() {
+            // A leaf's message, as nats-server sends it to a route that takes it.
+            origin_message_line(line, &self.message_origin, account, message, queues);
+        } else {
+            crate::protocol::link_encoder::message_line(
+                line,
+                Some(account),
+                message.subject,
+                message.reply,
+                queues,
+                message.header_size,
+                message.total_size,
+            );
+        }
         io.write_parts(conn, &[line, message.message, b"\r\n"]);
         self.counters.out_msgs += 1;
         self.counters.out_bytes += message.message.len() as u64;
@@ -105,4 +116,31 @@ impl Shard {
         }
         true
     }
+}
+
+/// `LMSG origin account subject [reply | + reply queues | | queues] header total`: a leaf's
+/// message as nats-server 2.9.10 sends it to a route that takes leaf-origin messages
+/// (`lnoc`); the header size is always there, `0` without headers.
+fn origin_message_line(
+    line: &mut Vec<u8>,
+    origin: &[u8],
+    account: &str,
+    message: &Message<'_>,
+    queues: &[u8],
+) {
+    line.extend_from_slice(b"LMSG ");
+    line.extend_from_slice(origin);
+    line.push(b' ');
+    let start = line.len();
+    crate::protocol::link_encoder::message_line(
+        line,
+        Some(account),
+        message.subject,
+        message.reply,
+        queues,
+        Some(message.header_size.unwrap_or(b"0")),
+        message.total_size,
+    );
+    // An `HMSG ` line's fields after its verb.
+    line.drain(start..start + b"HMSG ".len());
 }

@@ -15,9 +15,13 @@
 //!   and out.
 //! - `permissions`: `cluster { permissions { import, export } }` on the interest both ways
 //!   and on the messages sent.
+//! - `reload`: a reloaded `cluster` block applied (the name, the permissions, the route
+//!   list), and a peer's reloaded `export`.
 //! - `tls`: `cluster { tls {} }`, the handshake both sides run before anything else.
 //!
-//! Routing rules (nats-server's): a message from a route goes to no route (one hop); a
+//! Routing rules (nats-server's): a message from a route goes to no route (one hop), but
+//! a queue message for a group with no member here or behind a leaf link goes on to a
+//! route with one (the sender's view was stale); a
 //! message from a client or a leaf link goes to every route with interest; a queue group
 //! prefers local members, and a route named in RMSG serves only the groups it names.
 
@@ -26,6 +30,7 @@ mod handshake;
 mod interest;
 mod messages;
 mod permissions;
+mod reload;
 mod tls;
 
 use super::link_input::{LinkKind, LinkRead, LinkReader};
@@ -40,8 +45,8 @@ use std::net::SocketAddr;
 
 pub(super) use dial::{RouteDials, ROUTE_DIAL_TAG};
 pub(super) use handshake::Cluster;
-pub(super) use interest::RouteInterest;
-pub(super) use permissions::RouteRules;
+pub(super) use interest::{RouteInterest, RouteOrigins};
+pub(super) use permissions::{PeerPermission, PermissionJson, RouteRules};
 pub use tls::RouteTlsConfigs;
 
 /// How a route is read (see `link_input`).
@@ -97,6 +102,8 @@ pub(super) struct Route {
     leaf_urls: Vec<String>,
     /// The peer's interest: (account, subject, queue) → weight (1 for a subject).
     interest: HashMap<interest::RouteKey, u32>,
+    /// The origin cluster of the peer's interest it sent as `LS+ origin ...`.
+    origins: HashMap<interest::RouteKey, Box<str>>,
     pings_out: u32,
     ping_timer: Option<TimerId>,
     /// An accepted route's deadline for its CONNECT (route `authorization`), or, while
@@ -107,6 +114,16 @@ pub(super) struct Route {
     /// The route permissions' state on this route (`None`: no route permissions): the
     /// delivery filter its wildcard interest may need.
     permissions: Option<Box<crate::auth::ClientPermissions>>,
+    /// The peer's `export` as its INFO last told it (`None`: it takes everything); a
+    /// later INFO that widens it gets our interest it now takes.
+    peer_export: Option<crate::auth::SubjectPermission>,
+    /// The peer takes leaf-origin interest and messages (`lnoc` in its INFO).
+    lnoc: bool,
+    /// An accepted route's CONNECT credentials, checked again when a reload changes the
+    /// route `authorization` (nats-server's `isRouterAuthorized` on reload).
+    login: Option<(String, String)>,
+    /// The ticket of that re-check while its bcrypt comparison runs (the route goes on).
+    recheck_ticket: Option<u64>,
     /// The peer's CONNECT while its bcrypt password check runs (its input held).
     pending_connect: Option<Box<handshake::PendingRouteConnect>>,
     pub(super) in_msgs: u64,
@@ -178,12 +195,17 @@ impl Shard {
             auth_required: false,
             leaf_urls: Vec::new(),
             interest: HashMap::new(),
+            origins: HashMap::new(),
             pings_out: 0,
             ping_timer: None,
             auth_timer: None,
             tls_handshaking: false,
             pending_connect: None,
             permissions,
+            peer_export: None,
+            lnoc: false,
+            login: None,
+            recheck_ticket: None,
             in_msgs: 0,
             out_msgs: 0,
             in_bytes: 0,
@@ -338,9 +360,11 @@ impl Shard {
                     account,
                     subject,
                     queue,
+                    origin,
                 },
             ) => {
-                self.on_route_subscribe(io, conn, account.unwrap_or_default(), subject, queue);
+                let account = account.unwrap_or_default();
+                self.on_route_subscribe(io, conn, account, subject, queue, origin);
                 Ok(())
             }
             (

@@ -14,13 +14,14 @@
 
 use super::Shard;
 use crate::auth::{ClientPermissions, Permissions, Rules, SubjectPermission};
+use crate::config::RoutePermissions;
 use crate::runtime::ConnId;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// `import`/`export` in a route INFO, as nats-server writes a `SubjectPermission`.
+/// `import`/`export` in a route or leaf INFO, as nats-server writes a `SubjectPermission`.
 #[derive(Serialize)]
-pub(super) struct PermissionJson<'a> {
+pub(in crate::broker) struct PermissionJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     allow: Option<&'a [String]>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -28,10 +29,27 @@ pub(super) struct PermissionJson<'a> {
 }
 
 impl<'a> PermissionJson<'a> {
-    pub(super) fn of(permission: &'a SubjectPermission) -> PermissionJson<'a> {
+    pub(in crate::broker) fn of(permission: &'a SubjectPermission) -> PermissionJson<'a> {
         PermissionJson {
             allow: permission.allow.as_deref().filter(|list| !list.is_empty()),
             deny: &permission.deny,
+        }
+    }
+}
+
+/// A `SubjectPermission` as a route or leaf INFO carries it.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(in crate::broker) struct PeerPermission {
+    allow: Option<Vec<String>>,
+    deny: Vec<String>,
+}
+
+impl PeerPermission {
+    pub(in crate::broker) fn into_permission(self) -> crate::auth::SubjectPermission {
+        crate::auth::SubjectPermission {
+            allow: self.allow,
+            deny: self.deny,
         }
     }
 }
@@ -42,6 +60,29 @@ pub(in crate::broker) struct RouteRules {
     /// The generation compiled for; `None`: not yet.
     generation: Option<u64>,
     rules: Option<Arc<Rules>>,
+}
+
+/// The rules of route permissions: `import` is a publish permission, `export` a
+/// subscribe one (nats-server's `setRoutePermissions`); `None`: everything allowed.
+pub(super) fn compile(permissions: Option<&RoutePermissions>) -> Option<Arc<Rules>> {
+    let permissions = permissions?;
+    let as_user = Permissions {
+        publish: permissions.import.clone(),
+        subscribe: permissions.export.clone(),
+        responses: None,
+    };
+    // The configuration was checked when it was read.
+    Rules::compile(&as_user).ok().map(Arc::new)
+}
+
+/// The rules of a peer's `export` alone, as its INFO tells it (what it takes from us).
+pub(super) fn compile_export(export: Option<&SubjectPermission>) -> Option<Arc<Rules>> {
+    let as_user = Permissions {
+        publish: None,
+        subscribe: Some(export?.clone()),
+        responses: None,
+    };
+    Rules::compile(&as_user).ok().map(Arc::new)
 }
 
 impl Shard {
@@ -57,16 +98,7 @@ impl Shard {
                 .and_then(|cluster| cluster.permissions.as_ref());
             self.route_rules = RouteRules {
                 generation: Some(generation),
-                rules: permissions.and_then(|permissions| {
-                    // Import is a publish permission, export a subscribe one.
-                    let as_user = Permissions {
-                        publish: permissions.import.clone(),
-                        subscribe: permissions.export.clone(),
-                        responses: None,
-                    };
-                    // The configuration was checked when it was read.
-                    Rules::compile(&as_user).ok().map(Arc::new)
-                }),
+                rules: compile(permissions),
             };
         }
         self.route_rules.rules.clone()
