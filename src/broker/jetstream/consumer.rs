@@ -51,7 +51,6 @@ pub(super) struct Consumer {
     pub pending: BTreeMap<u64, Pending>,
     /// Stream sequences due for redelivery, in order.
     pub redeliver: VecDeque<u64>,
-    pub num_redelivered: u64,
     pub waiting: VecDeque<Waiting>,
     /// The last message or heartbeat sent to a push consumer's deliver subject.
     pub last_sent: Instant,
@@ -109,7 +108,6 @@ impl Consumer {
             ack_floor: (0, 0, 0),
             pending: BTreeMap::new(),
             redeliver: VecDeque::new(),
-            num_redelivered: 0,
             waiting: VecDeque::new(),
             last_sent: now,
             reading: false,
@@ -176,7 +174,6 @@ impl Consumer {
     ) -> (u64, u64) {
         let consumer_seq = self.delivered.0 + 1;
         let deliveries = if redelivery {
-            self.num_redelivered += 1;
             self.pending.get(&seq).map_or(1, |p| p.deliveries + 1)
         } else {
             self.next_seq = self.next_seq.max(seq + 1);
@@ -254,7 +251,8 @@ impl Consumer {
                 last_active: time(self.last_ack_ns),
             },
             num_ack_pending: self.pending.len() as u64,
-            num_redelivered: self.num_redelivered,
+            // nats-server counts the pending messages delivered more than once.
+            num_redelivered: self.pending.values().filter(|p| p.deliveries > 1).count() as u64,
             num_waiting: self.waiting.len() as u64,
             num_pending: self.num_pending(store),
             push_bound: self.config.is_push() && self.push_bound,

@@ -312,7 +312,8 @@ def run_cases(runs, args, binary, tmp_prefix):
                 started = time.monotonic()
                 try:
                     CLIENT_ERRORS.clear()
-                    server.start(**start)
+                    # A callable makes fresh arguments per run (a new store directory).
+                    server.start(**(start() if callable(start) else start))
                     asyncio.run(asyncio.wait_for(body(server), CASE_TIMEOUT))
                     if CLIENT_ERRORS:
                         raise Mismatch(f"client reported errors: {CLIENT_ERRORS!r}")

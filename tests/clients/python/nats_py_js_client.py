@@ -3,7 +3,8 @@
 and asserts exact results: streams (create, info, list, update, purge, delete), publishes
 with their PubAcks, de-duplication, expectation headers, message get/delete, key-value
 put/get/update/delete, and a kill -9 with every acknowledged message present after the
-restart. Consumers are not in ringmq yet, so nothing here subscribes through JetStream.
+restart, pull and push consumers with acks, naks and redelivery, key-value history, keys
+and watch.
 
 Each case starts its own server (ringmq by default, or nats-server with
 `--server-bin /usr/sbin/nats-server`, which must give the same results) with its own store
@@ -152,11 +153,96 @@ async def case_kill_and_restart(server):
         await nc.close()
 
 
+async def case_pull_consumer(server):
+    nc = await connect(server)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="WORK", subjects=["work.>"])
+        for i in range(5):
+            await js.publish(f"work.{i}", f"job {i}".encode())
+        psub = await js.pull_subscribe("work.>", durable="worker")
+        msgs = await psub.fetch(3, timeout=5)
+        expect_eq([m.data for m in msgs], [b"job 0", b"job 1", b"job 2"], "first batch")
+        expect_eq([m.metadata.sequence.stream for m in msgs], [1, 2, 3], "stream sequences")
+        expect_eq(msgs[0].metadata.num_pending, 4, "pending after the first")
+        for m in msgs[:2]:
+            await m.ack_sync()
+        # A nak sent as a request: the server's empty answer says it was processed (nats-py's
+        # nak() does not wait, and nats-server handles acks apart from pull requests).
+        await nc.request(msgs[2].reply, b"-NAK", timeout=5)
+        again = await psub.fetch(1, timeout=5)
+        expect_eq((again[0].data, again[0].metadata.num_delivered), (b"job 2", 2),
+                  "redelivered after nak")
+        await again[0].ack_sync()
+        rest = await psub.fetch(5, timeout=1)
+        expect_eq([m.data for m in rest], [b"job 3", b"job 4"], "the rest")
+        for m in rest:
+            await m.ack_sync()
+        info = await js.consumer_info("WORK", "worker")
+        expect_eq((info.delivered.stream_seq, info.ack_floor.stream_seq, info.num_ack_pending,
+                   info.num_pending, info.num_redelivered), (5, 5, 0, 0, 0), "consumer info")
+    finally:
+        await nc.close()
+
+
+async def case_push_consumer(server):
+    nc = await connect(server)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="EVENTS", subjects=["events.>"])
+        await js.publish("events.a", b"before")
+        sub = await js.subscribe("events.>", durable="pusher", manual_ack=True)
+        first = await sub.next_msg(timeout=5)
+        expect_eq((first.subject, first.data), ("events.a", b"before"), "stored message")
+        await first.ack()
+        await js.publish("events.b", b"after")
+        second = await sub.next_msg(timeout=5)
+        expect_eq((second.subject, second.data, second.metadata.sequence.consumer),
+                  ("events.b", b"after", 2), "live message")
+        await second.ack_sync()
+        ordered = await js.subscribe("events.>", ordered_consumer=True)
+        seen = [(await ordered.next_msg(timeout=5)).data for _ in range(2)]
+        expect_eq(seen, [b"before", b"after"], "ordered consumer")
+    finally:
+        await nc.close()
+
+
+async def case_key_value_history_and_watch(server):
+    nc = await connect(server)
+    try:
+        js = nc.jetstream()
+        kv = await js.create_key_value(bucket="cfg", history=5)
+        for value in (b"1", b"2", b"3"):
+            await kv.put("n", value)
+        await kv.put("m", b"x")
+        history = await kv.history("n")
+        expect_eq([(e.value, e.revision) for e in history], [(b"1", 1), (b"2", 2), (b"3", 3)],
+                  "history of n")
+        expect_eq(sorted(await kv.keys()), ["m", "n"], "keys")
+        watcher = await kv.watchall()
+        initial = []
+        while True:
+            entry = await watcher.updates(timeout=5)
+            if entry is None:
+                break
+            initial.append((entry.key, entry.value))
+        expect_eq(initial, [("n", b"3"), ("m", b"x")], "watch: current values")
+        await kv.put("m", b"y")
+        update = await watcher.updates(timeout=5)
+        expect_eq((update.key, update.value, update.revision), ("m", b"y", 5), "watch: update")
+        await watcher.stop()
+    finally:
+        await nc.close()
+
+
 CASES = [
     ("stream_lifecycle", case_stream_lifecycle),
     ("dedupe_and_expectations", case_dedupe_and_expectations),
     ("key_value", case_key_value),
     ("kill_and_restart", case_kill_and_restart),
+    ("pull_consumer", case_pull_consumer),
+    ("push_consumer", case_push_consumer),
+    ("key_value_history_and_watch", case_key_value_history_and_watch),
 ]
 
 
@@ -164,17 +250,22 @@ def main():
     args, binary, chosen = parse_args(__doc__, CASES)
     print(f"nats-py {nats.aio.client.__version__} (JetStream) against {binary}", flush=True)
 
-    def with_args(case):
+    def fresh(run):
+        def start():
+            run["args"] = js_args()
+            return {"extra": run["args"]}
+        return start
+
+    def with_args(case, run):
         async def body(server):
-            server.js_args = server_args[id(case)]
+            server.js_args = run["args"]
             await case(server)
         return body
 
-    server_args = {}
     runs = []
     for name, case in chosen:
-        server_args[id(case)] = js_args()
-        runs.append((f"python-js {name}", {"extra": server_args[id(case)]}, with_args(case)))
+        run = {}
+        runs.append((f"python-js {name}", fresh(run), with_args(case, run)))
     run_cases(runs, args, binary, "clients-py-js-")
 
 
