@@ -226,3 +226,93 @@ fn a_flipped_bit_in_a_record_is_reported_and_never_served() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The next `count` frames (deliveries) as (subject line, payload).
+fn frames(client: &mut RawClient, count: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|_| {
+            let frame = client
+                .next_frame(Instant::now() + REPLY)
+                .expect("a delivery before the deadline");
+            let text = String::from_utf8(frame).expect("UTF-8");
+            let (line, body) = text.split_once("\r\n").expect("a MSG line");
+            (line.to_string(), body.trim_end().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_durable_consumer_resumes_from_its_ack_floor_after_kill_9() {
+    if Flavor::from_env() != Flavor::Ringmq {
+        return;
+    }
+    let dir = store_dir("consumer");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    publish(&mut c, 1, 10);
+    let created = json(&request(
+        &mut c,
+        "$JS.API.CONSUMER.DURABLE.CREATE.S.D",
+        r#"{"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit"}}"#,
+    ));
+    assert_eq!(created["name"], "D", "{created}");
+    c.send(b"PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.t 1\r\n4\r\n");
+    let got = frames(&mut c, 4);
+    let acks: Vec<&str> = got
+        .iter()
+        .map(|(line, _)| line.split(' ').nth(3).expect("a reply subject"))
+        .collect();
+    assert_eq!(acks[0].split('.').nth(5), Some("1"), "{got:?}");
+    // Ack 1..=3 and wait for each answer (the server has processed it then).
+    for ack in &acks[..3] {
+        c.send(format!("PUB {ack} _INBOX.t 0\r\n\r\n").as_bytes());
+        assert_eq!(next_payload(&mut c), "");
+    }
+    // The file is written on the next tick: wait until it says so.
+    let file = dir.join("jetstream/$G/streams/S/obs/D.json");
+    let deadline = Instant::now() + REPLY;
+    loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.contains("\"ack_floor\":[3,3]") && text.contains("\"delivered\":[4,4]") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "consumer file never caught up: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(10)); // poll interval of a deadline wait
+    }
+    drop(server); // SIGKILL
+    let server = start(&dir);
+    server.wait_for_log("Restored 1 consumers for stream '$G > S'", REPLY);
+    let mut c = client(&server);
+    let info = json(&request(&mut c, "$JS.API.CONSUMER.INFO.S.D", ""));
+    assert_eq!(info["delivered"]["stream_seq"], 4, "{info}");
+    assert_eq!(info["ack_floor"]["stream_seq"], 3, "{info}");
+    assert_eq!(info["num_ack_pending"], 1, "{info}");
+    c.send(b"PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.t 1\r\n2\r\n");
+    let got = frames(&mut c, 2);
+    // Message 4 again (second delivery), then 5.
+    let tokens: Vec<Vec<String>> = got
+        .iter()
+        .map(|(line, _)| {
+            let ack = line.split(' ').nth(3).expect("reply");
+            ack.split('.').map(str::to_string).collect()
+        })
+        .collect();
+    assert_eq!(
+        (tokens[0][4].as_str(), tokens[0][5].as_str()),
+        ("2", "4"),
+        "{got:?}"
+    );
+    assert_eq!(
+        (tokens[1][4].as_str(), tokens[1][5].as_str()),
+        ("1", "5"),
+        "{got:?}"
+    );
+    assert_eq!(got[0].1, "message 4");
+    assert_eq!(got[1].1, "message 5");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

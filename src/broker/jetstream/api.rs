@@ -147,6 +147,7 @@ impl Shard {
             dedupe: publish::Dedupe::default(),
             reads: HashMap::new(),
             consumers: std::collections::BTreeMap::new(),
+            next_consumer_slot: 0,
             deleting: false,
         };
         let info = info_of(&stream, None);

@@ -40,6 +40,7 @@ pub struct Recovered {
     pub config: StreamConfig,
     pub created_ns: i64,
     pub store: StreamStore,
+    pub consumers: Vec<super::consumer_store::ConsumerFile>,
 }
 
 /// The stream's `meta.json`: its configuration and creation time.
@@ -208,10 +209,18 @@ fn recover_streams(shared: &JetStreamShared) -> std::io::Result<Boot> {
                     "  Restored {} messages for stream '$G > {name}'",
                     state.msgs
                 );
+                let consumers = super::consumer_store::read_all(&dir);
+                if !consumers.is_empty() {
+                    info!(
+                        "  Restored {} consumers for stream '$G > {name}'",
+                        consumers.len()
+                    );
+                }
                 boot.streams.push(Recovered {
                     config: meta.config,
                     created_ns: meta.created.unix_nanos().unwrap_or(0),
                     store,
+                    consumers,
                 });
             }
             Err(error) => {

@@ -60,6 +60,10 @@ pub(super) struct Consumer {
     pub last_ack_ns: i64,
     /// A push consumer's deliver subject has a subscriber (`push_bound`).
     pub push_bound: bool,
+    /// Its state changed since its file was last written (`consumer_store`).
+    pub dirty: bool,
+    /// Numbers its file among the stream's consumers.
+    pub slot: u32,
 }
 
 impl Consumer {
@@ -113,6 +117,31 @@ impl Consumer {
             reading: false,
             last_ack_ns: 0,
             push_bound: false,
+            dirty: false,
+            slot: 0,
+        }
+    }
+
+    /// A consumer read back from its file (`consumer_store::ConsumerFile::restore` sets
+    /// its sequences).
+    pub fn restored(name: String, config: ConsumerConfig, now: Instant) -> Consumer {
+        Consumer {
+            name,
+            config,
+            created_ns: 0,
+            next_seq: 1,
+            start_queue: VecDeque::new(),
+            delivered: (0, 0, 0),
+            ack_floor: (0, 0, 0),
+            pending: BTreeMap::new(),
+            redeliver: VecDeque::new(),
+            waiting: VecDeque::new(),
+            last_sent: now,
+            reading: false,
+            last_ack_ns: 0,
+            push_bound: false,
+            dirty: false,
+            slot: 0,
         }
     }
 
@@ -195,12 +224,14 @@ impl Consumer {
             self.ack_floor = (consumer_seq, seq, 0);
         }
         self.last_sent = now;
+        self.dirty = true;
         (deliveries, consumer_seq)
     }
 
     /// An ack of `seq` (for `ack_policy: all`, of everything up to it).
     pub fn ack(&mut self, seq: u64) {
         self.last_ack_ns = super::now_ns();
+        self.dirty = true;
         match self.config.ack_policy {
             AckPolicy::All => {
                 let done: Vec<u64> = self.pending.range(..=seq).map(|(s, _)| *s).collect();

@@ -5,12 +5,14 @@
 //! message a failed write could take back.
 
 use super::consumer::{ephemeral_name, Consumer};
+use super::consumer_store;
 use super::{JetStream, ReadFor, Shard, Stream};
 use crate::auth::GLOBAL_ACCOUNT;
 use crate::jetstream::ack::{AckKind, AckSubject, PullRequest};
 use crate::jetstream::api::{types, Paged, Payload, Response, LIST_LIMIT, NAMES_LIMIT};
 use crate::jetstream::consumer_config::{CreateConsumerRequest, CreateForm};
 use crate::jetstream::errors::{ApiError, ErrorId};
+use crate::jetstream::stream_config::Storage;
 use crate::runtime::Io;
 use crate::store::{Lookup, StoredMsg};
 use std::time::{Duration, Instant};
@@ -80,6 +82,12 @@ impl Shard {
             return Response::error(kind, ApiError::new(ErrorId::MaximumConsumersLimit));
         }
         let mut consumer = Consumer::new(name.clone(), config, &stream.store, io.now());
+        consumer.slot = stream.next_consumer_slot;
+        stream.next_consumer_slot += 1;
+        if persisted_here(stream, &consumer.config) {
+            let dir = js.shared.streams_dir.join(stream_name);
+            consumer_store::queue_write(&mut stream.io, &dir, consumer.slot, &consumer);
+        }
         if consumer.config.is_push() {
             consumer.push_bound =
                 self.has_interest(GLOBAL_ACCOUNT, &consumer.config.deliver_subject);
@@ -140,6 +148,7 @@ impl Shard {
         let Some(consumer) = stream.consumers.get_mut(&ack.consumer) else {
             return;
         };
+        consumer.dirty = true;
         let seq = ack.stream_seq;
         match &kind {
             AckKind::Ack | AckKind::Next(_) => consumer.ack(seq),
@@ -440,6 +449,14 @@ impl Shard {
             if stream.config.max_age > 0 {
                 stream.store.expire(now_ns);
             }
+            let dir = js.shared.streams_dir.join(stream_name);
+            let file_stream = stream.config.storage != Some(Storage::Memory);
+            for consumer in stream.consumers.values_mut() {
+                if consumer.dirty && file_stream && consumer_store::persisted(&consumer.config) {
+                    consumer_store::queue_write(&mut stream.io, &dir, consumer.slot, consumer);
+                }
+                consumer.dirty = false;
+            }
             stream.store.tick(now_ns);
             for consumer in stream.consumers.values_mut() {
                 let due: Vec<(u64, u64)> = consumer
@@ -510,6 +527,14 @@ impl Shard {
     }
 }
 
+/// Whether `config`'s consumer of `stream` is kept on disk.
+fn persisted_here(
+    stream: &Stream,
+    config: &crate::jetstream::consumer_config::ConsumerConfig,
+) -> bool {
+    stream.config.storage != Some(Storage::Memory) && consumer_store::persisted(config)
+}
+
 /// An ack wait as a duration (at least a tick).
 fn consumer_wait(ns: i64) -> Duration {
     Duration::from_nanos(ns.max(1) as u64).max(TICK)
@@ -529,11 +554,17 @@ pub(super) fn consumer_info(js: &JetStream, stream: &str, name: &str) -> Respons
 
 pub(super) fn consumer_delete(js: &mut JetStream, stream: &str, name: &str) -> Response {
     let kind = types::CONSUMER_DELETE;
+    let dir = js.shared.streams_dir.join(stream);
     let Some(s) = js.streams.get_mut(stream).filter(|s| !s.deleting) else {
         return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
     };
     match s.consumers.remove(name) {
-        Some(_) => Response::ok(kind, Payload::Success { success: true }),
+        Some(consumer) => {
+            if persisted_here(s, &consumer.config) {
+                consumer_store::queue_remove(&mut s.io, &dir, name);
+            }
+            Response::ok(kind, Payload::Success { success: true })
+        }
         None => Response::error(kind, ApiError::new(ErrorId::ConsumerNotFound)),
     }
 }

@@ -16,6 +16,7 @@
 mod api;
 pub mod boot;
 mod consumer;
+mod consumer_store;
 mod delivery;
 mod executor;
 mod publish;
@@ -72,6 +73,8 @@ pub(super) struct Stream {
     /// Reads in flight: for an API answer or a consumer's delivery.
     reads: HashMap<u64, ReadFor>,
     consumers: BTreeMap<String, consumer::Consumer>,
+    /// Numbers the next consumer's file.
+    next_consumer_slot: u32,
     /// Deleted: its files are being removed; gone from `streams` when the IO is done.
     deleting: bool,
 }
@@ -107,6 +110,16 @@ impl JetStream {
             self.by_sub.insert(sub, stream.config.name.clone());
         }
         self.streams.insert(stream.config.name.clone(), stream);
+    }
+}
+
+/// A finished IO request: the engine's, or a consumer file's (whose failure is logged; the
+/// next change writes the file again).
+fn complete(store: &mut StreamStore, stream: &str, token: u64, result: crate::store::IoResult) {
+    if token & consumer_store::SERVICE_TOKEN == 0 {
+        store.complete(token, result);
+    } else if let crate::store::IoResult::Err(errno) = result {
+        error!("JetStream stream '{stream}': writing a consumer file failed: errno {errno}");
     }
 }
 
@@ -149,7 +162,16 @@ impl Shard {
                 .push(self.internal_subscribe_preloaded(io, GLOBAL_ACCOUNT, &subject));
         }
         js.ack_sub = self.internal_subscribe_preloaded(io, GLOBAL_ACCOUNT, boot::ACK_SUBJECT);
+        let now = io.now();
         for recovered in boot.streams {
+            let mut consumers = BTreeMap::new();
+            let mut next_consumer_slot = 0;
+            for file in recovered.consumers {
+                let mut consumer = file.restore(now);
+                consumer.slot = next_consumer_slot;
+                next_consumer_slot += 1;
+                consumers.insert(consumer.name.clone(), consumer);
+            }
             let subs = recovered
                 .config
                 .subjects
@@ -166,7 +188,8 @@ impl Shard {
                 acks: VecDeque::new(),
                 dedupe: publish::Dedupe::default(),
                 reads: HashMap::new(),
-                consumers: BTreeMap::new(),
+                consumers,
+                next_consumer_slot,
                 deleting: false,
             });
         }
@@ -240,7 +263,7 @@ impl Shard {
             }
             let mut progressed = false;
             if let Some((token, result)) = stream.io.submit(io, u64::from(stream.id)) {
-                stream.store.complete(token, result);
+                complete(&mut stream.store, name, token, result);
                 progressed = true;
             }
             let mut events = Vec::new();
@@ -300,7 +323,7 @@ impl Shard {
         if let Some(name) = name {
             if let Some(stream) = js.streams.get_mut(&name) {
                 if let Step::Done(token, answer) = stream.io.finished(result) {
-                    stream.store.complete(token, answer);
+                    complete(&mut stream.store, &name, token, answer);
                 }
                 self.pump_stream(io, &mut js, &name);
             }
