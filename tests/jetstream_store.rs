@@ -316,3 +316,131 @@ fn a_durable_consumer_resumes_from_its_ack_floor_after_kill_9() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reads PubAcks `{"stream":"S", "seq":N}` until `deadline`, the connection's end or
+/// `max`; returns the acknowledged sequences in arrival order.
+fn read_acks(client: &mut RawClient, deadline: Instant, max: usize) -> Vec<u64> {
+    let mut acked = Vec::new();
+    while acked.len() < max {
+        let Some(frame) = client.next_frame(deadline) else {
+            break;
+        };
+        let text = String::from_utf8(frame).expect("UTF-8");
+        let Some((_, body)) = text.split_once("\r\n") else {
+            continue;
+        };
+        let ack = json(body.trim_end());
+        if let Some(seq) = ack["seq"].as_u64() {
+            acked.push(seq);
+        }
+    }
+    acked
+}
+
+#[test]
+fn kill_9_during_a_publish_storm_loses_no_acknowledged_message() {
+    if Flavor::from_env() != Flavor::Ringmq {
+        return;
+    }
+    let dir = store_dir("storm");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    // 20,000 publishes written at once; acks are read while they are stored, and the
+    // server is killed after the first 5,000 acks, in the middle of the storm.
+    let total = 20_000u64;
+    let mut batch = Vec::new();
+    for i in 1..=total {
+        let body = format!("storm {i}");
+        batch.extend_from_slice(
+            format!("PUB s.{} _INBOX.t {}\r\n{body}\r\n", i % 13, body.len()).as_bytes(),
+        );
+    }
+    let mut writer = c.try_clone_stream();
+    let sender = std::thread::spawn(move || {
+        use std::io::Write;
+        // The write fails once the server is gone: that is the point.
+        let _ = writer.write_all(&batch);
+    });
+    let acked = read_acks(&mut c, Instant::now() + REPLY, 5_000);
+    assert_eq!(acked.len(), 5_000, "acks before the kill");
+    drop(server); // SIGKILL, publishes still arriving
+    let _ = sender.join();
+    assert_eq!(
+        acked,
+        (1..=5_000).collect::<Vec<u64>>(),
+        "acks in sequence order"
+    );
+    let server = start(&dir);
+    let mut c = client(&server);
+    let (messages, first, last) = state(&mut c);
+    assert_eq!(first, 1);
+    assert!(
+        messages >= 5_000 && last == messages,
+        "{messages} {first} {last}"
+    );
+    for seq in [1, 2_500, 5_000] {
+        let msg = get(&mut c, seq);
+        let data = msg["message"]["data"].as_str().expect("data");
+        let decoded = data_encoding::BASE64.decode(data.as_bytes()).unwrap();
+        assert_eq!(decoded, format!("storm {seq}").as_bytes(), "{msg}");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A 2 MiB tmpfs at `dir` (root only; `None` where mounting is not allowed).
+fn small_disk(dir: &Path) -> Option<()> {
+    std::fs::create_dir_all(dir).ok()?;
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then_some(())
+}
+
+#[test]
+fn a_full_disk_refuses_publishes_and_keeps_what_was_stored() {
+    if Flavor::from_env() != Flavor::Ringmq {
+        return;
+    }
+    let dir = store_dir("full");
+    if small_disk(&dir).is_none() {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    let body = "x".repeat(1024);
+    let mut acked = 0u64;
+    let refusal = loop {
+        let ack = json(&request(&mut c, &format!("s.{}", acked + 1), &body));
+        match ack["seq"].as_u64() {
+            Some(seq) if ack.get("error").is_none() => {
+                acked += 1;
+                assert_eq!(seq, acked);
+            }
+            _ => break ack,
+        }
+        assert!(acked < 10_000, "a 2 MiB disk never filled");
+    };
+    assert_eq!(
+        refusal,
+        serde_json::json!({"error":{"code":503,"err_code":10023,"description":"insufficient resources"},"stream":"S","seq":0}),
+        "after {acked} messages"
+    );
+    assert!(acked > 100, "{acked} messages before the disk filled");
+    assert_eq!(state(&mut c), (acked, 1, acked));
+    drop(server);
+    let server = start(&dir);
+    let mut c = client(&server);
+    assert_eq!(state(&mut c), (acked, 1, acked), "after a restart");
+    let last = get(&mut c, acked);
+    assert_eq!(last["message"]["subject"], format!("s.{acked}"), "{last}");
+    drop(server);
+    let _ = std::process::Command::new("umount").arg(&dir).status();
+    let _ = std::fs::remove_dir_all(&dir);
+}

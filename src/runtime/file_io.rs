@@ -70,7 +70,9 @@ pub enum FileDone {
     RemovedDir,
 }
 
-/// A file operation's outcome: done, or the errno it failed with (`EIO` for a short write).
+/// A file operation's outcome: done, or the errno it failed with (`ENOSPC` for a short
+/// write: a regular file takes fewer bytes than asked only when the file system filled, and
+/// the next write would fail with ENOSPC anyway).
 pub type FileResult = Result<FileDone, i32>;
 
 /// One operation between submission and its last completion.
@@ -174,7 +176,7 @@ impl<H: Handler> EventLoop<'_, H> {
                 if pending.completions_left + 1 == completions_of(&pending.op)
                     && (result as usize) < bytes.len()
                 {
-                    pending.failure = Some(libc::EIO);
+                    pending.failure = Some(libc::ENOSPC);
                 }
             } else if let FileOp::Read { .. } = &pending.op {
                 // SAFETY: the kernel wrote `result` bytes into the buffer's capacity.

@@ -213,7 +213,7 @@ pub enum IoResult {
     Ok,
     Opened,
     Read(Vec<u8>),
-    /// The errno it failed with (`EIO` for a short write).
+    /// The errno it failed with (`ENOSPC` for a short write, as the runtime reports it).
     Err(i32),
 }
 

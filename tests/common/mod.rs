@@ -430,6 +430,11 @@ impl RawClient {
         client
     }
 
+    /// A second handle on the socket, to write from another thread while this one reads.
+    pub fn try_clone_stream(&self) -> TcpStream {
+        self.stream.try_clone().expect("clone the socket")
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("raw send");
     }
