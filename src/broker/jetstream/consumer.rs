@@ -229,21 +229,30 @@ impl Consumer {
     }
 
     /// An ack of `seq` (for `ack_policy: all`, of everything up to it).
-    pub fn ack(&mut self, seq: u64) {
+    /// An ack of `seq` (for `ack_policy: all`, of everything up to it); returns the
+    /// sequences it acknowledged.
+    pub fn ack(&mut self, seq: u64) -> Vec<u64> {
         self.last_ack_ns = super::now_ns();
         self.dirty = true;
-        match self.config.ack_policy {
-            AckPolicy::All => {
-                let done: Vec<u64> = self.pending.range(..=seq).map(|(s, _)| *s).collect();
-                for s in done {
-                    self.pending.remove(&s);
-                }
-            }
-            _ => {
-                self.pending.remove(&seq);
-            }
+        let done: Vec<u64> = match self.config.ack_policy {
+            AckPolicy::All => self.pending.range(..=seq).map(|(s, _)| *s).collect(),
+            _ if self.pending.contains_key(&seq) => vec![seq],
+            _ => Vec::new(),
+        };
+        for s in &done {
+            self.pending.remove(s);
         }
         self.move_floor();
+        done
+    }
+
+    /// Whether this consumer is done with `seq` (for interest retention): delivered and
+    /// no longer awaiting an ack, or not a message it takes.
+    pub fn done_with(&self, seq: u64, store: &StreamStore) -> bool {
+        if store.next_matching(seq, filter_of(&self.config)) != Some(seq) {
+            return true;
+        }
+        seq <= self.delivered.1 && !self.pending.contains_key(&seq)
     }
 
     /// The ack floor: everything delivered below the first pending message.

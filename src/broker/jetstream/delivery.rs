@@ -12,7 +12,7 @@ use crate::jetstream::ack::{AckKind, AckSubject, PullRequest};
 use crate::jetstream::api::{types, Paged, Payload, Response, LIST_LIMIT, NAMES_LIMIT};
 use crate::jetstream::consumer_config::{CreateConsumerRequest, CreateForm};
 use crate::jetstream::errors::{ApiError, ErrorId};
-use crate::jetstream::stream_config::Storage;
+use crate::jetstream::stream_config::{Retention, Storage};
 use crate::runtime::Io;
 use crate::store::{Lookup, StoredMsg};
 use std::time::{Duration, Instant};
@@ -150,11 +150,14 @@ impl Shard {
         };
         consumer.dirty = true;
         let seq = ack.stream_seq;
+        let mut finished = Vec::new();
         match &kind {
-            AckKind::Ack | AckKind::Next(_) => consumer.ack(seq),
+            AckKind::Ack | AckKind::Next(_) => finished = consumer.ack(seq),
             AckKind::Term => {
                 consumer.last_ack_ns = super::now_ns();
-                consumer.pending.remove(&seq);
+                if consumer.pending.remove(&seq).is_some() {
+                    finished.push(seq);
+                }
                 consumer.move_floor();
             }
             AckKind::InProgress => {
@@ -190,6 +193,7 @@ impl Shard {
             _ => {}
         }
         let (stream_name, name) = (ack.stream, ack.consumer);
+        retire(js, &stream_name, &finished);
         self.deliver_consumer(io, js, &stream_name, &name);
     }
 
@@ -524,6 +528,27 @@ impl Shard {
         }
         self.jetstream = Some(js);
         self.pump_jetstream(io);
+    }
+}
+
+/// Retention by acks: a work queue drops a message once it is acknowledged; an interest
+/// stream once every consumer that takes it is done with it.
+fn retire(js: &mut JetStream, stream_name: &str, acked: &[u64]) {
+    let Some(stream) = js.streams.get_mut(stream_name) else {
+        return;
+    };
+    for &seq in acked {
+        let drop = match stream.config.retention {
+            Retention::Limits => false,
+            Retention::WorkQueue => true,
+            Retention::Interest => stream
+                .consumers
+                .values()
+                .all(|c| c.done_with(seq, &stream.store)),
+        };
+        if drop {
+            stream.store.delete(seq);
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use super::{JetStream, Shard};
 use crate::auth::GLOBAL_ACCOUNT;
 use crate::jetstream::api::PubAck;
 use crate::jetstream::errors::{ApiError, ErrorId};
+use crate::jetstream::stream_config::Retention;
 use crate::runtime::Io;
 use crate::store::StoreError;
 use std::collections::{HashMap, VecDeque};
@@ -164,6 +165,11 @@ impl Shard {
         }
         if let Some(id) = msg_id {
             stream.dedupe.record(id, seq, now);
+        }
+        // An interest stream keeps a message only for the consumers there are; with none,
+        // it is acknowledged and not kept (nats-server's behaviour).
+        if stream.config.retention == Retention::Interest && stream.consumers.is_empty() {
+            stream.store.delete(seq);
         }
         stream.dedupe.last_id = msg_id.map(str::to_string);
         stream.acks.push_back(PendingAck { seq, reply });

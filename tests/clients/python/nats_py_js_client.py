@@ -235,6 +235,35 @@ async def case_key_value_history_and_watch(server):
         await nc.close()
 
 
+async def case_retention(server):
+    nc = await connect(server)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="WQ", subjects=["wq.>"], retention="workqueue")
+        for i in range(3):
+            await js.publish(f"wq.{i}", b"task")
+        psub = await js.pull_subscribe("wq.>", durable="w")
+        msgs = await psub.fetch(3, timeout=5)
+        for m in msgs[:2]:
+            await m.ack_sync()
+        info = await js.stream_info("WQ")
+        expect_eq((info.state.messages, info.state.first_seq), (1, 3), "work queue after 2 acks")
+        await js.add_stream(name="INT", subjects=["int.>"], retention="interest")
+        ack = await js.publish("int.none", b"nobody")
+        expect_eq(ack.seq, 1, "PubAck with no consumer")
+        info = await js.stream_info("INT")
+        expect_eq(info.state.messages, 0, "interest stream without consumers keeps nothing")
+        psub = await js.pull_subscribe("int.>", durable="i")
+        await js.publish("int.a", b"a")
+        await js.publish("int.b", b"b")
+        msgs = await psub.fetch(2, timeout=5)
+        await msgs[0].ack_sync()
+        info = await js.stream_info("INT")
+        expect_eq((info.state.messages, info.state.last_seq), (1, 3), "interest after one ack")
+    finally:
+        await nc.close()
+
+
 CASES = [
     ("stream_lifecycle", case_stream_lifecycle),
     ("dedupe_and_expectations", case_dedupe_and_expectations),
@@ -243,6 +272,7 @@ CASES = [
     ("pull_consumer", case_pull_consumer),
     ("push_consumer", case_push_consumer),
     ("key_value_history_and_watch", case_key_value_history_and_watch),
+    ("retention", case_retention),
 ]
 
 
