@@ -39,6 +39,7 @@ pub enum Command {
     /// Opens many idle connections and reports the server's memory per connection.
     Conns(ConnsArgs),
     /// JetStream workloads: `js pub` publishes to a stream and counts the PubAcks.
+    #[command(flatten_help = true)]
     Js(JsArgs),
     /// Draws several --hdr-out files as one latency chart, a line and a legend entry each.
     Plot(PlotArgs),
