@@ -254,6 +254,8 @@ def fmt(value, digits=3):
         return f"{value / 1e6:.2f} M"
     if abs(value) >= 1e4:
         return f"{value / 1e3:.0f} k"
+    if abs(value) >= 1e3:
+        return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 
 
@@ -340,11 +342,14 @@ def main():
                         raw.flush()
         log(f"done in {time.monotonic() - started:.0f} s; raw runs in {raw_path}")
     text = table(records, servers)
+    runs = max(len([r for r in records if (r["size"], r["server"]) == key])
+               for key in {(r["size"], r["server"]) for r in records})
+    how = ("redrawn by --tables-only from js_bench.jsonl" if opts.tables_only else
+           f"`benches/js_bench.py --runs {opts.runs} --window {opts.window}`")
     header = (f"# JetStream publish benchmark "
               f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n"
-              f"`benches/js_bench.py --runs {opts.runs} --window {opts.window}`, servers "
-              f"alternating run by run, medians; CPU = server utime+stime per million acked "
-              f"messages.\n\n")
+              f"{how}: servers alternating run by run, medians of {runs} runs per case; CPU = "
+              f"server utime+stime per million acked messages.\n\n")
     with open(os.path.join(opts.out, "js_bench.md"), "w") as f:
         f.write(header + text)
     print(text)
