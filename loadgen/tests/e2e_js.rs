@@ -137,7 +137,15 @@ fn start_nats_server() -> Option<Server> {
 /// `loadgen js pub … --json`: exit success and the last stdout line parsed.
 fn js_pub(server: &Server, size: usize) -> (bool, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["js", "pub", "--url", &server.url, "--json", "--stream", "E2E"])
+        .args([
+            "js",
+            "pub",
+            "--url",
+            &server.url,
+            "--json",
+            "--stream",
+            "E2E",
+        ])
         .args(["--subject", "e2e.js", "--msgs", &MSGS.to_string()])
         .args(["--size", &size.to_string(), "--window", &WINDOW.to_string()])
         .output()
@@ -163,15 +171,27 @@ fn assert_exact_runs(server: &Server) {
         assert_eq!(json["msgs_received"], MSGS, "run {run}: {json}");
         assert_eq!(json["seq_max"], MSGS, "run {run}: {json}");
         assert_eq!(json["latency_us"]["count"], MSGS, "run {run}: {json}");
-        for key in ["ack_errors", "stray_acks", "lost", "duplicated", "corrupted"] {
+        for key in [
+            "ack_errors",
+            "stray_acks",
+            "lost",
+            "duplicated",
+            "corrupted",
+        ] {
             assert_eq!(json[key], 0, "run {run}: {key} in {json}");
         }
         assert_eq!(json["errors"], serde_json::json!([]), "run {run}: {json}");
         let state = &json["stream_state"];
         assert_eq!(state["messages"], MSGS, "run {run}: {json}");
-        assert_eq!((&state["first_seq"], &state["last_seq"]), (&1.into(), &MSGS.into()));
+        assert_eq!(
+            (&state["first_seq"], &state["last_seq"]),
+            (&1.into(), &MSGS.into())
+        );
         let bytes = state["bytes"].as_u64().expect("stream bytes");
-        assert!(bytes >= MSGS * size as u64, "run {run}: {bytes} bytes for {json}");
+        assert!(
+            bytes >= MSGS * size as u64,
+            "run {run}: {bytes} bytes for {json}"
+        );
     }
 }
 
