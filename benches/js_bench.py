@@ -17,8 +17,9 @@ Servers:
   write, syncs every 2 minutes, like nats-server's default.
 
 Case: `loadgen js pub` (creates stream BENCH on subject js.bench, file storage, then
-publishes MSGS messages with a reply subject each and 256 PubAcks outstanding), payload 16 B
-and 1 KiB. Per run, around the loadgen run only:
+publishes MSGS messages with a reply subject each and 256 PubAcks outstanding; with
+--publishers N, N connections share them, each with its own window), payload 16 B and
+1 KiB. Per run, around the loadgen run only:
 - server CPU: utime + stime from /proc/PID/stat, per million acknowledged messages;
 - bytes written: /proc/PID/io `write_bytes` (bytes the process sent towards the block
   layer: counted when a page is dirtied, so nats-server's unsynced writes count too; a page
@@ -38,7 +39,8 @@ message <= nats-server's.
 Writes the raw runs (`js_bench.jsonl`) and the table (`js_bench.md`) to --out
 (default benches/results/). Usage:
   benches/js_bench.py [--runs 3] [--servers nats,ringmq-c1,ringmq-c2,ringmq-c1-sync2m]
-                      [--sizes 16,1024] [--window 256] [--loadgen PATH] [--ringmq PATH]
+                      [--sizes 16,1024] [--window 256] [--publishers 1] [--loadgen PATH]
+                      [--ringmq PATH]
                       [--nats-server PATH] [--store-root DIR] [--no-perf] [--out DIR]
 """
 
@@ -196,6 +198,7 @@ def run_case(size, server_name, binaries, workdir, store_root, run, opts):
         cpu_before, io_before = cpu_ticks(server.pid), proc_io(server.pid)
         args = [binaries["loadgen"], "js", "pub", "--url", f"nats://127.0.0.1:{server.port}",
                 "--msgs", str(MSGS[size]), "--size", str(size), "--window", str(opts.window),
+                "--publishers", str(opts.publishers),
                 "--stream", STREAM, "--subject", SUBJECT, "--json"]
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=RUN_TIMEOUT)
@@ -303,6 +306,8 @@ def main():
     parser.add_argument("--servers", default="nats,ringmq-c1,ringmq-c2,ringmq-c1-sync2m")
     parser.add_argument("--sizes", default="16,1024")
     parser.add_argument("--window", type=int, default=256)
+    parser.add_argument("--publishers", type=int, default=1,
+                        help="publishing connections, each with its own window")
     parser.add_argument("--loadgen", default=os.path.join(TARGET, "release", "loadgen"))
     parser.add_argument("--ringmq", default=os.path.join(TARGET, "release", "ringmq"))
     parser.add_argument("--nats-server", default="/usr/sbin/nats-server")
@@ -345,7 +350,8 @@ def main():
     runs = max(len([r for r in records if (r["size"], r["server"]) == key])
                for key in {(r["size"], r["server"]) for r in records})
     how = ("redrawn by --tables-only from js_bench.jsonl" if opts.tables_only else
-           f"`benches/js_bench.py --runs {opts.runs} --window {opts.window}`")
+           f"`benches/js_bench.py --runs {opts.runs} --window {opts.window} "
+           f"--publishers {opts.publishers}`")
     header = (f"# JetStream publish benchmark "
               f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n"
               f"{how}: servers alternating run by run, medians of {runs} runs per case; CPU = "

@@ -171,7 +171,10 @@ pub struct JsPubArgs {
     /// Payload bytes per message.
     #[arg(long, default_value_t = 16)]
     pub size: usize,
-    /// PubAcks outstanding at most: message n goes out once every message before n - WINDOW is answered.
+    /// Publishing connections, one thread each, each with its own inbox and window; they share --msgs.
+    #[arg(long, default_value_t = 1)]
+    pub publishers: usize,
+    /// PubAcks outstanding at most per publisher: message n goes out once every message before n - WINDOW is answered.
     #[arg(long, default_value_t = 256)]
     pub window: u64,
     /// Stream to delete (if it exists) and create before publishing; it is kept afterwards.
@@ -380,6 +383,9 @@ impl JsPubArgs {
         if self.msgs == 0 || self.window == 0 {
             return Err("--msgs and --window must be positive".into());
         }
+        if self.publishers == 0 || self.publishers as u64 > self.msgs {
+            return Err("--publishers must be between 1 and --msgs".into());
+        }
         if self.window > JS_WINDOW_MAX {
             return Err(format!("--window must be at most {JS_WINDOW_MAX}"));
         }
@@ -521,6 +527,7 @@ mod tests {
         };
         let args = js_pub("loadgen js pub");
         assert_eq!((args.msgs, args.size, args.window), (100_000, 16, 256));
+        assert_eq!(args.publishers, 1);
         assert_eq!(
             (args.stream.as_str(), args.subject.as_str()),
             ("LOADGEN", "loadgen.js")
@@ -529,10 +536,12 @@ mod tests {
         assert_eq!(args.validate(), Ok(()));
         let args = js_pub(
             "loadgen js pub --url nats://127.0.0.1:5000 --msgs 10 --size 1024 --window 8 \
-             --stream B --subject b.c --storage memory --hdr-out /tmp/h.txt --json",
+             --publishers 3 --stream B --subject b.c --storage memory --hdr-out /tmp/h.txt \
+             --json",
         );
         assert_eq!(args.common.url, ["nats://127.0.0.1:5000"]);
         assert_eq!((args.msgs, args.size, args.window), (10, 1024, 8));
+        assert_eq!(args.publishers, 3);
         assert_eq!((args.stream.as_str(), args.subject.as_str()), ("B", "b.c"));
         assert_eq!(args.storage, "memory");
         assert_eq!(args.hdr_out, Some(PathBuf::from("/tmp/h.txt")));
@@ -543,6 +552,8 @@ mod tests {
             "loadgen js pub --msgs 0",
             "loadgen js pub --window 0",
             "loadgen js pub --window 1048577",
+            "loadgen js pub --publishers 0",
+            "loadgen js pub --msgs 2 --publishers 3",
             "loadgen js pub --stream a.b",
             "loadgen js pub --subject a.>",
         ] {
@@ -776,8 +787,8 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), js pub 10, conns 6
+        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), js pub 11, conns 6
         // (--url, --json and --ws-compression in each), plot 3 and its files.
-        assert_eq!((flags, positionals), (16 + 13 + 10 + 6 + 3, 1));
+        assert_eq!((flags, positionals), (16 + 13 + 11 + 6 + 3, 1));
     }
 }

@@ -7,6 +7,8 @@
 //!       read → each MSG <inbox><n> is the PubAck of message n → until all are answered
 //! STREAM.INFO: the stream must hold exactly the acknowledged messages
 //! ```
+//! With `--publishers N` each of N connections (threads) publishes its share of the messages
+//! with its own inbox and its own window, so up to N × window PubAcks are outstanding.
 //! The window is a range of message numbers, not a count: message `n` goes out only once
 //! every message below `n - window` is answered, so the send times fit a ring of `window`
 //! slots whatever order the acks come in. One thread does both sides: the window bounds
@@ -14,7 +16,8 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -25,6 +28,7 @@ use crate::connection::{is_timeout, push_decimal, server_error, subscribe_line, 
 use crate::frame::Frame;
 use crate::js_api::{self, ApiClient, PubAck};
 use crate::progress::{self, Counters};
+use crate::pubsub::join;
 use crate::report::{self, Summary};
 use crate::servers::Servers;
 use crate::stamp::Clock;
@@ -132,6 +136,27 @@ impl Window {
         }
     }
 
+    /// Adds another publisher's counts (the ring and floor of `self` mean nothing after).
+    fn merge(&mut self, other: &Window) {
+        self.total += other.total;
+        self.sent += other.sent;
+        self.stored += other.stored;
+        self.refused += other.refused;
+        self.strays += other.strays;
+        self.duplicates += other.duplicates;
+        self.seq_max = self.seq_max.max(other.seq_max);
+        self.latency
+            .add(&other.latency)
+            .expect("same histogram bounds");
+        for (description, count) in &other.error_kinds {
+            if let Some(kind) = self.error_kinds.iter_mut().find(|k| &k.0 == description) {
+                kind.1 += count;
+            } else if self.error_kinds.len() < ERROR_KINDS_MAX {
+                self.error_kinds.push((description.clone(), *count));
+            }
+        }
+    }
+
     fn count_error(&mut self, description: String) {
         if let Some(kind) = self.error_kinds.iter_mut().find(|k| k.0 == description) {
             kind.1 += 1;
@@ -168,11 +193,16 @@ impl PublishTemplate {
 
 pub fn run(args: &JsPubArgs, servers: &Servers) -> Result<Summary, String> {
     args.validate()?;
-    let inbox_prefix = format!("_INBOX.loadgen{}.", std::process::id());
-    let inbox_line = subscribe_line(&format!("{inbox_prefix}*"), None, 1);
-    let mut connection = Connection::open(servers.publisher(0), &inbox_line)
-        .map_err(|e| format!("connecting: {e}"))?;
-    ApiClient::new(&mut connection, &inbox_prefix).recreate_stream(
+    let mut publishers = Vec::with_capacity(args.publishers);
+    for index in 0..args.publishers {
+        let inbox_prefix = format!("_INBOX.loadgen{}.{index}.", std::process::id());
+        let inbox_line = subscribe_line(&format!("{inbox_prefix}*"), None, 1);
+        let connection = Connection::open(servers.publisher(index), &inbox_line)
+            .map_err(|e| format!("publisher {index}: connecting: {e}"))?;
+        publishers.push((connection, inbox_prefix));
+    }
+    let (first_connection, first_inbox) = &mut publishers[0];
+    ApiClient::new(first_connection, first_inbox).recreate_stream(
         &args.stream,
         &args.subject,
         &args.storage,
@@ -180,26 +210,50 @@ pub fn run(args: &JsPubArgs, servers: &Servers) -> Result<Summary, String> {
     let clock = Clock::start();
     let counters = Arc::new(Counters::default());
     let progress = progress::start(Arc::clone(&counters));
-    let template = PublishTemplate::new(&args.subject, &inbox_prefix, args.size);
-    let mut window = Window::new(args.msgs, args.window);
+    let start = Arc::new(Barrier::new(args.publishers + 1));
+    let mut threads = Vec::with_capacity(args.publishers);
+    for (index, (mut connection, inbox_prefix)) in publishers.into_iter().enumerate() {
+        let template = PublishTemplate::new(&args.subject, &inbox_prefix, args.size);
+        let share = args.msgs / args.publishers as u64
+            + u64::from((index as u64) < args.msgs % args.publishers as u64);
+        let mut window = Window::new(share, args.window);
+        let (counters, start, stream) = (counters.clone(), start.clone(), args.stream.clone());
+        threads.push(thread::spawn(move || {
+            start.wait();
+            let outcome = publish_loop(
+                &mut connection,
+                &template,
+                &stream,
+                clock,
+                &counters,
+                &mut window,
+            );
+            (connection, inbox_prefix, window, outcome, clock.now_ns())
+        }));
+    }
     let cpu_before = report::own_cpu_sec();
     let start_ns = clock.now_ns();
-    let outcome = publish_loop(
-        &mut connection,
-        &template,
-        &args.stream,
-        clock,
-        &counters,
-        &mut window,
-    );
-    let end_ns = clock.now_ns();
+    start.wait();
+    let finished: Vec<_> = threads.into_iter().map(join).collect();
     let cpu_sec = report::own_cpu_sec() - cpu_before;
     drop(progress);
-    let state = match outcome {
-        Ok(()) => ApiClient::new(&mut connection, &inbox_prefix).stream_state(&args.stream),
-        Err(e) => Err(format!("publishing: {e}")),
+    let end_ns = finished.iter().map(|f| f.4).max().unwrap_or(start_ns);
+    let mut total = Window::new(0, 1);
+    let mut failures = Vec::new();
+    for (index, (_, _, window, outcome, _)) in finished.iter().enumerate() {
+        total.merge(window);
+        if let Err(e) = outcome {
+            failures.push(format!("publisher {index}: {e}"));
+        }
+    }
+    let state = if failures.is_empty() {
+        let (connection, inbox_prefix, ..) = finished.into_iter().next().expect("a publisher");
+        let mut connection = connection;
+        ApiClient::new(&mut connection, &inbox_prefix).stream_state(&args.stream)
+    } else {
+        Err(failures.join("; "))
     };
-    let mut summary = summarize(args, &window, &state);
+    let mut summary = summarize(args, &total, &state);
     let seconds = end_ns.saturating_sub(start_ns) as f64 / 1e9;
     (
         summary.publish_sec,
@@ -209,7 +263,7 @@ pub fn run(args: &JsPubArgs, servers: &Servers) -> Result<Summary, String> {
     summary.loadgen_cpu_sec = cpu_sec;
     summary.extra.insert(
         "acked_msgs_per_sec".into(),
-        json!(window.stored as f64 / seconds.max(1e-9)),
+        json!(total.stored as f64 / seconds.max(1e-9)),
     );
     Ok(summary)
 }
@@ -335,6 +389,7 @@ fn summarize(args: &JsPubArgs, window: &Window, state: &Result<Value, String>) -
         "subject": args.subject,
         "storage": args.storage,
         "window": args.window,
+        "publishers": args.publishers,
         "acks": window.stored,
         "ack_errors": window.refused,
         "ack_errors_by_kind": errors_by_kind,

@@ -1,5 +1,5 @@
-//! `loadgen js pub` end to end: exact ack counts and the stream's own count, twice on one
-//! server (the second run deletes and recreates the stream), against ringmq with JetStream
+//! `loadgen js pub` end to end: exact ack counts and the stream's own count, three times on
+//! one server (each run deletes and recreates the stream; the last has three publishers), against ringmq with JetStream
 //! (in this process, durable by default) and nats-server 2.9.10 `-js` (skipped, with a note
 //! on stderr, when `nats-server` is not on PATH or in /usr/sbin).
 
@@ -135,7 +135,7 @@ fn start_nats_server() -> Option<Server> {
 }
 
 /// `loadgen js pub … --json`: exit success and the last stdout line parsed.
-fn js_pub(server: &Server, size: usize) -> (bool, Value) {
+fn js_pub(server: &Server, size: usize, publishers: usize) -> (bool, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args([
             "js",
@@ -148,6 +148,7 @@ fn js_pub(server: &Server, size: usize) -> (bool, Value) {
         ])
         .args(["--subject", "e2e.js", "--msgs", &MSGS.to_string()])
         .args(["--size", &size.to_string(), "--window", &WINDOW.to_string()])
+        .args(["--publishers", &publishers.to_string()])
         .output()
         .expect("loadgen runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -159,13 +160,15 @@ fn js_pub(server: &Server, size: usize) -> (bool, Value) {
     (output.status.success(), json)
 }
 
-/// Two runs, the second over the first's stream: every message acknowledged once, with
-/// sequences 1..=MSGS, and the stream holding exactly those, payload bytes included.
+/// Three runs, each over the one before's stream, the last with three publishers: every
+/// message acknowledged once, with sequences 1..=MSGS, and the stream holding exactly
+/// those, payload bytes included.
 fn assert_exact_runs(server: &Server) {
-    for (run, size) in [(1, 16), (2, 1024)] {
-        let (success, json) = js_pub(server, size);
+    for (run, size, publishers) in [(1, 16, 1), (2, 1024, 1), (3, 100, 3)] {
+        let (success, json) = js_pub(server, size, publishers);
         assert!(success, "run {run}: {json}");
         assert_eq!(json["mode"], "js pub", "{json}");
+        assert_eq!(json["publishers"], publishers, "{json}");
         assert_eq!(json["msgs_sent"], MSGS, "run {run}: {json}");
         assert_eq!(json["acks"], MSGS, "run {run}: {json}");
         assert_eq!(json["msgs_received"], MSGS, "run {run}: {json}");
