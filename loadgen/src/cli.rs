@@ -38,6 +38,9 @@ pub enum Command {
     Reqrep(ReqrepArgs),
     /// Opens many idle connections and reports the server's memory per connection.
     Conns(ConnsArgs),
+    /// JetStream workloads: `js pub` publishes to a stream and counts the PubAcks.
+    #[command(flatten_help = true)]
+    Js(JsArgs),
     /// Draws several --hdr-out files as one latency chart, a line and a legend entry each.
     Plot(PlotArgs),
 }
@@ -144,6 +147,48 @@ pub struct ReqrepArgs {
     /// Draw the round-trip percentile spectrum (HdrHistogram style) as SVG to this file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct JsArgs {
+    #[command(subcommand)]
+    pub command: JsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JsCommand {
+    /// (Re)creates a stream, publishes --msgs with a reply subject each, --window PubAcks outstanding; every one must come back.
+    Pub(JsPubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsPubArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Messages to publish; the run fails unless each gets a PubAck without error.
+    #[arg(long, default_value_t = 100_000)]
+    pub msgs: u64,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+    /// Publishing connections, one thread each, each with its own inbox and window; they share --msgs.
+    #[arg(long, default_value_t = 1)]
+    pub publishers: usize,
+    /// PubAcks outstanding at most per publisher: message n goes out once every message before n - WINDOW is answered.
+    #[arg(long, default_value_t = 256)]
+    pub window: u64,
+    /// Stream to delete (if it exists) and create before publishing; it is kept afterwards.
+    #[arg(long, default_value = "LOADGEN")]
+    pub stream: String,
+    /// The stream's one subject, which every message is published to.
+    #[arg(long, default_value = "loadgen.js")]
+    pub subject: String,
+    /// The stream's storage: file or memory.
+    #[arg(long, default_value = "file", value_parser = ["file", "memory"])]
+    pub storage: String,
+    /// Write the PubAck latency distribution (HdrHistogram percentile text) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +378,33 @@ impl ReqrepArgs {
     }
 }
 
+impl JsPubArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.msgs == 0 || self.window == 0 {
+            return Err("--msgs and --window must be positive".into());
+        }
+        if self.publishers == 0 || self.publishers as u64 > self.msgs {
+            return Err("--publishers must be between 1 and --msgs".into());
+        }
+        if self.window > JS_WINDOW_MAX {
+            return Err(format!("--window must be at most {JS_WINDOW_MAX}"));
+        }
+        let bad_name = self.stream.is_empty()
+            || self
+                .stream
+                .bytes()
+                .any(|b| b <= b' ' || matches!(b, b'.' | b'*' | b'>' | b'/' | b'\\'));
+        if bad_name {
+            return Err(format!("--stream {:?} is not a stream name", self.stream));
+        }
+        validate_subject(&self.subject)
+    }
+}
+
+/// Largest `--window`: the send-time ring holds one slot per outstanding PubAck, and no
+/// server keeps more than this many publishes of one connection in flight usefully.
+pub const JS_WINDOW_MAX: u64 = 1 << 20;
+
 fn validate_subject(subject: &str) -> Result<(), String> {
     let bad = subject.is_empty()
         || subject.bytes().any(|b| b <= b' ' || b == b'*' || b == b'>')
@@ -443,6 +515,50 @@ mod tests {
         };
         assert_eq!((args.count, args.subs_per_conn), (10_000, 2));
         assert_eq!(args.server_pid, Some(42));
+    }
+
+    #[test]
+    fn js_pub_flags_parse_and_validate() {
+        let js_pub = |line: &str| match parse(line).unwrap().command {
+            Command::Js(JsArgs {
+                command: JsCommand::Pub(args),
+            }) => args,
+            _ => panic!("not js pub"),
+        };
+        let args = js_pub("loadgen js pub");
+        assert_eq!((args.msgs, args.size, args.window), (100_000, 16, 256));
+        assert_eq!(args.publishers, 1);
+        assert_eq!(
+            (args.stream.as_str(), args.subject.as_str()),
+            ("LOADGEN", "loadgen.js")
+        );
+        assert_eq!((args.storage.as_str(), &args.hdr_out), ("file", &None));
+        assert_eq!(args.validate(), Ok(()));
+        let args = js_pub(
+            "loadgen js pub --url nats://127.0.0.1:5000 --msgs 10 --size 1024 --window 8 \
+             --publishers 3 --stream B --subject b.c --storage memory --hdr-out /tmp/h.txt \
+             --json",
+        );
+        assert_eq!(args.common.url, ["nats://127.0.0.1:5000"]);
+        assert_eq!((args.msgs, args.size, args.window), (10, 1024, 8));
+        assert_eq!(args.publishers, 3);
+        assert_eq!((args.stream.as_str(), args.subject.as_str()), ("B", "b.c"));
+        assert_eq!(args.storage, "memory");
+        assert_eq!(args.hdr_out, Some(PathBuf::from("/tmp/h.txt")));
+        assert!(args.common.json);
+        assert!(parse("loadgen js pub --storage disk").is_err());
+        assert!(parse("loadgen js").is_err());
+        for line in [
+            "loadgen js pub --msgs 0",
+            "loadgen js pub --window 0",
+            "loadgen js pub --window 1048577",
+            "loadgen js pub --publishers 0",
+            "loadgen js pub --msgs 2 --publishers 3",
+            "loadgen js pub --stream a.b",
+            "loadgen js pub --subject a.>",
+        ] {
+            assert!(js_pub(line).validate().is_err(), "{line}");
+        }
     }
 
     #[test]
@@ -618,8 +734,26 @@ mod tests {
             "{help}"
         );
         let (mut flags, mut positionals) = (0, 0);
+        // `js` only groups its own subcommands; they are listed as `loadgen js pub`.
+        let mut subcommands = Vec::new();
         for subcommand in command.get_subcommands() {
-            let name = subcommand.get_name();
+            let nested: Vec<_> = subcommand.get_subcommands().collect();
+            if nested.is_empty() || subcommand.get_name() == "help" {
+                subcommands.push((subcommand.get_name().to_string(), subcommand));
+            } else {
+                let about = subcommand.get_about().expect("group about").to_string();
+                assert!(help.contains(&about), "{about} in\n{help}");
+                for inner in nested
+                    .into_iter()
+                    .filter(|inner| inner.get_name() != "help")
+                {
+                    let name = format!("{} {}", subcommand.get_name(), inner.get_name());
+                    subcommands.push((name, inner));
+                }
+            }
+        }
+        for (name, subcommand) in subcommands {
+            let name = name.as_str();
             let about = subcommand
                 .get_about()
                 .expect("subcommand about")
@@ -653,8 +787,8 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), conns 6 (--url, --json
-        // and --ws-compression in each), plot 3 and its files.
-        assert_eq!((flags, positionals), (16 + 13 + 6 + 3, 1));
+        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), js pub 11, conns 6
+        // (--url, --json and --ws-compression in each), plot 3 and its files.
+        assert_eq!((flags, positionals), (16 + 13 + 11 + 6 + 3, 1));
     }
 }

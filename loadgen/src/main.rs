@@ -3,7 +3,8 @@
 //! one thread per connection, so it costs less CPU per message than the server it measures.
 //!
 //! # Layout
-//! - `cli`: flags per subcommand. `pubsub`, `reqrep`, `conns`: the three workloads.
+//! - `cli`: flags per subcommand. `pubsub`, `reqrep`, `conns`, `js_pub`: the workloads.
+//! - `js_api`: the JetStream API requests `js pub` makes, and the PubAck parser.
 //! - `servers`: which of several `--url`s each connection goes to.
 //! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
 //! - `transport`: TCP or WebSocket under a connection; `ws_stream`: the upgrade and the
@@ -20,6 +21,8 @@ mod connection;
 mod conns;
 mod frame;
 mod hdr_text;
+mod js_api;
+mod js_pub;
 mod pacer;
 mod plot;
 mod progress;
@@ -38,7 +41,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, JsCommand};
 use servers::Servers;
 
 fn main() -> ExitCode {
@@ -78,6 +81,14 @@ fn run(command: &Command) -> Result<ExitCode, String> {
             });
             (summary, args.common.json, args.hdr_out.as_deref(), plot)
         }
+        Command::Js(js) => match &js.command {
+            JsCommand::Pub(args) => {
+                let servers = Servers::resolve(&args.common.url, &[], &[])?
+                    .ws_compression(args.common.ws_compression)?;
+                let summary = js_pub::run(args, &servers)?;
+                (summary, args.common.json, args.hdr_out.as_deref(), None)
+            }
+        },
         Command::Conns(args) => {
             let servers = Servers::resolve(&args.common.url, &[], &[])?
                 .ws_compression(args.common.ws_compression)?;

@@ -131,6 +131,10 @@ impl Summary {
             )?;
         }
         writeln!(out, "agg: {:>12.0} msgs/s", number("agg_msgs_per_sec"))?;
+        if let Some(rate) = json.get("acked_msgs_per_sec").and_then(Value::as_f64) {
+            // `js pub`: "received" above counts PubAcks without error.
+            writeln!(out, "acked: {rate:>10.0} msgs/s")?;
+        }
         if !latency.is_empty() {
             let l = &json["latency_us"];
             writeln!(
