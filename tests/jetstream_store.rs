@@ -444,3 +444,29 @@ fn a_full_disk_refuses_publishes_and_keeps_what_was_stored() {
     let _ = std::process::Command::new("umount").arg(&dir).status();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_stream_deleted_and_created_again_at_once_is_created() {
+    let dir = store_dir("recreate");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    publish(&mut c, 1, 3);
+    let body = r#"{"name":"S","subjects":["s.>"]}"#;
+    // Both requests in one write: the create arrives while the old files are removed.
+    c.send(
+        format!(
+            "PUB $JS.API.STREAM.DELETE.S _INBOX.t 0\r\n\r\nPUB $JS.API.STREAM.CREATE.S _INBOX.t {}\r\n{body}\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let deleted = json(&next_payload(&mut c));
+    assert_eq!(deleted["success"], true, "{deleted}");
+    let created = json(&next_payload(&mut c));
+    assert_eq!(created["did_create"], true, "{created}");
+    assert_eq!(created["state"]["messages"], 0, "{created}");
+    publish(&mut c, 1, 1);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,6 +38,14 @@ impl Shard {
         let Some(reply) = msg.reply.clone().filter(|r| !r.is_empty()) else {
             return;
         };
+        if let ApiRequest::StreamCreate { stream } = &request {
+            if js.streams.get(stream).is_some_and(|s| s.deleting) {
+                // The old stream's files are still being removed and the new one would
+                // share their directory: answered once they are gone.
+                js.deferred.push(msg.clone());
+                return;
+            }
+        }
         let body = &msg.payload[..];
         let response = match request {
             ApiRequest::AccountInfo => Some(account_info(js)),
@@ -118,13 +126,6 @@ impl Shard {
         }
         if let Some(error) = overlap(js, name, &config) {
             return Response::error(kind, error);
-        }
-        if js.streams.get(name).is_some_and(|s| s.deleting) {
-            // The old files are still being removed: the new stream would share its directory.
-            return Response::error(
-                kind,
-                ApiError::text(ErrorId::StreamStoreFailed, "stream is being deleted"),
-            );
         }
         let created_ns = super::now_ns();
         let mut store = StreamStore::create(js.shared.store_config(&config));

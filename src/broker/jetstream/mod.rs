@@ -50,6 +50,8 @@ pub(super) struct JetStream {
     tick_armed: bool,
     /// Seeds ephemeral consumer names.
     name_seed: u64,
+    /// Creates of a stream whose namesake is still being deleted, answered after.
+    deferred: Vec<InternalMsg>,
     streams: BTreeMap<String, Stream>,
     /// Internal subscription slot → the stream it feeds.
     by_sub: HashMap<usize, String>,
@@ -94,6 +96,7 @@ impl JetStream {
             deliver_soon: Vec::new(),
             tick_armed: false,
             name_seed: seed | 1,
+            deferred: Vec::new(),
             streams: BTreeMap::new(),
             by_sub: HashMap::new(),
             by_id: HashMap::new(),
@@ -278,6 +281,14 @@ impl Shard {
             if gone {
                 if let Some(stream) = js.streams.remove(name) {
                     js.by_id.remove(&stream.id);
+                }
+                let (now, later): (Vec<InternalMsg>, Vec<InternalMsg>) =
+                    std::mem::take(&mut js.deferred)
+                        .into_iter()
+                        .partition(|m| m.subject.ends_with(&format!(".STREAM.CREATE.{name}")));
+                js.deferred = later;
+                for msg in now {
+                    self.jetstream_api(io, js, &msg);
                 }
                 return;
             }
