@@ -18,6 +18,7 @@ pub mod boot;
 mod consumer;
 mod delivery;
 mod executor;
+mod monitor;
 mod publish;
 
 use super::internal::InternalMsg;
