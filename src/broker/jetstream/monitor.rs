@@ -97,11 +97,12 @@ impl Shard {
     ) -> AccountDetail<Detail> {
         // nats-server names the cluster only when one is configured (ringmq also keeps a
         // dynamic name without one, for INFO).
-        let configured = self.live.config.cluster.is_some();
         let cluster = ClusterInfo {
-            name: configured
-                .then(|| self.cluster.name.clone())
-                .unwrap_or_default(),
+            name: if self.live.config.cluster.is_some() {
+                self.cluster.name.clone()
+            } else {
+                String::new()
+            },
             leader: self.live.info.server_name.clone(),
         };
         let stream_detail = if options.streams {
