@@ -448,6 +448,8 @@ impl Shard {
             }
             Endpoint::Accountz => Some(Response::json(document::accountz(server_id, now))),
             Endpoint::Healthz => Some(Response::json(document::healthz())),
+            // The JetStream service lives on core 0, as this port does: no gather.
+            Endpoint::Jsz(options) => Some(self.jsz(server_id, now, options)),
             Endpoint::Varz | Endpoint::Connz(_) | Endpoint::Subsz(_) | Endpoint::Metrics => None,
         };
         match body {
@@ -612,6 +614,7 @@ impl Shard {
                     websocket_faults: self.shared.websocket_faults.load(Ordering::Relaxed),
                     connect_urls: self.connect_urls.clone(),
                     http_req_stats: host.request_counts.clone(),
+                    jetstream: self.jetstream_varz(),
                 };
                 // A dynamic cluster name may have given way to a peer's since start-up (core
                 // 0 keeps the current one, as its client INFO says).

@@ -3,6 +3,7 @@
 //! `&`, U+2028 and U+2029, Go's float text, RFC 3339 times in UTC.
 
 use super::clock::{between, go_duration, rfc3339_nanos, uptime};
+use super::jsz::JetStreamVarz;
 use super::leafz::LeafVarz;
 use super::query::SubsListing;
 use super::routez::ClusterVarz;
@@ -206,6 +207,8 @@ pub struct VarzCounters {
     /// The cluster's client URLs (`connect_urls`; empty when not clustered or alone).
     pub connect_urls: Vec<String>,
     pub http_req_stats: BTreeMap<String, u64>,
+    /// The `jetstream` section (`{}` without JetStream).
+    pub jetstream: JetStreamVarz,
 }
 
 #[derive(serde::Serialize)]
@@ -241,7 +244,7 @@ struct Varz<'a> {
     leaf: &'a LeafVarz,
     mqtt: Empty,
     websocket: &'a WebsocketVarz,
-    jetstream: Empty,
+    jetstream: &'a JetStreamVarz,
     tls_timeout: GoFloat,
     write_deadline: u64,
     start: Time,
@@ -295,7 +298,7 @@ pub fn varz(facts: &ServerFacts, counters: &VarzCounters, stats: &CoreStats) -> 
         leaf: &facts.leaf,
         mqtt: Empty {},
         websocket: &facts.websocket,
-        jetstream: Empty {},
+        jetstream: &counters.jetstream,
         tls_timeout: GoFloat(facts.tls_timeout),
         write_deadline: facts.write_deadline.as_nanos() as u64,
         start: Time(facts.start),
@@ -598,6 +601,7 @@ pub fn healthz() -> Vec<u8> {
 pub fn root_page(version: &str) -> Vec<u8> {
     let links = [
         ("varz", "General"),
+        ("jsz", "JetStream"),
         ("connz", "Connections"),
         ("accountz", "Accounts"),
         ("subsz", "Subscriptions"),

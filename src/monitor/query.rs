@@ -22,6 +22,7 @@ pub enum Endpoint {
     Subsz(SubszOptions),
     Accountz,
     Healthz,
+    Jsz(JszOptions),
     /// Ours: the /varz counters in Prometheus text format.
     Metrics,
 }
@@ -40,6 +41,7 @@ impl Endpoint {
             Endpoint::Subsz(_) => "/subsz",
             Endpoint::Accountz => "/accountz",
             Endpoint::Healthz => "/healthz",
+            Endpoint::Jsz(_) => "/jsz",
             Endpoint::Metrics => "/metrics",
         }
     }
@@ -58,6 +60,30 @@ pub struct Refusal {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeafzOptions {
     pub subs: bool,
+    pub account: String,
+}
+
+/// /jsz options, with nats-server's implications applied (`consumers` implies `streams`,
+/// which implies `accounts`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JszOptions {
+    /// List the JetStream accounts (`account_details`).
+    pub accounts: bool,
+    /// List each account's streams (`stream_detail`).
+    pub streams: bool,
+    /// List each stream's consumers (`consumer_detail`).
+    pub consumers: bool,
+    /// Include stream and consumer configurations.
+    pub config: bool,
+    /// Answer only if this server leads the meta group (a standalone server always does;
+    /// without JetStream: 400 "filtered response: not leader").
+    pub leader_only: bool,
+    /// Accounts skipped (in name order) and listed at most. nats-server panics on a
+    /// negative offset or limit while listing accounts and drops the connection; ringmq
+    /// reads a negative offset as 0 and a limit of 0 or less as the default.
+    pub offset: usize,
+    pub limit: usize,
+    /// `acc`: that account's details alone, whatever `accounts` says (when it exists).
     pub account: String,
 }
 
@@ -187,6 +213,7 @@ pub fn route(path: &str, query: &str) -> Result<Endpoint, Refusal> {
             Endpoint::Subsz(subsz_options(query).map_err(|text| bad(text, Some("/subsz")))?)
         }
         "/accountz" => Endpoint::Accountz,
+        "/jsz" => Endpoint::Jsz(jsz_options(query).map_err(|text| bad(text, Some("/jsz")))?),
         "/healthz" => {
             for flag in ["js-enabled", "js-enabled-only", "js-server-only"] {
                 parse_bool(query, flag).map_err(|text| bad(text, Some("/healthz")))?;
@@ -242,6 +269,32 @@ fn connz_options(query: &str) -> Result<ConnzOptions, String> {
         user: query_value(query, "user"),
         account: query_value(query, "acc"),
         mqtt_client: query_value(query, "mqtt_client"),
+    })
+}
+
+fn jsz_options(query: &str) -> Result<JszOptions, String> {
+    // Decoded in nats-server's order, so the first bad parameter is the one reported.
+    let accounts = parse_bool(query, "accounts")?;
+    let streams = parse_bool(query, "streams")?;
+    let consumers = parse_bool(query, "consumers")?;
+    let config = parse_bool(query, "config")?;
+    let offset = parse_int(query, "offset")?;
+    let limit = parse_int(query, "limit")?;
+    let leader_only = parse_bool(query, "leader-only")?;
+    let streams = streams || consumers;
+    Ok(JszOptions {
+        accounts: accounts || streams,
+        streams,
+        consumers,
+        config,
+        leader_only,
+        offset: usize::try_from(offset.max(0)).unwrap_or(usize::MAX),
+        limit: if limit <= 0 {
+            DEFAULT_LIST_SIZE
+        } else {
+            usize::try_from(limit).unwrap_or(usize::MAX)
+        },
+        account: query_value(query, "acc"),
     })
 }
 
@@ -483,6 +536,36 @@ mod tests {
     }
 
     #[test]
+    fn jsz_options_imply_and_refuse_as_nats_server() {
+        let Endpoint::Jsz(options) = route("/jsz", "consumers=1&acc=A&offset=2&limit=-5").unwrap()
+        else {
+            panic!("jsz");
+        };
+        assert!(options.accounts && options.streams && options.consumers);
+        assert!(!options.config && !options.leader_only);
+        assert_eq!((options.offset, options.limit), (2, DEFAULT_LIST_SIZE));
+        assert_eq!(options.account, "A");
+        let Endpoint::Jsz(options) = route("/jsz", "streams=true&leader-only=t").unwrap() else {
+            panic!("jsz");
+        };
+        assert!(options.accounts && options.streams && !options.consumers);
+        assert!(options.leader_only);
+        assert_eq!(
+            refusal_text("/jsz", "limit=x&accounts=yes"),
+            (
+                400,
+                "Error decoding boolean for 'accounts': strconv.ParseBool: parsing \"yes\": \
+                 invalid syntax"
+                    .into()
+            )
+        );
+        assert_eq!(
+            route("/jsz", "offset=x").unwrap_err().counted_as,
+            Some("/jsz")
+        );
+    }
+
+    #[test]
     fn unknown_paths_are_not_found() {
         for path in ["/nope", "/varz/", "/VARZ", "/stacksz"] {
             assert_eq!(refusal_text(path, "").0, 404, "{path}");
@@ -495,6 +578,7 @@ mod tests {
             ("/leafz", "/leafz"),
             ("/accountz", "/accountz"),
             ("/healthz", "/healthz"),
+            ("/jsz", "/jsz"),
             ("/metrics", "/metrics"),
         ] {
             assert_eq!(route(path, "").unwrap().stats_key(), key);

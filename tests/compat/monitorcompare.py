@@ -12,7 +12,9 @@ its client), fetches every endpoint from both, and compares per document:
 
 A second round starts each server as a leaf node hub (`leafnodes { port: -1 }`) with a
 nats-server leaf connected to it, and compares LEAF_ENDPOINTS the same way; a third
-starts each as a cluster node with a nats-server peer routed to it (CLUSTER_ENDPOINTS).
+starts each as a cluster node with a nats-server peer routed to it (CLUSTER_ENDPOINTS);
+a fourth starts each with JetStream on a fresh store, makes streams, consumers and
+messages (JS_TRAFFIC) and compares JS_ENDPOINTS.
 
 Values are not compared (ids, times and counts of internal subscriptions differ); the
 Rust integration tests (`tests/monitoring.rs`) check values exactly. Known deliberate
@@ -53,10 +55,14 @@ ENDPOINTS = [
     "/leafz",
     "/gatewayz",
     "/accountz",
+    "/jsz",
+    "/jsz?accounts=true&streams=true&consumers=true&config=true",
+    "/jsz?leader-only=true",
     "/connz?sort=bogus",
     "/connz?sort=stop",
     "/connz?limit=x",
     "/subsz?test=a.*",
+    "/jsz?accounts=x",
     "/nope",
 ]
 
@@ -80,6 +86,39 @@ CLUSTER_ENDPOINTS = [
     "/routez?subs=1",
     "/routez?subs=x",
     "/connz",
+]
+
+# Fetched from each server started with JetStream (`-js -sd DIR`), after JS_TRAFFIC.
+JS_ENDPOINTS = [
+    "/varz",
+    "/jsz",
+    "/jsz?accounts=true",
+    "/jsz?streams=true",
+    "/jsz?consumers=true",
+    "/jsz?consumers=true&config=true",
+    "/jsz?acc=$G",
+    "/jsz?acc=NONE",
+    "/jsz?accounts=1&offset=1",
+    "/jsz?accounts=1&limit=1",
+    "/jsz?leader-only=true",
+    "/jsz?limit=x",
+]
+
+# (subject, body) requests for the JetStream round, each answered before the next: a file
+# and a memory stream, messages in both, a pull consumer with one message pulled, a push
+# consumer, and an API error.
+JS_TRAFFIC = [
+    ("$JS.API.STREAM.CREATE.ORDERS", '{"name":"ORDERS","subjects":["orders.>"]}'),
+    ("$JS.API.STREAM.CREATE.MEM", '{"name":"MEM","subjects":["mem.>"],"storage":"memory"}'),
+    ("orders.new", "one"),
+    ("orders.new", "two"),
+    ("mem.x", "abc"),
+    ("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.PULL",
+     '{"stream_name":"ORDERS","config":{"durable_name":"PULL","ack_policy":"explicit"}}'),
+    ("$JS.API.CONSUMER.MSG.NEXT.ORDERS.PULL", "1"),
+    ("$JS.API.CONSUMER.DURABLE.CREATE.MEM.PUSH",
+     '{"stream_name":"MEM","config":{"durable_name":"PUSH","deliver_subject":"push.here"}}'),
+    ("$JS.API.STREAM.INFO.NONE", ""),
 ]
 
 # (endpoint, start of a difference) that are by design, with the reason.
@@ -379,6 +418,27 @@ def cluster_round(nats_server, node_commands):
     return answers
 
 
+def jetstream_round(commands, workdir):
+    """Each server with JetStream on a fresh store, JS_TRAFFIC answered; the JS_ENDPOINTS
+    answers of each."""
+    import jsclient
+    answers = []
+    for name, command in commands:
+        store = os.path.join(workdir, "store-" + name)
+        server = Server(name + " with JetStream", command + ["-js", "-sd", store])
+        try:
+            client = jsclient.Client(server.client_port)
+            for subject, body in JS_TRAFFIC:
+                if not client.request(subject, body, any_subject=True):
+                    sys.exit("%s: no answer to %s" % (name, subject))
+            wait_for(server.http_port, "/jsz", lambda doc: doc["messages"] == 3)
+            answers.append([fetch(server.http_port, path) for path in JS_ENDPOINTS])
+            client.close()
+        finally:
+            server.stop()
+    return answers
+
+
 def wait_for(port, path, settled):
     deadline = time.monotonic() + STEP_DEADLINE
     while True:
@@ -422,8 +482,15 @@ def main():
     more_unexpected, more_known = compare_all(CLUSTER_ENDPOINTS, cluster_answers)
     unexpected += more_unexpected
     known_count += more_known
+    print("-- with JetStream")
+    with tempfile.TemporaryDirectory() as workdir:
+        js_answers = jetstream_round(hubs, workdir)
+    more_unexpected, more_known = compare_all(JS_ENDPOINTS, js_answers)
+    unexpected += more_unexpected
+    known_count += more_known
+    total = len(ENDPOINTS) + len(LEAF_ENDPOINTS) + len(CLUSTER_ENDPOINTS) + len(JS_ENDPOINTS)
     print("%d endpoints, %d with unexpected differences, %d known differences"
-          % (len(ENDPOINTS) + len(LEAF_ENDPOINTS) + len(CLUSTER_ENDPOINTS), unexpected,
+          % (total, unexpected,
              known_count))
     return 1 if unexpected else 0
 

@@ -19,6 +19,7 @@ mod consumer;
 mod consumer_store;
 mod delivery;
 mod executor;
+mod monitor;
 mod publish;
 
 use super::internal::InternalMsg;
