@@ -9,7 +9,7 @@
 mod common;
 
 use common::http::{get, get_json, wait_json};
-use common::{Flavor, Opts, RawClient, Server};
+use common::{Opts, RawClient, Server};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -327,12 +327,8 @@ fn jsz_counts_streams_consumers_messages_and_bytes() {
         )["num_ack_pending"]
             == 1
     });
-    // A pull request is not an API request for nats-server (the consumer answers it and
-    // never counts it); ringmq's service counts it so far (reported as a bug).
-    let api_total: u64 = match server.flavor {
-        Flavor::NatsServer => 4,
-        Flavor::Ringmq => 5,
-    };
+    // A pull request is not an API request (the consumer answers it and never counts it).
+    let api_total: u64 = 4;
     assert_eq!(pulled["api"]["total"], api_total);
     let orders = named(&pulled["account_details"][0]["stream_detail"], "ORDERS");
     let d1 = named(&orders["consumer_detail"], "D1");

@@ -78,8 +78,9 @@ impl Shard {
                 Some(delivery::consumer_listing(js, &stream, false, body))
             }
             ApiRequest::MsgNext { stream, consumer } => {
+                // The consumer's business, not an API call: nats-server does not count it.
                 self.pull_request(io, js, &stream, &consumer, body, &reply);
-                None
+                return;
             }
         };
         // Counted after the answer, as nats-server counts (INFO does not count itself).
