@@ -470,3 +470,33 @@ fn a_stream_deleted_and_created_again_at_once_is_created() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_idle_ephemeral_consumer_is_removed_after_its_inactive_threshold() {
+    let dir = store_dir("inactive");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    let created = json(&request(
+        &mut c,
+        "$JS.API.CONSUMER.CREATE.S",
+        r#"{"stream_name":"S","config":{"ack_policy":"explicit","inactive_threshold":300000000}}"#,
+    ));
+    let name = created["name"].as_str().expect("a name").to_string();
+    let info_subject = format!("$JS.API.CONSUMER.INFO.S.{name}");
+    assert_eq!(
+        json(&request(&mut c, &info_subject, ""))["name"],
+        name.as_str()
+    );
+    let deadline = Instant::now() + REPLY;
+    loop {
+        let info = json(&request(&mut c, &info_subject, ""));
+        if info["error"]["err_code"] == 10014 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still there: {info}");
+        std::thread::sleep(Duration::from_millis(50)); // poll interval of a deadline wait
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

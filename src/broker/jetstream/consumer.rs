@@ -64,6 +64,9 @@ pub(super) struct Consumer {
     pub dirty: bool,
     /// Numbers its file among the stream's consumers.
     pub slot: u32,
+    /// The last sign of a client: a pull request, an ack, or a subscriber on the deliver
+    /// subject (an ephemeral is removed after `inactive_threshold` without one).
+    pub last_active: Instant,
 }
 
 impl Consumer {
@@ -119,6 +122,7 @@ impl Consumer {
             push_bound: false,
             dirty: false,
             slot: 0,
+            last_active: now,
         }
     }
 
@@ -142,6 +146,7 @@ impl Consumer {
             push_bound: false,
             dirty: false,
             slot: 0,
+            last_active: now,
         }
     }
 
@@ -297,6 +302,16 @@ impl Consumer {
             num_pending: self.num_pending(store),
             push_bound: self.config.is_push() && self.push_bound,
         }
+    }
+
+    /// An ephemeral consumer nobody used for its `inactive_threshold`.
+    pub fn abandoned(&self, now: Instant) -> bool {
+        let threshold = self.config.inactive_threshold;
+        self.config.durable_name.is_empty()
+            && threshold > 0
+            && self.waiting.is_empty()
+            && !(self.config.is_push() && self.push_bound)
+            && now.duration_since(self.last_active) >= Duration::from_nanos(threshold as u64)
     }
 
     /// A pull request as it waits.

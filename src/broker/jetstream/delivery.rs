@@ -130,6 +130,7 @@ impl Shard {
         }
         let waiting = Consumer::waiting_from(&request, reply.to_string(), io.now());
         consumer.waiting.push_back(waiting);
+        consumer.last_active = io.now();
         self.deliver_consumer(io, js, stream_name, name);
     }
 
@@ -149,6 +150,7 @@ impl Shard {
             return;
         };
         consumer.dirty = true;
+        consumer.last_active = now;
         let seq = ack.stream_seq;
         let mut finished = Vec::new();
         match &kind {
@@ -455,6 +457,7 @@ impl Shard {
             }
             let dir = js.shared.streams_dir.join(stream_name);
             let file_stream = stream.config.storage != Some(Storage::Memory);
+            stream.consumers.retain(|_, c| !c.abandoned(now));
             for consumer in stream.consumers.values_mut() {
                 if consumer.dirty && file_stream && consumer_store::persisted(&consumer.config) {
                     consumer_store::queue_write(&mut stream.io, &dir, consumer.slot, consumer);
