@@ -209,13 +209,8 @@ async function casePushConsumers(server) {
 
     // Ordered consumers (ephemeral, acks none): push and pull, each sees all four in order.
     const expected = [["events.a", "before"], ["events.b", "one"], ["events.c", "two"], ["events.b", "three"]];
-    // RINGMQ BUG (skipped against ringmq only): the ordered push consumer is created with
-    // `filter_subject: ">"` on a stream of `events.>`; nats-server 2.9.10 accepts a wildcard
-    // filter wider than a stream subject, ringmq answers 10093 "consumer filter subject is
-    // not a valid subset of the interest subjects" (src/jetstream/consumer_config.rs checks
-    // only that the filter is a subset of a stream subject).
-    const kinds = server.isNatsServer ? ["push", "pull"] : ["pull"];
-    for (const kind of kinds) {
+    // The ordered push consumer asks for `filter_subject: ">"` on a stream of `events.>`.
+    for (const kind of ["push", "pull"]) {
       const consumer = kind === "push" ? await js.consumers.getPushConsumer("EVENTS") : await js.consumers.get("EVENTS");
       const messages = await consumer.consume();
       const it = iter(messages);
