@@ -1,9 +1,10 @@
 //! The Rust NATS client's JetStream and key-value APIs (async-nats `jetstream`, `kv`) end to
 //! end against a server started with `-js -sd DIR`: streams with their exact PubAcks and
 //! de-duplication, a pull consumer (fetch, ack, nak and the redelivery with its delivery
-//! count, the consumer's counts), a durable push consumer, and a key-value bucket (put, get,
-//! update at a revision, delete, history, keys, a watch that sees one update). The same
-//! cases as nats-py's in tests/clients/python/nats_py_js_client.py.
+//! count, the consumer's counts), a durable push consumer, ordered push and pull consumers,
+//! and a key-value bucket (put, get, update at a revision, delete, history, keys, a watch
+//! that sees one update). The same cases as nats-py's in
+//! tests/clients/python/nats_py_js_client.py.
 //!
 //! Runs against ringmq with `--cores 2`: the publisher and the consumer are separate
 //! connections, so they land on different cores and every delivery crosses between them.
@@ -419,6 +420,90 @@ async fn push_consumer_durable_in_order() {
         (4, 4, 0, 0, 0)
     );
     assert!(info.push_bound, "the deliver subject has a subscriber");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_consumers_push_and_pull() {
+    let server = start("ordered");
+    let publisher = context(&server).await;
+    let reader = context(&server).await;
+
+    let stream = reader
+        .create_stream(stream::Config {
+            name: "FEED".into(),
+            subjects: vec!["feed.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+    let published = [("feed.a", "1"), ("feed.b", "2"), ("feed.a", "3")];
+    for (subject, body) in published {
+        publisher
+            .publish(subject, body.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck");
+    }
+    let expected: Vec<(String, String)> = published
+        .iter()
+        .chain([("feed.c", "4")].iter())
+        .map(|(s, b)| (s.to_string(), b.to_string()))
+        .collect();
+    let as_pair = |m: &async_nats::Message| {
+        (
+            m.subject.to_string(),
+            String::from_utf8(m.payload.to_vec()).expect("UTF-8"),
+        )
+    };
+
+    // Ordered consumers are ephemeral, ack none, flow control and heartbeats on (push) or
+    // pull requests with expiry (pull); each sees the stored three, then a live one.
+    let mut push = stream
+        .create_consumer(push::OrderedConfig {
+            deliver_subject: reader.client().new_inbox(),
+            ..Default::default()
+        })
+        .await
+        .expect("create ordered push consumer")
+        .messages()
+        .await
+        .expect("ordered push messages");
+    let mut pull = stream
+        .create_consumer(pull::OrderedConfig::default())
+        .await
+        .expect("create ordered pull consumer")
+        .messages()
+        .await
+        .expect("ordered pull messages");
+    let mut seen_push = Vec::new();
+    let mut seen_pull = Vec::new();
+    for _ in 0..3 {
+        seen_push.push(as_pair(
+            &next(&mut push, "ordered push").await.expect("a delivery"),
+        ));
+        seen_pull.push(as_pair(
+            &next(&mut pull, "ordered pull").await.expect("a delivery"),
+        ));
+    }
+    publisher
+        .publish("feed.c", "4".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("PubAck");
+    seen_push.push(as_pair(
+        &next(&mut push, "ordered push live")
+            .await
+            .expect("a delivery"),
+    ));
+    seen_pull.push(as_pair(
+        &next(&mut pull, "ordered pull live")
+            .await
+            .expect("a delivery"),
+    ));
+    assert_eq!(seen_push, expected, "ordered push consumer");
+    assert_eq!(seen_pull, expected, "ordered pull consumer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
