@@ -2,10 +2,10 @@
 # Real NATS clients against ringmq: the Python client (nats-py, from PyPI, in a venv; core,
 # WebSocket, and its JetStream and key-value APIs) and
 # the JavaScript client (@nats-io/transport-node over TCP, @nats-io/nats-core's wsconnect
-# over WebSocket, from npm) each run the scripts in
+# over WebSocket, @nats-io/jetstream and @nats-io/kv, from npm) each run the scripts in
 # tests/clients/, which start their own server on a free loopback port and exit non-zero
 # on any mismatch. The Rust client (async-nats) runs in `cargo test` as
-# tests/client_async_nats.rs.
+# tests/client_async_nats.rs and tests/client_async_nats_js.rs.
 #
 # Usage: .ci/clients.sh [--server-bin PATH] [--repeat N]
 #   --server-bin PATH  server to test (default: target/release/ringmq, built here);
@@ -110,6 +110,7 @@ run_client python-websocket "$VENV/bin/python" tests/clients/python/nats_py_ws_c
 run_client python-jetstream "$VENV/bin/python" tests/clients/python/nats_py_js_client.py
 run_client node node tests/clients/node/client_test.mjs
 run_client node-websocket node tests/clients/node/ws_test.mjs
+run_client node-jetstream node tests/clients/node/js_test.mjs
 echo
 echo "client scripts took $((SECONDS - start)) s"
 echo "clients: $total_passed passed, $total_failed failed"

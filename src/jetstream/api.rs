@@ -34,11 +34,16 @@ pub mod types {
     pub const CONSUMER_LIST: &str = "io.nats.jetstream.api.v1.consumer_list_response";
 }
 
+/// An optional request body: empty, or JSON `null` (what async-nats sends for `STREAM.INFO`:
+/// `serde_json` of `()`; Go's `json.Unmarshal` of `null` leaves the request zero, so
+/// nats-server answers it as an empty one), is the default request.
 fn parse_opt<'a, T: Default + Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|_| ApiError::new(ErrorId::InvalidJSON))
+    serde_json::from_slice::<Option<T>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|_| ApiError::new(ErrorId::InvalidJSON))
 }
 
 /// `STREAM.INFO` body (optional).

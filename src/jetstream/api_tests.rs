@@ -327,4 +327,11 @@ fn request_bodies() {
         })
     );
     assert_eq!(ListRequest::parse(b"{").unwrap_err().err_code, 10025);
+    // JSON null, async-nats's body for STREAM.INFO: the empty request, as in nats-server.
+    assert_eq!(
+        StreamInfoRequest::parse(b"null"),
+        Ok(StreamInfoRequest::default())
+    );
+    assert_eq!(ListRequest::parse(b"null"), Ok(ListRequest::default()));
+    assert_eq!(MsgGetRequest::parse(b"null").unwrap_err().err_code, 10003);
 }

@@ -338,11 +338,16 @@ impl ConsumerConfig {
                 return Err(e(ErrorId::ConsumerMaxRequestExpiresToSmall));
             }
         }
-        if !self.filter_subject.is_empty()
+        // As nats-server 2.9.10: the filter lies within a stream subject, or, when it has a
+        // wildcard, takes in a whole stream subject (`>` on a stream of `events.>`, what the
+        // JavaScript client's ordered consumers ask for).
+        let filter = self.filter_subject.as_str();
+        let wildcard = filter.split('.').any(|t| t == "*" || t == ">");
+        if !filter.is_empty()
             && !stream
                 .subjects
                 .iter()
-                .any(|s| subset_match(&self.filter_subject, s))
+                .any(|s| subset_match(filter, s) || (wildcard && subset_match(s, filter)))
         {
             return Err(e(ErrorId::ConsumerFilterNotSubset));
         }

@@ -24,6 +24,18 @@ fn named(c: &str) -> CreateForm {
 }
 
 #[test]
+fn wildcard_filters_wider_than_the_stream() {
+    // nats-server 2.9.10 takes a wildcard filter that covers a whole stream subject: `>` and
+    // `*.>` on `orders.>` (the JavaScript client's ordered consumers ask for `>`).
+    for filter in [">", "*.>", "orders.>", "orders.*"] {
+        let body =
+            format!(r#"{{"stream_name":"ORDERS","config":{{"filter_subject":"{filter}"}}}}"#);
+        let created = create(named("W"), &body);
+        assert!(created.is_ok(), "filter {filter}: {created:?}");
+    }
+}
+
+#[test]
 fn configs_echoed_as_2_9_10() {
     // The `config` members of nats-server 2.9.10's consumer_create_response (jscompare.py
     // rows consumer_create_forms / consumer_create_push, and spec §A.7).
@@ -106,6 +118,12 @@ fn errors_as_2_9_10() {
         (
             f.clone(),
             r#"{"filter_subject":"other"}"#,
+            r#"{"code":400,"err_code":10093,"description":"consumer filter subject is not a valid subset of the interest subjects"}"#,
+        ),
+        (
+            // A wildcard filter that neither lies within nor takes in `orders.>`.
+            f.clone(),
+            r#"{"filter_subject":"*.a"}"#,
             r#"{"code":400,"err_code":10093,"description":"consumer filter subject is not a valid subset of the interest subjects"}"#,
         ),
         (

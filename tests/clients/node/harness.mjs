@@ -116,11 +116,11 @@ export class ServerProcess {
   }
 
   /**
-   * Starts with the client port `port` (-1: the server picks a free one), and with
-   * `websocket: { compression }` a `websocket {}` block, and waits until every port
-   * accepts.
+   * Starts with the client port `port` (-1: the server picks a free one), with
+   * `websocket: { compression }` a `websocket {}` block, and with `args` more arguments
+   * both servers take (`-js -sd DIR`), and waits until every port accepts.
    */
-  async start({ port = -1, websocket = null } = {}) {
+  async start({ port = -1, websocket = null, args: extra = [] } = {}) {
     this.starts += 1;
     const base = path.join(this.workdir, `${this.name}-${this.starts}`);
     this.logPath = `${base}.log`;
@@ -129,7 +129,7 @@ export class ServerProcess {
       writeFileSync(`${base}.conf`, websocketConfig(websocket.compression));
       args.push("-c", `${base}.conf`);
     }
-    args.push("-a", "127.0.0.1", "-p", String(port));
+    args.push("-a", "127.0.0.1", "-p", String(port), ...extra);
     if (!this.isNatsServer) args.push("--cores", String(this.cores));
     const log = openSync(this.logPath, "w");
     this.child = spawn(this.binary, args, { stdio: ["ignore", log, log] });
@@ -346,10 +346,11 @@ export function packageVersion(pkg) {
 
 /**
  * Runs each of `runs` (`{ label, name, start, body }`) `repeat` times, each on a fresh server
- * started with `start` (options of `ServerProcess.start`) and logged as `name`: `body(server,
- * round)` must resolve within CASE_TIMEOUT, the server must stay up, no client error may be
- * reported, and the server must stop on SIGTERM. Prints `ok   <label> (N ms)` or `FAIL
- * <label>` with the server's log; returns the counts.
+ * started with `start` (options of `ServerProcess.start`, or a function of the server that
+ * returns them) and logged as `name`: `body(server, round)` must resolve within
+ * CASE_TIMEOUT, the server must stay up, no client error may be reported, and the server
+ * must stop on SIGTERM. Prints `ok   <label> (N ms)` or `FAIL <label>` with the server's
+ * log; returns the counts.
  */
 export async function runCases({ binary, cores, repeat, tmpPrefix, runs }) {
   const workdir = mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
@@ -362,7 +363,8 @@ export async function runCases({ binary, cores, repeat, tmpPrefix, runs }) {
         const started = Date.now();
         clientErrors.length = 0;
         try {
-          await server.start(start);
+          // A function gives each run its own options (a fresh JetStream store directory).
+          await server.start(typeof start === "function" ? start(server) : start);
           await within(body(server, round), CASE_TIMEOUT, `case ${label}`);
           server.checkAlive("running the case");
           if (clientErrors.length) throw new Mismatch(`client reported errors: ${clientErrors}`);
