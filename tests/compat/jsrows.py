@@ -597,6 +597,21 @@ def push_delivery(port):
     return t.done()
 
 
+def empty_request_bodies(port):
+    """Requests that take no body: `null` and a non-empty object are refused (10038); an
+    empty object is fine."""
+    t = with_orders(port, 1)
+    t.create_consumer("consumer", "CONSUMER.CREATE.ORDERS.C", {"name": "C", "ack_policy": "explicit"})
+    t.api("consumer info null", "CONSUMER.INFO.ORDERS.C", b"null")
+    t.api("consumer info {}", "CONSUMER.INFO.ORDERS.C", b"{}")
+    t.api("consumer delete member", "CONSUMER.DELETE.ORDERS.C", {"x": 1})
+    t.api("stream delete null", "STREAM.DELETE.ORDERS", b"null")
+    t.api("stream info null", "STREAM.INFO.ORDERS", b"null")
+    t.api("stream names null", "STREAM.NAMES", b"null")
+    t.api("stream delete {}", "STREAM.DELETE.ORDERS", b"{}")
+    return t.done()
+
+
 # --- subjects ------------------------------------------------------------------------
 
 def unknown_api_subjects(port):
@@ -616,7 +631,8 @@ ROWS = [
     direct_get, publish_pubacks, publish_expectations, publish_limits, publish_rollup,
     consumer_create_forms, consumer_create_push, consumer_create_errors,
     consumer_create_update, consumer_info_names_list_delete, pull_batch_and_ack, pull_no_wait,
-    pull_expires, pull_bad_requests, ack_kinds, ack_next, push_delivery, unknown_api_subjects,
+    pull_expires, pull_bad_requests, ack_kinds, ack_next, push_delivery, empty_request_bodies,
+    unknown_api_subjects,
 ]
 
 # Rows where ringmq differs from 2.9.10 on purpose.

@@ -47,6 +47,19 @@ impl Shard {
             }
         }
         let body = &msg.payload[..];
+        let empty_only = match &request {
+            ApiRequest::StreamDelete { .. } => Some(types::STREAM_DELETE),
+            ApiRequest::ConsumerInfo { .. } => Some(types::CONSUMER_INFO),
+            ApiRequest::ConsumerDelete { .. } => Some(types::CONSUMER_DELETE),
+            _ => None,
+        };
+        if let Some(kind) = empty_only.filter(|_| !is_empty_request(body)) {
+            js.stats.total += 1;
+            js.stats.errors += 1;
+            let response = Response::error(kind, ApiError::new(ErrorId::NotEmptyRequest));
+            self.internal_publish(io, GLOBAL_ACCOUNT, &reply, None, b"", &response.to_json());
+            return;
+        }
         let response = match request {
             ApiRequest::AccountInfo => Some(account_info(js)),
             ApiRequest::StreamCreate { stream } => Some(self.stream_create(io, js, &stream, body)),
@@ -319,6 +332,18 @@ impl Shard {
             }
         }
     }
+}
+
+/// nats-server's `isEmptyRequest`: nothing, or a JSON object without members (`null` is
+/// not empty).
+fn is_empty_request(body: &[u8]) -> bool {
+    if body.is_empty() {
+        return true;
+    }
+    matches!(
+        serde_json::from_slice::<serde_json::Value>(body),
+        Ok(serde_json::Value::Object(map)) if map.is_empty()
+    )
 }
 
 fn account_info(js: &JetStream) -> Response {
