@@ -500,3 +500,59 @@ fn an_idle_ephemeral_consumer_is_removed_after_its_inactive_threshold() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn memory_streams_stay_within_max_memory_store() {
+    let dir = store_dir("memlimit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("js.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "jetstream {{ store_dir: \"{}\", max_memory_store: 65536 }}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(Opts {
+        args: vec!["-c".into(), conf.to_str().unwrap().into()],
+        ..Opts::default()
+    });
+    let mut c = client(&server);
+    let refused = json(&request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.BIG",
+        r#"{"name":"BIG","storage":"memory","max_bytes":131072}"#,
+    ));
+    assert_eq!(
+        refused["error"],
+        serde_json::json!({"code":500,"err_code":10028,"description":"insufficient memory resources available"}),
+        "{refused}"
+    );
+    let created = json(&request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.M",
+        r#"{"name":"M","subjects":["m.>"],"storage":"memory"}"#,
+    ));
+    assert_eq!(created["did_create"], true, "{created}");
+    let body = "y".repeat(1000);
+    let mut stored = 0u64;
+    let refusal = loop {
+        let ack = json(&request(&mut c, "m.x", &body));
+        if ack.get("error").is_some() {
+            break ack;
+        }
+        stored += 1;
+        assert!(stored < 1_000, "64 KiB never filled");
+    };
+    assert_eq!(
+        refusal["error"],
+        serde_json::json!({"code":503,"err_code":10023,"description":"insufficient resources"}),
+        "after {stored}"
+    );
+    // 1,000-byte messages (each counted with its subject and 16 bytes) until the streams
+    // hold 64 KiB or more: the one that crosses the limit is still taken.
+    assert_eq!(stored, 65_536_u64.div_ceil(1_019), "messages stored");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -141,6 +141,9 @@ impl Shard {
         if let Some(error) = overlap(js, name, &config) {
             return Response::error(kind, error);
         }
+        if let Some(error) = reservation_error(js, name, &config) {
+            return Response::error(kind, error);
+        }
         let created_ns = super::now_ns();
         let mut store = StreamStore::create(js.shared.store_config(&config));
         if config.storage != Some(Storage::Memory) {
@@ -332,6 +335,29 @@ impl Shard {
             }
         }
     }
+}
+
+/// nats-server's reservations: a stream with `max_bytes` reserves that much of the
+/// server's memory or file limit, and a stream that would take more than is left is
+/// refused (10028 / 10047).
+fn reservation_error(js: &JetStream, name: &str, config: &StreamConfig) -> Option<ApiError> {
+    if config.max_bytes <= 0 {
+        return None;
+    }
+    let memory = config.storage == Some(Storage::Memory);
+    let reserved: i64 = js
+        .streams
+        .values()
+        .filter(|s| !s.deleting && s.config.name != name)
+        .filter(|s| (s.config.storage == Some(Storage::Memory)) == memory)
+        .map(|s| s.config.max_bytes.max(0))
+        .sum();
+    let (limit, id) = if memory {
+        (js.shared.max_memory, ErrorId::MemoryResourcesExceeded)
+    } else {
+        (js.shared.max_store, ErrorId::StorageResourcesExceeded)
+    };
+    (reserved.saturating_add(config.max_bytes) > limit).then(|| ApiError::new(id))
 }
 
 /// nats-server's `isEmptyRequest`: nothing, or a JSON object without members (`null` is

@@ -7,7 +7,7 @@ use super::{JetStream, Shard};
 use crate::auth::GLOBAL_ACCOUNT;
 use crate::jetstream::api::PubAck;
 use crate::jetstream::errors::{ApiError, ErrorId};
-use crate::jetstream::stream_config::Retention;
+use crate::jetstream::stream_config::{Retention, Storage};
 use crate::runtime::Io;
 use crate::store::StoreError;
 use std::collections::{HashMap, VecDeque};
@@ -73,6 +73,23 @@ impl Shard {
         msg: &InternalMsg,
     ) {
         let domain = js.shared.domain.clone();
+        // Memory streams together stay within max_memory_store (nats-server's answer past
+        // it: 10023). Summed per publish into a memory stream only.
+        let memory_full = js
+            .streams
+            .get(name)
+            .is_some_and(|s| s.config.storage == Some(Storage::Memory))
+            && {
+                let used: u64 = js
+                    .streams
+                    .values()
+                    .filter(|s| !s.deleting && s.config.storage == Some(Storage::Memory))
+                    .map(|s| s.store.state().bytes)
+                    .sum();
+                // As nats-server: refused once the streams hold the limit or more (the message
+                // that crosses it is still taken).
+                used >= js.shared.max_memory.max(0) as u64
+            };
         let Some(stream) = js.streams.get_mut(name) else {
             return;
         };
@@ -146,6 +163,9 @@ impl Shard {
                 // nats-server 2.9.10 neither stores nor answers such a message.
                 return;
             }
+        }
+        if stream.config.storage == Some(Storage::Memory) && memory_full {
+            return refuse(self, io, ApiError::new(ErrorId::InsufficientResources));
         }
         let seq = match stream
             .store
