@@ -302,6 +302,8 @@ pub struct Decoder {
     deflated: Vec<u8>,
     inflated: Vec<u8>,
     inflated_at: usize,
+    /// Data frames started so far (a server's framing, reported per received message).
+    pub data_frames: u64,
 }
 
 impl Decoder {
@@ -315,6 +317,7 @@ impl Decoder {
             deflated: Vec::new(),
             inflated: Vec::new(),
             inflated_at: 0,
+            data_frames: 0,
         }
     }
 
@@ -379,6 +382,7 @@ impl Decoder {
     }
 
     fn start_data_frame(&mut self, head: &Head) -> Result<(), WsError> {
+        self.data_frames += 1;
         if head.opcode == OP_CONTINUATION {
             if !self.in_message {
                 return Err(WsError::UnexpectedContinuation);
