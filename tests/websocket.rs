@@ -288,6 +288,60 @@ fn browsers_get_frames_of_at_most_4096_bytes() {
     );
 }
 
+/// ringmq's bound on one server message, counted before compression
+/// (`MESSAGE_BYTES_MAX` in src/runtime/websocket.rs).
+const MESSAGE_BYTES_MAX: usize = 256 * 1024;
+
+/// A flush longer than `MESSAGE_BYTES_MAX` (here one 600,000-byte MSG) goes as several
+/// whole messages, the first ones exactly that long; compressed, each is deflated on its own
+/// (RSV1 on each, each inflating alone). nats-server sends one message per flush instead.
+#[test]
+fn a_long_flush_goes_as_messages_of_at_most_256_kib() {
+    if Flavor::from_env() == Flavor::NatsServer {
+        return;
+    }
+    let body: String = (0..600_000)
+        .map(|i| char::from(b'a' + (i % 23) as u8))
+        .collect();
+    let expected = format!("MSG big 1 {}\r\n{body}\r\nPONG\r\n", body.len());
+    for (name, block, extension) in [
+        ("long-plain", "", ""),
+        (
+            "long-deflate",
+            "compression: true",
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+        ),
+    ] {
+        let (_server, port) = start(name, block);
+        let mut client = connected(port, extension);
+        client.send(&binary(
+            format!("SUB big 1\r\nPUB big {}\r\n{body}\r\nPING\r\n", body.len()).as_bytes(),
+        ));
+        let deadline = deadline();
+        let mut stream = Vec::new();
+        let mut lengths = Vec::new();
+        while !stream.ends_with(b"PONG\r\n") {
+            let frame = client.next_frame(deadline).expect("output");
+            assert_eq!(
+                frame.first_byte & 0xbf,
+                0x82,
+                "{name}: each a whole message"
+            );
+            if frame.payload.len() > 64 {
+                let compressed = frame.first_byte & 0x40 != 0;
+                assert_eq!(compressed, !extension.is_empty(), "{name}");
+            }
+            lengths.push(frame.payload.len());
+            stream.extend_from_slice(&frame.payload);
+        }
+        assert_eq!(text(&stream), expected, "{name}");
+        // The MSG alone (600,020 bytes) is more than two messages' worth.
+        assert!(lengths.len() >= 3, "{name}: {lengths:?}");
+        assert_eq!(lengths[..2], [MESSAGE_BYTES_MAX; 2], "{name}: {lengths:?}");
+        assert!(lengths.iter().all(|&length| length <= MESSAGE_BYTES_MAX));
+    }
+}
+
 /// The `Date` header's value replaced, so answers of different seconds compare.
 fn without_date(head: &str) -> String {
     head.lines()

@@ -158,6 +158,10 @@ struct SubscriberResult {
     latency: Histogram<u64>,
     last_receive_ns: u64,
     error: Option<String>,
+    /// Reads that returned bytes (over WebSocket: the socket reads under the frames).
+    reads: u64,
+    /// WebSocket data frames received (0 over TCP).
+    ws_frames: u64,
 }
 
 /// Everything a subscriber needs to judge a message.
@@ -278,6 +282,8 @@ fn summarize(
         "headers": args.headers,
         "rate": args.rate,
         "received_per_subscriber": per_subscriber,
+        "subscriber_reads": received.iter().map(|r| r.reads).sum::<u64>(),
+        "ws_frames_received": received.iter().map(|r| r.ws_frames).sum::<u64>(),
     })
     .as_object()
     .expect("object")
@@ -405,9 +411,15 @@ fn subscribe(
         latency: report::latency_histogram(),
         last_receive_ns: 0,
         error: None,
+        reads: 0,
+        ws_frames: 0,
     };
     if let Err(e) = subscribe_loop(shared, &mut connection, plan, &mut result) {
         result.error = Some(e.to_string());
+    }
+    if let Some((frames, socket_reads)) = connection.stream.ws_counts() {
+        result.ws_frames = frames;
+        result.reads = socket_reads;
     }
     result
 }
@@ -425,6 +437,7 @@ fn subscribe_loop(
         match connection.reader.fill(&mut connection.stream) {
             Ok(0) => return Err(io::Error::other("server closed the connection")),
             Ok(_) => {
+                result.reads += 1;
                 let now_ns = clock.now_ns();
                 let mut ping = false;
                 while let Some(frame) = connection.reader.next_frame().map_err(io::Error::other)? {

@@ -47,6 +47,14 @@ impl Stream {
         }
     }
 
+    /// WebSocket only: (data frames received, socket reads that returned bytes).
+    pub fn ws_counts(&self) -> Option<(u64, u64)> {
+        match self {
+            Stream::Tcp(_) => None,
+            Stream::Ws(ws) => Some(ws.counts()),
+        }
+    }
+
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.socket().set_read_timeout(timeout)
     }

@@ -183,6 +183,7 @@ pub fn deflate_message(deflate: &mut Compress, input: &[u8], out: &mut Vec<u8>) 
 }
 
 /// Inflates one permessage-deflate message (tail stripped) into `out`, replacing it.
+#[cfg(test)]
 pub fn inflate_message(
     inflate: &mut Decompress,
     message: &mut Vec<u8>,
@@ -287,7 +288,8 @@ pub struct Step {
     pub control: Option<Control>,
 }
 
-/// Server frames → NATS bytes, across any split of the input.
+/// Server frames → NATS bytes, across any split of the input. A compressed message is
+/// gathered whole (compressed), then inflated straight into the callers' outputs.
 pub struct Decoder {
     inflate: Option<Decompress>,
     /// Payload bytes of the current data frame still to come.
@@ -298,10 +300,15 @@ pub struct Decoder {
     in_message: bool,
     /// The open message is compressed.
     compressed: bool,
-    /// The compressed message's bytes so far; and its inflated bytes not yet handed out.
+    /// The compressed message's bytes so far (its deflate tail appended once it is whole).
     deflated: Vec<u8>,
-    inflated: Vec<u8>,
-    inflated_at: usize,
+    /// The whole compressed message is being inflated, straight into the callers' output
+    /// (no buffer of the inflated message: a server may send megabytes in one message);
+    /// `deflated[deflated_at..]` is still to go in.
+    inflating: bool,
+    deflated_at: usize,
+    /// Data frames started so far (a server's framing, reported per received message).
+    pub data_frames: u64,
 }
 
 impl Decoder {
@@ -313,8 +320,9 @@ impl Decoder {
             in_message: false,
             compressed: false,
             deflated: Vec::new(),
-            inflated: Vec::new(),
-            inflated_at: 0,
+            inflating: false,
+            deflated_at: 0,
+            data_frames: 0,
         }
     }
 
@@ -323,14 +331,10 @@ impl Decoder {
     pub fn decode(&mut self, input: &[u8], out: &mut [u8]) -> Result<Step, WsError> {
         let mut step = Step::default();
         loop {
-            if self.inflated_at < self.inflated.len() {
-                let ready = &self.inflated[self.inflated_at..];
-                let count = ready.len().min(out.len() - step.written);
-                out[step.written..step.written + count].copy_from_slice(&ready[..count]);
-                step.written += count;
-                self.inflated_at += count;
+            if self.inflating {
+                step.written += self.inflate_into(&mut out[step.written..])?;
             }
-            if step.written == out.len() {
+            if self.inflating || step.written == out.len() {
                 return Ok(step);
             }
             let input_left = &input[step.consumed..];
@@ -379,6 +383,7 @@ impl Decoder {
     }
 
     fn start_data_frame(&mut self, head: &Head) -> Result<(), WsError> {
+        self.data_frames += 1;
         if head.opcode == OP_CONTINUATION {
             if !self.in_message {
                 return Err(WsError::UnexpectedContinuation);
@@ -408,10 +413,50 @@ impl Decoder {
             return Ok(());
         }
         self.compressed = false;
-        let inflate = self.inflate.as_mut().expect("compression was negotiated");
-        inflate_message(inflate, &mut self.deflated, &mut self.inflated)?;
-        self.inflated_at = 0;
+        self.inflate
+            .as_mut()
+            .expect("compression was negotiated")
+            .reset(false);
+        self.deflated.extend_from_slice(&DEFLATE_TAIL);
+        self.deflated_at = 0;
+        self.inflating = true;
         Ok(())
+    }
+
+    /// Inflates more of the whole compressed message into `out`; returns the bytes written.
+    /// `inflating` stays set while the message may have more to give (`out` was filled).
+    fn inflate_into(&mut self, out: &mut [u8]) -> Result<usize, WsError> {
+        let inflate = self.inflate.as_mut().expect("compression was negotiated");
+        let mut written = 0;
+        while written < out.len() {
+            let (in_before, out_before) = (inflate.total_in(), inflate.total_out());
+            let status = inflate
+                .decompress(
+                    &self.deflated[self.deflated_at..],
+                    &mut out[written..],
+                    FlushDecompress::Sync,
+                )
+                .map_err(|e| WsError::BadDeflate(e.to_string()))?;
+            let consumed = (inflate.total_in() - in_before) as usize;
+            let produced = (inflate.total_out() - out_before) as usize;
+            self.deflated_at += consumed;
+            written += produced;
+            if inflate.total_out() > INFLATED_BYTES_MAX as u64 {
+                return Err(WsError::BadDeflate(
+                    "message inflates past the limit".into(),
+                ));
+            }
+            let all_in = self.deflated_at == self.deflated.len();
+            // All input in and room left over: the sync flush put out everything.
+            if (all_in && written < out.len()) || status == Status::StreamEnd {
+                self.inflating = false;
+                return Ok(written);
+            }
+            if consumed == 0 && produced == 0 {
+                return Err(WsError::BadDeflate("truncated".into()));
+            }
+        }
+        Ok(written)
     }
 }
 
@@ -601,6 +646,35 @@ mod tests {
                 assert_eq!(seen, controls, "pieces of {piece}, outputs of {out_len}");
             }
         }
+    }
+
+    /// A compressed message far larger than the output (as a server flushing megabytes
+    /// sends) comes out whole, in order, output after output, and the frames after it too;
+    /// invalid deflate data is an error.
+    #[test]
+    fn a_long_compressed_message_is_inflated_output_by_output() {
+        let long: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut wire = server_frame(0xc2, &deflated(&long));
+        wire.extend(server_frame(0x82, b"PONG\r\n"));
+        let mut expected = long.clone();
+        expected.extend_from_slice(b"PONG\r\n");
+        for (piece, out_len) in [(wire.len(), 4096), (1000, 4096), (65536, 7)] {
+            let (nats, controls) = decode_all(&wire, piece, out_len, true);
+            assert_eq!(
+                nats.len(),
+                expected.len(),
+                "pieces of {piece}, outputs of {out_len}"
+            );
+            assert!(nats == expected, "pieces of {piece}, outputs of {out_len}");
+            assert!(controls.is_empty());
+        }
+        let mut decoder = Decoder::new(true);
+        let mut out = vec![0; 4096];
+        let frame = server_frame(0xc2, &[0xff; 16]);
+        let error = decoder.decode(&frame, &mut out).unwrap_err();
+        assert!(matches!(error, WsError::BadDeflate(_)), "{error:?}");
     }
 
     #[test]

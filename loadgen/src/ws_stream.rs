@@ -108,6 +108,8 @@ pub struct WsStream {
     start: usize,
     end: usize,
     closed: bool,
+    /// Socket reads that returned bytes.
+    socket_reads: u64,
 }
 
 impl WsStream {
@@ -162,6 +164,7 @@ impl WsStream {
             start: 0,
             end,
             closed: false,
+            socket_reads: 0,
         })
     }
 
@@ -177,7 +180,13 @@ impl WsStream {
             start: 0,
             end: 0,
             closed: false,
+            socket_reads: 0,
         })
+    }
+
+    /// (data frames decoded, socket reads that returned bytes) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.decoder.data_frames, self.socket_reads)
     }
 
     pub fn socket(&self) -> &TcpStream {
@@ -239,7 +248,10 @@ impl Read for WsStream {
             }
             match self.socket.read(&mut self.raw[self.end..])? {
                 0 => return Ok(0),
-                count => self.end += count,
+                count => {
+                    self.end += count;
+                    self.socket_reads += 1;
+                }
             }
         }
     }

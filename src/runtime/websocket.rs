@@ -1,7 +1,7 @@
 //! WebSocket as a transport under the handler, like TLS: frames are decoded from the
 //! receive buffers (payloads unmasked in place, handed to `on_data` without a copy), and
-//! what the handler wrote is framed at the flush, a frame per flushed run of bytes rather
-//! than per message.
+//! what the handler wrote is framed at the flush: a flushed run of bytes goes as one binary
+//! message (several past `MESSAGE_BYTES_MAX`), not a message per NATS operation.
 //!
 //! ```text
 //!   recv (provided buffer, or TLS plaintext) ─► Decoder ─► payload slices ─► on_data
@@ -31,6 +31,12 @@ const INFLATE_SCRATCH_BYTES: usize = 16 * 1024;
 const BROWSER_FRAME_BYTES: usize = 4096;
 /// A flush of at most this many bytes goes uncompressed.
 const COMPRESS_THRESHOLD: usize = 64;
+/// A flush longer than this goes out as several binary messages of at most this many bytes
+/// each (counted before compression; each compressed one deflated on its own). A turn may
+/// flush megabytes to one connection; bounded messages let the peer inflate (or, for a
+/// client that delivers whole messages, hand on) the first while the rest arrives, in a
+/// buffer of bounded size, and keep the core's deflate output scratch small.
+const MESSAGE_BYTES_MAX: usize = 256 * 1024;
 
 /// How a WebSocket connection frames (from the upgrade request and the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +129,9 @@ impl WebsocketState {
     }
 
     /// Replaces the plaintext tail of `outbound` by frames: queued pongs, then the tail as
-    /// one binary message (deflated past the threshold when negotiated; cut into 4 KiB
-    /// frames for a browser), then a queued close frame.
+    /// binary messages of at most `MESSAGE_BYTES_MAX` (each deflated on its own past the
+    /// threshold when negotiated; cut into 4 KiB frames for a browser), then a queued close
+    /// frame.
     pub(super) fn frame_output(
         &mut self,
         outbound: &mut Outbound,
@@ -142,14 +149,20 @@ impl WebsocketState {
             deflater,
             plain,
             compressed,
+            message_ends,
             ..
         } = engines;
         plain.clear();
         compressed.clear();
+        message_ends.clear();
         if compress {
-            deflater
-                .get_or_insert_with(Deflater::default)
-                .compress(outbound.tail_slices(tail), compressed);
+            let deflater = deflater.get_or_insert_with(Deflater::default);
+            deflate_messages(
+                deflater,
+                outbound.tail_slices(tail),
+                compressed,
+                message_ends,
+            );
         } else {
             for slice in outbound.tail_slices(tail) {
                 plain.extend_from_slice(slice);
@@ -164,9 +177,14 @@ impl WebsocketState {
             let browser_limit = self.settings.browser.then_some(BROWSER_FRAME_BYTES);
             if compress {
                 let limit = browser_limit.filter(|_| !self.settings.whole_compressed_frames);
-                write_fragments(outbound, pool, compressed, limit);
+                let mut start = 0;
+                for &end in message_ends.iter() {
+                    write_fragments(outbound, pool, &compressed[start..end], limit);
+                    start = end;
+                }
             } else {
-                write_messages(outbound, pool, plain, browser_limit);
+                let limit = browser_limit.unwrap_or(MESSAGE_BYTES_MAX);
+                write_messages(outbound, pool, plain, limit);
             }
         }
         if let Some(close) = self.close_frame.take() {
@@ -185,15 +203,39 @@ impl WebsocketState {
 /// most what one turn wrote to one connection; past this a larger one reallocates).
 const SCRATCH_KEEP_BYTES: usize = 4 * 1024 * 1024;
 
-/// Uncompressed output: one binary message, or (for a browser) several of at most `limit`.
-fn write_messages(
-    outbound: &mut Outbound,
-    pool: &mut ChunkPool,
-    bytes: &[u8],
-    limit: Option<usize>,
+/// Deflates the concatenated `slices` as messages of at most `MESSAGE_BYTES_MAX` input
+/// bytes each, appended to `out`; `ends` gets each message's end offset in `out`.
+fn deflate_messages<'a>(
+    deflater: &mut Deflater,
+    slices: impl Iterator<Item = &'a [u8]>,
+    out: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
 ) {
+    deflater.begin();
+    // Input bytes the current message may still take.
+    let mut room = MESSAGE_BYTES_MAX;
+    for mut slice in slices {
+        while !slice.is_empty() {
+            if room == 0 {
+                deflater.finish(out);
+                ends.push(out.len());
+                deflater.begin();
+                room = MESSAGE_BYTES_MAX;
+            }
+            let take = room.min(slice.len());
+            deflater.append(&slice[..take], out);
+            slice = &slice[take..];
+            room -= take;
+        }
+    }
+    deflater.finish(out);
+    ends.push(out.len());
+}
+
+/// Uncompressed output: binary messages of at most `limit` bytes.
+fn write_messages(outbound: &mut Outbound, pool: &mut ChunkPool, bytes: &[u8], limit: usize) {
     let mut header = [0u8; frame::MAX_HEADER_BYTES];
-    let pieces = bytes.chunks(limit.unwrap_or(bytes.len().max(1)));
+    let pieces = bytes.chunks(limit.max(1));
     for piece in pieces {
         let length =
             frame::write_header(&mut header, opcode::BINARY, true, true, false, piece.len());
@@ -230,8 +272,10 @@ pub(super) struct Engines {
     inflater: Option<Inflater>,
     /// The tail being framed.
     plain: Vec<u8>,
-    /// The tail deflated.
+    /// The tail deflated, message after message.
     compressed: Vec<u8>,
+    /// The end offset in `compressed` of each message.
+    message_ends: Vec<usize>,
     /// Inflated input lent to `on_data`.
     inflated: Vec<u8>,
 }

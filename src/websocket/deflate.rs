@@ -135,10 +135,25 @@ impl Deflater {
     /// Appends the compressed form of the concatenated `slices` to `out`, without the sync
     /// tail; the next call starts a fresh stream (no context takeover).
     pub fn compress<'a>(&mut self, slices: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
-        self.state.reset();
+        self.begin();
         for slice in slices {
-            self.feed(slice, FlushCompress::None, out);
+            self.append(slice, out);
         }
+        self.finish(out);
+    }
+
+    /// Starts a message: a fresh stream (no context takeover).
+    pub fn begin(&mut self) {
+        self.state.reset();
+    }
+
+    /// Compresses `slice` as the next bytes of the message begun last, appending to `out`.
+    pub fn append(&mut self, slice: &[u8], out: &mut Vec<u8>) {
+        self.feed(slice, FlushCompress::None, out);
+    }
+
+    /// Ends the message: the sync flush, its tail left off.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
         self.feed(&[], FlushCompress::Sync, out);
         if out.ends_with(&SYNC_TAIL) {
             out.truncate(out.len() - SYNC_TAIL.len());
