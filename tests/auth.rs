@@ -263,7 +263,8 @@ fn a_bcrypt_check_leaves_the_core_serving_others() {
         "the slow client was answered before the fast one: {peeked:?}"
     );
     slow.set_nonblocking(false).expect("blocking");
-    slow.set_read_timeout(Some(BCRYPT_DEADLINE)).expect("timeout");
+    slow.set_read_timeout(Some(BCRYPT_DEADLINE))
+        .expect("timeout");
     let mut answer = Vec::new();
     std::io::Read::read_to_end(&mut &slow, &mut answer).expect("read to EOF");
     assert_eq!(text(&answer), AUTH_VIOLATION);

@@ -556,3 +556,43 @@ fn memory_streams_stay_within_max_memory_store() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn deleting_a_stream_with_a_durable_consumer_removes_its_directory() {
+    if Flavor::from_env() != Flavor::Ringmq {
+        return;
+    }
+    let dir = store_dir("delete-consumer");
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    publish(&mut c, 1, 2);
+    let created = json(&request(
+        &mut c,
+        "$JS.API.CONSUMER.DURABLE.CREATE.S.D",
+        r#"{"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit"}}"#,
+    ));
+    assert_eq!(created["name"], "D", "{created}");
+    let stream_dir = dir.join("jetstream/$G/streams/S");
+    let file = stream_dir.join("obs/D.json");
+    let deadline = Instant::now() + REPLY;
+    while !file.exists() {
+        assert!(Instant::now() < deadline, "consumer file never written");
+        std::thread::sleep(Duration::from_millis(10)); // poll interval of a deadline wait
+    }
+    let deleted = json(&request(&mut c, "$JS.API.STREAM.DELETE.S", ""));
+    assert_eq!(deleted["success"], true, "{deleted}");
+    let deadline = Instant::now() + REPLY;
+    while stream_dir.exists() {
+        assert!(Instant::now() < deadline, "stream directory left behind");
+        std::thread::sleep(Duration::from_millis(10)); // poll interval of a deadline wait
+    }
+    let errors: Vec<String> = server
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.contains("[ERR]"))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

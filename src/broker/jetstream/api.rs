@@ -233,6 +233,17 @@ impl Shard {
             return Response::error(kind, ApiError::new(ErrorId::StreamNotFound));
         };
         stream.deleting = true;
+        if stream.config.storage != Some(Storage::Memory) {
+            // Consumer files first: the engine removes the stream's directory last.
+            let persisted: Vec<String> = stream
+                .consumers
+                .values()
+                .filter(|c| super::consumer_store::persisted(&c.config))
+                .map(|c| c.name.clone())
+                .collect();
+            let dir = js.shared.streams_dir.join(name);
+            super::consumer_store::queue_remove_dir(&mut stream.io, &dir, &persisted);
+        }
         stream.store.destroy();
         let subs = std::mem::take(&mut stream.subs);
         for sub in subs {

@@ -20,6 +20,16 @@ pub(super) struct Pending {
     pub deadline: Instant,
 }
 
+/// The last count of `Consumer::num_pending`, with the stream state it was made in.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PendingCache {
+    from: u64,
+    first: u64,
+    last: u64,
+    msgs: u64,
+    count: u64,
+}
+
 /// A pull request waiting for messages.
 #[derive(Debug)]
 pub(super) struct Waiting {
@@ -64,6 +74,8 @@ pub(super) struct Consumer {
     pub dirty: bool,
     /// Numbers its file among the stream's consumers.
     pub slot: u32,
+    /// `num_pending`'s last count (see there).
+    pub pending_cache: std::cell::Cell<Option<PendingCache>>,
     /// The last sign of a client: a pull request, an ack, or a subscriber on the deliver
     /// subject (an ephemeral is removed after `inactive_threshold` without one).
     pub last_active: Instant,
@@ -123,6 +135,7 @@ impl Consumer {
             dirty: false,
             slot: 0,
             last_active: now,
+            pending_cache: std::cell::Cell::new(None),
         }
     }
 
@@ -147,6 +160,7 @@ impl Consumer {
             dirty: false,
             slot: 0,
             last_active: now,
+            pending_cache: std::cell::Cell::new(None),
         }
     }
 
@@ -210,7 +224,11 @@ impl Consumer {
         let deliveries = if redelivery {
             self.pending.get(&seq).map_or(1, |p| p.deliveries + 1)
         } else {
-            self.next_seq = self.next_seq.max(seq + 1);
+            let from = self.next_seq;
+            if seq >= from {
+                self.next_seq = seq + 1;
+                self.took_one(from);
+            }
             1
         };
         self.delivered = (consumer_seq, self.delivered.1.max(seq), super::now_ns());
@@ -273,9 +291,60 @@ impl Consumer {
         }
     }
 
-    /// Messages not delivered yet that the consumer would take.
+    /// Messages not delivered yet that the consumer would take. Counting them is linear in
+    /// the backlog, and every delivery's ack subject carries the count: the last count is
+    /// kept and moved by what happened since (a delivery takes one, appends add theirs);
+    /// anything else (deletes, purges, limits) counts again.
     pub fn num_pending(&self, store: &StreamStore) -> u64 {
-        store.num_pending(self.next_seq, filter_of(&self.config)) + self.start_queue.len() as u64
+        let state = store.state();
+        let filter = filter_of(&self.config);
+        let counted = match self.pending_cache.get() {
+            Some(c)
+                if c.from == self.next_seq
+                    && c.first == state.first_seq
+                    && c.last == state.last_seq
+                    && c.msgs == state.msgs =>
+            {
+                c.count
+            }
+            Some(c)
+                if c.from == self.next_seq
+                    && c.first == state.first_seq
+                    && state.last_seq > c.last =>
+            {
+                // Only appends since, if the live count grew by exactly the live messages
+                // above the old last sequence.
+                let added = store.num_pending(c.last + 1, None);
+                if state.msgs == c.msgs + added {
+                    c.count + store.num_pending(c.last + 1, filter)
+                } else {
+                    store.num_pending(self.next_seq, filter)
+                }
+            }
+            _ => store.num_pending(self.next_seq, filter),
+        };
+        self.pending_cache.set(Some(PendingCache {
+            from: self.next_seq,
+            first: state.first_seq,
+            last: state.last_seq,
+            msgs: state.msgs,
+            count: counted,
+        }));
+        counted + self.start_queue.len() as u64
+    }
+
+    /// After a new message's delivery moved `next_seq` from `from` past it: the kept count
+    /// loses that one message (`next` found it as the first match at or after `from`).
+    fn took_one(&mut self, from: u64) {
+        if let Some(mut c) = self.pending_cache.get() {
+            if c.from == from {
+                c.from = self.next_seq;
+                c.count = c.count.saturating_sub(1);
+                self.pending_cache.set(Some(c));
+            } else {
+                self.pending_cache.set(None);
+            }
+        }
     }
 
     pub fn info(&self, stream: &str, store: &StreamStore) -> ConsumerInfo {

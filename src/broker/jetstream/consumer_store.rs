@@ -121,6 +121,16 @@ pub(super) fn queue_remove(io: &mut StreamIo, stream_dir: &Path, name: &str) {
     io.push(SERVICE_TOKEN, IoOp::Unlink { path });
 }
 
+/// Queues the removal of every consumer file and their directory (the stream is deleted:
+/// its directory must be empty for the engine's last step).
+pub(super) fn queue_remove_dir(io: &mut StreamIo, stream_dir: &Path, names: &[String]) {
+    for name in names {
+        queue_remove(io, stream_dir, name);
+    }
+    let path = stream_dir.join(CONSUMERS_DIR);
+    io.push(SERVICE_TOKEN, IoOp::RemoveDir { path });
+}
+
 /// Start-up: the consumer files of a stream (a bad one is reported and skipped).
 pub fn read_all(stream_dir: &Path) -> Vec<ConsumerFile> {
     let dir: PathBuf = stream_dir.join(CONSUMERS_DIR);

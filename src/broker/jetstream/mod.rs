@@ -123,7 +123,10 @@ fn complete(store: &mut StreamStore, stream: &str, token: u64, result: crate::st
     if token & consumer_store::SERVICE_TOKEN == 0 {
         store.complete(token, result);
     } else if let crate::store::IoResult::Err(errno) = result {
-        error!("JetStream stream '{stream}': writing a consumer file failed: errno {errno}");
+        // ENOENT: a consumer directory that was never made, removed with its stream.
+        if errno != libc::ENOENT {
+            error!("JetStream stream '{stream}': a consumer file operation failed: errno {errno}");
+        }
     }
 }
 
