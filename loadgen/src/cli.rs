@@ -869,8 +869,8 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), js pub 11, js consume 12,
+        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), js pub 11, js consume 13,
         // conns 6 (--url, --json and --ws-compression in each), plot 3 and its files.
-        assert_eq!((flags, positionals), (16 + 13 + 11 + 12 + 6 + 3, 1));
+        assert_eq!((flags, positionals), (16 + 13 + 11 + 13 + 6 + 3, 1));
     }
 }

@@ -219,7 +219,14 @@ fn assert_consumes_exactly(server: &Server) {
     for mode in ["pull", "push"] {
         let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
             .args(["js", "consume", "--url", &server.url, "--json"])
-            .args(["--stream", "E2EC", "--subject", "e2e.consume", "--mode", mode])
+            .args([
+                "--stream",
+                "E2EC",
+                "--subject",
+                "e2e.consume",
+                "--mode",
+                mode,
+            ])
             .args(["--msgs", &CONSUME_MSGS.to_string(), "--size", "100"])
             .args(["--batch", "64", "--max-ack-pending", "500"])
             .output()
@@ -241,8 +248,14 @@ fn assert_consumes_exactly(server: &Server) {
         assert_eq!(json["errors"], serde_json::json!([]), "{mode}: {json}");
         let info = &json["consumer_info"];
         assert_eq!(info["num_ack_pending"], 0, "{mode}: {json}");
-        assert_eq!(info["ack_floor"]["stream_seq"], CONSUME_MSGS, "{mode}: {json}");
-        assert_eq!(info["delivered"]["stream_seq"], CONSUME_MSGS, "{mode}: {json}");
+        assert_eq!(
+            info["ack_floor"]["stream_seq"], CONSUME_MSGS,
+            "{mode}: {json}"
+        );
+        assert_eq!(
+            info["delivered"]["stream_seq"], CONSUME_MSGS,
+            "{mode}: {json}"
+        );
         assert_eq!(info["num_redelivered"], 0, "{mode}: {json}");
     }
 }
