@@ -65,8 +65,9 @@ fn store_dir(name: &str) -> PathBuf {
 }
 
 /// ringmq on two cores with JetStream's defaults (fdatasync before every PubAck).
-fn start_ringmq() -> Server {
-    let store_dir = store_dir("ringmq");
+/// `test` names the store directory: tests in this file run in parallel in one process.
+fn start_ringmq(test: &str) -> Server {
+    let store_dir = store_dir(&format!("ringmq-{test}"));
     let jetstream = ringmq::config::JetStreamConfig {
         store_dir: Some(store_dir.clone()),
         ..ringmq::config::JetStreamConfig::new()
@@ -96,7 +97,7 @@ fn find_nats_server() -> Option<PathBuf> {
 
 /// nats-server `-js` on a free port, once it says it is ready; `None`, with a note, when
 /// there is no nats-server.
-fn start_nats_server() -> Option<Server> {
+fn start_nats_server(test: &str) -> Option<Server> {
     let Some(binary) = find_nats_server() else {
         eprintln!("note: nats-server not found on PATH; skipping the nats-server half");
         return None;
@@ -105,7 +106,7 @@ fn start_nats_server() -> Option<Server> {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let store_dir = store_dir("nats");
+    let store_dir = store_dir(&format!("nats-{test}"));
     let mut child = Command::new(binary)
         .args(["-js", "-sd"])
         .arg(&store_dir)
@@ -200,12 +201,12 @@ fn assert_exact_runs(server: &Server) {
 
 #[test]
 fn js_pub_counts_every_ack_against_ringmq() {
-    assert_exact_runs(&start_ringmq());
+    assert_exact_runs(&start_ringmq("pub"));
 }
 
 #[test]
 fn js_pub_counts_every_ack_against_nats_server() {
-    if let Some(server) = start_nats_server() {
+    if let Some(server) = start_nats_server("pub") {
         assert_exact_runs(&server);
     }
 }
@@ -262,12 +263,12 @@ fn assert_consumes_exactly(server: &Server) {
 
 #[test]
 fn js_consume_gets_every_sequence_once_from_ringmq() {
-    assert_consumes_exactly(&start_ringmq());
+    assert_consumes_exactly(&start_ringmq("consume"));
 }
 
 #[test]
 fn js_consume_gets_every_sequence_once_from_nats_server() {
-    if let Some(server) = start_nats_server() {
+    if let Some(server) = start_nats_server("consume") {
         assert_consumes_exactly(&server);
     }
 }
