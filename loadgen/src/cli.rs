@@ -38,7 +38,7 @@ pub enum Command {
     Reqrep(ReqrepArgs),
     /// Opens many idle connections and reports the server's memory per connection.
     Conns(ConnsArgs),
-    /// JetStream workloads: `js pub` publishes to a stream and counts the PubAcks.
+    /// JetStream workloads: `js pub` publishes to a stream and counts the PubAcks; `js consume` reads one back.
     #[command(flatten_help = true)]
     Js(JsArgs),
     /// Draws several --hdr-out files as one latency chart, a line and a legend entry each.
@@ -159,7 +159,89 @@ pub struct JsArgs {
 pub enum JsCommand {
     /// (Re)creates a stream, publishes --msgs with a reply subject each, --window PubAcks outstanding; every one must come back.
     Pub(JsPubArgs),
+    /// Fills a stream like js pub, then consumes it through a durable ack-explicit consumer (pull or push), acking each message.
+    Consume(JsConsumeArgs),
 }
+
+/// How `js consume` gets its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConsumeMode {
+    /// `$JS.API.CONSUMER.MSG.NEXT` requests for --batch messages each.
+    Pull,
+    /// A deliver subject the consumer connection subscribes to.
+    Push,
+}
+
+impl ConsumeMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsumeMode::Pull => "pull",
+            ConsumeMode::Push => "push",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct JsConsumeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Messages to store and then consume; the run fails unless exactly sequences 1..=MSGS arrive and all are acked.
+    #[arg(long, default_value_t = 100_000)]
+    pub msgs: u64,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+    /// pull: fetch requests from the consume connection; push: deliveries to its deliver subject.
+    #[arg(long, value_enum, default_value_t = ConsumeMode::Pull)]
+    pub mode: ConsumeMode,
+    /// pull: messages per request; a new request goes out once at most half a batch is still to come.
+    #[arg(long, default_value_t = 256)]
+    pub batch: u64,
+    /// The consumer's max_ack_pending (the same for both servers, so neither default decides).
+    #[arg(long, default_value_t = 20_000)]
+    pub max_ack_pending: u64,
+    /// PubAcks outstanding while the stream is filled (js pub's --window).
+    #[arg(long, default_value_t = 256)]
+    pub prefill_window: u64,
+    /// Durable consumer to create on the freshly filled stream.
+    #[arg(long, default_value = "LOADGEN_C")]
+    pub consumer: String,
+    /// Stream to delete (if it exists), create and fill.
+    #[arg(long, default_value = "LOADGEN")]
+    pub stream: String,
+    /// The stream's one subject.
+    #[arg(long, default_value = "loadgen.js")]
+    pub subject: String,
+    /// The stream's storage: file or memory.
+    #[arg(long, default_value = "file", value_parser = ["file", "memory"])]
+    pub storage: String,
+}
+
+impl JsConsumeArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.msgs == 0 || self.batch == 0 || self.max_ack_pending == 0 {
+            return Err("--msgs, --batch and --max-ack-pending must be positive".into());
+        }
+        if self.msgs > JS_CONSUME_MSGS_MAX {
+            return Err(format!("--msgs must be at most {JS_CONSUME_MSGS_MAX}"));
+        }
+        let bad_name = self.consumer.is_empty()
+            || self
+                .consumer
+                .bytes()
+                .any(|b| b <= b' ' || matches!(b, b'.' | b'*' | b'>' | b'/' | b'\\'));
+        if bad_name {
+            return Err(format!(
+                "--consumer {:?} is not a consumer name",
+                self.consumer
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Largest `js consume --msgs`: one flag byte per sequence is kept to find duplicates.
+pub const JS_CONSUME_MSGS_MAX: u64 = 100_000_000;
 
 #[derive(Debug, Args)]
 pub struct JsPubArgs {
@@ -787,8 +869,8 @@ mod tests {
                 flags += 1;
             }
         }
-        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), js pub 11, conns 6
-        // (--url, --json and --ws-compression in each), plot 3 and its files.
-        assert_eq!((flags, positionals), (16 + 13 + 11 + 6 + 3, 1));
+        // pubsub 16, reqrep 13 (--pub-url and --sub-url in both), js pub 11, js consume 13,
+        // conns 6 (--url, --json and --ws-compression in each), plot 3 and its files.
+        assert_eq!((flags, positionals), (16 + 13 + 11 + 13 + 6 + 3, 1));
     }
 }

@@ -199,6 +199,34 @@ impl<'a> ApiClient<'a> {
         }
     }
 
+    /// Creates durable consumer `name` on `stream` with `config` (which names it too).
+    pub fn create_durable(
+        &mut self,
+        stream: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<(), String> {
+        let body = json!({"stream_name": stream, "config": config}).to_string();
+        let subject = format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{name}");
+        let created = self.request(&subject, body.as_bytes())?;
+        match created.get("error") {
+            Some(error) => Err(format!(
+                "creating consumer {name}: {}",
+                describe_error(error)
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// `$JS.API.CONSUMER.INFO.<stream>.<name>` (delivered, ack_floor, num_ack_pending...).
+    pub fn consumer_info(&mut self, stream: &str, name: &str) -> Result<Value, String> {
+        let info = self.request(&format!("$JS.API.CONSUMER.INFO.{stream}.{name}"), b"")?;
+        match info.get("error") {
+            Some(error) => Err(format!("consumer info {name}: {}", describe_error(error))),
+            None => Ok(info),
+        }
+    }
+
     /// The `state` object of `$JS.API.STREAM.INFO.<name>` (messages, bytes, sequences).
     pub fn stream_state(&mut self, name: &str) -> Result<Value, String> {
         let info = self.request(&format!("$JS.API.STREAM.INFO.{name}"), b"")?;

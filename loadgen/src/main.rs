@@ -3,7 +3,7 @@
 //! one thread per connection, so it costs less CPU per message than the server it measures.
 //!
 //! # Layout
-//! - `cli`: flags per subcommand. `pubsub`, `reqrep`, `conns`, `js_pub`: the workloads.
+//! - `cli`: flags per subcommand. `pubsub`, `reqrep`, `conns`, `js_pub`, `js_consume`: the workloads.
 //! - `js_api`: the JetStream API requests `js pub` makes, and the PubAck parser.
 //! - `servers`: which of several `--url`s each connection goes to.
 //! - `connection`: a socket plus handshake; `frame`: zero-copy MSG/HMSG scanner.
@@ -22,6 +22,7 @@ mod conns;
 mod frame;
 mod hdr_text;
 mod js_api;
+mod js_consume;
 mod js_pub;
 mod pacer;
 mod plot;
@@ -87,6 +88,12 @@ fn run(command: &Command) -> Result<ExitCode, String> {
                     .ws_compression(args.common.ws_compression)?;
                 let summary = js_pub::run(args, &servers)?;
                 (summary, args.common.json, args.hdr_out.as_deref(), None)
+            }
+            JsCommand::Consume(args) => {
+                let servers = Servers::resolve(&args.common.url, &[], &[])?
+                    .ws_compression(args.common.ws_compression)?;
+                let summary = js_consume::run(args, &servers)?;
+                (summary, args.common.json, None, None)
             }
         },
         Command::Conns(args) => {

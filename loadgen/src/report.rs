@@ -135,6 +135,10 @@ impl Summary {
             // `js pub`: "received" above counts PubAcks without error.
             writeln!(out, "acked: {rate:>10.0} msgs/s")?;
         }
+        if let Some(rate) = json.get("consumed_msgs_per_sec").and_then(Value::as_f64) {
+            // `js consume`: "received" counts distinct stream sequences delivered.
+            writeln!(out, "consumed: {rate:>7.0} msgs/s")?;
+        }
         if !latency.is_empty() {
             let l = &json["latency_us"];
             writeln!(

@@ -65,8 +65,9 @@ fn store_dir(name: &str) -> PathBuf {
 }
 
 /// ringmq on two cores with JetStream's defaults (fdatasync before every PubAck).
-fn start_ringmq() -> Server {
-    let store_dir = store_dir("ringmq");
+/// `test` names the store directory: tests in this file run in parallel in one process.
+fn start_ringmq(test: &str) -> Server {
+    let store_dir = store_dir(&format!("ringmq-{test}"));
     let jetstream = ringmq::config::JetStreamConfig {
         store_dir: Some(store_dir.clone()),
         ..ringmq::config::JetStreamConfig::new()
@@ -96,7 +97,7 @@ fn find_nats_server() -> Option<PathBuf> {
 
 /// nats-server `-js` on a free port, once it says it is ready; `None`, with a note, when
 /// there is no nats-server.
-fn start_nats_server() -> Option<Server> {
+fn start_nats_server(test: &str) -> Option<Server> {
     let Some(binary) = find_nats_server() else {
         eprintln!("note: nats-server not found on PATH; skipping the nats-server half");
         return None;
@@ -105,7 +106,7 @@ fn start_nats_server() -> Option<Server> {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let store_dir = store_dir("nats");
+    let store_dir = store_dir(&format!("nats-{test}"));
     let mut child = Command::new(binary)
         .args(["-js", "-sd"])
         .arg(&store_dir)
@@ -200,12 +201,74 @@ fn assert_exact_runs(server: &Server) {
 
 #[test]
 fn js_pub_counts_every_ack_against_ringmq() {
-    assert_exact_runs(&start_ringmq());
+    assert_exact_runs(&start_ringmq("pub"));
 }
 
 #[test]
 fn js_pub_counts_every_ack_against_nats_server() {
-    if let Some(server) = start_nats_server() {
+    if let Some(server) = start_nats_server("pub") {
         assert_exact_runs(&server);
+    }
+}
+
+/// Messages per `js consume` run: several pull batches and several max_ack_pending windows.
+const CONSUME_MSGS: u64 = 2000;
+
+/// `loadgen js consume --mode MODE`: every sequence 1..=CONSUME_MSGS delivered once and
+/// acked (ack floor at the last sequence, nothing pending), on a freshly filled stream.
+fn assert_consumes_exactly(server: &Server) {
+    for mode in ["pull", "push"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["js", "consume", "--url", &server.url, "--json"])
+            .args([
+                "--stream",
+                "E2EC",
+                "--subject",
+                "e2e.consume",
+                "--mode",
+                mode,
+            ])
+            .args(["--msgs", &CONSUME_MSGS.to_string(), "--size", "100"])
+            .args(["--batch", "64", "--max-ack-pending", "500"])
+            .output()
+            .expect("loadgen runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stdout.lines().last().unwrap_or_default();
+        let json: Value = serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {stdout}\n{stderr}"));
+        assert!(output.status.success(), "{mode}: {json}\n{stderr}");
+        assert_eq!(stderr, "", "stderr of loadgen js consume {mode}");
+        assert_eq!(json["mode"], "js consume", "{json}");
+        assert_eq!(json["consume_mode"], mode, "{json}");
+        assert_eq!(json["msgs_sent"], CONSUME_MSGS, "{mode}: {json}");
+        assert_eq!(json["msgs_received"], CONSUME_MSGS, "{mode}: {json}");
+        for key in ["lost", "duplicated", "corrupted", "status_messages"] {
+            assert_eq!(json[key], 0, "{mode}: {key} in {json}");
+        }
+        assert_eq!(json["errors"], serde_json::json!([]), "{mode}: {json}");
+        let info = &json["consumer_info"];
+        assert_eq!(info["num_ack_pending"], 0, "{mode}: {json}");
+        assert_eq!(
+            info["ack_floor"]["stream_seq"], CONSUME_MSGS,
+            "{mode}: {json}"
+        );
+        assert_eq!(
+            info["delivered"]["stream_seq"], CONSUME_MSGS,
+            "{mode}: {json}"
+        );
+        assert_eq!(info["num_redelivered"], 0, "{mode}: {json}");
+    }
+}
+
+#[test]
+fn js_consume_gets_every_sequence_once_from_ringmq() {
+    assert_consumes_exactly(&start_ringmq("consume"));
+}
+
+#[test]
+fn js_consume_gets_every_sequence_once_from_nats_server() {
+    if let Some(server) = start_nats_server("consume") {
+        assert_consumes_exactly(&server);
     }
 }
