@@ -222,6 +222,12 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
     config.segment_bytes = 150 + rng.below(600);
     config.cache_bytes = rng.below(400);
     config.limits = random_limits(&mut rng);
+    // Zero-fill ahead in steps around the segment size, or none.
+    config.preallocate_bytes = if rng.chance(60) {
+        1 + rng.below(400)
+    } else {
+        0
+    };
     // Only group commit promises acknowledged appends across a power cut; the other
     // policies still must never serve anything wrong.
     let synced = rng.chance(75);

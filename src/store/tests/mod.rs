@@ -12,8 +12,12 @@ use super::{Lookup, StorageKind, StoreConfig, StoreError, StoreEvent, StoredMsg,
 
 pub(super) const DIR: &str = "/sim/jetstream/A/streams/S";
 
+/// A file stream without zero-fill ahead: its tests count every write and name offsets
+/// (the `preallocation` tests and the fault property turn it on).
 pub(super) fn file_config() -> StoreConfig {
-    StoreConfig::new(PathBuf::from(DIR), StorageKind::File)
+    let mut config = StoreConfig::new(PathBuf::from(DIR), StorageKind::File);
+    config.preallocate_bytes = 0;
+    config
 }
 
 pub(super) fn memory_config() -> StoreConfig {
