@@ -57,7 +57,11 @@ pub(crate) enum DecodeError {
 
 /// The encoded length of a record with these parts.
 pub(crate) fn encoded_len(subject: &str, headers: &[u8], payload: &[u8]) -> usize {
-    let headers_len_bytes = if headers.is_empty() { 0 } else { HEADERS_LEN_BYTES };
+    let headers_len_bytes = if headers.is_empty() {
+        0
+    } else {
+        HEADERS_LEN_BYTES
+    };
     OVERHEAD_BYTES + headers_len_bytes + subject.len() + headers.len() + payload.len()
 }
 
@@ -267,7 +271,10 @@ mod tests {
 
     #[test]
     fn zeros_are_never_a_record() {
-        assert_eq!(decode(&[0; 64]), Err(DecodeError::Bad("unknown record kind")));
+        assert_eq!(
+            decode(&[0; 64]),
+            Err(DecodeError::Bad("unknown record kind"))
+        );
         assert_eq!(next_valid(&[0; 64], 0), None);
     }
 

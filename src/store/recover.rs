@@ -162,8 +162,7 @@ impl StreamStore {
                     // Stale (the open segment's) or unusable: rewritten once sealed.
                     let _ = fs.remove(&index_path);
                 }
-                let (len, allocated) =
-                    scan_segment(&mut store, &mut scan, fs, first, &path, log)?;
+                let (len, allocated) = scan_segment(&mut store, &mut scan, fs, first, &path, log)?;
                 segment.len = len;
                 segment.allocated = allocated;
             }

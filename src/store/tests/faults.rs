@@ -212,6 +212,8 @@ struct Coverage {
     failed_appends: u64,
     recovery_log_lines: u64,
     durable_checked: u64,
+    /// Recoveries that found zeros after a segment's last record (kept as its end).
+    zero_tails: u64,
 }
 
 fn check_seed(seed: u64, coverage: &mut Coverage) {
@@ -256,7 +258,17 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
         .filter(|c| c.failed)
         .count();
     coverage.failed_appends += failed as u64;
-    let (mut recovered, lines) = recover(config, &mut disk);
+    let mut lines = Vec::new();
+    let (mut recovered, _) =
+        StreamStore::recover(config, &mut disk, &mut |line| lines.push(line)).expect("recovers");
+    // Counted before the store runs (which zero-fills ahead again).
+    coverage.zero_tails += u64::from(
+        recovered
+            .segments
+            .iter()
+            .any(|segment| segment.allocated > segment.len),
+    );
+    disk.run(&mut recovered);
     coverage.recovery_log_lines += lines.len() as u64;
     let lines = lines.clone();
     let mut present = Vec::new();
@@ -353,6 +365,7 @@ fn power_cuts_keep_every_acknowledged_append() {
             coverage.failed_appends,
             coverage.recovery_log_lines,
             coverage.durable_checked,
+            coverage.zero_tails,
         ];
         assert!(counts.iter().all(|&count| count > 0), "{coverage:?}");
     }

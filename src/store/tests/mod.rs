@@ -1,8 +1,10 @@
 //! The store's tests: the API with exact counts (`api`), recovery from files cut and
-//! damaged by hand (`recovery`), and the seeded fault property over `SimDisk` (`faults`).
+//! damaged by hand (`recovery`), the zero-fill ahead of the open segment
+//! (`preallocation`), and the seeded fault property over `SimDisk` (`faults`).
 
 mod api;
 mod faults;
+mod preallocation;
 mod recovery;
 
 use std::path::PathBuf;
