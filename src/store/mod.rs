@@ -123,7 +123,8 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     pub sync: SyncPolicy,
     /// Zero-fill step ahead of the open segment's end (see [`DEFAULT_PREALLOCATE_BYTES`]);
-    /// 0: none, every write appends. Never past `segment_bytes`.
+    /// 0: none, every write appends. Never past `segment_bytes`; under
+    /// `SyncPolicy::Always` only (the only policy that syncs every batch).
     pub preallocate_bytes: u64,
     pub limits: StoreLimits,
 }

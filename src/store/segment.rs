@@ -7,7 +7,7 @@ use super::io_plan::{After, FileState, Flight, PendingRecord};
 use super::record::KIND_MSG;
 use super::segment_index::{self, IndexEntry};
 use super::stream_store::StreamStore;
-use super::IoOp;
+use super::{IoOp, SyncPolicy};
 
 /// A segment file: `<first_seq>.seg`.
 #[derive(Debug)]
@@ -188,7 +188,10 @@ impl StreamStore {
         let step = self.cfg.preallocate_bytes;
         let cap = self.cfg.segment_bytes;
         let segment = self.segments.back()?;
-        if step == 0 || self.destroyed || segment.preallocation_failed {
+        // Only group commit syncs every batch; the other policies' rare syncs would gain
+        // nothing and pay a step's write and sync.
+        let synced_batches = self.cfg.sync == SyncPolicy::Always;
+        if step == 0 || !synced_batches || self.destroyed || segment.preallocation_failed {
             return None;
         }
         let open = self

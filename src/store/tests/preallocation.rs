@@ -272,3 +272,24 @@ fn a_power_cut_during_a_zero_fill_recovers_cleanly() {
     assert_eq!(recovered.state().last_seq, 3);
     assert_eq!(recovered.segments[0].allocated, length as u64);
 }
+
+#[test]
+fn only_group_commit_zero_fills() {
+    for sync in [
+        crate::store::SyncPolicy::Never,
+        crate::store::SyncPolicy::Interval(std::time::Duration::from_secs(1)),
+    ] {
+        let mut config = config();
+        config.sync = sync;
+        let mut store = StreamStore::create(config);
+        let mut disk = quiet_disk();
+        append_one(&mut store, 1);
+        append_one(&mut store, 2);
+        assert_eq!(
+            run_writes(&mut store, &mut disk),
+            vec![(0, 60, false, false)],
+            "{sync:?}"
+        );
+        assert_eq!(disk.file_mut(&segment_path(1)).unwrap().len(), 60);
+    }
+}
