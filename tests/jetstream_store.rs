@@ -177,12 +177,14 @@ fn a_torn_tail_is_cut_and_its_sequence_given_to_the_next_publish() {
     create_stream(&mut c);
     publish(&mut c, 1, 10);
     drop(server);
-    // A power cut in the middle of the last record's write.
+    // A power cut in the middle of the last record's write: its last 5 bytes never
+    // landed, and the segment's zero-filled space (ahead of the records) follows.
     let path = segment(&dir);
-    let len = std::fs::metadata(&path).unwrap().len();
-    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    file.set_len(len - 5).unwrap();
-    drop(file);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let records_end = bytes.iter().rposition(|&byte| byte != 0).unwrap() + 1;
+    assert!(bytes.len() > records_end, "zeros ahead of the records");
+    bytes[records_end - 5..records_end].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
     let server = start(&dir);
     server.wait_for_log("Restored 9 messages for stream '$G > S'", REPLY);
     let mut c = client(&server);

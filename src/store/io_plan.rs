@@ -53,6 +53,11 @@ pub(crate) enum After {
     Nothing,
     Opened(u32),
     Closed(u32),
+    /// A zero-fill of this segment up to `end` (`segment::next_preallocation`).
+    Preallocated {
+        segment: u64,
+        end: u64,
+    },
     /// The cut of a failed write is done: tell the owner those appends failed.
     ReportFailed {
         first: u64,
@@ -73,6 +78,8 @@ pub(crate) struct WriteFlight {
     pub segment: u64,
     pub file: u32,
     pub offset: u64,
+    /// `offset` + its length.
+    pub end: u64,
     pub records: Vec<PendingRecord>,
 }
 
@@ -135,6 +142,15 @@ impl StreamStore {
                 },
             ));
             return Some((token, job.op));
+        }
+        if let Some((after, op)) = self.next_preallocation() {
+            let token = self.token();
+            let flight = Flight::Job {
+                op: op.clone(),
+                after,
+            };
+            self.in_flight = Some((token, flight));
+            return Some((token, op));
         }
         self.next_write()
     }
@@ -204,6 +220,7 @@ impl StreamStore {
             segment: segment.first_seq,
             file,
             offset,
+            end: segment.len,
             records,
         };
         let token = self.token();
@@ -281,6 +298,14 @@ impl StreamStore {
             After::Closed(file) => {
                 self.files.remove(&file);
             }
+            After::Preallocated { segment, end } => {
+                if let Some(segment) = self.segment_mut(segment) {
+                    match outcome {
+                        Ok(()) => segment.allocated = segment.allocated.max(end),
+                        Err(_) => segment.preallocation_failed = true,
+                    }
+                }
+            }
             After::ReportFailed { first, last, errno } => {
                 self.events
                     .push_back(StoreEvent::AppendFailed { first, last, errno });
@@ -353,6 +378,7 @@ impl StreamStore {
         let markers = flight.records.iter().filter(|r| r.kind != KIND_MSG).count();
         if let Some(segment) = self.segment_mut(flight.segment) {
             segment.written_markers += markers;
+            segment.allocated = segment.allocated.max(flight.end);
         }
         if let Some(last) = last_msg {
             self.written_through = self.written_through.max(last);
@@ -384,6 +410,8 @@ impl StreamStore {
             segment.markers.truncate(segment.written_markers);
         }
         self.segments[index].len = flight.offset;
+        // The cut below takes any zeros ahead with it.
+        self.segments[index].allocated = flight.offset;
         let rolled_back = self.roll_back_msgs(&records);
         // Later segments were never written: remove them.
         while self.segments.len() > index + 1 {

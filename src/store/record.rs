@@ -1,24 +1,35 @@
 //! The on-disk record: encoding and checked decoding. Nothing here knows about files.
 //!
 //! ```text
-//!  kind u8 | length u32 | seq u64 | time_ns i64 | subject_len u16 | headers_len u32 |
-//!  payload_len u32 | subject | headers | payload | crc32c u32 (over all before it)
+//!  kind u8 | length u32 | seq u64 | time_ns i64 | subject_len u16 | [headers_len u32] |
+//!  subject | headers | payload | crc32c u32 (over all before it)
 //! ```
-//! Little-endian; `length` is the whole record's, crc included. A tombstone carries the
-//! deleted sequence; a compact record carries the new first sequence (every lower one is
-//! gone). Both have no subject, headers or payload.
+//! Little-endian; `length` is the whole record's, crc included, so the payload's length is
+//! what the rest leaves. `headers_len` is there only in a message with headers (its own
+//! kind), as nats-server's file store spends its 4 bytes only then: a record costs 27 bytes
+//! besides its subject and payload (31 + headers with headers), nats-server's 30 (34 +
+//! headers). A tombstone carries the deleted sequence; a compact record carries the new
+//! first sequence (every lower one is gone). Both have no subject, headers or payload.
+//! No kind is 0, so a zero byte never starts a record: the zero-filled space ahead of the
+//! open segment's end (`segment`) reads as the end, not as a record.
 
-/// A message.
+/// A message without headers.
 pub(crate) const KIND_MSG: u8 = 1;
 /// "Sequence `seq` is deleted."
 pub(crate) const KIND_TOMBSTONE: u8 = 2;
 /// "Every sequence below `seq` is gone" (purges and limits dropping from the front).
 pub(crate) const KIND_COMPACT: u8 = 3;
+/// A message with headers (`headers_len` follows `subject_len`). Decoded as [`KIND_MSG`]:
+/// only the encoding tells the two apart.
+const KIND_MSG_WITH_HEADERS: u8 = 4;
 
-/// Fixed bytes before the subject.
-const HEAD_BYTES: usize = 1 + 4 + 8 + 8 + 2 + 4 + 4;
+/// Fixed bytes before the subject (or before `headers_len`).
+const HEAD_BYTES: usize = 1 + 4 + 8 + 8 + 2;
+/// `headers_len`, in a message with headers only.
+const HEADERS_LEN_BYTES: usize = 4;
 const CRC_BYTES: usize = 4;
-/// A record's bytes besides its subject, headers and payload.
+/// A record's bytes besides its subject and payload, without headers; a message with
+/// headers has [`HEADERS_LEN_BYTES`] more, besides the headers.
 pub(crate) const OVERHEAD_BYTES: usize = HEAD_BYTES + CRC_BYTES;
 /// The largest record a decoder accepts: anything longer is framing damage, not a record
 /// (nats-server's largest `max_payload` is 64 MiB; headers and subject fit in the slack).
@@ -46,23 +57,35 @@ pub(crate) enum DecodeError {
 
 /// The encoded length of a record with these parts.
 pub(crate) fn encoded_len(subject: &str, headers: &[u8], payload: &[u8]) -> usize {
-    OVERHEAD_BYTES + subject.len() + headers.len() + payload.len()
+    let headers_len_bytes = if headers.is_empty() {
+        0
+    } else {
+        HEADERS_LEN_BYTES
+    };
+    OVERHEAD_BYTES + headers_len_bytes + subject.len() + headers.len() + payload.len()
 }
 
 /// Appends one record to `out`.
 pub(crate) fn encode(out: &mut Vec<u8>, record: &Record<'_>) {
     debug_assert!(record.subject.len() <= u16::MAX as usize);
+    debug_assert!(record.kind == KIND_MSG || record.headers.is_empty());
     let start = out.len();
     let length = encoded_len(record.subject, record.headers, record.payload);
     debug_assert!(length <= MAX_RECORD_BYTES);
+    let with_headers = !record.headers.is_empty();
     out.reserve(length);
-    out.push(record.kind);
+    out.push(if with_headers {
+        KIND_MSG_WITH_HEADERS
+    } else {
+        record.kind
+    });
     out.extend_from_slice(&(length as u32).to_le_bytes());
     out.extend_from_slice(&record.seq.to_le_bytes());
     out.extend_from_slice(&record.time_ns.to_le_bytes());
     out.extend_from_slice(&(record.subject.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(record.headers.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(record.payload.len() as u32).to_le_bytes());
+    if with_headers {
+        out.extend_from_slice(&(record.headers.len() as u32).to_le_bytes());
+    }
     out.extend_from_slice(record.subject.as_bytes());
     out.extend_from_slice(record.headers);
     out.extend_from_slice(record.payload);
@@ -93,21 +116,29 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
         return Err(DecodeError::Short);
     }
     let kind = bytes[0];
-    if !(KIND_MSG..=KIND_COMPACT).contains(&kind) {
+    if !(KIND_MSG..=KIND_MSG_WITH_HEADERS).contains(&kind) {
         return Err(DecodeError::Bad("unknown record kind"));
     }
     let length = u32_at(bytes, 1);
     let subject_len = u16_at(bytes, 21);
-    let headers_len = u32_at(bytes, 23);
-    let payload_len = u32_at(bytes, 27);
-    if !(OVERHEAD_BYTES..=MAX_RECORD_BYTES).contains(&length)
-        || OVERHEAD_BYTES as u64 + subject_len as u64 + headers_len as u64 + payload_len as u64
-            != length as u64
-    {
+    let (headers_len, subject_start) = if kind == KIND_MSG_WITH_HEADERS {
+        if bytes.len() < HEAD_BYTES + HEADERS_LEN_BYTES {
+            return Err(DecodeError::Short);
+        }
+        (u32_at(bytes, HEAD_BYTES), HEAD_BYTES + HEADERS_LEN_BYTES)
+    } else {
+        (0, HEAD_BYTES)
+    };
+    // The payload is what the length leaves: the parts before it must fit.
+    let framed = subject_start as u64 + subject_len as u64 + headers_len as u64 + CRC_BYTES as u64;
+    if !(OVERHEAD_BYTES..=MAX_RECORD_BYTES).contains(&length) || framed > length as u64 {
         return Err(DecodeError::Bad("implausible length"));
     }
-    if kind != KIND_MSG && length != OVERHEAD_BYTES {
+    if (kind == KIND_TOMBSTONE || kind == KIND_COMPACT) && length != OVERHEAD_BYTES {
         return Err(DecodeError::Bad("marker record with a body"));
+    }
+    if kind == KIND_MSG_WITH_HEADERS && headers_len == 0 {
+        return Err(DecodeError::Bad("empty headers framed as headers"));
     }
     if bytes.len() < length {
         return Err(DecodeError::Short);
@@ -116,12 +147,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
     if crc32c::crc32c(&bytes[..length - CRC_BYTES]) != crc {
         return Err(DecodeError::Bad("checksum mismatch"));
     }
-    let subject_end = HEAD_BYTES + subject_len;
+    let subject_end = subject_start + subject_len;
     let headers_end = subject_end + headers_len;
-    let subject = std::str::from_utf8(&bytes[HEAD_BYTES..subject_end])
+    let subject = std::str::from_utf8(&bytes[subject_start..subject_end])
         .map_err(|_| DecodeError::Bad("subject not UTF-8"))?;
     let record = Record {
-        kind,
+        kind: if kind == KIND_MSG_WITH_HEADERS {
+            KIND_MSG
+        } else {
+            kind
+        },
         seq: u64_at(bytes, 5),
         time_ns: u64_at(bytes, 13) as i64,
         subject,
@@ -151,7 +186,7 @@ pub(crate) fn next_valid(bytes: &[u8], from: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn sample() -> Vec<u8> {
+    fn sample_with(headers: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         encode(
             &mut out,
@@ -160,21 +195,33 @@ mod tests {
                 seq: 7,
                 time_ns: -3,
                 subject: "a.b",
-                headers: b"NATS/1.0\r\n\r\n",
+                headers,
                 payload: b"hello",
             },
         );
         out
     }
 
+    fn sample() -> Vec<u8> {
+        sample_with(b"NATS/1.0\r\n\r\n")
+    }
+
     #[test]
-    fn round_trip_exact_layout() {
+    fn round_trip_exact_layout_with_headers() {
         let bytes = sample();
-        assert_eq!(bytes.len(), OVERHEAD_BYTES + 3 + 12 + 5);
-        assert_eq!(&bytes[..5], &[1, 55, 0, 0, 0]);
+        assert_eq!(bytes.len(), 27 + 4 + 3 + 12 + 5);
+        assert_eq!(&bytes[..5], &[4, 51, 0, 0, 0]);
         assert_eq!(&bytes[5..13], &7u64.to_le_bytes());
+        assert_eq!(&bytes[13..21], &(-3i64).to_le_bytes());
+        assert_eq!(&bytes[21..27], &[3, 0, 12, 0, 0, 0]);
+        assert_eq!(&bytes[27..30], b"a.b");
+        assert_eq!(&bytes[30..42], b"NATS/1.0\r\n\r\n");
+        assert_eq!(&bytes[42..47], b"hello");
+        let crc = crc32c::crc32c(&bytes[..47]).to_le_bytes();
+        assert_eq!(&bytes[47..], &crc);
         let (record, length) = decode(&bytes).unwrap();
         assert_eq!(length, bytes.len());
+        assert_eq!(record.kind, KIND_MSG);
         assert_eq!(record.seq, 7);
         assert_eq!(record.time_ns, -3);
         assert_eq!(record.subject, "a.b");
@@ -183,15 +230,65 @@ mod tests {
     }
 
     #[test]
-    fn every_prefix_is_short_and_every_bit_flip_is_caught() {
-        let bytes = sample();
-        for cut in 0..bytes.len() {
-            assert!(decode(&bytes[..cut]).is_err(), "prefix {cut}");
+    fn round_trip_exact_layout_without_headers() {
+        let bytes = sample_with(b"");
+        assert_eq!(bytes.len(), 27 + 3 + 5);
+        assert_eq!(bytes.len(), encoded_len("a.b", b"", b"hello"));
+        assert_eq!(&bytes[..5], &[1, 35, 0, 0, 0]);
+        assert_eq!(&bytes[21..26], &[3, 0, b'a', b'.', b'b']);
+        assert_eq!(&bytes[26..31], b"hello");
+        let (record, length) = decode(&bytes).unwrap();
+        assert_eq!((record.kind, length), (KIND_MSG, 35));
+        assert_eq!((record.subject, record.payload), ("a.b", &b"hello"[..]));
+        assert!(record.headers.is_empty());
+    }
+
+    #[test]
+    fn overhead_is_at_most_nats_servers() {
+        // nats-server's file store: 22 + subject + headers + payload + 8 (its hash), and
+        // 4 more for the headers' length when there are headers.
+        let nats = |subject: &str, headers: &[u8], payload: &[u8]| {
+            let with_headers = if headers.is_empty() { 0 } else { 4 };
+            22 + subject.len() + headers.len() + payload.len() + 8 + with_headers
+        };
+        for headers in [&b""[..], b"NATS/1.0\r\n\r\n"] {
+            let ours = encoded_len("bench.x", headers, &[0; 16]);
+            assert_eq!(ours + 3, nats("bench.x", headers, &[0; 16]));
         }
-        for bit in 0..bytes.len() * 8 {
-            let mut damaged = bytes.clone();
-            damaged[bit / 8] ^= 1 << (bit % 8);
-            assert!(decode(&damaged).is_err(), "bit {bit}");
+        let mut marker = Vec::new();
+        let tombstone = Record {
+            kind: KIND_TOMBSTONE,
+            seq: 9,
+            time_ns: 1,
+            subject: "",
+            headers: b"",
+            payload: b"",
+        };
+        encode(&mut marker, &tombstone);
+        assert_eq!(marker.len(), OVERHEAD_BYTES);
+        assert_eq!(decode(&marker), Ok((tombstone, OVERHEAD_BYTES)));
+    }
+
+    #[test]
+    fn zeros_are_never_a_record() {
+        assert_eq!(
+            decode(&[0; 64]),
+            Err(DecodeError::Bad("unknown record kind"))
+        );
+        assert_eq!(next_valid(&[0; 64], 0), None);
+    }
+
+    #[test]
+    fn every_prefix_is_short_and_every_bit_flip_is_caught() {
+        for bytes in [sample(), sample_with(b"")] {
+            for cut in 0..bytes.len() {
+                assert!(decode(&bytes[..cut]).is_err(), "prefix {cut}");
+            }
+            for bit in 0..bytes.len() * 8 {
+                let mut damaged = bytes.clone();
+                damaged[bit / 8] ^= 1 << (bit % 8);
+                assert!(decode(&damaged).is_err(), "bit {bit}");
+            }
         }
     }
 

@@ -3,7 +3,8 @@
 //! index file when that checks out; the open one (and any sealed one without a usable
 //! index) is scanned record by record. A damaged record followed by a valid
 //! one is reported and skipped; a damaged or short record with nothing valid after it is a
-//! torn tail, cut off with a log line. Damaged records are never indexed, so never served.
+//! torn tail, cut off with a log line. Zeros after the last record are the space the engine
+//! zero-filled ahead (see `scan_segment`), not damage. Damaged records are never indexed, so never served.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
@@ -161,7 +162,9 @@ impl StreamStore {
                     // Stale (the open segment's) or unusable: rewritten once sealed.
                     let _ = fs.remove(&index_path);
                 }
-                segment.len = scan_segment(&mut store, &mut scan, fs, first, &path, log)?;
+                let (len, allocated) = scan_segment(&mut store, &mut scan, fs, first, &path, log)?;
+                segment.len = len;
+                segment.allocated = allocated;
             }
             segment.markers = scan.markers.split_off(markers_before);
             segment.written_markers = segment.markers.len();
@@ -217,7 +220,11 @@ impl StreamStore {
     }
 }
 
-/// Scans one segment into `scan`; returns its valid length (after any torn-tail cut).
+/// Scans one segment into `scan`; returns its valid length (after any torn-tail cut) and
+/// the file's length. Zeros from a record boundary to the end of the file are the space
+/// zero-filled ahead of the records (`StoreConfig::preallocate_bytes`), the clean end: kept,
+/// not logged (no record starts with a zero byte). A damaged or short record followed by
+/// zeros is still a torn tail, cut with its log line.
 fn scan_segment(
     store: &mut StreamStore,
     scan: &mut Scan,
@@ -225,10 +232,13 @@ fn scan_segment(
     first: u64,
     path: &Path,
     log: &mut dyn FnMut(String),
-) -> Result<u64, StoreError> {
+) -> Result<(u64, u64), StoreError> {
     let data = fs.read(path).map_err(StoreError::Io)?;
     let mut offset = 0;
     while offset < data.len() {
+        if data[offset] == 0 && data[offset..].iter().all(|&byte| byte == 0) {
+            return Ok((offset as u64, data.len() as u64));
+        }
         match record::decode(&data[offset..]) {
             Ok((record, len)) => {
                 match record.kind {
@@ -265,12 +275,12 @@ fn scan_segment(
                         data.len() - offset
                     ));
                     fs.truncate(path, offset as u64).map_err(StoreError::Io)?;
-                    return Ok(offset as u64);
+                    return Ok((offset as u64, offset as u64));
                 }
             },
         }
     }
-    Ok(offset as u64)
+    Ok((offset as u64, offset as u64))
 }
 
 /// Reads a sealed segment's index file into `scan`; false (with a log line) if it cannot be
@@ -315,5 +325,6 @@ fn read_index(
         scan.add_msg(entry.seq, msg);
     }
     segment.len = segment_len;
+    segment.allocated = segment_len;
     Ok(true)
 }

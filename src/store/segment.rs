@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use super::io_plan::{After, Flight, PendingRecord};
+use super::io_plan::{After, FileState, Flight, PendingRecord};
 use super::record::KIND_MSG;
 use super::segment_index::{self, IndexEntry};
 use super::stream_store::StreamStore;
-use super::IoOp;
+use super::{IoOp, SyncPolicy};
 
 /// A segment file: `<first_seq>.seg`.
 #[derive(Debug)]
@@ -17,6 +17,12 @@ pub(crate) struct Segment {
     pub path: PathBuf,
     /// The logical end: bytes written, in flight and pending.
     pub len: u64,
+    /// The file's length as far as the engine's requests have gone: records written, then
+    /// zeros (`StoreConfig::preallocate_bytes`). Writes below it overwrite existing blocks.
+    pub allocated: u64,
+    /// A zero-fill of this segment failed (a full disk, most likely): no more are tried
+    /// in it, its writes append.
+    pub preallocation_failed: bool,
     /// Live messages in it; a segment with none, ahead of every other, is dropped.
     pub live: u64,
     /// Encoded records not yet handed to the driver (the next group commit).
@@ -37,6 +43,8 @@ impl Segment {
             file,
             path,
             len,
+            allocated: len,
+            preallocation_failed: false,
             live: 0,
             pending: Vec::new(),
             pending_records: Vec::new(),
@@ -128,13 +136,25 @@ impl StreamStore {
             );
             let bytes = segment_index::encode(segment.len, &entries);
             let path = segment.index_path();
+            let segment_len = segment.len;
             self.segments[position].indexed = true;
+            self.segments[position].allocated = segment_len;
             let segment_file = self.segments[position].file;
             let file = self.new_file(path.clone());
             self.push_chain(vec![
+                // The zeros past its records go (the index records the file's length, and a
+                // sealed segment grows no more). A cut to the same length changes nothing.
+                (
+                    IoOp::Truncate {
+                        file: segment_file,
+                        len: segment_len,
+                    },
+                    After::Nothing,
+                    false,
+                ),
                 // An index must describe bytes that are on disk: under every sync policy the
                 // segment is synced before its index is written.
-                (IoOp::Sync { file: segment_file }, After::Nothing, false),
+                (IoOp::Sync { file: segment_file }, After::Nothing, true),
                 (
                     IoOp::Open {
                         file,
@@ -157,6 +177,45 @@ impl StreamStore {
                 (IoOp::Close { file }, After::Closed(file), false),
             ]);
         }
+    }
+
+    /// The zero-fill of the open segment's next step, once its end (records written, in
+    /// flight and pending) comes within half a step of the zeros already there: a write
+    /// of zeros and its fdatasync, which pay the file's growth (size, blocks, the journal
+    /// commit) once per step instead of in every group commit. Called only with nothing
+    /// in flight and no job queued, so it is computed from the file as it is.
+    pub(super) fn next_preallocation(&mut self) -> Option<(After, IoOp)> {
+        let step = self.cfg.preallocate_bytes;
+        let cap = self.cfg.segment_bytes;
+        let segment = self.segments.back()?;
+        // Only group commit syncs every batch; the other policies' rare syncs would gain
+        // nothing and pay a step's write and sync.
+        let synced_batches = self.cfg.sync == SyncPolicy::Always;
+        if step == 0 || !synced_batches || self.destroyed || segment.preallocation_failed {
+            return None;
+        }
+        let open = self
+            .files
+            .get(&segment.file)
+            .is_some_and(|slot| slot.state == FileState::Open);
+        let written_end = segment.len - segment.pending.len() as u64;
+        let start = segment.allocated.max(written_end);
+        if !open || start >= cap || segment.len + step / 2 < start {
+            return None;
+        }
+        let end = (start + step).min(cap);
+        debug_assert!(end > start && end - start <= step);
+        let after = After::Preallocated {
+            segment: segment.first_seq,
+            end,
+        };
+        let op = IoOp::Write {
+            file: segment.file,
+            offset: start,
+            bytes: vec![0; (end - start) as usize],
+            sync: true,
+        };
+        Some((after, op))
     }
 
     /// Starts `<first_seq>.seg` as the open segment.

@@ -367,7 +367,7 @@ fn expire_drops_messages_older_than_max_age() {
 #[test]
 fn segments_roll_and_empty_ones_are_dropped() {
     let mut config = file_config();
-    config.segment_bytes = 100; // two 38-byte records a segment
+    config.segment_bytes = 80; // two 30-byte records a segment
     let mut store = StreamStore::create(config.clone());
     let mut disk = quiet_disk();
     for _ in 0..7 {
@@ -413,7 +413,8 @@ fn segments_roll_and_empty_ones_are_dropped() {
     // when the record is read, and never served.
     let segment_path = std::path::PathBuf::from(format!("{DIR}/5.seg"));
     let record_bytes = OVERHEAD_BYTES + 1 + 2;
-    disk.file_mut(&segment_path).unwrap()[record_bytes + 33] ^= 0x80;
+    // In the second record (6)'s checksum.
+    disk.file_mut(&segment_path).unwrap()[2 * record_bytes - 2] ^= 0x80;
     disk.settle();
     let (mut recovered, lines) = recover(config, &mut disk);
     assert!(lines.is_empty(), "{lines:?}");
@@ -441,7 +442,7 @@ fn meta_is_written_atomically_and_recovered() {
 #[test]
 fn destroy_removes_every_file() {
     let mut config = file_config();
-    config.segment_bytes = 100;
+    config.segment_bytes = 80;
     let mut store = StreamStore::create(config);
     let mut disk = quiet_disk();
     store.set_meta(b"{}".to_vec());
@@ -540,7 +541,7 @@ fn sync_interval_syncs_written_files_on_tick() {
 #[test]
 fn a_read_racing_a_segment_drop_is_answered() {
     let mut config = file_config();
-    config.segment_bytes = 100;
+    config.segment_bytes = 80;
     config.cache_bytes = 0;
     let mut store = StreamStore::create(config);
     let mut disk = quiet_disk();

@@ -212,6 +212,8 @@ struct Coverage {
     failed_appends: u64,
     recovery_log_lines: u64,
     durable_checked: u64,
+    /// Recoveries that found zeros after a segment's last record (kept as its end).
+    zero_tails: u64,
 }
 
 fn check_seed(seed: u64, coverage: &mut Coverage) {
@@ -222,6 +224,12 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
     config.segment_bytes = 150 + rng.below(600);
     config.cache_bytes = rng.below(400);
     config.limits = random_limits(&mut rng);
+    // Zero-fill ahead in steps around the segment size, or none.
+    config.preallocate_bytes = if rng.chance(60) {
+        1 + rng.below(400)
+    } else {
+        0
+    };
     // Only group commit promises acknowledged appends across a power cut; the other
     // policies still must never serve anything wrong.
     let synced = rng.chance(75);
@@ -250,7 +258,17 @@ fn check_seed(seed: u64, coverage: &mut Coverage) {
         .filter(|c| c.failed)
         .count();
     coverage.failed_appends += failed as u64;
-    let (mut recovered, lines) = recover(config, &mut disk);
+    let mut lines = Vec::new();
+    let (mut recovered, _) =
+        StreamStore::recover(config, &mut disk, &mut |line| lines.push(line)).expect("recovers");
+    // Counted before the store runs (which zero-fills ahead again).
+    coverage.zero_tails += u64::from(
+        recovered
+            .segments
+            .iter()
+            .any(|segment| segment.allocated > segment.len),
+    );
+    disk.run(&mut recovered);
     coverage.recovery_log_lines += lines.len() as u64;
     let lines = lines.clone();
     let mut present = Vec::new();
@@ -347,6 +365,7 @@ fn power_cuts_keep_every_acknowledged_append() {
             coverage.failed_appends,
             coverage.recovery_log_lines,
             coverage.durable_checked,
+            coverage.zero_tails,
         ];
         assert!(counts.iter().all(|&count| count > 0), "{coverage:?}");
     }

@@ -1,8 +1,10 @@
 //! The store's tests: the API with exact counts (`api`), recovery from files cut and
-//! damaged by hand (`recovery`), and the seeded fault property over `SimDisk` (`faults`).
+//! damaged by hand (`recovery`), the zero-fill ahead of the open segment
+//! (`preallocation`), and the seeded fault property over `SimDisk` (`faults`).
 
 mod api;
 mod faults;
+mod preallocation;
 mod recovery;
 
 use std::path::PathBuf;
@@ -12,8 +14,12 @@ use super::{Lookup, StorageKind, StoreConfig, StoreError, StoreEvent, StoredMsg,
 
 pub(super) const DIR: &str = "/sim/jetstream/A/streams/S";
 
+/// A file stream without zero-fill ahead: its tests count every write and name offsets
+/// (the `preallocation` tests and the fault property turn it on).
 pub(super) fn file_config() -> StoreConfig {
-    StoreConfig::new(PathBuf::from(DIR), StorageKind::File)
+    let mut config = StoreConfig::new(PathBuf::from(DIR), StorageKind::File);
+    config.preallocate_bytes = 0;
+    config
 }
 
 pub(super) fn memory_config() -> StoreConfig {

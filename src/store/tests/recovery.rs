@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::store::record::OVERHEAD_BYTES;
+use crate::store::record;
 use crate::store::StoreLimits;
 
 fn segment_path(first: u64) -> PathBuf {
@@ -38,7 +38,7 @@ fn five_written() -> (SimDisk, Vec<StoredMsg>, Vec<usize>) {
             &payload,
             i64::from(n) * 100,
         ));
-        let len = OVERHEAD_BYTES + subject.len() + headers.len() + payload.len();
+        let len = record::encoded_len(&subject, &headers, &payload);
         offsets.push(offsets.last().unwrap() + len);
     }
     assert_eq!(
