@@ -53,6 +53,15 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// A fresh store directory, a server on it and a client, with stream `S` on `s.>`.
+fn with_stream(test: &str) -> (PathBuf, Server, RawClient) {
+    let dir = store_dir(test);
+    let server = start(&dir);
+    let mut c = client(&server);
+    create_stream(&mut c);
+    (dir, server, c)
+}
+
 fn create_stream(client: &mut RawClient) {
     let created = json(&request(
         client,
@@ -147,10 +156,7 @@ fn every_acknowledged_message_is_back_after_kill_9() {
     if Flavor::from_env() != Flavor::Ringmq {
         return;
     }
-    let dir = store_dir("kill");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("kill");
     publish(&mut c, 1, 50);
     drop(server); // SIGKILL
     let server = start(&dir);
@@ -171,10 +177,7 @@ fn a_torn_tail_is_cut_and_its_sequence_given_to_the_next_publish() {
     if Flavor::from_env() != Flavor::Ringmq {
         return;
     }
-    let dir = store_dir("torn");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("torn");
     publish(&mut c, 1, 10);
     drop(server);
     // A power cut in the middle of the last record's write: its last 5 bytes never
@@ -201,10 +204,7 @@ fn a_flipped_bit_in_a_record_is_reported_and_never_served() {
     if Flavor::from_env() != Flavor::Ringmq {
         return;
     }
-    let dir = store_dir("flip");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("flip");
     publish(&mut c, 1, 10);
     drop(server);
     // Flip one bit of message 5's payload ("message 5" appears once in the file).
@@ -248,10 +248,7 @@ fn a_durable_consumer_resumes_from_its_ack_floor_after_kill_9() {
     if Flavor::from_env() != Flavor::Ringmq {
         return;
     }
-    let dir = store_dir("consumer");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("consumer");
     publish(&mut c, 1, 10);
     let created = json(&request(
         &mut c,
@@ -344,10 +341,7 @@ fn kill_9_during_a_publish_storm_loses_no_acknowledged_message() {
     if Flavor::from_env() != Flavor::Ringmq {
         return;
     }
-    let dir = store_dir("storm");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("storm");
     // 20,000 publishes written at once; acks are read while they are stored, and the
     // server is killed after the first 5,000 acks, in the middle of the storm.
     let total = 20_000u64;
@@ -449,10 +443,7 @@ fn a_full_disk_refuses_publishes_and_keeps_what_was_stored() {
 
 #[test]
 fn a_stream_deleted_and_created_again_at_once_is_created() {
-    let dir = store_dir("recreate");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("recreate");
     publish(&mut c, 1, 3);
     let body = r#"{"name":"S","subjects":["s.>"]}"#;
     // Both requests in one write: the create arrives while the old files are removed.
@@ -475,10 +466,7 @@ fn a_stream_deleted_and_created_again_at_once_is_created() {
 
 #[test]
 fn an_idle_ephemeral_consumer_is_removed_after_its_inactive_threshold() {
-    let dir = store_dir("inactive");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("inactive");
     let created = json(&request(
         &mut c,
         "$JS.API.CONSUMER.CREATE.S",
@@ -564,10 +552,7 @@ fn deleting_a_stream_with_a_durable_consumer_removes_its_directory() {
     if Flavor::from_env() != Flavor::Ringmq {
         return;
     }
-    let dir = store_dir("delete-consumer");
-    let server = start(&dir);
-    let mut c = client(&server);
-    create_stream(&mut c);
+    let (dir, server, mut c) = with_stream("delete-consumer");
     publish(&mut c, 1, 2);
     let created = json(&request(
         &mut c,

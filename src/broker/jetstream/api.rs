@@ -4,8 +4,7 @@
 //! create is refused with a 10012 that says so.
 
 use super::boot::{meta_bytes, store_limits};
-use super::executor::StreamIo;
-use super::{delivery, publish, JetStream, ReadFor, Shard, Stream};
+use super::{delivery, JetStream, ReadFor, Shard, Stream};
 use crate::auth::GLOBAL_ACCOUNT;
 use crate::jetstream::api::{
     types, AccountInfo, AccountLimits, ListRequest, MsgDeleteRequest, MsgGetRequest, Paged,
@@ -18,7 +17,6 @@ use crate::jetstream::router::{self, ApiRequest};
 use crate::jetstream::stream_config::{subjects_collide, Storage, StreamConfig};
 use crate::runtime::Io;
 use crate::store::{Lookup, StoreError, StoredMsg, StreamStore};
-use std::collections::{HashMap, VecDeque};
 
 use super::super::internal::InternalMsg;
 
@@ -154,20 +152,8 @@ impl Shard {
             .iter()
             .map(|subject| self.internal_subscribe(io, GLOBAL_ACCOUNT, subject, None))
             .collect();
-        let stream = Stream {
-            id: 0,
-            config,
-            created_ns,
-            store,
-            io: StreamIo::new(js.shared.jetstream_dir.clone()),
-            subs,
-            acks: VecDeque::new(),
-            dedupe: publish::Dedupe::default(),
-            reads: HashMap::new(),
-            consumers: std::collections::BTreeMap::new(),
-            next_consumer_slot: 0,
-            deleting: false,
-        };
+        let root = js.shared.jetstream_dir.clone();
+        let stream = Stream::new(config, created_ns, store, root, subs);
         let info = info_of(&stream, None);
         js.add_stream(stream);
         Response::ok(kind, Payload::Stream(info, true))

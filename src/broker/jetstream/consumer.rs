@@ -117,30 +117,16 @@ impl Consumer {
             .copied()
             .unwrap_or(next_seq)
             .saturating_sub(1);
-        Consumer {
-            name,
-            config,
-            created_ns: super::now_ns(),
-            next_seq,
-            start_queue,
-            delivered: (0, start, 0),
-            ack_floor: (0, 0, 0),
-            pending: BTreeMap::new(),
-            redeliver: VecDeque::new(),
-            waiting: VecDeque::new(),
-            last_sent: now,
-            reading: false,
-            last_ack_ns: 0,
-            push_bound: false,
-            dirty: false,
-            slot: 0,
-            last_active: now,
-            pending_cache: std::cell::Cell::new(None),
-        }
+        let mut consumer = Consumer::restored(name, config, now);
+        consumer.created_ns = super::now_ns();
+        consumer.next_seq = next_seq;
+        consumer.start_queue = start_queue;
+        consumer.delivered = (0, start, 0);
+        consumer
     }
 
-    /// A consumer read back from its file (`consumer_store::ConsumerFile::restore` sets
-    /// its sequences).
+    /// A consumer with nothing delivered, starting at sequence 1: what `new` and a
+    /// consumer read back from its file (`consumer_store::ConsumerFile::restore`) adjust.
     pub fn restored(name: String, config: ConsumerConfig, now: Instant) -> Consumer {
         Consumer {
             name,

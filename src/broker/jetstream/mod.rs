@@ -88,6 +88,32 @@ enum ReadFor {
     Consumer(String),
 }
 
+impl Stream {
+    /// A stream of `config` over `store`, fed by the internal subscriptions `subs`.
+    fn new(
+        config: StreamConfig,
+        created_ns: i64,
+        store: StreamStore,
+        root: std::path::PathBuf,
+        subs: Vec<usize>,
+    ) -> Stream {
+        Stream {
+            id: 0,
+            config,
+            created_ns,
+            store,
+            io: StreamIo::new(root),
+            subs,
+            acks: VecDeque::new(),
+            dedupe: publish::Dedupe::default(),
+            reads: HashMap::new(),
+            consumers: BTreeMap::new(),
+            next_consumer_slot: 0,
+            deleting: false,
+        }
+    }
+}
+
 impl JetStream {
     fn new(shared: std::sync::Arc<JetStreamShared>, seed: u64) -> JetStream {
         JetStream {
@@ -185,20 +211,17 @@ impl Shard {
                 .iter()
                 .map(|subject| self.internal_subscribe_preloaded(io, GLOBAL_ACCOUNT, subject))
                 .collect();
-            js.add_stream(Stream {
-                id: 0,
-                created_ns: recovered.created_ns,
-                config: recovered.config,
-                store: recovered.store,
-                io: StreamIo::new(shared.jetstream_dir.clone()),
+            let root = shared.jetstream_dir.clone();
+            let mut stream = Stream::new(
+                recovered.config,
+                recovered.created_ns,
+                recovered.store,
+                root,
                 subs,
-                acks: VecDeque::new(),
-                dedupe: publish::Dedupe::default(),
-                reads: HashMap::new(),
-                consumers,
-                next_consumer_slot,
-                deleting: false,
-            });
+            );
+            stream.consumers = consumers;
+            stream.next_consumer_slot = next_consumer_slot;
+            js.add_stream(stream);
         }
         self.jetstream = Some(Box::new(js));
         self.pump_jetstream(io);
