@@ -377,6 +377,16 @@ impl StreamStore {
         Lookup::Pending(ticket)
     }
 
+    /// The first live message stored at or after `time_ns` (deliver policy
+    /// `by_start_time`); a walk of the in-memory index, done once per consumer.
+    pub fn first_seq_at_or_after(&self, time_ns: i64) -> Option<u64> {
+        self.index
+            .msgs
+            .iter()
+            .find(|(_, entry)| entry.time_ns >= time_ns)
+            .map(|(&seq, _)| seq)
+    }
+
     pub fn last_for_subject(&self, subject: &str) -> Option<u64> {
         self.index.last_for_subject(subject)
     }

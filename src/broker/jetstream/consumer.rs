@@ -94,8 +94,15 @@ impl Consumer {
         let filter = filter_of(&config);
         let mut start_queue = VecDeque::new();
         let next_seq = match config.deliver_policy {
-            DeliverPolicy::All | DeliverPolicy::Undefined | DeliverPolicy::ByStartTime => {
-                state.first_seq.max(1)
+            DeliverPolicy::All | DeliverPolicy::Undefined => state.first_seq.max(1),
+            DeliverPolicy::ByStartTime => {
+                let start = config.opt_start_time.as_ref().and_then(|t| t.unix_nanos());
+                match start {
+                    Some(ns) => store
+                        .first_seq_at_or_after(ns)
+                        .unwrap_or(state.last_seq + 1),
+                    None => state.first_seq.max(1),
+                }
             }
             DeliverPolicy::Last => state.last_seq.max(1),
             DeliverPolicy::New => state.last_seq + 1,
@@ -413,6 +420,31 @@ mod tests {
             std::path::PathBuf::new(),
             StorageKind::Memory,
         ))
+    }
+
+    /// `by_start_time` starts at the first message stored at or after the time.
+    #[test]
+    fn by_start_time_starts_at_the_first_message_at_or_after_it() {
+        use crate::jetstream::json::GoTime;
+        let mut store = memory_store();
+        for t in [10, 20, 30, 40] {
+            store.append("a", b"", b"x", t).expect("append");
+        }
+        let at = |ns: i64| ConsumerConfig {
+            deliver_policy: DeliverPolicy::ByStartTime,
+            opt_start_time: Some(GoTime::utc(ns)),
+            ..ConsumerConfig::default()
+        };
+        let now = Instant::now();
+        let starts: Vec<Option<u64>> = [5, 20, 25, 40, 41]
+            .into_iter()
+            .map(|ns| {
+                Consumer::new("C".into(), at(ns), &store, now)
+                    .next(&store)
+                    .map(|n| n.0)
+            })
+            .collect();
+        assert_eq!(starts, [Some(1), Some(2), Some(3), Some(4), None]);
     }
 
     /// The kept pending count always equals a fresh count, through deliveries, appends,
