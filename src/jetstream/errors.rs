@@ -4,9 +4,11 @@
 
 use serde::Serialize;
 
+#[path = "error_ids.rs"]
+mod ids;
 #[path = "error_table.rs"]
 mod table;
-pub use table::ErrorId;
+pub use ids::ErrorId;
 
 /// An API error as it appears in a response's `error` member (and in a PubAck error).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
