@@ -4,7 +4,8 @@
 //! create is refused with a 10012 that says so.
 
 use super::boot::{meta_bytes, store_limits};
-use super::{delivery, JetStream, ReadFor, Shard, Stream};
+use super::delivery::{self, status};
+use super::{JetStream, ReadFor, Shard, Stream};
 use crate::auth::GLOBAL_ACCOUNT;
 use crate::jetstream::api::{
     types, AccountInfo, AccountLimits, ListRequest, MsgDeleteRequest, MsgGetRequest, Paged,
@@ -248,7 +249,6 @@ impl Shard {
         body: &[u8],
         reply: &str,
     ) {
-        let status = |text: &str| format!("NATS/1.0 {text}\r\n\r\n").into_bytes();
         let Some(stream) = js.streams.get_mut(name).filter(|s| !s.deleting) else {
             return;
         };
@@ -321,8 +321,8 @@ impl Shard {
                 self.internal_publish(io, GLOBAL_ACCOUNT, &pending.reply, None, b"", &json);
             }
             (Err(_), true) => {
-                let missing = b"NATS/1.0 404 Message Not Found\r\n\r\n";
-                self.internal_publish(io, GLOBAL_ACCOUNT, &pending.reply, None, missing, b"");
+                let missing = status("404 Message Not Found");
+                self.internal_publish(io, GLOBAL_ACCOUNT, &pending.reply, None, &missing, b"");
             }
             (Err(_), false) => {
                 let response =

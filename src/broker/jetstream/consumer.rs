@@ -397,19 +397,17 @@ pub(super) fn filter_of(config: &ConsumerConfig) -> Option<&str> {
     (!config.filter_subject.is_empty()).then_some(config.filter_subject.as_str())
 }
 
-/// A random name for an ephemeral consumer (8 characters, as nats-server's).
+/// A random name for an ephemeral consumer (8 characters, as nats-server's), from the
+/// shard's generator.
 pub(super) fn ephemeral_name(seed: &mut u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     (0..8)
         .map(|_| {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            ALPHABET[(*seed % ALPHABET.len() as u64) as usize] as char
+            let pick = super::super::routing::next_random(seed) % ALPHABET.len() as u64;
+            ALPHABET[pick as usize] as char
         })
         .collect()
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

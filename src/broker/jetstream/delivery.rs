@@ -23,7 +23,8 @@ use super::super::internal::InternalMsg;
 /// heartbeats are kept to this precision).
 pub(super) const TICK: Duration = Duration::from_millis(50);
 
-fn status(text: &str) -> Vec<u8> {
+/// A status message's header block (`NATS/1.0 404 No Messages`, ...).
+pub(super) fn status(text: &str) -> Vec<u8> {
     format!("NATS/1.0 {text}\r\n\r\n").into_bytes()
 }
 
